@@ -1,0 +1,22 @@
+//! # simpler
+//!
+//! A Rust drop-in for the host runtime library of simpler (`libhost_runtime.so`),
+//! shipped as `libsimpler.so`, with a simulated device as the default backend.
+//!
+//! Architecture, top to bottom:
+//! - [`ffi`]: the C ABI (upstream's exact symbols plus the `pto_*` / `simpler_*`
+//!   config-taking entries). Thin: pointer checks, panic boundary, error codes.
+//! - [`config`]: the typed runtime configuration: one schema, one parser, one
+//!   resolver (explicit > environment > default).
+//! - [`abi`]: byte-exact layouts shared with C/C++ (Tensor, ChipStorageTaskArgs,
+//!   CallConfig, ChipCallable, ...), pinned by size and offset assertions.
+//! - [`device`]: the simulated device: tracked memory, arena layout, contexts.
+//! - [`runtime`]: the runtime variants (host_build_graph, tensormap_and_ringbuffer).
+//! - [`diagnostics`]: error codes, last-error slot, logging.
+
+pub mod config;
+pub mod diagnostics;
+pub mod ffi;
+
+pub use config::{ConfigError, RuntimeConfig};
+pub use diagnostics::{Error, ErrorCode, Result};
