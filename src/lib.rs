@@ -14,9 +14,11 @@
 //! - [`runtime`]: the runtime variants (host_build_graph, tensormap_and_ringbuffer).
 //! - [`diagnostics`]: error codes, last-error slot, logging.
 
+pub mod abi;
 pub mod config;
 pub mod diagnostics;
 pub mod ffi;
+pub mod runtime;
 
 pub use config::{ConfigError, RuntimeConfig};
 pub use diagnostics::{Error, ErrorCode, Result};

@@ -22,7 +22,11 @@ pub enum Level {
 }
 
 static THRESHOLD: Lazy<Level> = Lazy::new(|| {
-    match std::env::var("SIMPLER_LOG_LEVEL").ok().as_deref().map(str::trim) {
+    match std::env::var("SIMPLER_LOG_LEVEL")
+        .ok()
+        .as_deref()
+        .map(str::trim)
+    {
         Some("debug") | Some("0") => Level::Debug,
         Some("info") | Some("1") => Level::Info,
         Some("error") | Some("3") => Level::Error,
@@ -66,7 +70,14 @@ pub fn write(level: Level, tag: &str, func: &str, message: &str) {
     }
     // SAFETY: pthread_self has no preconditions.
     let tid = unsafe { libc::pthread_self() } as u64;
-    let line = format!("[{}][T0x{:x}][{}] {}: {}\n", timestamp(), tid, tag, func, message.trim_end_matches('\n'));
+    let line = format!(
+        "[{}][T0x{:x}][{}] {}: {}\n",
+        timestamp(),
+        tid,
+        tag,
+        func,
+        message.trim_end_matches('\n')
+    );
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 

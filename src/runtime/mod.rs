@@ -1,0 +1,3 @@
+//! Runtime variants executed on the simulated device.
+
+pub mod trb;

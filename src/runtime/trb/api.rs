@@ -1,0 +1,127 @@
+//! The Rust-level boundary between the orchestration binary interface
+//! (`crate::orchestration`, which decodes upstream's 720-byte `Arg` and the
+//! ops table) and the TRB orchestrator. Everything here is plain Rust:
+//! no raw layouts cross this line except [`Tensor`].
+
+use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
+
+/// Raw task id: `(ring << 32) | local`.
+pub type TaskIdRaw = u64;
+/// Invalid task id.
+pub const INVALID_TASK: TaskIdRaw = u64::MAX;
+
+/// Kernel ids of the three lanes of a cluster (`-1` = lane unused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MixedKernelIds {
+    /// AIC lane kernel (func id) or -1.
+    pub aic: i32,
+    /// First AIV lane kernel or -1.
+    pub aiv0: i32,
+    /// Second AIV lane kernel or -1.
+    pub aiv1: i32,
+}
+
+/// Description of a runtime-allocated output (upstream `TensorCreateInfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorCreate {
+    /// Shape (first `ndims` used).
+    pub shapes: [u32; MAX_TENSOR_DIMS],
+    /// Rank, 1..=5.
+    pub ndims: u32,
+    /// `DataType` code.
+    pub dtype: u8,
+    /// Skip TensorMap tracking.
+    pub manual_dep: bool,
+    /// Fill value (bit pattern; low `elem_size` bytes repeated), if any.
+    pub initial_value: Option<u64>,
+}
+
+/// One tensor argument of a submit, tagged as upstream's `TensorArgType`.
+#[derive(Debug, Clone, Copy)]
+pub enum TensorArg<'a> {
+    /// `INPUT` (0): read; creator retention + TensorMap lookup.
+    Input(&'a Tensor),
+    /// `OUTPUT` (1): new buffer carved from the ring heap.
+    Output(&'a TensorCreate),
+    /// `INOUT` (2): read+write; lookup (with covered-entry removal) + insert.
+    Inout(&'a Tensor),
+    /// `OUTPUT_EXISTING` (3): write into an existing tensor; creator retention + insert.
+    OutputExisting(&'a Tensor),
+    /// `NO_DEP` (4): creator retention only.
+    NoDep(&'a Tensor),
+}
+
+/// Arguments of one submit, decoded from the caller's `Arg`. All references
+/// are valid only for the duration of the call: the orchestrator copies what
+/// it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskArgsView<'a> {
+    /// Tensor arguments in order (≤ 32).
+    pub tensors: &'a [TensorArg<'a>],
+    /// Scalar arguments in order (≤ 16), raw u64 bit patterns.
+    pub scalars: &'a [u64],
+    /// SPMD block count (≥ 1).
+    pub block_num: i16,
+    /// All blocks must start in one dispatch wave.
+    pub require_sync_start: bool,
+    /// Explicit dependencies (raw task ids).
+    pub explicit_deps: &'a [TaskIdRaw],
+}
+
+/// Result of a submit: the task id and pointers to the materialized OUTPUT
+/// tensors (in add order). The pointers stay valid and unchanged until the
+/// scope that created the task ends. An empty result has `task_id ==
+/// INVALID_TASK` and no outputs.
+#[derive(Debug, Clone)]
+pub struct SubmitOutcome {
+    /// Raw id of the new task, or [`INVALID_TASK`].
+    pub task_id: TaskIdRaw,
+    /// Materialized outputs, 64-aligned, stable until scope end.
+    pub outputs: Vec<*const Tensor>,
+}
+
+impl SubmitOutcome {
+    /// The empty result returned after a fatal error.
+    pub fn empty() -> SubmitOutcome {
+        SubmitOutcome {
+            task_id: INVALID_TASK,
+            outputs: Vec::new(),
+        }
+    }
+}
+
+/// Scope mode (upstream `PTO2ScopeMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeMode {
+    /// Automatic dependency derivation.
+    Auto = 0,
+    /// Only explicit dependencies.
+    Manual = 1,
+}
+
+/// What orchestration code can ask of the TRB runtime. Called only from the
+/// single orchestrator thread, while tasks execute concurrently.
+pub trait OrchestratorApi {
+    /// Submits a kernel task.
+    fn submit_task(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>) -> SubmitOutcome;
+    /// Submits a dummy task (dependencies only, never runs on a core).
+    fn submit_dummy_task(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome;
+    /// Allocates OUTPUT tensors through a hidden, already-completed task.
+    fn alloc_tensors(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome;
+    /// Opens a scope (one level deeper).
+    fn scope_begin(&mut self, mode: ScopeMode);
+    /// Closes the innermost scope.
+    fn scope_end(&mut self);
+    /// Marks orchestration finished.
+    fn orchestration_done(&mut self);
+    /// Whether a fatal error has been latched.
+    fn is_fatal(&self) -> bool;
+    /// Latches `code` (first wins; 0 sets fatal without a code) with a message.
+    fn report_fatal(&mut self, code: i32, message: &str);
+    /// Reads one element after all writers of `tensor` completed.
+    fn get_tensor_data(&mut self, tensor: &Tensor, indices: &[u32]) -> u64;
+    /// Writes one element after writers and their consumers finished.
+    fn set_tensor_data(&mut self, tensor: &Tensor, indices: &[u32], value: u64);
+    /// Records the call site of the next scope (scope statistics).
+    fn scope_set_site(&mut self, file: &str, line: i32);
+}

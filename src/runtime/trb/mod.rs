@@ -1,0 +1,4 @@
+//! tensormap_and_ringbuffer ("PTO2"): four scope-depth rings, TensorMap
+//! dependency derivation, concurrent orchestration and scheduling.
+
+pub mod api;
