@@ -98,10 +98,7 @@ impl Tensor {
 
     /// Number of elements of the view (product of the shapes).
     pub fn numel(&self) -> u64 {
-        self.shapes[..self.dims()]
-            .iter()
-            .map(|&s| s as u64)
-            .product()
+        self.shapes[..self.dims()].iter().map(|&s| s as u64).product()
     }
 
     /// Element size in bytes (0 for an unknown dtype).
@@ -140,12 +137,8 @@ impl Tensor {
 
     /// Byte address of the element at `indices` (only the first `ndims` used).
     pub fn element_addr(&self, indices: &[u32]) -> u64 {
-        let flat: u64 = indices
-            .iter()
-            .take(self.dims())
-            .zip(self.strides.iter())
-            .map(|(&i, &s)| i as u64 * s as u64)
-            .sum();
+        let flat: u64 =
+            indices.iter().take(self.dims()).zip(self.strides.iter()).map(|(&i, &s)| i as u64 * s as u64).sum();
         self.buffer_addr + (self.start_offset + flat) * self.elem_size() as u64
     }
 }

@@ -63,9 +63,7 @@ impl ConfigError {
     /// The numbered code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            ConfigError::InvalidValue { .. } | ConfigError::PerDeviceKnob { .. } => {
-                ErrorCode::PtoErrInvalidValue
-            }
+            ConfigError::InvalidValue { .. } | ConfigError::PerDeviceKnob { .. } => ErrorCode::PtoErrInvalidValue,
             ConfigError::UnknownKnob { .. } => ErrorCode::PtoErrUnknownKnob,
             ConfigError::Parse { .. } => ErrorCode::PtoErrParse,
             ConfigError::StructSize { .. } => ErrorCode::PtoErrStructSize,

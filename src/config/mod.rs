@@ -1,8 +1,21 @@
-//! Typed runtime configuration.
+//! Typed runtime configuration: one schema ([`schema::KNOBS`]), one parser
+//! ([`parse`]), one resolver ([`resolve`]). Everything else calls them.
 
+pub mod docs;
+pub mod env;
 mod error;
-pub use error::ConfigError;
+pub mod model;
+pub mod parse;
+pub mod resolve;
+pub mod schema;
 
-/// Placeholder until the schema lands.
-#[derive(Debug, Clone, Default)]
-pub struct RuntimeConfig;
+pub use env::{EnvSource, MapEnv, ProcessEnv};
+pub use error::ConfigError;
+pub use model::{RingValue, RuntimeConfig, RuntimeConfigBuilder};
+pub use resolve::{
+    resolve, resolve_device, resolve_run, EnvWarning, Resolved, ResolvedConfig, ResolvedDevice, ResolvedRun, Source,
+};
+pub use schema::{Knob, KnobSpec, RuntimeVariant, Shape, Tier, KNOBS, RING_COUNT};
+
+#[cfg(test)]
+mod tests;

@@ -21,18 +21,12 @@ pub enum Level {
     Off = 4,
 }
 
-static THRESHOLD: Lazy<Level> = Lazy::new(|| {
-    match std::env::var("SIMPLER_LOG_LEVEL")
-        .ok()
-        .as_deref()
-        .map(str::trim)
-    {
-        Some("debug") | Some("0") => Level::Debug,
-        Some("info") | Some("1") => Level::Info,
-        Some("error") | Some("3") => Level::Error,
-        Some("off") | Some("4") => Level::Off,
-        _ => Level::Warn,
-    }
+static THRESHOLD: Lazy<Level> = Lazy::new(|| match std::env::var("SIMPLER_LOG_LEVEL").ok().as_deref().map(str::trim) {
+    Some("debug") | Some("0") => Level::Debug,
+    Some("info") | Some("1") => Level::Info,
+    Some("error") | Some("3") => Level::Error,
+    Some("off") | Some("4") => Level::Off,
+    _ => Level::Warn,
 });
 
 /// Whether `level` passes the threshold.
@@ -41,9 +35,7 @@ pub fn enabled(level: Level) -> bool {
 }
 
 fn timestamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
     let mut tm: libc::tm = unsafe {
         // SAFETY: libc::tm is a plain C struct; all-zero is a valid value.
@@ -70,14 +62,7 @@ pub fn write(level: Level, tag: &str, func: &str, message: &str) {
     }
     // SAFETY: pthread_self has no preconditions.
     let tid = unsafe { libc::pthread_self() } as u64;
-    let line = format!(
-        "[{}][T0x{:x}][{}] {}: {}\n",
-        timestamp(),
-        tid,
-        tag,
-        func,
-        message.trim_end_matches('\n')
-    );
+    let line = format!("[{}][T0x{:x}][{}] {}: {}\n", timestamp(), tid, tag, func, message.trim_end_matches('\n'));
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 

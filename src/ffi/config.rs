@@ -1,1 +1,412 @@
-//! C exports of the configuration API.
+//! C exports of the configuration API (`pto_runtime_config_*`,
+//! `pto_last_error_*`, `pto_error_name`).
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, CString};
+use std::mem::{offset_of, size_of};
+
+use once_cell::sync::Lazy;
+
+use crate::config::{
+    self, ConfigError, ProcessEnv, Resolved, ResolvedConfig, RingValue, RuntimeConfig, RuntimeVariant, Shape, Source,
+    Tier, KNOBS,
+};
+use crate::diagnostics::{last_error, Error, ErrorCode, Result};
+use crate::ffi::{guard, guard_code};
+use crate::{ffi_mut, ffi_ref, ffi_str};
+
+/// Value of `orch_to_sched` meaning "unset" (fall through to the environment).
+pub const PTO_BOOL_UNSET: i32 = -1;
+/// Value of `runtime` meaning "unset".
+pub const PTO_RUNTIME_UNSET: i32 = 0;
+/// `runtime` = tensormap_and_ringbuffer.
+pub const PTO_RUNTIME_TENSORMAP_AND_RINGBUFFER: i32 = 1;
+/// `runtime` = host_build_graph.
+pub const PTO_RUNTIME_HOST_BUILD_GRAPH: i32 = 2;
+/// `runtime` = aicpu_build_graph.
+pub const PTO_RUNTIME_AICPU_BUILD_GRAPH: i32 = 3;
+/// Number of scope-depth rings.
+pub const PTO_RING_COUNT: usize = 4;
+
+/// Explicit runtime configuration. Initialise with `pto_runtime_config_init`
+/// (every field unset), then set fields directly or with
+/// `pto_runtime_config_set`. Unset values fall through to the environment
+/// variable, then the compiled default. Precedence per ring: per-ring field >
+/// scalar field > env per-ring list > env scalar > default.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pto_runtime_config_t {
+    /// Must be `sizeof(pto_runtime_config_t)` (set by `pto_runtime_config_init`).
+    pub struct_size: u64,
+    /// ring_task_window for all rings (env PTO2_RING_TASK_WINDOW): task slots per ring, a power of two in [4, 2147483647]; default 16384; 0 = unset.
+    pub ring_task_window: u64,
+    /// ring_heap for all rings (env PTO2_RING_HEAP): heap bytes per ring, an integer >= 1024; default 268435456; 0 = unset.
+    pub ring_heap: u64,
+    /// ring_dep_pool for all rings (env PTO2_RING_DEP_POOL): dependency entries per ring, an integer in [4, 2147483647]; default 16384; 0 = unset.
+    pub ring_dep_pool: u64,
+    /// ring_task_window per ring (index = scope depth, depth >= 3 uses ring 3); 0 = unset.
+    pub ring_task_windows: [u64; PTO_RING_COUNT],
+    /// ring_heap per ring; 0 = unset.
+    pub ring_heaps: [u64; PTO_RING_COUNT],
+    /// ring_dep_pool per ring; 0 = unset.
+    pub ring_dep_pools: [u64; PTO_RING_COUNT],
+    /// ready_queue_shards (env PTO2_READY_QUEUE_SHARDS): an integer in [1, 4]; default 3; 0 = unset.
+    pub ready_queue_shards: u64,
+    /// scheduler_timeout_ms (env PTO2_SCHEDULER_TIMEOUT_MS, per device): an integer in [1, 2147483647]; default 10000; 0 = unset.
+    pub scheduler_timeout_ms: u64,
+    /// orch_to_sched (env PTO2_ORCH_TO_SCHED): a boolean (1/true/t or 0/false/f), stored as 1 or 0; default false; PTO_BOOL_UNSET (-1) = unset.
+    pub orch_to_sched: i32,
+    /// runtime (env SIMPLER_RUNTIME, per device): one of tensormap_and_ringbuffer, host_build_graph, aicpu_build_graph, stored as PTO_RUNTIME_* (1, 2, 3); default tensormap_and_ringbuffer; PTO_RUNTIME_UNSET (0) = unset.
+    pub runtime: i32,
+}
+
+const _: () = {
+    assert!(size_of::<pto_runtime_config_t>() == 152);
+    assert!(offset_of!(pto_runtime_config_t, ring_task_window) == 8);
+    assert!(offset_of!(pto_runtime_config_t, ring_task_windows) == 32);
+    assert!(offset_of!(pto_runtime_config_t, ring_heaps) == 64);
+    assert!(offset_of!(pto_runtime_config_t, ring_dep_pools) == 96);
+    assert!(offset_of!(pto_runtime_config_t, ready_queue_shards) == 128);
+    assert!(offset_of!(pto_runtime_config_t, scheduler_timeout_ms) == 136);
+    assert!(offset_of!(pto_runtime_config_t, orch_to_sched) == 144);
+    assert!(offset_of!(pto_runtime_config_t, runtime) == 148);
+};
+
+/// Where a resolved value came from.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pto_config_source_t {
+    /// Compiled default.
+    PTO_SOURCE_DEFAULT = 0,
+    /// Environment variable (one value for all rings, or a scalar knob).
+    PTO_SOURCE_ENV = 1,
+    /// Environment variable's per-ring list.
+    PTO_SOURCE_ENV_PER_RING = 2,
+    /// Explicit value (scalar, broadcast to all rings).
+    PTO_SOURCE_EXPLICIT = 3,
+    /// Explicit per-ring value.
+    PTO_SOURCE_EXPLICIT_PER_RING = 4,
+}
+
+/// One effective value and its source.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pto_resolved_value_t {
+    /// The value (booleans 0/1, runtime as PTO_RUNTIME_*).
+    pub value: u64,
+    /// A `pto_config_source_t`.
+    pub source: i32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// Effective value of every knob and ring, with its source.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pto_resolved_config_t {
+    /// Must be `sizeof(pto_resolved_config_t)`.
+    pub struct_size: u64,
+    /// Task window per ring.
+    pub ring_task_window: [pto_resolved_value_t; PTO_RING_COUNT],
+    /// Heap bytes per ring.
+    pub ring_heap: [pto_resolved_value_t; PTO_RING_COUNT],
+    /// Dep pool entries per ring.
+    pub ring_dep_pool: [pto_resolved_value_t; PTO_RING_COUNT],
+    /// Ready-queue shards.
+    pub ready_queue_shards: pto_resolved_value_t,
+    /// Orchestrator joins scheduling (0/1).
+    pub orch_to_sched: pto_resolved_value_t,
+    /// Scheduler watchdog in ms.
+    pub scheduler_timeout_ms: pto_resolved_value_t,
+    /// Runtime variant (PTO_RUNTIME_*).
+    pub runtime: pto_resolved_value_t,
+}
+
+const _: () = assert!(size_of::<pto_resolved_config_t>() == 8 + 16 * 16);
+
+/// Schema entry of one knob, as read by `pto_runtime_config_describe`.
+/// All strings are static and NUL-terminated.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pto_knob_info_t {
+    /// Knob name (for `pto_runtime_config_set`).
+    pub name: *const c_char,
+    /// Environment variable.
+    pub env: *const c_char,
+    /// Value shape in words.
+    pub shape: *const c_char,
+    /// Rule in words.
+    pub rule: *const c_char,
+    /// Compiled default, rendered.
+    pub default_value: *const c_char,
+    /// "per run" or "per device".
+    pub tier: *const c_char,
+    /// Unit ("" if none).
+    pub unit: *const c_char,
+    /// One-line documentation.
+    pub doc: *const c_char,
+    /// 1 for per-ring knobs.
+    pub per_ring: i32,
+    /// 1 for per-device knobs.
+    pub per_device: i32,
+}
+
+struct KnobStrings([CString; 8]);
+
+static KNOB_STRINGS: Lazy<Vec<KnobStrings>> = Lazy::new(|| {
+    let c = |s: String| CString::new(s).unwrap_or_default();
+    KNOBS
+        .iter()
+        .map(|k| {
+            KnobStrings([
+                c(k.name.into()),
+                c(k.env.into()),
+                c(k.shape_text()),
+                c(k.rule_text()),
+                c(k.default_text()),
+                c(k.tier_text().into()),
+                c(k.unit.into()),
+                c(k.doc.into()),
+            ])
+        })
+        .collect()
+});
+
+/// Minimum `struct_size` accepted for `pto_runtime_config_t`.
+const CONFIG_MIN_SIZE: u64 = size_of::<pto_runtime_config_t>() as u64;
+
+fn check_size(what: &'static str, got: u64, min: u64) -> Result<()> {
+    if got < min {
+        return Err(ConfigError::StructSize { what, got, min }.into());
+    }
+    Ok(())
+}
+
+/// Decodes a C config into a [`RuntimeConfig`] (validating unset markers,
+/// not rules: callers run `validate`/`resolve`).
+pub fn config_from_c(c: &pto_runtime_config_t) -> Result<RuntimeConfig> {
+    check_size("pto_runtime_config_t", c.struct_size, CONFIG_MIN_SIZE)?;
+    let orch_to_sched = match c.orch_to_sched {
+        PTO_BOOL_UNSET => None,
+        0 => Some(false),
+        1 => Some(true),
+        v => {
+            return Err(ConfigError::InvalidValue {
+                knob: "orch_to_sched",
+                ring: None,
+                value: v.to_string(),
+                rule: "0, 1 or PTO_BOOL_UNSET (-1)".into(),
+            }
+            .into())
+        }
+    };
+    let runtime = match c.runtime {
+        PTO_RUNTIME_UNSET => None,
+        v => Some(RuntimeVariant::from_code(v as u64).ok_or_else(|| ConfigError::InvalidValue {
+            knob: "runtime",
+            ring: None,
+            value: v.to_string(),
+            rule: "a PTO_RUNTIME_* constant (1..3) or PTO_RUNTIME_UNSET (0)".into(),
+        })?),
+    };
+    let nz = |v: u64| (v != 0).then_some(v);
+    Ok(RuntimeConfig {
+        ring_task_window: RingValue::from_raw(c.ring_task_window, c.ring_task_windows),
+        ring_heap: RingValue::from_raw(c.ring_heap, c.ring_heaps),
+        ring_dep_pool: RingValue::from_raw(c.ring_dep_pool, c.ring_dep_pools),
+        ready_queue_shards: nz(c.ready_queue_shards),
+        orch_to_sched,
+        scheduler_timeout_ms: nz(c.scheduler_timeout_ms),
+        runtime,
+    })
+}
+
+/// Encodes a [`RuntimeConfig`] into a C config (keeps `struct_size`).
+pub fn config_to_c(cfg: &RuntimeConfig, out: &mut pto_runtime_config_t) {
+    let (w, ws) = cfg.ring_task_window.to_raw();
+    let (h, hs) = cfg.ring_heap.to_raw();
+    let (d, ds) = cfg.ring_dep_pool.to_raw();
+    out.ring_task_window = w;
+    out.ring_task_windows = ws;
+    out.ring_heap = h;
+    out.ring_heaps = hs;
+    out.ring_dep_pool = d;
+    out.ring_dep_pools = ds;
+    out.ready_queue_shards = cfg.ready_queue_shards.unwrap_or(0);
+    out.scheduler_timeout_ms = cfg.scheduler_timeout_ms.unwrap_or(0);
+    out.orch_to_sched = cfg.orch_to_sched.map_or(PTO_BOOL_UNSET, i32::from);
+    out.runtime = cfg.runtime.map_or(PTO_RUNTIME_UNSET, |r| r as i32);
+}
+
+fn unset_c_config() -> pto_runtime_config_t {
+    let mut c = pto_runtime_config_t {
+        struct_size: CONFIG_MIN_SIZE,
+        ring_task_window: 0,
+        ring_heap: 0,
+        ring_dep_pool: 0,
+        ring_task_windows: [0; 4],
+        ring_heaps: [0; 4],
+        ring_dep_pools: [0; 4],
+        ready_queue_shards: 0,
+        scheduler_timeout_ms: 0,
+        orch_to_sched: PTO_BOOL_UNSET,
+        runtime: PTO_RUNTIME_UNSET,
+    };
+    config_to_c(&RuntimeConfig::new(), &mut c);
+    c
+}
+
+fn resolved_to_c(r: Resolved) -> pto_resolved_value_t {
+    pto_resolved_value_t { value: r.value, source: r.source as i32, reserved: 0 }
+}
+
+/// Fills a C resolved config from a [`ResolvedConfig`].
+pub fn resolved_into_c(r: &ResolvedConfig, out: &mut pto_resolved_config_t) {
+    out.ring_task_window = r.run.ring_task_window.map(resolved_to_c);
+    out.ring_heap = r.run.ring_heap.map(resolved_to_c);
+    out.ring_dep_pool = r.run.ring_dep_pool.map(resolved_to_c);
+    out.ready_queue_shards = resolved_to_c(r.run.ready_queue_shards);
+    out.orch_to_sched = resolved_to_c(r.run.orch_to_sched);
+    out.scheduler_timeout_ms = resolved_to_c(r.device.scheduler_timeout_ms);
+    out.runtime = resolved_to_c(r.device.runtime);
+}
+
+const _: () = {
+    // Source and pto_config_source_t share their numbering.
+    assert!(Source::Default as i32 == pto_config_source_t::PTO_SOURCE_DEFAULT as i32);
+    assert!(Source::Env as i32 == pto_config_source_t::PTO_SOURCE_ENV as i32);
+    assert!(Source::EnvPerRing as i32 == pto_config_source_t::PTO_SOURCE_ENV_PER_RING as i32);
+    assert!(Source::Explicit as i32 == pto_config_source_t::PTO_SOURCE_EXPLICIT as i32);
+    assert!(Source::ExplicitPerRing as i32 == pto_config_source_t::PTO_SOURCE_EXPLICIT_PER_RING as i32);
+};
+
+/// Initialises `cfg`: every knob unset, `struct_size` set.
+/// Returns 0, or PTO_ERR_NULL_POINTER.
+#[no_mangle]
+pub extern "C" fn pto_runtime_config_init(cfg: *mut pto_runtime_config_t) -> i32 {
+    guard_code(|| {
+        let cfg = ffi_mut!(cfg, "cfg");
+        *cfg = unset_c_config();
+        Ok(())
+    })
+}
+
+/// Sets knob `knob` (a knob name or its environment variable) from text with
+/// the environment variable's syntax: ring knobs take one value (all rings)
+/// or exactly four comma-separated values (ring 0..3, 0 = leave unset);
+/// booleans take 1/true/t/yes/on or 0/false/f/no/off; `unset` clears a knob.
+/// An invalid value is an error and leaves `cfg` unchanged.
+#[no_mangle]
+pub extern "C" fn pto_runtime_config_set(
+    cfg: *mut pto_runtime_config_t,
+    knob: *const c_char,
+    value: *const c_char,
+) -> i32 {
+    guard_code(|| {
+        let cfg = ffi_mut!(cfg, "cfg");
+        let knob = ffi_str!(knob, "knob");
+        let value = ffi_str!(value, "value");
+        let mut rc = config_from_c(cfg)?;
+        rc.set_str(knob, value)?;
+        config_to_c(&rc, cfg);
+        Ok(())
+    })
+}
+
+/// Validates every set value against its rule: 0, or a negative error code
+/// with the message (naming knob, ring, value and rule) in `pto_last_error_message()`.
+#[no_mangle]
+pub extern "C" fn pto_runtime_config_validate(cfg: *const pto_runtime_config_t) -> i32 {
+    guard_code(|| {
+        let cfg = ffi_ref!(cfg, "cfg");
+        config_from_c(cfg)?.validate()?;
+        Ok(())
+    })
+}
+
+/// Resolves the effective value and source of every knob and ring against
+/// the current process environment (invalid variables are warned about and
+/// ignored, exactly as a run does). `out->struct_size` must be set by the caller.
+#[no_mangle]
+pub extern "C" fn pto_runtime_config_resolve(cfg: *const pto_runtime_config_t, out: *mut pto_resolved_config_t) -> i32 {
+    guard_code(|| {
+        let cfg = ffi_ref!(cfg, "cfg");
+        let out = ffi_mut!(out, "out");
+        check_size("pto_resolved_config_t", out.struct_size, size_of::<pto_resolved_config_t>() as u64)?;
+        let rc = config_from_c(cfg)?;
+        let (resolved, warnings) = config::resolve(&rc, &ProcessEnv)?;
+        warnings.iter().for_each(|w| w.emit());
+        resolved_into_c(&resolved, out);
+        Ok(())
+    })
+}
+
+/// Number of knobs in the schema.
+#[no_mangle]
+pub extern "C" fn pto_runtime_config_knob_count() -> usize {
+    KNOBS.len()
+}
+
+/// Describes knob `index` (0..count): name, env var, shape, rule, default,
+/// tier, unit, doc. Strings are static.
+#[no_mangle]
+pub extern "C" fn pto_runtime_config_describe(index: usize, out: *mut pto_knob_info_t) -> i32 {
+    guard_code(|| {
+        let out = ffi_mut!(out, "out");
+        let Some(spec) = KNOBS.get(index) else {
+            return Err(Error::InvalidArgument(format!(
+                "knob index {index} is out of range: must be < {}",
+                KNOBS.len()
+            )));
+        };
+        let s = &KNOB_STRINGS[index].0;
+        *out = pto_knob_info_t {
+            name: s[0].as_ptr(),
+            env: s[1].as_ptr(),
+            shape: s[2].as_ptr(),
+            rule: s[3].as_ptr(),
+            default_value: s[4].as_ptr(),
+            tier: s[5].as_ptr(),
+            unit: s[6].as_ptr(),
+            doc: s[7].as_ptr(),
+            per_ring: i32::from(spec.shape == Shape::PerRing),
+            per_device: i32::from(spec.tier == Tier::PerDevice),
+        };
+        Ok(())
+    })
+}
+
+/// Text of the last failure on the calling thread ("" after a success).
+/// Valid until the next call into the library on this thread.
+#[no_mangle]
+pub extern "C" fn pto_last_error_message() -> *const c_char {
+    last_error::message_ptr()
+}
+
+/// Detailed code of the last failure on the calling thread (0 after a
+/// success). Legacy entry points return -1; this tells which error it was.
+#[no_mangle]
+pub extern "C" fn pto_last_error_code() -> i32 {
+    last_error::code()
+}
+
+static CODE_NAMES: Lazy<Vec<(i32, CString)>> =
+    Lazy::new(|| ErrorCode::ALL.iter().map(|c| (*c as i32, CString::new(c.name()).unwrap_or_default())).collect());
+static UNKNOWN_CODE: Lazy<CString> = Lazy::new(|| CString::new("PTO_ERR_UNKNOWN").unwrap_or_default());
+
+/// Symbolic name of an error code (e.g. "PTO_ERR_NULL_POINTER"); negated
+/// runtime statuses (-1..-11, -100..-103) other than -1 give "PTO_ERR_UNKNOWN".
+#[no_mangle]
+pub extern "C" fn pto_error_name(code: i32) -> *const c_char {
+    guard(UNKNOWN_CODE.as_ptr(), || {
+        Ok(CODE_NAMES.iter().find(|(c, _)| *c == code).map_or(UNKNOWN_CODE.as_ptr(), |(_, n)| n.as_ptr()))
+    })
+}
+
+static VERSION: Lazy<CString> = Lazy::new(|| CString::new(env!("CARGO_PKG_VERSION")).unwrap_or_default());
+
+/// Version of libsimpler ("MAJOR.MINOR.PATCH").
+#[no_mangle]
+pub extern "C" fn simpler_version() -> *const c_char {
+    VERSION.as_ptr()
+}

@@ -56,9 +56,7 @@ macro_rules! ffi_str {
         // SAFETY: non-NULL checked above; the C contract requires a
         // NUL-terminated string that outlives the call.
         let c = unsafe { std::ffi::CStr::from_ptr(p) };
-        c.to_str().map_err(|_| {
-            $crate::diagnostics::Error::InvalidArgument(format!("{} must be valid UTF-8", $name))
-        })?
+        c.to_str().map_err(|_| $crate::diagnostics::Error::InvalidArgument(format!("{} must be valid UTF-8", $name)))?
     }};
 }
 

@@ -83,10 +83,7 @@ pub struct SubmitOutcome {
 impl SubmitOutcome {
     /// The empty result returned after a fatal error.
     pub fn empty() -> SubmitOutcome {
-        SubmitOutcome {
-            task_id: INVALID_TASK,
-            outputs: Vec::new(),
-        }
+        SubmitOutcome { task_id: INVALID_TASK, outputs: Vec::new() }
     }
 }
 

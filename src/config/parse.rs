@@ -1,0 +1,154 @@
+//! The one parser of knob value text, shared by the environment reader and
+//! the string setter (`pto_runtime_config_set`, the CLI, config files).
+//!
+//! Ring and scalar syntax: one unsigned decimal integer, or (ring knobs) exactly
+//! four comma-separated ones. Whitespace around tokens is allowed; an optional
+//! leading `+` is accepted (as `strtoull` does); no size suffixes, no hex, no
+//! sign `-` (a negative is never wrapped into a huge unsigned).
+
+/// Why a value text was rejected (syntax only; rules are checked elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyntaxError {
+    /// Token `index` (0-based) is empty (e.g. `"1,,2,3"` or a trailing comma).
+    EmptyToken {
+        /// Token index.
+        index: usize,
+    },
+    /// Token `index` starts with `-`.
+    Negative {
+        /// Token index.
+        index: usize,
+        /// The token.
+        token: String,
+    },
+    /// Token `index` is not a decimal integer.
+    NotDecimal {
+        /// Token index.
+        index: usize,
+        /// The token.
+        token: String,
+    },
+    /// Token `index` exceeds u64.
+    Overflow {
+        /// Token index.
+        index: usize,
+        /// The token.
+        token: String,
+    },
+    /// Wrong number of tokens.
+    WrongCount {
+        /// Tokens found.
+        found: usize,
+        /// Counts accepted (e.g. "1 or 4").
+        expected: &'static str,
+    },
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyntaxError::EmptyToken { index } => {
+                write!(f, "value {} is empty (empty token or trailing comma)", index + 1)
+            }
+            SyntaxError::Negative { index, token } => write!(f, "value {} '{}' is negative", index + 1, token),
+            SyntaxError::NotDecimal { index, token } => {
+                write!(f, "value {} '{}' is not an unsigned decimal integer (no suffixes, no hex)", index + 1, token)
+            }
+            SyntaxError::Overflow { index, token } => {
+                write!(f, "value {} '{}' does not fit in 64 bits", index + 1, token)
+            }
+            SyntaxError::WrongCount { found, expected } => write!(f, "found {found} values, expected {expected}"),
+        }
+    }
+}
+
+fn parse_token(index: usize, raw: &str) -> Result<u64, SyntaxError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(SyntaxError::EmptyToken { index });
+    }
+    if t.starts_with('-') {
+        return Err(SyntaxError::Negative { index, token: t.to_string() });
+    }
+    let digits = t.strip_prefix('+').unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SyntaxError::NotDecimal { index, token: t.to_string() });
+    }
+    digits.parse::<u64>().map_err(|_| SyntaxError::Overflow { index, token: t.to_string() })
+}
+
+/// Parses a ring value: one integer (broadcast) or exactly four.
+/// Returns the tokens (length 1 or 4).
+pub fn parse_ring_list(text: &str) -> Result<Vec<u64>, SyntaxError> {
+    let values = text.split(',').enumerate().map(|(i, t)| parse_token(i, t)).collect::<Result<Vec<_>, _>>()?;
+    match values.len() {
+        1 | 4 => Ok(values),
+        n => Err(SyntaxError::WrongCount { found: n, expected: "1 (all rings) or exactly 4 (ring 0..3)" }),
+    }
+}
+
+/// Parses a scalar unsigned integer.
+pub fn parse_scalar(text: &str) -> Result<u64, SyntaxError> {
+    let values = text.split(',').enumerate().map(|(i, t)| parse_token(i, t)).collect::<Result<Vec<_>, _>>()?;
+    match values.as_slice() {
+        [v] => Ok(*v),
+        _ => Err(SyntaxError::WrongCount { found: values.len(), expected: "exactly 1" }),
+    }
+}
+
+/// The legacy environment rule for booleans: true iff the first character is `1`, `t` or `T`.
+pub fn legacy_env_bool(text: &str) -> bool {
+    matches!(text.as_bytes().first(), Some(b'1' | b't' | b'T'))
+}
+
+/// Strict boolean for explicit values: `1/true/t/yes/on` or `0/false/f/no/off` (case-insensitive).
+pub fn strict_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "t" | "yes" | "on" => Some(true),
+        "0" | "false" | "f" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_and_list() {
+        assert_eq!(parse_ring_list("16384"), Ok(vec![16384]));
+        assert_eq!(parse_ring_list(" 1, 2 ,3,  4 "), Ok(vec![1, 2, 3, 4]));
+        assert_eq!(parse_ring_list("+8"), Ok(vec![8]));
+    }
+
+    #[test]
+    fn rejects_bad_syntax() {
+        assert!(matches!(parse_ring_list(""), Err(SyntaxError::EmptyToken { index: 0 })));
+        assert!(matches!(parse_ring_list("1,2,3,4,"), Err(SyntaxError::EmptyToken { index: 4 })));
+        assert!(matches!(parse_ring_list("1,,3,4"), Err(SyntaxError::EmptyToken { index: 1 })));
+        assert!(matches!(parse_ring_list("-1"), Err(SyntaxError::Negative { .. })));
+        assert!(matches!(parse_ring_list("1,-2,3,4"), Err(SyntaxError::Negative { index: 1, .. })));
+        assert!(matches!(parse_ring_list("12K"), Err(SyntaxError::NotDecimal { .. })));
+        assert!(matches!(parse_ring_list("0x10"), Err(SyntaxError::NotDecimal { .. })));
+        assert!(matches!(parse_ring_list("+"), Err(SyntaxError::NotDecimal { .. })));
+        assert!(matches!(parse_ring_list("18446744073709551616"), Err(SyntaxError::Overflow { .. })));
+        assert_eq!(parse_ring_list("18446744073709551615"), Ok(vec![u64::MAX]));
+        for bad in ["1,2", "1,2,3", "1,2,3,4,5"] {
+            assert!(matches!(parse_ring_list(bad), Err(SyntaxError::WrongCount { .. })), "{bad}");
+        }
+        assert!(matches!(parse_scalar("1,2,3,4"), Err(SyntaxError::WrongCount { found: 4, .. })));
+    }
+
+    #[test]
+    fn booleans() {
+        for t in ["1", "t", "T", "true", "True", "tx"] {
+            assert!(legacy_env_bool(t), "{t}");
+        }
+        for f in ["", "0", "f", "yes", " 1", "on"] {
+            assert!(!legacy_env_bool(f), "{f}");
+        }
+        assert_eq!(strict_bool(" Yes "), Some(true));
+        assert_eq!(strict_bool("off"), Some(false));
+        assert_eq!(strict_bool("2"), None);
+    }
+}

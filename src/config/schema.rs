@@ -1,0 +1,299 @@
+//! The one declared schema of every tuning knob. Validation, the C header's
+//! documentation, the CLI listing and the README table all derive from
+//! [`KNOBS`] (tests prove the header and README agree with it).
+
+use std::fmt;
+
+/// Number of scope-depth rings. Ring `r` serves scope depth `r`; depth ≥ 3 uses ring 3.
+pub const RING_COUNT: usize = 4;
+
+/// Identity of a knob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Knob {
+    /// Per-ring task window (slots).
+    RingTaskWindow,
+    /// Per-ring heap bytes.
+    RingHeap,
+    /// Per-ring dependency pool entries.
+    RingDepPool,
+    /// Ready-queue shards the schedulers pop from.
+    ReadyQueueShards,
+    /// Orchestrator thread joins scheduling after orchestration.
+    OrchToSched,
+    /// Scheduler no-progress watchdog.
+    SchedulerTimeoutMs,
+    /// Runtime variant of a device context.
+    Runtime,
+}
+
+/// The value shape of a knob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One unsigned value per ring (a scalar broadcasts to all 4 rings).
+    PerRing,
+    /// One unsigned integer.
+    Scalar,
+    /// A boolean.
+    Bool,
+    /// One of a fixed set of names.
+    Choice(&'static [&'static str]),
+}
+
+/// When a knob is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Resolved at every run (explicit run config, then the environment at that moment).
+    PerRun,
+    /// Resolved once when the device context is initialised and latched for its life.
+    PerDevice,
+}
+
+/// The validity rule of a knob's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// A power of two in `[min, max]`.
+    PowerOfTwoIn {
+        /// Inclusive lower bound.
+        min: u64,
+        /// Inclusive upper bound.
+        max: u64,
+    },
+    /// An integer in `[min, max]`.
+    Range {
+        /// Inclusive lower bound.
+        min: u64,
+        /// Inclusive upper bound.
+        max: u64,
+    },
+    /// `true` or `false`.
+    Bool,
+    /// One of the names of the shape.
+    Choice,
+}
+
+impl Rule {
+    /// Whether `v` satisfies the rule (numeric rules only; `Bool`/`Choice` accept any encoded value).
+    pub fn check(self, v: u64) -> bool {
+        match self {
+            Rule::PowerOfTwoIn { min, max } => v.is_power_of_two() && v >= min && v <= max,
+            Rule::Range { min, max } => v >= min && v <= max,
+            Rule::Bool | Rule::Choice => true,
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Rule::PowerOfTwoIn { min, max } => write!(f, "a power of two in [{min}, {max}]"),
+            Rule::Range { min, max: u64::MAX } => write!(f, "an integer >= {min}"),
+            Rule::Range { min, max } => write!(f, "an integer in [{min}, {max}]"),
+            Rule::Bool => write!(f, "a boolean (1/true/t or 0/false/f)"),
+            Rule::Choice => write!(f, "one of the listed names"),
+        }
+    }
+}
+
+/// Runtime variants one `libsimpler.so` can execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuntimeVariant {
+    /// tensormap_and_ringbuffer: automatic dependencies, four scope rings (default).
+    TensormapAndRingbuffer = 1,
+    /// host_build_graph: the graph is built on the host with explicit edges.
+    HostBuildGraph = 2,
+    /// aicpu_build_graph: the graph is built on the device with explicit edges.
+    AicpuBuildGraph = 3,
+}
+
+/// Names of the runtime variants, in their numeric order (1, 2, 3).
+pub const RUNTIME_NAMES: &[&str] = &["tensormap_and_ringbuffer", "host_build_graph", "aicpu_build_graph"];
+
+impl RuntimeVariant {
+    /// The upstream directory name of the variant.
+    pub fn name(self) -> &'static str {
+        RUNTIME_NAMES[self as usize - 1]
+    }
+    /// Parses a variant name (exact, case-sensitive; `trb`/`hbg`/`abg` abbreviations accepted).
+    pub fn from_name(s: &str) -> Option<RuntimeVariant> {
+        match s {
+            "tensormap_and_ringbuffer" | "trb" => Some(RuntimeVariant::TensormapAndRingbuffer),
+            "host_build_graph" | "hbg" => Some(RuntimeVariant::HostBuildGraph),
+            "aicpu_build_graph" | "abg" => Some(RuntimeVariant::AicpuBuildGraph),
+            _ => None,
+        }
+    }
+    /// Decodes the C encoding (1..=3).
+    pub fn from_code(v: u64) -> Option<RuntimeVariant> {
+        match v {
+            1 => Some(RuntimeVariant::TensormapAndRingbuffer),
+            2 => Some(RuntimeVariant::HostBuildGraph),
+            3 => Some(RuntimeVariant::AicpuBuildGraph),
+            _ => None,
+        }
+    }
+}
+
+/// The declaration of one knob.
+#[derive(Debug, Clone, Copy)]
+pub struct KnobSpec {
+    /// Identity.
+    pub knob: Knob,
+    /// Name used by the C setter, the CLI, Python and the docs.
+    pub name: &'static str,
+    /// Legacy (or new) environment variable.
+    pub env: &'static str,
+    /// Value shape.
+    pub shape: Shape,
+    /// Validity rule.
+    pub rule: Rule,
+    /// Compiled default (encoded: bools 0/1, runtime as its code).
+    pub default: u64,
+    /// When it is read.
+    pub tier: Tier,
+    /// Unit shown in docs ("" if none).
+    pub unit: &'static str,
+    /// One-line documentation.
+    pub doc: &'static str,
+}
+
+const I32_MAX: u64 = i32::MAX as u64;
+
+/// Every knob, in display order.
+pub const KNOBS: &[KnobSpec] = &[
+    KnobSpec {
+        knob: Knob::RingTaskWindow,
+        name: "ring_task_window",
+        env: "PTO2_RING_TASK_WINDOW",
+        shape: Shape::PerRing,
+        rule: Rule::PowerOfTwoIn { min: 4, max: I32_MAX },
+        default: 16384,
+        tier: Tier::PerRun,
+        unit: "tasks",
+        doc: "Task slots of each scope-depth ring; at most window-1 tasks of a ring are alive at once.",
+    },
+    KnobSpec {
+        knob: Knob::RingHeap,
+        name: "ring_heap",
+        env: "PTO2_RING_HEAP",
+        shape: Shape::PerRing,
+        rule: Rule::Range { min: 1024, max: u64::MAX },
+        default: 268_435_456,
+        tier: Tier::PerRun,
+        unit: "bytes",
+        doc: "Heap bytes of each ring for runtime-allocated task outputs (any size, no power of two needed).",
+    },
+    KnobSpec {
+        knob: Knob::RingDepPool,
+        name: "ring_dep_pool",
+        env: "PTO2_RING_DEP_POOL",
+        shape: Shape::PerRing,
+        rule: Rule::Range { min: 4, max: I32_MAX },
+        default: 16384,
+        tier: Tier::PerRun,
+        unit: "entries",
+        doc: "Dependency-list and fanin-spill entries of each ring.",
+    },
+    KnobSpec {
+        knob: Knob::ReadyQueueShards,
+        name: "ready_queue_shards",
+        env: "PTO2_READY_QUEUE_SHARDS",
+        shape: Shape::Scalar,
+        rule: Rule::Range { min: 1, max: 4 },
+        default: 3,
+        tier: Tier::PerRun,
+        unit: "shards",
+        doc: "Ready-queue shards per task shape; schedulers pop their home shard first and steal from the others.",
+    },
+    KnobSpec {
+        knob: Knob::OrchToSched,
+        name: "orch_to_sched",
+        env: "PTO2_ORCH_TO_SCHED",
+        shape: Shape::Bool,
+        rule: Rule::Bool,
+        default: 0,
+        tier: Tier::PerRun,
+        unit: "",
+        doc: "When true, the orchestrator thread becomes a scheduler once orchestration is done.",
+    },
+    KnobSpec {
+        knob: Knob::SchedulerTimeoutMs,
+        name: "scheduler_timeout_ms",
+        env: "PTO2_SCHEDULER_TIMEOUT_MS",
+        shape: Shape::Scalar,
+        rule: Rule::Range { min: 1, max: I32_MAX },
+        default: 10000,
+        tier: Tier::PerDevice,
+        unit: "ms",
+        doc: "Scheduler watchdog: a run with no progress for this long fails with status -100.",
+    },
+    KnobSpec {
+        knob: Knob::Runtime,
+        name: "runtime",
+        env: "SIMPLER_RUNTIME",
+        shape: Shape::Choice(RUNTIME_NAMES),
+        rule: Rule::Choice,
+        default: RuntimeVariant::TensormapAndRingbuffer as u64,
+        tier: Tier::PerDevice,
+        unit: "",
+        doc: "Runtime variant the device context executes.",
+    },
+];
+
+/// The spec of `knob`.
+pub fn spec(knob: Knob) -> &'static KnobSpec {
+    KNOBS.iter().find(|s| s.knob == knob).expect("every Knob is declared in KNOBS")
+}
+
+/// Looks a knob up by its name or its environment variable.
+pub fn find(name: &str) -> Option<&'static KnobSpec> {
+    KNOBS.iter().find(|s| s.name == name || s.env == name)
+}
+
+/// Comma-separated list of knob names (for error messages).
+pub fn known_names() -> String {
+    KNOBS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+}
+
+impl KnobSpec {
+    /// The default rendered for people (`true`, `tensormap_and_ringbuffer`, `16384`).
+    pub fn default_text(&self) -> String {
+        render_value(self, self.default)
+    }
+
+    /// Shape in words.
+    pub fn shape_text(&self) -> String {
+        match self.shape {
+            Shape::PerRing => "4 rings (one value broadcasts)".to_string(),
+            Shape::Scalar => "scalar".to_string(),
+            Shape::Bool => "bool".to_string(),
+            Shape::Choice(names) => format!("one of {}", names.join(" | ")),
+        }
+    }
+
+    /// Rule in words, for messages and docs.
+    pub fn rule_text(&self) -> String {
+        match self.shape {
+            Shape::Choice(names) => format!("one of {}", names.join(", ")),
+            _ => self.rule.to_string(),
+        }
+    }
+
+    /// Tier in words.
+    pub fn tier_text(&self) -> &'static str {
+        match self.tier {
+            Tier::PerRun => "per run",
+            Tier::PerDevice => "per device",
+        }
+    }
+}
+
+/// Renders an encoded value of `spec` for people.
+pub fn render_value(spec: &KnobSpec, v: u64) -> String {
+    match spec.shape {
+        Shape::Bool => (v != 0).to_string(),
+        Shape::Choice(_) => {
+            RuntimeVariant::from_code(v).map_or_else(|| format!("<invalid {v}>"), |r| r.name().to_string())
+        }
+        _ => v.to_string(),
+    }
+}

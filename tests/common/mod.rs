@@ -1,0 +1,101 @@
+//! Helpers shared by the integration tests that build and run C/C++ programs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Directory holding `libsimpler.so` / `libsimpler.a` of the current profile.
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test-binary>
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+    assert!(dir.join("libsimpler.so").exists(), "libsimpler.so not found in {}", dir.display());
+    dir
+}
+
+/// Path of the built shared library.
+pub fn libsimpler_so() -> PathBuf {
+    lib_dir().join("libsimpler.so")
+}
+
+/// Repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Scratch directory for build products of a test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&d).expect("create scratch dir");
+    d
+}
+
+/// Path of the C compiler (`cc` crate's choice), and whether it is a C++ run.
+fn compiler(cpp: bool) -> PathBuf {
+    let mut b = cc::Build::new();
+    b.cargo_metadata(false).opt_level(2).host(env!("SIMPLER_TEST_TARGET")).target(env!("SIMPLER_TEST_TARGET"));
+    b.cpp(cpp);
+    b.get_compiler().path().to_path_buf()
+}
+
+/// Compiles `sources` into `out` with `args`, panicking with the compiler's output on failure.
+pub fn compile(cpp: bool, sources: &[PathBuf], out: &Path, args: &[&str]) {
+    let mut cmd = Command::new(compiler(cpp));
+    if cpp {
+        cmd.args(["-x", "c++", "-std=c++17"]);
+    } else {
+        cmd.arg("-std=c11");
+    }
+    cmd.args(["-Wall", "-Wextra", "-Werror", "-O2", "-g"]);
+    cmd.arg("-I").arg(repo().join("include"));
+    cmd.args(sources).arg("-o").arg(out).args(args);
+    let output = cmd.output().expect("run compiler");
+    assert!(
+        output.status.success(),
+        "compile failed: {:?}\n{}{}",
+        cmd,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Builds a shared object from C sources.
+pub fn shared_object(sources: &[PathBuf], out: &Path, extra: &[&str]) {
+    let mut args = vec!["-shared", "-fPIC"];
+    args.extend_from_slice(extra);
+    compile(false, sources, out, &args);
+}
+
+/// Runs `program` with `args` and `envs`, killing it after `timeout`.
+/// Returns (success, combined output).
+pub fn run_program(program: &Path, args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> (bool, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn test program");
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let out = child.wait_with_output().expect("output");
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            return (status.success(), text);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            return (false, format!("TIMEOUT after {timeout:?}\n{text}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Link arguments for a program using libsimpler (shared, with rpath).
+pub fn link_simpler() -> Vec<String> {
+    let d = lib_dir();
+    vec![format!("-L{}", d.display()), "-lsimpler".into(), format!("-Wl,-rpath,{}", d.display())]
+}
