@@ -16,6 +16,7 @@
 
 pub mod abi;
 pub mod config;
+pub mod device;
 pub mod diagnostics;
 pub mod ffi;
 pub mod runtime;
