@@ -15,6 +15,7 @@
 //! - [`diagnostics`]: error codes, last-error slot, logging.
 
 pub mod abi;
+pub mod callable;
 pub mod config;
 pub mod device;
 pub mod diagnostics;

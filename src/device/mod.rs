@@ -14,9 +14,11 @@
 
 pub mod arena;
 pub mod arena_cache;
+pub mod context;
 pub mod memory;
 pub mod region;
 pub mod shared_memory;
+pub mod staging;
 
 pub use arena::{ArenaLayout, ArenaOffsets, ArenaSizingKey, OrchOffsets, SchedOffsets};
 pub use arena_cache::{ArenaCache, PreparedArena};

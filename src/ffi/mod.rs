@@ -9,6 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::diagnostics::{last_error, Error, Result};
 
 pub mod config;
+pub mod host_api;
 
 /// Turns a possibly-NULL `*const T` into `&T` or returns
 /// `Err(Error::NullPointer)` from the enclosing function.

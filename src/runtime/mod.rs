@@ -1,3 +1,4 @@
 //! Runtime variants executed on the simulated device.
 
+pub mod hbg;
 pub mod trb;

@@ -1,0 +1,196 @@
+//! The callable registry of one device context.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::abi::callable::{ParsedCallable, MAX_REGISTERED_CALLABLE_IDS, RUNTIME_MAX_FUNC_ID};
+use crate::abi::hash::{fnv1a64, orch_so_key};
+use crate::abi::ArgDirection;
+use crate::config::RuntimeVariant;
+use crate::diagnostics::{Error, Result};
+use crate::kernel::KernelSo;
+use crate::runtime::hbg::HbgOrchFn;
+
+/// A host_build_graph orchestration loaded on the host.
+pub struct HostOrch {
+    /// Keeps the object loaded.
+    _lib: libloading::os::unix::Library,
+    /// The orchestration function.
+    pub func: HbgOrchFn,
+}
+
+/// One registered callable.
+pub struct Registered {
+    /// Argument directions (tensor i ↔ signature i).
+    pub signature: Vec<ArgDirection>,
+    /// Orchestration entry name.
+    pub func_name: String,
+    /// Orchestration config name.
+    pub config_name: String,
+    /// Key of the orchestration bytes in the pool.
+    pub orch_key: u64,
+    /// The orchestration bytes (shared by identical registrations).
+    pub orch_bytes: Arc<[u8]>,
+    /// Kernels by func_id.
+    pub kernels: HashMap<i32, Arc<KernelSo>>,
+    /// host_build_graph: the host-loaded orchestration function.
+    pub host_orch: Option<HostOrch>,
+    /// tensormap_and_ringbuffer: the orchestration loaded at the first run.
+    pub device_orch: Option<crate::orchestration::so::OrchestrationSo>,
+}
+
+struct OrchBlob {
+    bytes: Arc<[u8]>,
+    refs: usize,
+}
+
+/// Registry state of a context.
+#[derive(Default)]
+pub struct Registry {
+    callables: HashMap<i32, Registered>,
+    orch_pool: HashMap<u64, OrchBlob>,
+    kernel_pool: HashMap<u64, Arc<KernelSo>>,
+    aicpu_seen: HashSet<i32>,
+    aicpu_dlopen_count: usize,
+    host_dlopen_count: usize,
+}
+
+/// Checks a callable id against `[0, 64)`.
+pub fn check_id(id: i32) -> Result<()> {
+    if !(0..MAX_REGISTERED_CALLABLE_IDS).contains(&id) {
+        return Err(Error::CallableId(format!("callable_id {id} is out of range: must be in [0, {MAX_REGISTERED_CALLABLE_IDS})")));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// Registers `parsed` under `id` for `variant`.
+    pub fn register(&mut self, id: i32, parsed: ParsedCallable, variant: RuntimeVariant) -> Result<()> {
+        check_id(id)?;
+        if self.callables.contains_key(&id) {
+            return Err(Error::CallableId(format!("callable_id {id} is already registered: unregister it first")));
+        }
+        if parsed.orch_so.is_empty() {
+            return Err(Error::InvalidCallable("the orchestration binary is empty".into()));
+        }
+        let mut kernels = HashMap::new();
+        for child in &parsed.children {
+            if !(0..RUNTIME_MAX_FUNC_ID).contains(&child.func_id) {
+                return Err(Error::InvalidCallable(format!("child func_id {} must be in [0, {RUNTIME_MAX_FUNC_ID})", child.func_id)));
+            }
+            let key = fnv1a64(&child.binary) ^ (child.func_id as u64).rotate_left(48);
+            let so = match self.kernel_pool.get(&key) {
+                Some(so) => so.clone(),
+                None => {
+                    let so = Arc::new(KernelSo::load(&child.binary, child.func_id)?);
+                    self.kernel_pool.insert(key, so.clone());
+                    so
+                }
+            };
+            kernels.insert(child.func_id, so);
+        }
+        let host_orch = match variant {
+            RuntimeVariant::HostBuildGraph => {
+                if parsed.func_name.is_empty() {
+                    return Err(Error::InvalidCallable("host_build_graph needs func_name (the orchestration function)".into()));
+                }
+                let lib = crate::orchestration::temp_so::dlopen_bytes(
+                    &parsed.orch_so,
+                    "orch_so_",
+                    libc::RTLD_NOW | libc::RTLD_LOCAL,
+                    "host_build_graph orchestration",
+                )?;
+                let sym = crate::orchestration::temp_so::lookup(&lib, &parsed.func_name).ok_or_else(|| {
+                    Error::Load(format!("host_build_graph orchestration has no symbol '{}' (the callable's func_name)", parsed.func_name))
+                })?;
+                self.host_dlopen_count += 1;
+                // SAFETY: the symbol is the orchestration function named by the
+                // callable; upstream's ABI fixes its type to HbgOrchFn.
+                let func = unsafe { std::mem::transmute::<*mut std::ffi::c_void, HbgOrchFn>(sym) };
+                Some(HostOrch { _lib: lib, func })
+            }
+            _ => None,
+        };
+        let orch_key = orch_so_key(&parsed.orch_so);
+        let blob = self.orch_pool.entry(orch_key).or_insert_with(|| OrchBlob { bytes: parsed.orch_so.clone().into(), refs: 0 });
+        blob.refs += 1;
+        let orch_bytes = blob.bytes.clone();
+        self.callables.insert(
+            id,
+            Registered {
+                signature: parsed.signature,
+                func_name: parsed.func_name,
+                config_name: parsed.config_name,
+                orch_key,
+                orch_bytes,
+                kernels,
+                host_orch,
+                device_orch: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Unregisters `id` (no-op if absent).
+    pub fn unregister(&mut self, id: i32) -> Result<()> {
+        check_id(id)?;
+        if let Some(r) = self.callables.remove(&id) {
+            if let Some(b) = self.orch_pool.get_mut(&r.orch_key) {
+                b.refs -= 1;
+                if b.refs == 0 {
+                    self.orch_pool.remove(&r.orch_key);
+                }
+            }
+            self.aicpu_seen.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// The registered callable `id`.
+    pub fn get(&self, id: i32) -> Result<&Registered> {
+        check_id(id)?;
+        self.callables.get(&id).ok_or_else(|| Error::CallableId(format!("callable_id {id} is not registered (call prepare_callable first)")))
+    }
+
+    /// Mutable access to callable `id`.
+    pub fn get_mut(&mut self, id: i32) -> Result<&mut Registered> {
+        check_id(id)?;
+        self.callables.get_mut(&id).ok_or_else(|| Error::CallableId(format!("callable_id {id} is not registered (call prepare_callable first)")))
+    }
+
+    /// Records the first run of `id` since it was registered (device-side orchestration load).
+    pub fn note_device_load(&mut self, id: i32) {
+        if self.aicpu_seen.insert(id) {
+            self.aicpu_dlopen_count += 1;
+        }
+    }
+
+    /// Distinct callable ids first seen by a run since the last finalize.
+    pub fn aicpu_dlopen_count(&self) -> usize {
+        self.aicpu_dlopen_count
+    }
+
+    /// Host-side orchestration dlopens (monotonic).
+    pub fn host_dlopen_count(&self) -> usize {
+        self.host_dlopen_count
+    }
+
+    /// Number of distinct orchestration binaries held.
+    pub fn orch_binaries(&self) -> usize {
+        self.orch_pool.len()
+    }
+
+    /// Number of distinct kernel objects loaded.
+    pub fn kernel_objects(&self) -> usize {
+        self.kernel_pool.len()
+    }
+
+    /// Drops everything (finalize). The host dlopen counter is kept (monotonic).
+    pub fn clear(&mut self) {
+        self.callables.clear();
+        self.orch_pool.clear();
+        self.kernel_pool.clear();
+        self.aicpu_seen.clear();
+        self.aicpu_dlopen_count = 0;
+    }
+}

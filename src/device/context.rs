@@ -1,0 +1,315 @@
+//! A device context: one simulated device as upstream's C API sees it
+//! (`DeviceContextHandle`). It owns the device memory, the callable
+//! registry, the per-device configuration latched at init (the "init
+//! channel": `scheduler_timeout_ms`, the runtime variant) and the runtime
+//! state of its variant. Contexts are independent: several can run at the
+//! same time on different threads of one process.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::abi::callable::ParsedCallable;
+use crate::abi::task_args::ChipStorageTaskArgs;
+use crate::config::{self, EnvSource, ProcessEnv, ResolvedDevice, ResolvedRun, RuntimeConfig, RuntimeVariant};
+use crate::device::memory::DeviceMemory;
+use crate::diagnostics::{log, Error, Result};
+
+/// Upstream's `PLATFORM_MAX_BLOCKDIM` (a2a3): clusters of 1 AIC + 2 AIV.
+pub const MAX_BLOCK_DIM: i32 = 24;
+/// Upstream's `PLATFORM_MAX_AICPU_THREADS` (a2a3).
+pub const MAX_AICPU_THREADS: i32 = 4;
+
+/// Execution knobs of one run (upstream `CallConfig` minus ring sizing).
+#[derive(Debug, Clone, Default)]
+pub struct ExecParams {
+    /// Clusters (0 = the maximum, 24).
+    pub block_dim: i32,
+    /// AICPU threads: schedulers + 1 orchestrator (trb), schedulers (hbg).
+    pub aicpu_thread_num: i32,
+    /// Swimlane level (unsupported on the simulated device: ignored with a warning).
+    pub enable_l2_swimlane: i32,
+    /// Tensor dump level (unsupported: ignored with a warning).
+    pub enable_dump_tensor: i32,
+    /// PMU (unsupported: ignored with a warning).
+    pub enable_pmu: i32,
+    /// Dependency graph dump (unsupported: ignored with a warning).
+    pub enable_dep_gen: i32,
+    /// Scope statistics (tensormap_and_ringbuffer).
+    pub enable_scope_stats: i32,
+    /// Directory for diagnostics output.
+    pub output_prefix: String,
+}
+
+/// Validated execution parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecShape {
+    /// Clusters.
+    pub block_dim: u32,
+    /// AICPU threads.
+    pub threads: u32,
+}
+
+impl ExecParams {
+    /// Checks ranges as upstream's sim runner does; returns the effective shape.
+    pub fn shape(&self) -> Result<ExecShape> {
+        let block_dim = if self.block_dim == 0 { MAX_BLOCK_DIM } else { self.block_dim };
+        if !(1..=MAX_BLOCK_DIM).contains(&block_dim) {
+            return Err(Error::InvalidArgument(format!("block_dim = {} is invalid: must be 0 (auto) or in [1, {MAX_BLOCK_DIM}]", self.block_dim)));
+        }
+        if !(1..=MAX_AICPU_THREADS).contains(&self.aicpu_thread_num) {
+            return Err(Error::InvalidArgument(format!(
+                "aicpu_thread_num = {} is invalid: must be in [1, {MAX_AICPU_THREADS}]",
+                self.aicpu_thread_num
+            )));
+        }
+        let any_diag = self.enable_l2_swimlane != 0
+            || self.enable_dump_tensor != 0
+            || self.enable_pmu != 0
+            || self.enable_dep_gen != 0
+            || self.enable_scope_stats != 0;
+        if any_diag && self.output_prefix.is_empty() {
+            return Err(Error::InvalidArgument(
+                "CallConfig: output_prefix must be set whenever any of enable_l2_swimlane / enable_dump_tensor / enable_pmu / enable_dep_gen / enable_scope_stats is enabled".into(),
+            ));
+        }
+        Ok(ExecShape { block_dim: block_dim as u32, threads: self.aicpu_thread_num as u32 })
+    }
+}
+
+/// Timing of a successful run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunTiming {
+    /// Wall time of the whole call.
+    pub host_wall_ns: u64,
+    /// Wall time of the device phase.
+    pub device_wall_ns: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Created,
+    Initialized { device_id: i32 },
+    Finalized,
+}
+
+struct Inner {
+    phase: Phase,
+    device: Option<ResolvedDevice>,
+    registry: crate::callable::Registry,
+    trb: Option<crate::runtime::trb::host::TrbDevice>,
+    warned: HashSet<&'static str>,
+    aicpu_binary: Vec<u8>,
+    aicore_binary: Vec<u8>,
+}
+
+/// One simulated device.
+pub struct DeviceContext {
+    memory: DeviceMemory,
+    inner: Mutex<Inner>,
+}
+
+impl Default for DeviceContext {
+    fn default() -> Self {
+        DeviceContext::new()
+    }
+}
+
+impl DeviceContext {
+    /// A context that still needs `init`.
+    pub fn new() -> DeviceContext {
+        DeviceContext {
+            memory: DeviceMemory::new(),
+            inner: Mutex::new(Inner {
+                phase: Phase::Created,
+                device: None,
+                registry: Default::default(),
+                trb: None,
+                warned: HashSet::new(),
+                aicpu_binary: Vec::new(),
+                aicore_binary: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Device memory of this context.
+    pub fn memory(&self) -> &DeviceMemory {
+        &self.memory
+    }
+
+    /// Attaches the context to `device_id` and latches the per-device knobs
+    /// (resolved once here from `cfg`, then the environment, then defaults).
+    pub fn init(&self, device_id: i32, cfg: &RuntimeConfig, aicpu: &[u8], aicore: &[u8]) -> Result<()> {
+        self.init_with_env(device_id, cfg, aicpu, aicore, &ProcessEnv)
+    }
+
+    /// [`init`](Self::init) with an explicit environment source.
+    pub fn init_with_env(&self, device_id: i32, cfg: &RuntimeConfig, aicpu: &[u8], aicore: &[u8], env: &dyn EnvSource) -> Result<()> {
+        if device_id < 0 {
+            return Err(Error::InvalidArgument(format!("device_id = {device_id} is invalid: must be >= 0")));
+        }
+        let mut inner = self.lock();
+        match inner.phase {
+            Phase::Finalized => return Err(Error::State("the device context was finalized; create a new one".into())),
+            Phase::Initialized { device_id: d } if d != device_id => {
+                return Err(Error::State(format!("the device context is attached to device {d}; it cannot switch to {device_id}")))
+            }
+            _ => {}
+        }
+        let (device, warnings) = config::resolve_device(cfg, env)?;
+        warnings.iter().for_each(|w| w.emit());
+        if device.variant() == RuntimeVariant::AicpuBuildGraph {
+            return Err(Error::Unsupported("runtime aicpu_build_graph is not available (it was removed upstream); use tensormap_and_ringbuffer or host_build_graph".into()));
+        }
+        crate::kernel::sim_context::ensure_loaded()?;
+        inner.device = Some(device);
+        inner.aicpu_binary = aicpu.to_vec();
+        inner.aicore_binary = aicore.to_vec();
+        inner.phase = Phase::Initialized { device_id };
+        Ok(())
+    }
+
+    fn initialized(inner: &Inner) -> Result<(i32, ResolvedDevice)> {
+        match (inner.phase, inner.device) {
+            (Phase::Initialized { device_id }, Some(d)) => Ok((device_id, d)),
+            (Phase::Finalized, _) => Err(Error::State("the device context was finalized".into())),
+            _ => Err(Error::State("the device context is not initialized: call simpler_init first".into())),
+        }
+    }
+
+    /// The per-device configuration latched at init.
+    pub fn device_config(&self) -> Result<ResolvedDevice> {
+        Ok(Self::initialized(&self.lock())?.1)
+    }
+
+    /// Registers a callable image under `id`.
+    pub fn prepare(&self, id: i32, parsed: ParsedCallable) -> Result<()> {
+        let mut inner = self.lock();
+        let (_, device) = Self::initialized(&inner)?;
+        inner.registry.register(id, parsed, device.variant())
+    }
+
+    /// Unregisters `id` (0 also when not registered).
+    pub fn unregister(&self, id: i32) -> Result<()> {
+        let mut inner = self.lock();
+        Self::initialized(&inner)?;
+        inner.registry.unregister(id)
+    }
+
+    /// Upstream's `get_aicpu_dlopen_count`.
+    pub fn aicpu_dlopen_count(&self) -> usize {
+        self.lock().registry.aicpu_dlopen_count()
+    }
+
+    /// Upstream's `get_host_dlopen_count`.
+    pub fn host_dlopen_count(&self) -> usize {
+        self.lock().registry.host_dlopen_count()
+    }
+
+    /// Runs callable `id` with `args` (host pointers). Per-run knobs resolve
+    /// from `cfg` (explicit) then the environment at this moment; a per-device
+    /// knob in `cfg` must equal the latched value.
+    pub fn run(&self, id: i32, args: &ChipStorageTaskArgs, exec: &ExecParams, cfg: &RuntimeConfig) -> Result<RunTiming> {
+        let t0 = Instant::now();
+        args.validate()?;
+        let shape = exec.shape()?;
+        let mut inner = self.lock();
+        let (device_id, device) = Self::initialized(&inner)?;
+        config::resolve::check_per_device_unchanged(cfg, &device)?;
+        let (run_cfg, warnings) = config::resolve_run(cfg, &ProcessEnv)?;
+        warnings.iter().for_each(|w| w.emit());
+        self.warn_unsupported(&mut inner, exec);
+        inner.registry.get(id)?;
+        let device_ns = match device.variant() {
+            RuntimeVariant::HostBuildGraph => self.run_hbg(&inner, id, args, shape, device_id)?,
+            RuntimeVariant::TensormapAndRingbuffer => self.run_trb(&mut inner, id, args, exec, shape, device_id, &device, &run_cfg)?,
+            RuntimeVariant::AicpuBuildGraph => return Err(Error::Unsupported("aicpu_build_graph".into())),
+        };
+        Ok(RunTiming { host_wall_ns: (t0.elapsed().as_nanos() as u64).max(1), device_wall_ns: device_ns })
+    }
+
+    fn warn_unsupported(&self, inner: &mut Inner, exec: &ExecParams) {
+        for (name, on) in [
+            ("enable_l2_swimlane", exec.enable_l2_swimlane),
+            ("enable_dump_tensor", exec.enable_dump_tensor),
+            ("enable_pmu", exec.enable_pmu),
+            ("enable_dep_gen", exec.enable_dep_gen),
+        ] {
+            if on != 0 && inner.warned.insert(name) {
+                log::warn("run_prepared", &format!("{name} is not produced by the simulated device; the flag is ignored"));
+            }
+        }
+    }
+
+    fn run_hbg(&self, inner: &Inner, id: i32, args: &ChipStorageTaskArgs, shape: ExecShape, device_id: i32) -> Result<u64> {
+        let reg = inner.registry.get(id)?;
+        let host = reg.host_orch.as_ref().ok_or_else(|| Error::State(format!("callable {id} has no host orchestration")))?;
+        crate::kernel::sim_context::clear_pipe_state(device_id)?;
+        let (mut orch, result) = crate::runtime::hbg::run_orchestration(host.func, args, &self.memory, crate::orchestration::call_hbg_entry);
+        let t_dev = Instant::now();
+        let result = result.and_then(|()| {
+            let kernel = |fid: i32| reg.kernels.get(&fid).map(|k| k.entry());
+            let bind = |core: crate::runtime::hbg::exec::CoreIdentity| {
+                let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, device_id);
+            };
+            crate::runtime::hbg::execute(&mut orch.graph, shape.threads as usize, shape.block_dim, &kernel, &bind)
+        });
+        let device_ns = t_dev.elapsed().as_nanos() as u64;
+        // Copy back only after a fully successful run; always release device memory.
+        let mut result = result;
+        if result.is_ok() {
+            for p in &orch.pairs {
+                // SAFETY: the host pointer and size were recorded by the
+                // orchestration for exactly this copy-back (upstream contract);
+                // the device range is checked by copy_from_device.
+                if let Err(e) = unsafe { self.memory.copy_from_device(p.host, p.dev, p.size) } {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let mut freed: HashSet<usize> = HashSet::new();
+        for p in orch.pairs.iter().map(|p| p.dev).chain(orch.allocations.iter().copied()) {
+            if freed.insert(p as usize) {
+                let _ = self.memory.free(p);
+            }
+        }
+        result.map(|()| device_ns)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_trb(
+        &self,
+        inner: &mut Inner,
+        id: i32,
+        args: &ChipStorageTaskArgs,
+        exec: &ExecParams,
+        shape: ExecShape,
+        device_id: i32,
+        device: &ResolvedDevice,
+        run_cfg: &ResolvedRun,
+    ) -> Result<u64> {
+        if inner.trb.is_none() {
+            inner.trb = Some(crate::runtime::trb::host::TrbDevice::new(device.timeout_ms())?);
+        }
+        let Inner { registry, trb, .. } = inner;
+        let trb = trb.as_mut().expect("created above");
+        crate::runtime::trb::host::run(trb, registry, &self.memory, id, args, exec, shape, device_id, run_cfg)
+    }
+
+    /// Releases every resource (idempotent). Later calls other than
+    /// finalize/destroy fail with a state error.
+    pub fn finalize(&self) {
+        let mut inner = self.lock();
+        inner.registry.clear();
+        inner.trb = None;
+        inner.device = None;
+        inner.phase = Phase::Finalized;
+        drop(inner);
+        self.memory.free_all();
+    }
+}
