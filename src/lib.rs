@@ -18,6 +18,8 @@ pub mod abi;
 pub mod config;
 pub mod diagnostics;
 pub mod ffi;
+pub mod kernel;
+pub mod orchestration;
 pub mod runtime;
 
 pub use config::{ConfigError, RuntimeConfig};
