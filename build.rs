@@ -1,4 +1,5 @@
-//! Build script: generates the C header from the Rust sources with cbindgen.
+//! Build script: compiles the C/C++ shims of `csrc/` and generates the C
+//! header from the Rust sources with cbindgen.
 //! The header is written to `$OUT_DIR/simpler.h`; the committed copy in
 //! `include/simpler.h` is checked against it by `tests/header_drift.rs`.
 
@@ -31,7 +32,80 @@ fn generate_header() {
 }
 
 fn main() {
+    build_c_shims();
     // Tests compile C code for the same target as the crate.
     println!("cargo:rustc-env=SIMPLER_TEST_TARGET={}", std::env::var("TARGET").expect("cargo sets TARGET"));
     generate_header();
+}
+
+/// Compiles the C/C++ sources of `csrc/`:
+/// - `orch_ops_shims.c` (C-variadic ops-table entries) and
+///   `orch_trampoline.cpp` (exception-catching calls into user code) into
+///   static libraries linked into the crate;
+/// - `sim_context.c` into the standalone `libsimpler_sim_context.so` in
+///   `OUT_DIR`, which `src/kernel/sim_context.rs` embeds with
+///   `include_bytes!` and loads `RTLD_GLOBAL` at run time.
+///
+/// It also exports the C and C++ compiler paths as `SIMPLER_BUILD_CC` /
+/// `SIMPLER_BUILD_CXX` for tests that build example SOs.
+fn build_c_shims() {
+    const WARN: [&str; 3] = ["-Wall", "-Wextra", "-Werror"];
+    for f in [
+        "csrc/orch_ops_shims.c",
+        "csrc/orch_trampoline.cpp",
+        "csrc/sim_context.c",
+    ] {
+        println!("cargo:rerun-if-changed={f}");
+    }
+
+    let mut c = cc::Build::new();
+    c.file("csrc/orch_ops_shims.c").std("c11").warnings(false);
+    for w in WARN {
+        c.flag(w);
+    }
+    c.compile("simpler_orch_shims");
+
+    let mut cpp = cc::Build::new();
+    cpp.cpp(true)
+        .file("csrc/orch_trampoline.cpp")
+        .std("c++17")
+        .flag("-fexceptions")
+        .warnings(false);
+    for w in WARN {
+        cpp.flag(w);
+    }
+    cpp.compile("simpler_orch_trampoline");
+
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    let so_path = out_dir.join("libsimpler_sim_context.so");
+    let compiler = cc::Build::new().get_compiler();
+    let mut cmd = compiler.to_command();
+    cmd.args(WARN)
+        .args([
+            "-std=c11",
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-fvisibility=hidden",
+            "-Wl,--no-undefined",
+        ])
+        .arg("-o")
+        .arg(&so_path)
+        .arg("csrc/sim_context.c")
+        .arg("-lpthread");
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("failed to run the C compiler for sim_context.c: {e}"));
+    assert!(
+        status.success(),
+        "compiling csrc/sim_context.c into {} failed ({status})",
+        so_path.display()
+    );
+
+    let cxx = cc::Build::new().cpp(true).get_compiler();
+    println!(
+        "cargo:rustc-env=SIMPLER_BUILD_CC={}",
+        compiler.path().display()
+    );
+    println!("cargo:rustc-env=SIMPLER_BUILD_CXX={}", cxx.path().display());
 }

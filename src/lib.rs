@@ -20,6 +20,8 @@ pub mod config;
 pub mod device;
 pub mod diagnostics;
 pub mod ffi;
+pub mod kernel;
+pub mod orchestration;
 pub mod runtime;
 
 pub use config::{ConfigError, RuntimeConfig};

@@ -1,0 +1,71 @@
+// C++ trampolines through which the runtime calls user orchestration code.
+//
+// An orchestration entry (or config function) may throw: upstream's
+// always_assert throws AssertionError (a std::runtime_error) out of the
+// entry. A C++ exception must never unwind into Rust frames, so the runtime
+// calls user code only through these functions, which catch everything and
+// report the message through a bounded buffer instead.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+
+namespace {
+
+// Copies msg into err (bounded, always NUL-terminated when errlen > 0).
+void copy_message(char *err, std::size_t errlen, const char *msg) noexcept {
+    if (err == nullptr || errlen == 0) {
+        return;
+    }
+    if (msg == nullptr) {
+        msg = "";
+    }
+    std::size_t n = std::strlen(msg);
+    if (n >= errlen) {
+        n = errlen - 1;
+    }
+    std::memcpy(err, msg, n);
+    err[n] = '\0';
+}
+
+// Mirror of PTO2OrchestrationConfig (returned by value in EAX / W0).
+struct OrchestrationConfig {
+    int32_t expected_arg_count;
+};
+static_assert(sizeof(OrchestrationConfig) == 4, "PTO2OrchestrationConfig is 4 bytes");
+
+}  // namespace
+
+// Calls entry(args). Returns 0 on normal return, 1 if a std::exception
+// escaped (its what() is copied to err), 2 for any other exception.
+extern "C" int simpler_call_orch_entry(void (*entry)(const void *), const void *args, char *err,
+                                       std::size_t errlen) noexcept {
+    copy_message(err, errlen, "");
+    try {
+        entry(args);
+        return 0;
+    } catch (const std::exception &e) {
+        copy_message(err, errlen, e.what());
+        return 1;
+    } catch (...) {
+        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
+        return 2;
+    }
+}
+
+// Calls config(args) and stores the expected argument count in *out.
+// Same return convention as simpler_call_orch_entry.
+extern "C" int simpler_call_orch_config(OrchestrationConfig (*config)(const void *), const void *args,
+                                        int32_t *out, char *err, std::size_t errlen) noexcept {
+    copy_message(err, errlen, "");
+    try {
+        *out = config(args).expected_arg_count;
+        return 0;
+    } catch (const std::exception &e) {
+        copy_message(err, errlen, e.what());
+        return 1;
+    } catch (...) {
+        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
+        return 2;
+    }
+}

@@ -1,0 +1,106 @@
+//! A sim kernel SO: `kernel_entry(int64_t *args)` plus the optional
+//! `pto_sim_register_hooks` injection of the sim-context functions.
+
+use std::ffi::c_void;
+
+use libloading::os::unix::Library;
+
+use super::sim_context;
+use crate::diagnostics::{Error, Result};
+use crate::orchestration::temp_so::{dlopen_bytes, lookup};
+
+/// `extern "C" void kernel_entry(int64_t *args)`.
+pub type KernelEntry = unsafe extern "C" fn(args: *mut i64);
+/// `void pto_sim_register_hooks(void *get_subblock_id, void *get_pipe_shared_state)`.
+type RegisterHooksFn = unsafe extern "C" fn(get_subblock_id: *mut c_void, get_pipe: *mut c_void);
+
+/// Name of the required kernel entry symbol.
+pub const KERNEL_ENTRY_SYMBOL: &str = "kernel_entry";
+/// Name of the optional hook-registration symbol.
+pub const REGISTER_HOOKS_SYMBOL: &str = "pto_sim_register_hooks";
+
+/// A loaded kernel SO; the library stays loaded as long as this value lives.
+#[derive(Debug)]
+pub struct KernelSo {
+    entry: KernelEntry,
+    func_id: i32,
+    has_hooks: bool,
+    // Dropped last: `entry` points into it.
+    _lib: Library,
+}
+
+impl KernelSo {
+    /// Loads `bytes` from a unique temporary file `kernel_<func_id>_XXXXXX`
+    /// (`dlopen(RTLD_NOW | RTLD_LOCAL)`, unlinked right after), resolves
+    /// `kernel_entry` (required) and, if the SO exports
+    /// `pto_sim_register_hooks`, calls it with the sim-context functions
+    /// `pto_sim_get_subblock_id` / `pto_sim_get_pipe_shared_state`. The
+    /// sim-context library is loaded (`RTLD_GLOBAL`) first, so kernels that
+    /// look those names up with `dlsym(RTLD_DEFAULT, …)` find them.
+    pub fn load(bytes: &[u8], func_id: i32) -> Result<KernelSo> {
+        let hooks = sim_context::kernel_hooks()?;
+        let what = format!("kernel SO of func_id {func_id}");
+        let lib = dlopen_bytes(
+            bytes,
+            &format!("kernel_{func_id}_"),
+            libc::RTLD_NOW | libc::RTLD_LOCAL,
+            &what,
+        )?;
+        let entry = lookup(&lib, KERNEL_ENTRY_SYMBOL).ok_or_else(|| {
+            Error::Load(format!("{what}: symbol '{KERNEL_ENTRY_SYMBOL}' not found"))
+        })?;
+        // SAFETY: `kernel_entry` has the documented `void(int64_t*)` C
+        // signature (orch_abi.md §5.1); the library outlives the pointer.
+        let entry = unsafe { std::mem::transmute::<*mut c_void, KernelEntry>(entry) };
+        let register = lookup(&lib, REGISTER_HOOKS_SYMBOL);
+        if let Some(register) = register {
+            // SAFETY: the optional hook has the documented
+            // `void(void*, void*)` signature; both arguments are function
+            // addresses that stay valid for the process lifetime (the
+            // sim-context library is never unloaded).
+            unsafe {
+                let register = std::mem::transmute::<*mut c_void, RegisterHooksFn>(register);
+                register(hooks.get_subblock_id, hooks.get_pipe_shared_state);
+            }
+        }
+        Ok(KernelSo {
+            entry,
+            func_id,
+            has_hooks: register.is_some(),
+            _lib: lib,
+        })
+    }
+
+    /// The func id the kernel was loaded for.
+    pub fn func_id(&self) -> i32 {
+        self.func_id
+    }
+
+    /// The `kernel_entry` function (valid while `self` lives).
+    pub fn entry(&self) -> KernelEntry {
+        self.entry
+    }
+
+    /// `kernel_entry`'s address, as stored in a dispatch payload's
+    /// `function_bin_addr`.
+    pub fn entry_addr(&self) -> u64 {
+        self.entry as usize as u64
+    }
+
+    /// Whether the SO exported `pto_sim_register_hooks` (and it was called).
+    pub fn registered_hooks(&self) -> bool {
+        self.has_hooks
+    }
+
+    /// Calls `kernel_entry(args)` on the calling thread.
+    ///
+    /// # Safety
+    /// `args` must point to the kernel's argument array (a dispatch
+    /// payload's `args`, 50 slots with valid tensor pointers and context
+    /// pointers at 48/49, or hbg's 16 raw slots) laid out as the kernel
+    /// expects; the kernel is arbitrary user code.
+    pub unsafe fn call(&self, args: *mut i64) {
+        // SAFETY: forwarded contract; `entry` is live while `self` is.
+        unsafe { (self.entry)(args) }
+    }
+}

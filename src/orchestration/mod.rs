@@ -1,0 +1,17 @@
+//! The binary interface to user orchestration code (TRB, upstream c68d9bbe6
+//! ABI): byte-exact layouts, the PTO2 ops table with its runtime object, and
+//! loading/running orchestration SOs.
+
+pub mod layout;
+pub mod ops;
+pub mod so;
+pub(crate) mod temp_so;
+
+pub use ops::{ops_table, RuntimeObject};
+pub use so::OrchestrationSo;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,657 @@
+//! The PTO2 ops table handed to orchestration SOs, and the runtime object
+//! (`PTO2Runtime` as the SO sees it) through which each entry reaches the
+//! Rust [`OrchestratorApi`].
+//!
+//! The ten non-variadic entries are Rust `extern "C"` functions; structs are
+//! returned by value as the 272-byte [`TaskOutputTensors`], which the C ABI
+//! lowers to the hidden sret pointer exactly as upstream's C++ callers
+//! expect. The five C-variadic entries live in `csrc/orch_ops_shims.c`:
+//! they format with `vsnprintf` and call the non-variadic callbacks
+//! registered here. Every Rust entry runs inside `catch_unwind`; a panic
+//! latches a fatal error instead of unwinding into C/C++ frames.
+
+use std::cell::Cell;
+use std::ffi::{c_char, c_void, CStr};
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use once_cell::sync::Lazy;
+
+use super::layout::{
+    error_code, tag, Arg, MixedKernels, PTO2RuntimeHead, PTO2RuntimeOps, TaskOutputTensors,
+    TensorCreateInfo, MAX_SCALAR_ARGS, MAX_TENSOR_ARGS,
+};
+use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
+use crate::abi::DataType;
+use crate::diagnostics::log;
+use crate::runtime::trb::api::{
+    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg,
+    TensorCreate,
+};
+
+/// Marks a [`RuntimeObject`] (checked by every entry before use).
+const RUNTIME_MAGIC: u64 = 0x5349_4d50_4c45_5254; // "SIMPLERT"
+
+/// The object orchestration code receives as `PTO2Runtime*`: the two-field
+/// head upstream SOs read and write, followed by runtime-private state.
+///
+/// It borrows the orchestrator for `'a`. The object must not move while
+/// its address is bound in an SO (take the address with
+/// [`RuntimeObject::as_runtime_ptr`] after it reached its final place).
+#[repr(C)]
+pub struct RuntimeObject<'a> {
+    head: PTO2RuntimeHead,
+    magic: u64,
+    api: *mut (dyn OrchestratorApi + 'a),
+    panic_message: Option<String>,
+    _borrow: PhantomData<&'a mut dyn OrchestratorApi>,
+}
+
+impl<'a> RuntimeObject<'a> {
+    /// A runtime object forwarding to `api`, with the ops table installed
+    /// and `pending_scope_mode` = AUTO.
+    pub fn new(api: &'a mut dyn OrchestratorApi) -> RuntimeObject<'a> {
+        RuntimeObject {
+            head: PTO2RuntimeHead {
+                ops: ops_table(),
+                pending_scope_mode: 0,
+                pad: [0; 7],
+            },
+            magic: RUNTIME_MAGIC,
+            api: api as *mut (dyn OrchestratorApi + 'a),
+            panic_message: None,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The pointer to hand to C/C++ code as `PTO2Runtime*`.
+    pub fn as_runtime_ptr(&mut self) -> *mut PTO2RuntimeHead {
+        &mut self.head as *mut PTO2RuntimeHead
+    }
+
+    /// The message of the first panic caught inside an ops entry, if any.
+    pub fn panic_message(&self) -> Option<&str> {
+        self.panic_message.as_deref()
+    }
+
+    /// Makes this object the calling thread's current runtime (used by the
+    /// `scope_set_site` entry, which receives no runtime pointer) until the
+    /// returned guard drops.
+    pub fn enter(&mut self) -> CurrentRuntimeGuard<'_> {
+        let ptr = self.as_runtime_ptr();
+        let previous = CURRENT.with(|c| c.replace(ptr));
+        CurrentRuntimeGuard {
+            previous,
+            _obj: PhantomData,
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*mut PTO2RuntimeHead> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Restores the previous current runtime of the thread on drop.
+pub struct CurrentRuntimeGuard<'o> {
+    previous: *mut PTO2RuntimeHead,
+    _obj: PhantomData<&'o mut ()>,
+}
+
+impl Drop for CurrentRuntimeGuard<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.previous));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The table.
+
+type FatalCb = extern "C" fn(rt: *mut c_void, code: i32, func: *const c_char, msg: *const c_char);
+type LogCb = extern "C" fn(level: i32, func: *const c_char, v: i32, msg: *const c_char);
+
+extern "C" {
+    fn simpler_orch_shims_register(fatal_cb: FatalCb, log_cb: LogCb);
+    fn simpler_orch_report_fatal(
+        rt: *mut PTO2RuntimeHead,
+        error_code: i32,
+        func: *const c_char,
+        fmt: *const c_char,
+        ...
+    );
+    fn simpler_orch_log_error(func: *const c_char, fmt: *const c_char, ...);
+    fn simpler_orch_log_warn(func: *const c_char, fmt: *const c_char, ...);
+    fn simpler_orch_log_debug(func: *const c_char, fmt: *const c_char, ...);
+    fn simpler_orch_log_info_v(func: *const c_char, v: i32, fmt: *const c_char, ...);
+}
+
+static OPS: Lazy<PTO2RuntimeOps> = Lazy::new(|| {
+    // SAFETY: registers two `extern "C"` functions with exactly the
+    // callback signatures the C shims declare; the C side stores them
+    // atomically and calls them only with the documented arguments.
+    unsafe { simpler_orch_shims_register(fatal_callback, log_callback) };
+    PTO2RuntimeOps {
+        submit_task: Some(op_submit_task),
+        scope_begin: Some(op_scope_begin),
+        scope_end: Some(op_scope_end),
+        orchestration_done: Some(op_orchestration_done),
+        is_fatal: Some(op_is_fatal),
+        report_fatal: Some(simpler_orch_report_fatal),
+        log_error: Some(simpler_orch_log_error),
+        log_warn: Some(simpler_orch_log_warn),
+        log_debug: Some(simpler_orch_log_debug),
+        log_info_v: Some(simpler_orch_log_info_v),
+        get_tensor_data: Some(op_get_tensor_data),
+        set_tensor_data: Some(op_set_tensor_data),
+        alloc_tensors: Some(op_alloc_tensors),
+        submit_dummy_task: Some(op_submit_dummy_task),
+        scope_set_site: Some(op_scope_set_site),
+    }
+});
+
+/// The process-wide ops table (15 entries, `orch_abi.md` §2.5 order).
+pub fn ops_table() -> &'static PTO2RuntimeOps {
+    &OPS
+}
+
+// ---------------------------------------------------------------------------
+// Shared entry plumbing.
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Lossy `&str` view of a possibly-NULL C string.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string valid for `'s`.
+unsafe fn c_text<'s>(p: *const c_char) -> std::borrow::Cow<'s, str> {
+    if p.is_null() {
+        std::borrow::Cow::Borrowed("")
+    } else {
+        // SAFETY: non-NULL, NUL-terminated and live per this fn's contract.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy()
+    }
+}
+
+/// Runs `f` on the runtime object behind `rt` inside a panic boundary.
+/// Returns `fallback` when `rt` is not a live [`RuntimeObject`], when an
+/// earlier entry panicked, or when `f` panics (the panic is then latched as
+/// a fatal error).
+///
+/// # Safety
+/// `rt` is NULL or was obtained from [`RuntimeObject::as_runtime_ptr`] of an
+/// object that is still alive, and no other reference to that object is in
+/// use during the call.
+unsafe fn with_runtime<R>(
+    rt: *mut PTO2RuntimeHead,
+    func: &str,
+    fallback: R,
+    f: impl FnOnce(&mut dyn OrchestratorApi) -> R,
+) -> R {
+    if rt.is_null() || (rt as usize) % std::mem::align_of::<RuntimeObject<'static>>() != 0 {
+        log::error(func, "called with a NULL or misaligned runtime pointer");
+        return fallback;
+    }
+    let obj = rt.cast::<RuntimeObject<'static>>();
+    // SAFETY: `rt` points to a live RuntimeObject (the head is its first
+    // field, so the addresses coincide) per this fn's contract; the magic
+    // read stays inside the object.
+    if unsafe { (*obj).magic } != RUNTIME_MAGIC {
+        log::error(func, "called with a pointer that is not a simpler runtime object");
+        return fallback;
+    }
+    // SAFETY: as above; the object is alive and not otherwise borrowed.
+    let obj = unsafe { &mut *obj };
+    if obj.panic_message.is_some() {
+        return fallback;
+    }
+    // SAFETY: `api` was created from a `&'a mut dyn OrchestratorApi` that
+    // outlives the object; the object is the only user of that borrow.
+    let api = unsafe { &mut *obj.api };
+    match catch_unwind(AssertUnwindSafe(|| f(&mut *api))) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = format!("panic inside ops entry {func}: {}", panic_text(&*payload));
+            log::error(func, &msg);
+            // Best effort: let the orchestrator latch the fatal state too.
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                api.report_fatal(error_code::EXPLICIT_ORCH_FATAL, &msg)
+            }));
+            obj.panic_message = Some(msg);
+            fallback
+        }
+    }
+}
+
+/// Checks that `p` is non-NULL and aligned for `T`, then borrows it.
+///
+/// # Safety
+/// A non-NULL, aligned `p` must point to a live `T` for `'x`.
+unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T, String> {
+    if p.is_null() {
+        return Err(format!("{what} is NULL"));
+    }
+    if (p as usize) % std::mem::align_of::<T>() != 0 {
+        return Err(format!(
+            "{what} at {p:p} is not {}-byte aligned",
+            std::mem::align_of::<T>()
+        ));
+    }
+    // SAFETY: non-NULL and aligned (checked); liveness is the caller's contract.
+    Ok(unsafe { &*p })
+}
+
+fn fatal_invalid(api: &mut dyn OrchestratorApi, func: &str, msg: &str) {
+    log::error(func, &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS));
+    api.report_fatal(error_code::INVALID_ARGS, msg);
+}
+
+static PLACEHOLDER_TENSOR: Tensor = Tensor {
+    buffer_addr: 0,
+    buffer_size: 0,
+    owner_task_id: u64::MAX,
+    start_offset: 0,
+    version: 0,
+    ndims: 0,
+    dtype: 0,
+    manual_dep: 0,
+    is_contiguous: 0,
+    child_memory: 0,
+    shapes: [0; MAX_TENSOR_DIMS],
+    extent_elem_cache: 0,
+    strides: [0; MAX_TENSOR_DIMS],
+    pad_cl2: [0; 36],
+};
+
+const PLACEHOLDER_CREATE: TensorCreate = TensorCreate {
+    shapes: [0; MAX_TENSOR_DIMS],
+    ndims: 0,
+    dtype: 0,
+    manual_dep: false,
+    initial_value: None,
+};
+
+/// Decodes a `TensorCreateInfo` into the plain Rust description.
+fn decode_create_info(ci: &TensorCreateInfo, slot: usize) -> Result<TensorCreate, String> {
+    if ci.ndims == 0 || ci.ndims as usize > MAX_TENSOR_DIMS {
+        return Err(format!(
+            "output tensor {slot}: ndims {} out of range 1..={MAX_TENSOR_DIMS}",
+            ci.ndims
+        ));
+    }
+    if DataType::from_u8(ci.dtype).is_none() {
+        return Err(format!("output tensor {slot}: unknown dtype {}", ci.dtype));
+    }
+    Ok(TensorCreate {
+        shapes: ci.shapes,
+        ndims: ci.ndims,
+        dtype: ci.dtype,
+        manual_dep: ci.manual_dep != 0,
+        initial_value: (ci.has_initial_value != 0).then_some(ci.initial_value),
+    })
+}
+
+/// Decodes `arg` (whose `has_error` is already known to be clear) into a
+/// [`TaskArgsView`] without copying tensors, and passes it to `f`.
+fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, String> {
+    let tc = arg.tensor_count;
+    let sc = arg.scalar_count;
+    if tc < 0 || tc as usize > MAX_TENSOR_ARGS {
+        return Err(format!("tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"));
+    }
+    if sc < 0 || sc as usize > MAX_SCALAR_ARGS {
+        return Err(format!("scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"));
+    }
+    let (tc, sc) = (tc as usize, sc as usize);
+
+    let mut creates = [PLACEHOLDER_CREATE; MAX_TENSOR_ARGS];
+    for (i, create) in creates.iter_mut().enumerate().take(tc) {
+        if arg.tags[i] == tag::OUTPUT {
+            let p = arg.refs[i].cast::<TensorCreateInfo>();
+            if p.is_null() {
+                return Err(format!("output tensor {i}: TensorCreateInfo pointer is NULL"));
+            }
+            // SAFETY: non-NULL; the caller's Arg contract makes slot i point
+            // to a live TensorCreateInfo for the duration of the call. An
+            // unaligned read tolerates any alignment.
+            let ci = unsafe { std::ptr::read_unaligned(p) };
+            *create = decode_create_info(&ci, i)?;
+        }
+    }
+
+    let mut tensors = [TensorArg::Input(&PLACEHOLDER_TENSOR); MAX_TENSOR_ARGS];
+    for i in 0..tc {
+        let t = arg.tags[i];
+        if t == tag::OUTPUT {
+            tensors[i] = TensorArg::Output(&creates[i]);
+            continue;
+        }
+        if !(tag::INPUT..=tag::NO_DEP).contains(&t) {
+            return Err(format!("tensor {i}: invalid tensor arg tag {t}"));
+        }
+        // SAFETY: the caller's Arg contract makes slot i point to a live
+        // Tensor for the duration of the call; NULL/alignment are checked.
+        let tensor = unsafe { checked_ref(arg.refs[i].cast::<Tensor>(), "tensor pointer") }
+            .map_err(|e| format!("tensor {i}: {e}"))?;
+        tensors[i] = match t {
+            tag::INPUT => TensorArg::Input(tensor),
+            tag::INOUT => TensorArg::Inout(tensor),
+            tag::OUTPUT_EXISTING => TensorArg::OutputExisting(tensor),
+            _ => TensorArg::NoDep(tensor),
+        };
+    }
+
+    let deps: &[u64] = if arg.explicit_dep_count == 0 {
+        &[]
+    } else {
+        let p = arg.explicit_deps;
+        if p.is_null() {
+            return Err(format!(
+                "explicit dependency array is NULL with count {}",
+                arg.explicit_dep_count
+            ));
+        }
+        if (p as usize) % std::mem::align_of::<u64>() != 0 {
+            return Err("explicit dependency array is misaligned".to_string());
+        }
+        // SAFETY: non-NULL, aligned, and by the Arg contract `count`
+        // consecutive task ids live for the duration of the call.
+        unsafe { std::slice::from_raw_parts(p, arg.explicit_dep_count as usize) }
+    };
+
+    let view = TaskArgsView {
+        tensors: &tensors[..tc],
+        scalars: &arg.scalars[..sc],
+        block_num: arg.launch_spec.block_num,
+        require_sync_start: arg.launch_spec.require_sync_start != 0,
+        explicit_deps: deps,
+    };
+    Ok(f(&view))
+}
+
+fn encode(outcome: SubmitOutcome) -> TaskOutputTensors {
+    let mut out = TaskOutputTensors::empty();
+    out.task_id = outcome.task_id;
+    let n = outcome.outputs.len().min(MAX_TENSOR_ARGS);
+    out.tensors[..n].copy_from_slice(&outcome.outputs[..n]);
+    out.output_count = n as u32;
+    out
+}
+
+/// Common body of the three Arg-taking entries.
+///
+/// # Safety
+/// `args` is NULL or points to a live `Arg` for the duration of the call.
+unsafe fn submit_common(
+    api: &mut dyn OrchestratorApi,
+    func: &str,
+    args: *const Arg,
+    call: impl FnOnce(&mut dyn OrchestratorApi, &TaskArgsView<'_>) -> SubmitOutcome,
+) -> TaskOutputTensors {
+    if api.is_fatal() {
+        return TaskOutputTensors::empty();
+    }
+    // SAFETY: liveness of a non-NULL `args` is this fn's contract.
+    let arg = match unsafe { checked_ref(args, "Arg pointer") } {
+        Ok(a) => a,
+        Err(e) => {
+            fatal_invalid(api, func, &e);
+            return TaskOutputTensors::empty();
+        }
+    };
+    if arg.has_error != 0 {
+        // SAFETY: error_msg is NULL or a static NUL-terminated string.
+        let msg = unsafe { c_text(arg.error_msg) };
+        let msg = if msg.is_empty() {
+            "invalid task arguments".into()
+        } else {
+            msg
+        };
+        fatal_invalid(api, func, &msg);
+        return TaskOutputTensors::empty();
+    }
+    match with_view(arg, |view| call(&mut *api, view)) {
+        Ok(outcome) => encode(outcome),
+        Err(e) => {
+            fatal_invalid(api, func, &e);
+            TaskOutputTensors::empty()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Non-variadic entries.
+
+unsafe extern "C" fn op_submit_task(
+    rt: *mut PTO2RuntimeHead,
+    mixed_kernels: *const MixedKernels,
+    args: *const Arg,
+) -> TaskOutputTensors {
+    const F: &str = "submit_task";
+    // SAFETY: `rt` comes from the SO, which received it from
+    // RuntimeObject::as_runtime_ptr of a live object (bind contract).
+    unsafe {
+        with_runtime(rt, F, TaskOutputTensors::empty(), |api| {
+            if api.is_fatal() {
+                return TaskOutputTensors::empty();
+            }
+            // SAFETY: a non-NULL MixedKernels reference from the caller is
+            // live for the call.
+            let mk = match checked_ref(mixed_kernels, "MixedKernels pointer") {
+                Ok(mk) => *mk,
+                Err(e) => {
+                    fatal_invalid(api, F, &e);
+                    return TaskOutputTensors::empty();
+                }
+            };
+            let ids = MixedKernelIds {
+                aic: mk.aic_kernel_id,
+                aiv0: mk.aiv0_kernel_id,
+                aiv1: mk.aiv1_kernel_id,
+            };
+            // SAFETY: `args` is the caller's live Arg reference.
+            submit_common(api, F, args, |api, view| api.submit_task(ids, view))
+        })
+    }
+}
+
+unsafe extern "C" fn op_alloc_tensors(
+    rt: *mut PTO2RuntimeHead,
+    args: *const Arg,
+) -> TaskOutputTensors {
+    const F: &str = "alloc_tensors";
+    // SAFETY: see op_submit_task.
+    unsafe {
+        with_runtime(rt, F, TaskOutputTensors::empty(), |api| {
+            // SAFETY: `args` is the caller's live Arg reference.
+            submit_common(api, F, args, |api, view| api.alloc_tensors(view))
+        })
+    }
+}
+
+unsafe extern "C" fn op_submit_dummy_task(
+    rt: *mut PTO2RuntimeHead,
+    args: *const Arg,
+) -> TaskOutputTensors {
+    const F: &str = "submit_dummy_task";
+    // SAFETY: see op_submit_task.
+    unsafe {
+        with_runtime(rt, F, TaskOutputTensors::empty(), |api| {
+            // SAFETY: `args` is the caller's live Arg reference.
+            submit_common(api, F, args, |api, view| api.submit_dummy_task(view))
+        })
+    }
+}
+
+unsafe extern "C" fn op_scope_begin(rt: *mut PTO2RuntimeHead) {
+    const F: &str = "scope_begin";
+    if rt.is_null() {
+        log::error(F, "called with a NULL runtime pointer");
+        return;
+    }
+    // SAFETY: `rt` points to a live runtime object (bind contract); the SO
+    // wrote the pending mode byte before this call, and reading/resetting
+    // it through the raw pointer creates no lasting reference.
+    let mode = unsafe {
+        let m = (*rt).pending_scope_mode;
+        (*rt).pending_scope_mode = 0;
+        m
+    };
+    // SAFETY: see op_submit_task.
+    unsafe {
+        with_runtime(rt, F, (), |api| match mode {
+            0 => api.scope_begin(ScopeMode::Auto),
+            1 => api.scope_begin(ScopeMode::Manual),
+            other => fatal_invalid(api, F, &format!("invalid pending scope mode {other}")),
+        })
+    }
+}
+
+unsafe extern "C" fn op_scope_end(rt: *mut PTO2RuntimeHead) {
+    // SAFETY: see op_submit_task.
+    unsafe { with_runtime(rt, "scope_end", (), |api| api.scope_end()) }
+}
+
+unsafe extern "C" fn op_orchestration_done(rt: *mut PTO2RuntimeHead) {
+    // SAFETY: see op_submit_task.
+    unsafe {
+        with_runtime(rt, "orchestration_done", (), |api| {
+            api.orchestration_done()
+        })
+    }
+}
+
+unsafe extern "C" fn op_is_fatal(rt: *mut PTO2RuntimeHead) -> bool {
+    // A runtime that panicked (or an invalid pointer) reports fatal so the
+    // SO stops issuing work.
+    // SAFETY: see op_submit_task.
+    unsafe { with_runtime(rt, "is_fatal", true, |api| api.is_fatal()) }
+}
+
+/// Builds the index slice of a get/set call.
+///
+/// # Safety
+/// `indices` is NULL or points to at least `ndims` live `u32`s.
+unsafe fn index_slice<'x>(ndims: u32, indices: *const u32) -> Result<&'x [u32], String> {
+    let n = (ndims as usize).min(MAX_TENSOR_DIMS);
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if indices.is_null() {
+        return Err(format!("indices is NULL with ndims {ndims}"));
+    }
+    if (indices as usize) % std::mem::align_of::<u32>() != 0 {
+        return Err("indices array is misaligned".to_string());
+    }
+    // SAFETY: non-NULL, aligned, and at least `ndims >= n` elements are live.
+    Ok(unsafe { std::slice::from_raw_parts(indices, n) })
+}
+
+unsafe extern "C" fn op_get_tensor_data(
+    rt: *mut PTO2RuntimeHead,
+    tensor: *const Tensor,
+    ndims: u32,
+    indices: *const u32,
+) -> u64 {
+    const F: &str = "get_tensor_data";
+    // SAFETY: see op_submit_task.
+    unsafe {
+        with_runtime(rt, F, 0, |api| {
+            if api.is_fatal() {
+                return 0;
+            }
+            // SAFETY: `tensor`/`indices` are the caller's live arguments.
+            let decoded = checked_ref(tensor, "tensor pointer")
+                .and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
+            match decoded {
+                Ok((t, idx)) => api.get_tensor_data(t, idx),
+                Err(e) => {
+                    fatal_invalid(api, F, &e);
+                    0
+                }
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn op_set_tensor_data(
+    rt: *mut PTO2RuntimeHead,
+    tensor: *const Tensor,
+    ndims: u32,
+    indices: *const u32,
+    value: u64,
+) {
+    const F: &str = "set_tensor_data";
+    // SAFETY: see op_submit_task.
+    unsafe {
+        with_runtime(rt, F, (), |api| {
+            if api.is_fatal() {
+                return;
+            }
+            // SAFETY: `tensor`/`indices` are the caller's live arguments.
+            let decoded = checked_ref(tensor, "tensor pointer")
+                .and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
+            match decoded {
+                Ok((t, idx)) => api.set_tensor_data(t, idx, value),
+                Err(e) => fatal_invalid(api, F, &e),
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn op_scope_set_site(file: *const c_char, line: i32) {
+    let rt = CURRENT.with(|c| c.get());
+    if rt.is_null() {
+        return;
+    }
+    // SAFETY: CURRENT is only non-NULL while a CurrentRuntimeGuard of a
+    // live RuntimeObject exists on this thread; `file` is NULL or a
+    // NUL-terminated string (`__builtin_FILE()`).
+    unsafe {
+        with_runtime(rt, "scope_set_site", (), |api| {
+            let file = c_text(file);
+            api.scope_set_site(&file, line)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Callbacks of the C-variadic shims.
+
+extern "C" fn fatal_callback(
+    rt: *mut c_void,
+    code: i32,
+    func: *const c_char,
+    msg: *const c_char,
+) {
+    // SAFETY: the shim passes the orchestration's runtime pointer through
+    // unchanged (bind contract as for every entry); `func`/`msg` are NULL
+    // or NUL-terminated strings live for the call.
+    unsafe {
+        with_runtime(rt.cast(), "report_fatal", (), |api| {
+            let func = c_text(func);
+            let msg = c_text(msg);
+            log::error(&func, &format!("FATAL(code={code}): {msg}"));
+            api.report_fatal(code, &msg)
+        })
+    }
+}
+
+extern "C" fn log_callback(level: i32, func: *const c_char, v: i32, msg: *const c_char) {
+    let _ = catch_unwind(|| {
+        // SAFETY: the shim passes NULL or NUL-terminated strings live for the call.
+        let (func, msg) = unsafe { (c_text(func), c_text(msg)) };
+        match level {
+            0 => log::error(&func, &msg),
+            1 => log::warn(&func, &msg),
+            2 => log::debug(&func, &msg),
+            _ => log::info(&func, &format!("[v{}] {msg}", v.clamp(0, 9))),
+        }
+    });
+}
