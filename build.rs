@@ -9,18 +9,14 @@ fn generate_header() {
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("simpler.h");
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is valid");
-    // Only the FFI layer (and the error codes it returns) makes the header:
-    // internal constants must never leak into a C namespace.
-    let mut builder = cbindgen::Builder::new().with_config(config).with_src(crate_dir.join("src/diagnostics/codes.rs"));
-    let mut ffi_files: Vec<PathBuf> = std::fs::read_dir(crate_dir.join("src/ffi"))
-        .expect("src/ffi exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .collect();
-    ffi_files.sort();
-    for f in ffi_files {
-        builder = builder.with_src(f);
-    }
+    // Only the FFI layer (cbindgen follows its `mod` declarations), the
+    // error codes it returns and the ABI structs its signatures name make the
+    // header: internal constants must never leak into a C namespace.
+    let builder = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .with_src(crate_dir.join("src/diagnostics/codes.rs"))
+        .with_src(crate_dir.join("src/abi/timing.rs"));
     match builder.generate() {
         Ok(bindings) => {
             bindings.write_to_file(&out);
@@ -50,11 +46,7 @@ fn main() {
 /// `SIMPLER_BUILD_CXX` for tests that build example SOs.
 fn build_c_shims() {
     const WARN: [&str; 3] = ["-Wall", "-Wextra", "-Werror"];
-    for f in [
-        "csrc/orch_ops_shims.c",
-        "csrc/orch_trampoline.cpp",
-        "csrc/sim_context.c",
-    ] {
+    for f in ["csrc/orch_ops_shims.c", "csrc/orch_trampoline.cpp", "csrc/hbg_trampoline.cpp", "csrc/sim_context.c"] {
         println!("cargo:rerun-if-changed={f}");
     }
 
@@ -68,6 +60,7 @@ fn build_c_shims() {
     let mut cpp = cc::Build::new();
     cpp.cpp(true)
         .file("csrc/orch_trampoline.cpp")
+        .file("csrc/hbg_trampoline.cpp")
         .std("c++17")
         .flag("-fexceptions")
         .warnings(false);
@@ -81,31 +74,15 @@ fn build_c_shims() {
     let compiler = cc::Build::new().get_compiler();
     let mut cmd = compiler.to_command();
     cmd.args(WARN)
-        .args([
-            "-std=c11",
-            "-shared",
-            "-fPIC",
-            "-O2",
-            "-fvisibility=hidden",
-            "-Wl,--no-undefined",
-        ])
+        .args(["-std=c11", "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wl,--no-undefined"])
         .arg("-o")
         .arg(&so_path)
         .arg("csrc/sim_context.c")
         .arg("-lpthread");
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("failed to run the C compiler for sim_context.c: {e}"));
-    assert!(
-        status.success(),
-        "compiling csrc/sim_context.c into {} failed ({status})",
-        so_path.display()
-    );
+    let status = cmd.status().unwrap_or_else(|e| panic!("failed to run the C compiler for sim_context.c: {e}"));
+    assert!(status.success(), "compiling csrc/sim_context.c into {} failed ({status})", so_path.display());
 
     let cxx = cc::Build::new().cpp(true).get_compiler();
-    println!(
-        "cargo:rustc-env=SIMPLER_BUILD_CC={}",
-        compiler.path().display()
-    );
+    println!("cargo:rustc-env=SIMPLER_BUILD_CC={}", compiler.path().display());
     println!("cargo:rustc-env=SIMPLER_BUILD_CXX={}", cxx.path().display());
 }

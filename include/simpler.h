@@ -52,6 +52,12 @@
 #define PTO_RING_COUNT 4
 
 /**
+ * Size reported by `get_runtime_size` (upstream a2a3 trb `sizeof(Runtime)`).
+ * The simulated device keeps no state in the caller's buffer.
+ */
+#define SIMPLER_RUNTIME_SIZE 34752
+
+/**
  * Error codes of the simpler C API. `PTO_OK` (0) is success; every other
  * value is negative.
  */
@@ -181,6 +187,11 @@ typedef enum pto_config_source_t pto_config_source_t;
 typedef int32_t pto_config_source_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * Opaque communicator handle (`struct CommHandle_ *`).
+ */
+typedef void *CommHandle;
 
 /**
  * Explicit runtime configuration. Initialise with `pto_runtime_config_init`
@@ -340,78 +351,93 @@ typedef struct pto_knob_info_t {
 } pto_knob_info_t;
 
 /**
- * All codes, for `pto_error_name` and the documentation tests.
+ * Opaque handle of a device context (`void *`).
  */
-#define pto_error_code_t_ALL { pto_error_code_t_PtoOk, pto_error_code_t_PtoErrGeneric, pto_error_code_t_PtoErrNullPointer, pto_error_code_t_PtoErrInvalidValue, pto_error_code_t_PtoErrUnknownKnob, pto_error_code_t_PtoErrParse, pto_error_code_t_PtoErrStructSize, pto_error_code_t_PtoErrPanic, pto_error_code_t_PtoErrInvalidArgument, pto_error_code_t_PtoErrInvalidCallable, pto_error_code_t_PtoErrCallableId, pto_error_code_t_PtoErrDeviceMemory, pto_error_code_t_PtoErrState, pto_error_code_t_PtoErrLoad, pto_error_code_t_PtoErrUnsupported, pto_error_code_t_PtoErrBufferTooSmall, pto_error_code_t_PtoErrUserCode, pto_error_code_t_PtoErrRuntime, pto_error_code_t_PtoErrIo, }
+typedef void *DeviceContextHandle;
+
+/**
+ * Caller-owned buffer of `get_runtime_size()` bytes (`void *`).
+ */
+typedef void *RuntimeHandle;
+
+/**
+ * Wall-clock timing of one `run_prepared` call (`PtoRunTiming` in C, 16 B, align 8).
+ */
+typedef struct PtoRunTiming {
+  /**
+   * Host wall time of the whole call, in nanoseconds (steady clock).
+   */
+  uint64_t host_wall_ns;
+  /**
+   * Wall time the (simulated) device spent executing, in nanoseconds.
+   */
+  uint64_t device_wall_ns;
+} PtoRunTiming;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * Initialises `cfg`: every knob unset, `struct_size` set.
- * Returns 0, or PTO_ERR_NULL_POINTER.
+ * Creates a communicator (single-rank on the simulated device); NULL on failure.
  */
-int32_t pto_runtime_config_init(struct pto_runtime_config_t *cfg);
+CommHandle comm_init(int32_t rank, int32_t nranks, void *stream, const char *rootinfo_path);
 
 /**
- * Sets knob `knob` (a knob name or its environment variable) from text with
- * the environment variable's syntax: ring knobs take one value (all rings)
- * or exactly four comma-separated values (ring 0..3, 0 = leave unset);
- * booleans take 1/true/t/yes/on or 0/false/f/no/off; `unset` clears a knob.
- * An invalid value is an error and leaves `cfg` unchanged.
+ * Allocates the window; `*device_ctx_out` = address of its `CommContext`.
  */
-int32_t pto_runtime_config_set(struct pto_runtime_config_t *cfg,
-                               const char *knob,
-                               const char *value);
+int32_t comm_alloc_windows(CommHandle h, size_t win_size, uint64_t *device_ctx_out);
 
 /**
- * Validates every set value against its rule: 0, or a negative error code
- * with the message (naming knob, ring, value and rule) in `pto_last_error_message()`.
+ * `*base_out` = local window base.
  */
-int32_t pto_runtime_config_validate(const struct pto_runtime_config_t *cfg);
+int32_t comm_get_local_window_base(CommHandle h, uint64_t *base_out);
 
 /**
- * Resolves the effective value and source of every knob and ring against
- * the current process environment (invalid variables are warned about and
- * ignored, exactly as a run does). `out->struct_size` must be set by the caller.
+ * `*size_out` = window size.
  */
-int32_t pto_runtime_config_resolve(const struct pto_runtime_config_t *cfg,
-                                   struct pto_resolved_config_t *out);
+int32_t comm_get_window_size(CommHandle h, size_t *size_out);
 
 /**
- * Number of knobs in the schema.
+ * A context over a sub-window; valid until `comm_destroy`.
  */
-size_t pto_runtime_config_knob_count(void);
+int32_t comm_derive_context(CommHandle h,
+                            const uint32_t *rank_ids,
+                            size_t rank_count,
+                            uint32_t domain_rank,
+                            size_t window_offset,
+                            size_t window_size,
+                            uint64_t *device_ctx_out);
 
 /**
- * Describes knob `index` (0..count): name, env var, shape, rule, default,
- * tier, unit, doc. Strings are static.
+ * Allocates a window for `allocation_id` over a rank subset.
  */
-int32_t pto_runtime_config_describe(size_t index, struct pto_knob_info_t *out);
+int32_t comm_alloc_domain_windows(CommHandle h,
+                                  uint64_t allocation_id,
+                                  const uint32_t *rank_ids,
+                                  size_t rank_count,
+                                  uint32_t domain_rank,
+                                  size_t window_size,
+                                  uint64_t *device_ctx_out,
+                                  uint64_t *local_window_base_out);
 
 /**
- * Text of the last failure on the calling thread ("" after a success).
- * Valid until the next call into the library on this thread.
+ * Releases the window of `allocation_id`.
  */
-const char *pto_last_error_message(void);
+int32_t comm_release_domain_windows(CommHandle h,
+                                    uint64_t allocation_id,
+                                    size_t rank_count,
+                                    uint32_t domain_rank);
 
 /**
- * Detailed code of the last failure on the calling thread (0 after a
- * success). Legacy entry points return -1; this tells which error it was.
+ * Barrier (immediate for a single rank).
  */
-int32_t pto_last_error_code(void);
+int32_t comm_barrier(CommHandle h);
 
 /**
- * Symbolic name of an error code (e.g. "PTO_ERR_NULL_POINTER"); negated
- * runtime statuses (-1..-11, -100..-103) other than -1 give "PTO_ERR_UNKNOWN".
+ * Destroys the communicator and all its windows; the handle is invalid afterwards.
  */
-const char *pto_error_name(int32_t code);
-
-/**
- * Version of libsimpler ("MAJOR.MINOR.PATCH").
- */
-const char *simpler_version(void);
+int32_t comm_destroy(CommHandle h);
 
 /**
  * Initialises `cfg`: every knob unset, `struct_size` set.
@@ -477,6 +503,218 @@ const char *pto_error_name(int32_t code);
  * Version of libsimpler ("MAJOR.MINOR.PATCH").
  */
 const char *simpler_version(void);
+
+/**
+ * Creates a device context; NULL on failure.
+ */
+DeviceContextHandle create_device_context(void);
+
+/**
+ * Destroys a context (finalizing it first if needed). NULL or an unknown
+ * handle is ignored (the last error records it).
+ */
+void destroy_device_context(DeviceContextHandle ctx);
+
+/**
+ * Bytes the caller allocates once for the `runtime` argument of `run_prepared`.
+ */
+size_t get_runtime_size(void);
+
+/**
+ * Attaches the context to `device_id`; per-device knobs come from the
+ * environment (`PTO2_SCHEDULER_TIMEOUT_MS`, `SIMPLER_RUNTIME`) or defaults.
+ * The executor binaries are accepted and kept (the simulated device does not
+ * need them); the dispatcher binary is ignored, as on upstream's sim.
+ */
+int32_t simpler_init(DeviceContextHandle ctx,
+                     int32_t device_id,
+                     const uint8_t *aicpu_binary,
+                     size_t aicpu_size,
+                     const uint8_t *aicore_binary,
+                     size_t aicore_size,
+                     const uint8_t *dispatcher_binary,
+                     size_t dispatcher_size);
+
+/**
+ * `simpler_init` with an explicit configuration (may be NULL). Per-device
+ * knobs (`scheduler_timeout_ms`, `runtime`) are resolved once here and
+ * latched for the context's life; an invalid explicit value fails the call.
+ */
+int32_t simpler_init_with_config(DeviceContextHandle ctx,
+                                 int32_t device_id,
+                                 const uint8_t *aicpu_binary,
+                                 size_t aicpu_size,
+                                 const uint8_t *aicore_binary,
+                                 size_t aicore_size,
+                                 const uint8_t *dispatcher_binary,
+                                 size_t dispatcher_size,
+                                 const struct pto_runtime_config_t *config);
+
+/**
+ * Releases every device resource of the context (idempotent).
+ */
+int32_t finalize_device(DeviceContextHandle ctx);
+
+/**
+ * Allocates `size` bytes of (simulated) device memory, usable by the host
+ * directly; NULL on failure.
+ */
+void *device_malloc_ctx(DeviceContextHandle ctx, size_t size);
+
+/**
+ * Frees device memory; NULL or an unknown pointer is a no-op (as upstream),
+ * recorded in the last error.
+ */
+void device_free_ctx(DeviceContextHandle ctx, void *dev_ptr);
+
+/**
+ * Copies `size` bytes host → device (range-checked); -1 on error.
+ */
+int32_t copy_to_device_ctx(DeviceContextHandle ctx,
+                           void *dev_ptr,
+                           const void *host_ptr,
+                           size_t size);
+
+/**
+ * Copies `size` bytes device → host (range-checked); -1 on error.
+ */
+int32_t copy_from_device_ctx(DeviceContextHandle ctx,
+                             void *host_ptr,
+                             const void *dev_ptr,
+                             size_t size);
+
+/**
+ * Registers the ChipCallable image at `callable` under `callable_id`
+ * (`[0, 64)`, not taken). The image length is derived from its header; use
+ * `simpler_prepare_callable_sized` when the length is known.
+ */
+int32_t prepare_callable(DeviceContextHandle ctx, int32_t callable_id, const void *callable);
+
+/**
+ * Registers a ChipCallable image of known length: every size and offset is
+ * checked against `callable_size` (a truncated image is an error).
+ */
+int32_t simpler_prepare_callable_sized(DeviceContextHandle ctx,
+                                       int32_t callable_id,
+                                       const void *callable,
+                                       size_t callable_size);
+
+/**
+ * Unregisters `callable_id` (0 also when not registered).
+ */
+int32_t unregister_callable(DeviceContextHandle ctx, int32_t callable_id);
+
+/**
+ * Distinct callable ids first seen by a run since the last finalize (0 for NULL / hbg).
+ */
+size_t get_aicpu_dlopen_count(DeviceContextHandle ctx);
+
+/**
+ * Host-side orchestration dlopens (host_build_graph; monotonic).
+ */
+size_t get_host_dlopen_count(DeviceContextHandle ctx);
+
+/**
+ * Runs a prepared callable (upstream signature). Ring sizing per ring:
+ * array entry > scalar > `PTO2_RING_*` env > default (0 / NULL = unset).
+ * Outputs reach the host buffers only on success; a device failure returns
+ * the negated PTO2 status, any other failure -1 (see `pto_last_error_*`).
+ */
+int32_t run_prepared(DeviceContextHandle ctx,
+                     RuntimeHandle runtime,
+                     int32_t callable_id,
+                     const void *args,
+                     int32_t block_dim,
+                     int32_t aicpu_thread_num,
+                     int32_t enable_l2_swimlane,
+                     int32_t enable_dump_tensor,
+                     int32_t enable_pmu,
+                     int32_t enable_dep_gen,
+                     int32_t enable_scope_stats,
+                     uint64_t ring_task_window,
+                     uint64_t ring_heap,
+                     uint64_t ring_dep_pool,
+                     const uint64_t *ring_task_windows,
+                     const uint64_t *ring_heaps,
+                     const uint64_t *ring_dep_pools,
+                     const char *output_prefix,
+                     struct PtoRunTiming *out_timing);
+
+/**
+ * Runs a prepared callable with upstream's `CallConfig` (1172-byte packed
+ * struct; NULL = defaults) and an explicit configuration (NULL = none).
+ * Ring sizing per ring: `config` per-ring > `config` scalar >
+ * `call_config->runtime_env` per-ring > its scalar > env > default.
+ */
+int32_t run_prepared_with_config(DeviceContextHandle ctx,
+                                 RuntimeHandle runtime,
+                                 int32_t callable_id,
+                                 const void *args,
+                                 const void *call_config,
+                                 const struct pto_runtime_config_t *config,
+                                 struct PtoRunTiming *out_timing);
+
+/**
+ * Platform string of the simulated device.
+ */
+const char *get_platform(void);
+
+/**
+ * Toolchain of in-core kernels: `HOST_GXX_15` (1) on the simulated platform.
+ */
+int32_t get_incore_compiler(void);
+
+/**
+ * Toolchain of orchestration code: `HOST_GXX` (2) on the simulated platform.
+ */
+int32_t get_orchestration_compiler(void);
+
+/**
+ * Runtime-variant entry (upstream internal ABI): checks that `callable` is a
+ * well-formed ChipCallable and, if given, hands it to `upload_fn`. The
+ * C++ `CallableArtifacts` at `out` is not touched (it is internal to
+ * upstream's host runtime). 0 or -1.
+ */
+int32_t prepare_callable_impl(const void *callable, uint64_t (*upload_fn)(const void*), void *out);
+
+/**
+ * Runtime-variant entry (upstream internal ABI): validates a run's inputs
+ * and resolves its ring configuration exactly as `run_prepared` does
+ * (NULL runtime/args → -1; a host orchestration pointer is rejected, as by
+ * tensormap_and_ringbuffer; invalid ring values → -1). 0 or -1.
+ */
+int32_t bind_callable_to_runtime_impl(RuntimeHandle runtime,
+                                      const void *orch_args,
+                                      void *host_orch_func_ptr,
+                                      const int32_t *signature,
+                                      int32_t sig_count,
+                                      uint64_t ring_task_window,
+                                      uint64_t ring_heap,
+                                      uint64_t ring_dep_pool,
+                                      const uint64_t *ring_task_windows,
+                                      const uint64_t *ring_heaps,
+                                      const uint64_t *ring_dep_pools);
+
+/**
+ * Runtime-variant entry (upstream internal ABI): NULL → -1, else 0 (the
+ * simulated device completes copy-back inside `run_prepared`).
+ */
+int32_t validate_runtime_impl(RuntimeHandle runtime);
+
+/**
+ * Returns 0 (the simulated device needs no ACL).
+ */
+int32_t ensure_acl_ready_ctx(DeviceContextHandle ctx, int32_t device_id);
+
+/**
+ * Returns NULL (no stream on the simulated device; not an error).
+ */
+void *create_comm_stream_ctx(DeviceContextHandle ctx);
+
+/**
+ * Returns 0.
+ */
+int32_t destroy_comm_stream_ctx(DeviceContextHandle ctx, void *stream);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -66,12 +66,7 @@ impl Built {
     }
 }
 
-const FIXTURES: [&str; 4] = [
-    "orchestration",
-    "kernel_add",
-    "kernel_add_scalar",
-    "kernel_mul",
-];
+const FIXTURES: [&str; 4] = ["orchestration", "kernel_add", "kernel_add_scalar", "kernel_mul"];
 const PROGRAMS: [&str; 3] = ["chipworker_harness", "misuse", "fixtures_selftest"];
 
 fn c_tests_dir() -> PathBuf {
@@ -102,10 +97,7 @@ fn compiler() -> PathBuf {
 fn compile(cc: &Path, lang: Lang, src: &Path, out: &Path, shared: bool) {
     let include = c_tests_dir().join("include");
     let mut cmd = Command::new(cc);
-    cmd.args(lang.flags())
-        .args(["-Wall", "-Wextra", "-Werror", "-O2"])
-        .arg("-I")
-        .arg(&include);
+    cmd.args(lang.flags()).args(["-Wall", "-Wextra", "-Werror", "-O2"]).arg("-I").arg(&include);
     if shared {
         cmd.args(["-shared", "-fPIC", "-Wl,--build-id=sha1"]);
     }
@@ -113,9 +105,7 @@ fn compile(cc: &Path, lang: Lang, src: &Path, out: &Path, shared: bool) {
     if !shared {
         cmd.args(["-ldl", "-lm"]);
     }
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cc.display()));
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", cc.display()));
     assert!(
         output.status.success(),
         "compiling {} as {:?} failed:\n{:?}\n{}{}",
@@ -137,13 +127,7 @@ fn built() -> &'static Built {
         let fixture_set = |lang: Lang| -> [PathBuf; 4] {
             FIXTURES.map(|name| {
                 let so = out.join(format!("lib{name}_{}.so", lang.suffix()));
-                compile(
-                    &cc,
-                    lang,
-                    &src.join("fixtures/hbg_vector").join(format!("{name}.c")),
-                    &so,
-                    true,
-                );
+                compile(&cc, lang, &src.join("fixtures/hbg_vector").join(format!("{name}.c")), &so, true);
                 so
             })
         };
@@ -157,11 +141,7 @@ fn built() -> &'static Built {
                 programs.push(((name, lang), exe));
             }
         }
-        Built {
-            fixtures_c,
-            fixtures_cxx,
-            programs,
-        }
+        Built { fixtures_c, fixtures_cxx, programs }
     })
 }
 
@@ -173,12 +153,7 @@ fn libsimpler() -> PathBuf {
         .skip(1)
         .map(|dir| dir.join("libsimpler.so"))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "libsimpler.so not found in any parent directory of {}",
-                exe.display()
-            )
-        })
+        .unwrap_or_else(|| panic!("libsimpler.so not found in any parent directory of {}", exe.display()))
 }
 
 /// Result of one program run.
@@ -236,10 +211,7 @@ fn run_program(exe: &Path, args: &[&Path], tag: &str) -> RunOutput {
 /// Asserts success and that the last line is the `N passed, 0 failed` summary.
 fn assert_passed(run: &RunOutput, what: &str) {
     let last = run.stdout.lines().last().unwrap_or("").trim().to_string();
-    let summary_ok = last
-        .strip_suffix(" passed, 0 failed")
-        .and_then(|n| n.parse::<u32>().ok())
-        .is_some_and(|n| n > 0);
+    let summary_ok = last.strip_suffix(" passed, 0 failed").and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 0);
     assert!(
         run.success && summary_ok,
         "{what} failed (status {}, timed out: {}, last line '{last}')\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -290,44 +262,26 @@ fn builder_header_compiles_as_c99() {
     .expect("write c99 probe");
     let include = c_tests_dir().join("include");
     let output = Command::new(&cc)
-        .args([
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-fsyntax-only",
-            "-I",
-        ])
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I"])
         .arg(&include)
         .arg(&src)
         .output()
         .expect("run compiler");
-    assert!(
-        output.status.success(),
-        "headers do not compile as C99:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "headers do not compile as C99:\n{}", String::from_utf8_lossy(&output.stderr));
 }
 
 #[test]
 fn fixtures_selftest_c() {
     let b = built();
-    let run = run_program(
-        b.program("fixtures_selftest", Lang::C),
-        &fixture_args(b, Lang::C),
-        "fixtures_selftest_c",
-    );
+    let run = run_program(b.program("fixtures_selftest", Lang::C), &fixture_args(b, Lang::C), "fixtures_selftest_c");
     assert_passed(&run, "fixtures_selftest (C, C fixtures)");
 }
 
 #[test]
 fn fixtures_selftest_cxx() {
     let b = built();
-    let run = run_program(
-        b.program("fixtures_selftest", Lang::Cxx),
-        &fixture_args(b, Lang::Cxx),
-        "fixtures_selftest_cpp",
-    );
+    let run =
+        run_program(b.program("fixtures_selftest", Lang::Cxx), &fixture_args(b, Lang::Cxx), "fixtures_selftest_cpp");
     assert_passed(&run, "fixtures_selftest (C++, C++ fixtures)");
 }
 

@@ -114,10 +114,7 @@ impl Default for CallConfig {
     /// Upstream defaults: `block_dim` 0 (auto), `aicpu_thread_num` 3, every
     /// flag 0, zero `runtime_env`, empty `output_prefix`.
     fn default() -> Self {
-        CallConfig {
-            aicpu_thread_num: 3,
-            ..bytemuck::Zeroable::zeroed()
-        }
+        CallConfig { aicpu_thread_num: 3, ..bytemuck::Zeroable::zeroed() }
     }
 }
 
@@ -142,9 +139,7 @@ impl std::fmt::Debug for CallConfig {
             self.enable_scope_stats,
             self.runtime_env,
         );
-        let prefix = self
-            .output_prefix_str()
-            .unwrap_or_else(|_| "<invalid>".to_string());
+        let prefix = self.output_prefix_str().unwrap_or_else(|_| "<invalid>".to_string());
         f.debug_struct("CallConfig")
             .field("block_dim", &block_dim)
             .field("aicpu_thread_num", &aicpu)
@@ -185,9 +180,8 @@ impl CallConfig {
                 "CallConfig.output_prefix is not NUL-terminated within {OUTPUT_PREFIX_CAPACITY} bytes"
             ))
         })?;
-        String::from_utf8(buf[..end].to_vec()).map_err(|_| {
-            Error::InvalidArgument("CallConfig.output_prefix must be valid UTF-8".to_string())
-        })
+        String::from_utf8(buf[..end].to_vec())
+            .map_err(|_| Error::InvalidArgument("CallConfig.output_prefix must be valid UTF-8".to_string()))
     }
 
     /// Sets the output prefix (zero-filling the rest of the buffer). Errors
@@ -202,9 +196,7 @@ impl CallConfig {
             )));
         }
         if bytes.contains(&0) {
-            return Err(Error::InvalidArgument(
-                "CallConfig.output_prefix must not contain a NUL byte".to_string(),
-            ));
+            return Err(Error::InvalidArgument("CallConfig.output_prefix must not contain a NUL byte".to_string()));
         }
         let mut buf = [0u8; OUTPUT_PREFIX_CAPACITY];
         buf[..bytes.len()].copy_from_slice(bytes);
@@ -270,24 +262,13 @@ mod tests {
         c.set_output_prefix(&max).unwrap();
         assert_eq!(c.output_prefix_str().unwrap(), max);
         let err = c.set_output_prefix(&"a".repeat(1024)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "CallConfig.output_prefix length 1024 exceeds buffer (1023 bytes)"
-        );
+        assert_eq!(err.to_string(), "CallConfig.output_prefix length 1024 exceeds buffer (1023 bytes)");
         assert!(c.set_output_prefix("a\0b").is_err());
         c.output_prefix = [b'z'; 1024];
-        assert!(c
-            .output_prefix_str()
-            .unwrap_err()
-            .to_string()
-            .contains("NUL"));
+        assert!(c.output_prefix_str().unwrap_err().to_string().contains("NUL"));
         c.output_prefix = [0; 1024];
         c.output_prefix[0] = 0xff;
-        assert!(c
-            .output_prefix_str()
-            .unwrap_err()
-            .to_string()
-            .contains("UTF-8"));
+        assert!(c.output_prefix_str().unwrap_err().to_string().contains("UTF-8"));
     }
 
     #[test]
@@ -316,12 +297,7 @@ mod tests {
 
     #[test]
     fn read_unaligned_from_odd_offset() {
-        let mut c = CallConfig {
-            block_dim: 24,
-            aicpu_thread_num: 4,
-            enable_pmu: 7,
-            ..CallConfig::default()
-        };
+        let mut c = CallConfig { block_dim: 24, aicpu_thread_num: 4, enable_pmu: 7, ..CallConfig::default() };
         c.runtime_env.ring_heap = 1 << 20;
         c.runtime_env.ring_task_windows = [0, 16, 0, 64];
         c.runtime_env.ring_dep_pools = [1, 2, 3, 4];

@@ -112,10 +112,7 @@ const _: () = {
     assert!(offset_of!(CoreCallableHeader, sig_count) == 128);
     assert!(offset_of!(CoreCallableHeader, binary_size) == 132);
     assert!(offset_of!(CoreCallableHeader, resolved_addr) == CORE_RESOLVED_ADDR_OFFSET);
-    assert!(
-        CORE_CALLABLE_BINARY_OFFSET
-            == CORE_CALLABLE_HEADER_SIZE.div_ceil(CALLABLE_ALIGN) * CALLABLE_ALIGN
-    );
+    assert!(CORE_CALLABLE_BINARY_OFFSET == CORE_CALLABLE_HEADER_SIZE.div_ceil(CALLABLE_ALIGN) * CALLABLE_ALIGN);
 };
 
 // SAFETY: repr(C) of integers only, fields tile all 144 bytes (asserted
@@ -175,43 +172,31 @@ fn invalid(msg: String) -> Error {
 /// Decodes `count` raw signature values; `what` names the field in errors.
 fn decode_signature(what: &str, raw: &[i32], count: i32, max: usize) -> Result<Vec<ArgDirection>> {
     if count < 0 || count as usize > max {
-        return Err(invalid(format!(
-            "{what}sig_count {count} out of range [0, {max}]"
-        )));
+        return Err(invalid(format!("{what}sig_count {count} out of range [0, {max}]")));
     }
     raw[..count as usize]
         .iter()
         .enumerate()
         .map(|(i, &v)| {
-            ArgDirection::from_i32(v).ok_or_else(|| {
-                invalid(format!(
-                    "{what}signature[{i}] = {v} is not a valid ArgDirection (0..=3)"
-                ))
-            })
+            ArgDirection::from_i32(v)
+                .ok_or_else(|| invalid(format!("{what}signature[{i}] = {v} is not a valid ArgDirection (0..=3)")))
         })
         .collect()
 }
 
 /// Decodes a NUL-terminated name buffer with its declared length.
 fn decode_name(what: &str, buf: &[u8; CALLABLE_FUNC_NAME_MAX], len: u32) -> Result<String> {
-    let nul = buf.iter().position(|&b| b == 0).ok_or_else(|| {
-        invalid(format!(
-            "{what} has no NUL terminator within {CALLABLE_FUNC_NAME_MAX} bytes"
-        ))
-    })?;
+    let nul = buf
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| invalid(format!("{what} has no NUL terminator within {CALLABLE_FUNC_NAME_MAX} bytes")))?;
     if len as usize >= CALLABLE_FUNC_NAME_MAX {
-        return Err(invalid(format!(
-            "{what}_len {len} exceeds {}",
-            CALLABLE_FUNC_NAME_MAX - 1
-        )));
+        return Err(invalid(format!("{what}_len {len} exceeds {}", CALLABLE_FUNC_NAME_MAX - 1)));
     }
     if nul != len as usize {
-        return Err(invalid(format!(
-            "{what}_len {len} does not match the NUL-terminated length {nul}"
-        )));
+        return Err(invalid(format!("{what}_len {len} does not match the NUL-terminated length {nul}")));
     }
-    String::from_utf8(buf[..nul].to_vec())
-        .map_err(|_| invalid(format!("{what} is not valid UTF-8")))
+    String::from_utf8(buf[..nul].to_vec()).map_err(|_| invalid(format!("{what} is not valid UTF-8")))
 }
 
 /// Header-level facts, checked without touching storage.
@@ -230,24 +215,18 @@ fn check_header(h: &ChipCallableHeader) -> Result<HeaderInfo> {
     let config_name = decode_name("config_name", &h.config_name, h.config_name_len)?;
     let child_count = h.child_count;
     if child_count < 0 || child_count as usize > CHIP_MAX_CHILDREN {
-        return Err(invalid(format!(
-            "child_count {child_count} out of range [0, {CHIP_MAX_CHILDREN}]"
-        )));
+        return Err(invalid(format!("child_count {child_count} out of range [0, {CHIP_MAX_CHILDREN}]")));
     }
     let orch_size = h.binary_size as usize;
     let mut children = Vec::with_capacity(child_count as usize);
     for i in 0..child_count as usize {
         let func_id = h.child_func_ids[i];
         if !(0..RUNTIME_MAX_FUNC_ID).contains(&func_id) {
-            return Err(invalid(format!(
-                "child_func_ids[{i}] = {func_id} out of range [0, {RUNTIME_MAX_FUNC_ID})"
-            )));
+            return Err(invalid(format!("child_func_ids[{i}] = {func_id} out of range [0, {RUNTIME_MAX_FUNC_ID})")));
         }
         let off = h.child_offsets[i];
         if off as usize % CALLABLE_ALIGN != 0 {
-            return Err(invalid(format!(
-                "child_offsets[{i}] = {off} is not {CALLABLE_ALIGN}-aligned"
-            )));
+            return Err(invalid(format!("child_offsets[{i}] = {off} is not {CALLABLE_ALIGN}-aligned")));
         }
         if (off as usize) < orch_size {
             return Err(invalid(format!(
@@ -256,23 +235,12 @@ fn check_header(h: &ChipCallableHeader) -> Result<HeaderInfo> {
         }
         children.push((func_id, off));
     }
-    Ok(HeaderInfo {
-        signature,
-        func_name,
-        config_name,
-        orch_size,
-        children,
-    })
+    Ok(HeaderInfo { signature, func_name, config_name, orch_size, children })
 }
 
 /// Checks a child header; returns its signature.
 fn check_core(i: usize, h: &CoreCallableHeader) -> Result<Vec<ArgDirection>> {
-    decode_signature(
-        &format!("child {i} "),
-        &h.signature,
-        h.sig_count,
-        CORE_MAX_SIG,
-    )
+    decode_signature(&format!("child {i} "), &h.signature, h.sig_count, CORE_MAX_SIG)
 }
 
 /// Parses and fully validates a ChipCallable image.
@@ -282,10 +250,7 @@ fn check_core(i: usize, h: &CoreCallableHeader) -> Result<Vec<ArgDirection>> {
 /// offending field. Bytes past the used extent are ignored (and not hashed).
 pub fn parse_chip_callable(image: &[u8]) -> Result<ParsedCallable> {
     let header_bytes = image.get(..CHIP_CALLABLE_HEADER_SIZE).ok_or_else(|| {
-        invalid(format!(
-            "image of {} bytes is shorter than the {CHIP_CALLABLE_HEADER_SIZE}-byte header",
-            image.len()
-        ))
+        invalid(format!("image of {} bytes is shorter than the {CHIP_CALLABLE_HEADER_SIZE}-byte header", image.len()))
     })?;
     let h: ChipCallableHeader = bytemuck::pod_read_unaligned(header_bytes);
     let info = check_header(&h)?;
@@ -294,11 +259,7 @@ pub fn parse_chip_callable(image: &[u8]) -> Result<ParsedCallable> {
     let orch_so = storage
         .get(..info.orch_size)
         .ok_or_else(|| {
-            invalid(format!(
-                "binary_size {} exceeds the {} storage bytes of the image",
-                info.orch_size,
-                storage.len()
-            ))
+            invalid(format!("binary_size {} exceeds the {} storage bytes of the image", info.orch_size, storage.len()))
         })?
         .to_vec();
 
@@ -321,24 +282,17 @@ pub fn parse_chip_callable(image: &[u8]) -> Result<ParsedCallable> {
         let signature = check_core(i, &core)?;
         let bin_start = start + CORE_CALLABLE_BINARY_OFFSET;
         let end = bin_start.checked_add(core.binary_size as usize);
-        let binary = end
-            .and_then(|end| storage.get(bin_start..end))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "child {i} binary_size {} extends past the image end ({} storage bytes)",
-                    core.binary_size,
-                    storage.len()
-                ))
-            })?;
+        let binary = end.and_then(|end| storage.get(bin_start..end)).ok_or_else(|| {
+            invalid(format!(
+                "child {i} binary_size {} extends past the image end ({} storage bytes)",
+                core.binary_size,
+                storage.len()
+            ))
+        })?;
         let end = bin_start + binary.len();
         spans.push((start, end, i));
         extent = extent.max(end);
-        children.push(ParsedChild {
-            func_id,
-            signature,
-            binary: binary.to_vec(),
-            offset: off,
-        });
+        children.push(ParsedChild { func_id, signature, binary: binary.to_vec(), offset: off });
     }
 
     spans.sort_unstable();
@@ -386,16 +340,11 @@ pub unsafe fn parse_chip_callable_ptr(ptr: *const u8) -> Result<ParsedCallable> 
     let h: ChipCallableHeader = unsafe { std::ptr::read_unaligned(ptr.cast()) };
     let info = check_header(&h)?;
     let too_big = |what: String, len: usize| {
-        invalid(format!(
-            "{what} implies an image of {len} bytes, above the {MAX_DERIVED_IMAGE_LEN}-byte limit"
-        ))
+        invalid(format!("{what} implies an image of {len} bytes, above the {MAX_DERIVED_IMAGE_LEN}-byte limit"))
     };
     let mut extent = info.orch_size;
     if CHIP_CALLABLE_HEADER_SIZE + extent > MAX_DERIVED_IMAGE_LEN {
-        return Err(too_big(
-            format!("binary_size {}", info.orch_size),
-            CHIP_CALLABLE_HEADER_SIZE + extent,
-        ));
+        return Err(too_big(format!("binary_size {}", info.orch_size), CHIP_CALLABLE_HEADER_SIZE + extent));
     }
     for (i, &(_, off)) in info.children.iter().enumerate() {
         let start = off as usize;
@@ -451,9 +400,7 @@ fn encode_name(what: &str, name: &str) -> Result<([u8; CALLABLE_FUNC_NAME_MAX], 
         )));
     }
     if bytes.contains(&0) {
-        return Err(Error::InvalidArgument(format!(
-            "ChipCallableBuilder: {what} must not contain a NUL byte"
-        )));
+        return Err(Error::InvalidArgument(format!("ChipCallableBuilder: {what} must not contain a NUL byte")));
     }
     let mut buf = [0u8; CALLABLE_FUNC_NAME_MAX];
     buf[..bytes.len()].copy_from_slice(bytes);
@@ -494,8 +441,7 @@ impl ChipCallableBuilder {
 
     /// Appends a child kernel.
     pub fn child(&mut self, func_id: i32, signature: &[ArgDirection], binary: &[u8]) -> &mut Self {
-        self.children
-            .push((func_id, signature.to_vec(), binary.to_vec()));
+        self.children.push((func_id, signature.to_vec(), binary.to_vec()));
         self
     }
 
@@ -508,17 +454,10 @@ impl ChipCallableBuilder {
         (h.signature, h.sig_count) = encode_signature::<CHIP_MAX_SIG>("", &self.signature)?;
         (h.func_name, h.func_name_len) = encode_name("func_name", &self.func_name)?;
         (h.config_name, h.config_name_len) = encode_name("config_name", &self.config_name)?;
-        h.binary_size = u32::try_from(self.orch_so.len()).map_err(|_| {
-            arg(format!(
-                "orchestration SO of {} bytes exceeds u32",
-                self.orch_so.len()
-            ))
-        })?;
+        h.binary_size = u32::try_from(self.orch_so.len())
+            .map_err(|_| arg(format!("orchestration SO of {} bytes exceeds u32", self.orch_so.len())))?;
         if self.children.len() > CHIP_MAX_CHILDREN {
-            return Err(arg(format!(
-                "{} children, max {CHIP_MAX_CHILDREN}",
-                self.children.len()
-            )));
+            return Err(arg(format!("{} children, max {CHIP_MAX_CHILDREN}", self.children.len())));
         }
         h.child_count = self.children.len() as i32;
 
@@ -526,22 +465,14 @@ impl ChipCallableBuilder {
         let mut cores = Vec::with_capacity(self.children.len());
         for (i, (func_id, sig, binary)) in self.children.iter().enumerate() {
             if !(0..RUNTIME_MAX_FUNC_ID).contains(func_id) {
-                return Err(arg(format!(
-                    "child {i} func_id {func_id} out of range [0, {RUNTIME_MAX_FUNC_ID})"
-                )));
+                return Err(arg(format!("child {i} func_id {func_id} out of range [0, {RUNTIME_MAX_FUNC_ID})")));
             }
             let mut core: CoreCallableHeader = bytemuck::Zeroable::zeroed();
-            (core.signature, core.sig_count) =
-                encode_signature::<CORE_MAX_SIG>(&format!("child {i} "), sig)?;
-            core.binary_size = u32::try_from(binary.len()).map_err(|_| {
-                arg(format!(
-                    "child {i} binary of {} bytes exceeds u32",
-                    binary.len()
-                ))
-            })?;
+            (core.signature, core.sig_count) = encode_signature::<CORE_MAX_SIG>(&format!("child {i} "), sig)?;
+            core.binary_size = u32::try_from(binary.len())
+                .map_err(|_| arg(format!("child {i} binary of {} bytes exceeds u32", binary.len())))?;
             let off = align64(end);
-            h.child_offsets[i] = u32::try_from(off)
-                .map_err(|_| arg(format!("child {i} offset {off} exceeds u32")))?;
+            h.child_offsets[i] = u32::try_from(off).map_err(|_| arg(format!("child {i} offset {off} exceeds u32")))?;
             h.child_func_ids[i] = *func_id;
             end = off + CORE_CALLABLE_BINARY_OFFSET + binary.len();
             cores.push((off, core, binary));
@@ -555,8 +486,7 @@ impl ChipCallableBuilder {
         let storage = &mut image[CHIP_CALLABLE_HEADER_SIZE..];
         storage[..self.orch_so.len()].copy_from_slice(&self.orch_so);
         for (off, core, binary) in cores {
-            storage[off..off + CORE_CALLABLE_HEADER_SIZE]
-                .copy_from_slice(bytemuck::bytes_of(&core));
+            storage[off..off + CORE_CALLABLE_HEADER_SIZE].copy_from_slice(bytemuck::bytes_of(&core));
             let b = off + CORE_CALLABLE_BINARY_OFFSET;
             storage[b..b + binary.len()].copy_from_slice(binary);
         }
@@ -614,10 +544,7 @@ mod tests {
         assert_eq!(img[545], 0);
         assert_eq!(rd_u32(&img, 584), 25, "func_name_len");
         assert_eq!(rd_u32(&img, 588 + 4 * 2), 1023, "child_func_ids[2]");
-        assert_eq!(
-            [rd_u32(&img, 4684), rd_u32(&img, 4688), rd_u32(&img, 4692)],
-            [128, 384, 704]
-        );
+        assert_eq!([rd_u32(&img, 4684), rd_u32(&img, 4688), rd_u32(&img, 4692)], [128, 384, 704]);
         assert_eq!(rd_u32(&img, 8780), 3, "child_count");
         assert_eq!(&img[8784..8810], b"aicpu_orchestration_config");
         assert_eq!(rd_u32(&img, 8848), 26, "config_name_len");
@@ -663,16 +590,10 @@ mod tests {
         let bare = ChipCallableBuilder::new(&[], "", &[9; 5]).build().unwrap();
         assert_eq!(bare.len(), H + 5);
         let p = parse_chip_callable(&bare).unwrap();
-        assert_eq!(
-            (p.image_len, p.orch_so.len(), p.children.len()),
-            (H + 5, 5, 0)
-        );
+        assert_eq!((p.image_len, p.orch_so.len(), p.children.len()), (H + 5, 5, 0));
         // Different content → different hash.
         let other = ChipCallableBuilder::new(&[], "", &[8; 5]).build().unwrap();
-        assert_ne!(
-            parse_chip_callable(&other).unwrap().content_hash,
-            p.content_hash
-        );
+        assert_ne!(parse_chip_callable(&other).unwrap().content_hash, p.content_hash);
     }
 
     #[test]
@@ -699,10 +620,7 @@ mod tests {
         };
         check(&|b| wr(b, 516, u32::MAX), "binary_size");
         check(&|b| wr(b, 516, 200), "child_offsets[0]");
-        check(
-            &|b| wr(b, 4684, 130),
-            "child_offsets[0] = 130 is not 64-aligned",
-        );
+        check(&|b| wr(b, 4684, 130), "child_offsets[0] = 130 is not 64-aligned");
         check(&|b| wr(b, 4688, 128), "children 0 and 1 overlap");
         check(&|b| wr(b, 4692, 384), "overlap");
         check(&|b| wr(b, 4, 4), "signature[1] = 4");
@@ -756,23 +674,16 @@ mod tests {
             f(&mut bad);
             // SAFETY: the header is readable; the checks under test must
             // reject it before anything beyond `bad` is read.
-            unsafe { parse_chip_callable_ptr(bad.as_ptr()) }
-                .unwrap_err()
-                .to_string()
+            unsafe { parse_chip_callable_ptr(bad.as_ptr()) }.unwrap_err().to_string()
         };
         let mut bare = ChipCallableBuilder::new(&[], "f", &[1; 5]).build().unwrap();
         wr(&mut bare, 516, u32::MAX);
         // SAFETY: the header is readable; the 1 GiB check must fire before
         // the (absent) SO bytes are read.
-        let m = unsafe { parse_chip_callable_ptr(bare.as_ptr()) }
-            .unwrap_err()
-            .to_string();
+        let m = unsafe { parse_chip_callable_ptr(bare.as_ptr()) }.unwrap_err().to_string();
         assert!(m.contains("binary_size") && m.contains("limit"), "{m}");
         let m = run(&|b| wr(b, H + 704 + 132, 0x4000_0000));
-        assert!(
-            m.contains("child 2 binary_size") && m.contains("limit"),
-            "{m}"
-        );
+        assert!(m.contains("child 2 binary_size") && m.contains("limit"), "{m}");
         let m = run(&|b| {
             wr(b, 4692, 0x7FFF_FFC0);
         });
@@ -791,28 +702,12 @@ mod tests {
         assert!(ChipCallableBuilder::new(&[], &ok63, &[]).build().is_ok());
         assert!(ChipCallableBuilder::new(&[], &long, &[]).build().is_err());
         assert!(ChipCallableBuilder::new(&[], "a\0b", &[]).build().is_err());
-        assert!(ChipCallableBuilder::new(&[], "f", &[])
-            .config_name(&long)
-            .build()
-            .is_err());
-        assert!(ChipCallableBuilder::new(&[In; 129], "f", &[])
-            .build()
-            .is_err());
-        assert!(ChipCallableBuilder::new(&[In; 128], "f", &[])
-            .build()
-            .is_ok());
-        assert!(ChipCallableBuilder::new(&[], "f", &[])
-            .child(1024, &[], &[])
-            .build()
-            .is_err());
-        assert!(ChipCallableBuilder::new(&[], "f", &[])
-            .child(-1, &[], &[])
-            .build()
-            .is_err());
-        assert!(ChipCallableBuilder::new(&[], "f", &[])
-            .child(0, &[In; 33], &[])
-            .build()
-            .is_err());
+        assert!(ChipCallableBuilder::new(&[], "f", &[]).config_name(&long).build().is_err());
+        assert!(ChipCallableBuilder::new(&[In; 129], "f", &[]).build().is_err());
+        assert!(ChipCallableBuilder::new(&[In; 128], "f", &[]).build().is_ok());
+        assert!(ChipCallableBuilder::new(&[], "f", &[]).child(1024, &[], &[]).build().is_err());
+        assert!(ChipCallableBuilder::new(&[], "f", &[]).child(-1, &[], &[]).build().is_err());
+        assert!(ChipCallableBuilder::new(&[], "f", &[]).child(0, &[In; 33], &[]).build().is_err());
         let mut b = ChipCallableBuilder::new(&[], "f", &[]);
         for i in 0..1024 {
             b.child(i, &[], &[]);

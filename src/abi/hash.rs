@@ -9,9 +9,7 @@ pub const FNV1A64_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// FNV-1a 64-bit hash of `bytes`.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(FNV1A64_OFFSET, |h, &b| {
-        (h ^ b as u64).wrapping_mul(FNV1A64_PRIME)
-    })
+    bytes.iter().fold(FNV1A64_OFFSET, |h, &b| (h ^ b as u64).wrapping_mul(FNV1A64_PRIME))
 }
 
 /// Dedupe key of an orchestration SO: the first 8 bytes of its GNU Build-ID
@@ -42,18 +40,15 @@ impl Reader<'_> {
     }
 
     fn u16(&self, off: usize) -> Option<u16> {
-        self.bytes(off, 2)
-            .map(|b| u16::from_le_bytes(b.try_into().expect("2 bytes")))
+        self.bytes(off, 2).map(|b| u16::from_le_bytes(b.try_into().expect("2 bytes")))
     }
 
     fn u32(&self, off: usize) -> Option<u32> {
-        self.bytes(off, 4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        self.bytes(off, 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
     }
 
     fn u64(&self, off: usize) -> Option<u64> {
-        self.bytes(off, 8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        self.bytes(off, 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
     }
 
     /// `u64` field converted to a `usize` offset/size (None if it does not fit).
@@ -177,10 +172,8 @@ mod tests {
     fn unique_dir(tag: &str) -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let dir = std::env::temp_dir().join(format!(
             "simpler-abi-{tag}-{}-{nanos}-{}",
             std::process::id(),
@@ -213,17 +206,8 @@ mod tests {
             .get_compiler();
         let mut cmd = compiler.to_command();
         cmd.arg("-shared").arg("-fPIC");
-        cmd.arg(if build_id {
-            "-Wl,--build-id=sha1"
-        } else {
-            "-Wl,--build-id=none"
-        });
-        let status = cmd
-            .arg("-o")
-            .arg(&so)
-            .arg(&c)
-            .status()
-            .expect("run C compiler");
+        cmd.arg(if build_id { "-Wl,--build-id=sha1" } else { "-Wl,--build-id=none" });
+        let status = cmd.arg("-o").arg(&so).arg(&c).status().expect("run C compiler");
         assert!(status.success(), "compiling {name} failed");
         std::fs::read(&so).expect("read .so")
     }
@@ -234,10 +218,7 @@ mod tests {
         let text = String::from_utf8_lossy(&out.stdout);
         let line = text.lines().find(|l| l.contains("Build ID:"))?;
         let hex = line.split("Build ID:").nth(1)?.trim();
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-            .collect()
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
     }
 
     #[test]

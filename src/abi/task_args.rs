@@ -163,8 +163,7 @@ impl ChipStorageTaskArgs {
     pub fn push_tensor(&mut self, tensor: Tensor) -> Result<()> {
         if self.scalar_count > 0 {
             return Err(Error::InvalidArgument(
-                "ChipStorageTaskArgs: cannot add a tensor after a scalar (tensors must precede scalars)"
-                    .to_string(),
+                "ChipStorageTaskArgs: cannot add a tensor after a scalar (tensors must precede scalars)".to_string(),
             ));
         }
         let n = self.tensor_len();
@@ -199,10 +198,8 @@ mod tests {
 
     fn sample() -> Box<ChipStorageTaskArgs> {
         let mut a = ChipStorageTaskArgs::new();
-        a.push_tensor(Tensor::external(0x1000, &[128, 128], DataType::Float32))
-            .unwrap();
-        a.push_tensor(Tensor::external(0x2000, &[7], DataType::Int8))
-            .unwrap();
+        a.push_tensor(Tensor::external(0x1000, &[128, 128], DataType::Float32)).unwrap();
+        a.push_tensor(Tensor::external(0x2000, &[7], DataType::Int8)).unwrap();
         a.push_scalar(0x3F80_0000).unwrap();
         a.push_scalar(3).unwrap();
         a
@@ -214,9 +211,7 @@ mod tests {
         assert_eq!(a.tensors().len(), 2);
         assert_eq!(a.scalars(), &[0x3F80_0000, 3]);
         assert_eq!(a.tensors()[1].buffer_addr, 0x2000);
-        let err = a
-            .push_tensor(Tensor::external(0x3000, &[1], DataType::Int8))
-            .unwrap_err();
+        let err = a.push_tensor(Tensor::external(0x3000, &[1], DataType::Int8)).unwrap_err();
         assert!(err.to_string().contains("after a scalar"), "{err}");
         assert!(a.validate().is_ok());
         a.tensors_mut()[0].buffer_addr = 0x5000;
@@ -227,12 +222,9 @@ mod tests {
     fn capacity_limits() {
         let mut a = ChipStorageTaskArgs::new();
         for i in 0..128 {
-            a.push_tensor(Tensor::external(i, &[1], DataType::Uint8))
-                .unwrap();
+            a.push_tensor(Tensor::external(i, &[1], DataType::Uint8)).unwrap();
         }
-        assert!(a
-            .push_tensor(Tensor::external(0, &[1], DataType::Uint8))
-            .is_err());
+        assert!(a.push_tensor(Tensor::external(0, &[1], DataType::Uint8)).is_err());
         for i in 0..128 {
             a.push_scalar(i).unwrap();
         }
@@ -247,10 +239,7 @@ mod tests {
         let mut a = sample();
         a.tensor_count = 129;
         let msg = a.validate().unwrap_err().to_string();
-        assert!(
-            msg.contains("tensor_count") && msg.contains("129") && msg.contains("[0, 128]"),
-            "{msg}"
-        );
+        assert!(msg.contains("tensor_count") && msg.contains("129") && msg.contains("[0, 128]"), "{msg}");
         a.tensor_count = 2;
         a.scalar_count = -1;
         let msg = a.validate().unwrap_err().to_string();
@@ -264,10 +253,7 @@ mod tests {
         a.tensors[1].ndims = 1;
         a.tensors[0].dtype = 12;
         let msg = a.validate().unwrap_err().to_string();
-        assert!(
-            msg.contains("tensor 0") && msg.contains("dtype 12"),
-            "{msg}"
-        );
+        assert!(msg.contains("tensor 0") && msg.contains("dtype 12"), "{msg}");
         // Slots beyond tensor_count are not checked.
         a.tensors[0].dtype = 0;
         a.tensors[5].ndims = 99;

@@ -30,19 +30,10 @@ mod tests {
 
     #[test]
     fn timing_bytes_are_host_then_device() {
-        let t = PtoRunTiming {
-            host_wall_ns: 0x0102_0304_0506_0708,
-            device_wall_ns: 0x1112_1314_1516_1718,
-        };
+        let t = PtoRunTiming { host_wall_ns: 0x0102_0304_0506_0708, device_wall_ns: 0x1112_1314_1516_1718 };
         let bytes = bytemuck::bytes_of(&t);
         assert_eq!(&bytes[..8], &0x0102_0304_0506_0708u64.to_ne_bytes());
         assert_eq!(&bytes[8..], &0x1112_1314_1516_1718u64.to_ne_bytes());
-        assert_eq!(
-            PtoRunTiming::default(),
-            PtoRunTiming {
-                host_wall_ns: 0,
-                device_wall_ns: 0
-            }
-        );
+        assert_eq!(PtoRunTiming::default(), PtoRunTiming { host_wall_ns: 0, device_wall_ns: 0 });
     }
 }

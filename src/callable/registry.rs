@@ -58,7 +58,9 @@ pub struct Registry {
 /// Checks a callable id against `[0, 64)`.
 pub fn check_id(id: i32) -> Result<()> {
     if !(0..MAX_REGISTERED_CALLABLE_IDS).contains(&id) {
-        return Err(Error::CallableId(format!("callable_id {id} is out of range: must be in [0, {MAX_REGISTERED_CALLABLE_IDS})")));
+        return Err(Error::CallableId(format!(
+            "callable_id {id} is out of range: must be in [0, {MAX_REGISTERED_CALLABLE_IDS})"
+        )));
     }
     Ok(())
 }
@@ -76,7 +78,10 @@ impl Registry {
         let mut kernels = HashMap::new();
         for child in &parsed.children {
             if !(0..RUNTIME_MAX_FUNC_ID).contains(&child.func_id) {
-                return Err(Error::InvalidCallable(format!("child func_id {} must be in [0, {RUNTIME_MAX_FUNC_ID})", child.func_id)));
+                return Err(Error::InvalidCallable(format!(
+                    "child func_id {} must be in [0, {RUNTIME_MAX_FUNC_ID})",
+                    child.func_id
+                )));
             }
             let key = fnv1a64(&child.binary) ^ (child.func_id as u64).rotate_left(48);
             let so = match self.kernel_pool.get(&key) {
@@ -92,7 +97,9 @@ impl Registry {
         let host_orch = match variant {
             RuntimeVariant::HostBuildGraph => {
                 if parsed.func_name.is_empty() {
-                    return Err(Error::InvalidCallable("host_build_graph needs func_name (the orchestration function)".into()));
+                    return Err(Error::InvalidCallable(
+                        "host_build_graph needs func_name (the orchestration function)".into(),
+                    ));
                 }
                 let lib = crate::orchestration::temp_so::dlopen_bytes(
                     &parsed.orch_so,
@@ -101,7 +108,10 @@ impl Registry {
                     "host_build_graph orchestration",
                 )?;
                 let sym = crate::orchestration::temp_so::lookup(&lib, &parsed.func_name).ok_or_else(|| {
-                    Error::Load(format!("host_build_graph orchestration has no symbol '{}' (the callable's func_name)", parsed.func_name))
+                    Error::Load(format!(
+                        "host_build_graph orchestration has no symbol '{}' (the callable's func_name)",
+                        parsed.func_name
+                    ))
                 })?;
                 self.host_dlopen_count += 1;
                 // SAFETY: the symbol is the orchestration function named by the
@@ -112,7 +122,10 @@ impl Registry {
             _ => None,
         };
         let orch_key = orch_so_key(&parsed.orch_so);
-        let blob = self.orch_pool.entry(orch_key).or_insert_with(|| OrchBlob { bytes: parsed.orch_so.clone().into(), refs: 0 });
+        let blob = self
+            .orch_pool
+            .entry(orch_key)
+            .or_insert_with(|| OrchBlob { bytes: parsed.orch_so.clone().into(), refs: 0 });
         blob.refs += 1;
         let orch_bytes = blob.bytes.clone();
         self.callables.insert(
@@ -149,13 +162,17 @@ impl Registry {
     /// The registered callable `id`.
     pub fn get(&self, id: i32) -> Result<&Registered> {
         check_id(id)?;
-        self.callables.get(&id).ok_or_else(|| Error::CallableId(format!("callable_id {id} is not registered (call prepare_callable first)")))
+        self.callables.get(&id).ok_or_else(|| {
+            Error::CallableId(format!("callable_id {id} is not registered (call prepare_callable first)"))
+        })
     }
 
     /// Mutable access to callable `id`.
     pub fn get_mut(&mut self, id: i32) -> Result<&mut Registered> {
         check_id(id)?;
-        self.callables.get_mut(&id).ok_or_else(|| Error::CallableId(format!("callable_id {id} is not registered (call prepare_callable first)")))
+        self.callables.get_mut(&id).ok_or_else(|| {
+            Error::CallableId(format!("callable_id {id} is not registered (call prepare_callable first)"))
+        })
     }
 
     /// Records the first run of `id` since it was registered (device-side orchestration load).

@@ -136,7 +136,8 @@ impl RuntimeConfig {
 
     /// Sets a knob from text, with the same syntax as its environment
     /// variable (ring knobs: one value or exactly four). `unset` clears it.
-    /// For ring knobs a `0` leaves that slot unset. The value is validated.
+    /// Every value must satisfy the rule, except that a `0` inside a ring
+    /// knob's 4-list leaves that ring unset.
     pub fn set_str(&mut self, name: &str, text: &str) -> Result<(), ConfigError> {
         let spec = schema::find(name)
             .ok_or_else(|| ConfigError::UnknownKnob { name: name.to_string(), known: schema::known_names() })?;
@@ -155,7 +156,8 @@ impl RuntimeConfig {
                 }
                 let values = parse::parse_ring_list(text).map_err(syntax)?;
                 let new = if values.len() == 1 {
-                    RingValue { all: (values[0] != 0).then_some(values[0]), per_ring: slot.per_ring }
+                    check(spec, None, values[0])?;
+                    RingValue { all: Some(values[0]), per_ring: slot.per_ring }
                 } else {
                     let mut per_ring = [None; RING_COUNT];
                     for (r, &v) in values.iter().enumerate() {
@@ -178,10 +180,8 @@ impl RuntimeConfig {
                     None
                 } else {
                     let v = parse::parse_scalar(text).map_err(syntax)?;
-                    if v != 0 {
-                        check(spec, None, v)?;
-                    }
-                    (v != 0).then_some(v)
+                    check(spec, None, v)?;
+                    Some(v)
                 };
                 match spec.knob {
                     Knob::ReadyQueueShards => self.ready_queue_shards = value,

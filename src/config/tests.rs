@@ -216,6 +216,8 @@ fn set_str_shares_the_env_syntax() {
     cfg.set_str("orch_to_sched", "on").unwrap();
     assert_eq!(cfg.orch_to_sched, Some(true));
     assert!(cfg.set_str("orch_to_sched", "maybe").is_err());
+    assert!(matches!(cfg.set_str("scheduler_timeout_ms", "0"), Err(ConfigError::InvalidValue { .. })));
+    assert!(matches!(cfg.set_str("ring_heap", "0"), Err(ConfigError::InvalidValue { .. })));
     cfg.set_str("runtime", "hbg").unwrap();
     assert_eq!(cfg.runtime, Some(RuntimeVariant::HostBuildGraph));
     cfg.set_str("runtime", "unset").unwrap();

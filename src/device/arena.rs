@@ -100,11 +100,7 @@ pub struct ArenaSizingKey {
 impl Default for ArenaSizingKey {
     /// The compile-time defaults: W = 16384, H = 256 MiB, D = 16384 per ring.
     fn default() -> Self {
-        Self::uniform(
-            DEFAULT_TASK_WINDOW_SIZE,
-            DEFAULT_HEAP_SIZE,
-            DEFAULT_DEP_POOL_CAPACITY,
-        )
+        Self::uniform(DEFAULT_TASK_WINDOW_SIZE, DEFAULT_HEAP_SIZE, DEFAULT_DEP_POOL_CAPACITY)
     }
 }
 
@@ -148,19 +144,12 @@ impl ArenaSizingKey {
         self.heap_sizes
             .iter()
             .try_fold(0u64, |acc, &h| acc.checked_add(h))
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "sum of ring heaps overflows u64: {:?}",
-                    self.heap_sizes
-                ))
-            })
+            .ok_or_else(|| Error::InvalidArgument(format!("sum of ring heaps overflows u64: {:?}", self.heap_sizes)))
     }
 
     /// Σ W_r (validated keys only; saturates otherwise).
     pub fn total_task_window(&self) -> u64 {
-        self.task_window_sizes
-            .iter()
-            .fold(0u64, |acc, &w| acc.saturating_add(w))
+        self.task_window_sizes.iter().fold(0u64, |acc, &w| acc.saturating_add(w))
     }
 }
 
@@ -238,10 +227,7 @@ struct ArenaCursor {
 
 impl ArenaCursor {
     fn new() -> Self {
-        Self {
-            cursor: 0,
-            regions: 0,
-        }
+        Self { cursor: 0, regions: 0 }
     }
 
     /// `cursor = align_up(cursor, align); off = cursor; cursor += size`.
@@ -253,9 +239,7 @@ impl ArenaCursor {
             )));
         }
         let overflow = || {
-            Error::InvalidArgument(format!(
-                "runtime arena size overflows u64 while reserving {what} ({size} bytes)"
-            ))
+            Error::InvalidArgument(format!("runtime arena size overflows u64 while reserving {what} ({size} bytes)"))
         };
         let off = checked_align_up(self.cursor, align).ok_or_else(overflow)?;
         self.cursor = off.checked_add(size).ok_or_else(overflow)?;
@@ -265,23 +249,16 @@ impl ArenaCursor {
 
     fn reserve_array(&mut self, what: &str, count: u64, elem: u64, align: u64) -> Result<u64> {
         let size = count.checked_mul(elem).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "runtime arena: {what} of {count} x {elem} bytes overflows u64"
-            ))
+            Error::InvalidArgument(format!("runtime arena: {what} of {count} x {elem} bytes overflows u64"))
         })?;
         self.reserve(what, size, align)
     }
 
     /// A 64-byte aligned region whose size is padded to 64 (`A(count × elem)`).
     fn reserve_padded(&mut self, what: &str, count: u64, elem: u64) -> Result<u64> {
-        let size = count
-            .checked_mul(elem)
-            .and_then(|s| checked_align_up(s, ARENA_ALIGN))
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "runtime arena: {what} of {count} x {elem} bytes overflows u64"
-                ))
-            })?;
+        let size = count.checked_mul(elem).and_then(|s| checked_align_up(s, ARENA_ALIGN)).ok_or_else(|| {
+            Error::InvalidArgument(format!("runtime arena: {what} of {count} x {elem} bytes overflows u64"))
+        })?;
         self.reserve(what, size, ARENA_ALIGN)
     }
 }
@@ -301,35 +278,21 @@ impl ArenaLayout {
 
         // Interleaved: fanin spill pool r, then seen-epoch r.
         for (r, (&wr, &dr)) in w.iter().zip(d.iter()).enumerate() {
-            o.orch.fanin_pool[r] =
-                c.reserve_padded("fanin spill pool", dr, FANIN_SPILL_ENTRY_BYTES)?;
-            o.orch.fanin_seen_epoch[r] =
-                c.reserve_padded("fanin seen-epoch", wr, FANIN_SEEN_EPOCH_BYTES)?;
+            o.orch.fanin_pool[r] = c.reserve_padded("fanin spill pool", dr, FANIN_SPILL_ENTRY_BYTES)?;
+            o.orch.fanin_seen_epoch[r] = c.reserve_padded("fanin seen-epoch", wr, FANIN_SEEN_EPOCH_BYTES)?;
         }
-        o.orch.scope_tasks = c.reserve_array(
-            "scope_tasks",
-            key.total_task_window(),
-            SCOPE_TASK_ENTRY_BYTES,
-            SCOPE_TASKS_ALIGN,
-        )?;
-        o.orch.scope_begins = c.reserve_array(
-            "scope_begins",
-            MAX_SCOPE_DEPTH,
-            SCOPE_BEGIN_ENTRY_BYTES,
-            SCOPE_BEGINS_ALIGN,
-        )?;
+        o.orch.scope_tasks =
+            c.reserve_array("scope_tasks", key.total_task_window(), SCOPE_TASK_ENTRY_BYTES, SCOPE_TASKS_ALIGN)?;
+        o.orch.scope_begins =
+            c.reserve_array("scope_begins", MAX_SCOPE_DEPTH, SCOPE_BEGIN_ENTRY_BYTES, SCOPE_BEGINS_ALIGN)?;
         o.orch.tensormap_buckets = c.reserve_array(
             "tensormap buckets",
             TENSORMAP_NUM_BUCKETS,
             TENSORMAP_BUCKET_BYTES,
             TENSORMAP_BUCKETS_ALIGN,
         )?;
-        o.orch.tensormap_entries = c.reserve_array(
-            "tensormap entry pool",
-            TENSORMAP_POOL_SIZE,
-            TENSORMAP_ENTRY_BYTES,
-            ARENA_ALIGN,
-        )?;
+        o.orch.tensormap_entries =
+            c.reserve_array("tensormap entry pool", TENSORMAP_POOL_SIZE, TENSORMAP_ENTRY_BYTES, ARENA_ALIGN)?;
         o.orch.tensormap_free_list = c.reserve_array(
             "tensormap free list",
             TENSORMAP_POOL_SIZE,
@@ -337,55 +300,27 @@ impl ArenaLayout {
             TENSORMAP_FREE_LIST_ALIGN,
         )?;
         for (head, &wr) in o.orch.task_entry_heads.iter_mut().zip(w.iter()) {
-            *head = c.reserve_array(
-                "task entry heads",
-                wr,
-                TASK_ENTRY_HEAD_BYTES,
-                TASK_ENTRY_HEADS_ALIGN,
-            )?;
+            *head = c.reserve_array("task entry heads", wr, TASK_ENTRY_HEAD_BYTES, TASK_ENTRY_HEADS_ALIGN)?;
         }
 
         for q in o.sched.ready_queues.iter_mut() {
-            *q = c.reserve_array(
-                "ready queue",
-                READY_QUEUE_SIZE,
-                READY_QUEUE_SLOT_BYTES,
-                ARENA_ALIGN,
-            )?;
+            *q = c.reserve_array("ready queue", READY_QUEUE_SIZE, READY_QUEUE_SLOT_BYTES, ARENA_ALIGN)?;
         }
-        o.sched.dummy_ready_queue = c.reserve_array(
-            "dummy ready queue",
-            READY_QUEUE_SIZE,
-            READY_QUEUE_SLOT_BYTES,
-            ARENA_ALIGN,
-        )?;
-        o.sched.early_dispatch_queue = c.reserve_array(
-            "early dispatch queue",
-            EARLY_DISPATCH_QUEUE_SIZE,
-            READY_QUEUE_SLOT_BYTES,
-            ARENA_ALIGN,
-        )?;
+        o.sched.dummy_ready_queue =
+            c.reserve_array("dummy ready queue", READY_QUEUE_SIZE, READY_QUEUE_SLOT_BYTES, ARENA_ALIGN)?;
+        o.sched.early_dispatch_queue =
+            c.reserve_array("early dispatch queue", EARLY_DISPATCH_QUEUE_SIZE, READY_QUEUE_SLOT_BYTES, ARENA_ALIGN)?;
         for (pool, &dr) in o.sched.dep_pools.iter_mut().zip(d.iter()) {
             *pool = c.reserve_array("dep list pool", dr, DEP_LIST_ENTRY_BYTES, ARENA_ALIGN)?;
         }
-        o.sched.wiring_queue = c.reserve_array(
-            "wiring queue",
-            WIRING_QUEUE_SIZE,
-            WIRING_ENTRY_BYTES,
-            ARENA_ALIGN,
-        )?;
+        o.sched.wiring_queue = c.reserve_array("wiring queue", WIRING_QUEUE_SIZE, WIRING_ENTRY_BYTES, ARENA_ALIGN)?;
 
         o.off_runtime = c.reserve("runtime state", RUNTIME_STATE_BYTES, ARENA_ALIGN)?;
         o.off_mailbox = c.reserve("completion mailbox", MAILBOX_BYTES, ARENA_ALIGN)?;
         o.arena_size = c.cursor;
 
         let sm = SmLayout::compute(w)?;
-        Ok(ArenaLayout {
-            sizing: *key,
-            offsets: o,
-            sm,
-            total_heap,
-        })
+        Ok(ArenaLayout { sizing: *key, offsets: o, sm, total_heap })
     }
 
     /// Offset of ring `ring`'s heap from the GM heap base (`Σ_{i<ring} H_i`;
@@ -429,18 +364,12 @@ mod tests {
         let stride = 131_072 + 65_536;
         for r in 0..4u64 {
             assert_eq!(o.orch.fanin_pool[r as usize], 64 + r * stride);
-            assert_eq!(
-                o.orch.fanin_seen_epoch[r as usize],
-                64 + r * stride + 131_072
-            );
+            assert_eq!(o.orch.fanin_seen_epoch[r as usize], 64 + r * stride + 131_072);
         }
         assert_eq!(o.orch.scope_begins, 786_496 + 65_536 * 8);
         assert_eq!(o.orch.tensormap_free_list, 1_343_808 + 65_536 * 128);
         assert_eq!(o.orch.task_entry_heads[0], 1_343_808 + 65_536 * 136);
-        assert_eq!(
-            o.orch.task_entry_heads[3],
-            o.orch.task_entry_heads[0] + 3 * 131_072
-        );
+        assert_eq!(o.orch.task_entry_heads[3], o.orch.task_entry_heads[0] + 3 * 131_072);
         let rq0 = o.orch.task_entry_heads[3] + 131_072;
         for q in 0..3u64 {
             assert_eq!(o.sched.ready_queues[q as usize], rq0 + q * 1_048_576);
@@ -530,10 +459,7 @@ mod tests {
     fn dep_pool_must_be_in_range() {
         let mut key = ArenaSizingKey::default();
         key.dep_pool_capacities[1] = 0;
-        assert!(matches!(
-            ArenaLayout::compute(&key),
-            Err(Error::InvalidArgument(_))
-        ));
+        assert!(matches!(ArenaLayout::compute(&key), Err(Error::InvalidArgument(_))));
         key.dep_pool_capacities[1] = u32::MAX;
         assert!(ArenaLayout::compute(&key).is_err());
         key.dep_pool_capacities[1] = 1;
@@ -542,16 +468,10 @@ mod tests {
 
     #[test]
     fn heap_sum_overflow_is_rejected() {
-        let mut key = ArenaSizingKey {
-            heap_sizes: [u64::MAX / 2, u64::MAX / 2, 2, 0],
-            ..ArenaSizingKey::default()
-        };
+        let mut key = ArenaSizingKey { heap_sizes: [u64::MAX / 2, u64::MAX / 2, 2, 0], ..ArenaSizingKey::default() };
         let e = ArenaLayout::compute(&key).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)));
-        assert!(
-            e.to_string().contains("sum of ring heaps overflows u64"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("sum of ring heaps overflows u64"), "{e}");
         key.heap_sizes = [u64::MAX / 2, u64::MAX / 2, 1, 0];
         assert_eq!(ArenaLayout::compute(&key).unwrap().total_heap, u64::MAX);
     }
@@ -565,10 +485,7 @@ mod tests {
         let set: HashSet<ArenaSizingKey> = [a, a, b].into_iter().collect();
         assert_eq!(set.len(), 2);
         // Heap sizes do not move arena offsets, only the total heap.
-        let (la, lb) = (
-            ArenaLayout::compute(&a).unwrap(),
-            ArenaLayout::compute(&b).unwrap(),
-        );
+        let (la, lb) = (ArenaLayout::compute(&a).unwrap(), ArenaLayout::compute(&b).unwrap());
         assert_eq!(la.offsets, lb.offsets);
         assert_eq!(lb.total_heap, la.total_heap + 1024);
     }

@@ -29,19 +29,13 @@ impl PreparedArena {
     /// Maps the three regions for `layout` (lazily committed, all-zero).
     pub fn build(layout: ArenaLayout) -> Result<PreparedArena> {
         let size = |v: u64, what: &str| -> Result<usize> {
-            usize::try_from(v).map_err(|_| {
-                Error::DeviceMemory(format!("{what} of {v} bytes exceeds the address space"))
-            })
+            usize::try_from(v)
+                .map_err(|_| Error::DeviceMemory(format!("{what} of {v} bytes exceeds the address space")))
         };
         let sm = Region::new(size(layout.sm.total_size, "shared memory")?)?;
         let heap = Region::new(size(layout.total_heap, "GM heap")?)?;
         let arena = Region::new(size(layout.offsets.arena_size, "runtime arena")?)?;
-        Ok(PreparedArena {
-            layout,
-            sm,
-            heap,
-            arena,
-        })
+        Ok(PreparedArena { layout, sm, heap, arena })
     }
 
     /// The shared-memory header at the start of the SM region.
@@ -90,9 +84,7 @@ impl ArenaCache {
             self.current = Some(PreparedArena::build(layout)?);
             self.builds += 1;
         }
-        self.current
-            .as_mut()
-            .ok_or_else(|| Error::State("arena cache is empty after a build".to_string()))
+        self.current.as_mut().ok_or_else(|| Error::State("arena cache is empty after a build".to_string()))
     }
 
     /// The cached arena, if any.
@@ -161,10 +153,7 @@ mod tests {
         let good = small_key(16);
         cache.get_or_build(&good).unwrap();
         let bad = small_key(12);
-        assert!(matches!(
-            cache.get_or_build(&bad),
-            Err(Error::InvalidArgument(_))
-        ));
+        assert!(matches!(cache.get_or_build(&bad), Err(Error::InvalidArgument(_))));
         assert_eq!(cache.current().unwrap().layout.sizing, good);
         cache.get_or_build(&good).unwrap();
         assert_eq!(cache.builds(), 1);
@@ -178,8 +167,7 @@ mod tests {
             assert_eq!(r.base_addr() % 1024, 0);
         }
         let hdr = p.sm_header();
-        hdr.reset(&p.layout.sm, p.layout.sizing.heap_sizes, p.sm.len() as u64)
-            .unwrap();
+        hdr.reset(&p.layout.sm, p.layout.sizing.heap_sizes, p.sm.len() as u64).unwrap();
         hdr.validate().unwrap();
         assert_eq!(
             hdr.rings[1].slot_states.load(Ordering::Relaxed),
@@ -192,22 +180,17 @@ mod tests {
     fn build_default_and_touch(cache: &mut ArenaCache) -> &PreparedArena {
         let p = cache.get_or_build(&ArenaSizingKey::default()).unwrap();
         let hdr = p.sm_header();
-        hdr.reset(&p.layout.sm, p.layout.sizing.heap_sizes, p.sm.len() as u64)
-            .unwrap();
+        hdr.reset(&p.layout.sm, p.layout.sizing.heap_sizes, p.sm.len() as u64).unwrap();
         for ring in p.layout.sm.rings {
             // SAFETY: the first payload of each ring is in bounds, 64-aligned
             // and has no other views.
-            let payload = unsafe {
-                p.sm.slice_mut::<u8>(ring.payloads as usize, SM_TASK_PAYLOAD_BYTES as usize)
-            }
-            .unwrap();
+            let payload =
+                unsafe { p.sm.slice_mut::<u8>(ring.payloads as usize, SM_TASK_PAYLOAD_BYTES as usize) }.unwrap();
             payload.fill(0x5A);
         }
         let off = p.layout.offsets.off_runtime as usize;
         // SAFETY: the runtime state region is in bounds and has no other views.
-        unsafe { p.arena.slice_mut::<u64>(off, 16) }
-            .unwrap()
-            .fill(1);
+        unsafe { p.arena.slice_mut::<u64>(off, 16) }.unwrap().fill(1);
         // SAFETY: first 4 KiB of the heap, no other views.
         unsafe { p.heap.slice_mut::<u8>(0, 4096) }.unwrap().fill(2);
         p
@@ -219,15 +202,11 @@ mod tests {
         let p = build_default_and_touch(&mut cache);
         let total_len = p.sm.len() + p.heap.len() + p.arena.len();
         assert!(total_len > 1_300_000_000, "{total_len}");
-        let resident = (p.sm.resident_pages().unwrap()
-            + p.heap.resident_pages().unwrap()
-            + p.arena.resident_pages().unwrap())
-            * page_size();
+        let resident =
+            (p.sm.resident_pages().unwrap() + p.heap.resident_pages().unwrap() + p.arena.resident_pages().unwrap())
+                * page_size();
         // Header + 4 payloads (≤ 2 pages each) + runtime + heap page.
-        assert!(
-            resident <= 16 * page_size().max(4096),
-            "{resident} bytes resident"
-        );
+        assert!(resident <= 16 * page_size().max(4096), "{resident} bytes resident");
     }
 
     const RSS_CHILD_ENV: &str = "SIMPLER_DEVICE_RSS_CHILD";
@@ -266,11 +245,7 @@ mod tests {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "child failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         // Make sure the child really ran the measurement (not 0 tests).
         assert!(stdout.contains("RSS_GROWTH="), "child output: {stdout}");
     }

@@ -55,7 +55,10 @@ impl ExecParams {
     pub fn shape(&self) -> Result<ExecShape> {
         let block_dim = if self.block_dim == 0 { MAX_BLOCK_DIM } else { self.block_dim };
         if !(1..=MAX_BLOCK_DIM).contains(&block_dim) {
-            return Err(Error::InvalidArgument(format!("block_dim = {} is invalid: must be 0 (auto) or in [1, {MAX_BLOCK_DIM}]", self.block_dim)));
+            return Err(Error::InvalidArgument(format!(
+                "block_dim = {} is invalid: must be 0 (auto) or in [1, {MAX_BLOCK_DIM}]",
+                self.block_dim
+            )));
         }
         if !(1..=MAX_AICPU_THREADS).contains(&self.aicpu_thread_num) {
             return Err(Error::InvalidArgument(format!(
@@ -148,7 +151,14 @@ impl DeviceContext {
     }
 
     /// [`init`](Self::init) with an explicit environment source.
-    pub fn init_with_env(&self, device_id: i32, cfg: &RuntimeConfig, aicpu: &[u8], aicore: &[u8], env: &dyn EnvSource) -> Result<()> {
+    pub fn init_with_env(
+        &self,
+        device_id: i32,
+        cfg: &RuntimeConfig,
+        aicpu: &[u8],
+        aicore: &[u8],
+        env: &dyn EnvSource,
+    ) -> Result<()> {
         if device_id < 0 {
             return Err(Error::InvalidArgument(format!("device_id = {device_id} is invalid: must be >= 0")));
         }
@@ -156,7 +166,9 @@ impl DeviceContext {
         match inner.phase {
             Phase::Finalized => return Err(Error::State("the device context was finalized; create a new one".into())),
             Phase::Initialized { device_id: d } if d != device_id => {
-                return Err(Error::State(format!("the device context is attached to device {d}; it cannot switch to {device_id}")))
+                return Err(Error::State(format!(
+                    "the device context is attached to device {d}; it cannot switch to {device_id}"
+                )))
             }
             _ => {}
         }
@@ -213,7 +225,13 @@ impl DeviceContext {
     /// Runs callable `id` with `args` (host pointers). Per-run knobs resolve
     /// from `cfg` (explicit) then the environment at this moment; a per-device
     /// knob in `cfg` must equal the latched value.
-    pub fn run(&self, id: i32, args: &ChipStorageTaskArgs, exec: &ExecParams, cfg: &RuntimeConfig) -> Result<RunTiming> {
+    pub fn run(
+        &self,
+        id: i32,
+        args: &ChipStorageTaskArgs,
+        exec: &ExecParams,
+        cfg: &RuntimeConfig,
+    ) -> Result<RunTiming> {
         let t0 = Instant::now();
         args.validate()?;
         let shape = exec.shape()?;
@@ -226,7 +244,9 @@ impl DeviceContext {
         inner.registry.get(id)?;
         let device_ns = match device.variant() {
             RuntimeVariant::HostBuildGraph => self.run_hbg(&inner, id, args, shape, device_id)?,
-            RuntimeVariant::TensormapAndRingbuffer => self.run_trb(&mut inner, id, args, exec, shape, device_id, &device, &run_cfg)?,
+            RuntimeVariant::TensormapAndRingbuffer => {
+                self.run_trb(&mut inner, id, args, exec, shape, device_id, &device, &run_cfg)?
+            }
             RuntimeVariant::AicpuBuildGraph => return Err(Error::Unsupported("aicpu_build_graph".into())),
         };
         Ok(RunTiming { host_wall_ns: (t0.elapsed().as_nanos() as u64).max(1), device_wall_ns: device_ns })
@@ -240,16 +260,30 @@ impl DeviceContext {
             ("enable_dep_gen", exec.enable_dep_gen),
         ] {
             if on != 0 && inner.warned.insert(name) {
-                log::warn("run_prepared", &format!("{name} is not produced by the simulated device; the flag is ignored"));
+                log::warn(
+                    "run_prepared",
+                    &format!("{name} is not produced by the simulated device; the flag is ignored"),
+                );
             }
         }
     }
 
-    fn run_hbg(&self, inner: &Inner, id: i32, args: &ChipStorageTaskArgs, shape: ExecShape, device_id: i32) -> Result<u64> {
+    fn run_hbg(
+        &self,
+        inner: &Inner,
+        id: i32,
+        args: &ChipStorageTaskArgs,
+        shape: ExecShape,
+        device_id: i32,
+    ) -> Result<u64> {
         let reg = inner.registry.get(id)?;
-        let host = reg.host_orch.as_ref().ok_or_else(|| Error::State(format!("callable {id} has no host orchestration")))?;
+        let host =
+            reg.host_orch.as_ref().ok_or_else(|| Error::State(format!("callable {id} has no host orchestration")))?;
         crate::kernel::sim_context::clear_pipe_state(device_id)?;
-        let (mut orch, result) = crate::runtime::hbg::run_orchestration(host.func, args, &self.memory, crate::orchestration::call_hbg_entry);
+        let (mut orch, result) = crate::runtime::hbg::run_orchestration(host.func, args, &self.memory, |f, rt, a| {
+            // SAFETY: run_orchestration passes its own live runtime object and `args`.
+            unsafe { crate::runtime::hbg::call_hbg_entry(f, rt, a) }
+        });
         let t_dev = Instant::now();
         let result = result.and_then(|()| {
             let kernel = |fid: i32| reg.kernels.get(&fid).map(|k| k.entry());

@@ -58,10 +58,7 @@ impl std::fmt::Debug for DeviceMemory {
         let map = self.read();
         f.debug_struct("DeviceMemory")
             .field("live_allocations", &map.len())
-            .field(
-                "live_bytes",
-                &map.values().map(|a| a.layout.size()).sum::<usize>(),
-            )
+            .field("live_bytes", &map.values().map(|a| a.layout.size()).sum::<usize>())
             .finish()
     }
 }
@@ -69,9 +66,7 @@ impl std::fmt::Debug for DeviceMemory {
 impl DeviceMemory {
     /// An empty tracker.
     pub fn new() -> Self {
-        Self {
-            live: RwLock::new(BTreeMap::new()),
-        }
+        Self { live: RwLock::new(BTreeMap::new()) }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<usize, Allocation>> {
@@ -90,21 +85,16 @@ impl DeviceMemory {
     /// satisfy is [`Error::DeviceMemory`].
     pub fn alloc(&self, size: usize) -> Result<*mut u8> {
         if size == 0 {
-            return Err(Error::InvalidArgument(
-                "device allocation size must be > 0".to_string(),
-            ));
+            return Err(Error::InvalidArgument("device allocation size must be > 0".to_string()));
         }
         let layout = Layout::from_size_align(size, DEVICE_ALLOC_ALIGN).map_err(|_| {
-            Error::DeviceMemory(format!(
-                "cannot allocate {size} bytes: size exceeds the address space"
-            ))
+            Error::DeviceMemory(format!("cannot allocate {size} bytes: size exceeds the address space"))
         })?;
         // SAFETY: `layout` has a non-zero size (checked above).
         let raw = unsafe { alloc::alloc_zeroed(layout) };
-        let ptr = NonNull::new(raw)
-            .ok_or_else(|| Error::DeviceMemory(format!("out of memory allocating {size} bytes")))?;
-        self.write()
-            .insert(ptr.as_ptr() as usize, Allocation { ptr, layout });
+        let ptr =
+            NonNull::new(raw).ok_or_else(|| Error::DeviceMemory(format!("out of memory allocating {size} bytes")))?;
+        self.write().insert(ptr.as_ptr() as usize, Allocation { ptr, layout });
         Ok(ptr.as_ptr())
     }
 
@@ -134,12 +124,8 @@ impl DeviceMemory {
     /// Looks up the allocation containing `[addr, addr + len)` and returns a
     /// pointer (with the allocation's provenance) to `addr`.
     fn locate(map: &BTreeMap<usize, Allocation>, addr: usize, len: usize) -> Result<NonNull<u8>> {
-        let out_of_range = || {
-            Error::DeviceMemory(format!(
-                "range {:#x}..+{len} is not inside one live device allocation",
-                addr
-            ))
-        };
+        let out_of_range =
+            || Error::DeviceMemory(format!("range {:#x}..+{len} is not inside one live device allocation", addr));
         let (&base, a) = map.range(..=addr).next_back().ok_or_else(out_of_range)?;
         let offset = addr - base;
         let end = offset.checked_add(len).ok_or_else(out_of_range)?;
@@ -279,10 +265,7 @@ mod tests {
     fn huge_size_is_device_memory_error() {
         let m = DeviceMemory::new();
         assert!(matches!(m.alloc(usize::MAX), Err(Error::DeviceMemory(_))));
-        assert!(matches!(
-            m.alloc(usize::MAX / 2 - 4096),
-            Err(Error::DeviceMemory(_))
-        ));
+        assert!(matches!(m.alloc(usize::MAX / 2 - 4096), Err(Error::DeviceMemory(_))));
         assert_eq!(m.live_allocations(), 0);
     }
 
@@ -298,14 +281,8 @@ mod tests {
         assert!(e.to_string().contains(&format!("{interior:p}")), "{e}");
         // Unknown pointer.
         let mut local = 0u8;
-        assert!(matches!(
-            m.free(&mut local as *mut u8),
-            Err(Error::DeviceMemory(_))
-        ));
-        assert!(matches!(
-            m.free(std::ptr::null_mut()),
-            Err(Error::DeviceMemory(_))
-        ));
+        assert!(matches!(m.free(&mut local as *mut u8), Err(Error::DeviceMemory(_))));
+        assert!(matches!(m.free(std::ptr::null_mut()), Err(Error::DeviceMemory(_))));
         // Still live after the bad frees.
         assert_eq!(m.live_allocations(), 1);
         m.free(p).unwrap();
@@ -355,10 +332,7 @@ mod tests {
         unsafe { m.copy_from_device(out.as_mut_ptr(), p, 64) }.unwrap();
         assert!(out[..64].iter().all(|&b| b == 0));
         // Length overflow.
-        assert!(matches!(
-            m.check_range(p, usize::MAX),
-            Err(Error::DeviceMemory(_))
-        ));
+        assert!(matches!(m.check_range(p, usize::MAX), Err(Error::DeviceMemory(_))));
     }
 
     #[test]
@@ -388,10 +362,7 @@ mod tests {
             // even when the next allocation is directly adjacent.
             // SAFETY: pointer arithmetic only; never dereferenced.
             let straddle = unsafe { p.add(32) };
-            assert!(matches!(
-                m.check_range(straddle, 64),
-                Err(Error::DeviceMemory(_))
-            ));
+            assert!(matches!(m.check_range(straddle, 64), Err(Error::DeviceMemory(_))));
         }
         // Find a pair of allocations adjacent in address order and check the
         // boundary explicitly.

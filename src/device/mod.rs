@@ -14,6 +14,7 @@
 
 pub mod arena;
 pub mod arena_cache;
+pub mod comm;
 pub mod context;
 pub mod memory;
 pub mod region;

@@ -58,10 +58,7 @@ unsafe impl Sync for Region {}
 
 impl std::fmt::Debug for Region {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Region")
-            .field("base", &self.ptr)
-            .field("len", &self.len)
-            .finish()
+        f.debug_struct("Region").field("base", &self.ptr).field("len", &self.len).finish()
     }
 }
 
@@ -72,11 +69,7 @@ impl Region {
     /// A failed mapping is [`Error::DeviceMemory`].
     pub fn new(len: usize) -> Result<Region> {
         if len == 0 {
-            return Ok(Region {
-                ptr: NonNull::<PageAligned>::dangling().cast(),
-                len: 0,
-                mapped: false,
-            });
+            return Ok(Region { ptr: NonNull::<PageAligned>::dangling().cast(), len: 0, mapped: false });
         }
         // SAFETY: anonymous mapping with a NULL hint; no existing memory is
         // affected. The result is checked against MAP_FAILED below.
@@ -92,18 +85,12 @@ impl Region {
         };
         if raw == libc::MAP_FAILED {
             let err = std::io::Error::last_os_error();
-            return Err(Error::DeviceMemory(format!(
-                "cannot map a {len}-byte region: {err}"
-            )));
+            return Err(Error::DeviceMemory(format!("cannot map a {len}-byte region: {err}")));
         }
         let ptr = NonNull::new(raw.cast::<u8>())
             .ok_or_else(|| Error::DeviceMemory(format!("mmap of {len} bytes returned NULL")))?;
         debug_assert_eq!(ptr.as_ptr() as usize % REGION_BASE_ALIGN, 0);
-        Ok(Region {
-            ptr,
-            len,
-            mapped: true,
-        })
+        Ok(Region { ptr, len, mapped: true })
     }
 
     /// Base pointer (dangling but aligned for an empty region).
@@ -148,14 +135,11 @@ impl Region {
     /// and returns a pointer to its start.
     fn view_ptr<T>(&self, offset: usize, count: usize) -> Result<*mut T> {
         let bytes = count.checked_mul(std::mem::size_of::<T>()).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "region view of {count} x {} bytes overflows",
-                std::mem::size_of::<T>()
-            ))
+            Error::InvalidArgument(format!("region view of {count} x {} bytes overflows", std::mem::size_of::<T>()))
         })?;
-        let end = offset.checked_add(bytes).ok_or_else(|| {
-            Error::InvalidArgument(format!("region view offset {offset} + {bytes} overflows"))
-        })?;
+        let end = offset
+            .checked_add(bytes)
+            .ok_or_else(|| Error::InvalidArgument(format!("region view offset {offset} + {bytes} overflows")))?;
         if end > self.len {
             return Err(Error::InvalidArgument(format!(
                 "region view [{offset}, {end}) exceeds the region length {}",
@@ -224,15 +208,9 @@ impl Region {
     /// or raw pointers in use on another thread) may overlap the released
     /// pages, since their contents change to zero.
     pub unsafe fn release_pages(&self, offset: usize, len: usize) -> Result<()> {
-        let end = offset
-            .checked_add(len)
-            .filter(|&e| e <= self.len)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "release range {offset}..+{len} exceeds the region length {}",
-                    self.len
-                ))
-            })?;
+        let end = offset.checked_add(len).filter(|&e| e <= self.len).ok_or_else(|| {
+            Error::InvalidArgument(format!("release range {offset}..+{len} exceeds the region length {}", self.len))
+        })?;
         let page = page_size();
         // The base is page aligned, so page alignment of offsets is page
         // alignment of addresses.
@@ -245,18 +223,10 @@ impl Region {
         // mapping (`stop <= end <= self.len`); MADV_DONTNEED on a private
         // anonymous mapping only zero-fills it. No overlapping views exist per
         // the caller's contract.
-        let rc = unsafe {
-            libc::madvise(
-                self.ptr.as_ptr().add(start).cast(),
-                stop - start,
-                libc::MADV_DONTNEED,
-            )
-        };
+        let rc = unsafe { libc::madvise(self.ptr.as_ptr().add(start).cast(), stop - start, libc::MADV_DONTNEED) };
         if rc != 0 {
             let err = std::io::Error::last_os_error();
-            return Err(Error::DeviceMemory(format!(
-                "madvise(MADV_DONTNEED) of {start}..{stop} failed: {err}"
-            )));
+            return Err(Error::DeviceMemory(format!("madvise(MADV_DONTNEED) of {start}..{stop} failed: {err}")));
         }
         Ok(())
     }
@@ -271,11 +241,7 @@ impl Drop for Region {
             if rc != 0 {
                 crate::diagnostics::log::warn(
                     "Region::drop",
-                    &format!(
-                        "munmap of {} bytes failed: {}",
-                        self.len,
-                        std::io::Error::last_os_error()
-                    ),
+                    &format!("munmap of {} bytes failed: {}", self.len, std::io::Error::last_os_error()),
                 );
             }
         }
@@ -284,8 +250,7 @@ impl Drop for Region {
 
 /// Resident set size of this process in bytes, from `/proc/self/statm`.
 pub fn resident_bytes() -> Result<u64> {
-    let s = std::fs::read_to_string("/proc/self/statm")
-        .map_err(|e| Error::Io(format!("/proc/self/statm: {e}")))?;
+    let s = std::fs::read_to_string("/proc/self/statm").map_err(|e| Error::Io(format!("/proc/self/statm: {e}")))?;
     let pages: u64 = s
         .split_whitespace()
         .nth(1)
@@ -333,27 +298,12 @@ mod tests {
         // create no references.
         unsafe {
             assert!(r.slice::<u32>(4092, 1).is_ok());
-            assert!(matches!(
-                r.slice::<u32>(4093, 1),
-                Err(Error::InvalidArgument(_))
-            ));
-            assert!(matches!(
-                r.slice::<u32>(4096, 1),
-                Err(Error::InvalidArgument(_))
-            ));
+            assert!(matches!(r.slice::<u32>(4093, 1), Err(Error::InvalidArgument(_))));
+            assert!(matches!(r.slice::<u32>(4096, 1), Err(Error::InvalidArgument(_))));
             assert!(r.slice::<u32>(4096, 0).is_ok());
-            assert!(matches!(
-                r.slice_mut::<u64>(4, 1),
-                Err(Error::InvalidArgument(_))
-            ));
-            assert!(matches!(
-                r.slice_mut::<u64>(0, usize::MAX),
-                Err(Error::InvalidArgument(_))
-            ));
-            assert!(matches!(
-                r.slice::<u8>(usize::MAX, 2),
-                Err(Error::InvalidArgument(_))
-            ));
+            assert!(matches!(r.slice_mut::<u64>(4, 1), Err(Error::InvalidArgument(_))));
+            assert!(matches!(r.slice_mut::<u64>(0, usize::MAX), Err(Error::InvalidArgument(_))));
+            assert!(matches!(r.slice::<u8>(usize::MAX, 2), Err(Error::InvalidArgument(_))));
             let a = r.slice::<AtomicU32>(64, 4).unwrap();
             a[1].store(7, Ordering::Relaxed);
             assert_eq!(r.slice::<u32>(68, 1).unwrap()[0], 7);
@@ -365,9 +315,7 @@ mod tests {
         let page = page_size();
         let r = Region::new(4 * page).unwrap();
         // SAFETY: the only view; dropped before release_pages is called.
-        unsafe { r.slice_mut::<u8>(0, 4 * page) }
-            .unwrap()
-            .fill(0xAB);
+        unsafe { r.slice_mut::<u8>(0, 4 * page) }.unwrap().fill(0xAB);
         // Release from the middle of page 0 to the middle of page 3: only
         // pages 1 and 2 are whole.
         // SAFETY: no views are live.
@@ -398,10 +346,7 @@ mod tests {
         unsafe { r.release_pages(0, touch) }.unwrap();
         assert_eq!(r.resident_pages().unwrap(), 0);
         // SAFETY: no other views; zero is a valid u8.
-        assert!(unsafe { r.slice::<u8>(0, touch) }
-            .unwrap()
-            .iter()
-            .all(|&b| b == 0));
+        assert!(unsafe { r.slice::<u8>(0, touch) }.unwrap().iter().all(|&b| b == 0));
         assert_eq!(Region::new(0).unwrap().resident_pages().unwrap(), 0);
     }
 

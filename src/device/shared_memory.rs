@@ -107,50 +107,27 @@ impl SmLayout {
     /// rings); overflow is [`Error::InvalidArgument`].
     pub fn compute(windows: [u64; RING_COUNT]) -> Result<SmLayout> {
         let a = |x: Option<u64>, what: &str, r: usize| -> Result<u64> {
-            x.and_then(|v| checked_align_up(v, SM_ALIGN))
-                .ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "shared-memory size overflows u64 at ring {r} {what} (windows {windows:?})"
-                    ))
-                })
+            x.and_then(|v| checked_align_up(v, SM_ALIGN)).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "shared-memory size overflows u64 at ring {r} {what} (windows {windows:?})"
+                ))
+            })
         };
         let add = |x: u64, y: u64, r: usize| -> Result<u64> {
             x.checked_add(y).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "shared-memory size overflows u64 at ring {r} (windows {windows:?})"
-                ))
+                Error::InvalidArgument(format!("shared-memory size overflows u64 at ring {r} (windows {windows:?})"))
             })
         };
         let mut start = a(Some(SM_HEADER_SIZE), "header", 0)?;
         let mut rings = [SmRingLayout::default(); RING_COUNT];
         for (r, (ring, &w)) in rings.iter_mut().zip(windows.iter()).enumerate() {
             let descriptors = start;
-            let payloads = add(
-                descriptors,
-                a(w.checked_mul(SM_TASK_DESCRIPTOR_BYTES), "descriptors", r)?,
-                r,
-            )?;
-            let slot_states = add(
-                payloads,
-                a(w.checked_mul(SM_TASK_PAYLOAD_BYTES), "payloads", r)?,
-                r,
-            )?;
-            start = add(
-                slot_states,
-                a(w.checked_mul(SM_SLOT_STATE_BYTES), "slot states", r)?,
-                r,
-            )?;
-            *ring = SmRingLayout {
-                descriptors,
-                payloads,
-                slot_states,
-                window: w,
-            };
+            let payloads = add(descriptors, a(w.checked_mul(SM_TASK_DESCRIPTOR_BYTES), "descriptors", r)?, r)?;
+            let slot_states = add(payloads, a(w.checked_mul(SM_TASK_PAYLOAD_BYTES), "payloads", r)?, r)?;
+            start = add(slot_states, a(w.checked_mul(SM_SLOT_STATE_BYTES), "slot states", r)?, r)?;
+            *ring = SmRingLayout { descriptors, payloads, slot_states, window: w };
         }
-        Ok(SmLayout {
-            rings,
-            total_size: start,
-        })
+        Ok(SmLayout { rings, total_size: start })
     }
 
     /// `calculate_size(W)`: one window broadcast to every ring.
@@ -285,12 +262,7 @@ impl SmHeader {
     ///
     /// `total_size` smaller than `layout.total_size` is
     /// [`Error::InvalidArgument`] and leaves the header unchanged.
-    pub fn reset(
-        &self,
-        layout: &SmLayout,
-        heaps: [u64; RING_COUNT],
-        total_size: u64,
-    ) -> Result<()> {
+    pub fn reset(&self, layout: &SmLayout, heaps: [u64; RING_COUNT], total_size: u64) -> Result<()> {
         if total_size < layout.total_size {
             return Err(Error::InvalidArgument(format!(
                 "shared memory of {total_size} bytes is smaller than the {} bytes the layout needs",
@@ -304,16 +276,12 @@ impl SmHeader {
             ring.last_task_alive.store(0, rel);
             ring.task_window_size.store(rl.window, rel);
             // W ≤ 2^31 for every valid window, so W − 1 fits in i32.
-            ring.task_window_mask
-                .store(rl.window.wrapping_sub(1) as i32, rel);
+            ring.task_window_mask.store(rl.window.wrapping_sub(1) as i32, rel);
             ring.heap_size.store(heap, rel);
             ring.task_descriptors_offset.store(rl.descriptors, rel);
-            ring.task_descriptors
-                .store(base.wrapping_add(rl.descriptors), rel);
-            ring.task_payloads
-                .store(base.wrapping_add(rl.payloads), rel);
-            ring.slot_states
-                .store(base.wrapping_add(rl.slot_states), rel);
+            ring.task_descriptors.store(base.wrapping_add(rl.descriptors), rel);
+            ring.task_payloads.store(base.wrapping_add(rl.payloads), rel);
+            ring.slot_states.store(base.wrapping_add(rl.slot_states), rel);
         }
         self.orchestrator_done.store(0, rel);
         self.total_size.store(total_size, rel);
@@ -412,14 +380,8 @@ mod tests {
 
     #[test]
     fn overflow_is_an_error() {
-        assert!(matches!(
-            SmLayout::compute([u64::MAX, 0, 0, 0]),
-            Err(Error::InvalidArgument(_))
-        ));
-        assert!(matches!(
-            SmLayout::compute([0, 0, 0, u64::MAX / 4800]),
-            Err(Error::InvalidArgument(_))
-        ));
+        assert!(matches!(SmLayout::compute([u64::MAX, 0, 0, 0]), Err(Error::InvalidArgument(_))));
+        assert!(matches!(SmLayout::compute([0, 0, 0, u64::MAX / 4800]), Err(Error::InvalidArgument(_))));
         assert!(SmLayout::compute([u64::MAX / 8000; 4]).is_err());
     }
 
@@ -435,8 +397,7 @@ mod tests {
         hdr.rings[2].current_task_index.store(99, Ordering::Relaxed);
         hdr.orch_error_code.store(7, Ordering::Relaxed);
         hdr.sched_stall_detail.store(3, Ordering::Relaxed);
-        hdr.reset(&layout, [1024, 2048, 4096, 8192], layout.total_size)
-            .unwrap();
+        hdr.reset(&layout, [1024, 2048, 4096, 8192], layout.total_size).unwrap();
         let base = region.base_addr();
         for (r, ring) in hdr.rings.iter().enumerate() {
             let w = 16u64 << r;
@@ -446,22 +407,10 @@ mod tests {
             assert_eq!(ring.task_window_mask.load(Ordering::Relaxed), w as i32 - 1);
             assert_eq!(ring.heap_size.load(Ordering::Relaxed), 1024 << r);
             let rl = layout.rings[r];
-            assert_eq!(
-                ring.task_descriptors_offset.load(Ordering::Relaxed),
-                rl.descriptors
-            );
-            assert_eq!(
-                ring.task_descriptors.load(Ordering::Relaxed),
-                base + rl.descriptors
-            );
-            assert_eq!(
-                ring.task_payloads.load(Ordering::Relaxed),
-                base + rl.payloads
-            );
-            assert_eq!(
-                ring.slot_states.load(Ordering::Relaxed),
-                base + rl.slot_states
-            );
+            assert_eq!(ring.task_descriptors_offset.load(Ordering::Relaxed), rl.descriptors);
+            assert_eq!(ring.task_descriptors.load(Ordering::Relaxed), base + rl.descriptors);
+            assert_eq!(ring.task_payloads.load(Ordering::Relaxed), base + rl.payloads);
+            assert_eq!(ring.slot_states.load(Ordering::Relaxed), base + rl.slot_states);
         }
         assert_eq!(hdr.total_size.load(Ordering::Relaxed), layout.total_size);
         assert_eq!(hdr.orch_error_code.load(Ordering::Relaxed), 0);
@@ -482,14 +431,8 @@ mod tests {
         assert_eq!(rd_i32(OFF_SCHED_STALL_CORE), -1);
         assert_eq!(rd_u64(OFF_SCHED_STALL_TASK_ID), u64::MAX);
         assert_eq!(rd_u64(OFF_TOTAL_SIZE), layout.total_size);
-        assert_eq!(
-            rd_u64(3 * SM_RING_HEADER_SIZE as usize + RING_OFF_TASK_WINDOW_SIZE),
-            128
-        );
-        assert_eq!(
-            rd_i32(SM_RING_HEADER_SIZE as usize + RING_OFF_TASK_WINDOW_MASK),
-            31
-        );
+        assert_eq!(rd_u64(3 * SM_RING_HEADER_SIZE as usize + RING_OFF_TASK_WINDOW_SIZE), 128);
+        assert_eq!(rd_i32(SM_RING_HEADER_SIZE as usize + RING_OFF_TASK_WINDOW_MASK), 31);
     }
 
     #[test]
@@ -498,10 +441,7 @@ mod tests {
         let region = Region::new(layout.total_size as usize).unwrap();
         // SAFETY: as in `reset_sets_init_values`.
         let hdr = &unsafe { region.slice::<SmHeader>(0, 1) }.unwrap()[0];
-        assert!(matches!(
-            hdr.reset(&layout, [0; 4], layout.total_size - 1),
-            Err(Error::InvalidArgument(_))
-        ));
+        assert!(matches!(hdr.reset(&layout, [0; 4], layout.total_size - 1), Err(Error::InvalidArgument(_))));
         // Untouched: total_size still 0, so validate fails.
         assert!(hdr.validate().is_err());
         hdr.reset(&layout, [0; 4], layout.total_size).unwrap();

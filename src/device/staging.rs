@@ -56,7 +56,12 @@ pub fn stage(memory: &DeviceMemory, args: &ChipStorageTaskArgs, signature: &[Arg
                 return Err(e);
             }
         }
-        staged.tensors.push(StagedTensor { host: t.buffer_addr as *mut u8, dev, size, copy_back: dir != ArgDirection::In });
+        staged.tensors.push(StagedTensor {
+            host: t.buffer_addr as *mut u8,
+            dev,
+            size,
+            copy_back: dir != ArgDirection::In,
+        });
         staged.args.tensors_mut()[i].buffer_addr = dev as u64;
     }
     Ok(staged)

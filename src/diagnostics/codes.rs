@@ -51,29 +51,34 @@ pub enum ErrorCode {
     PtoErrIo = -1017,
 }
 
+/// All codes, for `pto_error_name` and the documentation tests.
+pub(crate) const ALL_CODES: [ErrorCode; 19] = [
+    ErrorCode::PtoOk,
+    ErrorCode::PtoErrGeneric,
+    ErrorCode::PtoErrNullPointer,
+    ErrorCode::PtoErrInvalidValue,
+    ErrorCode::PtoErrUnknownKnob,
+    ErrorCode::PtoErrParse,
+    ErrorCode::PtoErrStructSize,
+    ErrorCode::PtoErrPanic,
+    ErrorCode::PtoErrInvalidArgument,
+    ErrorCode::PtoErrInvalidCallable,
+    ErrorCode::PtoErrCallableId,
+    ErrorCode::PtoErrDeviceMemory,
+    ErrorCode::PtoErrState,
+    ErrorCode::PtoErrLoad,
+    ErrorCode::PtoErrUnsupported,
+    ErrorCode::PtoErrBufferTooSmall,
+    ErrorCode::PtoErrUserCode,
+    ErrorCode::PtoErrRuntime,
+    ErrorCode::PtoErrIo,
+];
+
 impl ErrorCode {
-    /// All codes, for `pto_error_name` and the documentation tests.
-    pub const ALL: [ErrorCode; 19] = [
-        ErrorCode::PtoOk,
-        ErrorCode::PtoErrGeneric,
-        ErrorCode::PtoErrNullPointer,
-        ErrorCode::PtoErrInvalidValue,
-        ErrorCode::PtoErrUnknownKnob,
-        ErrorCode::PtoErrParse,
-        ErrorCode::PtoErrStructSize,
-        ErrorCode::PtoErrPanic,
-        ErrorCode::PtoErrInvalidArgument,
-        ErrorCode::PtoErrInvalidCallable,
-        ErrorCode::PtoErrCallableId,
-        ErrorCode::PtoErrDeviceMemory,
-        ErrorCode::PtoErrState,
-        ErrorCode::PtoErrLoad,
-        ErrorCode::PtoErrUnsupported,
-        ErrorCode::PtoErrBufferTooSmall,
-        ErrorCode::PtoErrUserCode,
-        ErrorCode::PtoErrRuntime,
-        ErrorCode::PtoErrIo,
-    ];
+    /// Every code, in numeric order of declaration.
+    pub fn all() -> &'static [ErrorCode] {
+        &ALL_CODES
+    }
 
     /// The C name of the code, e.g. `"PTO_ERR_NULL_POINTER"`.
     pub fn name(self) -> &'static str {
@@ -102,6 +107,6 @@ impl ErrorCode {
 
     /// Looks a numeric code up.
     pub fn from_i32(code: i32) -> Option<ErrorCode> {
-        ErrorCode::ALL.iter().copied().find(|c| *c as i32 == code)
+        ALL_CODES.iter().copied().find(|c| *c as i32 == code)
     }
 }

@@ -391,7 +391,7 @@ pub extern "C" fn pto_last_error_code() -> i32 {
 }
 
 static CODE_NAMES: Lazy<Vec<(i32, CString)>> =
-    Lazy::new(|| ErrorCode::ALL.iter().map(|c| (*c as i32, CString::new(c.name()).unwrap_or_default())).collect());
+    Lazy::new(|| ErrorCode::all().iter().map(|c| (*c as i32, CString::new(c.name()).unwrap_or_default())).collect());
 static UNKNOWN_CODE: Lazy<CString> = Lazy::new(|| CString::new("PTO_ERR_UNKNOWN").unwrap_or_default());
 
 /// Symbolic name of an error code (e.g. "PTO_ERR_NULL_POINTER"); negated

@@ -44,10 +44,9 @@ pub fn context(handle: DeviceContextHandle) -> Result<Arc<DeviceContext>> {
     if handle.is_null() {
         return Err(Error::NullPointer { what: "ctx" });
     }
-    contexts()
-        .get(&(handle as usize))
-        .cloned()
-        .ok_or_else(|| Error::InvalidArgument(format!("ctx {handle:p} is not a live device context (unknown or destroyed)")))
+    contexts().get(&(handle as usize)).cloned().ok_or_else(|| {
+        Error::InvalidArgument(format!("ctx {handle:p} is not a live device context (unknown or destroyed)"))
+    })
 }
 
 /// Copies `len` bytes at `ptr` (NULL with len 0 = empty; NULL with len > 0 = error).
@@ -89,7 +88,12 @@ fn read_args(args: *const c_void) -> Result<Box<ChipStorageTaskArgs>> {
 fn write_timing(out: *mut PtoRunTiming, t: RunTiming) {
     if !out.is_null() {
         // SAFETY: non-NULL; the C contract is a writable PtoRunTiming; written unaligned-safe.
-        unsafe { std::ptr::write_unaligned(out, PtoRunTiming { host_wall_ns: t.host_wall_ns, device_wall_ns: t.device_wall_ns }) };
+        unsafe {
+            std::ptr::write_unaligned(
+                out,
+                PtoRunTiming { host_wall_ns: t.host_wall_ns, device_wall_ns: t.device_wall_ns },
+            )
+        };
     }
 }
 
@@ -126,7 +130,9 @@ pub extern "C" fn destroy_device_context(ctx: DeviceContextHandle) {
                 c.finalize();
                 Ok(())
             }
-            None => Err(Error::InvalidArgument(format!("ctx {ctx:p} is not a live device context (unknown or destroyed)"))),
+            None => {
+                Err(Error::InvalidArgument(format!("ctx {ctx:p} is not a live device context (unknown or destroyed)")))
+            }
         }
     })
 }
@@ -153,7 +159,19 @@ pub extern "C" fn simpler_init(
     dispatcher_binary: *const u8,
     dispatcher_size: usize,
 ) -> i32 {
-    guard_legacy(|| init_impl(ctx, device_id, aicpu_binary, aicpu_size, aicore_binary, aicore_size, dispatcher_binary, dispatcher_size, std::ptr::null()))
+    guard_legacy(|| {
+        init_impl(
+            ctx,
+            device_id,
+            aicpu_binary,
+            aicpu_size,
+            aicore_binary,
+            aicore_size,
+            dispatcher_binary,
+            dispatcher_size,
+            std::ptr::null(),
+        )
+    })
 }
 
 /// `simpler_init` with an explicit configuration (may be NULL). Per-device
@@ -172,7 +190,19 @@ pub extern "C" fn simpler_init_with_config(
     dispatcher_size: usize,
     config: *const pto_runtime_config_t,
 ) -> i32 {
-    guard_code(|| init_impl(ctx, device_id, aicpu_binary, aicpu_size, aicore_binary, aicore_size, dispatcher_binary, dispatcher_size, config))
+    guard_code(|| {
+        init_impl(
+            ctx,
+            device_id,
+            aicpu_binary,
+            aicpu_size,
+            aicore_binary,
+            aicore_size,
+            dispatcher_binary,
+            dispatcher_size,
+            config,
+        )
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -226,7 +256,12 @@ pub extern "C" fn device_free_ctx(ctx: DeviceContextHandle, dev_ptr: *mut c_void
 
 /// Copies `size` bytes host → device (range-checked); -1 on error.
 #[no_mangle]
-pub extern "C" fn copy_to_device_ctx(ctx: DeviceContextHandle, dev_ptr: *mut c_void, host_ptr: *const c_void, size: usize) -> i32 {
+pub extern "C" fn copy_to_device_ctx(
+    ctx: DeviceContextHandle,
+    dev_ptr: *mut c_void,
+    host_ptr: *const c_void,
+    size: usize,
+) -> i32 {
     guard_legacy(|| {
         let c = context(ctx)?;
         if dev_ptr.is_null() {
@@ -243,7 +278,12 @@ pub extern "C" fn copy_to_device_ctx(ctx: DeviceContextHandle, dev_ptr: *mut c_v
 
 /// Copies `size` bytes device → host (range-checked); -1 on error.
 #[no_mangle]
-pub extern "C" fn copy_from_device_ctx(ctx: DeviceContextHandle, host_ptr: *mut c_void, dev_ptr: *const c_void, size: usize) -> i32 {
+pub extern "C" fn copy_from_device_ctx(
+    ctx: DeviceContextHandle,
+    host_ptr: *mut c_void,
+    dev_ptr: *const c_void,
+    size: usize,
+) -> i32 {
     guard_legacy(|| {
         let c = context(ctx)?;
         if host_ptr.is_null() {
@@ -283,7 +323,12 @@ pub extern "C" fn prepare_callable(ctx: DeviceContextHandle, callable_id: i32, c
 /// Registers a ChipCallable image of known length: every size and offset is
 /// checked against `callable_size` (a truncated image is an error).
 #[no_mangle]
-pub extern "C" fn simpler_prepare_callable_sized(ctx: DeviceContextHandle, callable_id: i32, callable: *const c_void, callable_size: usize) -> i32 {
+pub extern "C" fn simpler_prepare_callable_sized(
+    ctx: DeviceContextHandle,
+    callable_id: i32,
+    callable: *const c_void,
+    callable_size: usize,
+) -> i32 {
     guard_code(|| {
         let c = context(ctx)?;
         if callable.is_null() {
@@ -444,7 +489,12 @@ pub extern "C" fn get_orchestration_compiler() -> i32 {
 /// C++ `CallableArtifacts` at `out` is not touched (it is internal to
 /// upstream's host runtime). 0 or -1.
 #[no_mangle]
-pub extern "C" fn prepare_callable_impl(callable: *const c_void, upload_fn: Option<unsafe extern "C" fn(*const c_void) -> u64>, out: *mut c_void) -> i32 {
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // a C export: the pointer contract is documented above
+pub extern "C" fn prepare_callable_impl(
+    callable: *const c_void,
+    upload_fn: Option<unsafe extern "C" fn(*const c_void) -> u64>,
+    out: *mut c_void,
+) -> i32 {
     guard_legacy(|| {
         if callable.is_null() {
             return Err(Error::NullPointer { what: "callable" });

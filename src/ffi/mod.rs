@@ -8,6 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::diagnostics::{last_error, Error, Result};
 
+pub mod comm;
 pub mod config;
 pub mod host_api;
 

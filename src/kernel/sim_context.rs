@@ -63,11 +63,7 @@ fn global_symbol(name: &str) -> *mut c_void {
 }
 
 fn required(lib: &Library, name: &str) -> Result<*mut c_void> {
-    lookup(lib, name).ok_or_else(|| {
-        Error::Load(format!(
-            "libsimpler_sim_context.so: symbol '{name}' not found"
-        ))
-    })
+    lookup(lib, name).ok_or_else(|| Error::Load(format!("libsimpler_sim_context.so: symbol '{name}' not found")))
 }
 
 fn load() -> Result<SimContext> {
@@ -208,13 +204,7 @@ pub fn kernel_hooks() -> Result<KernelHooks> {
         }
     };
     Ok(KernelHooks {
-        get_subblock_id: pick(
-            "pto_sim_get_subblock_id",
-            ctx.get_subblock_id as *mut c_void,
-        ),
-        get_pipe_shared_state: pick(
-            "pto_sim_get_pipe_shared_state",
-            ctx.get_pipe_shared_state as *mut c_void,
-        ),
+        get_subblock_id: pick("pto_sim_get_subblock_id", ctx.get_subblock_id as *mut c_void),
+        get_pipe_shared_state: pick("pto_sim_get_pipe_shared_state", ctx.get_pipe_shared_state as *mut c_void),
     })
 }

@@ -40,15 +40,9 @@ impl KernelSo {
     pub fn load(bytes: &[u8], func_id: i32) -> Result<KernelSo> {
         let hooks = sim_context::kernel_hooks()?;
         let what = format!("kernel SO of func_id {func_id}");
-        let lib = dlopen_bytes(
-            bytes,
-            &format!("kernel_{func_id}_"),
-            libc::RTLD_NOW | libc::RTLD_LOCAL,
-            &what,
-        )?;
-        let entry = lookup(&lib, KERNEL_ENTRY_SYMBOL).ok_or_else(|| {
-            Error::Load(format!("{what}: symbol '{KERNEL_ENTRY_SYMBOL}' not found"))
-        })?;
+        let lib = dlopen_bytes(bytes, &format!("kernel_{func_id}_"), libc::RTLD_NOW | libc::RTLD_LOCAL, &what)?;
+        let entry = lookup(&lib, KERNEL_ENTRY_SYMBOL)
+            .ok_or_else(|| Error::Load(format!("{what}: symbol '{KERNEL_ENTRY_SYMBOL}' not found")))?;
         // SAFETY: `kernel_entry` has the documented `void(int64_t*)` C
         // signature (orch_abi.md §5.1); the library outlives the pointer.
         let entry = unsafe { std::mem::transmute::<*mut c_void, KernelEntry>(entry) };
@@ -63,12 +57,7 @@ impl KernelSo {
                 register(hooks.get_subblock_id, hooks.get_pipe_shared_state);
             }
         }
-        Ok(KernelSo {
-            entry,
-            func_id,
-            has_hooks: register.is_some(),
-            _lib: lib,
-        })
+        Ok(KernelSo { entry, func_id, has_hooks: register.is_some(), _lib: lib })
     }
 
     /// The func id the kernel was loaded for.

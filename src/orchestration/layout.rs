@@ -164,11 +164,7 @@ impl Arg {
             has_error: 0,
             pad0: [0; 7],
             error_msg: std::ptr::null(),
-            launch_spec: LaunchSpec {
-                block_num: 1,
-                require_sync_start: 0,
-                pad: 0,
-            },
+            launch_spec: LaunchSpec { block_num: 1, require_sync_start: 0, pad: 0 },
             allow_early_resolve: 0,
             pad1: [0; 3],
             dump_arg_selection: DumpArgSelection {
@@ -211,12 +207,7 @@ const _: () = {
 impl TaskOutputTensors {
     /// The empty/failed result: invalid id, no outputs.
     pub fn empty() -> TaskOutputTensors {
-        TaskOutputTensors {
-            task_id: u64::MAX,
-            output_count: 0,
-            pad: 0,
-            tensors: [std::ptr::null(); MAX_TENSOR_ARGS],
-        }
+        TaskOutputTensors { task_id: u64::MAX, output_count: 0, pad: 0, tensors: [std::ptr::null(); MAX_TENSOR_ARGS] }
     }
 }
 
@@ -322,35 +313,20 @@ pub type RuntimeFn = unsafe extern "C" fn(rt: *mut PTO2RuntimeHead);
 /// `is_fatal` entry type (C++ `bool` result).
 pub type IsFatalFn = unsafe extern "C" fn(rt: *mut PTO2RuntimeHead) -> bool;
 /// `report_fatal(rt, code, func, fmt, ...)` (C-variadic).
-pub type ReportFatalFn = unsafe extern "C" fn(
-    rt: *mut PTO2RuntimeHead,
-    error_code: i32,
-    func: *const c_char,
-    fmt: *const c_char,
-    ...
-);
+pub type ReportFatalFn =
+    unsafe extern "C" fn(rt: *mut PTO2RuntimeHead, error_code: i32, func: *const c_char, fmt: *const c_char, ...);
 /// `log_error` / `log_warn` / `log_debug` (C-variadic).
 pub type LogFn = unsafe extern "C" fn(func: *const c_char, fmt: *const c_char, ...);
 /// `log_info_v(func, v, fmt, ...)` (C-variadic).
 pub type LogInfoVFn = unsafe extern "C" fn(func: *const c_char, v: i32, fmt: *const c_char, ...);
 /// `get_tensor_data` entry type.
-pub type GetTensorDataFn = unsafe extern "C" fn(
-    rt: *mut PTO2RuntimeHead,
-    tensor: *const Tensor,
-    ndims: u32,
-    indices: *const u32,
-) -> u64;
+pub type GetTensorDataFn =
+    unsafe extern "C" fn(rt: *mut PTO2RuntimeHead, tensor: *const Tensor, ndims: u32, indices: *const u32) -> u64;
 /// `set_tensor_data` entry type.
-pub type SetTensorDataFn = unsafe extern "C" fn(
-    rt: *mut PTO2RuntimeHead,
-    tensor: *const Tensor,
-    ndims: u32,
-    indices: *const u32,
-    value: u64,
-);
+pub type SetTensorDataFn =
+    unsafe extern "C" fn(rt: *mut PTO2RuntimeHead, tensor: *const Tensor, ndims: u32, indices: *const u32, value: u64);
 /// `alloc_tensors` / `submit_dummy_task` entry type (sret result).
-pub type ArgsOnlyFn =
-    unsafe extern "C" fn(rt: *mut PTO2RuntimeHead, args: *const Arg) -> TaskOutputTensors;
+pub type ArgsOnlyFn = unsafe extern "C" fn(rt: *mut PTO2RuntimeHead, args: *const Arg) -> TaskOutputTensors;
 /// `scope_set_site(file, line)` entry type.
 pub type ScopeSetSiteFn = unsafe extern "C" fn(file: *const c_char, line: i32);
 

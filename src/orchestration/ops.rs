@@ -18,15 +18,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use once_cell::sync::Lazy;
 
 use super::layout::{
-    error_code, tag, Arg, MixedKernels, PTO2RuntimeHead, PTO2RuntimeOps, TaskOutputTensors,
-    TensorCreateInfo, MAX_SCALAR_ARGS, MAX_TENSOR_ARGS,
+    error_code, tag, Arg, MixedKernels, PTO2RuntimeHead, PTO2RuntimeOps, TaskOutputTensors, TensorCreateInfo,
+    MAX_SCALAR_ARGS, MAX_TENSOR_ARGS,
 };
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 use crate::abi::DataType;
 use crate::diagnostics::log;
 use crate::runtime::trb::api::{
-    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg,
-    TensorCreate,
+    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg, TensorCreate,
 };
 
 /// Marks a [`RuntimeObject`] (checked by every entry before use).
@@ -52,11 +51,7 @@ impl<'a> RuntimeObject<'a> {
     /// and `pending_scope_mode` = AUTO.
     pub fn new(api: &'a mut dyn OrchestratorApi) -> RuntimeObject<'a> {
         RuntimeObject {
-            head: PTO2RuntimeHead {
-                ops: ops_table(),
-                pending_scope_mode: 0,
-                pad: [0; 7],
-            },
+            head: PTO2RuntimeHead { ops: ops_table(), pending_scope_mode: 0, pad: [0; 7] },
             magic: RUNTIME_MAGIC,
             api: api as *mut (dyn OrchestratorApi + 'a),
             panic_message: None,
@@ -80,10 +75,7 @@ impl<'a> RuntimeObject<'a> {
     pub fn enter(&mut self) -> CurrentRuntimeGuard<'_> {
         let ptr = self.as_runtime_ptr();
         let previous = CURRENT.with(|c| c.replace(ptr));
-        CurrentRuntimeGuard {
-            previous,
-            _obj: PhantomData,
-        }
+        CurrentRuntimeGuard { previous, _obj: PhantomData }
     }
 }
 
@@ -220,9 +212,7 @@ unsafe fn with_runtime<R>(
             let msg = format!("panic inside ops entry {func}: {}", panic_text(&*payload));
             log::error(func, &msg);
             // Best effort: let the orchestrator latch the fatal state too.
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                api.report_fatal(error_code::EXPLICIT_ORCH_FATAL, &msg)
-            }));
+            let _ = catch_unwind(AssertUnwindSafe(|| api.report_fatal(error_code::EXPLICIT_ORCH_FATAL, &msg)));
             obj.panic_message = Some(msg);
             fallback
         }
@@ -238,10 +228,7 @@ unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T, String> {
         return Err(format!("{what} is NULL"));
     }
     if (p as usize) % std::mem::align_of::<T>() != 0 {
-        return Err(format!(
-            "{what} at {p:p} is not {}-byte aligned",
-            std::mem::align_of::<T>()
-        ));
+        return Err(format!("{what} at {p:p} is not {}-byte aligned", std::mem::align_of::<T>()));
     }
     // SAFETY: non-NULL and aligned (checked); liveness is the caller's contract.
     Ok(unsafe { &*p })
@@ -269,21 +256,13 @@ static PLACEHOLDER_TENSOR: Tensor = Tensor {
     pad_cl2: [0; 36],
 };
 
-const PLACEHOLDER_CREATE: TensorCreate = TensorCreate {
-    shapes: [0; MAX_TENSOR_DIMS],
-    ndims: 0,
-    dtype: 0,
-    manual_dep: false,
-    initial_value: None,
-};
+const PLACEHOLDER_CREATE: TensorCreate =
+    TensorCreate { shapes: [0; MAX_TENSOR_DIMS], ndims: 0, dtype: 0, manual_dep: false, initial_value: None };
 
 /// Decodes a `TensorCreateInfo` into the plain Rust description.
 fn decode_create_info(ci: &TensorCreateInfo, slot: usize) -> Result<TensorCreate, String> {
     if ci.ndims == 0 || ci.ndims as usize > MAX_TENSOR_DIMS {
-        return Err(format!(
-            "output tensor {slot}: ndims {} out of range 1..={MAX_TENSOR_DIMS}",
-            ci.ndims
-        ));
+        return Err(format!("output tensor {slot}: ndims {} out of range 1..={MAX_TENSOR_DIMS}", ci.ndims));
     }
     if DataType::from_u8(ci.dtype).is_none() {
         return Err(format!("output tensor {slot}: unknown dtype {}", ci.dtype));
@@ -352,10 +331,7 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
     } else {
         let p = arg.explicit_deps;
         if p.is_null() {
-            return Err(format!(
-                "explicit dependency array is NULL with count {}",
-                arg.explicit_dep_count
-            ));
+            return Err(format!("explicit dependency array is NULL with count {}", arg.explicit_dep_count));
         }
         if (p as usize) % std::mem::align_of::<u64>() != 0 {
             return Err("explicit dependency array is misaligned".to_string());
@@ -408,11 +384,7 @@ unsafe fn submit_common(
     if arg.has_error != 0 {
         // SAFETY: error_msg is NULL or a static NUL-terminated string.
         let msg = unsafe { c_text(arg.error_msg) };
-        let msg = if msg.is_empty() {
-            "invalid task arguments".into()
-        } else {
-            msg
-        };
+        let msg = if msg.is_empty() { "invalid task arguments".into() } else { msg };
         fatal_invalid(api, func, &msg);
         return TaskOutputTensors::empty();
     }
@@ -450,21 +422,14 @@ unsafe extern "C" fn op_submit_task(
                     return TaskOutputTensors::empty();
                 }
             };
-            let ids = MixedKernelIds {
-                aic: mk.aic_kernel_id,
-                aiv0: mk.aiv0_kernel_id,
-                aiv1: mk.aiv1_kernel_id,
-            };
+            let ids = MixedKernelIds { aic: mk.aic_kernel_id, aiv0: mk.aiv0_kernel_id, aiv1: mk.aiv1_kernel_id };
             // SAFETY: `args` is the caller's live Arg reference.
             submit_common(api, F, args, |api, view| api.submit_task(ids, view))
         })
     }
 }
 
-unsafe extern "C" fn op_alloc_tensors(
-    rt: *mut PTO2RuntimeHead,
-    args: *const Arg,
-) -> TaskOutputTensors {
+unsafe extern "C" fn op_alloc_tensors(rt: *mut PTO2RuntimeHead, args: *const Arg) -> TaskOutputTensors {
     const F: &str = "alloc_tensors";
     // SAFETY: see op_submit_task.
     unsafe {
@@ -475,10 +440,7 @@ unsafe extern "C" fn op_alloc_tensors(
     }
 }
 
-unsafe extern "C" fn op_submit_dummy_task(
-    rt: *mut PTO2RuntimeHead,
-    args: *const Arg,
-) -> TaskOutputTensors {
+unsafe extern "C" fn op_submit_dummy_task(rt: *mut PTO2RuntimeHead, args: *const Arg) -> TaskOutputTensors {
     const F: &str = "submit_dummy_task";
     // SAFETY: see op_submit_task.
     unsafe {
@@ -520,11 +482,7 @@ unsafe extern "C" fn op_scope_end(rt: *mut PTO2RuntimeHead) {
 
 unsafe extern "C" fn op_orchestration_done(rt: *mut PTO2RuntimeHead) {
     // SAFETY: see op_submit_task.
-    unsafe {
-        with_runtime(rt, "orchestration_done", (), |api| {
-            api.orchestration_done()
-        })
-    }
+    unsafe { with_runtime(rt, "orchestration_done", (), |api| api.orchestration_done()) }
 }
 
 unsafe extern "C" fn op_is_fatal(rt: *mut PTO2RuntimeHead) -> bool {
@@ -567,8 +525,8 @@ unsafe extern "C" fn op_get_tensor_data(
                 return 0;
             }
             // SAFETY: `tensor`/`indices` are the caller's live arguments.
-            let decoded = checked_ref(tensor, "tensor pointer")
-                .and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
+            let decoded =
+                checked_ref(tensor, "tensor pointer").and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
             match decoded {
                 Ok((t, idx)) => api.get_tensor_data(t, idx),
                 Err(e) => {
@@ -595,8 +553,8 @@ unsafe extern "C" fn op_set_tensor_data(
                 return;
             }
             // SAFETY: `tensor`/`indices` are the caller's live arguments.
-            let decoded = checked_ref(tensor, "tensor pointer")
-                .and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
+            let decoded =
+                checked_ref(tensor, "tensor pointer").and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
             match decoded {
                 Ok((t, idx)) => api.set_tensor_data(t, idx, value),
                 Err(e) => fatal_invalid(api, F, &e),
@@ -624,12 +582,7 @@ unsafe extern "C" fn op_scope_set_site(file: *const c_char, line: i32) {
 // ---------------------------------------------------------------------------
 // Callbacks of the C-variadic shims.
 
-extern "C" fn fatal_callback(
-    rt: *mut c_void,
-    code: i32,
-    func: *const c_char,
-    msg: *const c_char,
-) {
+extern "C" fn fatal_callback(rt: *mut c_void, code: i32, func: *const c_char, msg: *const c_char) {
     // SAFETY: the shim passes the orchestration's runtime pointer through
     // unchanged (bind contract as for every entry); `func`/`msg` are NULL
     // or NUL-terminated strings live for the call.

@@ -44,14 +44,12 @@ pub(crate) fn dlopen_bytes(bytes: &[u8], prefix: &str, flags: c_int, what: &str)
         .and_then(|()| file.flush());
     drop(file);
     let result = match written {
-        Err(e) => Err(Error::Load(format!(
-            "{what}: cannot write {}: {e}",
-            path.display()
-        ))),
+        Err(e) => Err(Error::Load(format!("{what}: cannot write {}: {e}", path.display()))),
         // SAFETY: loading runs the object's initialisers; the bytes are
         // user-supplied code that the runtime is asked to execute by design.
-        Ok(()) => unsafe { Library::open(Some(&path), flags) }
-            .map_err(|e| Error::Load(format!("{what}: dlopen failed: {e}"))),
+        Ok(()) => {
+            unsafe { Library::open(Some(&path), flags) }.map_err(|e| Error::Load(format!("{what}: dlopen failed: {e}")))
+        }
     };
     let _ = std::fs::remove_file(&path);
     result

@@ -100,7 +100,9 @@ pub fn execute(
                 }
                 if s.running == 0 {
                     let stuck = total - s.done;
-                    s.failed = Some(format!("host_build_graph: dependency cycle: {stuck} of {total} tasks can never become ready"));
+                    s.failed = Some(format!(
+                        "host_build_graph: dependency cycle: {stuck} of {total} tasks can never become ready"
+                    ));
                     cv.notify_all();
                     return;
                 }
@@ -175,7 +177,14 @@ mod tests {
         let order = ORDER.lock().unwrap().clone();
         let pos = |x: u64| order.iter().position(|&v| v == x).unwrap();
         assert_eq!(order.len(), 6);
-        assert!(pos(0) < pos(1) && pos(0) < pos(2) && pos(1) < pos(3) && pos(2) < pos(3) && pos(3) < pos(4) && pos(4) < pos(5));
+        assert!(
+            pos(0) < pos(1)
+                && pos(0) < pos(2)
+                && pos(1) < pos(3)
+                && pos(2) < pos(3)
+                && pos(3) < pos(4)
+                && pos(4) < pos(5)
+        );
 
         let mut cyc = Graph::default();
         for i in 0..3u64 {
@@ -194,8 +203,14 @@ mod tests {
 
     #[test]
     fn core_identities() {
-        assert_eq!(core_for(0, CoreType::Aic, 3), CoreIdentity { core_id: 0, cluster: 0, lane: 0, core_type: CoreType::Aic });
-        assert_eq!(core_for(1, CoreType::Aiv, 3), CoreIdentity { core_id: 4, cluster: 0, lane: 1, core_type: CoreType::Aiv });
+        assert_eq!(
+            core_for(0, CoreType::Aic, 3),
+            CoreIdentity { core_id: 0, cluster: 0, lane: 0, core_type: CoreType::Aic }
+        );
+        assert_eq!(
+            core_for(1, CoreType::Aiv, 3),
+            CoreIdentity { core_id: 4, cluster: 0, lane: 1, core_type: CoreType::Aiv }
+        );
         assert_eq!(core_for(2, CoreType::Aiv, 3).cluster, 1);
     }
 }

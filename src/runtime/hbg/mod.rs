@@ -17,4 +17,4 @@ pub mod ops;
 
 pub use exec::execute;
 pub use graph::{Graph, Task, MAX_ARGS, MAX_FANOUT, MAX_TASKS};
-pub use ops::{run_orchestration, HbgOrchFn};
+pub use ops::{call_hbg_entry, run_orchestration, HbgOrchFn};

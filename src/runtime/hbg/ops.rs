@@ -37,7 +37,7 @@ const _: () = assert!(std::mem::size_of::<OrchestrationRuntimeOps>() == 72);
 #[repr(C)]
 pub struct OrchestrationRuntime {
     ops: *const OrchestrationRuntimeOps,
-    builder: *mut Builder<'static>,
+    builder: *mut c_void,
 }
 
 /// A device-to-host copy-back recorded by `record_tensor_pair`.
@@ -82,7 +82,7 @@ fn with_builder<T>(rt: *mut OrchestrationRuntime, fail: T, f: impl FnOnce(&mut B
     // SAFETY: `rt` is the object `run_orchestration` created on its stack and
     // handed to the orchestration; it (and the builder it points to) outlives
     // the orchestration call, and ops are only invoked from that call's thread.
-    let b = unsafe { &mut *(*rt).builder };
+    let b = unsafe { &mut *((*rt).builder as *mut Builder<'_>) };
     match catch_unwind(AssertUnwindSafe(|| f(b))) {
         Ok(v) => v,
         Err(_) => {
@@ -92,7 +92,13 @@ fn with_builder<T>(rt: *mut OrchestrationRuntime, fail: T, f: impl FnOnce(&mut B
     }
 }
 
-unsafe extern "C" fn op_add_task(rt: *mut OrchestrationRuntime, args: *mut u64, num_args: i32, func_id: i32, core_type: i32) -> i32 {
+unsafe extern "C" fn op_add_task(
+    rt: *mut OrchestrationRuntime,
+    args: *mut u64,
+    num_args: i32,
+    func_id: i32,
+    core_type: i32,
+) -> i32 {
     with_builder(rt, -1, |b| {
         let n = num_args.max(0) as usize;
         if n > 0 && args.is_null() {
@@ -113,11 +119,20 @@ unsafe extern "C" fn op_add_task(rt: *mut OrchestrationRuntime, args: *mut u64, 
     })
 }
 
-unsafe extern "C" fn op_set_tensor_info(rt: *mut OrchestrationRuntime, task_id: i32, info: *const c_void, count: i32) -> i32 {
+unsafe extern "C" fn op_set_tensor_info(
+    rt: *mut OrchestrationRuntime,
+    task_id: i32,
+    info: *const c_void,
+    count: i32,
+) -> i32 {
     // Tensor info only feeds tensor dumps, which the simulated device does not produce;
     // the argument checks of upstream are kept.
     with_builder(rt, -1, |b| {
-        if task_id < 0 || task_id as usize >= b.graph.len() || !(0..=16).contains(&count) || (info.is_null() && count > 0) {
+        if task_id < 0
+            || task_id as usize >= b.graph.len()
+            || !(0..=16).contains(&count)
+            || (info.is_null() && count > 0)
+        {
             -1
         } else {
             0
@@ -129,7 +144,12 @@ unsafe extern "C" fn op_add_successor(rt: *mut OrchestrationRuntime, from: i32, 
     with_builder(rt, (), |b| b.graph.add_successor(from, to))
 }
 
-unsafe extern "C" fn op_record_tensor_pair(rt: *mut OrchestrationRuntime, host: *mut c_void, dev: *mut c_void, size: usize) {
+unsafe extern "C" fn op_record_tensor_pair(
+    rt: *mut OrchestrationRuntime,
+    host: *mut c_void,
+    dev: *mut c_void,
+    size: usize,
+) {
     with_builder(rt, (), |b| {
         if host.is_null() || dev.is_null() {
             b.graph.error.get_or_insert_with(|| "record_tensor_pair: host and device pointers must not be NULL".into());
@@ -184,7 +204,12 @@ unsafe extern "C" fn op_device_free(rt: *mut OrchestrationRuntime, ptr: *mut c_v
     })
 }
 
-unsafe extern "C" fn op_copy_to_device(rt: *mut OrchestrationRuntime, dev: *mut c_void, host: *const c_void, size: usize) -> i32 {
+unsafe extern "C" fn op_copy_to_device(
+    rt: *mut OrchestrationRuntime,
+    dev: *mut c_void,
+    host: *const c_void,
+    size: usize,
+) -> i32 {
     with_builder(rt, -1, |b| {
         if dev.is_null() || host.is_null() {
             return -1;
@@ -223,7 +248,7 @@ pub fn run_orchestration(
     let mut builder = Builder { graph: Graph::default(), pairs: Vec::new(), allocations: Vec::new(), memory };
     let mut rt = OrchestrationRuntime {
         ops: &OPS,
-        // The 'static is a lie confined to this function: `rt` never escapes it.
+        // `rt` never escapes this function, so the builder outlives every use.
         builder: (&mut builder as *mut Builder<'_>).cast(),
     };
     let rc = call(f, &mut rt, args);
@@ -232,9 +257,46 @@ pub fn run_orchestration(
             None => Ok(()),
             Some(e) => Err(Error::UserCode(format!("host_build_graph orchestration: {e}"))),
         },
-        Ok(code) => Err(Error::UserCode(format!("host_build_graph orchestration returned {code} (non-zero aborts the run)"))),
+        Ok(code) => {
+            Err(Error::UserCode(format!("host_build_graph orchestration returned {code} (non-zero aborts the run)")))
+        }
         Err(e) => Err(e),
     };
     let Builder { graph, pairs, allocations, .. } = builder;
     (Orchestrated { graph, pairs, allocations }, result)
+}
+
+extern "C" {
+    fn simpler_call_hbg_entry(
+        f: HbgOrchFn,
+        rt: *mut OrchestrationRuntime,
+        args: *const ChipStorageTaskArgs,
+        rc: *mut i32,
+        err: *mut std::ffi::c_char,
+        errlen: usize,
+    ) -> i32;
+}
+
+/// Calls an orchestration function through the C++ trampoline, turning an
+/// escaping C++ exception into [`Error::UserCode`].
+///
+/// # Safety
+/// `rt` must be the live runtime object of [`run_orchestration`] and `args`
+/// a live `ChipStorageTaskArgs`, both valid for the duration of the call.
+pub unsafe fn call_hbg_entry(
+    f: HbgOrchFn,
+    rt: *mut OrchestrationRuntime,
+    args: *const ChipStorageTaskArgs,
+) -> Result<i32> {
+    let mut rc = 0i32;
+    let mut err = [0 as std::ffi::c_char; 512];
+    // SAFETY: `f` is the callable's orchestration function; `rt` and `args`
+    // are live for the call; the trampoline writes at most `err.len()` bytes.
+    let status = unsafe { simpler_call_hbg_entry(f, rt, args, &mut rc, err.as_mut_ptr(), err.len()) };
+    if status != 0 {
+        // SAFETY: the trampoline always NUL-terminates `err`.
+        let msg = unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
+        return Err(Error::UserCode(format!("host_build_graph orchestration threw a C++ exception: {msg}")));
+    }
+    Ok(rc)
 }

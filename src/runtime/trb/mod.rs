@@ -2,3 +2,4 @@
 //! dependency derivation, concurrent orchestration and scheduling.
 
 pub mod api;
+pub mod host;
