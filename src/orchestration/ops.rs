@@ -9,6 +9,13 @@
 //! they format with `vsnprintf` and call the non-variadic callbacks
 //! registered here. Every Rust entry runs inside `catch_unwind`; a panic
 //! latches a fatal error instead of unwinding into C/C++ frames.
+//!
+//! The entries add no `is_fatal` calls of their own: the orchestrator sees
+//! exactly the calls the SO makes, and its `submit_*` / `alloc_tensors` /
+//! `get/set_tensor_data` must themselves return empty/0 once fatal
+//! (`orch_abi.md` §4.1). Malformed arguments (`has_error`, invalid tags,
+//! bad counts, NULL/misaligned pointers) are reported as fatal code 5 and
+//! yield the empty result without reaching the orchestrator's method.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
@@ -394,9 +401,6 @@ unsafe fn submit_common(
     args: *const Arg,
     call: impl FnOnce(&mut dyn OrchestratorApi, &TaskArgsView<'_>) -> SubmitOutcome,
 ) -> TaskOutputTensors {
-    if api.is_fatal() {
-        return TaskOutputTensors::empty();
-    }
     // SAFETY: liveness of a non-NULL `args` is this fn's contract.
     let arg = match unsafe { checked_ref(args, "Arg pointer") } {
         Ok(a) => a,
@@ -438,9 +442,6 @@ unsafe extern "C" fn op_submit_task(
     // RuntimeObject::as_runtime_ptr of a live object (bind contract).
     unsafe {
         with_runtime(rt, F, TaskOutputTensors::empty(), |api| {
-            if api.is_fatal() {
-                return TaskOutputTensors::empty();
-            }
             // SAFETY: a non-NULL MixedKernels reference from the caller is
             // live for the call.
             let mk = match checked_ref(mixed_kernels, "MixedKernels pointer") {
@@ -563,9 +564,6 @@ unsafe extern "C" fn op_get_tensor_data(
     // SAFETY: see op_submit_task.
     unsafe {
         with_runtime(rt, F, 0, |api| {
-            if api.is_fatal() {
-                return 0;
-            }
             // SAFETY: `tensor`/`indices` are the caller's live arguments.
             let decoded = checked_ref(tensor, "tensor pointer")
                 .and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
@@ -591,9 +589,6 @@ unsafe extern "C" fn op_set_tensor_data(
     // SAFETY: see op_submit_task.
     unsafe {
         with_runtime(rt, F, (), |api| {
-            if api.is_fatal() {
-                return;
-            }
             // SAFETY: `tensor`/`indices` are the caller's live arguments.
             let decoded = checked_ref(tensor, "tensor pointer")
                 .and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
@@ -643,10 +638,22 @@ extern "C" fn fatal_callback(
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Test-only capture of forwarded log lines: (level, func, v, message).
+    pub(crate) static LOG_CAPTURE: std::cell::RefCell<Vec<(i32, String, i32, String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 extern "C" fn log_callback(level: i32, func: *const c_char, v: i32, msg: *const c_char) {
     let _ = catch_unwind(|| {
         // SAFETY: the shim passes NULL or NUL-terminated strings live for the call.
         let (func, msg) = unsafe { (c_text(func), c_text(msg)) };
+        #[cfg(test)]
+        LOG_CAPTURE.with(|c| {
+            c.borrow_mut()
+                .push((level, func.to_string(), v, msg.to_string()))
+        });
         match level {
             0 => log::error(&func, &msg),
             1 => log::warn(&func, &msg),
