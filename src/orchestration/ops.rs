@@ -210,7 +210,10 @@ unsafe fn with_runtime<R>(
     // field, so the addresses coincide) per this fn's contract; the magic
     // read stays inside the object.
     if unsafe { (*obj).magic } != RUNTIME_MAGIC {
-        log::error(func, "called with a pointer that is not a simpler runtime object");
+        log::error(
+            func,
+            "called with a pointer that is not a simpler runtime object",
+        );
         return fallback;
     }
     // SAFETY: as above; the object is alive and not otherwise borrowed.
@@ -255,7 +258,10 @@ unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T, String> {
 }
 
 fn fatal_invalid(api: &mut dyn OrchestratorApi, func: &str, msg: &str) {
-    log::error(func, &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS));
+    log::error(
+        func,
+        &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS),
+    );
     api.report_fatal(error_code::INVALID_ARGS, msg);
 }
 
@@ -310,10 +316,14 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
     let tc = arg.tensor_count;
     let sc = arg.scalar_count;
     if tc < 0 || tc as usize > MAX_TENSOR_ARGS {
-        return Err(format!("tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"));
+        return Err(format!(
+            "tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"
+        ));
     }
     if sc < 0 || sc as usize > MAX_SCALAR_ARGS {
-        return Err(format!("scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"));
+        return Err(format!(
+            "scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"
+        ));
     }
     let (tc, sc) = (tc as usize, sc as usize);
 
@@ -322,7 +332,9 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
         if arg.tags[i] == tag::OUTPUT {
             let p = arg.refs[i].cast::<TensorCreateInfo>();
             if p.is_null() {
-                return Err(format!("output tensor {i}: TensorCreateInfo pointer is NULL"));
+                return Err(format!(
+                    "output tensor {i}: TensorCreateInfo pointer is NULL"
+                ));
             }
             // SAFETY: non-NULL; the caller's Arg contract makes slot i point
             // to a live TensorCreateInfo for the duration of the call. An
@@ -521,11 +533,7 @@ unsafe extern "C" fn op_scope_end(rt: *mut PTO2RuntimeHead) {
 
 unsafe extern "C" fn op_orchestration_done(rt: *mut PTO2RuntimeHead) {
     // SAFETY: see op_submit_task.
-    unsafe {
-        with_runtime(rt, "orchestration_done", (), |api| {
-            api.orchestration_done()
-        })
-    }
+    unsafe { with_runtime(rt, "orchestration_done", (), |api| api.orchestration_done()) }
 }
 
 unsafe extern "C" fn op_is_fatal(rt: *mut PTO2RuntimeHead) -> bool {
@@ -619,12 +627,7 @@ unsafe extern "C" fn op_scope_set_site(file: *const c_char, line: i32) {
 // ---------------------------------------------------------------------------
 // Callbacks of the C-variadic shims.
 
-extern "C" fn fatal_callback(
-    rt: *mut c_void,
-    code: i32,
-    func: *const c_char,
-    msg: *const c_char,
-) {
+extern "C" fn fatal_callback(rt: *mut c_void, code: i32, func: *const c_char, msg: *const c_char) {
     // SAFETY: the shim passes the orchestration's runtime pointer through
     // unchanged (bind contract as for every entry); `func`/`msg` are NULL
     // or NUL-terminated strings live for the call.

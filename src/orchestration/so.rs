@@ -85,11 +85,8 @@ impl OrchestrationSo {
         } else {
             func_name
         };
-        let entry = lookup(&lib, entry_name).ok_or_else(|| {
-            Error::Load(format!(
-                "{what}: entry symbol '{entry_name}' not found"
-            ))
-        })?;
+        let entry = lookup(&lib, entry_name)
+            .ok_or_else(|| Error::Load(format!("{what}: entry symbol '{entry_name}' not found")))?;
         let config_sym = if config_name.is_empty() {
             DEFAULT_CONFIG_NAME
         } else {
@@ -105,9 +102,7 @@ impl OrchestrationSo {
             }
         }
         let bind = lookup(&lib, BIND_SYMBOL).ok_or_else(|| {
-            Error::Load(format!(
-                "{what}: required symbol '{BIND_SYMBOL}' not found"
-            ))
+            Error::Load(format!("{what}: required symbol '{BIND_SYMBOL}' not found"))
         })?;
         // SAFETY: the symbols are functions of the documented upstream
         // signatures (orch_abi.md §2.1): references lower to pointers and
@@ -220,7 +215,8 @@ impl OrchestrationSo {
             // trampoline catches every C++ exception.
             unsafe {
                 (self.bind)(rt_ptr);
-                let rc = simpler_call_orch_entry(self.entry, args.cast(), err.as_mut_ptr(), ERR_CAP);
+                let rc =
+                    simpler_call_orch_entry(self.entry, args.cast(), err.as_mut_ptr(), ERR_CAP);
                 (self.bind)(std::ptr::null_mut());
                 rc
             }
@@ -237,6 +233,28 @@ impl OrchestrationSo {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl OrchestrationSo {
+    /// Test hook: `framework_bind_runtime(rt)` of this copy only.
+    ///
+    /// # Safety
+    /// `rt` is NULL or a live runtime object for as long as it stays bound.
+    pub(crate) unsafe fn bind_raw(&self, rt: *mut PTO2RuntimeHead) {
+        // SAFETY: forwarded contract.
+        unsafe { (self.bind)(rt) }
+    }
+
+    /// Test hook: the entry through the trampoline, without binding.
+    ///
+    /// # Safety
+    /// As for [`OrchestrationSo::run`].
+    pub(crate) unsafe fn call_entry_unbound(&self, args: *const u8) -> i32 {
+        let mut err = [0 as c_char; ERR_CAP];
+        // SAFETY: forwarded contract; `err` is a live buffer of ERR_CAP.
+        unsafe { simpler_call_orch_entry(self.entry, args.cast(), err.as_mut_ptr(), ERR_CAP) }
     }
 }
 

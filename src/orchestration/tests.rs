@@ -82,7 +82,10 @@ fn vector_example_issues_the_exact_call_sequence() {
     let Call::Site(file, line) = &calls[3] else {
         unreachable!()
     };
-    assert!(file.ends_with("examples/trb_vector/orchestration.cpp"), "{file}");
+    assert!(
+        file.ends_with("examples/trb_vector/orchestration.cpp"),
+        "{file}"
+    );
     assert_eq!(
         *line,
         line_of("examples/trb_vector/orchestration.cpp", "PTO2_SCOPE()")
@@ -107,7 +110,13 @@ fn vector_example_issues_the_exact_call_sequence() {
         .collect();
     assert_eq!(
         tags,
-        [vec![0, 0, 1], vec![0, 1], vec![0, 1], vec![0, 0, 1], vec![0, 0, 3]]
+        [
+            vec![0, 0, 1],
+            vec![0, 1],
+            vec![0, 1],
+            vec![0, 0, 1],
+            vec![0, 0, 3]
+        ]
     );
     let scalars: Vec<Vec<u64>> = s.iter().map(|(_, a)| a.scalars.clone()).collect();
     assert_eq!(
@@ -123,11 +132,17 @@ fn vector_example_issues_the_exact_call_sequence() {
     let ids: Vec<u64> = s.iter().map(|(_, a)| a.id).collect();
     assert_eq!(
         ids,
-        [0, 0x1_0000_0000, 0x1_0000_0001, 0x1_0000_0002, 0x1_0000_0003]
+        [
+            0,
+            0x1_0000_0000,
+            0x1_0000_0001,
+            0x1_0000_0002,
+            0x1_0000_0003
+        ]
     );
-    assert!(s.iter().all(|(_, a)| a.block_num == 1
-        && !a.require_sync_start
-        && a.deps.is_empty()));
+    assert!(s
+        .iter()
+        .all(|(_, a)| a.block_num == 1 && !a.require_sync_start && a.deps.is_empty()));
 
     // Data flow: the outputs returned by the runtime are passed back by pointer.
     let c = s[0].1.outputs[0];
@@ -170,7 +185,10 @@ fn config_arg_count_is_enforced() {
     let mut api = MockApi::new();
     // SAFETY: live, aligned image.
     let err = unsafe { so.run(&mut api, img.as_ptr()) }.unwrap_err();
-    assert!(matches!(&err, Error::UserCode(m) if m.contains("at least 3")), "{err:?}");
+    assert!(
+        matches!(&err, Error::UserCode(m) if m.contains("at least 3")),
+        "{err:?}"
+    );
     assert!(api.calls().is_empty());
 
     // Misaligned or NULL argument images are rejected before any call.
@@ -349,7 +367,10 @@ fn cpp_exception_from_entry_becomes_user_code_error() {
         let mut api = MockApi::new();
         // SAFETY: live, aligned image.
         let err = unsafe { so.run(&mut api, img.as_ptr()) }.unwrap_err();
-        assert!(matches!(&err, Error::UserCode(m) if m.contains(needle)), "{err:?}");
+        assert!(
+            matches!(&err, Error::UserCode(m) if m.contains(needle)),
+            "{err:?}"
+        );
         assert_eq!(submits(&api.calls()).len(), 1);
         // The SO stays usable: the same failure again, process alive.
         let mut api = MockApi::new();
@@ -366,7 +387,10 @@ fn cpp_exception_from_entry_becomes_user_code_error() {
     let mut api = MockApi::new();
     // SAFETY: as above.
     let err = unsafe { so.run(&mut api, img.as_ptr()) }.unwrap_err();
-    assert!(matches!(&err, Error::UserCode(m) if m.contains("at least 5")), "{err:?}");
+    assert!(
+        matches!(&err, Error::UserCode(m) if m.contains("at least 5")),
+        "{err:?}"
+    );
 
     let bytes = build_so(
         &["csrc/tests/throwing_orchestration.cpp"],
@@ -376,7 +400,10 @@ fn cpp_exception_from_entry_becomes_user_code_error() {
     let so = OrchestrationSo::load(&bytes, 7, "", "").unwrap();
     // SAFETY: as above.
     let err = unsafe { so.expected_arg_count(img.as_ptr()) }.unwrap_err();
-    assert!(matches!(&err, Error::UserCode(m) if m.contains("config")), "{err:?}");
+    assert!(
+        matches!(&err, Error::UserCode(m) if m.contains("config")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -387,7 +414,10 @@ fn panic_in_orchestrator_is_latched_not_unwound() {
     api.panic_on_submit = Some(2);
     // SAFETY: live, aligned image.
     let err = unsafe { so.run(&mut api, img.as_ptr()) }.unwrap_err();
-    assert!(matches!(&err, Error::Panic(m) if m.contains("submit_task")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Panic(m) if m.contains("submit_task")),
+        "{err:?}"
+    );
     assert_eq!(api.fatal, Some(error_code::EXPLICIT_ORCH_FATAL));
     assert_eq!(submits(&api.calls()).len(), 1);
 }
@@ -396,10 +426,16 @@ fn panic_in_orchestrator_is_latched_not_unwound() {
 fn load_errors_name_the_missing_symbol() {
     let bytes = build_so(&["examples/trb_vector/orchestration.cpp"], true, &[]);
     let err = OrchestrationSo::load(&bytes, 1, "no_such_entry", "").unwrap_err();
-    assert!(matches!(&err, Error::Load(m) if m.contains("no_such_entry")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Load(m) if m.contains("no_such_entry")),
+        "{err:?}"
+    );
     let kernel = build_so(&["examples/kernels/kernel_noop.c"], false, &[]);
     let err = OrchestrationSo::load(&kernel, 1, "kernel_entry", "").unwrap_err();
-    assert!(matches!(&err, Error::Load(m) if m.contains("framework_bind_runtime")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Load(m) if m.contains("framework_bind_runtime")),
+        "{err:?}"
+    );
     let err = OrchestrationSo::load(b"not an elf", 1, "", "").unwrap_err();
     assert!(matches!(err, Error::Load(_)));
     let err = OrchestrationSo::load(&[], 1, "", "").unwrap_err();
@@ -411,15 +447,25 @@ fn each_load_gets_its_own_copy_of_the_so_globals() {
     let a = vector_so();
     let b = vector_so();
     let img = vector_inputs();
-    // Run b while a is bound: if both shared one global, a's runtime
-    // pointer would be overwritten; each run must still see its own api.
-    let mut api_a = MockApi::new();
     let mut api_b = MockApi::new();
+    let mut rt_b = RuntimeObject::new(&mut api_b);
+    let ptr_b = rt_b.as_runtime_ptr();
+    let _cur = rt_b.enter();
+    // SAFETY: `rt_b` stays alive and in place until it is unbound below.
+    unsafe { b.bind_raw(ptr_b) };
+    // A full run of copy `a` binds and finally unbinds (NULL) its own
+    // global; with a shared global, copy `b` would now see NULL and its
+    // entry would throw.
+    let mut api_a = MockApi::new();
     // SAFETY: live, aligned image.
-    unsafe {
-        a.run(&mut api_a, img.as_ptr()).unwrap();
-        b.run(&mut api_b, img.as_ptr()).unwrap();
-    }
+    unsafe { a.run(&mut api_a, img.as_ptr()) }.unwrap();
+    // SAFETY: `b` is still bound to the live `rt_b`.
+    let rc = unsafe { b.call_entry_unbound(img.as_ptr()) };
+    // SAFETY: unbinding is always allowed.
+    unsafe { b.bind_raw(std::ptr::null_mut()) };
+    drop(_cur);
+    drop(rt_b);
+    assert_eq!(rc, 0);
     assert_eq!(submits(&api_a.calls()).len(), 5);
     assert_eq!(submits(&api_b.calls()).len(), 5);
 }
@@ -458,12 +504,12 @@ fn nested_example_uses_all_four_rings() {
     );
     assert_eq!(s[4].1.deps, [s[3].1.id, s[0].1.id]);
     assert_eq!(s[4].1.tensors[2].tag(), 3);
-    assert!(calls.iter().any(|c| matches!(c, Call::Dummy(a) if a.id >> 32 == 2)));
-    // get_tensor_data on f[0]; the mock's value is not 45.0f, so the
-    // orchestration reports fatal 9 with a formatted message.
     assert!(calls
         .iter()
-        .any(|c| matches!(c, Call::Get(i) if i == &[0])));
+        .any(|c| matches!(c, Call::Dummy(a) if a.id >> 32 == 2)));
+    // get_tensor_data on f[0]; the mock's value is not 45.0f, so the
+    // orchestration reports fatal 9 with a formatted message.
+    assert!(calls.iter().any(|c| matches!(c, Call::Get(i) if i == &[0])));
     assert!(calls.iter().any(|c| matches!(c, Call::ReportFatal(9, m)
         if m.starts_with("f[0] = ") && m.ends_with("expected 45"))));
 }
@@ -484,10 +530,7 @@ fn fanout_example_submits_thousands_of_tasks() {
     let chunks = n.div_ceil(chunk);
     // Fan-out n, per-chunk tree n - chunks, final tree chunks - 1.
     assert_eq!(s.len() as u64, n + (n - chunks) + (chunks - 1));
-    let allocs = calls
-        .iter()
-        .filter(|c| matches!(c, Call::Alloc(_)))
-        .count();
+    let allocs = calls.iter().filter(|c| matches!(c, Call::Alloc(_))).count();
     assert_eq!(allocs as u64, chunks);
     // Fan-out scalars are 0.0f, 1.0f, ... in order.
     let fan: Vec<u64> = s

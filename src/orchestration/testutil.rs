@@ -147,6 +147,8 @@ pub(crate) struct MockApi {
     pub fatal: Option<i32>,
     pub depth: usize,
     pub next_local: [u32; 4],
+    // Boxed on purpose: returned pointers must stay stable while the Vec grows.
+    #[allow(clippy::vec_box)]
     pub outputs: Vec<Box<Tensor>>,
     /// Panic inside the n-th submit (1-based), if set.
     pub panic_on_submit: Option<usize>,
