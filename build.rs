@@ -42,8 +42,9 @@ fn main() {
 ///   `OUT_DIR`, which `src/kernel/sim_context.rs` embeds with
 ///   `include_bytes!` and loads `RTLD_GLOBAL` at run time.
 ///
-/// It also exports the C and C++ compiler paths as `SIMPLER_BUILD_CC` /
-/// `SIMPLER_BUILD_CXX` for tests that build example SOs.
+/// It also exports the C and C++ compiler paths and the target triple as
+/// `SIMPLER_BUILD_CC` / `SIMPLER_BUILD_CXX` / `SIMPLER_BUILD_TARGET` for
+/// tests that build example SOs.
 fn build_c_shims() {
     const WARN: [&str; 3] = ["-Wall", "-Wextra", "-Werror"];
     for f in ["csrc/orch_ops_shims.c", "csrc/orch_trampoline.cpp", "csrc/hbg_trampoline.cpp", "csrc/sim_context.c"] {
@@ -85,4 +86,7 @@ fn build_c_shims() {
     let cxx = cc::Build::new().cpp(true).get_compiler();
     println!("cargo:rustc-env=SIMPLER_BUILD_CC={}", compiler.path().display());
     println!("cargo:rustc-env=SIMPLER_BUILD_CXX={}", cxx.path().display());
+    if let Ok(target) = std::env::var("TARGET") {
+        println!("cargo:rustc-env=SIMPLER_BUILD_TARGET={target}");
+    }
 }

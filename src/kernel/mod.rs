@@ -5,3 +5,6 @@ pub mod sim_context;
 pub mod so;
 
 pub use so::{KernelEntry, KernelSo};
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,13 @@
 //! they format with `vsnprintf` and call the non-variadic callbacks
 //! registered here. Every Rust entry runs inside `catch_unwind`; a panic
 //! latches a fatal error instead of unwinding into C/C++ frames.
+//!
+//! The entries add no `is_fatal` calls of their own: the orchestrator sees
+//! exactly the calls the SO makes, and its `submit_*` / `alloc_tensors` /
+//! `get/set_tensor_data` must themselves return empty/0 once fatal
+//! (`orch_abi.md` §4.1). Malformed arguments (`has_error`, invalid tags,
+//! bad counts, NULL/misaligned pointers) are reported as fatal code 5 and
+//! yield the empty result without reaching the orchestrator's method.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
@@ -195,7 +202,10 @@ unsafe fn with_runtime<R>(
     // field, so the addresses coincide) per this fn's contract; the magic
     // read stays inside the object.
     if unsafe { (*obj).magic } != RUNTIME_MAGIC {
-        log::error(func, "called with a pointer that is not a simpler runtime object");
+        log::error(
+            func,
+            "called with a pointer that is not a simpler runtime object",
+        );
         return fallback;
     }
     // SAFETY: as above; the object is alive and not otherwise borrowed.
@@ -235,7 +245,10 @@ unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T, String> {
 }
 
 fn fatal_invalid(api: &mut dyn OrchestratorApi, func: &str, msg: &str) {
-    log::error(func, &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS));
+    log::error(
+        func,
+        &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS),
+    );
     api.report_fatal(error_code::INVALID_ARGS, msg);
 }
 
@@ -282,10 +295,14 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
     let tc = arg.tensor_count;
     let sc = arg.scalar_count;
     if tc < 0 || tc as usize > MAX_TENSOR_ARGS {
-        return Err(format!("tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"));
+        return Err(format!(
+            "tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"
+        ));
     }
     if sc < 0 || sc as usize > MAX_SCALAR_ARGS {
-        return Err(format!("scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"));
+        return Err(format!(
+            "scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"
+        ));
     }
     let (tc, sc) = (tc as usize, sc as usize);
 
@@ -294,7 +311,9 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
         if arg.tags[i] == tag::OUTPUT {
             let p = arg.refs[i].cast::<TensorCreateInfo>();
             if p.is_null() {
-                return Err(format!("output tensor {i}: TensorCreateInfo pointer is NULL"));
+                return Err(format!(
+                    "output tensor {i}: TensorCreateInfo pointer is NULL"
+                ));
             }
             // SAFETY: non-NULL; the caller's Arg contract makes slot i point
             // to a live TensorCreateInfo for the duration of the call. An
@@ -370,9 +389,6 @@ unsafe fn submit_common(
     args: *const Arg,
     call: impl FnOnce(&mut dyn OrchestratorApi, &TaskArgsView<'_>) -> SubmitOutcome,
 ) -> TaskOutputTensors {
-    if api.is_fatal() {
-        return TaskOutputTensors::empty();
-    }
     // SAFETY: liveness of a non-NULL `args` is this fn's contract.
     let arg = match unsafe { checked_ref(args, "Arg pointer") } {
         Ok(a) => a,
@@ -410,9 +426,6 @@ unsafe extern "C" fn op_submit_task(
     // RuntimeObject::as_runtime_ptr of a live object (bind contract).
     unsafe {
         with_runtime(rt, F, TaskOutputTensors::empty(), |api| {
-            if api.is_fatal() {
-                return TaskOutputTensors::empty();
-            }
             // SAFETY: a non-NULL MixedKernels reference from the caller is
             // live for the call.
             let mk = match checked_ref(mixed_kernels, "MixedKernels pointer") {
@@ -521,9 +534,6 @@ unsafe extern "C" fn op_get_tensor_data(
     // SAFETY: see op_submit_task.
     unsafe {
         with_runtime(rt, F, 0, |api| {
-            if api.is_fatal() {
-                return 0;
-            }
             // SAFETY: `tensor`/`indices` are the caller's live arguments.
             let decoded =
                 checked_ref(tensor, "tensor pointer").and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
@@ -549,9 +559,6 @@ unsafe extern "C" fn op_set_tensor_data(
     // SAFETY: see op_submit_task.
     unsafe {
         with_runtime(rt, F, (), |api| {
-            if api.is_fatal() {
-                return;
-            }
             // SAFETY: `tensor`/`indices` are the caller's live arguments.
             let decoded =
                 checked_ref(tensor, "tensor pointer").and_then(|t| index_slice(ndims, indices).map(|i| (t, i)));
@@ -596,10 +603,22 @@ extern "C" fn fatal_callback(rt: *mut c_void, code: i32, func: *const c_char, ms
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Test-only capture of forwarded log lines: (level, func, v, message).
+    pub(crate) static LOG_CAPTURE: std::cell::RefCell<Vec<(i32, String, i32, String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 extern "C" fn log_callback(level: i32, func: *const c_char, v: i32, msg: *const c_char) {
     let _ = catch_unwind(|| {
         // SAFETY: the shim passes NULL or NUL-terminated strings live for the call.
         let (func, msg) = unsafe { (c_text(func), c_text(msg)) };
+        #[cfg(test)]
+        LOG_CAPTURE.with(|c| {
+            c.borrow_mut()
+                .push((level, func.to_string(), v, msg.to_string()))
+        });
         match level {
             0 => log::error(&func, &msg),
             1 => log::warn(&func, &msg),
