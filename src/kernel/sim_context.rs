@@ -21,8 +21,7 @@ use once_cell::sync::OnceCell;
 use crate::diagnostics::{log, Error, Result};
 use crate::orchestration::temp_so::{dlopen_bytes, lookup};
 
-static SIM_CONTEXT_SO: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/libsimpler_sim_context.so"));
+static SIM_CONTEXT_SO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libsimpler_sim_context.so"));
 
 type SetCoreFn = unsafe extern "C" fn(cluster_id: u32, subblock_id: u32, device_id: c_int);
 type ClearFn = unsafe extern "C" fn(device_id: c_int);

@@ -14,14 +14,7 @@ fn probe(hooks: bool) -> KernelSo {
 
 /// Runs the probe on a fresh thread with the given identity:
 /// returns (subblock id, pipe block address, value before increment).
-fn run_probe(
-    k: &KernelSo,
-    cluster: u32,
-    lane: u32,
-    device: i32,
-    key: u64,
-    size: usize,
-) -> [u64; 3] {
+fn run_probe(k: &KernelSo, cluster: u32, lane: u32, device: i32, key: u64, size: usize) -> [u64; 3] {
     std::thread::scope(|s| {
         s.spawn(|| {
             sim_context::set_core(cluster, lane, device).unwrap();
@@ -104,10 +97,8 @@ fn vector_kernels_compute_47() {
     const N: usize = 1000;
     let mut bufs: Vec<Vec<f32>> = vec![vec![2.0; N], vec![3.0; N]];
     bufs.extend((0..5).map(|_| vec![0.0f32; N]));
-    let t: Vec<Tensor> = bufs
-        .iter_mut()
-        .map(|b| Tensor::external(b.as_mut_ptr() as u64, &[N as u32], DataType::Float32))
-        .collect();
+    let t: Vec<Tensor> =
+        bufs.iter_mut().map(|b| Tensor::external(b.as_mut_ptr() as u64, &[N as u32], DataType::Float32)).collect();
     let (a, b, c, d, e, g, f) = (0, 1, 2, 3, 4, 5, 6);
 
     // One dispatch per SPMD block, like the runtime does.
@@ -143,12 +134,6 @@ fn vector_kernels_compute_47() {
 fn kernel_load_errors() {
     let bytes = build_so(&["csrc/tests/ops_table_test.c"], false, &[]);
     let err = KernelSo::load(&bytes, 4).unwrap_err();
-    assert!(
-        matches!(&err, Error::Load(m) if m.contains("kernel_entry")),
-        "{err:?}"
-    );
-    assert!(matches!(
-        KernelSo::load(b"\x7fELF junk", 4),
-        Err(Error::Load(_))
-    ));
+    assert!(matches!(&err, Error::Load(m) if m.contains("kernel_entry")), "{err:?}");
+    assert!(matches!(KernelSo::load(b"\x7fELF junk", 4), Err(Error::Load(_))));
 }

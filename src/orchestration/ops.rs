@@ -202,10 +202,7 @@ unsafe fn with_runtime<R>(
     // field, so the addresses coincide) per this fn's contract; the magic
     // read stays inside the object.
     if unsafe { (*obj).magic } != RUNTIME_MAGIC {
-        log::error(
-            func,
-            "called with a pointer that is not a simpler runtime object",
-        );
+        log::error(func, "called with a pointer that is not a simpler runtime object");
         return fallback;
     }
     // SAFETY: as above; the object is alive and not otherwise borrowed.
@@ -245,10 +242,7 @@ unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T, String> {
 }
 
 fn fatal_invalid(api: &mut dyn OrchestratorApi, func: &str, msg: &str) {
-    log::error(
-        func,
-        &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS),
-    );
+    log::error(func, &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS));
     api.report_fatal(error_code::INVALID_ARGS, msg);
 }
 
@@ -295,14 +289,10 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
     let tc = arg.tensor_count;
     let sc = arg.scalar_count;
     if tc < 0 || tc as usize > MAX_TENSOR_ARGS {
-        return Err(format!(
-            "tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"
-        ));
+        return Err(format!("tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"));
     }
     if sc < 0 || sc as usize > MAX_SCALAR_ARGS {
-        return Err(format!(
-            "scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"
-        ));
+        return Err(format!("scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"));
     }
     let (tc, sc) = (tc as usize, sc as usize);
 
@@ -311,9 +301,7 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
         if arg.tags[i] == tag::OUTPUT {
             let p = arg.refs[i].cast::<TensorCreateInfo>();
             if p.is_null() {
-                return Err(format!(
-                    "output tensor {i}: TensorCreateInfo pointer is NULL"
-                ));
+                return Err(format!("output tensor {i}: TensorCreateInfo pointer is NULL"));
             }
             // SAFETY: non-NULL; the caller's Arg contract makes slot i point
             // to a live TensorCreateInfo for the duration of the call. An
@@ -615,10 +603,7 @@ extern "C" fn log_callback(level: i32, func: *const c_char, v: i32, msg: *const 
         // SAFETY: the shim passes NULL or NUL-terminated strings live for the call.
         let (func, msg) = unsafe { (c_text(func), c_text(msg)) };
         #[cfg(test)]
-        LOG_CAPTURE.with(|c| {
-            c.borrow_mut()
-                .push((level, func.to_string(), v, msg.to_string()))
-        });
+        LOG_CAPTURE.with(|c| c.borrow_mut().push((level, func.to_string(), v, msg.to_string())));
         match level {
             0 => log::error(&func, &msg),
             1 => log::warn(&func, &msg),

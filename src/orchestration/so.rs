@@ -8,8 +8,8 @@ use std::ffi::{c_char, c_void};
 use libloading::os::unix::Library;
 
 use super::layout::{
-    PTO2OrchestrationConfig, PTO2RuntimeHead, CHIP_STORAGE_SCALAR_COUNT_OFFSET,
-    CHIP_STORAGE_TASK_ARGS_ALIGN, CHIP_STORAGE_TENSOR_COUNT_OFFSET,
+    PTO2OrchestrationConfig, PTO2RuntimeHead, CHIP_STORAGE_SCALAR_COUNT_OFFSET, CHIP_STORAGE_TASK_ARGS_ALIGN,
+    CHIP_STORAGE_TENSOR_COUNT_OFFSET,
 };
 use super::ops::RuntimeObject;
 use super::temp_so::{dlopen_bytes, lookup};
@@ -34,12 +34,7 @@ type BindFn = unsafe extern "C" fn(rt: *mut PTO2RuntimeHead);
 const ERR_CAP: usize = 1024;
 
 extern "C" {
-    fn simpler_call_orch_entry(
-        entry: EntryFn,
-        args: *const c_void,
-        err: *mut c_char,
-        errlen: usize,
-    ) -> i32;
+    fn simpler_call_orch_entry(entry: EntryFn, args: *const c_void, err: *mut c_char, errlen: usize) -> i32;
     fn simpler_call_orch_config(
         config: ConfigFn,
         args: *const c_void,
@@ -67,12 +62,7 @@ impl OrchestrationSo {
     /// (`func_name`, or `aicpu_orchestration_entry` when empty; required),
     /// the config (`config_name`, or `aicpu_orchestration_config` when
     /// empty; optional) and `framework_bind_runtime` (required).
-    pub fn load(
-        bytes: &[u8],
-        callable_id: i32,
-        func_name: &str,
-        config_name: &str,
-    ) -> Result<OrchestrationSo> {
+    pub fn load(bytes: &[u8], callable_id: i32, func_name: &str, config_name: &str) -> Result<OrchestrationSo> {
         let what = format!("orchestration SO of callable {callable_id}");
         let lib = dlopen_bytes(
             bytes,
@@ -80,18 +70,10 @@ impl OrchestrationSo {
             libc::RTLD_NOW | libc::RTLD_LOCAL,
             &what,
         )?;
-        let entry_name = if func_name.is_empty() {
-            DEFAULT_ENTRY_NAME
-        } else {
-            func_name
-        };
+        let entry_name = if func_name.is_empty() { DEFAULT_ENTRY_NAME } else { func_name };
         let entry = lookup(&lib, entry_name)
             .ok_or_else(|| Error::Load(format!("{what}: entry symbol '{entry_name}' not found")))?;
-        let config_sym = if config_name.is_empty() {
-            DEFAULT_CONFIG_NAME
-        } else {
-            config_name
-        };
+        let config_sym = if config_name.is_empty() { DEFAULT_CONFIG_NAME } else { config_name };
         let config = lookup(&lib, config_sym);
         if config.is_none() {
             let msg = format!("{what}: no config symbol '{config_sym}'; arg-count check disabled");
@@ -101,9 +83,8 @@ impl OrchestrationSo {
                 log::warn("OrchestrationSo::load", &msg);
             }
         }
-        let bind = lookup(&lib, BIND_SYMBOL).ok_or_else(|| {
-            Error::Load(format!("{what}: required symbol '{BIND_SYMBOL}' not found"))
-        })?;
+        let bind = lookup(&lib, BIND_SYMBOL)
+            .ok_or_else(|| Error::Load(format!("{what}: required symbol '{BIND_SYMBOL}' not found")))?;
         // SAFETY: the symbols are functions of the documented upstream
         // signatures (orch_abi.md §2.1): references lower to pointers and
         // the 4-byte config struct is returned in a register, matching the
@@ -115,14 +96,7 @@ impl OrchestrationSo {
                 std::mem::transmute::<*mut c_void, BindFn>(bind),
             )
         };
-        Ok(OrchestrationSo {
-            entry,
-            config,
-            bind,
-            callable_id,
-            entry_name: entry_name.to_string(),
-            _lib: lib,
-        })
+        Ok(OrchestrationSo { entry, config, bind, callable_id, entry_name: entry_name.to_string(), _lib: lib })
     }
 
     /// The callable id the SO was loaded for.
@@ -156,9 +130,7 @@ impl OrchestrationSo {
         // SAFETY: `config` has the ConfigFn signature (checked at load);
         // `args` is valid per this fn's contract; `count` and `err` are live
         // locals of the sizes passed.
-        let rc = unsafe {
-            simpler_call_orch_config(config, args.cast(), &mut count, err.as_mut_ptr(), ERR_CAP)
-        };
+        let rc = unsafe { simpler_call_orch_config(config, args.cast(), &mut count, err.as_mut_ptr(), ERR_CAP) };
         if rc != 0 {
             return Err(Error::UserCode(format!(
                 "orchestration config of callable {} threw a C++ exception: {}",
@@ -215,8 +187,7 @@ impl OrchestrationSo {
             // trampoline catches every C++ exception.
             unsafe {
                 (self.bind)(rt_ptr);
-                let rc =
-                    simpler_call_orch_entry(self.entry, args.cast(), err.as_mut_ptr(), ERR_CAP);
+                let rc = simpler_call_orch_entry(self.entry, args.cast(), err.as_mut_ptr(), ERR_CAP);
                 (self.bind)(std::ptr::null_mut());
                 rc
             }
@@ -260,9 +231,7 @@ impl OrchestrationSo {
 
 fn check_args_ptr(args: *const u8) -> Result<()> {
     if args.is_null() {
-        return Err(Error::NullPointer {
-            what: "orchestration args",
-        });
+        return Err(Error::NullPointer { what: "orchestration args" });
     }
     if (args as usize) % CHIP_STORAGE_TASK_ARGS_ALIGN != 0 {
         return Err(Error::InvalidArgument(format!(
@@ -273,11 +242,7 @@ fn check_args_ptr(args: *const u8) -> Result<()> {
 }
 
 fn message_of(buf: &[c_char]) -> String {
-    let bytes: Vec<u8> = buf
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
+    let bytes: Vec<u8> = buf.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     let text = String::from_utf8_lossy(&bytes).into_owned();
     if text.is_empty() {
         "(no message)".to_string()

@@ -16,12 +16,7 @@ use crate::diagnostics::{Error, Result};
 /// Writes `bytes` to `<temp dir>/<prefix>XXXXXX` (mode 0755), `dlopen`s it
 /// with `flags`, and removes the file whatever the outcome. `what` names the
 /// object in error messages.
-pub(crate) fn dlopen_bytes(
-    bytes: &[u8],
-    prefix: &str,
-    flags: c_int,
-    what: &str,
-) -> Result<Library> {
+pub(crate) fn dlopen_bytes(bytes: &[u8], prefix: &str, flags: c_int, what: &str) -> Result<Library> {
     if bytes.is_empty() {
         return Err(Error::Load(format!("{what}: the shared object is empty")));
     }

@@ -79,17 +79,9 @@ fn vector_example_issues_the_exact_call_sequence() {
             "scope_end"
         ]
     );
-    let Call::Site(file, line) = &calls[3] else {
-        unreachable!()
-    };
-    assert!(
-        file.ends_with("examples/trb_vector/orchestration.cpp"),
-        "{file}"
-    );
-    assert_eq!(
-        *line,
-        line_of("examples/trb_vector/orchestration.cpp", "PTO2_SCOPE()")
-    );
+    let Call::Site(file, line) = &calls[3] else { unreachable!() };
+    assert!(file.ends_with("examples/trb_vector/orchestration.cpp"), "{file}");
+    assert_eq!(*line, line_of("examples/trb_vector/orchestration.cpp", "PTO2_SCOPE()"));
     assert!(matches!(calls[4], Call::ScopeBegin(ScopeMode::Auto)));
 
     // The SIZE log line went through log_info_v with v = 0.
@@ -104,45 +96,13 @@ fn vector_example_issues_the_exact_call_sequence() {
     let kernels: Vec<i32> = s.iter().map(|(k, _)| k.aiv0).collect();
     assert_eq!(kernels, [0, 1, 1, 2, 0]);
     assert!(s.iter().all(|(k, _)| k.aic == -1 && k.aiv1 == -1));
-    let tags: Vec<Vec<i32>> = s
-        .iter()
-        .map(|(_, a)| a.tensors.iter().map(RecTensor::tag).collect())
-        .collect();
-    assert_eq!(
-        tags,
-        [
-            vec![0, 0, 1],
-            vec![0, 1],
-            vec![0, 1],
-            vec![0, 0, 1],
-            vec![0, 0, 3]
-        ]
-    );
+    let tags: Vec<Vec<i32>> = s.iter().map(|(_, a)| a.tensors.iter().map(RecTensor::tag).collect()).collect();
+    assert_eq!(tags, [vec![0, 0, 1], vec![0, 1], vec![0, 1], vec![0, 0, 1], vec![0, 0, 3]]);
     let scalars: Vec<Vec<u64>> = s.iter().map(|(_, a)| a.scalars.clone()).collect();
-    assert_eq!(
-        scalars,
-        [
-            vec![],
-            vec![0x3F80_0000, 3],
-            vec![0x4000_0000, 3],
-            vec![3],
-            vec![]
-        ]
-    );
+    assert_eq!(scalars, [vec![], vec![0x3F80_0000, 3], vec![0x4000_0000, 3], vec![3], vec![]]);
     let ids: Vec<u64> = s.iter().map(|(_, a)| a.id).collect();
-    assert_eq!(
-        ids,
-        [
-            0,
-            0x1_0000_0000,
-            0x1_0000_0001,
-            0x1_0000_0002,
-            0x1_0000_0003
-        ]
-    );
-    assert!(s
-        .iter()
-        .all(|(_, a)| a.block_num == 1 && !a.require_sync_start && a.deps.is_empty()));
+    assert_eq!(ids, [0, 0x1_0000_0000, 0x1_0000_0001, 0x1_0000_0002, 0x1_0000_0003]);
+    assert!(s.iter().all(|(_, a)| a.block_num == 1 && !a.require_sync_start && a.deps.is_empty()));
 
     // Data flow: the outputs returned by the runtime are passed back by pointer.
     let c = s[0].1.outputs[0];
@@ -158,20 +118,14 @@ fn vector_example_issues_the_exact_call_sequence() {
     assert!(s[4].1.outputs.is_empty());
 
     // The entry's copies of a, b, f (from_tensor_arg: version 0, manual_dep 0).
-    let RecTensor::Input(_, a) = &s[0].1.tensors[0] else {
-        panic!()
-    };
+    let RecTensor::Input(_, a) = &s[0].1.tensors[0] else { panic!() };
     assert_eq!(a.buffer_addr, 0x10_0000);
     assert_eq!(a.shapes[0], 16384);
     assert_eq!(a.owner_task_id, u64::MAX);
-    let RecTensor::OutputExisting(_, f) = &s[4].1.tensors[2] else {
-        panic!()
-    };
+    let RecTensor::OutputExisting(_, f) = &s[4].1.tensors[2] else { panic!() };
     assert_eq!(f.buffer_addr, 0x30_0000);
     // inter_ci: shape {16384}, ndims 1, FLOAT32, one stack object reused.
-    let RecTensor::Output(ci) = &s[0].1.tensors[2] else {
-        panic!()
-    };
+    let RecTensor::Output(ci) = &s[0].1.tensors[2] else { panic!() };
     assert_eq!((ci.ndims, ci.shapes[0], ci.dtype), (1, 16384, 0));
     assert_eq!(ci.initial_value, None);
     assert!(!ci.manual_dep);
@@ -185,10 +139,7 @@ fn config_arg_count_is_enforced() {
     let mut api = MockApi::new();
     // SAFETY: live, aligned image.
     let err = unsafe { so.run(&mut api, img.as_ptr()) }.unwrap_err();
-    assert!(
-        matches!(&err, Error::UserCode(m) if m.contains("at least 3")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::UserCode(m) if m.contains("at least 3")), "{err:?}");
     assert!(api.calls().is_empty());
 
     // Misaligned or NULL argument images are rejected before any call.
@@ -203,13 +154,8 @@ fn config_arg_count_is_enforced() {
 #[test]
 fn ops_table_entries_work_from_c() {
     let bytes = build_so(&["csrc/tests/ops_table_test.c"], false, &[]);
-    let lib = super::temp_so::dlopen_bytes(
-        &bytes,
-        "simpler_ops_test_",
-        libc::RTLD_NOW | libc::RTLD_LOCAL,
-        "ops test",
-    )
-    .unwrap();
+    let lib = super::temp_so::dlopen_bytes(&bytes, "simpler_ops_test_", libc::RTLD_NOW | libc::RTLD_LOCAL, "ops test")
+        .unwrap();
     type TestFn = unsafe extern "C" fn(*mut PTO2RuntimeHead, *mut std::ffi::c_char, usize) -> i32;
     let sym = super::temp_so::lookup(&lib, "simpler_test_ops_table").unwrap();
     // SAFETY: the test driver exports exactly this signature.
@@ -237,37 +183,23 @@ fn ops_table_entries_work_from_c() {
     assert_eq!(a.scalars, [7, 0xFFFF_FFFF]);
     assert_eq!((a.block_num, a.require_sync_start), (2, true));
     assert_eq!(a.deps, [5, 0x1_0000_0006]);
-    let RecTensor::Input(_, t) = &a.tensors[0] else {
-        panic!()
-    };
+    let RecTensor::Input(_, t) = &a.tensors[0] else { panic!() };
     assert_eq!((t.buffer_addr, t.shapes[1], t.strides[0]), (0x5000, 8, 8));
-    let RecTensor::Output(ci) = &a.tensors[1] else {
-        panic!()
-    };
+    let RecTensor::Output(ci) = &a.tensors[1] else { panic!() };
     assert_eq!((ci.ndims, ci.shapes[0], ci.dtype), (1, 256, 2));
     assert_eq!(ci.initial_value, Some(7));
     assert_eq!(s[1].0.aic, 1);
     assert!(matches!(s[1].1.tensors[0], RecTensor::Inout(..)));
 
-    assert!(calls
-        .iter()
-        .any(|c| matches!(c, Call::Site(f, 42) if f == "ops_table_test.c")));
-    assert!(calls
-        .iter()
-        .any(|c| matches!(c, Call::ScopeBegin(ScopeMode::Manual))));
+    assert!(calls.iter().any(|c| matches!(c, Call::Site(f, 42) if f == "ops_table_test.c")));
+    assert!(calls.iter().any(|c| matches!(c, Call::ScopeBegin(ScopeMode::Manual))));
     assert!(calls.iter().any(|c| matches!(c, Call::ScopeEnd)));
     assert!(calls.iter().any(|c| matches!(c, Call::Done)));
-    assert!(calls
-        .iter()
-        .any(|c| matches!(c, Call::Alloc(a) if a.outputs.len() == 2)));
+    assert!(calls.iter().any(|c| matches!(c, Call::Alloc(a) if a.outputs.len() == 2)));
     assert!(calls.iter().any(|c| matches!(c, Call::Dummy(a)
         if a.tensors[0].tag() == 4 && a.tensors[1].tag() == 3)));
-    assert!(calls
-        .iter()
-        .any(|c| matches!(c, Call::Get(i) if i == &[1, 2])));
-    assert!(calls
-        .iter()
-        .any(|c| matches!(c, Call::Set(i, 0x1234) if i == &[1, 2])));
+    assert!(calls.iter().any(|c| matches!(c, Call::Get(i) if i == &[1, 2])));
+    assert!(calls.iter().any(|c| matches!(c, Call::Set(i, 0x1234) if i == &[1, 2])));
 
     let fatals: Vec<(i32, String)> = calls
         .iter()
@@ -287,16 +219,10 @@ fn ops_table_entries_work_from_c() {
     assert_eq!(api.fatal, Some(5));
 
     let logs = LOG_CAPTURE.with(|c| c.borrow().clone());
-    let expect = [
-        (0, "err -3 x", 0),
-        (1, "warn 7", 0),
-        (2, "debug 0.125", 0),
-        (3, "info -9000000000 z", 4),
-    ];
+    let expect = [(0, "err -3 x", 0), (1, "warn 7", 0), (2, "debug 0.125", 0), (3, "info -9000000000 z", 4)];
     for (level, text, v) in expect {
         assert!(
-            logs.iter()
-                .any(|(l, f, vv, m)| *l == level && f == "c_test" && *vv == v && m == text),
+            logs.iter().any(|(l, f, vv, m)| *l == level && f == "c_test" && *vv == v && m == text),
             "missing log {text:?} in {logs:?}"
         );
     }
@@ -310,11 +236,7 @@ fn invalid_tags_and_pointers_are_fatal_5() {
     {
         let mut rt = RuntimeObject::new(&mut api);
         let ptr = rt.as_runtime_ptr();
-        let mk = MixedKernels {
-            aic_kernel_id: -1,
-            aiv0_kernel_id: 0,
-            aiv1_kernel_id: -1,
-        };
+        let mk = MixedKernels { aic_kernel_id: -1, aiv0_kernel_id: 0, aiv1_kernel_id: -1 };
         let mut arg = Arg::empty();
         arg.tags[0] = 7;
         arg.refs[0] = &tensor as *const Tensor as *const std::ffi::c_void;
@@ -357,20 +279,14 @@ fn invalid_tags_and_pointers_are_fatal_5() {
 #[test]
 fn cpp_exception_from_entry_becomes_user_code_error() {
     let img = vector_inputs();
-    for (defines, needle) in [
-        (&[][..], "get_ref"),
-        (&["THROW_NON_STD"][..], "unknown C++ exception"),
-    ] {
+    for (defines, needle) in [(&[][..], "get_ref"), (&["THROW_NON_STD"][..], "unknown C++ exception")] {
         let bytes = build_so(&["csrc/tests/throwing_orchestration.cpp"], true, defines);
         let so = OrchestrationSo::load(&bytes, 7, "", "").unwrap();
         assert!(!so.has_config());
         let mut api = MockApi::new();
         // SAFETY: live, aligned image.
         let err = unsafe { so.run(&mut api, img.as_ptr()) }.unwrap_err();
-        assert!(
-            matches!(&err, Error::UserCode(m) if m.contains(needle)),
-            "{err:?}"
-        );
+        assert!(matches!(&err, Error::UserCode(m) if m.contains(needle)), "{err:?}");
         assert_eq!(submits(&api.calls()).len(), 1);
         // The SO stays usable: the same failure again, process alive.
         let mut api = MockApi::new();
@@ -378,32 +294,18 @@ fn cpp_exception_from_entry_becomes_user_code_error() {
         assert!(unsafe { so.run(&mut api, img.as_ptr()) }.is_err());
     }
 
-    let bytes = build_so(
-        &["csrc/tests/throwing_orchestration.cpp"],
-        true,
-        &["BAD_CONFIG"],
-    );
+    let bytes = build_so(&["csrc/tests/throwing_orchestration.cpp"], true, &["BAD_CONFIG"]);
     let so = OrchestrationSo::load(&bytes, 7, "", "").unwrap();
     let mut api = MockApi::new();
     // SAFETY: as above.
     let err = unsafe { so.run(&mut api, img.as_ptr()) }.unwrap_err();
-    assert!(
-        matches!(&err, Error::UserCode(m) if m.contains("at least 5")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::UserCode(m) if m.contains("at least 5")), "{err:?}");
 
-    let bytes = build_so(
-        &["csrc/tests/throwing_orchestration.cpp"],
-        true,
-        &["CONFIG_THROWS"],
-    );
+    let bytes = build_so(&["csrc/tests/throwing_orchestration.cpp"], true, &["CONFIG_THROWS"]);
     let so = OrchestrationSo::load(&bytes, 7, "", "").unwrap();
     // SAFETY: as above.
     let err = unsafe { so.expected_arg_count(img.as_ptr()) }.unwrap_err();
-    assert!(
-        matches!(&err, Error::UserCode(m) if m.contains("config")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::UserCode(m) if m.contains("config")), "{err:?}");
 }
 
 #[test]
@@ -414,10 +316,7 @@ fn panic_in_orchestrator_is_latched_not_unwound() {
     api.panic_on_submit = Some(2);
     // SAFETY: live, aligned image.
     let err = unsafe { so.run(&mut api, img.as_ptr()) }.unwrap_err();
-    assert!(
-        matches!(&err, Error::Panic(m) if m.contains("submit_task")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::Panic(m) if m.contains("submit_task")), "{err:?}");
     assert_eq!(api.fatal, Some(error_code::EXPLICIT_ORCH_FATAL));
     assert_eq!(submits(&api.calls()).len(), 1);
 }
@@ -426,16 +325,10 @@ fn panic_in_orchestrator_is_latched_not_unwound() {
 fn load_errors_name_the_missing_symbol() {
     let bytes = build_so(&["examples/trb_vector/orchestration.cpp"], true, &[]);
     let err = OrchestrationSo::load(&bytes, 1, "no_such_entry", "").unwrap_err();
-    assert!(
-        matches!(&err, Error::Load(m) if m.contains("no_such_entry")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::Load(m) if m.contains("no_such_entry")), "{err:?}");
     let kernel = build_so(&["examples/kernels/kernel_noop.c"], false, &[]);
     let err = OrchestrationSo::load(&kernel, 1, "kernel_entry", "").unwrap_err();
-    assert!(
-        matches!(&err, Error::Load(m) if m.contains("framework_bind_runtime")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::Load(m) if m.contains("framework_bind_runtime")), "{err:?}");
     let err = OrchestrationSo::load(b"not an elf", 1, "", "").unwrap_err();
     assert!(matches!(err, Error::Load(_)));
     let err = OrchestrationSo::load(&[], 1, "", "").unwrap_err();
@@ -489,24 +382,11 @@ fn nested_example_uses_all_four_rings() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        modes,
-        [
-            ScopeMode::Auto,
-            ScopeMode::Auto,
-            ScopeMode::Auto,
-            ScopeMode::Manual
-        ]
-    );
-    assert_eq!(
-        calls.iter().filter(|c| matches!(c, Call::ScopeEnd)).count(),
-        4
-    );
+    assert_eq!(modes, [ScopeMode::Auto, ScopeMode::Auto, ScopeMode::Auto, ScopeMode::Manual]);
+    assert_eq!(calls.iter().filter(|c| matches!(c, Call::ScopeEnd)).count(), 4);
     assert_eq!(s[4].1.deps, [s[3].1.id, s[0].1.id]);
     assert_eq!(s[4].1.tensors[2].tag(), 3);
-    assert!(calls
-        .iter()
-        .any(|c| matches!(c, Call::Dummy(a) if a.id >> 32 == 2)));
+    assert!(calls.iter().any(|c| matches!(c, Call::Dummy(a) if a.id >> 32 == 2)));
     // get_tensor_data on f[0]; the mock's value is not 45.0f, so the
     // orchestration reports fatal 9 with a formatted message.
     assert!(calls.iter().any(|c| matches!(c, Call::Get(i) if i == &[0])));

@@ -11,8 +11,7 @@ use once_cell::sync::Lazy;
 
 use crate::abi::tensor::Tensor;
 use crate::runtime::trb::api::{
-    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg,
-    TensorCreate,
+    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg, TensorCreate,
 };
 
 /// Repository root (for example sources).
@@ -66,11 +65,7 @@ pub(crate) fn build_so(sources: &[&str], cpp: bool, defines: &[&str]) -> Vec<u8>
         cmd.arg("-ldl");
     }
     let output = cmd.output().expect("run compiler");
-    assert!(
-        output.status.success(),
-        "compiling {sources:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "compiling {sources:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let bytes = std::fs::read(&out).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     BUILT.lock().unwrap().insert(key, bytes.clone());
@@ -102,10 +97,9 @@ impl RecTensor {
     pub(crate) fn ptr(&self) -> Option<usize> {
         match self {
             RecTensor::Output(_) => None,
-            RecTensor::Input(p, _)
-            | RecTensor::Inout(p)
-            | RecTensor::OutputExisting(p, _)
-            | RecTensor::NoDep(p) => Some(*p),
+            RecTensor::Input(p, _) | RecTensor::Inout(p) | RecTensor::OutputExisting(p, _) | RecTensor::NoDep(p) => {
+                Some(*p)
+            }
         }
     }
 }
@@ -180,9 +174,7 @@ impl MockApi {
                 TensorArg::Input(x) => RecTensor::Input(x as *const Tensor as usize, *x),
                 TensorArg::Output(c) => RecTensor::Output(*c),
                 TensorArg::Inout(x) => RecTensor::Inout(x as *const Tensor as usize),
-                TensorArg::OutputExisting(x) => {
-                    RecTensor::OutputExisting(x as *const Tensor as usize, *x)
-                }
+                TensorArg::OutputExisting(x) => RecTensor::OutputExisting(x as *const Tensor as usize, *x),
                 TensorArg::NoDep(x) => RecTensor::NoDep(x as *const Tensor as usize),
             })
             .collect();
@@ -222,10 +214,7 @@ impl MockApi {
         }
         rec.id = id;
         rec.outputs = outputs.iter().map(|p| *p as usize).collect();
-        SubmitOutcome {
-            task_id: id,
-            outputs,
-        }
+        SubmitOutcome { task_id: id, outputs }
     }
 }
 
@@ -274,9 +263,7 @@ impl OrchestratorApi for MockApi {
         if self.fatal.is_none() {
             self.fatal = Some(code);
         }
-        self.calls
-            .borrow_mut()
-            .push(Call::ReportFatal(code, message.to_string()));
+        self.calls.borrow_mut().push(Call::ReportFatal(code, message.to_string()));
     }
     fn get_tensor_data(&mut self, tensor: &Tensor, indices: &[u32]) -> u64 {
         let _ = tensor;
@@ -286,14 +273,10 @@ impl OrchestratorApi for MockApi {
     }
     fn set_tensor_data(&mut self, tensor: &Tensor, indices: &[u32], value: u64) {
         let _ = tensor;
-        self.calls
-            .borrow_mut()
-            .push(Call::Set(indices.to_vec(), value));
+        self.calls.borrow_mut().push(Call::Set(indices.to_vec(), value));
     }
     fn scope_set_site(&mut self, file: &str, line: i32) {
-        self.calls
-            .borrow_mut()
-            .push(Call::Site(file.to_string(), line));
+        self.calls.borrow_mut().push(Call::Site(file.to_string(), line));
     }
 }
 
