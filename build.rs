@@ -29,6 +29,7 @@ fn generate_header() {
 
 fn main() {
     build_c_shims();
+    build_examples();
     // Tests compile C code for the same target as the crate.
     println!("cargo:rustc-env=SIMPLER_TEST_TARGET={}", std::env::var("TARGET").expect("cargo sets TARGET"));
     generate_header();
@@ -88,5 +89,52 @@ fn build_c_shims() {
     println!("cargo:rustc-env=SIMPLER_BUILD_CXX={}", cxx.path().display());
     if let Ok(target) = std::env::var("TARGET") {
         println!("cargo:rustc-env=SIMPLER_BUILD_TARGET={target}");
+    }
+}
+
+/// Compiles the bundled example orchestrations (C++, against
+/// `include/pto_orchestration_api.h`) and kernels (C) into shared objects in
+/// `OUT_DIR/examples/`; `src/demo/assets.rs` embeds them so `simpler demo`
+/// and the benchmarks need nothing else on the machine.
+fn build_examples() {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo")).join("examples");
+    std::fs::create_dir_all(&out_dir).expect("create OUT_DIR/examples");
+    let cc = cc::Build::new().get_compiler();
+    let cxx = cc::Build::new().cpp(true).get_compiler();
+    let jobs: [(&str, &str, bool); 8] = [
+        ("examples/bench/orchestration.cpp", "bench_orch.so", true),
+        ("examples/trb_vector/orchestration.cpp", "trb_vector_orch.so", true),
+        ("examples/trb_nested/orchestration.cpp", "trb_nested_orch.so", true),
+        ("examples/trb_fanout/orchestration.cpp", "trb_fanout_orch.so", true),
+        ("examples/kernels/kernel_add.c", "kernel_add.so", false),
+        ("examples/kernels/kernel_add_scalar.c", "kernel_add_scalar.so", false),
+        ("examples/kernels/kernel_mul.c", "kernel_mul.so", false),
+        ("examples/kernels/kernel_noop.c", "kernel_noop.so", false),
+    ];
+    println!("cargo:rerun-if-changed=examples");
+    println!("cargo:rerun-if-changed=include/pto_orchestration_api.h");
+    for (src, out, cpp) in jobs {
+        let mut cmd = if cpp { cxx.to_command() } else { cc.to_command() };
+        if cpp {
+            cmd.arg("-std=c++17");
+        } else {
+            cmd.arg("-std=c11");
+        }
+        cmd.args([
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O2",
+            "-shared",
+            "-fPIC",
+            "-Wl,--build-id=sha1",
+            "-Iinclude",
+            "-Iexamples/kernels",
+        ])
+        .arg("-o")
+        .arg(out_dir.join(out))
+        .arg(src);
+        let status = cmd.status().unwrap_or_else(|e| panic!("failed to run the compiler for {src}: {e}"));
+        assert!(status.success(), "compiling {src} failed ({status})");
     }
 }

@@ -17,6 +17,7 @@
 pub mod abi;
 pub mod callable;
 pub mod config;
+pub mod demo;
 pub mod device;
 pub mod diagnostics;
 pub mod ffi;

@@ -1,5 +1,7 @@
 //! `simpler`: command-line front end of libsimpler.
 //!
+//! - `simpler demo`: runs the bundled examples on the simulated device (the main job).
+//! - `simpler bench [--quick]`: throughput and latency figures.
 //! - `simpler config list [--markdown]`: the knob table.
 //! - `simpler config explain [--set KNOB=VALUE ...]`: every knob and ring with
 //!   its effective value and source, honouring the current environment.
@@ -9,6 +11,8 @@ use std::process::ExitCode;
 use simpler::config::{self, docs, ProcessEnv, RuntimeConfig};
 
 const USAGE: &str = "usage:
+  simpler demo                                 run the bundled examples on the simulated device
+  simpler bench [--quick]                      benchmark figures (use a release build)
   simpler config list [--markdown]             print the knob table
   simpler config explain [--set KNOB=VALUE]... print effective values and their sources";
 
@@ -47,6 +51,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("config") => config_cmd(&args[1..]),
+        Some("demo") => simpler::demo::run_demo().map(|r| print!("{r}")).map_err(|e| e.to_string()),
+        Some("bench") => {
+            let quick = args.get(1).map(String::as_str) == Some("--quick");
+            simpler::demo::bench::run_bench(quick).map(|r| print!("{r}")).map_err(|e| e.to_string())
+        }
         Some("-h") | Some("--help") | Some("help") => {
             println!("{USAGE}");
             Ok(())

@@ -6,12 +6,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Directory holding `libsimpler.so` / `libsimpler.a` of the current profile.
+/// `cargo test` leaves it in `target/<profile>/deps/` (next to the test
+/// binary); `cargo build` also copies it to `target/<profile>/`.
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test-binary>
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
-    assert!(dir.join("libsimpler.so").exists(), "libsimpler.so not found in {}", dir.display());
-    dir
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .find(|d| d.join("libsimpler.so").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| panic!("libsimpler.so not found next to {} or its parent", exe.display()))
 }
 
 /// Path of the built shared library.
