@@ -2,3 +2,8 @@
 //! dependency derivation, concurrent orchestration and scheduling.
 
 pub mod api;
+pub mod layout;
+pub mod pools;
+pub mod queue;
+pub mod ring;
+pub mod tensormap;
