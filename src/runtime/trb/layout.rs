@@ -193,6 +193,14 @@ pub struct TaskPayload {
     pub scalars: [u64; MAX_SCALAR_ARGS],
 }
 
+// SAFETY: a payload is plain data; its pointer fields are addresses into
+// the rings' tables whose use is governed by the task protocol (written by
+// the orchestrator before publication, read-only afterwards). The engine
+// only accesses payloads through raw pointers, never through shared slices.
+unsafe impl Send for TaskPayload {}
+// SAFETY: as above.
+unsafe impl Sync for TaskPayload {}
+
 const _: () = {
     use std::mem::{offset_of, size_of};
     assert!(size_of::<TaskPayload>() == 4800);

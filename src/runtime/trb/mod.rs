@@ -7,3 +7,11 @@ pub mod pools;
 pub mod queue;
 pub mod ring;
 pub mod tensormap;
+pub mod engine;
+pub mod orchestrator;
+pub mod shared;
+pub mod stats;
+
+pub use engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
+pub use layout::{OwnedTrbMemory, TrbMemory};
+pub use stats::{scope_stats_jsonl, ScopeStatRecord};
