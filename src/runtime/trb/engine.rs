@@ -35,19 +35,19 @@
 
 use super::api::OrchestratorApi;
 use super::layout::{
-    codes, status_from_codes, task_id, Region, TaskPayload, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS,
-    MAX_RINGS, READY_QUEUE_SIZE, SCOPE_BIT, TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE,
-    WIRING_QUEUE_SIZE,
+    codes, status_from_codes, task_id, Region, TaskPayload, TrbMemory,
+    DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS, READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS,
+    TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
 };
 use super::orchestrator::{OrchTables, Orchestrator};
 use super::pools::{DepListPool, FaninPool};
 use super::queue::{ReadyQueue, WiringQueue};
 use super::ring::{latch, RingShared};
+pub use super::shared::SimCore;
 use super::shared::{
     shape, shape_of, stall, CoreSlot, Parker, ReadyQueues, RunShared, StallInfo, WiringState,
     FLAG_SYNC_START, LANE_AIC, LANE_AIV0, LANE_AIV1,
 };
-pub use super::shared::SimCore;
 use super::stats::ScopeStatRecord;
 use crate::diagnostics::{Error, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -143,6 +143,9 @@ pub struct CompletionSlab {
     pub _pad: [u8; 56],
 }
 const _: () = assert!(std::mem::size_of::<CompletionSlab>() == 1600);
+
+/// Boxed dispatch buffer (kept boxed so its address is stable).
+type DispatchBox = Box<DispatchBuffer>;
 
 /// A dispatch payload with its completion slab.
 #[repr(C, align(64))]
@@ -354,7 +357,10 @@ impl Gang {
             .name("trb-gang".into())
             .spawn(move || gang.helper_loop(me))
             .expect("spawn gang helper");
-        self.threads.lock().unwrap_or_else(|e| e.into_inner()).push(t);
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(t);
         h
     }
 
@@ -390,7 +396,11 @@ impl Gang {
 
     /// Runs every `(func, buffer, core)` simultaneously (the first inline)
     /// and returns once all finished; true if any panicked.
-    fn run_all(self: &Arc<Gang>, exec: ExecRef, jobs: &mut [(i32, Box<DispatchBuffer>, SimCore)]) -> bool {
+    fn run_all(
+        self: &Arc<Gang>,
+        exec: ExecRef,
+        jobs: &mut [(i32, Box<DispatchBuffer>, SimCore)],
+    ) -> bool {
         let done = Arc::new(AtomicUsize::new(jobs.len().saturating_sub(1)));
         let panicked = Arc::new(AtomicBool::new(false));
         for (func, buf, core) in jobs.iter_mut().skip(1) {
@@ -407,7 +417,11 @@ impl Gang {
         }
         if let Some((func, buf, core)) = jobs.first_mut() {
             let args = buf.args();
-            if catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask(*func, args, *core))).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| {
+                exec.get().run_subtask(*func, args, *core)
+            }))
+            .is_err()
+            {
                 panicked.store(true, Release);
             }
         }
@@ -513,7 +527,10 @@ impl TrbEngine {
             return bad("too many clusters per scheduler thread (max 21)".into());
         }
         if p.sched_threads == 0 || p.sched_threads > 7 {
-            return bad(format!("sched_threads must be in 1..=7 (got {})", p.sched_threads));
+            return bad(format!(
+                "sched_threads must be in 1..=7 (got {})",
+                p.sched_threads
+            ));
         }
         if !(1..=4).contains(&p.ready_queue_shards) {
             return bad(format!(
@@ -542,7 +559,11 @@ impl TrbEngine {
                     p.dep_pools[r], m.dep_pool
                 ));
             }
-            if m.descriptors.is_null() || m.payloads.is_null() || m.slot_states.is_null() || m.heap.is_null() {
+            if m.descriptors.is_null()
+                || m.payloads.is_null()
+                || m.slot_states.is_null()
+                || m.heap.is_null()
+            {
                 return bad(format!("ring {r}: memory not provided"));
             }
         }
@@ -609,7 +630,15 @@ impl TrbEngine {
         let scope_stats = std::mem::take(&mut orch.stats);
         drop(orch);
         if params.orch_to_sched && !sh.run_complete.load(Acquire) {
-            Sched::new(&sh, nsched, nsched, exec, &self.gang, self.config.idle_spin_us).run_loop();
+            Sched::new(
+                &sh,
+                nsched,
+                nsched,
+                exec,
+                &self.gang,
+                self.config.idle_spin_us,
+            )
+            .run_loop();
         }
         // Wait for completion, acting as a watchdog of last resort.
         while !sh.run_complete.load(Acquire) {
@@ -715,8 +744,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
     let mut dep_pools = Vec::new();
     let mut heads: Vec<Region<u64>> = Vec::new();
     let mut spill_pools = [(0usize, 0u64); MAX_RINGS];
-    for r in 0..MAX_RINGS {
-        let m = &memory.rings[r];
+    for (r, m) in memory.rings.iter().enumerate() {
         let w = p.windows[r] as usize;
         let d = p.dep_pools[r] as usize;
         // SAFETY (all from_raw calls below): the TrbMemory contract gives each
@@ -742,13 +770,23 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         }
     }
     let shards = p.ready_queue_shards as usize;
-    let shard_cap = (READY_QUEUE_SIZE / shards).next_power_of_two() >> if (READY_QUEUE_SIZE / shards).is_power_of_two() { 0 } else { 1 };
+    let shard_cap = (READY_QUEUE_SIZE / shards).next_power_of_two()
+        >> if (READY_QUEUE_SIZE / shards).is_power_of_two() {
+            0
+        } else {
+            1
+        };
     let mut ready_regions = Vec::new();
     for q in 0..3 {
         let mut v = Vec::new();
         for k in 0..shards {
             // SAFETY: shard k covers cells [k*cap, (k+1)*cap) of a 65536-cell region.
-            v.push(unsafe { Region::from_raw(memory.ready_queues[q].wrapping_add(k * shard_cap), shard_cap) });
+            v.push(unsafe {
+                Region::from_raw(
+                    memory.ready_queues[q].wrapping_add(k * shard_cap),
+                    shard_cap,
+                )
+            });
         }
         ready_regions.push(v);
     }
@@ -768,7 +806,10 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
                 Region::from_raw(memory.tm_free_list, TENSORMAP_POOL_SIZE),
                 heads_arr,
             ),
-            Region::from_raw(memory.scope_tasks, p.windows.iter().map(|&w| w as usize).sum()),
+            Region::from_raw(
+                memory.scope_tasks,
+                p.windows.iter().map(|&w| w as usize).sum(),
+            ),
             ReadyQueue::new(Region::from_raw(memory.ready_queues[3], READY_QUEUE_SIZE)),
             WiringQueue::new(Region::from_raw(memory.wiring, WIRING_QUEUE_SIZE)),
         )
@@ -825,14 +866,21 @@ struct Sched<'a> {
     own_clusters: Vec<u32>,
     local: Option<u64>,
     buf: Box<DispatchBuffer>,
-    mix_bufs: Vec<Box<DispatchBuffer>>,
+    mix_bufs: Vec<DispatchBox>,
     odd: bool,
     spin: Duration,
     rr: usize,
 }
 
 impl<'a> Sched<'a> {
-    fn new(sh: &'a RunShared, idx: usize, nsched: usize, exec: ExecRef, gang: &'a Arc<Gang>, spin_us: u64) -> Sched<'a> {
+    fn new(
+        sh: &'a RunShared,
+        idx: usize,
+        nsched: usize,
+        exec: ExecRef,
+        gang: &'a Arc<Gang>,
+        spin_us: u64,
+    ) -> Sched<'a> {
         let bd = sh.block_dim;
         let own_clusters: Vec<u32> = if idx < nsched {
             (0..bd).filter(|c| *c as usize % nsched == idx).collect()
@@ -921,7 +969,8 @@ impl<'a> Sched<'a> {
         if let Some(v) = self.local.take() {
             // SAFETY: as above.
             let s = unsafe { &*(v as *const super::layout::SlotState) };
-            sh.ready.push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
+            sh.ready
+                .push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
         }
     }
 
@@ -977,7 +1026,9 @@ impl<'a> Sched<'a> {
     }
 
     fn release(&self, core: &SimCore) {
-        self.sh.cores[core.core_id as usize].running.store(0, Release);
+        self.sh.cores[core.core_id as usize]
+            .running
+            .store(0, Release);
     }
 
     fn claim_single(&mut self, aic: bool, tag: u64) -> Option<SimCore> {
@@ -1114,10 +1165,13 @@ impl<'a> Sched<'a> {
                     self.sh.parker.wake_one();
                 }
                 let func = d.kernel_id[if shp == shape::AIC { 0 } else { 1 }].load(Relaxed);
-                self.buf.prepare(payload, raw, b as i32, blocks as i32, core);
+                self.buf
+                    .prepare(payload, raw, b as i32, blocks as i32, core);
                 let args = self.buf.args();
                 let exec = self.exec;
-                let r = catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask(func, args, core)));
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    exec.get().run_subtask(func, args, core)
+                }));
                 self.release(&core);
                 if r.is_err() {
                     self.kernel_failed(func);
@@ -1165,7 +1219,15 @@ impl<'a> Sched<'a> {
     }
 
     /// All blocks of a sync-start task start together on cores 0..B of its type.
-    fn execute_sync(&mut self, s: &super::layout::SlotState, v: u64, shp: usize, mask: u8, blocks: i16, raw: u64) -> bool {
+    fn execute_sync(
+        &mut self,
+        s: &super::layout::SlotState,
+        v: u64,
+        shp: usize,
+        mask: u8,
+        blocks: i16,
+        raw: u64,
+    ) -> bool {
         let sh = self.sh;
         if sh
             .drain_owner
@@ -1262,19 +1324,18 @@ impl<'a> Sched<'a> {
             if pool.available() < nf {
                 let cap = pool.capacity();
                 let la = ring.last_task_alive.load(Acquire);
-                let head = ring.slot(la);
-                let gated = head.state() == super::layout::task_state::COMPLETED
-                    && head.fanout_refcount.load(Acquire)
-                        == head.fanout_count.load(Acquire) & !SCOPE_BIT;
-                if nf > cap || (sh.producer_blocked.load(Acquire) && gated) {
-                    if !ws.reported[r] {
+                let gated = ring.head_scope_gated(la);
+                if (nf > cap || (sh.producer_blocked.load(Acquire) && gated)) && !ws.reported[r] {
+                    {
                         ws.reported[r] = true;
                         let msg = format!(
                             "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {nf} dependency entries, {} of {cap} available. Solution: raise the ring's dep pool (dep_pool / PTO2_RING_DEP_POOL) or split the scope",
                             pool.available()
                         );
                         crate::diagnostics::log::error("wiring", &msg);
-                        if latch(&sh.orch_error, codes::DEP_POOL_OVERFLOW) == codes::DEP_POOL_OVERFLOW {
+                        if latch(&sh.orch_error, codes::DEP_POOL_OVERFLOW)
+                            == codes::DEP_POOL_OVERFLOW
+                        {
                             sh.set_message(&msg);
                         }
                         sh.end_run();
@@ -1284,18 +1345,21 @@ impl<'a> Sched<'a> {
             }
             s.fanin_count.store(nf as i32 + 1, Release);
             let mut early = 0;
-            sh.for_each_fanin(payload, |p| {
-                p.lock();
-                if p.state() >= super::layout::task_state::COMPLETED {
-                    early += 1;
-                } else {
-                    let h = pool
-                        .prepend(p.fanout_head.load(Relaxed), s)
-                        .expect("dep pool capacity checked");
-                    p.fanout_head.store(h, Relaxed);
-                }
-                p.unlock();
-            });
+            // SAFETY: payload of a published task (fanin fields immutable).
+            unsafe {
+                sh.for_each_fanin(payload, |p| {
+                    p.lock();
+                    if p.state() >= super::layout::task_state::COMPLETED {
+                        early += 1;
+                    } else {
+                        let h = pool
+                            .prepend(p.fanout_head.load(Relaxed), s)
+                            .expect("dep pool capacity checked");
+                        p.fanout_head.store(h, Relaxed);
+                    }
+                    p.unlock();
+                })
+            };
             s.dep_pool_mark.store(pool.top as i32, Relaxed);
             if sh.scope_stats {
                 sh.dep_snapshot[r].0.store(pool.tail as i64, Relaxed);
@@ -1304,7 +1368,7 @@ impl<'a> Sched<'a> {
             sh.wiring.advance();
             wired += 1;
             let rc = s.fanin_refcount.fetch_add(early + 1, AcqRel) + early + 1;
-            if rc >= nf as i32 + 1 {
+            if rc > nf as i32 {
                 self.make_ready(s);
             }
         }

@@ -7,13 +7,14 @@
 //! can be handed out again.
 
 use super::api::{
-    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TaskIdRaw,
-    TensorArg, TensorCreate, INVALID_TASK,
+    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TaskIdRaw, TensorArg,
+    TensorCreate, INVALID_TASK,
 };
 use super::layout::{
-    align_up, codes, task_id, task_state, Region, SlotState, TaskPayload, ALLOC_DEADLOCK_TIMEOUT_MS,
-    FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCALAR_ARGS, MAX_SCOPE_DEPTH,
-    MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT, SPIN_CHECK_INTERVAL, TENSOR_DATA_TIMEOUT_MS,
+    align_up, codes, task_id, task_state, Region, SlotState, TaskPayload,
+    ALLOC_DEADLOCK_TIMEOUT_MS, FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCALAR_ARGS,
+    MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT, SPIN_CHECK_INTERVAL,
+    TENSOR_DATA_TIMEOUT_MS,
 };
 use super::pools::FaninPool;
 use super::ring::{latch, TaskAllocator};
@@ -373,7 +374,9 @@ impl<'s> Orchestrator<'s> {
         if total > i32::MAX as u64 {
             self.mark_fatal(
                 codes::INVALID_ARGS,
-                &format!("FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"),
+                &format!(
+                    "FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"
+                ),
             );
             return None;
         }
@@ -575,7 +578,9 @@ impl<'s> Orchestrator<'s> {
         // Explicit dependencies.
         for &dep in args.explicit_deps {
             let r = task_id::ring(dep);
-            if dep == INVALID_TASK || r >= MAX_RINGS || task_id::local(dep) >= self.alloc[r].next_local
+            if dep == INVALID_TASK
+                || r >= MAX_RINGS
+                || task_id::local(dep) >= self.alloc[r].next_local
             {
                 self.mark_fatal(
                     codes::INVALID_ARGS,
@@ -674,8 +679,7 @@ impl<'s> Orchestrator<'s> {
             let ring = &self.sh.rings[r];
             let mut spins = 0u64;
             loop {
-                if local < ring.last_task_alive.load(Acquire) || local >= self.alloc[r].next_local
-                {
+                if local < ring.last_task_alive.load(Acquire) || local >= self.alloc[r].next_local {
                     break;
                 }
                 let s = ring.slot(local);
@@ -684,9 +688,7 @@ impl<'s> Orchestrator<'s> {
                 {
                     break;
                 }
-                if st >= task_state::COMPLETED
-                    && (!for_write || RunShared::consumers_released(s))
-                {
+                if st >= task_state::COMPLETED && (!for_write || RunShared::consumers_released(s)) {
                     break;
                 }
                 spins += 1;
@@ -806,7 +808,11 @@ impl OrchestratorApi for Orchestrator<'_> {
         }
         if args.block_num > 1 && args.require_sync_start {
             let aiv_shape = shape_of(mask) == super::shared::shape::AIV;
-            let limit = if aiv_shape { self.aiv_count } else { self.aic_count };
+            let limit = if aiv_shape {
+                self.aiv_count
+            } else {
+                self.aic_count
+            };
             if limit > 0 && args.block_num as u32 > limit {
                 let msg = format!(
                     "require_sync_start task with block_num {} exceeds the {} available {} cores",

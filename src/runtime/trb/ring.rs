@@ -80,6 +80,23 @@ impl RingShared {
         self.payloads.as_ptr().wrapping_add(self.slot_index(local))
     }
 
+    /// Structural deadlock test: the head task (`la`) is COMPLETED and every
+    /// claimed consumer released it, but its scope has not ended. States are
+    /// read before and after the counters so a concurrent reclaim (which
+    /// resets the counters of CONSUMED slots) cannot produce a false positive.
+    pub fn head_scope_gated(&self, la: u64) -> bool {
+        let head = self.slot(la);
+        if head.state() != task_state::COMPLETED {
+            return false;
+        }
+        let refs = head.fanout_refcount.load(Acquire);
+        let count = head.fanout_count.load(Acquire);
+        head.state() == task_state::COMPLETED
+            && self.last_task_alive.load(Acquire) == la
+            && la < self.current_task_index.load(Acquire)
+            && refs == count & !SCOPE_BIT
+    }
+
     /// Consumed check (§4.3): if every claimed consumer and the scope have
     /// released `slot` and it is COMPLETED, mark it CONSUMED and advance the
     /// ring's watermark.
@@ -331,10 +348,7 @@ impl TaskAllocator {
                         message: "unwinding after a fatal error".into(),
                     });
                 }
-                let head = ring.slot(last);
-                let structural = head.state() == task_state::COMPLETED
-                    && head.fanout_refcount.load(Acquire)
-                        == head.fanout_count.load(Acquire) & !SCOPE_BIT;
+                let structural = ring.head_scope_gated(last);
                 let timed_out = match stalled_since {
                     None => {
                         stalled_since = Some(Instant::now());

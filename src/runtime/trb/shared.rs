@@ -400,7 +400,15 @@ impl RunShared {
     }
 
     /// Producers of a task (inline then spilled).
-    pub fn for_each_fanin(&self, payload: *const TaskPayload, mut f: impl FnMut(&SlotState)) {
+    ///
+    /// # Safety
+    /// `payload` must be the payload of a task published by the orchestrator
+    /// of this run and not yet consumed.
+    pub unsafe fn for_each_fanin(
+        &self,
+        payload: *const TaskPayload,
+        mut f: impl FnMut(&SlotState),
+    ) {
         // SAFETY: the payload belongs to a published task; its fanin
         // fields were written by the orchestrator before publication and
         // stay unchanged until the task is consumed.
@@ -448,10 +456,14 @@ impl RunShared {
 
     /// `on_task_release`: releases every producer, then checks the task itself.
     pub fn release_task(&self, s: &SlotState) {
-        self.for_each_fanin(s.payload.load(Relaxed), |p| {
-            p.fanout_refcount.fetch_add(1, AcqRel);
-            self.ring_of(p).check_consumed(p);
-        });
+        // SAFETY: `s` is a completed, not yet consumed task (it still holds
+        // its own scope or consumer references until the check below).
+        unsafe {
+            self.for_each_fanin(s.payload.load(Relaxed), |p| {
+                p.fanout_refcount.fetch_add(1, AcqRel);
+                self.ring_of(p).check_consumed(p);
+            })
+        };
         self.ring_of(s).check_consumed(s);
     }
 
@@ -558,6 +570,7 @@ impl RunShared {
 
     /// Consumer bits of fanout counters: all claimed consumers released?
     pub fn consumers_released(s: &SlotState) -> bool {
-        (s.fanout_refcount.load(Acquire) & !SCOPE_BIT) >= (s.fanout_count.load(Acquire) & !SCOPE_BIT)
+        (s.fanout_refcount.load(Acquire) & !SCOPE_BIT)
+            >= (s.fanout_count.load(Acquire) & !SCOPE_BIT)
     }
 }
