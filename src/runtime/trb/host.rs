@@ -1,34 +1,227 @@
-//! Host side of tensormap_and_ringbuffer on the simulated device (pending the engine merge).
+//! Host side of tensormap_and_ringbuffer on the simulated device: resolves
+//! the run's sizing into an [`ArenaSizingKey`], carves the engine's tables out
+//! of the prebuilt arena for that key (built once, reused while the key is
+//! unchanged, lazily committed), stages tensors by signature, runs the
+//! orchestration SO on the calling thread while the engine schedules, maps
+//! the PTO2 status, writes scope statistics and copies outputs back only on
+//! success.
 
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Instant;
+
+use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
+use super::layout::{codes, RingMemory, TrbMemory};
+use crate::abi::callable::RUNTIME_MAX_FUNC_ID;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::callable::Registry;
 use crate::config::ResolvedRun;
+use crate::device::arena::ArenaSizingKey;
+use crate::device::arena_cache::{ArenaCache, PreparedArena};
 use crate::device::context::{ExecParams, ExecShape};
 use crate::device::memory::DeviceMemory;
+use crate::device::staging;
 use crate::diagnostics::{Error, Result};
+use crate::kernel::so::KernelEntry;
+use crate::orchestration::so::OrchestrationSo;
 
-/// Per-device TRB state.
-pub struct TrbDevice;
+/// Per-device TRB state: the engine (threads persist across runs, parked
+/// when idle) and the prebuilt arena cache.
+pub struct TrbDevice {
+    engine: TrbEngine,
+    arenas: ArenaCache,
+    timeout_ms: u64,
+}
 
 impl TrbDevice {
-    /// Creates the per-device state.
-    pub fn new(_timeout_ms: u64) -> Result<TrbDevice> {
-        Ok(TrbDevice)
+    /// Creates the engine; `timeout_ms` is the latched per-device watchdog.
+    pub fn new(timeout_ms: u64) -> Result<TrbDevice> {
+        Ok(TrbDevice { engine: TrbEngine::new(EngineConfig::default())?, arenas: ArenaCache::new(), timeout_ms })
+    }
+
+    /// How many times an arena was built (reuse is visible as a constant count).
+    pub fn arena_builds(&self) -> u64 {
+        self.arenas.builds()
     }
 }
 
-/// Runs one callable.
+/// Builds the engine's memory map from a prepared arena: SM rings from the
+/// shared-memory layout, ring heaps from the GM heap, tables from the arena
+/// offsets. The one layout computation (`ArenaLayout`) decides every address.
+fn memory_of(a: &PreparedArena) -> TrbMemory {
+    let l = &a.layout;
+    let sm = a.sm.as_ptr();
+    let heap = a.heap.as_ptr();
+    let arena = a.arena.as_ptr();
+    let at = |base: *mut u8, off: u64| -> *mut u8 { base.wrapping_add(off as usize) };
+    let rings = std::array::from_fn(|r| {
+        let s = &l.sm.rings[r];
+        RingMemory {
+            descriptors: at(sm, s.descriptors).cast(),
+            payloads: at(sm, s.payloads).cast(),
+            slot_states: at(sm, s.slot_states).cast(),
+            heap: at(heap, l.heap_offset(r)),
+            fanin_spill: at(arena, l.offsets.orch.fanin_pool[r]).cast(),
+            fanin_seen_epoch: at(arena, l.offsets.orch.fanin_seen_epoch[r]).cast(),
+            task_entry_heads: at(arena, l.offsets.orch.task_entry_heads[r]).cast(),
+            dep_list: at(arena, l.offsets.sched.dep_pools[r]).cast(),
+            window: l.sizing.task_window_sizes[r] as u32,
+            heap_size: l.sizing.heap_sizes[r],
+            dep_pool: l.sizing.dep_pool_capacities[r],
+        }
+    });
+    let q = &l.offsets.sched;
+    TrbMemory {
+        rings,
+        scope_tasks: at(arena, l.offsets.orch.scope_tasks).cast(),
+        scope_tasks_cap: l.sizing.total_task_window() as usize,
+        tm_buckets: at(arena, l.offsets.orch.tensormap_buckets).cast(),
+        tm_entries: at(arena, l.offsets.orch.tensormap_entries).cast(),
+        tm_free_list: at(arena, l.offsets.orch.tensormap_free_list).cast(),
+        ready_queues: [
+            at(arena, q.ready_queues[0]).cast(),
+            at(arena, q.ready_queues[1]).cast(),
+            at(arena, q.ready_queues[2]).cast(),
+            at(arena, q.dummy_ready_queue).cast(),
+        ],
+        wiring: at(arena, q.wiring_queue).cast(),
+    }
+}
+
+/// Runs kernels from the callable's kernel table on the calling thread,
+/// publishing the simulated core's identity to kernels first.
+struct KernelExecutor {
+    table: Vec<Option<KernelEntry>>,
+    device_id: i32,
+    missing: AtomicI32,
+}
+
+impl CoreExecutor for KernelExecutor {
+    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) {
+        let entry = usize::try_from(func_id).ok().and_then(|i| self.table.get(i).copied().flatten());
+        match entry {
+            Some(f) => {
+                let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, self.device_id);
+                // SAFETY: `f` is the `kernel_entry` of a kernel SO that stays
+                // loaded for the whole run; `args` is the 50-slot argument
+                // array of the dispatch payload the engine built for it.
+                unsafe { f(args as *mut i64) };
+            }
+            None => {
+                let _ = self.missing.compare_exchange(-1, func_id, Ordering::AcqRel, Ordering::Acquire);
+            }
+        }
+    }
+}
+
+fn runtime_error(report: &RunReport) -> Error {
+    let code = report.status.unsigned_abs() as i32;
+    Error::Runtime { code, name: codes::name(code), message: report.message.clone() }
+}
+
+fn write_scope_stats(prefix: &str, report: &RunReport) -> Result<()> {
+    let dir = std::path::Path::new(prefix).join("scope_stats");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join("scope_stats.jsonl");
+    std::fs::write(&path, super::stats::scope_stats_jsonl(report)).map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Runs callable `id` on the TRB engine. Returns the device wall time.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
-    _trb: &mut TrbDevice,
-    _registry: &mut Registry,
-    _memory: &DeviceMemory,
-    _id: i32,
-    _args: &ChipStorageTaskArgs,
-    _exec: &ExecParams,
-    _shape: ExecShape,
-    _device_id: i32,
-    _run: &ResolvedRun,
+    trb: &mut TrbDevice,
+    registry: &mut Registry,
+    memory: &DeviceMemory,
+    id: i32,
+    args: &ChipStorageTaskArgs,
+    exec: &ExecParams,
+    shape: ExecShape,
+    device_id: i32,
+    run_cfg: &ResolvedRun,
 ) -> Result<u64> {
-    Err(Error::Unsupported("tensormap_and_ringbuffer engine pending".into()))
+    if shape.threads < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "aicpu_thread_num = {} leaves no scheduler thread for tensormap_and_ringbuffer: must be in [2, 4] (schedulers + 1 orchestrator)",
+            shape.threads
+        )));
+    }
+    let windows = run_cfg.windows();
+    let key = ArenaSizingKey {
+        task_window_sizes: windows,
+        heap_sizes: run_cfg.heaps(),
+        dep_pool_capacities: run_cfg.dep_pools().map(|d| d as u32),
+    };
+    // Load the orchestration SO at the first run of this id (upstream's
+    // device-side dlopen), kept until unregister.
+    {
+        let reg = registry.get_mut(id)?;
+        if reg.device_orch.is_none() {
+            reg.device_orch = Some(OrchestrationSo::load(&reg.orch_bytes, id, &reg.func_name, &reg.config_name)?);
+        }
+    }
+    registry.note_device_load(id);
+    let reg = registry.get(id)?;
+    let so = reg.device_orch.as_ref().expect("loaded above");
+    let mut table = vec![None; RUNTIME_MAX_FUNC_ID as usize];
+    for (fid, k) in &reg.kernels {
+        table[*fid as usize] = Some(k.entry());
+    }
+    let executor = KernelExecutor { table, device_id, missing: AtomicI32::new(-1) };
+
+    let staged = staging::stage(memory, args, &reg.signature)?;
+    let arena = match trb.arenas.get_or_build(&key) {
+        Ok(a) => a,
+        Err(e) => {
+            staged.release(memory);
+            return Err(e);
+        }
+    };
+    let mem = memory_of(arena);
+    let params = RunParams {
+        block_dim: shape.block_dim,
+        sched_threads: (shape.threads - 1) as usize,
+        ready_queue_shards: run_cfg.shards(),
+        orch_to_sched: run_cfg.orch_to_sched(),
+        scheduler_timeout_ms: trb.timeout_ms,
+        windows: windows.map(|w| w as u32),
+        heaps: key.heap_sizes,
+        dep_pools: key.dep_pool_capacities,
+        scope_stats: exec.enable_scope_stats != 0,
+    };
+    if let Err(e) = crate::kernel::sim_context::clear_pipe_state(device_id) {
+        staged.release(memory);
+        return Err(e);
+    }
+    let t0 = Instant::now();
+    let entry_args = staged.args.as_bytes().as_ptr();
+    let mut orchestrate = |api: &mut dyn super::api::OrchestratorApi| {
+        // SAFETY: `entry_args` is the staged, 64-aligned 17472-byte
+        // ChipStorageTaskArgs, alive until `staged` is consumed below.
+        unsafe { so.run(api, entry_args) }
+    };
+    let report = trb.engine.run(&mem, params, &executor, &mut orchestrate);
+    let device_ns = t0.elapsed().as_nanos() as u64;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            staged.release(memory);
+            return Err(e);
+        }
+    };
+    if exec.enable_scope_stats != 0 {
+        if let Err(e) = write_scope_stats(&exec.output_prefix, &report) {
+            staged.release(memory);
+            return Err(e);
+        }
+    }
+    let missing = executor.missing.load(Ordering::Acquire);
+    if report.status != 0 {
+        staged.release(memory);
+        return Err(runtime_error(&report));
+    }
+    if missing >= 0 {
+        staged.release(memory);
+        return Err(Error::UserCode(format!("a task used kernel func_id {missing}, which callable {id} does not provide")));
+    }
+    staged.commit(memory)?;
+    Ok(device_ns)
 }

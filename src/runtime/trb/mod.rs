@@ -2,4 +2,20 @@
 //! dependency derivation, concurrent orchestration and scheduling.
 
 pub mod api;
+pub mod engine;
 pub mod host;
+pub mod layout;
+pub mod orchestrator;
+pub mod pools;
+pub mod queue;
+pub mod ring;
+pub mod shared;
+pub mod stats;
+pub mod tensormap;
+
+pub use engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
+pub use layout::{OwnedTrbMemory, TrbMemory};
+pub use stats::{scope_stats_jsonl, ScopeStatRecord};
+
+#[cfg(test)]
+mod tests;

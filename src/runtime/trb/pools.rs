@@ -1,0 +1,267 @@
+//! The per-ring fanin spill pool (orchestrator, §5.5) and dependency list
+//! pool (wiring side, §5.6). Both are rings of linear counters starting at 1
+//! (index 0 is the null sentinel), physical index = `linear % capacity`.
+
+use super::layout::{
+    task_state, DepEntry, FaninSpillEntry, Region, SlotState, DEP_POOL_CLEANUP_INTERVAL,
+    FANIN_INLINE_CAP,
+};
+use super::ring::RingShared;
+use std::sync::atomic::Ordering::*;
+
+/// Overflow spill list of fanin producers beyond the 64 inline ones.
+pub struct FaninPool {
+    entries: Region<FaninSpillEntry>,
+    /// Next linear index to allocate.
+    pub top: u64,
+    /// Oldest linear index still in use.
+    pub tail: u64,
+    /// Highest `used` seen.
+    pub high_water: u64,
+    reclaim_cursor: u64,
+}
+
+impl FaninPool {
+    /// Pool over `entries` (capacity = length).
+    pub fn new(entries: Region<FaninSpillEntry>) -> FaninPool {
+        FaninPool {
+            entries,
+            top: 1,
+            tail: 1,
+            high_water: 0,
+            reclaim_cursor: 0,
+        }
+    }
+
+    /// Capacity in entries.
+    pub fn capacity(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// Entries in use.
+    pub fn used(&self) -> u64 {
+        self.top - self.tail
+    }
+
+    /// Base pointer (identifies the pool in payloads).
+    pub fn base(&self) -> *mut FaninSpillEntry {
+        self.entries.as_ptr()
+    }
+
+    /// Appends one producer; `None` when full.
+    pub fn push(&mut self, slot: *const SlotState) -> Option<u64> {
+        if self.used() >= self.capacity() {
+            return None;
+        }
+        let lin = self.top;
+        let idx = (lin % self.capacity()) as usize;
+        self.entries.as_slice()[idx]
+            .slot
+            .store(slot as *mut SlotState, Relaxed);
+        self.top += 1;
+        self.high_water = self.high_water.max(self.used());
+        Some(lin)
+    }
+
+    /// Reads the entry at linear index `lin`.
+    ///
+    /// # Safety
+    /// `entries`/`capacity` must describe a live pool (capacity > 0).
+    pub unsafe fn get(
+        entries: *const FaninSpillEntry,
+        capacity: u64,
+        lin: u64,
+    ) -> *const SlotState {
+        let idx = (lin % capacity) as usize;
+        // SAFETY: callers pass the base and capacity of a live pool; the
+        // index is reduced modulo the capacity.
+        unsafe { (*entries.add(idx)).slot.load(Relaxed) }
+    }
+
+    /// Releases the spill entries of tasks retired since the last call.
+    /// Must run before every allocation on `ring` (see module docs of the
+    /// orchestrator) so that retired slots still hold their payload.
+    pub fn reclaim(&mut self, ring: &RingShared) {
+        let last_alive = ring.last_task_alive.load(Acquire);
+        if self.top == self.tail {
+            self.reclaim_cursor = last_alive;
+            return;
+        }
+        while self.reclaim_cursor < last_alive {
+            let p = ring.payload_ptr(self.reclaim_cursor);
+            // SAFETY: the payload pointer is inside the ring's region; the
+            // retired task's payload is not rewritten before its slot is
+            // reallocated, which happens only after this reclaim.
+            let (pool, start, n) = unsafe {
+                (
+                    (*p).fanin_spill_pool,
+                    (*p).fanin_spill_start,
+                    (*p).fanin_actual_count,
+                )
+            };
+            if pool == self.base() && start > 0 && n as usize > FANIN_INLINE_CAP {
+                let end = start as u64 + (n as u64 - FANIN_INLINE_CAP as u64);
+                self.tail = self.tail.max(end);
+            }
+            self.reclaim_cursor += 1;
+        }
+    }
+}
+
+/// Consumer lists of producers (entries live in the consumer's ring pool).
+pub struct DepListPool {
+    entries: Region<DepEntry>,
+    /// Next linear index.
+    pub top: u64,
+    /// Oldest live linear index.
+    pub tail: u64,
+    /// Highest usage.
+    pub high_water: u64,
+    last_reclaimed: u64,
+}
+
+impl DepListPool {
+    /// Pool over `entries`.
+    pub fn new(entries: Region<DepEntry>) -> DepListPool {
+        DepListPool {
+            entries,
+            top: 1,
+            tail: 1,
+            high_water: 0,
+            last_reclaimed: 0,
+        }
+    }
+
+    /// Capacity.
+    pub fn capacity(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// Free entries.
+    pub fn available(&self) -> u64 {
+        self.capacity() - (self.top - self.tail)
+    }
+
+    /// Prepends `consumer` to the list starting at `head`; returns the new head.
+    pub fn prepend(&mut self, head: *mut DepEntry, consumer: &SlotState) -> Option<*mut DepEntry> {
+        if self.available() == 0 {
+            return None;
+        }
+        let idx = (self.top % self.capacity()) as usize;
+        let e = &self.entries.as_slice()[idx];
+        e.consumer
+            .store(consumer as *const SlotState as *mut SlotState, Relaxed);
+        e.next.store(head, Relaxed);
+        self.top += 1;
+        self.high_water = self.high_water.max(self.top - self.tail);
+        Some(e as *const DepEntry as *mut DepEntry)
+    }
+
+    /// Frees the entries of consumed consumers (§5.6). Call only while
+    /// holding the wiring lock (no task of this ring is being wired).
+    pub fn reclaim(&mut self, ring: &RingShared, force: bool) {
+        let la = ring.last_task_alive.load(Acquire);
+        if la == 0 || (!force && la < self.last_reclaimed + DEP_POOL_CLEANUP_INTERVAL) {
+            return;
+        }
+        if la == self.last_reclaimed {
+            return;
+        }
+        let s = ring.slot(la - 1);
+        let mark = s.dep_pool_mark.load(Relaxed);
+        if mark > 0 && (mark as u64) > self.tail && (mark as u64) <= self.top {
+            self.tail = mark as u64;
+        }
+        self.last_reclaimed = la;
+    }
+}
+
+/// Walks a producer's consumer list.
+///
+/// # Safety
+/// `head` must be null or the head of a list built by [`DepListPool::prepend`]
+/// whose entries and consumer slots are still alive.
+pub unsafe fn for_each_consumer(mut head: *mut DepEntry, mut f: impl FnMut(&SlotState)) {
+    while !head.is_null() {
+        // SAFETY: list entries live in dep pools that are not reclaimed
+        // while the producer's completion walk is running (§5.6: an entry
+        // is freed only after its consumer was consumed, which requires
+        // this producer's walk to have released it). `next` is read before
+        // the consumer is notified.
+        let (c, next) = unsafe { ((*head).consumer.load(Relaxed), (*head).next.load(Relaxed)) };
+        // SAFETY: consumer pointers point into a ring's slot-state region.
+        f(unsafe { &*c });
+        head = next;
+    }
+}
+
+/// Whether a slot is at least COMPLETED.
+pub fn is_done(s: &SlotState) -> bool {
+    s.state() >= task_state::COMPLETED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::trb::ring::tests::test_ring;
+
+    #[test]
+    fn fanin_pool_overflows_at_capacity() {
+        let mut p = FaninPool::new(Region::zeroed(4));
+        let s = SlotState::default();
+        for i in 0..4 {
+            assert_eq!(p.push(&s), Some(1 + i));
+        }
+        assert_eq!(p.push(&s), None);
+        assert_eq!(p.high_water, 4);
+        // SAFETY: base/capacity of the live pool above.
+        assert_eq!(unsafe { FaninPool::get(p.base(), 4, 2) }, &s as *const _);
+    }
+
+    #[test]
+    fn fanin_pool_reclaims_retired_spills() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 8, &heap);
+        let mut p = FaninPool::new(Region::zeroed(8));
+        let s = SlotState::default();
+        for _ in 0..3 {
+            p.push(&s);
+        }
+        // Task 0 spilled 3 entries starting at linear 1.
+        let pl = ring.payload_ptr(0);
+        // SAFETY: pl points to a zeroed payload of the test ring.
+        unsafe {
+            (*pl).fanin_spill_pool = p.base();
+            (*pl).fanin_spill_start = 1;
+            (*pl).fanin_actual_count = FANIN_INLINE_CAP as i32 + 3;
+        }
+        p.reclaim(&ring);
+        assert_eq!(p.used(), 3, "task 0 still alive");
+        ring.current_task_index.store(1, Relaxed);
+        ring.last_task_alive.store(1, Relaxed);
+        p.reclaim(&ring);
+        assert_eq!(p.used(), 0);
+    }
+
+    #[test]
+    fn dep_pool_prepends_and_reclaims_by_mark() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 128, &heap);
+        let mut d = DepListPool::new(Region::zeroed(4));
+        let c1 = SlotState::default();
+        let c2 = SlotState::default();
+        let h1 = d.prepend(std::ptr::null_mut(), &c1).unwrap();
+        let h2 = d.prepend(h1, &c2).unwrap();
+        let mut seen = Vec::new();
+        // SAFETY: h2 heads a list of the live pool; consumers are alive.
+        unsafe { for_each_consumer(h2, |c| seen.push(c as *const SlotState)) };
+        assert_eq!(seen, vec![&c2 as *const _, &c1 as *const _]);
+        d.prepend(h2, &c1).unwrap();
+        d.prepend(h2, &c1).unwrap();
+        assert!(d.prepend(h2, &c1).is_none(), "capacity 4");
+        ring.slot(63).dep_pool_mark.store(3, Relaxed);
+        ring.last_task_alive.store(64, Relaxed);
+        d.reclaim(&ring, false);
+        assert_eq!(d.available(), 2);
+    }
+}

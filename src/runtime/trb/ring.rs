@@ -1,0 +1,601 @@
+//! Per-ring shared state (task window, flow-control counters, in-order
+//! reclamation) and the orchestrator's task+heap allocator (§5.1–§5.3).
+
+use super::layout::{
+    align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE,
+    ALLOC_DEADLOCK_TIMEOUT_MS, SCOPE_BIT, SPIN_CHECK_INTERVAL,
+};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::*};
+use std::time::{Duration, Instant};
+
+/// One ring's task window shared by the orchestrator and the schedulers.
+pub struct RingShared {
+    /// Ring index.
+    pub ring: usize,
+    /// Next local id to allocate (published by the allocator).
+    pub current_task_index: AtomicU64,
+    /// Oldest not-yet-consumed local id.
+    pub last_task_alive: AtomicU64,
+    advance_lock: AtomicBool,
+    /// Task descriptors (`W`).
+    pub descriptors: Region<TaskDescriptor>,
+    /// Task payloads (`W`).
+    pub payloads: Region<TaskPayload>,
+    /// Slot states (`W`).
+    pub slots: Region<SlotState>,
+    /// Window size (power of two).
+    pub window: u64,
+    /// Heap base address.
+    pub heap_base: u64,
+    /// Heap size in bytes.
+    pub heap_size: u64,
+}
+
+impl RingShared {
+    /// Builds the ring over its tables. `window` must be a power of two ≥ 4
+    /// and equal the length of every region.
+    pub fn new(
+        ring: usize,
+        descriptors: Region<TaskDescriptor>,
+        payloads: Region<TaskPayload>,
+        slots: Region<SlotState>,
+        heap_base: u64,
+        heap_size: u64,
+    ) -> RingShared {
+        let window = slots.len() as u64;
+        assert!(window.is_power_of_two() && descriptors.len() == slots.len());
+        assert!(payloads.len() == slots.len());
+        RingShared {
+            ring,
+            current_task_index: AtomicU64::new(0),
+            last_task_alive: AtomicU64::new(0),
+            advance_lock: AtomicBool::new(false),
+            descriptors,
+            payloads,
+            slots,
+            window,
+            heap_base,
+            heap_size,
+        }
+    }
+
+    /// Slot index of a local id.
+    pub fn slot_index(&self, local: u64) -> usize {
+        (local & (self.window - 1)) as usize
+    }
+
+    /// Slot state of a local id.
+    pub fn slot(&self, local: u64) -> &SlotState {
+        &self.slots.as_slice()[self.slot_index(local)]
+    }
+
+    /// Descriptor of a local id.
+    pub fn descriptor(&self, local: u64) -> &TaskDescriptor {
+        &self.descriptors.as_slice()[self.slot_index(local)]
+    }
+
+    /// Raw payload pointer of a local id.
+    pub fn payload_ptr(&self, local: u64) -> *mut TaskPayload {
+        // The index is masked into range, so the pointer stays inside the region.
+        self.payloads.as_ptr().wrapping_add(self.slot_index(local))
+    }
+
+    /// Structural deadlock test: the head task (`la`) is COMPLETED and every
+    /// claimed consumer released it, but its scope has not ended. States are
+    /// read before and after the counters so a concurrent reclaim (which
+    /// resets the counters of CONSUMED slots) cannot produce a false positive.
+    pub fn head_scope_gated(&self, la: u64) -> bool {
+        let head = self.slot(la);
+        if head.state() != task_state::COMPLETED {
+            return false;
+        }
+        let refs = head.fanout_refcount.load(Acquire);
+        let count = head.fanout_count.load(Acquire);
+        head.state() == task_state::COMPLETED
+            && self.last_task_alive.load(Acquire) == la
+            && la < self.current_task_index.load(Acquire)
+            && refs == count & !SCOPE_BIT
+    }
+
+    /// Consumed check (§4.3): if every claimed consumer and the scope have
+    /// released `slot` and it is COMPLETED, mark it CONSUMED and advance the
+    /// ring's watermark.
+    pub fn check_consumed(&self, slot: &SlotState) {
+        slot.lock();
+        let done = slot.fanout_refcount.load(Acquire) == slot.fanout_count.load(Relaxed)
+            && slot
+                .task_state
+                .compare_exchange(
+                    task_state::COMPLETED as u32,
+                    task_state::CONSUMED as u32,
+                    AcqRel,
+                    Relaxed,
+                )
+                .is_ok();
+        slot.unlock();
+        if done {
+            self.advance();
+        }
+    }
+
+    /// In-order reclamation: moves `last_task_alive` over the contiguous
+    /// prefix of CONSUMED slots and resets the passed slots.
+    pub fn advance(&self) {
+        loop {
+            if self
+                .advance_lock
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_err()
+            {
+                return;
+            }
+            let current = self.current_task_index.load(Acquire);
+            let start = self.last_task_alive.load(Relaxed);
+            let mut la = start;
+            while la < current && self.slot(la).state() == task_state::CONSUMED {
+                la += 1;
+            }
+            for id in start..la {
+                reset_for_reuse(self.slot(id));
+            }
+            if la != start {
+                self.last_task_alive.store(la, Release);
+            }
+            self.advance_lock.store(false, Release);
+            // A consumer that lost the try-lock relies on us: re-check the head.
+            let current = self.current_task_index.load(Acquire);
+            if la >= current || self.slot(la).state() != task_state::CONSUMED {
+                return;
+            }
+        }
+    }
+}
+
+/// `reset_for_reuse`: clears the reference counting of a passed slot
+/// (`task_state` stays CONSUMED).
+pub fn reset_for_reuse(s: &SlotState) {
+    s.fanout_count.store(SCOPE_BIT, Relaxed);
+    s.fanout_head.store(std::ptr::null_mut(), Relaxed);
+    s.fanout_refcount.store(0, Relaxed);
+    s.fanin_refcount.store(0, Relaxed);
+    s.completed_subtasks.store(0, Relaxed);
+    s.next_block_idx.store(0, Relaxed);
+    s.fanout_lock.store(0, Release);
+}
+
+/// A successful allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allocation {
+    /// Local task id.
+    pub local: u64,
+    /// Packed output block start (address).
+    pub base: u64,
+    /// Packed output block end (address).
+    pub end: u64,
+}
+
+/// Why an allocation could not proceed right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    /// The window already holds `W−1` live tasks.
+    Window,
+    /// The heap has no room for the request.
+    Heap,
+}
+
+/// Heap byte ring (§5.2): plain offsets compared explicitly.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeapRing {
+    /// Allocation position.
+    pub top: u64,
+    /// Reclaim position.
+    pub tail: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Times `top` wrapped to 0.
+    pub top_wraps: u64,
+    /// Times `tail` moved backwards (wrapped).
+    pub tail_wraps: u64,
+}
+
+impl HeapRing {
+    /// Allocates `n` bytes (already 64-aligned); returns the offset.
+    pub fn try_bump(&mut self, n: u64) -> Option<u64> {
+        if n == 0 {
+            return Some(self.top);
+        }
+        if self.top >= self.tail {
+            if self.size - self.top >= n {
+                let p = self.top;
+                self.top += n;
+                Some(p)
+            } else if self.tail > n {
+                self.top = n;
+                self.top_wraps += 1;
+                Some(0)
+            } else {
+                None
+            }
+        } else if self.tail - self.top > n {
+            let p = self.top;
+            self.top += n;
+            Some(p)
+        } else {
+            None
+        }
+    }
+
+    /// Moves the tail (counting wraps).
+    pub fn set_tail(&mut self, tail: u64) {
+        if tail < self.tail {
+            self.tail_wraps += 1;
+        }
+        self.tail = tail;
+    }
+
+    /// Bytes in use.
+    pub fn used(&self) -> u64 {
+        (self.top + self.size - self.tail) % self.size.max(1)
+    }
+
+    /// Top unrolled to cumulative bytes.
+    pub fn top_unrolled(&self) -> u64 {
+        self.top + self.top_wraps * self.size
+    }
+
+    /// Tail unrolled to cumulative bytes.
+    pub fn tail_unrolled(&self) -> u64 {
+        self.tail + self.tail_wraps * self.size
+    }
+}
+
+/// The orchestrator's allocator for one ring: task slot + heap in one step.
+pub struct TaskAllocator {
+    /// Next local id.
+    pub next_local: u64,
+    /// Heap positions.
+    pub heap: HeapRing,
+    last_alive_seen: u64,
+}
+
+/// An allocation failure with its diagnostic.
+#[derive(Debug, Clone)]
+pub struct AllocFailure {
+    /// Code stored into `orch_error_code` (0 when unwinding after another fatal).
+    pub code: i32,
+    /// Human-readable report.
+    pub message: String,
+}
+
+impl TaskAllocator {
+    /// Fresh allocator for a ring with `heap_size` bytes.
+    pub fn new(heap_size: u64) -> TaskAllocator {
+        TaskAllocator {
+            next_local: 0,
+            heap: HeapRing {
+                size: heap_size,
+                ..HeapRing::default()
+            },
+            last_alive_seen: 0,
+        }
+    }
+
+    /// Derives the heap tail from the newest consumed task.
+    pub fn update_heap_tail(&mut self, ring: &RingShared, last_alive: u64) {
+        if last_alive > self.last_alive_seen {
+            let end = ring
+                .descriptor(last_alive - 1)
+                .packed_buffer_end
+                .load(Relaxed);
+            self.heap.set_tail(end - ring.heap_base);
+            self.last_alive_seen = last_alive;
+        }
+    }
+
+    /// Non-blocking attempt.
+    pub fn try_alloc(&mut self, ring: &RingShared, size: u64) -> Result<Allocation, Blocked> {
+        let aligned = if size > 0 {
+            align_up(size, ALIGN_SIZE)
+        } else {
+            0
+        };
+        let last_alive = ring.last_task_alive.load(Acquire);
+        self.update_heap_tail(ring, last_alive);
+        if self.next_local - last_alive + 1 >= ring.window {
+            return Err(Blocked::Window);
+        }
+        let off = self.heap.try_bump(aligned).ok_or(Blocked::Heap)?;
+        let local = self.next_local;
+        self.next_local += 1;
+        ring.current_task_index.store(self.next_local, Release);
+        let base = ring.heap_base + off;
+        Ok(Allocation {
+            local,
+            base,
+            end: base + aligned,
+        })
+    }
+
+    /// Blocking allocation with progress detection, the structural
+    /// scope-gated test and the 500 ms backstop. `fatal` returns true when
+    /// another fatal error was latched (the wait unwinds with code 0).
+    pub fn alloc(
+        &mut self,
+        ring: &RingShared,
+        size: u64,
+        fatal: &dyn Fn() -> bool,
+    ) -> Result<Allocation, AllocFailure> {
+        let mut last = ring.last_task_alive.load(Acquire);
+        let mut spins: u64 = 0;
+        let mut stalled_since: Option<Instant> = None;
+        loop {
+            let blocked = match self.try_alloc(ring, size) {
+                Ok(a) => return Ok(a),
+                Err(b) => b,
+            };
+            spins += 1;
+            let now_alive = ring.last_task_alive.load(Acquire);
+            if now_alive != last {
+                last = now_alive;
+                spins = 0;
+                stalled_since = None;
+                continue;
+            }
+            if spins % SPIN_CHECK_INTERVAL == 0 || spins < 4 {
+                if fatal() {
+                    return Err(AllocFailure {
+                        code: 0,
+                        message: "unwinding after a fatal error".into(),
+                    });
+                }
+                let structural = ring.head_scope_gated(last);
+                let timed_out = match stalled_since {
+                    None => {
+                        stalled_since = Some(Instant::now());
+                        false
+                    }
+                    Some(t) => t.elapsed() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS),
+                };
+                if structural || timed_out {
+                    return Err(self.report_deadlock(ring, blocked, size, structural));
+                }
+            }
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    fn report_deadlock(
+        &self,
+        ring: &RingShared,
+        blocked: Blocked,
+        size: u64,
+        structural: bool,
+    ) -> AllocFailure {
+        let la = ring.last_task_alive.load(Acquire);
+        let head = ring.slot(la);
+        let fc = head.fanout_count.load(Acquire);
+        let fr = head.fanout_refcount.load(Acquire);
+        let cause = if structural {
+            "head task is completed and released by all consumers but its scope has not ended (scope-gated)"
+        } else {
+            "no progress for 500 ms"
+        };
+        let common = format!(
+            "task ring current={} last_alive={} active={} window={}; heap top={} tail={} size={} used={} available={}; head task state={} consumers released {}/{} scope_released={}; cause: {}",
+            self.next_local,
+            la,
+            self.next_local - la,
+            ring.window,
+            self.heap.top,
+            self.heap.tail,
+            self.heap.size,
+            self.heap.used(),
+            self.heap.size - self.heap.used(),
+            head.state(),
+            fr & !SCOPE_BIT,
+            fc & !SCOPE_BIT,
+            fr & SCOPE_BIT != 0,
+            cause
+        );
+        match blocked {
+            Blocked::Window => AllocFailure {
+                code: codes::FLOW_CONTROL_DEADLOCK,
+                message: format!(
+                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window (task_window / PTO2_RING_TASK_WINDOW)",
+                    ring.ring, common
+                ),
+            },
+            Blocked::Heap => AllocFailure {
+                code: codes::HEAP_RING_DEADLOCK,
+                message: format!(
+                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap (heap / PTO2_RING_HEAP)",
+                    ring.ring,
+                    align_up(size, ALIGN_SIZE),
+                    common
+                ),
+            },
+        }
+    }
+}
+
+/// Latches `code` into `slot` if it is still 0 (first wins); returns the latched value.
+pub fn latch(slot: &AtomicI32, code: i32) -> i32 {
+    match slot.compare_exchange(0, code, AcqRel, Acquire) {
+        Ok(_) => code,
+        Err(prev) => prev,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn test_ring(ring: usize, window: usize, heap: &Region<u8>) -> RingShared {
+        RingShared::new(
+            ring,
+            Region::zeroed(window),
+            Region::zeroed(window),
+            Region::zeroed(window),
+            heap.as_ptr() as u64,
+            heap.len() as u64,
+        )
+    }
+
+    fn complete_and_consume(ring: &RingShared, local: u64, alloc: &Allocation) {
+        let s = ring.slot(local);
+        ring.descriptor(local)
+            .packed_buffer_end
+            .store(alloc.end, Relaxed);
+        s.fanout_count.store(SCOPE_BIT, Relaxed);
+        s.task_state.store(task_state::COMPLETED as u32, Release);
+        s.fanout_refcount.fetch_add(SCOPE_BIT, AcqRel);
+        ring.check_consumed(s);
+    }
+
+    #[test]
+    fn heap_zero_size_takes_no_space() {
+        let mut h = HeapRing {
+            size: 1024,
+            ..Default::default()
+        };
+        assert_eq!(h.try_bump(0), Some(0));
+        assert_eq!(h.top, 0);
+        assert_eq!(h.try_bump(64), Some(0));
+        assert_eq!(h.try_bump(0), Some(64));
+        assert_eq!(h.top, 64);
+    }
+
+    #[test]
+    fn heap_wraps_only_when_tail_exceeds_request() {
+        let mut h = HeapRing {
+            size: 1024,
+            ..Default::default()
+        };
+        assert_eq!(h.try_bump(512), Some(0));
+        assert_eq!(h.try_bump(448), Some(512));
+        // top = 960; 64 left at the end, request 128 needs a wrap.
+        h.set_tail(128);
+        assert_eq!(h.try_bump(128), None, "tail == n is not enough");
+        h.set_tail(192);
+        assert_eq!(h.try_bump(128), Some(0));
+        assert_eq!(h.top, 128);
+        assert_eq!(h.top_wraps, 1);
+        // top < tail: the linear gap must be strictly larger.
+        assert_eq!(h.try_bump(64), None);
+        h.set_tail(256);
+        assert_eq!(h.try_bump(64), Some(128));
+        assert_eq!(h.top_unrolled(), 1024 + 192);
+    }
+
+    #[test]
+    fn heap_never_straddles_end() {
+        let mut h = HeapRing {
+            size: 1000,
+            ..Default::default()
+        };
+        assert_eq!(h.try_bump(960), Some(0));
+        h.set_tail(960);
+        // 40 bytes left at the end: a 64-byte request wraps to 0.
+        assert_eq!(h.try_bump(64), Some(0));
+    }
+
+    #[test]
+    fn window_allows_w_minus_one_live_tasks() {
+        let heap = Region::<u8>::zeroed(4096);
+        let ring = test_ring(0, 4, &heap);
+        let mut a = TaskAllocator::new(4096);
+        for i in 0..3 {
+            assert_eq!(a.try_alloc(&ring, 0).unwrap().local, i);
+        }
+        assert_eq!(a.try_alloc(&ring, 0), Err(Blocked::Window));
+        assert_eq!(ring.current_task_index.load(Relaxed), 3);
+    }
+
+    #[test]
+    fn allocations_are_64_aligned_and_tail_follows_consumed_tasks() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 8, &heap);
+        let mut a = TaskAllocator::new(1024);
+        let t0 = a.try_alloc(&ring, 100).unwrap();
+        assert_eq!(t0.end - t0.base, 128);
+        let t1 = a.try_alloc(&ring, 700).unwrap();
+        assert_eq!(t1.base - ring.heap_base, 128);
+        assert_eq!(a.try_alloc(&ring, 256), Err(Blocked::Heap));
+        complete_and_consume(&ring, 0, &t0);
+        assert_eq!(ring.last_task_alive.load(Relaxed), 1);
+        // Tail = end of task 0 = 128; room at end 1024-832 = 192 < 256, tail 128 < 256.
+        assert_eq!(a.try_alloc(&ring, 256), Err(Blocked::Heap));
+        complete_and_consume(&ring, 1, &t1);
+        let t2 = a.try_alloc(&ring, 256).unwrap();
+        assert_eq!(t2.base - ring.heap_base, 0, "wrapped");
+    }
+
+    #[test]
+    fn reclaim_is_in_order() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(1, 8, &heap);
+        let mut a = TaskAllocator::new(1024);
+        let allocs: Vec<_> = (0..3).map(|_| a.try_alloc(&ring, 0).unwrap()).collect();
+        complete_and_consume(&ring, 1, &allocs[1]);
+        complete_and_consume(&ring, 2, &allocs[2]);
+        assert_eq!(ring.last_task_alive.load(Relaxed), 0, "head not consumed");
+        complete_and_consume(&ring, 0, &allocs[0]);
+        assert_eq!(ring.last_task_alive.load(Relaxed), 3);
+        assert_eq!(ring.slot(1).fanout_count.load(Relaxed), SCOPE_BIT);
+    }
+
+    #[test]
+    fn blocked_alloc_detects_scope_gated_head_immediately() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 4, &heap);
+        let mut a = TaskAllocator::new(1024);
+        for _ in 0..3 {
+            let x = a.try_alloc(&ring, 0).unwrap();
+            let s = ring.slot(x.local);
+            s.fanout_count.store(SCOPE_BIT, Relaxed);
+            s.task_state.store(task_state::COMPLETED as u32, Relaxed);
+        }
+        let t = Instant::now();
+        let err = a.alloc(&ring, 0, &|| false).unwrap_err();
+        assert_eq!(err.code, codes::FLOW_CONTROL_DEADLOCK);
+        assert!(err.message.contains("ring=0"), "{}", err.message);
+        assert!(err.message.contains("PTO2_RING_TASK_WINDOW"));
+        assert!(t.elapsed() < Duration::from_millis(400));
+    }
+
+    #[test]
+    fn blocked_alloc_times_out_after_500ms_without_progress() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(2, 8, &heap);
+        let mut a = TaskAllocator::new(1024);
+        a.try_alloc(&ring, 1024).unwrap(); // head task pending (running)
+        let t = Instant::now();
+        let err = a.alloc(&ring, 64, &|| false).unwrap_err();
+        assert_eq!(err.code, codes::HEAP_RING_DEADLOCK);
+        assert!(err.message.contains("PTO2_RING_HEAP"));
+        let el = t.elapsed();
+        assert!(el >= Duration::from_millis(500) && el < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn blocked_alloc_unwinds_on_foreign_fatal() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 4, &heap);
+        let mut a = TaskAllocator::new(1024);
+        a.try_alloc(&ring, 1024).unwrap();
+        let err = a.alloc(&ring, 64, &|| true).unwrap_err();
+        assert_eq!(err.code, 0);
+    }
+
+    #[test]
+    fn latch_keeps_first_code() {
+        let c = AtomicI32::new(0);
+        assert_eq!(latch(&c, 3), 3);
+        assert_eq!(latch(&c, 5), 3);
+        assert_eq!(c.load(Relaxed), 3);
+    }
+}

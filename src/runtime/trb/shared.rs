@@ -1,0 +1,576 @@
+//! State shared by the orchestrator and the scheduler threads for one run:
+//! the four rings, the sharded ready queues, the wiring queue, completion
+//! accounting, error codes, core occupancy and the sleep/wake protocol.
+
+use super::layout::{
+    codes, task_state, FaninSpillEntry, Region, SlotState, TaskPayload, FANIN_INLINE_CAP,
+    MAX_RINGS, SCOPE_BIT,
+};
+use super::pools::{for_each_consumer, DepListPool, FaninPool};
+use super::queue::{ReadyQueue, WiringQueue};
+use super::ring::{latch, RingShared};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Dispatchable shapes.
+pub mod shape {
+    /// AIC only.
+    pub const AIC: usize = 0;
+    /// AIV only.
+    pub const AIV: usize = 1;
+    /// Several lanes of one cluster.
+    pub const MIX: usize = 2;
+    /// No kernel (dependency-only task).
+    pub const DUMMY: usize = 3;
+}
+
+/// Lane bit: AIC.
+pub const LANE_AIC: u8 = 1;
+/// Lane bit: AIV0.
+pub const LANE_AIV0: u8 = 2;
+/// Lane bit: AIV1.
+pub const LANE_AIV1: u8 = 4;
+/// `PTO2_SUBTASK_FLAG_SYNC_START`.
+pub const FLAG_SYNC_START: u8 = 8;
+
+/// Shape of an active mask.
+pub fn shape_of(mask: u8) -> usize {
+    let lanes = mask & 7;
+    match lanes.count_ones() {
+        0 => shape::DUMMY,
+        1 if lanes == LANE_AIC => shape::AIC,
+        1 => shape::AIV,
+        _ => shape::MIX,
+    }
+}
+
+/// Stall sub-classes (§14.2).
+pub mod stall {
+    /// None.
+    pub const NONE: i32 = 0;
+    /// A task is running and not finishing.
+    pub const RUNNING_STALLED: i32 = 1;
+    /// Ready tasks but nobody dispatches.
+    pub const READY_IDLE: i32 = 3;
+    /// Tasks waiting on dependencies that never complete.
+    pub const DEP_DEADLOCK: i32 = 4;
+    /// Orchestrator not done, nothing to run.
+    pub const ORCH_STARVATION: i32 = 5;
+    /// Accounting mismatch.
+    pub const UNKNOWN: i32 = 99;
+
+    /// Label of a sub-class.
+    pub fn label(detail: i32) -> &'static str {
+        match detail {
+            0 => "none",
+            1 => "S1:running-stalled",
+            3 => "S3:ready-but-all-idle",
+            4 => "S4:dependency-deadlock",
+            5 => "S5:orchestrator-starvation",
+            _ => "unknown:accounting/corruption",
+        }
+    }
+
+    /// `classify_stall_detail`.
+    pub fn classify(running: u32, ready: u32, waiting: u32, orch_done: bool) -> i32 {
+        if running > 0 {
+            RUNNING_STALLED
+        } else if ready > 0 {
+            READY_IDLE
+        } else if waiting > 0 {
+            DEP_DEADLOCK
+        } else if !orch_done {
+            ORCH_STARVATION
+        } else {
+            UNKNOWN
+        }
+    }
+}
+
+/// One simulated core's occupancy (`running` = task id + 1, 0 = idle).
+#[repr(align(64))]
+#[derive(Debug, Default)]
+pub struct CoreSlot {
+    /// Raw id + 1 of the task running on the core, 0 when idle.
+    pub running: AtomicU64,
+}
+
+/// Identity of a simulated core handed to the executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimCore {
+    /// Physical core id: AIC `0..block_dim`, AIV `block_dim..3*block_dim`.
+    pub core_id: u32,
+    /// Cluster index.
+    pub cluster: u32,
+    /// AIV lane (0/1); 0 on AIC.
+    pub lane: u32,
+    /// Whether the core is an AIC.
+    pub is_aic: bool,
+}
+
+impl SimCore {
+    /// The AIC core of `cluster`.
+    pub fn aic(cluster: u32) -> SimCore {
+        SimCore {
+            core_id: cluster,
+            cluster,
+            lane: 0,
+            is_aic: true,
+        }
+    }
+    /// AIV lane `lane` of `cluster` (`block_dim` clusters).
+    pub fn aiv(cluster: u32, lane: u32, block_dim: u32) -> SimCore {
+        SimCore {
+            core_id: block_dim + 2 * cluster + lane,
+            cluster,
+            lane,
+            is_aic: false,
+        }
+    }
+}
+
+/// Ready queues of the three dispatchable shapes, each split into shards.
+pub struct ReadyQueues {
+    shards: Vec<Vec<ReadyQueue>>,
+    overflow: Mutex<[VecDeque<u64>; 3]>,
+    overflow_len: AtomicUsize,
+    rr: AtomicUsize,
+}
+
+impl ReadyQueues {
+    /// Builds from one region per shape, each split into `nshards` queues.
+    pub fn new(regions: Vec<Vec<Region<super::layout::QueueCell>>>) -> ReadyQueues {
+        ReadyQueues {
+            shards: regions
+                .into_iter()
+                .map(|v| v.into_iter().map(ReadyQueue::new).collect())
+                .collect(),
+            overflow: Mutex::new(Default::default()),
+            overflow_len: AtomicUsize::new(0),
+            rr: AtomicUsize::new(0),
+        }
+    }
+
+    /// Shards per shape.
+    pub fn num_shards(&self) -> usize {
+        self.shards[0].len()
+    }
+
+    /// Pushes to shard `home` (or round robin when `None`), falling back to
+    /// the other shards and finally to an unbounded overflow list.
+    pub fn push(&self, shp: usize, v: u64, home: Option<usize>) {
+        let n = self.num_shards();
+        let h = home.unwrap_or_else(|| self.rr.fetch_add(1, Relaxed)) % n;
+        for k in 0..n {
+            if self.shards[shp][(h + k) % n].push(v) {
+                return;
+            }
+        }
+        let mut o = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+        o[shp].push_back(v);
+        self.overflow_len.fetch_add(1, Release);
+    }
+
+    /// Pops from shard `home` first, then steals from the others.
+    pub fn pop(&self, shp: usize, home: usize) -> Option<u64> {
+        let n = self.num_shards();
+        for k in 0..n {
+            if let Some(v) = self.shards[shp][(home + k) % n].pop() {
+                return Some(v);
+            }
+        }
+        if self.overflow_len.load(Acquire) > 0 {
+            let mut o = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(v) = o[shp].pop_front() {
+                self.overflow_len.fetch_sub(1, Release);
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// Whether any queue of `shp` may hold work.
+    pub fn has_work(&self, shp: usize) -> bool {
+        self.shards[shp].iter().any(|q| !q.is_empty_hint()) || self.overflow_len.load(Acquire) > 0
+    }
+
+    /// Restores every touched cell to zero (exclusive use only).
+    pub fn reset_regions(&mut self) {
+        for s in self.shards.iter_mut() {
+            for q in s.iter_mut() {
+                q.reset_region();
+            }
+        }
+    }
+}
+
+/// Scheduler-side wiring state (guarded by the wiring lock).
+pub struct WiringState {
+    /// Dependency list pools per ring.
+    pub dep_pools: Vec<DepListPool>,
+    /// Rings for which the wiring deadlock was already reported.
+    pub reported: [bool; MAX_RINGS],
+}
+
+/// Stall locator published by the watchdog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StallInfo {
+    /// Sub-class (`stall::*`).
+    pub detail: i32,
+    /// Completed tasks at the time.
+    pub completed: u64,
+    /// Total tasks known at the time.
+    pub total: u64,
+    /// Running / ready / waiting counts.
+    pub running: u32,
+    /// Ready count.
+    pub ready: u32,
+    /// Waiting count.
+    pub waiting: u32,
+    /// Whether orchestration was done.
+    pub orch_done: bool,
+    /// First stuck task (raw id) or -1.
+    pub task_id: i64,
+    /// Its core or -1.
+    pub core: i32,
+}
+
+/// Everything shared during one run.
+pub struct RunShared {
+    /// The rings.
+    pub rings: Vec<RingShared>,
+    /// Fanin spill pool base and capacity per ring (read by schedulers).
+    pub spill_pools: [(usize, u64); MAX_RINGS],
+    /// Ready queues.
+    pub ready: ReadyQueues,
+    /// Dummy queue.
+    pub dummy: ReadyQueue,
+    /// Wiring queue (orchestrator → wiring lock holder).
+    pub wiring: WiringQueue,
+    /// Wiring lock + dep pools.
+    pub wiring_state: Mutex<WiringState>,
+    /// Orchestrator spinning on a full wiring queue.
+    pub producer_blocked: AtomicBool,
+    /// First orchestrator error code.
+    pub orch_error: AtomicI32,
+    /// First scheduler error code.
+    pub sched_error: AtomicI32,
+    /// Fatal without a code (report_fatal(0) or unwinding).
+    pub fatal_flag: AtomicBool,
+    /// Stall locator.
+    pub stall: Mutex<StallInfo>,
+    /// First failure message.
+    pub message: Mutex<Option<String>>,
+    /// Orchestration finished.
+    pub orch_done: AtomicBool,
+    /// Σ current_task_index once orchestration is done.
+    pub total_tasks: AtomicU64,
+    /// Tasks allocated so far (any kind).
+    pub submitted: AtomicU64,
+    /// Completed tasks (including inline-completed alloc tasks).
+    pub completed: AtomicU64,
+    /// The run is over (normal end or emergency).
+    pub run_complete: AtomicBool,
+    /// Core occupancy.
+    pub cores: Vec<CoreSlot>,
+    /// Clusters.
+    pub block_dim: u32,
+    /// Ms since `start` of the last progress.
+    pub last_progress_ms: AtomicU64,
+    /// Run start.
+    pub start: Instant,
+    /// Watchdog budget.
+    pub timeout_ms: u64,
+    /// Scope stats enabled.
+    pub scope_stats: bool,
+    /// Published dep-pool (tail, top) per ring for scope stats.
+    pub dep_snapshot: [(AtomicI64, AtomicI64); MAX_RINGS],
+    /// Sleep/wake protocol.
+    pub parker: Parker,
+    /// Thread index + 1 of the thread collecting cores for a sync-start task.
+    pub drain_owner: AtomicUsize,
+}
+
+/// Sleep/wake protocol for idle threads: a thread publishes itself as
+/// sleeping, re-checks for work, and parks with a short timeout; pushers
+/// wake one sleeper.
+pub struct Parker {
+    sleeping: Mutex<Vec<std::thread::Thread>>,
+    count: AtomicUsize,
+}
+
+impl Default for Parker {
+    fn default() -> Self {
+        Parker {
+            sleeping: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Parker {
+    /// Registers the current thread as sleeping.
+    pub fn announce(&self) {
+        let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
+        v.push(std::thread::current());
+        self.count.store(v.len(), SeqCst);
+    }
+
+    /// Deregisters the current thread.
+    pub fn retract(&self) {
+        let id = std::thread::current().id();
+        let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
+        v.retain(|t| t.id() != id);
+        self.count.store(v.len(), SeqCst);
+    }
+
+    /// Wakes one sleeper, if any.
+    pub fn wake_one(&self) {
+        std::sync::atomic::fence(SeqCst);
+        if self.count.load(SeqCst) == 0 {
+            return;
+        }
+        let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = v.pop() {
+            self.count.store(v.len(), SeqCst);
+            t.unpark();
+        }
+    }
+
+    /// Wakes every sleeper.
+    pub fn wake_all(&self) {
+        let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
+        for t in v.drain(..) {
+            t.unpark();
+        }
+        self.count.store(0, SeqCst);
+    }
+}
+
+impl RunShared {
+    /// Ring of a slot.
+    pub fn ring_of(&self, s: &SlotState) -> &RingShared {
+        &self.rings[s.ring_id.load(Relaxed) as usize % MAX_RINGS]
+    }
+
+    /// Milliseconds since the run started.
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Records progress for the watchdog.
+    pub fn progress(&self) {
+        let now = self.now_ms();
+        if self.last_progress_ms.load(Relaxed) != now {
+            self.last_progress_ms.store(now, Relaxed);
+        }
+    }
+
+    /// Whether any fatal condition ends the run.
+    pub fn failed(&self) -> bool {
+        self.orch_error.load(Acquire) != 0
+            || self.sched_error.load(Acquire) != 0
+            || self.fatal_flag.load(Acquire)
+    }
+
+    /// Stores the first failure message.
+    pub fn set_message(&self, msg: &str) {
+        let mut m = self.message.lock().unwrap_or_else(|e| e.into_inner());
+        if m.is_none() {
+            *m = Some(msg.to_string());
+        }
+    }
+
+    /// Latches an orchestrator code (first wins) with a message.
+    pub fn latch_orch(&self, code: i32, msg: &str) -> i32 {
+        let l = latch(&self.orch_error, code);
+        if l == code {
+            self.set_message(msg);
+        }
+        self.end_run();
+        l
+    }
+
+    /// Ends the run (emergency or normal) and wakes everyone.
+    pub fn end_run(&self) {
+        self.run_complete.store(true, Release);
+        self.parker.wake_all();
+    }
+
+    /// Producers of a task (inline then spilled).
+    ///
+    /// # Safety
+    /// `payload` must be the payload of a task published by the orchestrator
+    /// of this run and not yet consumed.
+    pub unsafe fn for_each_fanin(
+        &self,
+        payload: *const TaskPayload,
+        mut f: impl FnMut(&SlotState),
+    ) {
+        // SAFETY: the payload belongs to a published task; its fanin
+        // fields were written by the orchestrator before publication and
+        // stay unchanged until the task is consumed.
+        let p = unsafe { &*payload };
+        let n = p.fanin_actual_count.max(0) as usize;
+        for &s in p.fanin_inline.iter().take(n.min(FANIN_INLINE_CAP)) {
+            // SAFETY: fanin entries are slot-state pointers of live rings.
+            f(unsafe { &*s });
+        }
+        if n > FANIN_INLINE_CAP {
+            let base = p.fanin_spill_pool as *const FaninSpillEntry;
+            let ring = (0..MAX_RINGS).find(|&r| self.spill_pools[r].0 == base as usize);
+            if let Some(r) = ring {
+                let cap = self.spill_pools[r].1;
+                for k in 0..(n - FANIN_INLINE_CAP) as u64 {
+                    // SAFETY: base/cap describe that ring's live spill pool and
+                    // the entries are not reclaimed before this task is consumed.
+                    let s = unsafe { FaninPool::get(base, cap, p.fanin_spill_start as u64 + k) };
+                    // SAFETY: as above.
+                    f(unsafe { &*s });
+                }
+            }
+        }
+    }
+
+    /// `on_task_complete`: marks COMPLETED and notifies consumers; `ready`
+    /// receives every consumer whose fanin became satisfied.
+    pub fn complete_task(&self, s: &SlotState, mut ready: impl FnMut(&SlotState)) {
+        s.lock();
+        s.task_state.store(task_state::COMPLETED as u32, Release);
+        let head = s.fanout_head.load(Relaxed);
+        s.unlock();
+        // SAFETY: the list was built by the wiring side for this producer;
+        // entries are reclaimed only after their consumers were consumed,
+        // which requires this walk to have counted them.
+        unsafe {
+            for_each_consumer(head, |c| {
+                let r = c.fanin_refcount.fetch_add(1, AcqRel) + 1;
+                if r == c.fanin_count.load(Acquire) {
+                    ready(c);
+                }
+            })
+        };
+    }
+
+    /// `on_task_release`: releases every producer, then checks the task itself.
+    pub fn release_task(&self, s: &SlotState) {
+        // SAFETY: `s` is a completed, not yet consumed task (it still holds
+        // its own scope or consumer references until the check below).
+        unsafe {
+            self.for_each_fanin(s.payload.load(Relaxed), |p| {
+                p.fanout_refcount.fetch_add(1, AcqRel);
+                self.ring_of(p).check_consumed(p);
+            })
+        };
+        self.ring_of(s).check_consumed(s);
+    }
+
+    /// Finishes a task: complete, release, count.
+    pub fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
+        self.complete_task(s, ready);
+        self.release_task(s);
+        self.completed.fetch_add(1, AcqRel);
+        self.progress();
+    }
+
+    /// Whether the run's work is complete (orchestration done, all counted).
+    pub fn all_done(&self) -> bool {
+        self.orch_done.load(Acquire)
+            && self.completed.load(Acquire) >= self.total_tasks.load(Acquire)
+    }
+
+    /// Stall scan (§14.2).
+    pub fn classify_stall(&self) -> StallInfo {
+        let (mut run, mut ready, mut wait) = (0u32, 0u32, 0u32);
+        let mut task = -1i64;
+        let mut core = -1i32;
+        for ring in &self.rings {
+            let la = ring.last_task_alive.load(Acquire);
+            let cur = ring.current_task_index.load(Acquire);
+            for local in la..cur {
+                let s = ring.slot(local);
+                if s.state() >= task_state::COMPLETED {
+                    continue;
+                }
+                let id = super::layout::task_id::make(ring.ring, local);
+                if let Some(c) = self
+                    .cores
+                    .iter()
+                    .position(|c| c.running.load(Acquire) == id + 1)
+                {
+                    run += 1;
+                    if task < 0 {
+                        task = id as i64;
+                        core = c as i32;
+                    }
+                } else if s.fanin_count.load(Acquire) > 0
+                    && s.fanin_refcount.load(Acquire) >= s.fanin_count.load(Acquire)
+                {
+                    ready += 1;
+                } else {
+                    wait += 1;
+                }
+            }
+        }
+        let orch_done = self.orch_done.load(Acquire);
+        StallInfo {
+            detail: stall::classify(run, ready, wait, orch_done),
+            completed: self.completed.load(Acquire),
+            total: self.total_tasks.load(Acquire),
+            running: run,
+            ready,
+            waiting: wait,
+            orch_done,
+            task_id: task,
+            core,
+        }
+    }
+
+    /// Watchdog check (§9.7); returns true when it fired.
+    pub fn watchdog(&self) -> bool {
+        if self.run_complete.load(Acquire) {
+            return false;
+        }
+        let now = self.now_ms();
+        let last = self.last_progress_ms.load(Relaxed);
+        if now.saturating_sub(last) <= self.timeout_ms {
+            return false;
+        }
+        let running = self.cores.iter().any(|c| c.running.load(Acquire) != 0);
+        let pending = self.submitted.load(Acquire) > self.completed.load(Acquire);
+        if !running && !pending {
+            self.last_progress_ms.store(now, Relaxed);
+            return false;
+        }
+        let info = self.classify_stall();
+        if latch(&self.sched_error, codes::SCHEDULER_TIMEOUT) == codes::SCHEDULER_TIMEOUT {
+            *self.stall.lock().unwrap_or_else(|e| e.into_inner()) = info;
+            let msg = format!(
+                "TIMEOUT_EXIT: scheduler made no progress for {} ms (budget scheduler_timeout_ms={} / PTO2_SCHEDULER_TIMEOUT_MS) sub_class={} completed={} submitted={} running={} ready={} waiting={} orch_done={} stuck_task_id=0x{:x} stuck_core={}",
+                now - last,
+                self.timeout_ms,
+                stall::label(info.detail),
+                info.completed,
+                self.submitted.load(Acquire),
+                info.running,
+                info.ready,
+                info.waiting,
+                info.orch_done,
+                info.task_id,
+                info.core
+            );
+            crate::diagnostics::log::error("scheduler_watchdog", &msg);
+            self.set_message(&msg);
+        }
+        self.end_run();
+        true
+    }
+
+    /// Consumer bits of fanout counters: all claimed consumers released?
+    pub fn consumers_released(s: &SlotState) -> bool {
+        (s.fanout_refcount.load(Acquire) & !SCOPE_BIT)
+            >= (s.fanout_count.load(Acquire) & !SCOPE_BIT)
+    }
+}

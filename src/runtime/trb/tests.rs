@@ -1,0 +1,894 @@
+//! End-to-end tests of the orchestrator and the engine with closure kernels.
+
+use super::api::*;
+use super::engine::{
+    build_run, CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine,
+};
+use super::layout::{codes, task_id, task_state, TaskPayload, TrbMemory, SCOPE_BIT};
+use super::orchestrator::Orchestrator;
+use super::shared::{stall, RunShared};
+use super::stats::scope_stats_jsonl;
+use crate::abi::tensor::Tensor;
+use crate::abi::DataType;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+struct FnExec<F: Fn(i32, *mut u64, SimCore) + Sync>(F);
+impl<F: Fn(i32, *mut u64, SimCore) + Sync> CoreExecutor for FnExec<F> {
+    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) {
+        (self.0)(func_id, args, core)
+    }
+}
+
+fn params(windows: [u32; 4], heaps: [u64; 4], deps: [u32; 4]) -> RunParams {
+    RunParams {
+        block_dim: 3,
+        sched_threads: 2,
+        windows,
+        heaps,
+        dep_pools: deps,
+        scheduler_timeout_ms: 3000,
+        ..RunParams::default()
+    }
+}
+
+fn small() -> RunParams {
+    params([64; 4], [1 << 20; 4], [256; 4])
+}
+
+fn run_with(
+    p: RunParams,
+    exec: &dyn CoreExecutor,
+    mut f: impl FnMut(&mut dyn OrchestratorApi),
+) -> RunReport {
+    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
+    let t = Instant::now();
+    let r = engine
+        .run(&mem, p, exec, &mut |o| {
+            f(o);
+            Ok(())
+        })
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10));
+    r
+}
+
+fn noop() -> FnExec<impl Fn(i32, *mut u64, SimCore) + Sync> {
+    FnExec(|_, _, _| {})
+}
+
+fn aiv(id: i32) -> MixedKernelIds {
+    MixedKernelIds {
+        aic: -1,
+        aiv0: id,
+        aiv1: -1,
+    }
+}
+
+fn f32_create(n: u32) -> TensorCreate {
+    TensorCreate {
+        shapes: [n, 0, 0, 0, 0],
+        ndims: 1,
+        dtype: DataType::Float32 as u8,
+        manual_dep: false,
+        initial_value: None,
+    }
+}
+
+fn view<'a>(tensors: &'a [TensorArg<'a>], scalars: &'a [u64]) -> TaskArgsView<'a> {
+    TaskArgsView {
+        tensors,
+        scalars,
+        block_num: 1,
+        require_sync_start: false,
+        explicit_deps: &[],
+    }
+}
+
+/// Kernel helpers: `args[i]` → tensor; data pointer.
+unsafe fn tensor<'a>(args: *mut u64, i: usize) -> &'a Tensor {
+    &*(*args.add(i) as *const Tensor)
+}
+unsafe fn data(t: &Tensor) -> *mut f32 {
+    (t.buffer_addr as *mut f32).add(t.start_offset as usize)
+}
+
+// ---------------------------------------------------------------------------
+// Vector example.
+
+#[test]
+fn vector_example_five_tasks_nested_scope() {
+    const N: u32 = 16384;
+    let a = vec![2.0f32; N as usize];
+    let b = vec![3.0f32; N as usize];
+    let mut f = vec![0.0f32; N as usize];
+    let ta = Tensor::external(a.as_ptr() as u64, &[N], DataType::Float32);
+    let tb = Tensor::external(b.as_ptr() as u64, &[N], DataType::Float32);
+    let tf = Tensor::external(f.as_mut_ptr() as u64, &[N], DataType::Float32);
+    let calls = AtomicU32::new(0);
+    let exec = FnExec(|func, args, core| {
+        calls.fetch_add(1, Relaxed);
+        assert!(!core.is_aic);
+        // SAFETY: args follow the dispatch layout; tensors point at live buffers.
+        unsafe {
+            let lc = *(*args.add(48) as *const i32);
+            assert_eq!(lc, 0, "block_idx");
+            match func {
+                0 | 2 => {
+                    let (x, y, z) = (tensor(args, 0), tensor(args, 1), tensor(args, 2));
+                    let n = x.numel() as usize;
+                    let (px, py, pz) = (data(x), data(y), data(z));
+                    for i in 0..n {
+                        *pz.add(i) = if func == 0 {
+                            *px.add(i) + *py.add(i)
+                        } else {
+                            *px.add(i) * *py.add(i)
+                        };
+                    }
+                }
+                1 => {
+                    let (x, z) = (tensor(args, 0), tensor(args, 1));
+                    let s = f32::from_bits(*args.add(2) as u32);
+                    assert_eq!(*args.add(3), 3);
+                    for i in 0..x.numel() as usize {
+                        *data(z).add(i) = *data(x).add(i) + s;
+                    }
+                }
+                _ => panic!("unknown func"),
+            }
+        }
+    });
+    let mut ids = Vec::new();
+    let rep = run_with(small(), &exec, |o| {
+        let ci = f32_create(N);
+        let r0 = o.submit_task(
+            aiv(0),
+            &view(
+                &[
+                    TensorArg::Input(&ta),
+                    TensorArg::Input(&tb),
+                    TensorArg::Output(&ci),
+                ],
+                &[],
+            ),
+        );
+        // SAFETY: output pointers stay valid until the root scope ends.
+        let c = unsafe { *r0.outputs[0] };
+        assert_eq!(c.buffer_size, 65536);
+        assert_eq!(c.owner_task_id, r0.task_id);
+        assert_eq!(c.buffer_addr % 1024, 0);
+        ids.push(r0.task_id);
+        o.scope_set_site("/x/example_orchestration.cpp", 77);
+        o.scope_begin(ScopeMode::Auto);
+        let r1 = o.submit_task(
+            aiv(1),
+            &view(
+                &[TensorArg::Input(&c), TensorArg::Output(&ci)],
+                &[1.0f32.to_bits() as u64, 3],
+            ),
+        );
+        let r2 = o.submit_task(
+            aiv(1),
+            &view(
+                &[TensorArg::Input(&c), TensorArg::Output(&ci)],
+                &[2.0f32.to_bits() as u64, 3],
+            ),
+        );
+        // SAFETY: as above.
+        let (d, e) = unsafe { (*r1.outputs[0], *r2.outputs[0]) };
+        let r3 = o.submit_task(
+            aiv(2),
+            &view(
+                &[
+                    TensorArg::Input(&d),
+                    TensorArg::Input(&e),
+                    TensorArg::Output(&ci),
+                ],
+                &[3],
+            ),
+        );
+        // SAFETY: as above.
+        let g = unsafe { *r3.outputs[0] };
+        let r4 = o.submit_task(
+            aiv(0),
+            &view(
+                &[
+                    TensorArg::Input(&g),
+                    TensorArg::Input(&c),
+                    TensorArg::OutputExisting(&tf),
+                ],
+                &[],
+            ),
+        );
+        ids.extend([r1.task_id, r2.task_id, r3.task_id, r4.task_id]);
+        o.scope_end();
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(rep.total_tasks, 5);
+    assert_eq!(calls.load(Relaxed), 5);
+    assert_eq!(
+        ids,
+        vec![0, 1 << 32, (1 << 32) + 1, (1 << 32) + 2, (1 << 32) + 3]
+    );
+    assert!(f.iter().all(|&v| v == 47.0), "f[0]={}", f[0]);
+}
+
+#[test]
+fn empty_orchestration_finishes_at_once() {
+    let t = Instant::now();
+    let rep = run_with(small(), &noop(), |_| {});
+    assert_eq!(rep.status, 0);
+    assert_eq!(rep.total_tasks, 0);
+    assert!(t.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn engine_is_reusable_across_runs() {
+    let p = small();
+    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
+    let count = AtomicU32::new(0);
+    let exec = FnExec(|_, _, _| {
+        count.fetch_add(1, Relaxed);
+    });
+    for _ in 0..3 {
+        let rep = engine
+            .run(&mem, p, &exec, &mut |o| {
+                for _ in 0..10 {
+                    o.scope_begin(ScopeMode::Auto);
+                    for _ in 0..20 {
+                        o.submit_task(aiv(0), &view(&[], &[]));
+                    }
+                    o.scope_end();
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(rep.status, 0);
+        assert_eq!(rep.total_tasks, 200);
+    }
+    assert_eq!(count.load(Relaxed), 600);
+}
+
+// ---------------------------------------------------------------------------
+// Orchestrator-only harness (no schedulers): dependency derivation.
+
+struct Harness {
+    _mem: super::layout::OwnedTrbMemory,
+    sh: RunShared,
+    tables: Option<super::orchestrator::OrchTables>,
+}
+
+fn harness(windows: [u32; 4]) -> Harness {
+    let p = params(windows, [1 << 16; 4], [64; 4]);
+    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let (sh, tables) = build_run(&mem, &p);
+    Harness {
+        _mem: mem,
+        sh,
+        tables: Some(tables),
+    }
+}
+
+fn fanins(sh: &RunShared, raw: u64) -> Vec<u64> {
+    let ring = &sh.rings[task_id::ring(raw)];
+    let p: *const TaskPayload = ring.payload_ptr(task_id::local(raw));
+    let mut v = Vec::new();
+    // SAFETY: the task was just submitted in this harness and is not consumed.
+    unsafe {
+        sh.for_each_fanin(p, |s| {
+            v.push((*s.task.load(Relaxed)).task_id.load(Relaxed));
+        })
+    };
+    v.sort();
+    v
+}
+
+fn ext(buf: &[f32], n: u32) -> Tensor {
+    let mut t = Tensor::external(buf.as_ptr() as u64, &[n], DataType::Float32);
+    t.buffer_size = (buf.len() * 4) as u64;
+    t
+}
+
+fn sub(t: &Tensor, start: u64, len: u32) -> Tensor {
+    let mut v = *t;
+    v.start_offset = start;
+    v.shapes[0] = len;
+    v
+}
+
+#[test]
+fn ids_and_ring_choice() {
+    let mut h = harness([16; 4]);
+    let mut o = Orchestrator::new(&h.sh, h.tables.take().unwrap(), 3, 6);
+    o.scope_begin(ScopeMode::Auto);
+    let mut got = Vec::new();
+    got.push(o.submit_task(aiv(0), &view(&[], &[])).task_id);
+    let ci = f32_create(4);
+    got.push(
+        o.alloc_tensors(&view(&[TensorArg::Output(&ci)], &[]))
+            .task_id,
+    );
+    got.push(o.submit_dummy_task(&view(&[], &[])).task_id);
+    for d in 1..=4 {
+        o.scope_begin(ScopeMode::Auto);
+        got.push(o.submit_task(aiv(0), &view(&[], &[])).task_id);
+        let _ = d;
+    }
+    assert_eq!(
+        got,
+        vec![0, 1, 2, 1 << 32, 2 << 32, 3 << 32, (3 << 32) + 1],
+        "depth 4 shares ring 3"
+    );
+}
+
+#[test]
+fn dependency_rules() {
+    let mut h = harness([64; 4]);
+    let sh = &h.sh;
+    let mut o = Orchestrator::new(sh, h.tables.take().unwrap(), 3, 6);
+    o.scope_begin(ScopeMode::Auto);
+    let buf = vec![0f32; 100];
+    let x = ext(&buf, 100);
+    let ci = f32_create(8);
+    // Rule 10: creator via owner id, no TensorMap entry for OUTPUT.
+    let t0 = o.submit_task(aiv(0), &view(&[TensorArg::Output(&ci)], &[]));
+    // SAFETY: pointer valid until scope end.
+    let c = unsafe { *t0.outputs[0] };
+    let t1 = o.submit_task(aiv(0), &view(&[TensorArg::Input(&c)], &[]));
+    assert_eq!(fanins(sh, t1.task_id), vec![t0.task_id]);
+    // Rule 11: overlapping vs disjoint ranges of an INOUT writer.
+    let w = o.submit_task(aiv(0), &view(&[TensorArg::Inout(&sub(&x, 0, 50))], &[]));
+    let r1 = o.submit_task(aiv(0), &view(&[TensorArg::Input(&sub(&x, 40, 20))], &[]));
+    let r2 = o.submit_task(aiv(0), &view(&[TensorArg::Input(&sub(&x, 50, 50))], &[]));
+    assert_eq!(fanins(sh, r1.task_id), vec![w.task_id]);
+    assert!(fanins(sh, r2.task_id).is_empty());
+    // Rule 13: higher version always overlaps.
+    let mut v1 = sub(&x, 60, 40);
+    v1.version = 1;
+    let r3 = o.submit_task(aiv(0), &view(&[TensorArg::Input(&v1)], &[]));
+    assert_eq!(fanins(sh, r3.task_id), vec![w.task_id]);
+    // Rule 12: a covering INOUT removes the earlier writer's entry.
+    let w2 = o.submit_task(aiv(0), &view(&[TensorArg::Inout(&x)], &[]));
+    assert_eq!(fanins(sh, w2.task_id), vec![w.task_id]);
+    let r4 = o.submit_task(aiv(0), &view(&[TensorArg::Input(&sub(&x, 10, 10))], &[]));
+    assert_eq!(fanins(sh, r4.task_id), vec![w2.task_id]);
+    // Rule 14: WAR not tracked.
+    let buf2 = vec![0f32; 16];
+    let y = ext(&buf2, 16);
+    o.submit_task(aiv(0), &view(&[TensorArg::Input(&y)], &[]));
+    let wy = o.submit_task(aiv(0), &view(&[TensorArg::OutputExisting(&y)], &[]));
+    assert!(fanins(sh, wy.task_id).is_empty());
+    // Rule 15: duplicates collapse.
+    let deps = [t0.task_id, t0.task_id];
+    let dup = o.submit_task(
+        aiv(0),
+        &TaskArgsView {
+            explicit_deps: &deps,
+            ..view(&[TensorArg::Input(&c), TensorArg::NoDep(&c)], &[])
+        },
+    );
+    assert_eq!(fanins(sh, dup.task_id), vec![t0.task_id]);
+    let s0 = sh.rings[0].slot(0);
+    assert_eq!(s0.fanout_count.load(Relaxed), SCOPE_BIT | 2, "t1 and dup");
+    // Rule 17: manual scope — explicit deps only; AUTO inside → code 5.
+    o.scope_begin(ScopeMode::Manual);
+    let m1 = o.submit_task(
+        aiv(0),
+        &view(&[TensorArg::Input(&c), TensorArg::Input(&x)], &[]),
+    );
+    assert!(fanins(sh, m1.task_id).is_empty());
+    let deps = [w2.task_id];
+    let m2 = o.submit_task(
+        aiv(0),
+        &TaskArgsView {
+            explicit_deps: &deps,
+            ..view(&[TensorArg::Inout(&x)], &[])
+        },
+    );
+    assert_eq!(fanins(sh, m2.task_id), vec![w2.task_id]);
+    o.scope_begin(ScopeMode::Auto);
+    assert!(o.is_fatal());
+    assert_eq!(sh.orch_error.load(Relaxed), codes::INVALID_ARGS);
+}
+
+#[test]
+fn explicit_deps_retired_ignored_invalid_fatal() {
+    let mut h = harness([16; 4]);
+    let sh = &h.sh;
+    let mut o = Orchestrator::new(sh, h.tables.take().unwrap(), 3, 6);
+    o.scope_begin(ScopeMode::Auto);
+    o.scope_begin(ScopeMode::Auto);
+    let t = o.submit_task(aiv(0), &view(&[], &[]));
+    // Pretend the task ran: completed, then its scope ends → consumed.
+    sh.rings[1]
+        .slot(0)
+        .task_state
+        .store(task_state::COMPLETED as u32, Release);
+    o.scope_end();
+    assert_eq!(sh.rings[1].last_task_alive.load(Relaxed), 1, "reclaimed");
+    o.scope_begin(ScopeMode::Auto);
+    let deps = [t.task_id];
+    let u = o.submit_task(
+        aiv(0),
+        &TaskArgsView {
+            explicit_deps: &deps,
+            ..view(&[], &[])
+        },
+    );
+    assert!(fanins(sh, u.task_id).is_empty());
+    let bad = [task_id::make(2, 5)];
+    let r = o.submit_task(
+        aiv(0),
+        &TaskArgsView {
+            explicit_deps: &bad,
+            ..view(&[], &[])
+        },
+    );
+    assert_eq!(r.task_id, INVALID_TASK);
+    assert_eq!(sh.orch_error.load(Relaxed), codes::INVALID_ARGS);
+}
+
+#[test]
+fn fatal_latching_first_code_wins_and_calls_become_noops() {
+    let rep = run_with(small(), &noop(), |o| {
+        o.report_fatal(codes::EXPLICIT_ORCH_FATAL, "user says stop");
+        assert!(o.is_fatal());
+        o.report_fatal(codes::INVALID_ARGS, "second");
+        let r = o.submit_task(aiv(0), &view(&[], &[]));
+        assert_eq!(r.task_id, INVALID_TASK);
+        assert!(r.outputs.is_empty());
+    });
+    assert_eq!(rep.orch_error_code, 9);
+    assert_eq!(rep.status, -9);
+    assert!(rep.message.contains("user says stop"));
+    let rep = run_with(small(), &noop(), |o| {
+        o.report_fatal(0, "no code");
+        assert!(o.is_fatal());
+        assert_eq!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
+    });
+    assert_eq!(rep.status, 0);
+    assert!(rep.fatal);
+}
+
+#[test]
+fn invalid_args_and_alloc_tensors_misuse_are_code_5() {
+    let rep = run_with(small(), &noop(), |o| {
+        let ci = f32_create(4);
+        let buf = [0f32; 4];
+        let x = ext(&buf, 4);
+        let r = o.alloc_tensors(&view(&[TensorArg::Output(&ci), TensorArg::Input(&x)], &[]));
+        assert_eq!(r.task_id, INVALID_TASK);
+    });
+    assert_eq!(rep.orch_error_code, codes::INVALID_ARGS);
+    let rep = run_with(small(), &noop(), |o| {
+        let ci = f32_create(4);
+        o.alloc_tensors(&view(&[TensorArg::Output(&ci)], &[1]));
+    });
+    assert_eq!(rep.status, -5);
+}
+
+#[test]
+fn sync_start_over_core_count_is_code_7() {
+    let rep = run_with(small(), &noop(), |o| {
+        o.submit_task(
+            aiv(0),
+            &TaskArgsView {
+                block_num: 7,
+                require_sync_start: true,
+                ..view(&[], &[])
+            },
+        );
+    });
+    assert_eq!(rep.status, -7);
+}
+
+// ---------------------------------------------------------------------------
+// Execution semantics.
+
+#[test]
+fn spmd_blocks_and_sync_start_and_mix_lanes_run_together() {
+    let hits = Mutex::new(Vec::new());
+    let arrived = AtomicU32::new(0);
+    let together = AtomicU32::new(0);
+    let exec = FnExec(|func, args, core| {
+        // SAFETY: dispatch layout.
+        let (bi, bn, sub) = unsafe {
+            let lc = *args.add(48) as *const i32;
+            (*lc, *lc.add(1), *(*args.add(49) as *const i32))
+        };
+        match func {
+            0 => hits.lock().unwrap().push((bi, bn)),
+            1..=3 => {
+                // Rendezvous: every participant must be running concurrently.
+                let need = if func == 1 { 4 } else { 2 };
+                arrived.fetch_add(1, SeqCst);
+                let t = Instant::now();
+                while arrived.load(SeqCst) % need != 0 && t.elapsed() < Duration::from_secs(2) {
+                    std::thread::yield_now();
+                }
+                if arrived.load(SeqCst) % need == 0 {
+                    together.fetch_add(1, SeqCst);
+                }
+                if func == 3 {
+                    assert_eq!(sub, 1);
+                    assert!(!core.is_aic && core.lane == 1);
+                }
+                if func == 2 {
+                    assert!(core.is_aic);
+                }
+            }
+            _ => {}
+        }
+    });
+    let rep = run_with(small(), &exec, |o| {
+        o.submit_task(
+            aiv(0),
+            &TaskArgsView {
+                block_num: 5,
+                ..view(&[], &[])
+            },
+        );
+    });
+    assert_eq!(rep.status, 0);
+    let mut h = hits.lock().unwrap().clone();
+    h.sort();
+    assert_eq!(h, (0..5).map(|b| (b, 5)).collect::<Vec<_>>());
+    let rep = run_with(small(), &exec, |o| {
+        o.submit_task(
+            aiv(1),
+            &TaskArgsView {
+                block_num: 4,
+                require_sync_start: true,
+                ..view(&[], &[])
+            },
+        );
+    });
+    assert_eq!(rep.status, 0);
+    assert_eq!(together.load(SeqCst), 4, "all four blocks ran at once");
+    arrived.store(0, SeqCst);
+    together.store(0, SeqCst);
+    let rep = run_with(small(), &exec, |o| {
+        o.submit_task(
+            MixedKernelIds {
+                aic: 2,
+                aiv0: -1,
+                aiv1: 3,
+            },
+            &view(&[], &[]),
+        );
+    });
+    assert_eq!(rep.status, 0);
+    assert_eq!(together.load(SeqCst), 2, "MIX lanes ran at once");
+}
+
+#[test]
+fn dummy_and_alloc_tasks_order_and_complete() {
+    let log = Mutex::new(Vec::new());
+    let exec = FnExec(|func, args, _| {
+        if func == 1 {
+            // SAFETY: args[0] is the alloc'ed tensor.
+            unsafe { *data(tensor(args, 0)) = 42.0 };
+        }
+        log.lock().unwrap().push(func);
+    });
+    let mut read = 0u64;
+    let rep = run_with(small(), &exec, |o| {
+        let ci = TensorCreate {
+            initial_value: Some(7.5f32.to_bits() as u64),
+            ..f32_create(4)
+        };
+        let a = o.alloc_tensors(&view(&[TensorArg::Output(&ci)], &[]));
+        // SAFETY: valid until scope end.
+        let x = unsafe { *a.outputs[0] };
+        assert_eq!(f32::from_bits(o.get_tensor_data(&x, &[3]) as u32), 7.5);
+        let t0 = o.submit_task(aiv(0), &view(&[], &[]));
+        let deps = [t0.task_id];
+        let d = o.submit_dummy_task(&TaskArgsView {
+            explicit_deps: &deps,
+            ..view(&[], &[])
+        });
+        let deps2 = [d.task_id];
+        o.submit_task(
+            aiv(1),
+            &TaskArgsView {
+                explicit_deps: &deps2,
+                ..view(&[TensorArg::Inout(&x)], &[])
+            },
+        );
+        read = o.get_tensor_data(&x, &[0]);
+        o.set_tensor_data(&x, &[1], 1.5f32.to_bits() as u64);
+        assert_eq!(f32::from_bits(o.get_tensor_data(&x, &[1]) as u32), 1.5);
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(rep.total_tasks, 4);
+    assert_eq!(rep.completed_tasks, 4);
+    assert_eq!(*log.lock().unwrap(), vec![0, 1]);
+    assert_eq!(f32::from_bits(read as u32), 42.0);
+}
+
+#[test]
+fn window_reclaims_in_order_with_many_tasks() {
+    // 2000 tasks through a window of 8: the orchestrator blocks on W−1 live
+    // tasks and resumes as slots are reclaimed in order.
+    let p = params([8; 4], [4096; 4], [16; 4]);
+    let n = AtomicU64::new(0);
+    let exec = FnExec(|_, _, _| {
+        n.fetch_add(1, Relaxed);
+    });
+    let rep = run_with(p, &exec, |o| {
+        let ci = f32_create(16);
+        let mut prev: Option<Tensor> = None;
+        for i in 0..2000 {
+            o.scope_begin(ScopeMode::Auto);
+            let r = match prev {
+                Some(t) if i % 2 == 1 => o.submit_task(
+                    aiv(0),
+                    &view(&[TensorArg::Input(&t), TensorArg::Output(&ci)], &[]),
+                ),
+                _ => o.submit_task(aiv(0), &view(&[TensorArg::Output(&ci)], &[])),
+            };
+            // SAFETY: valid until this scope ends (used only in the next iteration's
+            // scope as an input copy, whose producer is retained by owner id).
+            assert_ne!(r.task_id, INVALID_TASK, "task {i}");
+            prev = Some(unsafe { *r.outputs[0] });
+            o.scope_end();
+        }
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(n.load(Relaxed), 2000);
+    assert_eq!(rep.total_tasks, 2000);
+}
+
+// ---------------------------------------------------------------------------
+// Failure reporting.
+
+#[test]
+fn scope_deadlock_is_immediate_code_1() {
+    let p = params([4; 4], [4096; 4], [16; 4]);
+    let t = Instant::now();
+    let rep = run_with(p, &noop(), |o| {
+        for _ in 0..3 {
+            assert_ne!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
+        }
+        assert_eq!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
+    });
+    assert!(t.elapsed() < Duration::from_millis(400));
+    assert_eq!(rep.status, -1);
+    assert!(
+        rep.message.contains("ring 0") && rep.message.contains("PTO2_RING_TASK_WINDOW"),
+        "{}",
+        rep.message
+    );
+}
+
+#[test]
+fn scope_gated_window_is_structural_code_3() {
+    let p = params([4; 4], [4096; 4], [16; 4]);
+    let t = Instant::now();
+    let rep = run_with(p, &noop(), |o| {
+        for _ in 0..3 {
+            o.scope_begin(ScopeMode::Auto);
+        }
+        o.submit_task(aiv(0), &view(&[], &[]));
+        o.submit_task(aiv(0), &view(&[], &[]));
+        o.scope_begin(ScopeMode::Auto); // depth 4 still uses ring 3
+        o.submit_task(aiv(0), &view(&[], &[]));
+        // Wait until the head task is completed so the structural test applies.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
+    });
+    assert_eq!(rep.status, -3, "{}", rep.message);
+    assert!(rep.message.contains("ring=3"), "{}", rep.message);
+    assert!(
+        t.elapsed() < Duration::from_millis(450),
+        "structural, not the 500 ms backstop"
+    );
+}
+
+#[test]
+fn heap_exhaustion_is_code_2() {
+    let p = params([16; 4], [1024; 4], [16; 4]);
+    let rep = run_with(p, &noop(), |o| {
+        let big = f32_create(256); // 1024 bytes
+        o.submit_task(aiv(0), &view(&[TensorArg::Output(&big)], &[]));
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            o.submit_task(aiv(0), &view(&[TensorArg::Output(&big)], &[]))
+                .task_id,
+            INVALID_TASK
+        );
+    });
+    assert_eq!(rep.status, -2);
+    assert!(rep.message.contains("PTO2_RING_HEAP"), "{}", rep.message);
+}
+
+#[test]
+fn blocked_window_without_progress_times_out_code_3() {
+    let p = params([4; 4], [4096; 4], [16; 4]);
+    let exec = FnExec(|func, _, _| {
+        if func == 9 {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+    });
+    let t = Instant::now();
+    let rep = run_with(p, &exec, |o| {
+        o.scope_begin(ScopeMode::Auto);
+        o.submit_task(aiv(9), &view(&[], &[]));
+        o.submit_task(aiv(0), &view(&[], &[]));
+        o.scope_end(); // tasks still live: the head runs for 800 ms
+        o.scope_begin(ScopeMode::Auto);
+        o.submit_task(aiv(0), &view(&[], &[]));
+        let t2 = Instant::now();
+        let r = o.submit_task(aiv(0), &view(&[], &[]));
+        let _ = (r, t2);
+    });
+    // Either the window blocked long enough (code 3) or the head finished first.
+    assert!(rep.status == -3 || rep.status == 0, "{}", rep.message);
+    assert!(t.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn fanin_spill_overflow_is_code_4() {
+    let p = params([128; 4], [4096; 4], [4; 4]);
+    let rep = run_with(p, &noop(), |o| {
+        let ids: Vec<u64> = (0..70)
+            .map(|_| o.submit_task(aiv(0), &view(&[], &[])).task_id)
+            .collect();
+        let r = o.submit_task(
+            aiv(0),
+            &TaskArgsView {
+                explicit_deps: &ids,
+                ..view(&[], &[])
+            },
+        );
+        assert_eq!(r.task_id, INVALID_TASK);
+    });
+    assert_eq!(rep.status, -4);
+    assert!(
+        rep.message.contains("PTO2_RING_DEP_POOL"),
+        "{}",
+        rep.message
+    );
+}
+
+#[test]
+fn dep_list_pool_too_small_is_code_4() {
+    let p = params([64; 4], [4096; 4], [4; 4]);
+    let exec = FnExec(|func, _, _| {
+        if func == 9 {
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    });
+    let rep = run_with(p, &exec, |o| {
+        let ids: Vec<u64> = (0..5)
+            .map(|_| o.submit_task(aiv(9), &view(&[], &[])).task_id)
+            .collect();
+        o.submit_task(
+            aiv(0),
+            &TaskArgsView {
+                explicit_deps: &ids,
+                ..view(&[], &[])
+            },
+        );
+    });
+    assert_eq!(rep.status, -4, "{}", rep.message);
+    assert!(rep.message.contains("Dep Pool"), "{}", rep.message);
+}
+
+#[test]
+fn tensormap_exhaustion_is_code_11() {
+    let p = params([4096, 16, 16, 16], [1 << 16; 4], [64; 4]);
+    let bufs: Vec<Vec<f32>> = (0..32).map(|_| vec![0f32; 4]).collect();
+    let ts: Vec<Tensor> = bufs.iter().map(|b| ext(b, 4)).collect();
+    let t = Instant::now();
+    let rep = run_with(p, &noop(), |o| {
+        for _ in 0..2100 {
+            let args: Vec<TensorArg> = ts.iter().map(TensorArg::OutputExisting).collect();
+            if o.submit_task(aiv(0), &view(&args, &[])).task_id == INVALID_TASK {
+                break;
+            }
+        }
+    });
+    assert_eq!(rep.status, -11, "{}", rep.message);
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn watchdog_fires_on_a_stuck_kernel() {
+    let mut p = small();
+    p.scheduler_timeout_ms = 100;
+    let exec = FnExec(|_, _, _| std::thread::sleep(Duration::from_millis(400)));
+    let rep = run_with(p, &exec, |o| {
+        o.submit_task(aiv(0), &view(&[], &[]));
+    });
+    assert_eq!(rep.status, -100, "{}", rep.message);
+    assert_eq!(rep.sched_error_code, 100);
+    assert_eq!(rep.stall_detail, stall::RUNNING_STALLED);
+    assert_eq!(rep.stall.task_id, 0);
+    assert!(
+        rep.message.contains("S1:running-stalled"),
+        "{}",
+        rep.message
+    );
+}
+
+#[test]
+fn ready_queue_shards_and_orch_to_sched_complete_work() {
+    for (shards, o2s) in [(1, false), (2, true), (3, false), (4, true)] {
+        let mut p = small();
+        p.ready_queue_shards = shards;
+        p.orch_to_sched = o2s;
+        let n = AtomicU64::new(0);
+        let exec = FnExec(|_, _, _| {
+            n.fetch_add(1, Relaxed);
+        });
+        let rep = run_with(p, &exec, |o| {
+            for _ in 0..40 {
+                o.scope_begin(ScopeMode::Auto);
+                for _ in 0..20 {
+                    o.submit_task(aiv(0), &view(&[], &[]));
+                }
+                o.scope_end();
+            }
+        });
+        assert_eq!(rep.status, 0);
+        assert_eq!(n.load(Relaxed), 800);
+    }
+}
+
+#[test]
+fn scope_stats_records_every_scope() {
+    let mut p = small();
+    p.scope_stats = true;
+    let rep = run_with(p, &noop(), |o| {
+        o.submit_task(aiv(0), &view(&[], &[]));
+        o.scope_set_site("/a/b/orch.cpp", 12);
+        o.scope_begin(ScopeMode::Auto);
+        let ci = f32_create(8);
+        o.submit_task(aiv(0), &view(&[TensorArg::Output(&ci)], &[]));
+        o.scope_end();
+    });
+    assert_eq!(rep.status, 0);
+    let s = &rep.scope_stats;
+    assert_eq!(s.len(), 4);
+    assert_eq!(
+        (s[0].site.as_str(), s[0].depth, s[0].ring),
+        ("(unknown):0", 0, 0)
+    );
+    assert_eq!(
+        (s[1].site.as_str(), s[1].depth, s[1].ring),
+        ("orch.cpp:12", 1, 1)
+    );
+    assert_eq!(s[2].task_window_end, 1);
+    assert_eq!(s[2].heap_end - s[1].heap_end, 1024);
+    assert_eq!(s[3].depth, 0);
+    let j = scope_stats_jsonl(&rep);
+    let lines: Vec<&str> = j.lines().collect();
+    assert_eq!(lines.len(), 5);
+    assert!(lines[0].starts_with("{\"version\": 6, \"fatal\": false, \"dropped\": 0, \"total\": 4, \"task_window_max\": [64, 64, 64, 64]"));
+    assert!(lines[0].ends_with("\"tensormap_max\": 65536}"));
+    assert!(lines[2]
+        .contains("\"site\": \"orch.cpp:12\", \"phase\": \"begin\", \"depth\": 1, \"ring\": 1"));
+}
+
+#[test]
+fn throughput_smoke() {
+    // Not a benchmark: checks a large run completes promptly.
+    let p = params([4096; 4], [1 << 20; 4], [4096; 4]);
+    let t = Instant::now();
+    let rep = run_with(p, &noop(), |o| {
+        for _ in 0..50 {
+            o.scope_begin(ScopeMode::Auto);
+            for _ in 0..1000 {
+                o.submit_task(aiv(0), &view(&[], &[]));
+            }
+            o.scope_end();
+        }
+    });
+    assert_eq!(rep.status, 0);
+    assert_eq!(rep.total_tasks, 50_000);
+    eprintln!("50k no-op tasks in {:?}", t.elapsed());
+}
