@@ -12,7 +12,10 @@
 //                     t4: f = g + c           (into the caller's f)
 //
 // With a = 2, b = 3: c = 5, d = 6, e = 8, g = 40, f = 45. After the scopes
-// the orchestration reads back f[0] with get_tensor_data and checks it.
+// the orchestration reads back c[0] with get_tensor_data (c's owner task is
+// tracked, so the read waits for it) and checks it. It does not read f: f is
+// written inside the MANUAL scope, where no TensorMap entry is recorded, so
+// nothing would make the read wait for its writer.
 #include "pto_orchestration_api.h"
 
 extern "C" PTO2OrchestrationConfig aicpu_orchestration_config(const ChipStorageTaskArgs &orch_args) {
@@ -76,9 +79,9 @@ extern "C" void aicpu_orchestration_entry(const ChipStorageTaskArgs &orch_args) 
     }
 
     const uint32_t first[1] = {0};
-    float f0 = get_tensor_data<float>(f, 1, first);
-    if (!rt_is_fatal() && f0 != 45.0f) {
-        rt_report_fatal(PTO2_ERROR_EXPLICIT_ORCH_FATAL, "f[0] = %f, expected 45", static_cast<double>(f0));
+    float c0 = get_tensor_data<float>(c, 1, first);
+    if (!rt_is_fatal() && c0 != 5.0f) {
+        rt_report_fatal(PTO2_ERROR_EXPLICIT_ORCH_FATAL, "c[0] = %f, expected 5", static_cast<double>(c0));
     }
-    LOG_INFO_V1("nested example done, f[0] = %f", static_cast<double>(f0));
+    LOG_INFO_V1("nested example done, c[0] = %f", static_cast<double>(c0));
 }

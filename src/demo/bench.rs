@@ -18,12 +18,22 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs one bench mode `reps` times; returns the median ns per task.
-pub fn mode_ns_per_task(
+/// A benchmark workload: orchestration mode, its size parameter, and the tasks it submits.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// 0 independent, 1 chain, 2 fan rounds.
+    pub mode: u64,
+    /// Tasks (modes 0, 1) or rounds (mode 2).
+    pub n: u64,
+    /// Tasks submitted in total.
+    pub tasks: u64,
+}
+
+/// Runs `w` `reps` times on callable `id`; returns the median ns per task.
+pub fn ns_per_task(
     ctx: &DeviceContext,
     id: i32,
-    mode: u64,
-    n: u64,
-    tasks: u64,
+    w: Workload,
     reps: usize,
     ex: &ExecParams,
     cfg: &RuntimeConfig,
@@ -31,10 +41,10 @@ pub fn mode_ns_per_task(
     let mut t = vec![0f32; 16];
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
-        let args = args_of(&mut [&mut t], &[mode, n, 4096])?;
+        let args = args_of(&mut [&mut t], &[w.mode, w.n, 4096])?;
         let start = Instant::now();
         ctx.run(id, &args, ex, cfg)?;
-        samples.push(start.elapsed().as_nanos() as f64 / tasks as f64);
+        samples.push(start.elapsed().as_nanos() as f64 / w.tasks as f64);
     }
     Ok(median(samples))
 }
@@ -61,20 +71,20 @@ pub fn run_bench(quick: bool) -> Result<String> {
     );
 
     let n = 1_000_000 / scale;
-    let ns = mode_ns_per_task(&ctx, 0, 0, n, n, reps, &ex, &cfg)?;
+    let ns = ns_per_task(&ctx, 0, Workload { mode: 0, n, tasks: n }, reps, &ex, &cfg)?;
     let _ = writeln!(out, "independent tasks : {n:>8} tasks  {ns:>8.1} ns/task  ({:.2} M tasks/s)", 1e3 / ns);
     let n = 100_000 / scale;
-    let ns = mode_ns_per_task(&ctx, 0, 1, n, n, reps, &ex, &cfg)?;
+    let ns = ns_per_task(&ctx, 0, Workload { mode: 1, n, tasks: n }, reps, &ex, &cfg)?;
     let _ = writeln!(out, "chain on 1 tensor : {n:>8} hops   {ns:>8.1} ns/hop");
     let rounds = 1000 / scale;
-    let ns = mode_ns_per_task(&ctx, 0, 2, rounds, rounds * 66, reps, &ex, &cfg)?;
+    let ns = ns_per_task(&ctx, 0, Workload { mode: 2, n: rounds, tasks: rounds * 66 }, reps, &ex, &cfg)?;
     let _ = writeln!(out, "1 -> 64 -> 1      : {rounds:>8} rounds {ns:>8.1} ns/task");
 
     for shards in [1u64, 3] {
         for o2s in [false, true] {
             let c = RuntimeConfig::builder().ready_queue_shards(shards).orch_to_sched(o2s).build()?;
             let n = 200_000 / scale;
-            let ns = mode_ns_per_task(&ctx, 0, 0, n, n, reps, &ex, &c)?;
+            let ns = ns_per_task(&ctx, 0, Workload { mode: 0, n, tasks: n }, reps, &ex, &c)?;
             let _ = writeln!(out, "independent, ready_queue_shards={shards} orch_to_sched={o2s:<5}: {ns:>8.1} ns/task");
         }
     }

@@ -387,11 +387,11 @@ fn nested_example_uses_all_four_rings() {
     assert_eq!(s[4].1.deps, [s[3].1.id, s[0].1.id]);
     assert_eq!(s[4].1.tensors[2].tag(), 3);
     assert!(calls.iter().any(|c| matches!(c, Call::Dummy(a) if a.id >> 32 == 2)));
-    // get_tensor_data on f[0]; the mock's value is not 45.0f, so the
+    // get_tensor_data on c[0]; the mock's value is not 5.0f, so the
     // orchestration reports fatal 9 with a formatted message.
     assert!(calls.iter().any(|c| matches!(c, Call::Get(i) if i == &[0])));
     assert!(calls.iter().any(|c| matches!(c, Call::ReportFatal(9, m)
-        if m.starts_with("f[0] = ") && m.ends_with("expected 45"))));
+        if m.starts_with("c[0] = ") && m.ends_with("expected 5"))));
 }
 
 #[test]

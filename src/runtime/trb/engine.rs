@@ -35,9 +35,8 @@
 
 use super::api::OrchestratorApi;
 use super::layout::{
-    codes, status_from_codes, task_id, Region, TaskPayload, TrbMemory,
-    DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS, READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS,
-    TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
+    codes, status_from_codes, task_id, Region, TaskPayload, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS,
+    READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
 };
 use super::orchestrator::{OrchTables, Orchestrator};
 use super::pools::{DepListPool, FaninPool};
@@ -45,8 +44,8 @@ use super::queue::{ReadyQueue, WiringQueue};
 use super::ring::{latch, RingShared};
 pub use super::shared::SimCore;
 use super::shared::{
-    shape, shape_of, stall, CoreSlot, Parker, ReadyQueues, RunShared, StallInfo, WiringState,
-    FLAG_SYNC_START, LANE_AIC, LANE_AIV0, LANE_AIV1,
+    shape, shape_of, stall, CoreSlot, Parker, ReadyQueues, RunShared, StallInfo, WiringState, FLAG_SYNC_START,
+    LANE_AIC, LANE_AIV0, LANE_AIV1,
 };
 use super::stats::ScopeStatRecord;
 use crate::diagnostics::{Error, Result};
@@ -176,12 +175,7 @@ impl DispatchBuffer {
                 not_ready: 0,
                 _reserved: 0,
             },
-            slab: CompletionSlab {
-                count: 0,
-                error_code: 0,
-                entries: [0; 64 * 24],
-                _pad: [0; 56],
-            },
+            slab: CompletionSlab { count: 0, error_code: 0, entries: [0; 64 * 24], _pad: [0; 56] },
         })
     }
 
@@ -226,10 +220,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig {
-            initial_sched_threads: 2,
-            idle_spin_us: 50,
-        }
+        EngineConfig { initial_sched_threads: 2, idle_spin_us: 50 }
     }
 }
 
@@ -348,19 +339,13 @@ impl Gang {
         if let Some(h) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return h;
         }
-        let h = Arc::new(Helper {
-            job: Mutex::new(None),
-            cv: Condvar::new(),
-        });
+        let h = Arc::new(Helper { job: Mutex::new(None), cv: Condvar::new() });
         let (gang, me) = (self.clone(), h.clone());
         let t = std::thread::Builder::new()
             .name("trb-gang".into())
             .spawn(move || gang.helper_loop(me))
             .expect("spawn gang helper");
-        self.threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(t);
+        self.threads.lock().unwrap_or_else(|e| e.into_inner()).push(t);
         h
     }
 
@@ -378,29 +363,19 @@ impl Gang {
                     g = me.cv.wait(g).unwrap_or_else(|e| e.into_inner());
                 }
             };
-            let r = catch_unwind(AssertUnwindSafe(|| {
-                job.exec
-                    .get()
-                    .run_subtask(job.func, job.args as *mut u64, job.core)
-            }));
+            let r =
+                catch_unwind(AssertUnwindSafe(|| job.exec.get().run_subtask(job.func, job.args as *mut u64, job.core)));
             if r.is_err() {
                 job.panicked.store(true, Release);
             }
-            self.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(me.clone());
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(me.clone());
             job.done.fetch_sub(1, Release);
         }
     }
 
     /// Runs every `(func, buffer, core)` simultaneously (the first inline)
     /// and returns once all finished; true if any panicked.
-    fn run_all(
-        self: &Arc<Gang>,
-        exec: ExecRef,
-        jobs: &mut [(i32, Box<DispatchBuffer>, SimCore)],
-    ) -> bool {
+    fn run_all(self: &Arc<Gang>, exec: ExecRef, jobs: &mut [(i32, Box<DispatchBuffer>, SimCore)]) -> bool {
         let done = Arc::new(AtomicUsize::new(jobs.len().saturating_sub(1)));
         let panicked = Arc::new(AtomicBool::new(false));
         for (func, buf, core) in jobs.iter_mut().skip(1) {
@@ -417,11 +392,7 @@ impl Gang {
         }
         if let Some((func, buf, core)) = jobs.first_mut() {
             let args = buf.args();
-            if catch_unwind(AssertUnwindSafe(|| {
-                exec.get().run_subtask(*func, args, *core)
-            }))
-            .is_err()
-            {
+            if catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask(*func, args, *core))).is_err() {
                 panicked.store(true, Release);
             }
         }
@@ -445,12 +416,7 @@ impl Gang {
             let _g = h.job.lock().unwrap_or_else(|e| e.into_inner());
             h.cv.notify_all();
         }
-        let threads: Vec<_> = self
-            .threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let threads: Vec<_> = self.threads.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
         for t in threads {
             let _ = t.join();
         }
@@ -480,11 +446,7 @@ pub struct TrbEngine {
 impl TrbEngine {
     /// Creates the engine and its initial threads.
     pub fn new(config: EngineConfig) -> Result<TrbEngine> {
-        let mut e = TrbEngine {
-            config,
-            workers: Vec::new(),
-            gang: Gang::new(),
-        };
+        let mut e = TrbEngine { config, workers: Vec::new(), gang: Gang::new() };
         e.ensure_workers(config.initial_sched_threads)?;
         Ok(e)
     }
@@ -498,13 +460,7 @@ impl TrbEngine {
                 .name(format!("trb-sched{}", self.workers.len()))
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
-                        let Job {
-                            sh,
-                            idx,
-                            nsched,
-                            exec,
-                            done,
-                        } = job;
+                        let Job { sh, idx, nsched, exec, done } = job;
                         Sched::new(&sh, idx, nsched, exec, &gang, spin).run_loop();
                         drop(sh);
                         let (m, cv) = &*done;
@@ -527,16 +483,10 @@ impl TrbEngine {
             return bad("too many clusters per scheduler thread (max 21)".into());
         }
         if p.sched_threads == 0 || p.sched_threads > 7 {
-            return bad(format!(
-                "sched_threads must be in 1..=7 (got {})",
-                p.sched_threads
-            ));
+            return bad(format!("sched_threads must be in 1..=7 (got {})", p.sched_threads));
         }
         if !(1..=4).contains(&p.ready_queue_shards) {
-            return bad(format!(
-                "ready_queue_shards must be in 1..=4 (got {})",
-                p.ready_queue_shards
-            ));
+            return bad(format!("ready_queue_shards must be in 1..=4 (got {})", p.ready_queue_shards));
         }
         for r in 0..MAX_RINGS {
             let m = &memory.rings[r];
@@ -559,11 +509,7 @@ impl TrbEngine {
                     p.dep_pools[r], m.dep_pool
                 ));
             }
-            if m.descriptors.is_null()
-                || m.payloads.is_null()
-                || m.slot_states.is_null()
-                || m.heap.is_null()
-            {
+            if m.descriptors.is_null() || m.payloads.is_null() || m.slot_states.is_null() || m.heap.is_null() {
                 return bad(format!("ring {r}: memory not provided"));
             }
         }
@@ -597,13 +543,7 @@ impl TrbEngine {
         });
         let done = Arc::new((Mutex::new(nsched), Condvar::new()));
         for idx in 0..nsched {
-            let job = Job {
-                sh: sh.clone(),
-                idx,
-                nsched,
-                exec,
-                done: done.clone(),
-            };
+            let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
             if self.workers[idx].tx.send(job).is_err() {
                 let (m, _) = &*done;
                 *m.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
@@ -630,15 +570,7 @@ impl TrbEngine {
         let scope_stats = std::mem::take(&mut orch.stats);
         drop(orch);
         if params.orch_to_sched && !sh.run_complete.load(Acquire) {
-            Sched::new(
-                &sh,
-                nsched,
-                nsched,
-                exec,
-                &self.gang,
-                self.config.idle_spin_us,
-            )
-            .run_loop();
+            Sched::new(&sh, nsched, nsched, exec, &self.gang, self.config.idle_spin_us).run_loop();
         }
         // Wait for completion, acting as a watchdog of last resort.
         while !sh.run_complete.load(Acquire) {
@@ -694,12 +626,7 @@ fn make_report(sh: &RunShared, p: &RunParams, scope_stats: Vec<ScopeStatRecord>)
     } else {
         StallInfo::default()
     };
-    let mut message = sh
-        .message
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .unwrap_or_default();
+    let mut message = sh.message.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default();
     if orch != 0 || sched != 0 {
         message = format!(
             "PTO2 runtime failed: orch_error_code={orch} ({}) sched_error_code={sched} ({}) runtime_status={}{}: {message}",
@@ -721,18 +648,10 @@ fn make_report(sh: &RunShared, p: &RunParams, scope_stats: Vec<ScopeStatRecord>)
         stall: stall_info,
         fatal: orch != 0 || sched != 0 || sh.fatal_flag.load(Acquire),
         message,
-        total_tasks: sh
-            .rings
-            .iter()
-            .map(|r| r.current_task_index.load(Acquire))
-            .sum(),
+        total_tasks: sh.rings.iter().map(|r| r.current_task_index.load(Acquire)).sum(),
         completed_tasks: sh.completed.load(Acquire),
         scope_stats,
-        capacities: (
-            p.windows.map(|w| w as u64),
-            p.heaps,
-            p.dep_pools.map(|d| d as u64),
-        ),
+        capacities: (p.windows.map(|w| w as u64), p.heaps, p.dep_pools.map(|d| d as u64)),
     }
 }
 
@@ -771,32 +690,19 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
     }
     let shards = p.ready_queue_shards as usize;
     let shard_cap = (READY_QUEUE_SIZE / shards).next_power_of_two()
-        >> if (READY_QUEUE_SIZE / shards).is_power_of_two() {
-            0
-        } else {
-            1
-        };
+        >> if (READY_QUEUE_SIZE / shards).is_power_of_two() { 0 } else { 1 };
     let mut ready_regions = Vec::new();
     for q in 0..3 {
         let mut v = Vec::new();
         for k in 0..shards {
             // SAFETY: shard k covers cells [k*cap, (k+1)*cap) of a 65536-cell region.
-            v.push(unsafe {
-                Region::from_raw(
-                    memory.ready_queues[q].wrapping_add(k * shard_cap),
-                    shard_cap,
-                )
-            });
+            v.push(unsafe { Region::from_raw(memory.ready_queues[q].wrapping_add(k * shard_cap), shard_cap) });
         }
         ready_regions.push(v);
     }
     let heads_arr: [Region<u64>; MAX_RINGS] = heads.try_into().unwrap_or_else(|_| unreachable!());
     let cores = (0..3 * p.block_dim).map(|_| CoreSlot::default()).collect();
-    let timeout_ms = if p.scheduler_timeout_ms > 0 {
-        p.scheduler_timeout_ms
-    } else {
-        DEFAULT_SCHEDULER_TIMEOUT_MS
-    };
+    let timeout_ms = if p.scheduler_timeout_ms > 0 { p.scheduler_timeout_ms } else { DEFAULT_SCHEDULER_TIMEOUT_MS };
     // SAFETY: as above (TrbMemory contract).
     let (tensormap, scope_tasks, dummy, wiring) = unsafe {
         (
@@ -806,10 +712,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
                 Region::from_raw(memory.tm_free_list, TENSORMAP_POOL_SIZE),
                 heads_arr,
             ),
-            Region::from_raw(
-                memory.scope_tasks,
-                p.windows.iter().map(|&w| w as usize).sum(),
-            ),
+            Region::from_raw(memory.scope_tasks, p.windows.iter().map(|&w| w as usize).sum()),
             ReadyQueue::new(Region::from_raw(memory.ready_queues[3], READY_QUEUE_SIZE)),
             WiringQueue::new(Region::from_raw(memory.wiring, WIRING_QUEUE_SIZE)),
         )
@@ -820,10 +723,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         ready: ReadyQueues::new(ready_regions),
         dummy,
         wiring,
-        wiring_state: Mutex::new(WiringState {
-            dep_pools,
-            reported: [false; MAX_RINGS],
-        }),
+        wiring_state: Mutex::new(WiringState { dep_pools, reported: [false; MAX_RINGS] }),
         producer_blocked: AtomicBool::new(false),
         orch_error: Default::default(),
         sched_error: Default::default(),
@@ -845,12 +745,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         parker: Parker::default(),
         drain_owner: AtomicUsize::new(0),
     };
-    let tables = OrchTables {
-        fanin_pools,
-        seen,
-        tensormap,
-        scope_tasks,
-    };
+    let tables = OrchTables { fanin_pools, seen, tensormap, scope_tasks };
     (sh, tables)
 }
 
@@ -882,16 +777,10 @@ impl<'a> Sched<'a> {
         spin_us: u64,
     ) -> Sched<'a> {
         let bd = sh.block_dim;
-        let own_clusters: Vec<u32> = if idx < nsched {
-            (0..bd).filter(|c| *c as usize % nsched == idx).collect()
-        } else {
-            Vec::new()
-        };
+        let own_clusters: Vec<u32> =
+            if idx < nsched { (0..bd).filter(|c| *c as usize % nsched == idx).collect() } else { Vec::new() };
         let own_aic = own_clusters.iter().map(|&c| SimCore::aic(c)).collect();
-        let own_aiv = own_clusters
-            .iter()
-            .flat_map(|&c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)])
-            .collect();
+        let own_aiv = own_clusters.iter().flat_map(|&c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]).collect();
         Sched {
             sh,
             idx,
@@ -969,8 +858,7 @@ impl<'a> Sched<'a> {
         if let Some(v) = self.local.take() {
             // SAFETY: as above.
             let s = unsafe { &*(v as *const super::layout::SlotState) };
-            sh.ready
-                .push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
+            sh.ready.push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
         }
     }
 
@@ -1005,11 +893,7 @@ impl<'a> Sched<'a> {
         if let Some(v) = sh.ready.pop(shape::MIX, self.home) {
             return Some(v);
         }
-        let order = if self.odd {
-            [shape::AIV, shape::AIC]
-        } else {
-            [shape::AIC, shape::AIV]
-        };
+        let order = if self.odd { [shape::AIV, shape::AIC] } else { [shape::AIC, shape::AIV] };
         order.iter().find_map(|&k| sh.ready.pop(k, self.home))
     }
 
@@ -1019,16 +903,11 @@ impl<'a> Sched<'a> {
     }
 
     fn try_claim(&self, core: &SimCore, tag: u64) -> bool {
-        self.sh.cores[core.core_id as usize]
-            .running
-            .compare_exchange(0, tag, AcqRel, Relaxed)
-            .is_ok()
+        self.sh.cores[core.core_id as usize].running.compare_exchange(0, tag, AcqRel, Relaxed).is_ok()
     }
 
     fn release(&self, core: &SimCore) {
-        self.sh.cores[core.core_id as usize]
-            .running
-            .store(0, Release);
+        self.sh.cores[core.core_id as usize].running.store(0, Release);
     }
 
     fn claim_single(&mut self, aic: bool, tag: u64) -> Option<SimCore> {
@@ -1048,9 +927,7 @@ impl<'a> Sched<'a> {
         let all: Vec<SimCore> = if aic {
             (0..bd).map(SimCore::aic).collect()
         } else {
-            (0..bd)
-                .flat_map(|c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)])
-                .collect()
+            (0..bd).flat_map(|c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]).collect()
         };
         all.into_iter().find(|c| self.try_claim(c, tag))
     }
@@ -1075,12 +952,8 @@ impl<'a> Sched<'a> {
             return None;
         }
         let bd = self.sh.block_dim;
-        let order: Vec<u32> = self
-            .own_clusters
-            .iter()
-            .copied()
-            .chain((0..bd).filter(|c| !self.own_clusters.contains(c)))
-            .collect();
+        let order: Vec<u32> =
+            self.own_clusters.iter().copied().chain((0..bd).filter(|c| !self.own_clusters.contains(c))).collect();
         for c in order {
             let lanes = self.cluster_lanes(c, mask);
             let mut got = 0;
@@ -1165,13 +1038,10 @@ impl<'a> Sched<'a> {
                     self.sh.parker.wake_one();
                 }
                 let func = d.kernel_id[if shp == shape::AIC { 0 } else { 1 }].load(Relaxed);
-                self.buf
-                    .prepare(payload, raw, b as i32, blocks as i32, core);
+                self.buf.prepare(payload, raw, b as i32, blocks as i32, core);
                 let args = self.buf.args();
                 let exec = self.exec;
-                let r = catch_unwind(AssertUnwindSafe(|| {
-                    exec.get().run_subtask(func, args, core)
-                }));
+                let r = catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask(func, args, core)));
                 self.release(&core);
                 if r.is_err() {
                     self.kernel_failed(func);
@@ -1229,11 +1099,7 @@ impl<'a> Sched<'a> {
         raw: u64,
     ) -> bool {
         let sh = self.sh;
-        if sh
-            .drain_owner
-            .compare_exchange(0, self.idx + 1, AcqRel, Acquire)
-            .is_err()
-        {
+        if sh.drain_owner.compare_exchange(0, self.idx + 1, AcqRel, Acquire).is_err() {
             self.requeue(v, shp);
             return false;
         }
@@ -1333,9 +1199,7 @@ impl<'a> Sched<'a> {
                             pool.available()
                         );
                         crate::diagnostics::log::error("wiring", &msg);
-                        if latch(&sh.orch_error, codes::DEP_POOL_OVERFLOW)
-                            == codes::DEP_POOL_OVERFLOW
-                        {
+                        if latch(&sh.orch_error, codes::DEP_POOL_OVERFLOW) == codes::DEP_POOL_OVERFLOW {
                             sh.set_message(&msg);
                         }
                         sh.end_run();
@@ -1352,9 +1216,7 @@ impl<'a> Sched<'a> {
                     if p.state() >= super::layout::task_state::COMPLETED {
                         early += 1;
                     } else {
-                        let h = pool
-                            .prepend(p.fanout_head.load(Relaxed), s)
-                            .expect("dep pool capacity checked");
+                        let h = pool.prepend(p.fanout_head.load(Relaxed), s).expect("dep pool capacity checked");
                         p.fanout_head.store(h, Relaxed);
                     }
                     p.unlock();

@@ -122,7 +122,8 @@ fn write_scope_stats(prefix: &str, report: &RunReport) -> Result<()> {
     let dir = std::path::Path::new(prefix).join("scope_stats");
     std::fs::create_dir_all(&dir).map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join("scope_stats.jsonl");
-    std::fs::write(&path, super::stats::scope_stats_jsonl(report)).map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(&path, super::stats::scope_stats_jsonl(report))
+        .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Runs callable `id` on the TRB engine. Returns the device wall time.
@@ -220,7 +221,9 @@ pub fn run(
     }
     if missing >= 0 {
         staged.release(memory);
-        return Err(Error::UserCode(format!("a task used kernel func_id {missing}, which callable {id} does not provide")));
+        return Err(Error::UserCode(format!(
+            "a task used kernel func_id {missing}, which callable {id} does not provide"
+        )));
     }
     staged.commit(memory)?;
     Ok(device_ns)

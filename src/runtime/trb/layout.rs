@@ -265,11 +265,7 @@ impl SlotState {
     pub fn lock(&self) {
         use std::sync::atomic::Ordering::*;
         loop {
-            if self
-                .fanout_lock
-                .compare_exchange_weak(0, 1, Acquire, Relaxed)
-                .is_ok()
-            {
+            if self.fanout_lock.compare_exchange_weak(0, 1, Acquire, Relaxed).is_ok() {
                 return;
             }
             while self.fanout_lock.load(Relaxed) != 0 {
@@ -280,8 +276,7 @@ impl SlotState {
 
     /// Releases the fanout spin lock.
     pub fn unlock(&self) {
-        self.fanout_lock
-            .store(0, std::sync::atomic::Ordering::Release);
+        self.fanout_lock.store(0, std::sync::atomic::Ordering::Release);
     }
 
     /// Current state.
@@ -355,15 +350,8 @@ impl<T> Region<T> {
     /// the OS for large sizes). `T` must be valid when all-zero: every
     /// element type of this module is (integers, atomics, null pointers).
     pub fn zeroed(len: usize) -> Region<T> {
-        let ptr = alloc_zeroed_bytes(
-            len * std::mem::size_of::<T>(),
-            std::mem::align_of::<T>().max(64),
-        );
-        Region {
-            ptr: ptr.0.cast(),
-            len,
-            owned: Some(ptr.1),
-        }
+        let ptr = alloc_zeroed_bytes(len * std::mem::size_of::<T>(), std::mem::align_of::<T>().max(64));
+        Region { ptr: ptr.0.cast(), len, owned: Some(ptr.1) }
     }
 
     /// Number of elements.
@@ -554,10 +542,7 @@ impl TrbMemory {
             ],
             wiring: get(WIRING_QUEUE_SIZE * 8).cast(),
         };
-        OwnedTrbMemory {
-            memory,
-            _allocs: allocs,
-        }
+        OwnedTrbMemory { memory, _allocs: allocs }
     }
 }
 

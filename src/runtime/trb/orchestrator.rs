@@ -7,14 +7,13 @@
 //! can be handed out again.
 
 use super::api::{
-    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TaskIdRaw, TensorArg,
-    TensorCreate, INVALID_TASK,
+    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TaskIdRaw, TensorArg, TensorCreate,
+    INVALID_TASK,
 };
 use super::layout::{
-    align_up, codes, task_id, task_state, Region, SlotState, TaskPayload,
-    ALLOC_DEADLOCK_TIMEOUT_MS, FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCALAR_ARGS,
-    MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT, SPIN_CHECK_INTERVAL,
-    TENSOR_DATA_TIMEOUT_MS,
+    align_up, codes, task_id, task_state, Region, SlotState, TaskPayload, ALLOC_DEADLOCK_TIMEOUT_MS, FANIN_INLINE_CAP,
+    INVALID_KERNEL_ID, MAX_RINGS, MAX_SCALAR_ARGS, MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT,
+    SPIN_CHECK_INTERVAL, TENSOR_DATA_TIMEOUT_MS,
 };
 use super::pools::FaninPool;
 use super::ring::{latch, TaskAllocator};
@@ -87,11 +86,7 @@ impl<'s> Orchestrator<'s> {
     /// New orchestrator over the run state and its private tables.
     pub fn new(sh: &'s RunShared, t: OrchTables, aic_count: u32, aiv_count: u32) -> Self {
         Orchestrator {
-            alloc: sh
-                .rings
-                .iter()
-                .map(|r| TaskAllocator::new(r.heap_size))
-                .collect(),
+            alloc: sh.rings.iter().map(|r| TaskAllocator::new(r.heap_size)).collect(),
             sh,
             t,
             epoch: 0,
@@ -141,10 +136,7 @@ impl<'s> Orchestrator<'s> {
         if latched == code {
             log::error("orchestrator", &format!("FATAL(code={code}): {msg}"));
         } else {
-            log::error(
-                "orchestrator",
-                &format!("FATAL(code={code}, latched={latched}): {msg}"),
-            );
+            log::error("orchestrator", &format!("FATAL(code={code}, latched={latched}): {msg}"));
         }
     }
 
@@ -199,12 +191,7 @@ impl<'s> Orchestrator<'s> {
             return;
         }
         self.done = true;
-        let total: u64 = self
-            .sh
-            .rings
-            .iter()
-            .map(|r| r.current_task_index.load(Acquire))
-            .sum();
+        let total: u64 = self.sh.rings.iter().map(|r| r.current_task_index.load(Acquire)).sum();
         self.sh.total_tasks.store(total, Release);
         self.sh.orch_done.store(true, Release);
         self.top = -1;
@@ -331,8 +318,7 @@ impl<'s> Orchestrator<'s> {
         s.active_mask.store(mask, Relaxed);
         s.logical_block_num.store(block_num, Relaxed);
         let lanes = (mask & 7).count_ones() as i16;
-        s.total_required_subtasks
-            .store(block_num.saturating_mul(lanes), Relaxed);
+        s.total_required_subtasks.store(block_num.saturating_mul(lanes), Relaxed);
         s.payload.store(r.payload_ptr(a.local), Relaxed);
         s.task.store(d as *const _ as *mut _, Relaxed);
         s.task_state.store(task_state::PENDING as u32, Release);
@@ -353,10 +339,7 @@ impl<'s> Orchestrator<'s> {
             None
         };
         if let Some(e) = err {
-            self.mark_fatal(
-                codes::INVALID_ARGS,
-                &format!("FATAL: Invalid Arg Detected! {e}"),
-            );
+            self.mark_fatal(codes::INVALID_ARGS, &format!("FATAL: Invalid Arg Detected! {e}"));
             return false;
         }
         true
@@ -374,9 +357,7 @@ impl<'s> Orchestrator<'s> {
         if total > i32::MAX as u64 {
             self.mark_fatal(
                 codes::INVALID_ARGS,
-                &format!(
-                    "FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"
-                ),
+                &format!("FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"),
             );
             return None;
         }
@@ -436,10 +417,9 @@ impl<'s> Orchestrator<'s> {
                     }
                     outs.push(&pl.tensors[i] as *const Tensor);
                 }
-                TensorArg::Input(t)
-                | TensorArg::Inout(t)
-                | TensorArg::OutputExisting(t)
-                | TensorArg::NoDep(t) => pl.tensors[i] = copy_tensor(t),
+                TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => {
+                    pl.tensors[i] = copy_tensor(t)
+                }
             }
         }
         pl.scalars[..args.scalars.len()].copy_from_slice(args.scalars);
@@ -558,17 +538,11 @@ impl<'s> Orchestrator<'s> {
         self.sh.producer_blocked.store(false, Release);
     }
 
-    fn submit_common(
-        &mut self,
-        kernels: [i32; 3],
-        mask: u8,
-        args: &TaskArgsView<'_>,
-    ) -> SubmitOutcome {
+    fn submit_common(&mut self, kernels: [i32; 3], mask: u8, args: &TaskArgsView<'_>) -> SubmitOutcome {
         let Some((offs, total)) = self.output_layout(args) else {
             return SubmitOutcome::empty();
         };
-        let Some((ring, local, base, raw)) = self.prepare(total, kernels, mask, args.block_num)
-        else {
+        let Some((ring, local, base, raw)) = self.prepare(total, kernels, mask, args.block_num) else {
             return SubmitOutcome::empty();
         };
         let la = self.sh.rings[ring].last_task_alive.load(Acquire);
@@ -578,10 +552,7 @@ impl<'s> Orchestrator<'s> {
         // Explicit dependencies.
         for &dep in args.explicit_deps {
             let r = task_id::ring(dep);
-            if dep == INVALID_TASK
-                || r >= MAX_RINGS
-                || task_id::local(dep) >= self.alloc[r].next_local
-            {
+            if dep == INVALID_TASK || r >= MAX_RINGS || task_id::local(dep) >= self.alloc[r].next_local {
                 self.mark_fatal(
                     codes::INVALID_ARGS,
                     &format!("FATAL: Invalid Arg Detected! explicit dependency 0x{dep:x} is not a submitted task id"),
@@ -596,10 +567,7 @@ impl<'s> Orchestrator<'s> {
             for a in args.tensors {
                 let t = match a {
                     TensorArg::Output(_) => continue,
-                    TensorArg::Input(t)
-                    | TensorArg::Inout(t)
-                    | TensorArg::OutputExisting(t)
-                    | TensorArg::NoDep(t) => t,
+                    TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => t,
                 };
                 if t.owner_task_id != INVALID_TASK_ID {
                     self.claim(t.owner_task_id);
@@ -652,19 +620,13 @@ impl<'s> Orchestrator<'s> {
         };
         if shape_of(mask) == super::shared::shape::DUMMY && kernels == [INVALID_KERNEL_ID; 3] {
             // Dummy tasks have no subtasks.
-            self.sh.rings[ring]
-                .slot(local)
-                .total_required_subtasks
-                .store(0, Relaxed);
+            self.sh.rings[ring].slot(local).total_required_subtasks.store(0, Relaxed);
         }
         self.publish(ring, local);
         if self.fatal {
             return SubmitOutcome::empty();
         }
-        SubmitOutcome {
-            task_id: raw,
-            outputs,
-        }
+        SubmitOutcome { task_id: raw, outputs }
     }
 
     /// Waits until `producers` completed (and, for writes, their consumers released).
@@ -684,8 +646,7 @@ impl<'s> Orchestrator<'s> {
                 }
                 let s = ring.slot(local);
                 let st = s.state();
-                if ring.descriptor(local).task_id.load(Relaxed) != raw || st == task_state::CONSUMED
-                {
+                if ring.descriptor(local).task_id.load(Relaxed) != raw || st == task_state::CONSUMED {
                     break;
                 }
                 if st >= task_state::COMPLETED && (!for_write || RunShared::consumers_released(s)) {
@@ -723,12 +684,7 @@ impl<'s> Orchestrator<'s> {
         if t.owner_task_id != INVALID_TASK_ID {
             ids.push(t.owner_task_id);
         }
-        let alives: Vec<u64> = self
-            .sh
-            .rings
-            .iter()
-            .map(|r| r.last_task_alive.load(Acquire))
-            .collect();
+        let alives: Vec<u64> = self.sh.rings.iter().map(|r| r.last_task_alive.load(Acquire)).collect();
         for (r, &la) in alives.iter().enumerate() {
             self.t.tensormap.last_task_alives[r] = la;
         }
@@ -808,11 +764,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         }
         if args.block_num > 1 && args.require_sync_start {
             let aiv_shape = shape_of(mask) == super::shared::shape::AIV;
-            let limit = if aiv_shape {
-                self.aiv_count
-            } else {
-                self.aic_count
-            };
+            let limit = if aiv_shape { self.aiv_count } else { self.aic_count };
             if limit > 0 && args.block_num as u32 > limit {
                 let msg = format!(
                     "require_sync_start task with block_num {} exceeds the {} available {} cores",
@@ -832,11 +784,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         if self.shared_fatal() || !self.validate(args) {
             return SubmitOutcome::empty();
         }
-        let view = TaskArgsView {
-            block_num: 1,
-            require_sync_start: false,
-            ..*args
-        };
+        let view = TaskArgsView { block_num: 1, require_sync_start: false, ..*args };
         self.submit_common([INVALID_KERNEL_ID; 3], 0, &view)
     }
 
@@ -847,10 +795,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         let ok = !args.tensors.is_empty()
             && args.scalars.is_empty()
             && args.tensors.len() <= MAX_TENSOR_ARGS
-            && args
-                .tensors
-                .iter()
-                .all(|a| matches!(a, TensorArg::Output(_)));
+            && args.tensors.iter().all(|a| matches!(a, TensorArg::Output(_)));
         if !ok {
             self.mark_fatal(
                 codes::INVALID_ARGS,
@@ -861,8 +806,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         let Some((offs, total)) = self.output_layout(args) else {
             return SubmitOutcome::empty();
         };
-        let Some((ring, local, base, raw)) = self.prepare(total, [INVALID_KERNEL_ID; 3], 0, 1)
-        else {
+        let Some((ring, local, base, raw)) = self.prepare(total, [INVALID_KERNEL_ID; 3], 0, 1) else {
             return SubmitOutcome::empty();
         };
         self.fanins.clear();
@@ -875,10 +819,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         s.fanin_refcount.store(1, Relaxed);
         s.task_state.store(task_state::COMPLETED as u32, Release);
         self.sh.completed.fetch_add(1, AcqRel);
-        SubmitOutcome {
-            task_id: raw,
-            outputs,
-        }
+        SubmitOutcome { task_id: raw, outputs }
     }
 
     fn scope_begin(&mut self, mode: ScopeMode) {
@@ -887,17 +828,11 @@ impl OrchestratorApi for Orchestrator<'_> {
             return;
         }
         if mode == ScopeMode::Auto && self.in_manual_scope() {
-            self.mark_fatal(
-                codes::INVALID_ARGS,
-                "auto scope nested inside manual scope is not supported",
-            );
+            self.mark_fatal(codes::INVALID_ARGS, "auto scope nested inside manual scope is not supported");
             return;
         }
         if self.top + 1 >= MAX_SCOPE_DEPTH as i32 {
-            self.mark_fatal(
-                codes::INVALID_ARGS,
-                &format!("scope nesting exceeds {MAX_SCOPE_DEPTH} levels"),
-            );
+            self.mark_fatal(codes::INVALID_ARGS, &format!("scope nesting exceeds {MAX_SCOPE_DEPTH} levels"));
             return;
         }
         self.top += 1;
@@ -959,13 +894,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         let mut v = [0u8; 8];
         // SAFETY: the tensor describes live device memory (the orchestration
         // contract); all writers of the element have completed.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                tensor.element_addr(indices) as *const u8,
-                v.as_mut_ptr(),
-                es,
-            )
-        };
+        unsafe { std::ptr::copy_nonoverlapping(tensor.element_addr(indices) as *const u8, v.as_mut_ptr(), es) };
         u64::from_le_bytes(v)
     }
 
@@ -984,9 +913,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         let es = tensor.elem_size().min(8);
         let v = value.to_le_bytes();
         // SAFETY: as in get_tensor_data; writers and their consumers finished.
-        unsafe {
-            std::ptr::copy_nonoverlapping(v.as_ptr(), tensor.element_addr(indices) as *mut u8, es)
-        };
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), tensor.element_addr(indices) as *mut u8, es) };
     }
 
     fn scope_set_site(&mut self, file: &str, line: i32) {

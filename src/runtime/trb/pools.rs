@@ -3,8 +3,7 @@
 //! (index 0 is the null sentinel), physical index = `linear % capacity`.
 
 use super::layout::{
-    task_state, DepEntry, FaninSpillEntry, Region, SlotState, DEP_POOL_CLEANUP_INTERVAL,
-    FANIN_INLINE_CAP,
+    task_state, DepEntry, FaninSpillEntry, Region, SlotState, DEP_POOL_CLEANUP_INTERVAL, FANIN_INLINE_CAP,
 };
 use super::ring::RingShared;
 use std::sync::atomic::Ordering::*;
@@ -24,13 +23,7 @@ pub struct FaninPool {
 impl FaninPool {
     /// Pool over `entries` (capacity = length).
     pub fn new(entries: Region<FaninSpillEntry>) -> FaninPool {
-        FaninPool {
-            entries,
-            top: 1,
-            tail: 1,
-            high_water: 0,
-            reclaim_cursor: 0,
-        }
+        FaninPool { entries, top: 1, tail: 1, high_water: 0, reclaim_cursor: 0 }
     }
 
     /// Capacity in entries.
@@ -55,9 +48,7 @@ impl FaninPool {
         }
         let lin = self.top;
         let idx = (lin % self.capacity()) as usize;
-        self.entries.as_slice()[idx]
-            .slot
-            .store(slot as *mut SlotState, Relaxed);
+        self.entries.as_slice()[idx].slot.store(slot as *mut SlotState, Relaxed);
         self.top += 1;
         self.high_water = self.high_water.max(self.used());
         Some(lin)
@@ -67,11 +58,7 @@ impl FaninPool {
     ///
     /// # Safety
     /// `entries`/`capacity` must describe a live pool (capacity > 0).
-    pub unsafe fn get(
-        entries: *const FaninSpillEntry,
-        capacity: u64,
-        lin: u64,
-    ) -> *const SlotState {
+    pub unsafe fn get(entries: *const FaninSpillEntry, capacity: u64, lin: u64) -> *const SlotState {
         let idx = (lin % capacity) as usize;
         // SAFETY: callers pass the base and capacity of a live pool; the
         // index is reduced modulo the capacity.
@@ -92,13 +79,7 @@ impl FaninPool {
             // SAFETY: the payload pointer is inside the ring's region; the
             // retired task's payload is not rewritten before its slot is
             // reallocated, which happens only after this reclaim.
-            let (pool, start, n) = unsafe {
-                (
-                    (*p).fanin_spill_pool,
-                    (*p).fanin_spill_start,
-                    (*p).fanin_actual_count,
-                )
-            };
+            let (pool, start, n) = unsafe { ((*p).fanin_spill_pool, (*p).fanin_spill_start, (*p).fanin_actual_count) };
             if pool == self.base() && start > 0 && n as usize > FANIN_INLINE_CAP {
                 let end = start as u64 + (n as u64 - FANIN_INLINE_CAP as u64);
                 self.tail = self.tail.max(end);
@@ -123,13 +104,7 @@ pub struct DepListPool {
 impl DepListPool {
     /// Pool over `entries`.
     pub fn new(entries: Region<DepEntry>) -> DepListPool {
-        DepListPool {
-            entries,
-            top: 1,
-            tail: 1,
-            high_water: 0,
-            last_reclaimed: 0,
-        }
+        DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0 }
     }
 
     /// Capacity.
@@ -149,8 +124,7 @@ impl DepListPool {
         }
         let idx = (self.top % self.capacity()) as usize;
         let e = &self.entries.as_slice()[idx];
-        e.consumer
-            .store(consumer as *const SlotState as *mut SlotState, Relaxed);
+        e.consumer.store(consumer as *const SlotState as *mut SlotState, Relaxed);
         e.next.store(head, Relaxed);
         self.top += 1;
         self.high_water = self.high_water.max(self.top - self.tail);

@@ -23,12 +23,7 @@ impl ReadyQueue {
     pub fn new(cells: Region<QueueCell>) -> ReadyQueue {
         assert!(cells.len().is_power_of_two());
         let mask = cells.len() as u64 - 1;
-        ReadyQueue {
-            cells,
-            mask,
-            enq: Padded::default(),
-            deq: Padded::default(),
-        }
+        ReadyQueue { cells, mask, enq: Padded::default(), deq: Padded::default() }
     }
 
     /// Capacity.
@@ -46,11 +41,7 @@ impl ReadyQueue {
             let seq = cell.seq.load(Acquire).wrapping_add(i);
             let dif = seq.wrapping_sub(pos) as i64;
             if dif == 0 {
-                match self
-                    .enq
-                    .0
-                    .compare_exchange_weak(pos, pos + 1, Relaxed, Relaxed)
-                {
+                match self.enq.0.compare_exchange_weak(pos, pos + 1, Relaxed, Relaxed) {
                     Ok(_) => {
                         cell.value.store(v, Relaxed);
                         cell.seq.store((pos + 1).wrapping_sub(i), Release);
@@ -76,15 +67,10 @@ impl ReadyQueue {
             let seq = cell.seq.load(Acquire).wrapping_add(i);
             let dif = seq.wrapping_sub(pos + 1) as i64;
             if dif == 0 {
-                match self
-                    .deq
-                    .0
-                    .compare_exchange_weak(pos, pos + 1, Relaxed, Relaxed)
-                {
+                match self.deq.0.compare_exchange_weak(pos, pos + 1, Relaxed, Relaxed) {
                     Ok(_) => {
                         let v = cell.value.load(Relaxed);
-                        cell.seq
-                            .store((pos + self.mask + 1).wrapping_sub(i), Release);
+                        cell.seq.store((pos + self.mask + 1).wrapping_sub(i), Release);
                         return Some(v);
                     }
                     Err(p) => pos = p,
@@ -104,10 +90,7 @@ impl ReadyQueue {
 
     /// Approximate length.
     pub fn len_hint(&self) -> u64 {
-        self.enq
-            .0
-            .load(Relaxed)
-            .saturating_sub(self.deq.0.load(Relaxed))
+        self.enq.0.load(Relaxed).saturating_sub(self.deq.0.load(Relaxed))
     }
 
     /// Restores the touched cells to zero (empty initial state) so the
@@ -136,12 +119,7 @@ impl WiringQueue {
     pub fn new(buf: Region<u64>) -> WiringQueue {
         assert!(buf.len().is_power_of_two());
         let mask = buf.len() as u64 - 1;
-        WiringQueue {
-            buf,
-            mask,
-            head: Padded::default(),
-            tail: Padded::default(),
-        }
+        WiringQueue { buf, mask, head: Padded::default(), tail: Padded::default() }
     }
 
     fn cell(&self, pos: u64) -> &AtomicU64 {
@@ -242,10 +220,7 @@ mod tests {
             })
             .collect();
         prod.into_iter().for_each(|h| h.join().unwrap());
-        let (s, c) = cons
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let (s, c) = cons.into_iter().map(|h| h.join().unwrap()).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         assert_eq!(c, 2 * n);
         assert_eq!(s, (1..=2 * n).sum::<u64>());
     }

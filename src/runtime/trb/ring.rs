@@ -2,8 +2,8 @@
 //! reclamation) and the orchestrator's task+heap allocator (§5.1–§5.3).
 
 use super::layout::{
-    align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE,
-    ALLOC_DEADLOCK_TIMEOUT_MS, SCOPE_BIT, SPIN_CHECK_INTERVAL,
+    align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE, ALLOC_DEADLOCK_TIMEOUT_MS,
+    SCOPE_BIT, SPIN_CHECK_INTERVAL,
 };
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::*};
 use std::time::{Duration, Instant};
@@ -105,12 +105,7 @@ impl RingShared {
         let done = slot.fanout_refcount.load(Acquire) == slot.fanout_count.load(Relaxed)
             && slot
                 .task_state
-                .compare_exchange(
-                    task_state::COMPLETED as u32,
-                    task_state::CONSUMED as u32,
-                    AcqRel,
-                    Relaxed,
-                )
+                .compare_exchange(task_state::COMPLETED as u32, task_state::CONSUMED as u32, AcqRel, Relaxed)
                 .is_ok();
         slot.unlock();
         if done {
@@ -122,11 +117,7 @@ impl RingShared {
     /// prefix of CONSUMED slots and resets the passed slots.
     pub fn advance(&self) {
         loop {
-            if self
-                .advance_lock
-                .compare_exchange(false, true, Acquire, Relaxed)
-                .is_err()
-            {
+            if self.advance_lock.compare_exchange(false, true, Acquire, Relaxed).is_err() {
                 return;
             }
             let current = self.current_task_index.load(Acquire);
@@ -270,23 +261,13 @@ pub struct AllocFailure {
 impl TaskAllocator {
     /// Fresh allocator for a ring with `heap_size` bytes.
     pub fn new(heap_size: u64) -> TaskAllocator {
-        TaskAllocator {
-            next_local: 0,
-            heap: HeapRing {
-                size: heap_size,
-                ..HeapRing::default()
-            },
-            last_alive_seen: 0,
-        }
+        TaskAllocator { next_local: 0, heap: HeapRing { size: heap_size, ..HeapRing::default() }, last_alive_seen: 0 }
     }
 
     /// Derives the heap tail from the newest consumed task.
     pub fn update_heap_tail(&mut self, ring: &RingShared, last_alive: u64) {
         if last_alive > self.last_alive_seen {
-            let end = ring
-                .descriptor(last_alive - 1)
-                .packed_buffer_end
-                .load(Relaxed);
+            let end = ring.descriptor(last_alive - 1).packed_buffer_end.load(Relaxed);
             self.heap.set_tail(end - ring.heap_base);
             self.last_alive_seen = last_alive;
         }
@@ -294,11 +275,7 @@ impl TaskAllocator {
 
     /// Non-blocking attempt.
     pub fn try_alloc(&mut self, ring: &RingShared, size: u64) -> Result<Allocation, Blocked> {
-        let aligned = if size > 0 {
-            align_up(size, ALIGN_SIZE)
-        } else {
-            0
-        };
+        let aligned = if size > 0 { align_up(size, ALIGN_SIZE) } else { 0 };
         let last_alive = ring.last_task_alive.load(Acquire);
         self.update_heap_tail(ring, last_alive);
         if self.next_local - last_alive + 1 >= ring.window {
@@ -309,11 +286,7 @@ impl TaskAllocator {
         self.next_local += 1;
         ring.current_task_index.store(self.next_local, Release);
         let base = ring.heap_base + off;
-        Ok(Allocation {
-            local,
-            base,
-            end: base + aligned,
-        })
+        Ok(Allocation { local, base, end: base + aligned })
     }
 
     /// Blocking allocation with progress detection, the structural
@@ -343,10 +316,7 @@ impl TaskAllocator {
             }
             if spins % SPIN_CHECK_INTERVAL == 0 || spins < 4 {
                 if fatal() {
-                    return Err(AllocFailure {
-                        code: 0,
-                        message: "unwinding after a fatal error".into(),
-                    });
+                    return Err(AllocFailure { code: 0, message: "unwinding after a fatal error".into() });
                 }
                 let structural = ring.head_scope_gated(last);
                 let timed_out = match stalled_since {
@@ -368,13 +338,7 @@ impl TaskAllocator {
         }
     }
 
-    fn report_deadlock(
-        &self,
-        ring: &RingShared,
-        blocked: Blocked,
-        size: u64,
-        structural: bool,
-    ) -> AllocFailure {
+    fn report_deadlock(&self, ring: &RingShared, blocked: Blocked, size: u64, structural: bool) -> AllocFailure {
         let la = ring.last_task_alive.load(Acquire);
         let head = ring.slot(la);
         let fc = head.fanout_count.load(Acquire);
@@ -447,9 +411,7 @@ pub(crate) mod tests {
 
     fn complete_and_consume(ring: &RingShared, local: u64, alloc: &Allocation) {
         let s = ring.slot(local);
-        ring.descriptor(local)
-            .packed_buffer_end
-            .store(alloc.end, Relaxed);
+        ring.descriptor(local).packed_buffer_end.store(alloc.end, Relaxed);
         s.fanout_count.store(SCOPE_BIT, Relaxed);
         s.task_state.store(task_state::COMPLETED as u32, Release);
         s.fanout_refcount.fetch_add(SCOPE_BIT, AcqRel);
@@ -458,10 +420,7 @@ pub(crate) mod tests {
 
     #[test]
     fn heap_zero_size_takes_no_space() {
-        let mut h = HeapRing {
-            size: 1024,
-            ..Default::default()
-        };
+        let mut h = HeapRing { size: 1024, ..Default::default() };
         assert_eq!(h.try_bump(0), Some(0));
         assert_eq!(h.top, 0);
         assert_eq!(h.try_bump(64), Some(0));
@@ -471,10 +430,7 @@ pub(crate) mod tests {
 
     #[test]
     fn heap_wraps_only_when_tail_exceeds_request() {
-        let mut h = HeapRing {
-            size: 1024,
-            ..Default::default()
-        };
+        let mut h = HeapRing { size: 1024, ..Default::default() };
         assert_eq!(h.try_bump(512), Some(0));
         assert_eq!(h.try_bump(448), Some(512));
         // top = 960; 64 left at the end, request 128 needs a wrap.
@@ -493,10 +449,7 @@ pub(crate) mod tests {
 
     #[test]
     fn heap_never_straddles_end() {
-        let mut h = HeapRing {
-            size: 1000,
-            ..Default::default()
-        };
+        let mut h = HeapRing { size: 1000, ..Default::default() };
         assert_eq!(h.try_bump(960), Some(0));
         h.set_tail(960);
         // 40 bytes left at the end: a 64-byte request wraps to 0.

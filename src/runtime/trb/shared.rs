@@ -3,8 +3,7 @@
 //! accounting, error codes, core occupancy and the sleep/wake protocol.
 
 use super::layout::{
-    codes, task_state, FaninSpillEntry, Region, SlotState, TaskPayload, FANIN_INLINE_CAP,
-    MAX_RINGS, SCOPE_BIT,
+    codes, task_state, FaninSpillEntry, Region, SlotState, TaskPayload, FANIN_INLINE_CAP, MAX_RINGS, SCOPE_BIT,
 };
 use super::pools::{for_each_consumer, DepListPool, FaninPool};
 use super::queue::{ReadyQueue, WiringQueue};
@@ -113,21 +112,11 @@ pub struct SimCore {
 impl SimCore {
     /// The AIC core of `cluster`.
     pub fn aic(cluster: u32) -> SimCore {
-        SimCore {
-            core_id: cluster,
-            cluster,
-            lane: 0,
-            is_aic: true,
-        }
+        SimCore { core_id: cluster, cluster, lane: 0, is_aic: true }
     }
     /// AIV lane `lane` of `cluster` (`block_dim` clusters).
     pub fn aiv(cluster: u32, lane: u32, block_dim: u32) -> SimCore {
-        SimCore {
-            core_id: block_dim + 2 * cluster + lane,
-            cluster,
-            lane,
-            is_aic: false,
-        }
+        SimCore { core_id: block_dim + 2 * cluster + lane, cluster, lane, is_aic: false }
     }
 }
 
@@ -143,10 +132,7 @@ impl ReadyQueues {
     /// Builds from one region per shape, each split into `nshards` queues.
     pub fn new(regions: Vec<Vec<Region<super::layout::QueueCell>>>) -> ReadyQueues {
         ReadyQueues {
-            shards: regions
-                .into_iter()
-                .map(|v| v.into_iter().map(ReadyQueue::new).collect())
-                .collect(),
+            shards: regions.into_iter().map(|v| v.into_iter().map(ReadyQueue::new).collect()).collect(),
             overflow: Mutex::new(Default::default()),
             overflow_len: AtomicUsize::new(0),
             rr: AtomicUsize::new(0),
@@ -303,10 +289,7 @@ pub struct Parker {
 
 impl Default for Parker {
     fn default() -> Self {
-        Parker {
-            sleeping: Mutex::new(Vec::new()),
-            count: AtomicUsize::new(0),
-        }
+        Parker { sleeping: Mutex::new(Vec::new()), count: AtomicUsize::new(0) }
     }
 }
 
@@ -370,9 +353,7 @@ impl RunShared {
 
     /// Whether any fatal condition ends the run.
     pub fn failed(&self) -> bool {
-        self.orch_error.load(Acquire) != 0
-            || self.sched_error.load(Acquire) != 0
-            || self.fatal_flag.load(Acquire)
+        self.orch_error.load(Acquire) != 0 || self.sched_error.load(Acquire) != 0 || self.fatal_flag.load(Acquire)
     }
 
     /// Stores the first failure message.
@@ -404,11 +385,7 @@ impl RunShared {
     /// # Safety
     /// `payload` must be the payload of a task published by the orchestrator
     /// of this run and not yet consumed.
-    pub unsafe fn for_each_fanin(
-        &self,
-        payload: *const TaskPayload,
-        mut f: impl FnMut(&SlotState),
-    ) {
+    pub unsafe fn for_each_fanin(&self, payload: *const TaskPayload, mut f: impl FnMut(&SlotState)) {
         // SAFETY: the payload belongs to a published task; its fanin
         // fields were written by the orchestrator before publication and
         // stay unchanged until the task is consumed.
@@ -477,8 +454,7 @@ impl RunShared {
 
     /// Whether the run's work is complete (orchestration done, all counted).
     pub fn all_done(&self) -> bool {
-        self.orch_done.load(Acquire)
-            && self.completed.load(Acquire) >= self.total_tasks.load(Acquire)
+        self.orch_done.load(Acquire) && self.completed.load(Acquire) >= self.total_tasks.load(Acquire)
     }
 
     /// Stall scan (§14.2).
@@ -495,11 +471,7 @@ impl RunShared {
                     continue;
                 }
                 let id = super::layout::task_id::make(ring.ring, local);
-                if let Some(c) = self
-                    .cores
-                    .iter()
-                    .position(|c| c.running.load(Acquire) == id + 1)
-                {
+                if let Some(c) = self.cores.iter().position(|c| c.running.load(Acquire) == id + 1) {
                     run += 1;
                     if task < 0 {
                         task = id as i64;
@@ -570,7 +542,6 @@ impl RunShared {
 
     /// Consumer bits of fanout counters: all claimed consumers released?
     pub fn consumers_released(s: &SlotState) -> bool {
-        (s.fanout_refcount.load(Acquire) & !SCOPE_BIT)
-            >= (s.fanout_count.load(Acquire) & !SCOPE_BIT)
+        (s.fanout_refcount.load(Acquire) & !SCOPE_BIT) >= (s.fanout_count.load(Acquire) & !SCOPE_BIT)
     }
 }

@@ -77,10 +77,7 @@ pub enum Overlap {
 
 fn extent_of(contiguous: u8, shapes: &[u32], ndims: u32, cache: u64) -> u64 {
     if contiguous != 0 {
-        shapes[..(ndims as usize).min(MAX_TENSOR_DIMS)]
-            .iter()
-            .map(|&s| s as u64)
-            .product()
+        shapes[..(ndims as usize).min(MAX_TENSOR_DIMS)].iter().map(|&s| s as u64).product()
     } else {
         cache
     }
@@ -232,9 +229,7 @@ impl TensorMap {
         self.last_task_alives[ring] = last_alive;
         let mask = self.heads[ring].len() as u64 - 1;
         let lc = self.last_cleanup[ring];
-        if last_alive > lc
-            && (last_alive - lc >= TENSORMAP_CLEANUP_INTERVAL || (new_local & mask) == (lc & mask))
-        {
+        if last_alive > lc && (last_alive - lc >= TENSORMAP_CLEANUP_INTERVAL || (new_local & mask) == (lc & mask)) {
             self.cleanup_retired(ring, lc, last_alive);
             self.last_cleanup[ring] = last_alive;
         }
@@ -289,8 +284,7 @@ impl TensorMap {
         let e = self.entries.as_slice()[idx];
         let (prev, next) = (e.prev_in_bucket, e.next_in_bucket);
         if prev == NIL {
-            self.buckets.as_mut_slice()[e.bucket_index as usize] =
-                if next == NIL { NIL64 } else { next as u64 };
+            self.buckets.as_mut_slice()[e.bucket_index as usize] = if next == NIL { NIL64 } else { next as u64 };
         } else {
             self.entries.as_mut_slice()[prev as usize].next_in_bucket = next;
         }
@@ -307,11 +301,7 @@ impl TensorMap {
         let mask = self.heads[ring].len() as u64 - 1;
         let slot = (task_id::local(e.producer_task_id) & mask) as usize;
         if e.prev_in_task == NIL {
-            self.heads[ring].as_mut_slice()[slot] = if e.next_in_task == NIL {
-                NIL64
-            } else {
-                e.next_in_task as u64
-            };
+            self.heads[ring].as_mut_slice()[slot] = if e.next_in_task == NIL { NIL64 } else { e.next_in_task as u64 };
         } else {
             self.entries.as_mut_slice()[e.prev_in_task as usize].next_in_task = e.next_in_task;
         }
@@ -332,10 +322,7 @@ impl TensorMap {
             self.free_num -= 1;
             self.free_list.as_slice()[self.free_num] as usize
         } else {
-            assert!(
-                self.next_entry_idx < self.capacity(),
-                "TensorMap pool exhausted"
-            );
+            assert!(self.next_entry_idx < self.capacity(), "TensorMap pool exhausted");
             self.next_entry_idx += 1;
             self.next_entry_idx - 1
         };
@@ -384,11 +371,7 @@ impl TensorMap {
         while cur != NIL64 {
             let idx = cur as usize;
             let e = self.entries.as_slice()[idx];
-            cur = if e.next_in_bucket == NIL {
-                NIL64
-            } else {
-                e.next_in_bucket as u64
-            };
+            cur = if e.next_in_bucket == NIL { NIL64 } else { e.next_in_bucket as u64 };
             if e.buffer_addr != t.buffer_addr || !self.is_valid(&e) {
                 continue;
             }
@@ -429,10 +412,7 @@ mod tests {
     fn hash_uses_top_bits() {
         assert_eq!(bucket_of(0, 4096), 0);
         assert!(bucket_of(0x1000, 4096) < 4096);
-        assert_eq!(
-            bucket_of(1, 4096),
-            (0x9E37_79B9_7F4A_7C15u64 >> 52) as usize
-        );
+        assert_eq!(bucket_of(1, 4096), (0x9E37_79B9_7F4A_7C15u64 >> 52) as usize);
     }
 
     #[test]
@@ -440,10 +420,7 @@ mod tests {
         let mut m = map();
         m.insert(&view(0x1000, 100, 0, 50), 0);
         assert!(producers(&mut m, &view(0x1000, 100, 50, 50)).is_empty());
-        assert_eq!(
-            producers(&mut m, &view(0x1000, 100, 40, 20)),
-            vec![(0, Overlap::Other)]
-        );
+        assert_eq!(producers(&mut m, &view(0x1000, 100, 40, 20)), vec![(0, Overlap::Other)]);
         assert!(producers(&mut m, &view(0x2000, 100, 0, 50)).is_empty());
     }
 
@@ -451,10 +428,7 @@ mod tests {
     fn covering_view_is_covered_and_higher_version_is_other() {
         let mut m = map();
         m.insert(&view(0x1000, 100, 10, 20), 1);
-        assert_eq!(
-            producers(&mut m, &view(0x1000, 100, 0, 100)),
-            vec![(1, Overlap::Covered)]
-        );
+        assert_eq!(producers(&mut m, &view(0x1000, 100, 0, 100)), vec![(1, Overlap::Covered)]);
         let mut v = view(0x1000, 100, 90, 10);
         v.version = 1;
         assert_eq!(producers(&mut m, &v), vec![(1, Overlap::Other)]);

@@ -1,9 +1,7 @@
 //! End-to-end tests of the orchestrator and the engine with closure kernels.
 
 use super::api::*;
-use super::engine::{
-    build_run, CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine,
-};
+use super::engine::{build_run, CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 use super::layout::{codes, task_id, task_state, TaskPayload, TrbMemory, SCOPE_BIT};
 use super::orchestrator::Orchestrator;
 use super::shared::{stall, RunShared};
@@ -37,11 +35,7 @@ fn small() -> RunParams {
     params([64; 4], [1 << 20; 4], [256; 4])
 }
 
-fn run_with(
-    p: RunParams,
-    exec: &dyn CoreExecutor,
-    mut f: impl FnMut(&mut dyn OrchestratorApi),
-) -> RunReport {
+fn run_with(p: RunParams, exec: &dyn CoreExecutor, mut f: impl FnMut(&mut dyn OrchestratorApi)) -> RunReport {
     let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
     let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
     let t = Instant::now();
@@ -60,11 +54,7 @@ fn noop() -> FnExec<impl Fn(i32, *mut u64, SimCore) + Sync> {
 }
 
 fn aiv(id: i32) -> MixedKernelIds {
-    MixedKernelIds {
-        aic: -1,
-        aiv0: id,
-        aiv1: -1,
-    }
+    MixedKernelIds { aic: -1, aiv0: id, aiv1: -1 }
 }
 
 fn f32_create(n: u32) -> TensorCreate {
@@ -78,13 +68,7 @@ fn f32_create(n: u32) -> TensorCreate {
 }
 
 fn view<'a>(tensors: &'a [TensorArg<'a>], scalars: &'a [u64]) -> TaskArgsView<'a> {
-    TaskArgsView {
-        tensors,
-        scalars,
-        block_num: 1,
-        require_sync_start: false,
-        explicit_deps: &[],
-    }
+    TaskArgsView { tensors, scalars, block_num: 1, require_sync_start: false, explicit_deps: &[] }
 }
 
 /// Kernel helpers: `args[i]` → tensor; data pointer.
@@ -121,11 +105,7 @@ fn vector_example_five_tasks_nested_scope() {
                     let n = x.numel() as usize;
                     let (px, py, pz) = (data(x), data(y), data(z));
                     for i in 0..n {
-                        *pz.add(i) = if func == 0 {
-                            *px.add(i) + *py.add(i)
-                        } else {
-                            *px.add(i) * *py.add(i)
-                        };
+                        *pz.add(i) = if func == 0 { *px.add(i) + *py.add(i) } else { *px.add(i) * *py.add(i) };
                     }
                 }
                 1 => {
@@ -143,17 +123,8 @@ fn vector_example_five_tasks_nested_scope() {
     let mut ids = Vec::new();
     let rep = run_with(small(), &exec, |o| {
         let ci = f32_create(N);
-        let r0 = o.submit_task(
-            aiv(0),
-            &view(
-                &[
-                    TensorArg::Input(&ta),
-                    TensorArg::Input(&tb),
-                    TensorArg::Output(&ci),
-                ],
-                &[],
-            ),
-        );
+        let r0 =
+            o.submit_task(aiv(0), &view(&[TensorArg::Input(&ta), TensorArg::Input(&tb), TensorArg::Output(&ci)], &[]));
         // SAFETY: output pointers stay valid until the root scope ends.
         let c = unsafe { *r0.outputs[0] };
         assert_eq!(c.buffer_size, 65536);
@@ -162,45 +133,19 @@ fn vector_example_five_tasks_nested_scope() {
         ids.push(r0.task_id);
         o.scope_set_site("/x/example_orchestration.cpp", 77);
         o.scope_begin(ScopeMode::Auto);
-        let r1 = o.submit_task(
-            aiv(1),
-            &view(
-                &[TensorArg::Input(&c), TensorArg::Output(&ci)],
-                &[1.0f32.to_bits() as u64, 3],
-            ),
-        );
-        let r2 = o.submit_task(
-            aiv(1),
-            &view(
-                &[TensorArg::Input(&c), TensorArg::Output(&ci)],
-                &[2.0f32.to_bits() as u64, 3],
-            ),
-        );
+        let r1 = o
+            .submit_task(aiv(1), &view(&[TensorArg::Input(&c), TensorArg::Output(&ci)], &[1.0f32.to_bits() as u64, 3]));
+        let r2 = o
+            .submit_task(aiv(1), &view(&[TensorArg::Input(&c), TensorArg::Output(&ci)], &[2.0f32.to_bits() as u64, 3]));
         // SAFETY: as above.
         let (d, e) = unsafe { (*r1.outputs[0], *r2.outputs[0]) };
-        let r3 = o.submit_task(
-            aiv(2),
-            &view(
-                &[
-                    TensorArg::Input(&d),
-                    TensorArg::Input(&e),
-                    TensorArg::Output(&ci),
-                ],
-                &[3],
-            ),
-        );
+        let r3 =
+            o.submit_task(aiv(2), &view(&[TensorArg::Input(&d), TensorArg::Input(&e), TensorArg::Output(&ci)], &[3]));
         // SAFETY: as above.
         let g = unsafe { *r3.outputs[0] };
         let r4 = o.submit_task(
             aiv(0),
-            &view(
-                &[
-                    TensorArg::Input(&g),
-                    TensorArg::Input(&c),
-                    TensorArg::OutputExisting(&tf),
-                ],
-                &[],
-            ),
+            &view(&[TensorArg::Input(&g), TensorArg::Input(&c), TensorArg::OutputExisting(&tf)], &[]),
         );
         ids.extend([r1.task_id, r2.task_id, r3.task_id, r4.task_id]);
         o.scope_end();
@@ -208,10 +153,7 @@ fn vector_example_five_tasks_nested_scope() {
     assert_eq!(rep.status, 0, "{}", rep.message);
     assert_eq!(rep.total_tasks, 5);
     assert_eq!(calls.load(Relaxed), 5);
-    assert_eq!(
-        ids,
-        vec![0, 1 << 32, (1 << 32) + 1, (1 << 32) + 2, (1 << 32) + 3]
-    );
+    assert_eq!(ids, vec![0, 1 << 32, (1 << 32) + 1, (1 << 32) + 2, (1 << 32) + 3]);
     assert!(f.iter().all(|&v| v == 47.0), "f[0]={}", f[0]);
 }
 
@@ -265,11 +207,7 @@ fn harness(windows: [u32; 4]) -> Harness {
     let p = params(windows, [1 << 16; 4], [64; 4]);
     let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
     let (sh, tables) = build_run(&mem, &p);
-    Harness {
-        _mem: mem,
-        sh,
-        tables: Some(tables),
-    }
+    Harness { _mem: mem, sh, tables: Some(tables) }
 }
 
 fn fanins(sh: &RunShared, raw: u64) -> Vec<u64> {
@@ -307,21 +245,14 @@ fn ids_and_ring_choice() {
     let mut got = Vec::new();
     got.push(o.submit_task(aiv(0), &view(&[], &[])).task_id);
     let ci = f32_create(4);
-    got.push(
-        o.alloc_tensors(&view(&[TensorArg::Output(&ci)], &[]))
-            .task_id,
-    );
+    got.push(o.alloc_tensors(&view(&[TensorArg::Output(&ci)], &[])).task_id);
     got.push(o.submit_dummy_task(&view(&[], &[])).task_id);
     for d in 1..=4 {
         o.scope_begin(ScopeMode::Auto);
         got.push(o.submit_task(aiv(0), &view(&[], &[])).task_id);
         let _ = d;
     }
-    assert_eq!(
-        got,
-        vec![0, 1, 2, 1 << 32, 2 << 32, 3 << 32, (3 << 32) + 1],
-        "depth 4 shares ring 3"
-    );
+    assert_eq!(got, vec![0, 1, 2, 1 << 32, 2 << 32, 3 << 32, (3 << 32) + 1], "depth 4 shares ring 3");
 }
 
 #[test]
@@ -365,29 +296,17 @@ fn dependency_rules() {
     let deps = [t0.task_id, t0.task_id];
     let dup = o.submit_task(
         aiv(0),
-        &TaskArgsView {
-            explicit_deps: &deps,
-            ..view(&[TensorArg::Input(&c), TensorArg::NoDep(&c)], &[])
-        },
+        &TaskArgsView { explicit_deps: &deps, ..view(&[TensorArg::Input(&c), TensorArg::NoDep(&c)], &[]) },
     );
     assert_eq!(fanins(sh, dup.task_id), vec![t0.task_id]);
     let s0 = sh.rings[0].slot(0);
     assert_eq!(s0.fanout_count.load(Relaxed), SCOPE_BIT | 2, "t1 and dup");
     // Rule 17: manual scope — explicit deps only; AUTO inside → code 5.
     o.scope_begin(ScopeMode::Manual);
-    let m1 = o.submit_task(
-        aiv(0),
-        &view(&[TensorArg::Input(&c), TensorArg::Input(&x)], &[]),
-    );
+    let m1 = o.submit_task(aiv(0), &view(&[TensorArg::Input(&c), TensorArg::Input(&x)], &[]));
     assert!(fanins(sh, m1.task_id).is_empty());
     let deps = [w2.task_id];
-    let m2 = o.submit_task(
-        aiv(0),
-        &TaskArgsView {
-            explicit_deps: &deps,
-            ..view(&[TensorArg::Inout(&x)], &[])
-        },
-    );
+    let m2 = o.submit_task(aiv(0), &TaskArgsView { explicit_deps: &deps, ..view(&[TensorArg::Inout(&x)], &[]) });
     assert_eq!(fanins(sh, m2.task_id), vec![w2.task_id]);
     o.scope_begin(ScopeMode::Auto);
     assert!(o.is_fatal());
@@ -403,30 +322,15 @@ fn explicit_deps_retired_ignored_invalid_fatal() {
     o.scope_begin(ScopeMode::Auto);
     let t = o.submit_task(aiv(0), &view(&[], &[]));
     // Pretend the task ran: completed, then its scope ends → consumed.
-    sh.rings[1]
-        .slot(0)
-        .task_state
-        .store(task_state::COMPLETED as u32, Release);
+    sh.rings[1].slot(0).task_state.store(task_state::COMPLETED as u32, Release);
     o.scope_end();
     assert_eq!(sh.rings[1].last_task_alive.load(Relaxed), 1, "reclaimed");
     o.scope_begin(ScopeMode::Auto);
     let deps = [t.task_id];
-    let u = o.submit_task(
-        aiv(0),
-        &TaskArgsView {
-            explicit_deps: &deps,
-            ..view(&[], &[])
-        },
-    );
+    let u = o.submit_task(aiv(0), &TaskArgsView { explicit_deps: &deps, ..view(&[], &[]) });
     assert!(fanins(sh, u.task_id).is_empty());
     let bad = [task_id::make(2, 5)];
-    let r = o.submit_task(
-        aiv(0),
-        &TaskArgsView {
-            explicit_deps: &bad,
-            ..view(&[], &[])
-        },
-    );
+    let r = o.submit_task(aiv(0), &TaskArgsView { explicit_deps: &bad, ..view(&[], &[]) });
     assert_eq!(r.task_id, INVALID_TASK);
     assert_eq!(sh.orch_error.load(Relaxed), codes::INVALID_ARGS);
 }
@@ -473,14 +377,7 @@ fn invalid_args_and_alloc_tensors_misuse_are_code_5() {
 #[test]
 fn sync_start_over_core_count_is_code_7() {
     let rep = run_with(small(), &noop(), |o| {
-        o.submit_task(
-            aiv(0),
-            &TaskArgsView {
-                block_num: 7,
-                require_sync_start: true,
-                ..view(&[], &[])
-            },
-        );
+        o.submit_task(aiv(0), &TaskArgsView { block_num: 7, require_sync_start: true, ..view(&[], &[]) });
     });
     assert_eq!(rep.status, -7);
 }
@@ -524,41 +421,21 @@ fn spmd_blocks_and_sync_start_and_mix_lanes_run_together() {
         }
     });
     let rep = run_with(small(), &exec, |o| {
-        o.submit_task(
-            aiv(0),
-            &TaskArgsView {
-                block_num: 5,
-                ..view(&[], &[])
-            },
-        );
+        o.submit_task(aiv(0), &TaskArgsView { block_num: 5, ..view(&[], &[]) });
     });
     assert_eq!(rep.status, 0);
     let mut h = hits.lock().unwrap().clone();
     h.sort();
     assert_eq!(h, (0..5).map(|b| (b, 5)).collect::<Vec<_>>());
     let rep = run_with(small(), &exec, |o| {
-        o.submit_task(
-            aiv(1),
-            &TaskArgsView {
-                block_num: 4,
-                require_sync_start: true,
-                ..view(&[], &[])
-            },
-        );
+        o.submit_task(aiv(1), &TaskArgsView { block_num: 4, require_sync_start: true, ..view(&[], &[]) });
     });
     assert_eq!(rep.status, 0);
     assert_eq!(together.load(SeqCst), 4, "all four blocks ran at once");
     arrived.store(0, SeqCst);
     together.store(0, SeqCst);
     let rep = run_with(small(), &exec, |o| {
-        o.submit_task(
-            MixedKernelIds {
-                aic: 2,
-                aiv0: -1,
-                aiv1: 3,
-            },
-            &view(&[], &[]),
-        );
+        o.submit_task(MixedKernelIds { aic: 2, aiv0: -1, aiv1: 3 }, &view(&[], &[]));
     });
     assert_eq!(rep.status, 0);
     assert_eq!(together.load(SeqCst), 2, "MIX lanes ran at once");
@@ -576,28 +453,16 @@ fn dummy_and_alloc_tasks_order_and_complete() {
     });
     let mut read = 0u64;
     let rep = run_with(small(), &exec, |o| {
-        let ci = TensorCreate {
-            initial_value: Some(7.5f32.to_bits() as u64),
-            ..f32_create(4)
-        };
+        let ci = TensorCreate { initial_value: Some(7.5f32.to_bits() as u64), ..f32_create(4) };
         let a = o.alloc_tensors(&view(&[TensorArg::Output(&ci)], &[]));
         // SAFETY: valid until scope end.
         let x = unsafe { *a.outputs[0] };
         assert_eq!(f32::from_bits(o.get_tensor_data(&x, &[3]) as u32), 7.5);
         let t0 = o.submit_task(aiv(0), &view(&[], &[]));
         let deps = [t0.task_id];
-        let d = o.submit_dummy_task(&TaskArgsView {
-            explicit_deps: &deps,
-            ..view(&[], &[])
-        });
+        let d = o.submit_dummy_task(&TaskArgsView { explicit_deps: &deps, ..view(&[], &[]) });
         let deps2 = [d.task_id];
-        o.submit_task(
-            aiv(1),
-            &TaskArgsView {
-                explicit_deps: &deps2,
-                ..view(&[TensorArg::Inout(&x)], &[])
-            },
-        );
+        o.submit_task(aiv(1), &TaskArgsView { explicit_deps: &deps2, ..view(&[TensorArg::Inout(&x)], &[]) });
         read = o.get_tensor_data(&x, &[0]);
         o.set_tensor_data(&x, &[1], 1.5f32.to_bits() as u64);
         assert_eq!(f32::from_bits(o.get_tensor_data(&x, &[1]) as u32), 1.5);
@@ -624,10 +489,9 @@ fn window_reclaims_in_order_with_many_tasks() {
         for i in 0..2000 {
             o.scope_begin(ScopeMode::Auto);
             let r = match prev {
-                Some(t) if i % 2 == 1 => o.submit_task(
-                    aiv(0),
-                    &view(&[TensorArg::Input(&t), TensorArg::Output(&ci)], &[]),
-                ),
+                Some(t) if i % 2 == 1 => {
+                    o.submit_task(aiv(0), &view(&[TensorArg::Input(&t), TensorArg::Output(&ci)], &[]))
+                }
                 _ => o.submit_task(aiv(0), &view(&[TensorArg::Output(&ci)], &[])),
             };
             // SAFETY: valid until this scope ends (used only in the next iteration's
@@ -657,11 +521,7 @@ fn scope_deadlock_is_immediate_code_1() {
     });
     assert!(t.elapsed() < Duration::from_millis(400));
     assert_eq!(rep.status, -1);
-    assert!(
-        rep.message.contains("ring 0") && rep.message.contains("PTO2_RING_TASK_WINDOW"),
-        "{}",
-        rep.message
-    );
+    assert!(rep.message.contains("ring 0") && rep.message.contains("PTO2_RING_TASK_WINDOW"), "{}", rep.message);
 }
 
 #[test]
@@ -682,10 +542,7 @@ fn scope_gated_window_is_structural_code_3() {
     });
     assert_eq!(rep.status, -3, "{}", rep.message);
     assert!(rep.message.contains("ring=3"), "{}", rep.message);
-    assert!(
-        t.elapsed() < Duration::from_millis(450),
-        "structural, not the 500 ms backstop"
-    );
+    assert!(t.elapsed() < Duration::from_millis(450), "structural, not the 500 ms backstop");
 }
 
 #[test]
@@ -695,11 +552,7 @@ fn heap_exhaustion_is_code_2() {
         let big = f32_create(256); // 1024 bytes
         o.submit_task(aiv(0), &view(&[TensorArg::Output(&big)], &[]));
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(
-            o.submit_task(aiv(0), &view(&[TensorArg::Output(&big)], &[]))
-                .task_id,
-            INVALID_TASK
-        );
+        assert_eq!(o.submit_task(aiv(0), &view(&[TensorArg::Output(&big)], &[])).task_id, INVALID_TASK);
     });
     assert_eq!(rep.status, -2);
     assert!(rep.message.contains("PTO2_RING_HEAP"), "{}", rep.message);
@@ -734,24 +587,12 @@ fn blocked_window_without_progress_times_out_code_3() {
 fn fanin_spill_overflow_is_code_4() {
     let p = params([128; 4], [4096; 4], [4; 4]);
     let rep = run_with(p, &noop(), |o| {
-        let ids: Vec<u64> = (0..70)
-            .map(|_| o.submit_task(aiv(0), &view(&[], &[])).task_id)
-            .collect();
-        let r = o.submit_task(
-            aiv(0),
-            &TaskArgsView {
-                explicit_deps: &ids,
-                ..view(&[], &[])
-            },
-        );
+        let ids: Vec<u64> = (0..70).map(|_| o.submit_task(aiv(0), &view(&[], &[])).task_id).collect();
+        let r = o.submit_task(aiv(0), &TaskArgsView { explicit_deps: &ids, ..view(&[], &[]) });
         assert_eq!(r.task_id, INVALID_TASK);
     });
     assert_eq!(rep.status, -4);
-    assert!(
-        rep.message.contains("PTO2_RING_DEP_POOL"),
-        "{}",
-        rep.message
-    );
+    assert!(rep.message.contains("PTO2_RING_DEP_POOL"), "{}", rep.message);
 }
 
 #[test]
@@ -763,16 +604,8 @@ fn dep_list_pool_too_small_is_code_4() {
         }
     });
     let rep = run_with(p, &exec, |o| {
-        let ids: Vec<u64> = (0..5)
-            .map(|_| o.submit_task(aiv(9), &view(&[], &[])).task_id)
-            .collect();
-        o.submit_task(
-            aiv(0),
-            &TaskArgsView {
-                explicit_deps: &ids,
-                ..view(&[], &[])
-            },
-        );
+        let ids: Vec<u64> = (0..5).map(|_| o.submit_task(aiv(9), &view(&[], &[])).task_id).collect();
+        o.submit_task(aiv(0), &TaskArgsView { explicit_deps: &ids, ..view(&[], &[]) });
     });
     assert_eq!(rep.status, -4, "{}", rep.message);
     assert!(rep.message.contains("Dep Pool"), "{}", rep.message);
@@ -808,11 +641,7 @@ fn watchdog_fires_on_a_stuck_kernel() {
     assert_eq!(rep.sched_error_code, 100);
     assert_eq!(rep.stall_detail, stall::RUNNING_STALLED);
     assert_eq!(rep.stall.task_id, 0);
-    assert!(
-        rep.message.contains("S1:running-stalled"),
-        "{}",
-        rep.message
-    );
+    assert!(rep.message.contains("S1:running-stalled"), "{}", rep.message);
 }
 
 #[test]
@@ -854,24 +683,19 @@ fn scope_stats_records_every_scope() {
     assert_eq!(rep.status, 0);
     let s = &rep.scope_stats;
     assert_eq!(s.len(), 4);
-    assert_eq!(
-        (s[0].site.as_str(), s[0].depth, s[0].ring),
-        ("(unknown):0", 0, 0)
-    );
-    assert_eq!(
-        (s[1].site.as_str(), s[1].depth, s[1].ring),
-        ("orch.cpp:12", 1, 1)
-    );
+    assert_eq!((s[0].site.as_str(), s[0].depth, s[0].ring), ("(unknown):0", 0, 0));
+    assert_eq!((s[1].site.as_str(), s[1].depth, s[1].ring), ("orch.cpp:12", 1, 1));
     assert_eq!(s[2].task_window_end, 1);
     assert_eq!(s[2].heap_end - s[1].heap_end, 1024);
     assert_eq!(s[3].depth, 0);
     let j = scope_stats_jsonl(&rep);
     let lines: Vec<&str> = j.lines().collect();
     assert_eq!(lines.len(), 5);
-    assert!(lines[0].starts_with("{\"version\": 6, \"fatal\": false, \"dropped\": 0, \"total\": 4, \"task_window_max\": [64, 64, 64, 64]"));
+    assert!(lines[0].starts_with(
+        "{\"version\": 6, \"fatal\": false, \"dropped\": 0, \"total\": 4, \"task_window_max\": [64, 64, 64, 64]"
+    ));
     assert!(lines[0].ends_with("\"tensormap_max\": 65536}"));
-    assert!(lines[2]
-        .contains("\"site\": \"orch.cpp:12\", \"phase\": \"begin\", \"depth\": 1, \"ring\": 1"));
+    assert!(lines[2].contains("\"site\": \"orch.cpp:12\", \"phase\": \"begin\", \"depth\": 1, \"ring\": 1"));
 }
 
 #[test]
