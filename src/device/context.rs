@@ -335,6 +335,12 @@ impl DeviceContext {
         crate::runtime::trb::host::run(trb, registry, &self.memory, id, args, exec, shape, device_id, run_cfg)
     }
 
+    /// How many times a tensormap_and_ringbuffer arena was built for this
+    /// context (a run with an unchanged sizing key reuses the previous one).
+    pub fn arena_builds(&self) -> u64 {
+        self.lock().trb.as_ref().map_or(0, |t| t.arena_builds())
+    }
+
     /// Releases every resource (idempotent). Later calls other than
     /// finalize/destroy fail with a state error.
     pub fn finalize(&self) {
