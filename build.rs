@@ -30,8 +30,15 @@ fn generate_header() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
 }
 
+/// Gives the shared library a versioned soname (`libsimpler.so.<major>`) so
+/// installed consumers bind to the major version, not the unversioned link.
+fn soname() {
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsimpler.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
+}
+
 fn main() {
     // Tests compile C code for the same target as the crate.
     println!("cargo:rustc-env=SIMPLER_TEST_TARGET={}", std::env::var("TARGET").expect("cargo sets TARGET"));
     generate_header();
+    soname();
 }
