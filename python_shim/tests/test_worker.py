@@ -78,8 +78,6 @@ def test_invalid_call_config_is_rejected_before_running(hbg_callable):
 def test_invalid_run_config_raises_value_error(hbg_callable):
     with Worker(config=HBG) as w:
         cid = register(w, hbg_callable)
-        cfg = RuntimeConfig()
-        cfg.to_c()  # valid
         bad = RuntimeConfig(ring_heap=4096)
         bad._c.ring_heaps[1] = 5  # a direct field write the library must catch at run time
         a, b, out = inputs(64, 4)
