@@ -334,3 +334,32 @@ fn python_shim() {
     assert!(out.contains(&format!("libsimpler: {}", lib(p).join("libsimpler.so").display())), "prefix used:\n{out}");
     assert!(out.contains(" passed") && !out.contains(" failed") && !out.contains(" error"), "{out}");
 }
+
+/// The README's commands are the ones the tests above run (with `$PREFIX` and the build
+/// directories substituted, and `-DSIMPLER_PREBUILT_DIR` added to reuse cargo's artifacts).
+#[test]
+fn readme_documents_the_commands_run_here() {
+    let repo = common::repo();
+    let readme = std::fs::read_to_string(repo.join("cmake/README-consumers.md")).expect("README-consumers.md");
+    for line in [
+        "cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$PREFIX",
+        "cmake --build build",
+        "cmake --install build",
+        "find_package(simpler CONFIG REQUIRED)",
+        "target_link_libraries(app PRIVATE simpler::simpler)",
+        "cmake -S cmake/example -B build-example -DCMAKE_PREFIX_PATH=$PREFIX",
+        "export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig",
+        "pip install ./python_shim",
+        "SIMPLER_PREFIX=$PREFIX python3 -m pytest python_shim/tests",
+        "dlopen(\"/opt/simpler/lib/libsimpler.so\", RTLD_NOW | RTLD_LOCAL)",
+    ] {
+        assert!(readme.contains(line), "README-consumers.md lost {line:?}");
+    }
+    let example = std::fs::read_to_string(repo.join("cmake/example/CMakeLists.txt")).expect("example CMakeLists");
+    assert!(example.contains("find_package(simpler CONFIG REQUIRED)"));
+    assert!(example.contains("target_link_libraries(app PRIVATE simpler::simpler"));
+    let script = std::fs::read_to_string(repo.join("cmake/example/build-pkgconfig.sh")).expect("script");
+    assert!(script.contains("$(pkg-config --cflags --libs simpler)"));
+    let dlopen = std::fs::read_to_string(repo.join("cmake/example/dlopen_check.c")).expect("dlopen_check.c");
+    assert!(dlopen.contains("dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)"));
+}
