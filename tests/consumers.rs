@@ -102,6 +102,25 @@ fn prefix() -> &'static Path {
     })
 }
 
+/// Copies `from` into `to` recursively, skipping entries named in `skip` and `*.egg-info`.
+fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if skip.contains(&name_str.as_ref()) || name_str.ends_with(".egg-info") || name_str.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name), skip);
+        } else {
+            std::fs::copy(&path, to.join(&name)).expect("copy file");
+        }
+    }
+}
+
 fn lib(prefix: &Path) -> PathBuf {
     prefix.join("lib")
 }
@@ -308,11 +327,15 @@ fn python_shim() {
     let repo = common::repo();
     let site = common::scratch("consumers/python-site");
     let _ = std::fs::remove_dir_all(&site);
+    // Install from a copy so setuptools' build/ and egg-info never land in the source tree.
+    let src = common::scratch("consumers/python-src");
+    let _ = std::fs::remove_dir_all(&src);
+    copy_tree(&repo.join("python_shim"), &src, &["tests", "build", "__pycache__"]);
     run(
         Command::new("python3")
             .args(["-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps", "--target"])
             .arg(&site)
-            .arg(repo.join("python_shim"))
+            .arg(&src)
             .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
         "pip install python_shim",
     );

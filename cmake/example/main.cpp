@@ -14,6 +14,7 @@
 // is reported as unavailable: a failure with --require-host-api, a note without it.
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -200,7 +201,7 @@ void run_with_config(const HostApi &api, const std::vector<uint8_t> &image) {
     check(api.simpler_prepare_callable_sized(ctx, 5, image.data(), image.size()) != 0, "duplicate id rejected");
     check(api.simpler_prepare_callable_sized(ctx, 6, image.data(), 100) < 0, "truncated image rejected");
 
-    std::vector<uint8_t> runtime(api.get_runtime_size());
+    std::vector<uint8_t> runtime(std::max<size_t>(api.get_runtime_size(), 1));
     pto_runtime_config_t run;
     pto_runtime_config_init(&run);
     pto_runtime_config_set(&run, "ring_heap", "4194304");
@@ -241,7 +242,7 @@ void run_legacy(const HostApi &api, const std::vector<uint8_t> &image) {
     check(api.prepare_callable(ctx, 0, image.data()) == 0, "prepare_callable");
     check(api.prepare_callable(ctx, 64, image.data()) == -1, "prepare_callable id 64 is -1");
 
-    std::vector<uint8_t> runtime(api.get_runtime_size());
+    std::vector<uint8_t> runtime(std::max<size_t>(api.get_runtime_size(), 1));
     example::CallConfig call;
     uint64_t windows[4] = {0, 0, 0, 0}, heaps[4] = {0, 0, 0, 0}, pools[4] = {0, 0, 0, 0};
     Buffers buf;
