@@ -27,12 +27,31 @@ fn generate_header() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
 }
 
+/// Gives the shared library a versioned soname (`libsimpler.so.<major>`) so
+/// installed consumers bind to the major version, not the unversioned link.
+/// Programs linked against the build tree's `libsimpler.so` then need
+/// `libsimpler.so.<major>` at run time, so the same link is placed next to it
+/// (`target/<profile>/`, three levels above `OUT_DIR`), as an install would.
+fn soname() {
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsimpler.so.{major}");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    if let Some(profile_dir) = out.ancestors().nth(3) {
+        let link = profile_dir.join(format!("libsimpler.so.{major}"));
+        if std::fs::symlink_metadata(&link).is_err() {
+            // Best effort: a failure only affects running build-tree programs.
+            let _ = std::os::unix::fs::symlink("libsimpler.so", &link);
+        }
+    }
+}
+
 fn main() {
     build_c_shims();
     build_examples();
     // Tests compile C code for the same target as the crate.
     println!("cargo:rustc-env=SIMPLER_TEST_TARGET={}", std::env::var("TARGET").expect("cargo sets TARGET"));
     generate_header();
+    soname();
 }
 
 /// Compiles the C/C++ sources of `csrc/`:

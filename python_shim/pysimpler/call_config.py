@@ -1,0 +1,63 @@
+"""Upstream's per-run ``CallConfig`` (packed, 1172 bytes), with upstream's field names and defaults."""
+from __future__ import annotations
+
+import ctypes
+from typing import Union
+
+from ._library import library
+from ._structs import OUTPUT_PREFIX_SIZE, RING_COUNT, CallConfigStruct, PtoRuntimeConfig
+from .config import PTO_OK, raise_last
+
+DIAGNOSTIC_FLAGS = ("enable_l2_swimlane", "enable_dump_tensor", "enable_pmu", "enable_dep_gen", "enable_scope_stats")
+
+OUTPUT_PREFIX_MESSAGE = (
+    "CallConfig: output_prefix must be set whenever any of enable_l2_swimlane / enable_dump_tensor / "
+    "enable_pmu / enable_dep_gen / enable_scope_stats is enabled"
+)
+
+
+class CallConfig(CallConfigStruct):
+    """``CallConfig`` (abi.md §5.7). Keyword arguments set fields; ``output_prefix`` takes ``str``
+    or ``bytes``; ``runtime_env`` is the nested packed ``RuntimeEnv``."""
+
+    def __init__(self, **kwargs: object):
+        super().__init__()
+        self.aicpu_thread_num = 3
+        prefix = kwargs.pop("output_prefix", None)
+        for name, value in kwargs.items():
+            if name not in {f[0] for f in CallConfigStruct._fields_}:
+                raise TypeError(f"CallConfig has no field {name!r}")
+            setattr(self, name, value)
+        if prefix is not None:
+            self.set_output_prefix(prefix)
+
+    def set_output_prefix(self, prefix: Union[str, bytes]) -> None:
+        """Sets ``output_prefix`` (NUL-terminated, at most 1023 bytes)."""
+        raw = prefix.encode("utf-8") if isinstance(prefix, str) else bytes(prefix)
+        if len(raw) >= OUTPUT_PREFIX_SIZE:
+            raise ValueError(f"CallConfig.output_prefix length {len(raw)} exceeds buffer (1023 bytes)")
+        self.output_prefix = raw
+
+    def validate(self) -> None:
+        """Upstream's ``CallConfig::validate``: diagnostics need an output prefix; the ring values of
+        ``runtime_env`` are checked by the library (``ValueError`` with its message)."""
+        if any(getattr(self, f) != 0 for f in DIAGNOSTIC_FLAGS) and not self.output_prefix:
+            raise ValueError(OUTPUT_PREFIX_MESSAGE)
+        lib = library()
+        c = PtoRuntimeConfig()
+        rc = lib.pto_runtime_config_init(ctypes.byref(c))
+        if rc != PTO_OK:
+            raise_last(rc, "pto_runtime_config_init")
+        env = self.runtime_env
+        c.ring_task_window, c.ring_heap, c.ring_dep_pool = env.ring_task_window, env.ring_heap, env.ring_dep_pool
+        for r in range(RING_COUNT):
+            c.ring_task_windows[r] = env.ring_task_windows[r]
+            c.ring_heaps[r] = env.ring_heaps[r]
+            c.ring_dep_pools[r] = env.ring_dep_pools[r]
+        rc = lib.pto_runtime_config_validate(ctypes.byref(c))
+        if rc != PTO_OK:
+            raise_last(rc, "CallConfig.runtime_env")
+
+    def __repr__(self) -> str:
+        ints = ", ".join(f"{f[0]}={getattr(self, f[0])}" for f in CallConfigStruct._fields_[:7])
+        return f"CallConfig({ints}, output_prefix={self.output_prefix!r})"
