@@ -35,14 +35,6 @@ fn generate_header() {
 fn soname() {
     let major = env!("CARGO_PKG_VERSION_MAJOR");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsimpler.so.{major}");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    if let Some(profile_dir) = out.ancestors().nth(3) {
-        let link = profile_dir.join(format!("libsimpler.so.{major}"));
-        if std::fs::symlink_metadata(&link).is_err() {
-            // Best effort: a failure only affects running build-tree programs.
-            let _ = std::os::unix::fs::symlink("libsimpler.so", &link);
-        }
-    }
 }
 
 fn main() {

@@ -19,7 +19,12 @@
 #ifndef PTO_ORCHESTRATION_API_H
 #define PTO_ORCHESTRATION_API_H
 
-#if !defined(__cplusplus) || __cplusplus < 201703L
+#ifndef __cplusplus
+/* The orchestration API is C++17. Included from C, this header provides the
+ * kernel-side argument ABI only (pto_kernel_abi.h). */
+#include "pto_kernel_abi.h"
+#else
+#if __cplusplus < 201703L
 #error "pto_orchestration_api.h requires C++17"
 #endif
 
@@ -888,5 +893,7 @@ inline AsyncCtx get_async_ctx(const int64_t *args) { return get_local_context(ar
 inline const Tensor *get_tensor_arg(const int64_t *args, int i) {
     return reinterpret_cast<const Tensor *>(static_cast<uintptr_t>(args[i]));
 }
+
+#endif  // __cplusplus
 
 #endif  // PTO_ORCHESTRATION_API_H

@@ -125,16 +125,21 @@ fn lib(prefix: &Path) -> PathBuf {
     prefix.join("lib")
 }
 
-/// Whether the installed library exports the host entries the examples run.
+/// The installed library exports the host entries the examples run (a hard
+/// requirement: every consumer test runs the full path).
 fn has_host_api() -> bool {
     let path = lib(prefix()).join("libsimpler.so");
     // SAFETY: loading libsimpler runs no initialisers with preconditions (Rust statics are lazy);
     // symbols are only looked up, never called.
     let lib = unsafe { libloading::Library::new(&path) }.expect("load installed libsimpler");
-    ["create_device_context", "simpler_init_with_config", "run_prepared_with_config", "run_prepared"].iter().all(|s| {
-        // SAFETY: the symbol is only checked for presence; its type is never used.
-        unsafe { lib.get::<*const u8>(s.as_bytes()) }.is_ok()
-    })
+    let all = ["create_device_context", "simpler_init_with_config", "run_prepared_with_config", "run_prepared"]
+        .iter()
+        .all(|s| {
+            // SAFETY: the symbol is only checked for presence; its type is never used.
+            unsafe { lib.get::<*const u8>(s.as_bytes()) }.is_ok()
+        });
+    assert!(all, "the installed libsimpler lacks the host API entries");
+    all
 }
 
 fn version() -> &'static str {

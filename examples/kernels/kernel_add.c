@@ -1,5 +1,5 @@
 /* out = a + b (fp32, element-wise over out's elements). args: a, b, out. */
-#include "kernel_abi.h"
+#include "pto_kernel_abi.h"
 
 void kernel_entry(int64_t *args);
 

@@ -1,5 +1,5 @@
 /* out = in + s (fp32). args: in, out, s (float bits) [, count: unused]. */
-#include "kernel_abi.h"
+#include "pto_kernel_abi.h"
 
 void kernel_entry(int64_t *args);
 

@@ -99,7 +99,13 @@ pub fn run_program(program: &Path, args: &[&str], envs: &[(&str, &str)], timeout
 }
 
 /// Link arguments for a program using libsimpler (shared, with rpath).
+/// The library's soname is `libsimpler.so.<major>`, which cargo does not
+/// create in the build tree; a symlink next to it lets such programs start.
 pub fn link_simpler() -> Vec<String> {
     let d = lib_dir();
+    let soname = d.join(concat!("libsimpler.so.", env!("CARGO_PKG_VERSION_MAJOR")));
+    if std::fs::symlink_metadata(&soname).is_err() {
+        let _ = std::os::unix::fs::symlink("libsimpler.so", &soname);
+    }
     vec![format!("-L{}", d.display()), "-lsimpler".into(), format!("-Wl,-rpath,{}", d.display())]
 }

@@ -1,6 +1,7 @@
 /*
- * Minimal C view of the sim-kernel argument ABI (TRB runtime), for kernels
- * written in C. C++ kernels can use include/pto_orchestration_api.h instead.
+ * pto_kernel_abi.h: the simulated-kernel argument ABI of the
+ * tensormap_and_ringbuffer runtime, for kernels written in C or C++ (C99+ /
+ * C++11+). It is also what pto_orchestration_api.h provides to C code.
  *
  *   void kernel_entry(int64_t *args);
  *   args[0..T)    pointers to the task's 128-byte Tensor copies (64-aligned)
@@ -8,12 +9,18 @@
  *   args[48]      -> LocalContext {block_idx, block_num, ...}
  *   args[49]      -> GlobalContext {sub_block_id}
  */
-#ifndef SIMPLER_EXAMPLE_KERNEL_ABI_H
-#define SIMPLER_EXAMPLE_KERNEL_ABI_H
+#ifndef PTO_KERNEL_ABI_H
+#define PTO_KERNEL_ABI_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#ifdef __cplusplus
+#define PTO_KABI_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define PTO_KABI_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
 
 typedef struct KernelTensor {
     uint64_t buffer_addr;
@@ -32,10 +39,10 @@ typedef struct KernelTensor {
     uint8_t pad_cl2[36];
 } __attribute__((aligned(64))) KernelTensor;
 
-_Static_assert(sizeof(KernelTensor) == 128, "Tensor is 128 bytes");
-_Static_assert(offsetof(KernelTensor, start_offset) == 24, "Tensor.start_offset @24");
-_Static_assert(offsetof(KernelTensor, shapes) == 44, "Tensor.shapes @44");
-_Static_assert(offsetof(KernelTensor, strides) == 72, "Tensor.strides @72");
+PTO_KABI_STATIC_ASSERT(sizeof(KernelTensor) == 128, "Tensor is 128 bytes");
+PTO_KABI_STATIC_ASSERT(offsetof(KernelTensor, start_offset) == 24, "Tensor.start_offset @24");
+PTO_KABI_STATIC_ASSERT(offsetof(KernelTensor, shapes) == 44, "Tensor.shapes @44");
+PTO_KABI_STATIC_ASSERT(offsetof(KernelTensor, strides) == 72, "Tensor.strides @72");
 
 typedef struct KernelLocalContext {
     int32_t block_idx;
@@ -47,7 +54,7 @@ typedef struct KernelGlobalContext {
     int32_t sub_block_id;
 } KernelGlobalContext;
 
-_Static_assert(sizeof(KernelLocalContext) == 48, "LocalContext is 48 bytes");
+PTO_KABI_STATIC_ASSERT(sizeof(KernelLocalContext) == 48, "LocalContext is 48 bytes");
 
 static inline const KernelTensor *kernel_tensor(const int64_t *args, int i) {
     return (const KernelTensor *)(uintptr_t)args[i];
@@ -97,4 +104,4 @@ static inline void kernel_block_range(const int64_t *args, uint64_t n, uint64_t 
     *end = n * (uint64_t)(idx + 1) / (uint64_t)num;
 }
 
-#endif /* SIMPLER_EXAMPLE_KERNEL_ABI_H */
+#endif /* PTO_KERNEL_ABI_H */
