@@ -1,4 +1,4 @@
-//! Consumers of an installed libsimpler, exercised exactly as `cmake/README-consumers.md`
+//! Consumers of an installed libsimpler, exercised exactly as `README.md`
 //! documents them:
 //!
 //! 1. install into a temporary prefix with `cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$PREFIX &&
@@ -368,7 +368,7 @@ fn python_shim() {
 #[test]
 fn readme_documents_the_commands_run_here() {
     let repo = common::repo();
-    let readme = std::fs::read_to_string(repo.join("cmake/README-consumers.md")).expect("README-consumers.md");
+    let readme = std::fs::read_to_string(repo.join("README.md")).expect("README.md");
     for line in [
         "cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$PREFIX",
         "cmake --build build",
@@ -381,7 +381,7 @@ fn readme_documents_the_commands_run_here() {
         "SIMPLER_PREFIX=$PREFIX python3 -m pytest python_shim/tests",
         "dlopen(\"/opt/simpler/lib/libsimpler.so\", RTLD_NOW | RTLD_LOCAL)",
     ] {
-        assert!(readme.contains(line), "README-consumers.md lost {line:?}");
+        assert!(readme.contains(line), "README.md lost {line:?}");
     }
     let example = std::fs::read_to_string(repo.join("cmake/example/CMakeLists.txt")).expect("example CMakeLists");
     assert!(example.contains("find_package(simpler CONFIG REQUIRED)"));
