@@ -71,12 +71,7 @@ fn build_c_shims() {
     c.compile("simpler_orch_shims");
 
     let mut cpp = cc::Build::new();
-    cpp.cpp(true)
-        .file("csrc/orch_trampoline.cpp")
-        .file("csrc/hbg_trampoline.cpp")
-        .std("c++17")
-        .flag("-fexceptions")
-        .warnings(false);
+    cpp.cpp(true).file("csrc/orch_trampoline.cpp").std("c++17").flag("-fexceptions").warnings(false);
     for w in WARN {
         cpp.flag(w);
     }

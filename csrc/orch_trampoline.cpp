@@ -69,3 +69,22 @@ extern "C" int simpler_call_orch_config(OrchestrationConfig (*config)(const void
         return 2;
     }
 }
+
+// host_build_graph: an orchestration function `int f(rt, args)` runs on the
+// calling host thread.
+// Calls fn(rt, args), storing its return value in *rc. Returns 0 on a normal
+// return, 1 if a std::exception escaped (what() copied to err), 2 otherwise.
+extern "C" int simpler_call_hbg_entry(int (*fn)(void *, const void *), void *rt, const void *args, int *rc, char *err,
+                                      std::size_t errlen) noexcept {
+    copy_message(err, errlen, "");
+    try {
+        *rc = fn(rt, args);
+        return 0;
+    } catch (const std::exception &e) {
+        copy_message(err, errlen, e.what());
+        return 1;
+    } catch (...) {
+        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
+        return 2;
+    }
+}

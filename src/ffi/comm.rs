@@ -10,7 +10,7 @@ use once_cell::sync::Lazy;
 
 use crate::device::comm::Communicator;
 use crate::diagnostics::{Error, Result};
-use crate::ffi::{guard, guard_legacy};
+use crate::ffi::{guard, guard_legacy, non_null};
 
 /// Opaque communicator handle (`struct CommHandle_ *`).
 pub type CommHandle = *mut c_void;
@@ -18,9 +18,7 @@ pub type CommHandle = *mut c_void;
 static COMMS: Lazy<Mutex<HashMap<usize, Arc<Mutex<Communicator>>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 fn with_comm<T>(h: CommHandle, f: impl FnOnce(&mut Communicator) -> Result<T>) -> Result<T> {
-    if h.is_null() {
-        return Err(Error::NullPointer { what: "h" });
-    }
+    non_null(h, "h")?;
     let c = COMMS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -53,9 +51,7 @@ fn rank_list<'a>(ids: *const u32, count: usize) -> Result<&'a [u32]> {
 pub extern "C" fn comm_init(rank: i32, nranks: i32, stream: *mut c_void, rootinfo_path: *const c_char) -> CommHandle {
     let _ = stream;
     guard(std::ptr::null_mut(), || {
-        if rootinfo_path.is_null() {
-            return Err(Error::NullPointer { what: "rootinfo_path" });
-        }
+        non_null(rootinfo_path, "rootinfo_path")?;
         let c = Arc::new(Mutex::new(Communicator::new(rank, nranks)?));
         let h = Arc::as_ptr(&c) as usize;
         COMMS.lock().unwrap_or_else(|p| p.into_inner()).insert(h, c);
@@ -67,9 +63,7 @@ pub extern "C" fn comm_init(rank: i32, nranks: i32, stream: *mut c_void, rootinf
 #[no_mangle]
 pub extern "C" fn comm_alloc_windows(h: CommHandle, win_size: usize, device_ctx_out: *mut u64) -> i32 {
     guard_legacy(|| {
-        if device_ctx_out.is_null() {
-            return Err(Error::NullPointer { what: "device_ctx_out" });
-        }
+        non_null(device_ctx_out, "device_ctx_out")?;
         let ctx = with_comm(h, |c| c.alloc_windows(win_size))?;
         out(device_ctx_out, "device_ctx_out", ctx)
     })
@@ -105,9 +99,7 @@ pub extern "C" fn comm_derive_context(
     device_ctx_out: *mut u64,
 ) -> i32 {
     guard_legacy(|| {
-        if device_ctx_out.is_null() {
-            return Err(Error::NullPointer { what: "device_ctx_out" });
-        }
+        non_null(device_ctx_out, "device_ctx_out")?;
         let ids = rank_list(rank_ids, rank_count)?;
         let ctx = with_comm(h, |c| c.derive(ids, domain_rank, window_offset, window_size))?;
         out(device_ctx_out, "device_ctx_out", ctx)
@@ -128,12 +120,8 @@ pub extern "C" fn comm_alloc_domain_windows(
     local_window_base_out: *mut u64,
 ) -> i32 {
     guard_legacy(|| {
-        if device_ctx_out.is_null() {
-            return Err(Error::NullPointer { what: "device_ctx_out" });
-        }
-        if local_window_base_out.is_null() {
-            return Err(Error::NullPointer { what: "local_window_base_out" });
-        }
+        non_null(device_ctx_out, "device_ctx_out")?;
+        non_null(local_window_base_out, "local_window_base_out")?;
         let ids = rank_list(rank_ids, rank_count)?;
         let (ctx, base) = with_comm(h, |c| c.alloc_domain(allocation_id, ids, domain_rank, window_size))?;
         out(device_ctx_out, "device_ctx_out", ctx)?;
@@ -163,9 +151,7 @@ pub extern "C" fn comm_barrier(h: CommHandle) -> i32 {
 #[no_mangle]
 pub extern "C" fn comm_destroy(h: CommHandle) -> i32 {
     guard_legacy(|| {
-        if h.is_null() {
-            return Err(Error::NullPointer { what: "h" });
-        }
+        non_null(h, "h")?;
         COMMS
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -21,7 +21,7 @@ use crate::config::RuntimeConfig;
 use crate::device::context::{DeviceContext, ExecParams, RunTiming};
 use crate::diagnostics::{Error, Result};
 use crate::ffi::config::{config_from_c, pto_runtime_config_t};
-use crate::ffi::{guard, guard_code, guard_legacy};
+use crate::ffi::{guard, guard_code, guard_legacy, non_null};
 use crate::ffi_ref;
 
 /// Opaque handle of a device context (`void *`).
@@ -41,9 +41,7 @@ fn contexts() -> std::sync::MutexGuard<'static, HashMap<usize, Arc<DeviceContext
 
 /// Looks a live context up by handle.
 pub fn context(handle: DeviceContextHandle) -> Result<Arc<DeviceContext>> {
-    if handle.is_null() {
-        return Err(Error::NullPointer { what: "ctx" });
-    }
+    non_null(handle, "ctx")?;
     contexts().get(&(handle as usize)).cloned().ok_or_else(|| {
         Error::InvalidArgument(format!("ctx {handle:p} is not a live device context (unknown or destroyed)"))
     })
@@ -77,9 +75,7 @@ fn c_string_arg(ptr: *const c_char, what: &'static str) -> Result<String> {
 }
 
 fn read_args(args: *const c_void) -> Result<Box<ChipStorageTaskArgs>> {
-    if args.is_null() {
-        return Err(Error::NullPointer { what: "args" });
-    }
+    non_null(args, "args")?;
     // SAFETY: non-NULL; the C contract is a readable 17472-byte
     // ChipStorageTaskArgs, of any alignment (read_unaligned copies it).
     Ok(unsafe { ChipStorageTaskArgs::read_unaligned(args as *const u8) })
@@ -121,9 +117,7 @@ pub extern "C" fn create_device_context() -> DeviceContextHandle {
 #[no_mangle]
 pub extern "C" fn destroy_device_context(ctx: DeviceContextHandle) {
     guard((), || {
-        if ctx.is_null() {
-            return Err(Error::NullPointer { what: "ctx" });
-        }
+        non_null(ctx, "ctx")?;
         let removed = contexts().remove(&(ctx as usize));
         match removed {
             Some(c) => {
@@ -247,9 +241,7 @@ pub extern "C" fn device_malloc_ctx(ctx: DeviceContextHandle, size: usize) -> *m
 pub extern "C" fn device_free_ctx(ctx: DeviceContextHandle, dev_ptr: *mut c_void) {
     guard((), || {
         let c = context(ctx)?;
-        if dev_ptr.is_null() {
-            return Err(Error::NullPointer { what: "dev_ptr" });
-        }
+        non_null(dev_ptr, "dev_ptr")?;
         c.memory().free(dev_ptr as *mut u8)
     })
 }
@@ -264,12 +256,8 @@ pub extern "C" fn copy_to_device_ctx(
 ) -> i32 {
     guard_legacy(|| {
         let c = context(ctx)?;
-        if dev_ptr.is_null() {
-            return Err(Error::NullPointer { what: "dev_ptr" });
-        }
-        if host_ptr.is_null() {
-            return Err(Error::NullPointer { what: "host_ptr" });
-        }
+        non_null(dev_ptr, "dev_ptr")?;
+        non_null(host_ptr, "host_ptr")?;
         // SAFETY: the device range is checked by copy_to_device; the host
         // range is the caller's readable buffer of `size` bytes (C contract).
         unsafe { c.memory().copy_to_device(dev_ptr as *mut u8, host_ptr as *const u8, size) }
@@ -286,12 +274,8 @@ pub extern "C" fn copy_from_device_ctx(
 ) -> i32 {
     guard_legacy(|| {
         let c = context(ctx)?;
-        if host_ptr.is_null() {
-            return Err(Error::NullPointer { what: "host_ptr" });
-        }
-        if dev_ptr.is_null() {
-            return Err(Error::NullPointer { what: "dev_ptr" });
-        }
+        non_null(host_ptr, "host_ptr")?;
+        non_null(dev_ptr, "dev_ptr")?;
         // SAFETY: the device range is checked by copy_from_device; the host
         // range is the caller's writable buffer of `size` bytes (C contract).
         unsafe { c.memory().copy_from_device(host_ptr as *mut u8, dev_ptr as *const u8, size) }
@@ -309,9 +293,7 @@ pub extern "C" fn copy_from_device_ctx(
 pub extern "C" fn prepare_callable(ctx: DeviceContextHandle, callable_id: i32, callable: *const c_void) -> i32 {
     guard_legacy(|| {
         let c = context(ctx)?;
-        if callable.is_null() {
-            return Err(Error::NullPointer { what: "callable" });
-        }
+        non_null(callable, "callable")?;
         crate::callable::registry::check_id(callable_id)?;
         // SAFETY: non-NULL; the caller guarantees the image is readable up to
         // the extent its own header declares (checked for plausibility first).
@@ -331,9 +313,7 @@ pub extern "C" fn simpler_prepare_callable_sized(
 ) -> i32 {
     guard_code(|| {
         let c = context(ctx)?;
-        if callable.is_null() {
-            return Err(Error::NullPointer { what: "callable" });
-        }
+        non_null(callable, "callable")?;
         crate::callable::registry::check_id(callable_id)?;
         // SAFETY: non-NULL; the caller passes `callable_size` readable bytes.
         let image = unsafe { std::slice::from_raw_parts(callable as *const u8, callable_size) };
@@ -389,9 +369,7 @@ pub extern "C" fn run_prepared(
     zero_timing(out_timing);
     guard_legacy(|| {
         let c = context(ctx)?;
-        if runtime.is_null() {
-            return Err(Error::NullPointer { what: "runtime" });
-        }
+        non_null(runtime, "runtime")?;
         let args = read_args(args)?;
         let exec = ExecParams {
             block_dim,
@@ -430,9 +408,7 @@ pub extern "C" fn run_prepared_with_config(
     zero_timing(out_timing);
     guard_code(|| {
         let c = context(ctx)?;
-        if runtime.is_null() {
-            return Err(Error::NullPointer { what: "runtime" });
-        }
+        non_null(runtime, "runtime")?;
         let args = read_args(args)?;
         let cc = if call_config.is_null() {
             CallConfig::default()
@@ -496,9 +472,7 @@ pub extern "C" fn prepare_callable_impl(
     out: *mut c_void,
 ) -> i32 {
     guard_legacy(|| {
-        if callable.is_null() {
-            return Err(Error::NullPointer { what: "callable" });
-        }
+        non_null(callable, "callable")?;
         let _ = out;
         // SAFETY: non-NULL; readable up to the extent its header declares.
         let parsed = unsafe { parse_chip_callable_ptr(callable as *const u8)? };
@@ -535,9 +509,7 @@ pub extern "C" fn bind_callable_to_runtime_impl(
     ring_dep_pools: *const u64,
 ) -> i32 {
     guard_legacy(|| {
-        if runtime.is_null() {
-            return Err(Error::NullPointer { what: "runtime" });
-        }
+        non_null(runtime, "runtime")?;
         read_args(orch_args)?.validate()?;
         if !host_orch_func_ptr.is_null() {
             return Err(Error::InvalidArgument("host_orch_func_ptr must be NULL for tensormap_and_ringbuffer".into()));
@@ -560,9 +532,7 @@ pub extern "C" fn bind_callable_to_runtime_impl(
 #[no_mangle]
 pub extern "C" fn validate_runtime_impl(runtime: RuntimeHandle) -> i32 {
     guard_legacy(|| {
-        if runtime.is_null() {
-            return Err(Error::NullPointer { what: "runtime" });
-        }
+        non_null(runtime, "runtime")?;
         Ok(())
     })
 }

@@ -62,6 +62,15 @@ macro_rules! ffi_str {
     }};
 }
 
+/// `Err(Error::NullPointer)` naming `what` when `p` is NULL.
+pub fn non_null<T>(p: *const T, what: &'static str) -> Result<()> {
+    if p.is_null() {
+        Err(Error::NullPointer { what })
+    } else {
+        Ok(())
+    }
+}
+
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()

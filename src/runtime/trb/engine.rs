@@ -61,72 +61,9 @@ pub trait CoreExecutor: Sync {
     fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore);
 }
 
-/// `AsyncCtx` (40 B).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct AsyncCtx {
-    /// `&slab.count`.
-    pub completion_count: *mut u32,
-    /// `&slab.error_code`.
-    pub completion_error_code: *mut i32,
-    /// `&slab.entries`.
-    pub completion_entries: *mut u8,
-    /// 64.
-    pub completion_capacity: u32,
-    /// Padding.
-    pub _pad: u32,
-    /// Raw task id.
-    pub task_token: u64,
-}
-
-/// `LocalContext` (48 B).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct LocalContext {
-    /// Block index.
-    pub block_idx: i32,
-    /// Block count.
-    pub block_num: i32,
-    /// Async completion context.
-    pub async_ctx: AsyncCtx,
-}
-
-/// `GlobalContext` (4 B).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct GlobalContext {
-    /// AIV lane of the core (0 on AIC).
-    pub sub_block_id: i32,
-}
-
-/// `PTO2DispatchPayload` (512 B, align 64).
-#[repr(C, align(64))]
-#[derive(Debug, Clone, Copy)]
-pub struct DispatchPayload {
-    /// Kernel entry address (0 here: the executor resolves `func_id`).
-    pub function_bin_addr: u64,
-    /// Kernel arguments.
-    pub args: [u64; 50],
-    /// Block identity.
-    pub local_context: LocalContext,
-    /// Lane identity.
-    pub global_context: GlobalContext,
-    /// Speculative gate (always 0).
-    pub not_ready: u32,
-    /// Reserved.
-    pub _reserved: u32,
-}
-
-const _: () = {
-    use std::mem::{offset_of, size_of};
-    assert!(size_of::<AsyncCtx>() == 40);
-    assert!(size_of::<LocalContext>() == 48);
-    assert!(size_of::<DispatchPayload>() == 512);
-    assert!(offset_of!(DispatchPayload, args) == 8);
-    assert!(offset_of!(DispatchPayload, local_context) == 408);
-    assert!(offset_of!(DispatchPayload, global_context) == 456);
-    assert!(offset_of!(DispatchPayload, not_ready) == 460);
-};
+// The dispatch payload and its contexts are ABI types (orch_abi.md §5.2),
+// defined once in the orchestration layout module.
+pub use crate::orchestration::layout::{AsyncCtx, GlobalContext, LocalContext, PTO2DispatchPayload as DispatchPayload};
 
 /// `DeferredCompletionSlab` (1600 B).
 #[repr(C)]
@@ -167,13 +104,13 @@ impl DispatchBuffer {
                         completion_error_code: std::ptr::null_mut(),
                         completion_entries: std::ptr::null_mut(),
                         completion_capacity: 64,
-                        _pad: 0,
+                        pad: 0,
                         task_token: 0,
                     },
                 },
                 global_context: GlobalContext { sub_block_id: 0 },
                 not_ready: 0,
-                _reserved: 0,
+                reserved: 0,
             },
             slab: CompletionSlab { count: 0, error_code: 0, entries: [0; 64 * 24], _pad: [0; 56] },
         })
@@ -197,7 +134,7 @@ impl DispatchBuffer {
         lc.block_num = blocks;
         lc.async_ctx.completion_count = &mut self.slab.count;
         lc.async_ctx.completion_error_code = &mut self.slab.error_code;
-        lc.async_ctx.completion_entries = self.slab.entries.as_mut_ptr();
+        lc.async_ctx.completion_entries = self.slab.entries.as_mut_ptr().cast();
         lc.async_ctx.task_token = raw;
         self.payload.global_context.sub_block_id = if core.is_aic { 0 } else { core.lane as i32 };
         self.payload.args[48] = &self.payload.local_context as *const _ as u64;
