@@ -287,8 +287,10 @@ pub struct RunShared {
     pub scope_stats: bool,
     /// Published dep-pool (tail, top) per ring for scope stats.
     pub dep_snapshot: [(AtomicI64, AtomicI64); MAX_RINGS],
-    /// Sleep/wake protocol.
+    /// Sleep/wake protocol of the scheduler threads.
     pub parker: Parker,
+    /// Threads waiting for the end of the run (woken by `end_run`).
+    pub completion: Parker,
     /// Thread index + 1 of the thread collecting cores for a sync-start task.
     pub drain_owner: AtomicUsize,
 }
@@ -395,8 +397,9 @@ impl RunShared {
 
     /// Ends the run (emergency or normal) and wakes everyone.
     pub fn end_run(&self) {
-        self.run_complete.store(true, Release);
+        self.run_complete.store(true, SeqCst);
         self.parker.wake_all();
+        self.completion.wake_all();
     }
 
     /// Producers of a task (inline then spilled).
@@ -471,14 +474,13 @@ impl RunShared {
     pub fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
         self.complete_task(s, ready);
         self.release_task(s);
-        self.completed.fetch_add(1, AcqRel);
+        self.completed.fetch_add(1, SeqCst);
         self.progress();
     }
 
     /// Whether the run's work is complete (orchestration done, all counted).
     pub fn all_done(&self) -> bool {
-        self.orch_done.load(Acquire)
-            && self.completed.load(Acquire) >= self.total_tasks.load(Acquire)
+        self.orch_done.load(SeqCst) && self.completed.load(SeqCst) >= self.total_tasks.load(SeqCst)
     }
 
     /// Stall scan (§14.2).
