@@ -527,8 +527,8 @@ impl TrbEngine {
 
     fn validate(memory: &TrbMemory, p: &RunParams) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
-        if p.block_dim == 0 || p.block_dim > 24 {
-            return bad(format!("block_dim must be in 1..=24 (got {})", p.block_dim));
+        if p.block_dim == 0 || p.block_dim > 36 {
+            return bad(format!("block_dim must be in 1..=36 (got {})", p.block_dim));
         }
         if p.block_dim as usize > 21 * p.sched_threads.max(1) {
             return bad("too many clusters per scheduler thread (max 21)".into());
@@ -847,6 +847,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         last_progress_ms: AtomicU64::new(0),
         start: Instant::now(),
         timeout_ms,
+        watchdog_seen_submitted: AtomicU64::new(0),
         scope_stats: p.scope_stats,
         dep_snapshot: std::array::from_fn(|_| (AtomicI64::new(1), AtomicI64::new(1))),
         parker: Parker::default(),

@@ -283,6 +283,8 @@ pub struct RunShared {
     pub start: Instant,
     /// Watchdog budget.
     pub timeout_ms: u64,
+    /// `submitted` as seen by the last watchdog check.
+    pub watchdog_seen_submitted: AtomicU64,
     /// Scope stats enabled.
     pub scope_stats: bool,
     /// Published dep-pool (tail, top) per ring for scope stats.
@@ -538,6 +540,12 @@ impl RunShared {
         let now = self.now_ms();
         let last = self.last_progress_ms.load(Relaxed);
         if now.saturating_sub(last) <= self.timeout_ms {
+            return false;
+        }
+        // New submissions count as progress (a slow orchestrator is not a stall).
+        let submitted = self.submitted.load(Acquire);
+        if self.watchdog_seen_submitted.swap(submitted, AcqRel) != submitted {
+            self.last_progress_ms.store(now, Relaxed);
             return false;
         }
         let running = self.cores.iter().any(|c| c.running.load(Acquire) != 0);

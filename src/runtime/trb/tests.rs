@@ -953,3 +953,31 @@ fn bench_throughput_and_chain() {
         el.as_secs_f64() * 1e6 / 1e5
     );
 }
+
+#[test]
+fn slow_orchestrator_is_not_a_stall_and_user_errors_propagate() {
+    let mut p = small();
+    p.scheduler_timeout_ms = 100;
+    let rep = run_with(p, &noop(), |o| {
+        o.submit_task(aiv(0), &view(&[], &[]));
+        std::thread::sleep(Duration::from_millis(250));
+        o.submit_task(aiv(0), &view(&[], &[]));
+        std::thread::sleep(Duration::from_millis(250));
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
+    let r = engine.run(&mem, p, &noop(), &mut |o| {
+        o.submit_task(aiv(0), &view(&[], &[]));
+        Err(crate::diagnostics::Error::UserCode("entry failed".into()))
+    });
+    assert!(matches!(r, Err(crate::diagnostics::Error::UserCode(_))));
+    // The engine stays usable.
+    let rep = engine
+        .run(&mem, p, &noop(), &mut |o| {
+            o.submit_task(aiv(0), &view(&[], &[]));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(rep.status, 0);
+}
