@@ -109,6 +109,21 @@ pub fn run_bench(quick: bool) -> Result<String> {
         rss1 as f64 / 1048576.0,
         (rss1 as f64 - rss0 as f64) / 1048576.0
     );
+    if !quick {
+        let soak = 100_000;
+        let start = Instant::now();
+        for _ in 0..soak {
+            run_vector(&ctx, 1, &vex, &cfg)?;
+        }
+        let rss2 = resident_bytes().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "soak              : {soak} vector runs on one context in {:.1} s, all correct; resident {:.1} MiB ({:+.1} MiB)",
+            start.elapsed().as_secs_f64(),
+            rss2 as f64 / 1048576.0,
+            (rss2 as f64 - rss1 as f64) / 1048576.0
+        );
+    }
     ctx.finalize();
     Ok(out)
 }

@@ -35,7 +35,7 @@
 
 use super::api::OrchestratorApi;
 use super::layout::{
-    codes, status_from_codes, task_id, Region, TaskPayload, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS,
+    codes, status_from_codes, Region, TaskPayload, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS,
     READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
 };
 use super::orchestrator::{OrchTables, Orchestrator};
@@ -398,7 +398,15 @@ impl TrbEngine {
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
                         let Job { sh, idx, nsched, exec, done } = job;
-                        Sched::new(&sh, idx, nsched, exec, &gang, spin).run_loop();
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            Sched::new(&sh, idx, nsched, exec, &gang, spin).run_loop()
+                        }));
+                        if r.is_err() {
+                            // A bug in the scheduler must not hang the run.
+                            sh.set_message("internal error: a scheduler thread panicked");
+                            sh.fatal_flag.store(true, Release);
+                            sh.end_run();
+                        }
                         drop(sh);
                         let (m, cv) = &*done;
                         *m.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
@@ -413,8 +421,8 @@ impl TrbEngine {
 
     fn validate(memory: &TrbMemory, p: &RunParams) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
-        if p.block_dim == 0 || p.block_dim > 24 {
-            return bad(format!("block_dim must be in 1..=24 (got {})", p.block_dim));
+        if p.block_dim == 0 || p.block_dim > 36 {
+            return bad(format!("block_dim must be in 1..=36 (got {})", p.block_dim));
         }
         if p.block_dim as usize > 21 * p.sched_threads.max(1) {
             return bad("too many clusters per scheduler thread (max 21)".into());
@@ -515,12 +523,12 @@ impl TrbEngine {
                 sh.end_run();
                 break;
             }
-            sh.parker.announce();
+            sh.completion.announce();
             std::sync::atomic::fence(SeqCst);
-            if !sh.run_complete.load(Acquire) {
+            if !sh.run_complete.load(SeqCst) {
                 std::thread::park_timeout(Duration::from_millis(1));
             }
-            sh.parker.retract();
+            sh.completion.retract();
             sh.watchdog();
         }
         {
@@ -677,9 +685,11 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         last_progress_ms: AtomicU64::new(0),
         start: Instant::now(),
         timeout_ms,
+        watchdog_seen_submitted: AtomicU64::new(0),
         scope_stats: p.scope_stats,
         dep_snapshot: std::array::from_fn(|_| (AtomicI64::new(1), AtomicI64::new(1))),
         parker: Parker::default(),
+        completion: Parker::default(),
         drain_owner: AtomicUsize::new(0),
     };
     let tables = OrchTables { fanin_pools, seen, tensormap, scope_tasks };
@@ -1129,18 +1139,16 @@ impl<'a> Sched<'a> {
                 let la = ring.last_task_alive.load(Acquire);
                 let gated = ring.head_scope_gated(la);
                 if (nf > cap || (sh.producer_blocked.load(Acquire) && gated)) && !ws.reported[r] {
-                    {
-                        ws.reported[r] = true;
-                        let msg = format!(
+                    ws.reported[r] = true;
+                    let msg = format!(
                             "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {nf} dependency entries, {} of {cap} available. Solution: raise the ring's dep pool (dep_pool / PTO2_RING_DEP_POOL) or split the scope",
                             pool.available()
                         );
-                        crate::diagnostics::log::error("wiring", &msg);
-                        if latch(&sh.orch_error, codes::DEP_POOL_OVERFLOW) == codes::DEP_POOL_OVERFLOW {
-                            sh.set_message(&msg);
-                        }
-                        sh.end_run();
+                    crate::diagnostics::log::error("wiring", &msg);
+                    if latch(&sh.orch_error, codes::DEP_POOL_OVERFLOW) == codes::DEP_POOL_OVERFLOW {
+                        sh.set_message(&msg);
                     }
+                    sh.end_run();
                 }
                 break;
             }
@@ -1176,9 +1184,4 @@ impl<'a> Sched<'a> {
         }
         wired > 0
     }
-}
-
-/// Raw id of a ring/local pair (re-exported for callers).
-pub fn make_task_id(ring: usize, local: u64) -> u64 {
-    task_id::make(ring, local)
 }

@@ -7,8 +7,7 @@
 //! can be handed out again.
 
 use super::api::{
-    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TaskIdRaw, TensorArg, TensorCreate,
-    INVALID_TASK,
+    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg, TensorCreate, INVALID_TASK,
 };
 use super::layout::{
     align_up, codes, task_id, task_state, Region, SlotState, TaskPayload, ALLOC_DEADLOCK_TIMEOUT_MS, FANIN_INLINE_CAP,
@@ -192,8 +191,8 @@ impl<'s> Orchestrator<'s> {
         }
         self.done = true;
         let total: u64 = self.sh.rings.iter().map(|r| r.current_task_index.load(Acquire)).sum();
-        self.sh.total_tasks.store(total, Release);
-        self.sh.orch_done.store(true, Release);
+        self.sh.total_tasks.store(total, SeqCst);
+        self.sh.orch_done.store(true, SeqCst);
         self.top = -1;
         self.manual_begin_depth = MAX_SCOPE_DEPTH as i32;
         if self.sh.failed() || self.sh.all_done() {
@@ -919,9 +918,4 @@ impl OrchestratorApi for Orchestrator<'_> {
     fn scope_set_site(&mut self, file: &str, line: i32) {
         self.pending_site = Some((file.to_string(), line));
     }
-}
-
-/// Raw id helper for tests and callers.
-pub fn raw_id(ring: usize, local: u64) -> TaskIdRaw {
-    task_id::make(ring, local)
 }

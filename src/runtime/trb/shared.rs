@@ -269,12 +269,16 @@ pub struct RunShared {
     pub start: Instant,
     /// Watchdog budget.
     pub timeout_ms: u64,
+    /// `submitted` as seen by the last watchdog check.
+    pub watchdog_seen_submitted: AtomicU64,
     /// Scope stats enabled.
     pub scope_stats: bool,
     /// Published dep-pool (tail, top) per ring for scope stats.
     pub dep_snapshot: [(AtomicI64, AtomicI64); MAX_RINGS],
-    /// Sleep/wake protocol.
+    /// Sleep/wake protocol of the scheduler threads.
     pub parker: Parker,
+    /// Threads waiting for the end of the run (woken by `end_run`).
+    pub completion: Parker,
     /// Thread index + 1 of the thread collecting cores for a sync-start task.
     pub drain_owner: AtomicUsize,
 }
@@ -376,8 +380,9 @@ impl RunShared {
 
     /// Ends the run (emergency or normal) and wakes everyone.
     pub fn end_run(&self) {
-        self.run_complete.store(true, Release);
+        self.run_complete.store(true, SeqCst);
         self.parker.wake_all();
+        self.completion.wake_all();
     }
 
     /// Producers of a task (inline then spilled).
@@ -448,13 +453,13 @@ impl RunShared {
     pub fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
         self.complete_task(s, ready);
         self.release_task(s);
-        self.completed.fetch_add(1, AcqRel);
+        self.completed.fetch_add(1, SeqCst);
         self.progress();
     }
 
     /// Whether the run's work is complete (orchestration done, all counted).
     pub fn all_done(&self) -> bool {
-        self.orch_done.load(Acquire) && self.completed.load(Acquire) >= self.total_tasks.load(Acquire)
+        self.orch_done.load(SeqCst) && self.completed.load(SeqCst) >= self.total_tasks.load(SeqCst)
     }
 
     /// Stall scan (§14.2).
@@ -508,6 +513,12 @@ impl RunShared {
         let now = self.now_ms();
         let last = self.last_progress_ms.load(Relaxed);
         if now.saturating_sub(last) <= self.timeout_ms {
+            return false;
+        }
+        // New submissions count as progress (a slow orchestrator is not a stall).
+        let submitted = self.submitted.load(Acquire);
+        if self.watchdog_seen_submitted.swap(submitted, AcqRel) != submitted {
+            self.last_progress_ms.store(now, Relaxed);
             return false;
         }
         let running = self.cores.iter().any(|c| c.running.load(Acquire) != 0);

@@ -65,7 +65,7 @@ pub fn scope_stats_jsonl(report: &RunReport) -> String {
     let (w, h, d) = &report.capacities;
     let mut out = format!(
         "{{\"version\": 6, \"fatal\": {}, \"dropped\": 0, \"total\": {}, \"task_window_max\": {}, \"heap_max\": {}, \"dep_pool_max\": {}, \"tensormap_max\": {}}}\n",
-        report.status != 0,
+        report.fatal,
         report.scope_stats.len(),
         list(w),
         list(h),
