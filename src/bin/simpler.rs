@@ -12,7 +12,7 @@ use simpler::config::{self, docs, ProcessEnv, RuntimeConfig};
 
 const USAGE: &str = "usage:
   simpler demo                                 run the bundled examples on the simulated device
-  simpler bench [--quick]                      benchmark figures (use a release build)
+  simpler bench [--quick] [--threads N]        benchmark figures (release build; N = aicpu_thread_num, default 3)
   simpler config list [--markdown]             print the knob table
   simpler config explain [--set KNOB=VALUE]... print effective values and their sources";
 
@@ -53,8 +53,16 @@ fn main() -> ExitCode {
         Some("config") => config_cmd(&args[1..]),
         Some("demo") => simpler::demo::run_demo().map(|r| print!("{r}")).map_err(|e| e.to_string()),
         Some("bench") => {
-            let quick = args.get(1).map(String::as_str) == Some("--quick");
-            simpler::demo::bench::run_bench(quick).map(|r| print!("{r}")).map_err(|e| e.to_string())
+            let quick = args.iter().any(|a| a == "--quick");
+            let threads = match args.iter().position(|a| a == "--threads") {
+                Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0),
+                None => 3,
+            };
+            if !(2..=4).contains(&threads) {
+                Err(format!("--threads takes an aicpu_thread_num in [2, 4]\n{USAGE}"))
+            } else {
+                simpler::demo::bench::run_bench(quick, threads).map(|r| print!("{r}")).map_err(|e| e.to_string())
+            }
         }
         Some("-h") | Some("--help") | Some("help") => {
             println!("{USAGE}");

@@ -50,14 +50,16 @@ pub fn ns_per_task(
 }
 
 /// All benchmark figures as a report.
-pub fn run_bench(quick: bool) -> Result<String> {
+pub fn run_bench(quick: bool, threads: i32) -> Result<String> {
     let mut out = String::new();
     let cfg = RuntimeConfig::new();
     let ctx = DeviceContext::new();
     ctx.init(0, &cfg, &[], &[])?;
     register(&ctx, 0, &bench_callable()?)?;
     register(&ctx, 1, &vector_style_callable(super::assets::TRB_VECTOR_ORCH, &[In, In, Out])?)?;
-    let ex = ExecParams { block_dim: 24, aicpu_thread_num: 3, ..ExecParams::default() };
+    // A scheduler thread tracks at most 21 clusters (upstream's 63-core bitmap).
+    let block_dim = (21 * (threads - 1)).min(24);
+    let ex = ExecParams { block_dim, aicpu_thread_num: threads, ..ExecParams::default() };
     let reps = if quick { 3 } else { 7 };
     let scale = if quick { 10 } else { 1 };
     let _ = writeln!(
