@@ -8,11 +8,12 @@
 //!
 //! The compiler is the one `cc` selects for the host (`cc::Build::get_compiler`).
 
-use std::io::Read;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Kill a test program that runs longer than this.
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -145,71 +146,8 @@ fn built() -> &'static Built {
     })
 }
 
-/// `libsimpler.so` next to the test binary: walk up from
-/// `target/<profile>/deps/c_abi-*` until a directory holds it.
-fn libsimpler() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.ancestors()
-        .skip(1)
-        .map(|dir| dir.join("libsimpler.so"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("libsimpler.so not found in any parent directory of {}", exe.display()))
-}
-
-/// Result of one program run.
-struct RunOutput {
-    success: bool,
-    timed_out: bool,
-    status: String,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `exe args…` with stdout/stderr redirected to files (no pipe can fill up and
-/// stall the child), killing it after `PROGRAM_TIMEOUT`.
-fn run_program(exe: &Path, args: &[&Path], tag: &str) -> RunOutput {
-    let out = out_dir();
-    let stdout_path = out.join(format!("{tag}.stdout"));
-    let stderr_path = out.join(format!("{tag}.stderr"));
-    let stdout_file = std::fs::File::create(&stdout_path).expect("create stdout file");
-    let stderr_file = std::fs::File::create(&stderr_path).expect("create stderr file");
-    let mut child = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(stdout_file)
-        .stderr(stderr_file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-    let start = Instant::now();
-    let (status, timed_out) = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break (status, false);
-        }
-        if start.elapsed() > PROGRAM_TIMEOUT {
-            // Kill only our own child, by its handle.
-            let _ = child.kill();
-            break (child.wait().expect("wait after kill"), true);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let read = |p: &Path| {
-        let mut s = String::new();
-        if let Ok(mut f) = std::fs::File::open(p) {
-            let _ = f.read_to_string(&mut s);
-        }
-        s
-    };
-    RunOutput {
-        success: status.success() && !timed_out,
-        timed_out,
-        status: format!("{status}"),
-        stdout: read(&stdout_path),
-        stderr: read(&stderr_path),
-    }
-}
-
 /// Asserts success and that the last line is the `N passed, 0 failed` summary.
-fn assert_passed(run: &RunOutput, what: &str) {
+fn assert_passed(run: &common::RunOutput, what: &str) {
     let last = run.stdout.lines().last().unwrap_or("").trim().to_string();
     let summary_ok = last.strip_suffix(" passed, 0 failed").and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 0);
     assert!(
@@ -228,11 +166,11 @@ fn fixture_args(b: &Built, lang: Lang) -> Vec<&Path> {
 
 fn run_with_lib(program: &str, lang: Lang) {
     let b = built();
-    let lib = libsimpler();
+    let lib = common::libsimpler_so();
     let mut args: Vec<&Path> = vec![lib.as_path()];
     args.extend(fixture_args(b, Lang::C));
     let tag = format!("{program}_{}", lang.suffix());
-    let run = run_program(b.program(program, lang), &args, &tag);
+    let run = common::run_program(b.program(program, lang), &args, &[], PROGRAM_TIMEOUT, &tag);
     assert_passed(&run, &tag);
 }
 
@@ -273,15 +211,26 @@ fn builder_header_compiles_as_c99() {
 #[test]
 fn fixtures_selftest_c() {
     let b = built();
-    let run = run_program(b.program("fixtures_selftest", Lang::C), &fixture_args(b, Lang::C), "fixtures_selftest_c");
+    let run = common::run_program(
+        b.program("fixtures_selftest", Lang::C),
+        &fixture_args(b, Lang::C),
+        &[],
+        PROGRAM_TIMEOUT,
+        "fixtures_selftest_c",
+    );
     assert_passed(&run, "fixtures_selftest (C, C fixtures)");
 }
 
 #[test]
 fn fixtures_selftest_cxx() {
     let b = built();
-    let run =
-        run_program(b.program("fixtures_selftest", Lang::Cxx), &fixture_args(b, Lang::Cxx), "fixtures_selftest_cpp");
+    let run = common::run_program(
+        b.program("fixtures_selftest", Lang::Cxx),
+        &fixture_args(b, Lang::Cxx),
+        &[],
+        PROGRAM_TIMEOUT,
+        "fixtures_selftest_cpp",
+    );
     assert_passed(&run, "fixtures_selftest (C++, C++ fixtures)");
 }
 

@@ -11,9 +11,11 @@ fn build_and_run(cpp: bool) {
     let link = common::link_simpler();
     let link: Vec<&str> = link.iter().map(String::as_str).collect();
     common::compile(cpp, &[common::repo().join("c_tests/config_api.c")], &exe, &link);
-    let (ok, out) = common::run_program(&exe, &[], &[("SIMPLER_LOG_LEVEL", "off")], Duration::from_secs(60));
-    assert!(ok, "config_api ({}) failed:\n{out}", if cpp { "C++" } else { "C" });
-    assert!(out.contains(" passed, 0 failed"), "{out}");
+    let tag = if cpp { "config_api_cpp" } else { "config_api_c" };
+    let run = common::run_program(&exe, &[] as &[&str], &[("SIMPLER_LOG_LEVEL", "off")], Duration::from_secs(60), tag);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(run.success, "config_api ({}) failed ({}):\n{out}", if cpp { "C++" } else { "C" }, run.status);
+    assert!(run.stdout.contains(" passed, 0 failed"), "{out}");
 }
 
 #[test]

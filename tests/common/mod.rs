@@ -71,30 +71,62 @@ pub fn shared_object(sources: &[PathBuf], out: &Path, extra: &[&str]) {
     compile(false, sources, out, &args);
 }
 
-/// Runs `program` with `args` and `envs`, killing it after `timeout`.
-/// Returns (success, combined output).
-pub fn run_program(program: &Path, args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> (bool, String) {
-    let mut child = Command::new(program)
+/// Result of one program run.
+pub struct RunOutput {
+    /// Exited with status 0 before the timeout.
+    pub success: bool,
+    /// Killed at the timeout.
+    pub timed_out: bool,
+    /// The exit status, rendered.
+    pub status: String,
+    /// Captured standard output.
+    pub stdout: String,
+    /// Captured standard error.
+    pub stderr: String,
+}
+
+/// Runs `exe args…` with `envs`, stdout/stderr redirected to files under the
+/// scratch directory `tag` (no pipe can fill up and stall the child), killing
+/// it after `timeout`.
+pub fn run_program<A: AsRef<std::ffi::OsStr>>(
+    exe: &Path,
+    args: &[A],
+    envs: &[(&str, &str)],
+    timeout: Duration,
+    tag: &str,
+) -> RunOutput {
+    let out = scratch("runs");
+    let stdout_path = out.join(format!("{tag}.stdout"));
+    let stderr_path = out.join(format!("{tag}.stderr"));
+    let stdout_file = std::fs::File::create(&stdout_path).expect("create stdout file");
+    let stderr_file = std::fs::File::create(&stderr_path).expect("create stderr file");
+    let mut child = Command::new(exe)
         .args(args)
         .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .stdout(stdout_file)
+        .stderr(stderr_file)
         .spawn()
-        .expect("spawn test program");
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
     let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let out = child.wait_with_output().expect("output");
-            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            return (status.success(), text);
+    let (status, timed_out) = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break (status, false);
         }
         if start.elapsed() > timeout {
+            // Kill only our own child, by its handle.
             let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            return (false, format!("TIMEOUT after {timeout:?}\n{text}"));
+            break (child.wait().expect("wait after kill"), true);
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    RunOutput {
+        success: status.success() && !timed_out,
+        timed_out,
+        status: format!("{status}"),
+        stdout: read(&stdout_path),
+        stderr: read(&stderr_path),
     }
 }
 
