@@ -220,16 +220,21 @@ impl CallConfig {
     /// Upstream's diagnostic check: any diagnostic flag set requires a
     /// non-empty `output_prefix`. Ring values are not checked here.
     pub fn validate_diagnostics(&self) -> Result<()> {
-        let first = self.output_prefix[0];
-        if self.any_diagnostics() && first == 0 {
-            return Err(Error::InvalidArgument(
-                "CallConfig: output_prefix must be set whenever any of enable_l2_swimlane / \
-                 enable_dump_tensor / enable_pmu / enable_dep_gen / enable_scope_stats is enabled"
-                    .to_string(),
-            ));
-        }
-        Ok(())
+        check_diagnostics(self.any_diagnostics(), self.output_prefix[0] == 0)
     }
+}
+
+/// The rule behind [`CallConfig::validate_diagnostics`], shared by every
+/// path that receives the diagnostic flags: a set flag needs an output prefix.
+pub fn check_diagnostics(any_flag_set: bool, prefix_empty: bool) -> Result<()> {
+    if any_flag_set && prefix_empty {
+        return Err(Error::InvalidArgument(
+            "CallConfig: output_prefix must be set whenever any of enable_l2_swimlane / \
+             enable_dump_tensor / enable_pmu / enable_dep_gen / enable_scope_stats is enabled"
+                .to_string(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

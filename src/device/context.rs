@@ -66,16 +66,16 @@ impl ExecParams {
                 self.aicpu_thread_num
             )));
         }
-        let any_diag = self.enable_l2_swimlane != 0
-            || self.enable_dump_tensor != 0
-            || self.enable_pmu != 0
-            || self.enable_dep_gen != 0
-            || self.enable_scope_stats != 0;
-        if any_diag && self.output_prefix.is_empty() {
-            return Err(Error::InvalidArgument(
-                "CallConfig: output_prefix must be set whenever any of enable_l2_swimlane / enable_dump_tensor / enable_pmu / enable_dep_gen / enable_scope_stats is enabled".into(),
-            ));
-        }
+        let any_diag = [
+            self.enable_l2_swimlane,
+            self.enable_dump_tensor,
+            self.enable_pmu,
+            self.enable_dep_gen,
+            self.enable_scope_stats,
+        ]
+        .iter()
+        .any(|&f| f != 0);
+        crate::abi::call_config::check_diagnostics(any_diag, self.output_prefix.is_empty())?;
         Ok(ExecShape { block_dim: block_dim as u32, threads: self.aicpu_thread_num as u32 })
     }
 }
@@ -286,7 +286,7 @@ impl DeviceContext {
         });
         let t_dev = Instant::now();
         let result = result.and_then(|()| {
-            let kernel = |fid: i32| reg.kernels.get(&fid).map(|k| k.entry());
+            let kernel = |fid: i32| reg.kernel_entry(fid);
             let bind = |core: crate::runtime::hbg::exec::CoreIdentity| {
                 let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, device_id);
             };

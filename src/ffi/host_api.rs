@@ -416,7 +416,7 @@ pub extern "C" fn run_prepared_with_config(
             // SAFETY: non-NULL; the C contract is a readable 1172-byte packed CallConfig.
             unsafe { CallConfig::read_unaligned(call_config as *const u8) }
         };
-        cc.validate_diagnostics()?;
+        // The output_prefix rule is checked with the other execution knobs in `run`.
         let (scalars, arrays) = cc.runtime_env.ring_args();
         let mut cfg = RuntimeConfig::from_legacy_ring_args(scalars, arrays);
         if !config.is_null() {
