@@ -8,6 +8,7 @@ use crate::abi::hash::{fnv1a64, orch_so_key};
 use crate::abi::ArgDirection;
 use crate::config::RuntimeVariant;
 use crate::diagnostics::{Error, Result};
+use crate::kernel::so::KernelEntry;
 use crate::kernel::KernelSo;
 use crate::runtime::hbg::HbgOrchFn;
 
@@ -31,8 +32,11 @@ pub struct Registered {
     pub orch_key: u64,
     /// The orchestration bytes (shared by identical registrations).
     pub orch_bytes: Arc<[u8]>,
-    /// Kernels by func_id.
+    /// Kernels by func_id (keeps the objects loaded).
     pub kernels: HashMap<i32, Arc<KernelSo>>,
+    /// Entry point of every func_id in `[0, RUNTIME_MAX_FUNC_ID)`, derived
+    /// from `kernels` once at registration for the runs' lookups.
+    pub kernel_table: Vec<Option<KernelEntry>>,
     /// host_build_graph: the host-loaded orchestration function.
     pub host_orch: Option<HostOrch>,
     /// tensormap_and_ringbuffer: the orchestration loaded at the first run.
@@ -42,6 +46,21 @@ pub struct Registered {
 struct OrchBlob {
     bytes: Arc<[u8]>,
     refs: usize,
+}
+
+fn kernel_table(kernels: &HashMap<i32, Arc<KernelSo>>) -> Vec<Option<KernelEntry>> {
+    let mut table = vec![None; RUNTIME_MAX_FUNC_ID as usize];
+    for (fid, k) in kernels {
+        table[*fid as usize] = Some(k.entry());
+    }
+    table
+}
+
+impl Registered {
+    /// The kernel entry point of `func_id`, if the callable provides it.
+    pub fn kernel_entry(&self, func_id: i32) -> Option<KernelEntry> {
+        usize::try_from(func_id).ok().and_then(|i| self.kernel_table.get(i).copied().flatten())
+    }
 }
 
 /// Registry state of a context.
@@ -136,6 +155,7 @@ impl Registry {
                 config_name: parsed.config_name,
                 orch_key,
                 orch_bytes,
+                kernel_table: kernel_table(&kernels),
                 kernels,
                 host_orch,
                 device_orch: None,

@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 use super::layout::{codes, RingMemory, TrbMemory};
-use crate::abi::callable::RUNTIME_MAX_FUNC_ID;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::callable::Registry;
 use crate::config::ResolvedRun;
@@ -21,7 +20,6 @@ use crate::device::context::{ExecParams, ExecShape};
 use crate::device::memory::DeviceMemory;
 use crate::device::staging;
 use crate::diagnostics::{Error, Result};
-use crate::kernel::so::KernelEntry;
 use crate::orchestration::so::OrchestrationSo;
 
 /// Per-device TRB state: the engine (threads persist across runs, parked
@@ -89,16 +87,15 @@ fn memory_of(a: &PreparedArena) -> TrbMemory {
 
 /// Runs kernels from the callable's kernel table on the calling thread,
 /// publishing the simulated core's identity to kernels first.
-struct KernelExecutor {
-    table: Vec<Option<KernelEntry>>,
+struct KernelExecutor<'a> {
+    callable: &'a crate::callable::Registered,
     device_id: i32,
     missing: AtomicI32,
 }
 
-impl CoreExecutor for KernelExecutor {
+impl CoreExecutor for KernelExecutor<'_> {
     fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) {
-        let entry = usize::try_from(func_id).ok().and_then(|i| self.table.get(i).copied().flatten());
-        match entry {
+        match self.callable.kernel_entry(func_id) {
             Some(f) => {
                 let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, self.device_id);
                 // SAFETY: `f` is the `kernel_entry` of a kernel SO that stays
@@ -162,11 +159,7 @@ pub fn run(
     registry.note_device_load(id);
     let reg = registry.get(id)?;
     let so = reg.device_orch.as_ref().expect("loaded above");
-    let mut table = vec![None; RUNTIME_MAX_FUNC_ID as usize];
-    for (fid, k) in &reg.kernels {
-        table[*fid as usize] = Some(k.entry());
-    }
-    let executor = KernelExecutor { table, device_id, missing: AtomicI32::new(-1) };
+    let executor = KernelExecutor { callable: reg, device_id, missing: AtomicI32::new(-1) };
 
     let staged = staging::stage(memory, args, &reg.signature)?;
     let arena = match trb.arenas.get_or_build(&key) {
