@@ -242,7 +242,7 @@ typedef struct pto_runtime_config_t {
    */
   int32_t orch_to_sched;
   /**
-   * runtime (env SIMPLER_RUNTIME, per device): one of tensormap_and_ringbuffer, host_build_graph, aicpu_build_graph, stored as PTO_RUNTIME_* (1, 2, 3); default tensormap_and_ringbuffer; PTO_RUNTIME_UNSET (0) = unset.
+   * runtime (env SIMPLER_RUNTIME, per device, an optional override): one of tensormap_and_ringbuffer, host_build_graph, aicpu_build_graph, stored as PTO_RUNTIME_* (1, 2, 3); default inferred per callable (from its orchestration binary); PTO_RUNTIME_UNSET (0) = unset. A set value that contradicts a callable's binary fails prepare_callable.
    */
   int32_t runtime;
 } pto_runtime_config_t;
@@ -298,7 +298,7 @@ typedef struct pto_resolved_config_t {
    */
   struct pto_resolved_value_t scheduler_timeout_ms;
   /**
-   * Runtime variant (PTO_RUNTIME_*).
+   * Runtime variant override (PTO_RUNTIME_*; PTO_RUNTIME_UNSET = none, inferred per callable).
    */
   struct pto_resolved_value_t runtime;
 } pto_resolved_config_t;
@@ -522,7 +522,8 @@ size_t get_runtime_size(void);
 
 /**
  * Attaches the context to `device_id`; per-device knobs come from the
- * environment (`PTO2_SCHEDULER_TIMEOUT_MS`, `SIMPLER_RUNTIME`) or defaults.
+ * environment (`PTO2_SCHEDULER_TIMEOUT_MS`; `SIMPLER_RUNTIME`, an optional
+ * override of the variant each callable's binary implies) or defaults.
  * The executor binaries are accepted and kept (the simulated device does not
  * need them); the dispatcher binary is ignored, as on upstream's sim.
  */
@@ -586,7 +587,11 @@ int32_t copy_from_device_ctx(DeviceContextHandle ctx,
 /**
  * Registers the ChipCallable image at `callable` under `callable_id`
  * (`[0, 64)`, not taken). The image length is derived from its header; use
- * `simpler_prepare_callable_sized` when the length is known.
+ * `simpler_prepare_callable_sized` when the length is known. The callable
+ * runs on the variant its orchestration binary implements (exports
+ * `framework_bind_runtime`: tensormap_and_ringbuffer; exports the `func_name`
+ * entry only: host_build_graph); a `runtime` override that contradicts it,
+ * or a binary that is neither, fails the call (`PTO_ERR_INVALID_CALLABLE`).
  */
 int32_t prepare_callable(DeviceContextHandle ctx, int32_t callable_id, const void *callable);
 
@@ -671,9 +676,10 @@ int32_t get_orchestration_compiler(void);
 
 /**
  * Runtime-variant entry (upstream internal ABI): checks that `callable` is a
- * well-formed ChipCallable and, if given, hands it to `upload_fn`. The
- * C++ `CallableArtifacts` at `out` is not touched (it is internal to
- * upstream's host runtime). 0 or -1.
+ * well-formed ChipCallable whose orchestration binary is of a known runtime
+ * variant (agreeing with `SIMPLER_RUNTIME` when set) and, if given, hands it
+ * to `upload_fn`. The C++ `CallableArtifacts` at `out` is not touched (it is
+ * internal to upstream's host runtime). 0 or -1.
  */
 int32_t prepare_callable_impl(const void *callable, uint64_t (*upload_fn)(const void*), void *out);
 

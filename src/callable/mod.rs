@@ -1,8 +1,12 @@
 //! Registered callables of a device context: parsed ChipCallable images,
 //! their kernel shared objects (deduplicated by content, kept until
 //! finalize), orchestration binaries (deduplicated by ELF build-id with a
-//! reference count) and the dlopen counters of upstream's C API.
+//! reference count), the runtime variant of each (inferred from its
+//! orchestration binary, [`classify`]) and the dlopen counters of upstream's
+//! C API.
 
+pub mod classify;
 pub mod registry;
 
+pub use classify::RuntimeOverride;
 pub use registry::{Registered, Registry};

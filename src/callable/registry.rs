@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::abi::callable::{ParsedCallable, MAX_REGISTERED_CALLABLE_IDS, RUNTIME_MAX_FUNC_ID};
 use crate::abi::hash::{fnv1a64, orch_so_key};
 use crate::abi::ArgDirection;
+use crate::callable::classify::{self, RuntimeOverride};
 use crate::config::RuntimeVariant;
 use crate::diagnostics::{Error, Result};
 use crate::kernel::so::KernelEntry;
@@ -22,6 +23,9 @@ pub struct HostOrch {
 
 /// One registered callable.
 pub struct Registered {
+    /// The runtime variant this callable runs on (inferred from its
+    /// orchestration binary at registration; an override must agree).
+    pub variant: RuntimeVariant,
     /// Argument directions (tensor i ↔ signature i).
     pub signature: Vec<ArgDirection>,
     /// Orchestration entry name.
@@ -85,8 +89,10 @@ pub fn check_id(id: i32) -> Result<()> {
 }
 
 impl Registry {
-    /// Registers `parsed` under `id` for `variant`.
-    pub fn register(&mut self, id: i32, parsed: ParsedCallable, variant: RuntimeVariant) -> Result<()> {
+    /// Registers `parsed` under `id`, on the variant its orchestration binary
+    /// implements; `over` (the `runtime` knob / `SIMPLER_RUNTIME`, when set)
+    /// must agree with it.
+    pub fn register(&mut self, id: i32, parsed: ParsedCallable, over: Option<RuntimeOverride>) -> Result<()> {
         check_id(id)?;
         if self.callables.contains_key(&id) {
             return Err(Error::CallableId(format!("callable_id {id} is already registered: unregister it first")));
@@ -94,6 +100,7 @@ impl Registry {
         if parsed.orch_so.is_empty() {
             return Err(Error::InvalidCallable("the orchestration binary is empty".into()));
         }
+        let variant = classify::decide(&parsed.orch_so, &parsed.func_name, over)?;
         let mut kernels = HashMap::new();
         for child in &parsed.children {
             if !(0..RUNTIME_MAX_FUNC_ID).contains(&child.func_id) {
@@ -150,6 +157,7 @@ impl Registry {
         self.callables.insert(
             id,
             Registered {
+                variant,
                 signature: parsed.signature,
                 func_name: parsed.func_name,
                 config_name: parsed.config_name,

@@ -11,7 +11,7 @@ use super::env::EnvSource;
 use super::error::ConfigError;
 use super::model::{syntax_hint, RuntimeConfig};
 use super::parse;
-use super::schema::{self, Knob, KnobSpec, RuntimeVariant, Shape, Tier, RING_COUNT};
+use super::schema::{self, Knob, KnobSpec, RuntimeVariant, Shape, RING_COUNT};
 
 /// Where an effective value came from.
 #[repr(i32)]
@@ -118,14 +118,22 @@ impl ResolvedRun {
 pub struct ResolvedDevice {
     /// Watchdog budget.
     pub scheduler_timeout_ms: Resolved,
-    /// Runtime variant.
+    /// Runtime variant override (value 0 = unset: inferred per callable).
     pub runtime: Resolved,
 }
 
 impl ResolvedDevice {
-    /// The runtime variant.
-    pub fn variant(&self) -> RuntimeVariant {
-        RuntimeVariant::from_code(self.runtime.value).unwrap_or(RuntimeVariant::TensormapAndRingbuffer)
+    /// The runtime variant every callable must have, when the `runtime` knob
+    /// or `SIMPLER_RUNTIME` sets one; `None` = each callable's binary decides.
+    pub fn runtime_override(&self) -> Option<RuntimeVariant> {
+        RuntimeVariant::from_code(self.runtime.value)
+    }
+    /// Where the override came from, for messages.
+    pub fn runtime_override_origin(&self) -> &'static str {
+        match self.runtime.source {
+            Source::Env | Source::EnvPerRing => "SIMPLER_RUNTIME",
+            _ => "the runtime knob",
+        }
     }
     /// Watchdog budget in ms.
     pub fn timeout_ms(&self) -> u64 {
@@ -267,19 +275,28 @@ pub fn resolve(cfg: &RuntimeConfig, env: &dyn EnvSource) -> Result<(ResolvedConf
     Ok((ResolvedConfig { run, device }, w))
 }
 
-/// Checks that per-device knobs given to a run agree with the latched values.
-pub fn check_per_device_unchanged(cfg: &RuntimeConfig, latched: &ResolvedDevice) -> Result<(), ConfigError> {
-    for spec in schema::KNOBS.iter().filter(|s| s.tier == Tier::PerDevice) {
+/// Checks that per-device knobs given to a run agree with the latched values;
+/// a `runtime` given to a run must name `callable_variant`, the variant of
+/// the callable being run.
+pub fn check_per_device_unchanged(
+    cfg: &RuntimeConfig,
+    latched: &ResolvedDevice,
+    callable_variant: RuntimeVariant,
+) -> Result<(), ConfigError> {
+    for spec in schema::KNOBS.iter().filter(|s| s.tier.per_device()) {
         if let Some(v) = cfg.scalar(spec.knob) {
             let l = match spec.knob {
                 Knob::SchedulerTimeoutMs => latched.scheduler_timeout_ms.value,
-                _ => latched.runtime.value,
+                _ => callable_variant as u64,
             };
             if v != l {
                 return Err(ConfigError::PerDeviceKnob {
                     knob: spec.name,
                     value: schema::render_value(spec, v),
-                    latched: schema::render_value(spec, l),
+                    latched: match spec.knob {
+                        Knob::Runtime => format!("{} (the variant of the callable run)", schema::render_value(spec, l)),
+                        _ => schema::render_value(spec, l),
+                    },
                 });
             }
         }

@@ -22,7 +22,7 @@ pub enum Knob {
     OrchToSched,
     /// Scheduler no-progress watchdog.
     SchedulerTimeoutMs,
-    /// Runtime variant of a device context.
+    /// Runtime variant override of a device context (unset: inferred per callable).
     Runtime,
 }
 
@@ -46,6 +46,17 @@ pub enum Tier {
     PerRun,
     /// Resolved once when the device context is initialised and latched for its life.
     PerDevice,
+    /// Like `PerDevice`, but optional: unset, the value is inferred (the
+    /// runtime variant, from each callable's orchestration binary); set, it
+    /// is an override that must agree with what is inferred.
+    Override,
+}
+
+impl Tier {
+    /// Whether the knob is latched at device init (`PerDevice` or `Override`).
+    pub fn per_device(self) -> bool {
+        matches!(self, Tier::PerDevice | Tier::Override)
+    }
 }
 
 /// The validity rule of a knob's values.
@@ -104,6 +115,12 @@ pub enum RuntimeVariant {
     /// aicpu_build_graph: the graph is built on the device with explicit edges.
     AicpuBuildGraph = 3,
 }
+
+/// Encoded default of the `runtime` knob: unset, the variant is inferred per callable.
+pub const RUNTIME_INFERRED: u64 = 0;
+
+/// How the unset `runtime` knob renders.
+pub const RUNTIME_INFERRED_TEXT: &str = "inferred per callable";
 
 /// Names of the runtime variants, in their numeric order (1, 2, 3).
 pub const RUNTIME_NAMES: &[&str] = &["tensormap_and_ringbuffer", "host_build_graph", "aicpu_build_graph"];
@@ -232,10 +249,10 @@ pub const KNOBS: &[KnobSpec] = &[
         env: "SIMPLER_RUNTIME",
         shape: Shape::Choice(RUNTIME_NAMES),
         rule: Rule::Choice,
-        default: RuntimeVariant::TensormapAndRingbuffer as u64,
-        tier: Tier::PerDevice,
+        default: RUNTIME_INFERRED,
+        tier: Tier::Override,
         unit: "",
-        doc: "Runtime variant the device context executes.",
+        doc: "Optional override, latched at init. Unset: each callable runs on the variant its orchestration binary implements (exports framework_bind_runtime: tensormap_and_ringbuffer; exports its func_name entry only: host_build_graph). Set: a callable of another variant fails at prepare.",
     },
 ];
 
@@ -283,6 +300,7 @@ impl KnobSpec {
         match self.tier {
             Tier::PerRun => "per run",
             Tier::PerDevice => "per device",
+            Tier::Override => "per device, override",
         }
     }
 }
@@ -291,6 +309,7 @@ impl KnobSpec {
 pub fn render_value(spec: &KnobSpec, v: u64) -> String {
     match spec.shape {
         Shape::Bool => (v != 0).to_string(),
+        Shape::Choice(_) if v == RUNTIME_INFERRED => RUNTIME_INFERRED_TEXT.to_string(),
         Shape::Choice(_) => {
             RuntimeVariant::from_code(v).map_or_else(|| format!("<invalid {v}>"), |r| r.name().to_string())
         }

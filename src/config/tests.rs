@@ -1,5 +1,6 @@
 //! Unit tests of the configuration rules, precedence and legacy env behaviour.
 
+use super::schema::{render_value, spec};
 use super::*;
 
 const W: &str = "PTO2_RING_TASK_WINDOW";
@@ -30,7 +31,8 @@ fn defaults_when_nothing_is_set() {
     assert!(!r.orch_to_sched());
     let (d, _) = resolve_device(&RuntimeConfig::new(), &MapEnv::default()).unwrap();
     assert_eq!(d.timeout_ms(), 10000);
-    assert_eq!(d.variant(), RuntimeVariant::TensormapAndRingbuffer);
+    assert_eq!((d.runtime_override(), d.runtime.source), (None, Source::Default));
+    assert_eq!(render_value(spec(Knob::Runtime), d.runtime.value), "inferred per callable");
 }
 
 #[test]
@@ -193,7 +195,8 @@ fn scalar_env_knobs() {
     let (d, w) = resolve_device(&RuntimeConfig::new(), &env).unwrap();
     assert!(w.is_empty());
     assert_eq!(d.timeout_ms(), 250);
-    assert_eq!(d.variant(), RuntimeVariant::HostBuildGraph);
+    assert_eq!(d.runtime_override(), Some(RuntimeVariant::HostBuildGraph));
+    assert_eq!(d.runtime_override_origin(), "SIMPLER_RUNTIME");
     let env = MapEnv::from_pairs(&[("PTO2_SCHEDULER_TIMEOUT_MS", "0"), ("SIMPLER_RUNTIME", "bogus")]);
     let (d, w) = resolve_device(&RuntimeConfig::new(), &env).unwrap();
     assert_eq!(w.len(), 2);
@@ -250,10 +253,16 @@ fn overlay_prefers_the_overlay() {
 fn per_device_knob_given_to_a_run_must_match() {
     let (d, _) = resolve_device(&RuntimeConfig::new(), &MapEnv::default()).unwrap();
     let same = RuntimeConfig::builder().scheduler_timeout_ms(10000).build().unwrap();
-    assert!(resolve::check_per_device_unchanged(&same, &d).is_ok());
+    let trb = RuntimeVariant::TensormapAndRingbuffer;
+    assert!(resolve::check_per_device_unchanged(&same, &d, trb).is_ok());
     let diff = RuntimeConfig::builder().scheduler_timeout_ms(5).build().unwrap();
-    let e = resolve::check_per_device_unchanged(&diff, &d).unwrap_err();
+    let e = resolve::check_per_device_unchanged(&diff, &d, trb).unwrap_err();
     assert!(e.to_string().contains("per-device"), "{e}");
+    // A runtime given to a run must name the variant of the callable run.
+    let hbg = RuntimeConfig::builder().runtime(RuntimeVariant::HostBuildGraph).build().unwrap();
+    assert!(resolve::check_per_device_unchanged(&hbg, &d, RuntimeVariant::HostBuildGraph).is_ok());
+    let e = resolve::check_per_device_unchanged(&hbg, &d, trb).unwrap_err();
+    assert!(e.to_string().contains("tensormap_and_ringbuffer (the variant of the callable run)"), "{e}");
 }
 
 #[test]

@@ -52,9 +52,13 @@ pub fn ns_per_task(
 /// All benchmark figures as a report.
 pub fn run_bench(quick: bool, threads: i32) -> Result<String> {
     let mut out = String::new();
-    let cfg = RuntimeConfig::new();
+    // The bench's orchestrations are TRB: pin the variant (see `pinned_config`).
+    let cfg = super::pinned_config();
     let ctx = DeviceContext::new();
     ctx.init(0, &cfg, &[], &[])?;
+    if let Some(note) = super::pin_note(&crate::config::ProcessEnv) {
+        let _ = writeln!(out, "{note}");
+    }
     register(&ctx, 0, &bench_callable()?)?;
     register(&ctx, 1, &vector_style_callable(super::assets::TRB_VECTOR_ORCH, &[In, In, Out])?)?;
     // A scheduler thread tracks at most 21 clusters (upstream's 63-core bitmap).

@@ -1,7 +1,9 @@
 //! Bundled example workloads: `simpler demo` (the main job) and `simpler
-//! bench` run them on a device context with the default runtime, and tests
-//! reuse them. Every result is checked against a value computed here
-//! independently of the orchestration.
+//! bench` run them on a device context, and tests reuse them. Every result
+//! is checked against a value computed here independently of the
+//! orchestration. The examples are tensormap_and_ringbuffer orchestrations,
+//! so the demo and the bench pin that variant explicitly ([`pinned_config`]):
+//! `SIMPLER_RUNTIME` naming another variant is overridden, with a note.
 
 pub mod assets;
 pub mod bench;
@@ -12,11 +14,33 @@ use std::time::Instant;
 use crate::abi::callable::{parse_chip_callable, ChipCallableBuilder};
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::{ArgDirection, DataType, Tensor};
-use crate::config::{self, docs, ProcessEnv, RuntimeConfig};
+use crate::config::{self, docs, EnvSource, ProcessEnv, RuntimeConfig, RuntimeVariant};
 use crate::device::context::{DeviceContext, ExecParams};
 use crate::diagnostics::{Error, Result};
 
 use ArgDirection::{In, Inout, Out};
+
+/// The variant of every bundled example.
+pub const DEMO_VARIANT: RuntimeVariant = RuntimeVariant::TensormapAndRingbuffer;
+
+/// The device configuration of the demo and the bench: the runtime pinned to
+/// [`DEMO_VARIANT`] (an explicit value wins over `SIMPLER_RUNTIME`), the rest
+/// unset.
+pub fn pinned_config() -> RuntimeConfig {
+    RuntimeConfig { runtime: Some(DEMO_VARIANT), ..RuntimeConfig::new() }
+}
+
+/// A note when `env` sets `SIMPLER_RUNTIME` to something other than the
+/// pinned variant (the demo overrides it rather than fail at prepare).
+pub fn pin_note(env: &dyn EnvSource) -> Option<String> {
+    let text = env.var("SIMPLER_RUNTIME")?;
+    (RuntimeVariant::from_name(text.trim()) != Some(DEMO_VARIANT)).then(|| {
+        format!(
+            "note: SIMPLER_RUNTIME={text} is overridden: the bundled examples are {} orchestrations and the demo pins that variant",
+            DEMO_VARIANT.name()
+        )
+    })
+}
 
 /// Builds the ChipCallable image of the vector-style examples (kernels 0 add, 1 add_scalar, 2 mul).
 pub fn vector_style_callable(orch: &[u8], signature: &[ArgDirection]) -> Result<Vec<u8>> {
@@ -129,10 +153,14 @@ pub fn scope_stats_summary(jsonl: &str) -> Vec<(u64, u64, u64, u64)> {
 pub fn run_demo() -> Result<String> {
     let mut out = String::new();
     let t_all = Instant::now();
-    let cfg = RuntimeConfig::new();
+    let cfg = pinned_config();
     let (resolved, warnings) = config::resolve(&cfg, &ProcessEnv)?;
     warnings.iter().for_each(|w| w.emit());
-    let _ = writeln!(out, "simpler demo: runtime {} on the simulated device\n", resolved.device.variant().name());
+    let _ = writeln!(out, "simpler demo: runtime {} (pinned) on the simulated device", DEMO_VARIANT.name());
+    if let Some(note) = pin_note(&ProcessEnv) {
+        let _ = writeln!(out, "{note}");
+    }
+    let _ = writeln!(out);
     let _ = writeln!(out, "effective configuration:\n{}", docs::explain(&resolved));
 
     let ctx = DeviceContext::new();

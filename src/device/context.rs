@@ -1,9 +1,13 @@
 //! A device context: one simulated device as upstream's C API sees it
 //! (`DeviceContextHandle`). It owns the device memory, the callable
 //! registry, the per-device configuration latched at init (the "init
-//! channel": `scheduler_timeout_ms`, the runtime variant) and the runtime
-//! state of its variant. Contexts are independent: several can run at the
-//! same time on different threads of one process.
+//! channel": `scheduler_timeout_ms`, the optional runtime override) and the
+//! runtime state of each variant it has run. Each callable runs on its own
+//! variant (inferred from its orchestration binary at prepare), so TRB and
+//! HBG callables can share one context. Per-variant state is created on first
+//! use: the TRB engine and arenas at the first TRB run; an HBG graph is built
+//! by each HBG run and lives for that run only. Contexts are independent:
+//! several can run at the same time on different threads of one process.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -11,6 +15,7 @@ use std::time::Instant;
 
 use crate::abi::callable::ParsedCallable;
 use crate::abi::task_args::ChipStorageTaskArgs;
+use crate::callable::RuntimeOverride;
 use crate::config::{self, EnvSource, ProcessEnv, ResolvedDevice, ResolvedRun, RuntimeConfig, RuntimeVariant};
 use crate::device::memory::DeviceMemory;
 use crate::diagnostics::{log, Error, Result};
@@ -35,7 +40,8 @@ pub struct ExecParams {
     pub enable_pmu: i32,
     /// Dependency graph dump (unsupported: ignored with a warning).
     pub enable_dep_gen: i32,
-    /// Scope statistics (tensormap_and_ringbuffer).
+    /// Scope statistics (tensormap_and_ringbuffer; host_build_graph has no
+    /// rings: warned once per context, nothing written).
     pub enable_scope_stats: i32,
     /// Directory for diagnostics output.
     pub output_prefix: String,
@@ -174,7 +180,7 @@ impl DeviceContext {
         }
         let (device, warnings) = config::resolve_device(cfg, env)?;
         warnings.iter().for_each(|w| w.emit());
-        if device.variant() == RuntimeVariant::AicpuBuildGraph {
+        if device.runtime_override() == Some(RuntimeVariant::AicpuBuildGraph) {
             return Err(Error::Unsupported("runtime aicpu_build_graph is not available (it was removed upstream); use tensormap_and_ringbuffer or host_build_graph".into()));
         }
         crate::kernel::sim_context::ensure_loaded()?;
@@ -198,11 +204,21 @@ impl DeviceContext {
         Ok(Self::initialized(&self.lock())?.1)
     }
 
-    /// Registers a callable image under `id`.
+    /// Registers a callable image under `id`, on the runtime variant its
+    /// orchestration binary implements; a runtime override latched at init
+    /// that contradicts the binary fails the call.
     pub fn prepare(&self, id: i32, parsed: ParsedCallable) -> Result<()> {
         let mut inner = self.lock();
         let (_, device) = Self::initialized(&inner)?;
-        inner.registry.register(id, parsed, device.variant())
+        let over = device
+            .runtime_override()
+            .map(|variant| RuntimeOverride { variant, origin: device.runtime_override_origin() });
+        inner.registry.register(id, parsed, over)
+    }
+
+    /// The runtime variant callable `id` runs on.
+    pub fn callable_variant(&self, id: i32) -> Result<RuntimeVariant> {
+        Ok(self.lock().registry.get(id)?.variant)
     }
 
     /// Unregisters `id` (0 also when not registered).
@@ -237,12 +253,12 @@ impl DeviceContext {
         let shape = exec.shape()?;
         let mut inner = self.lock();
         let (device_id, device) = Self::initialized(&inner)?;
-        config::resolve::check_per_device_unchanged(cfg, &device)?;
+        let variant = inner.registry.get(id)?.variant;
+        config::resolve::check_per_device_unchanged(cfg, &device, variant)?;
         let (run_cfg, warnings) = config::resolve_run(cfg, &ProcessEnv)?;
         warnings.iter().for_each(|w| w.emit());
-        self.warn_unsupported(&mut inner, exec);
-        inner.registry.get(id)?;
-        let device_ns = match device.variant() {
+        self.warn_unsupported(&mut inner, exec, variant);
+        let device_ns = match variant {
             RuntimeVariant::HostBuildGraph => self.run_hbg(&inner, id, args, shape, device_id)?,
             RuntimeVariant::TensormapAndRingbuffer => {
                 self.run_trb(&mut inner, id, args, exec, shape, device_id, &device, &run_cfg)?
@@ -252,7 +268,20 @@ impl DeviceContext {
         Ok(RunTiming { host_wall_ns: (t0.elapsed().as_nanos() as u64).max(1), device_wall_ns: device_ns })
     }
 
-    fn warn_unsupported(&self, inner: &mut Inner, exec: &ExecParams) {
+    fn warn_unsupported(&self, inner: &mut Inner, exec: &ExecParams, variant: RuntimeVariant) {
+        if variant == RuntimeVariant::HostBuildGraph
+            && exec.enable_scope_stats != 0
+            && inner.warned.insert("enable_scope_stats on host_build_graph")
+        {
+            log::warn(
+                "run_prepared",
+                &format!(
+                    "enable_scope_stats: host_build_graph has no scope rings, so there are no ring statistics; \
+                     nothing is written under {}/scope_stats (warned once per device context)",
+                    exec.output_prefix
+                ),
+            );
+        }
         for (name, on) in [
             ("enable_l2_swimlane", exec.enable_l2_swimlane),
             ("enable_dump_tensor", exec.enable_dump_tensor),

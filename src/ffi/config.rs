@@ -9,7 +9,7 @@ use once_cell::sync::Lazy;
 
 use crate::config::{
     self, ConfigError, ProcessEnv, Resolved, ResolvedConfig, RingValue, RuntimeConfig, RuntimeVariant, Shape, Source,
-    Tier, KNOBS,
+    KNOBS,
 };
 use crate::diagnostics::{last_error, Error, ErrorCode, Result};
 use crate::ffi::{guard, guard_code};
@@ -56,7 +56,7 @@ pub struct pto_runtime_config_t {
     pub scheduler_timeout_ms: u64,
     /// orch_to_sched (env PTO2_ORCH_TO_SCHED): a boolean (1/true/t or 0/false/f), stored as 1 or 0; default false; PTO_BOOL_UNSET (-1) = unset.
     pub orch_to_sched: i32,
-    /// runtime (env SIMPLER_RUNTIME, per device): one of tensormap_and_ringbuffer, host_build_graph, aicpu_build_graph, stored as PTO_RUNTIME_* (1, 2, 3); default tensormap_and_ringbuffer; PTO_RUNTIME_UNSET (0) = unset.
+    /// runtime (env SIMPLER_RUNTIME, per device, an optional override): one of tensormap_and_ringbuffer, host_build_graph, aicpu_build_graph, stored as PTO_RUNTIME_* (1, 2, 3); default inferred per callable (from its orchestration binary); PTO_RUNTIME_UNSET (0) = unset. A set value that contradicts a callable's binary fails prepare_callable.
     pub runtime: i32,
 }
 
@@ -118,7 +118,7 @@ pub struct pto_resolved_config_t {
     pub orch_to_sched: pto_resolved_value_t,
     /// Scheduler watchdog in ms.
     pub scheduler_timeout_ms: pto_resolved_value_t,
-    /// Runtime variant (PTO_RUNTIME_*).
+    /// Runtime variant override (PTO_RUNTIME_*; PTO_RUNTIME_UNSET = none, inferred per callable).
     pub runtime: pto_resolved_value_t,
 }
 
@@ -370,7 +370,7 @@ pub extern "C" fn pto_runtime_config_describe(index: usize, out: *mut pto_knob_i
             unit: s[6].as_ptr(),
             doc: s[7].as_ptr(),
             per_ring: i32::from(spec.shape == Shape::PerRing),
-            per_device: i32::from(spec.tier == Tier::PerDevice),
+            per_device: i32::from(spec.tier.per_device()),
         };
         Ok(())
     })

@@ -138,7 +138,8 @@ pub extern "C" fn get_runtime_size() -> usize {
 }
 
 /// Attaches the context to `device_id`; per-device knobs come from the
-/// environment (`PTO2_SCHEDULER_TIMEOUT_MS`, `SIMPLER_RUNTIME`) or defaults.
+/// environment (`PTO2_SCHEDULER_TIMEOUT_MS`; `SIMPLER_RUNTIME`, an optional
+/// override of the variant each callable's binary implies) or defaults.
 /// The executor binaries are accepted and kept (the simulated device does not
 /// need them); the dispatcher binary is ignored, as on upstream's sim.
 #[no_mangle]
@@ -288,7 +289,11 @@ pub extern "C" fn copy_from_device_ctx(
 
 /// Registers the ChipCallable image at `callable` under `callable_id`
 /// (`[0, 64)`, not taken). The image length is derived from its header; use
-/// `simpler_prepare_callable_sized` when the length is known.
+/// `simpler_prepare_callable_sized` when the length is known. The callable
+/// runs on the variant its orchestration binary implements (exports
+/// `framework_bind_runtime`: tensormap_and_ringbuffer; exports the `func_name`
+/// entry only: host_build_graph); a `runtime` override that contradicts it,
+/// or a binary that is neither, fails the call (`PTO_ERR_INVALID_CALLABLE`).
 #[no_mangle]
 pub extern "C" fn prepare_callable(ctx: DeviceContextHandle, callable_id: i32, callable: *const c_void) -> i32 {
     guard_legacy(|| {
@@ -461,9 +466,10 @@ pub extern "C" fn get_orchestration_compiler() -> i32 {
 }
 
 /// Runtime-variant entry (upstream internal ABI): checks that `callable` is a
-/// well-formed ChipCallable and, if given, hands it to `upload_fn`. The
-/// C++ `CallableArtifacts` at `out` is not touched (it is internal to
-/// upstream's host runtime). 0 or -1.
+/// well-formed ChipCallable whose orchestration binary is of a known runtime
+/// variant (agreeing with `SIMPLER_RUNTIME` when set) and, if given, hands it
+/// to `upload_fn`. The C++ `CallableArtifacts` at `out` is not touched (it is
+/// internal to upstream's host runtime). 0 or -1.
 #[no_mangle]
 #[allow(clippy::not_unsafe_ptr_arg_deref)] // a C export: the pointer contract is documented above
 pub extern "C" fn prepare_callable_impl(
@@ -479,6 +485,13 @@ pub extern "C" fn prepare_callable_impl(
         if parsed.orch_so.is_empty() {
             return Err(Error::InvalidCallable("the orchestration binary is empty".into()));
         }
+        // No context here: the override can only come from the environment.
+        let (device, warnings) = crate::config::resolve_device(&RuntimeConfig::new(), &crate::config::ProcessEnv)?;
+        warnings.iter().for_each(|w| w.emit());
+        let over = device
+            .runtime_override()
+            .map(|variant| crate::callable::RuntimeOverride { variant, origin: device.runtime_override_origin() });
+        crate::callable::classify::decide(&parsed.orch_so, &parsed.func_name, over)?;
         if let Some(upload) = upload_fn {
             // SAFETY: the caller supplied this callback for exactly this image.
             if !parsed.children.is_empty() && unsafe { upload(callable) } == 0 {

@@ -54,6 +54,7 @@ pub(crate) fn build_so(sources: &[&str], cpp: bool, defines: &[&str]) -> Vec<u8>
     }
     cmd.arg(format!("-I{}", repo_path("include").display()));
     cmd.arg(format!("-I{}", repo_path("examples/kernels").display()));
+    cmd.arg(format!("-I{}", repo_path("c_tests/include").display()));
     for d in defines {
         cmd.arg(format!("-D{d}"));
     }
