@@ -75,8 +75,9 @@ fn per_device_knobs_are_latched_at_init() {
     ctx.init_with_env(0, &cfg, &[], &[], &env).unwrap();
     let d = ctx.device_config().unwrap();
     assert_eq!(d.timeout_ms(), 2500, "explicit beats env");
-    assert_eq!(d.variant(), RuntimeVariant::TensormapAndRingbuffer);
+    assert_eq!(d.runtime_override(), None, "no override: each callable's binary decides");
     register(&ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
+    assert_eq!(ctx.callable_variant(0).unwrap(), RuntimeVariant::TensormapAndRingbuffer);
     let same = RuntimeConfig::builder().scheduler_timeout_ms(2500).build().unwrap();
     run_vector(&ctx, 0, &exec(None), &same).unwrap();
     let different = RuntimeConfig::builder().scheduler_timeout_ms(10).build().unwrap();

@@ -261,14 +261,21 @@ const CACHE_CAP: usize = 256;
 
 static CACHE: Lazy<Mutex<HashMap<(u64, usize), Arc<ExportedSymbols>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
+/// [`exported_symbols`] with the error as the callable error it becomes.
+fn parse(bytes: &[u8]) -> Result<ExportedSymbols> {
+    exported_symbols(bytes)
+        .map_err(|e| Error::InvalidCallable(format!("the orchestration binary cannot be classified: {}", e.0)))
+}
+
+/// The exported symbols of `bytes`, parsed once per distinct binary (keyed
+/// like the orchestration pool: build-id, else content hash, plus length).
 fn cached_symbols(bytes: &[u8]) -> Result<Arc<ExportedSymbols>> {
     let key = (orch_so_key(bytes), bytes.len());
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(s) = cache.get(&key) {
         return Ok(s.clone());
     }
-    let symbols = exported_symbols(bytes)
-        .map_err(|e| Error::InvalidCallable(format!("the orchestration binary cannot be classified: {}", e.0)))?;
+    let symbols = parse(bytes)?;
     if cache.len() >= CACHE_CAP {
         cache.clear();
     }

@@ -95,12 +95,28 @@ pub fn run_program<A: AsRef<std::ffi::OsStr>>(
     timeout: Duration,
     tag: &str,
 ) -> RunOutput {
+    run_program_without(exe, args, envs, &[], timeout, tag)
+}
+
+/// [`run_program`] with the variables `remove` taken out of the child's environment.
+pub fn run_program_without<A: AsRef<std::ffi::OsStr>>(
+    exe: &Path,
+    args: &[A],
+    envs: &[(&str, &str)],
+    remove: &[&str],
+    timeout: Duration,
+    tag: &str,
+) -> RunOutput {
     let out = scratch("runs");
     let stdout_path = out.join(format!("{tag}.stdout"));
     let stderr_path = out.join(format!("{tag}.stderr"));
     let stdout_file = std::fs::File::create(&stdout_path).expect("create stdout file");
     let stderr_file = std::fs::File::create(&stderr_path).expect("create stderr file");
-    let mut child = Command::new(exe)
+    let mut cmd = Command::new(exe);
+    for var in remove {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
         .args(args)
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
