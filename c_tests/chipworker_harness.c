@@ -5,7 +5,9 @@
  * usage: chipworker_harness <libsimpler.so> <orchestration.so> <kernel_add.so>
  *                           <kernel_add_scalar.so> <kernel_mul.so>
  *
- * Sequence: setenv SIMPLER_RUNTIME=host_build_graph; dlopen(RTLD_NOW|RTLD_LOCAL);
+ * Sequence (nothing set in the environment: the library tells host_build_graph from the
+ * orchestration binary, as upstream tells it from which host library is loaded):
+ * dlopen(RTLD_NOW|RTLD_LOCAL);
  * resolve the 26 symbols (clear dlerror + dlsym, list every missing one);
  * create_device_context; get_runtime_size + calloc; simpler_init(ctx, 0, aicpu, n,
  * aicore, n, NULL, 0); prepare_callable; run_prepared (ChipWorker argument pattern)
@@ -50,10 +52,9 @@ int main(int argc, char **argv) {
     kernel_paths[1] = argv[4];
     kernel_paths[2] = argv[5];
 
-    /* Legacy entry points have no config argument: the runtime variant comes from the
-     * environment, set before simpler_init. */
-    check("setenv SIMPLER_RUNTIME=host_build_graph", setenv("SIMPLER_RUNTIME", "host_build_graph", 1) == 0,
-          "setenv failed");
+    /* Upstream's ChipWorker never names the runtime variant: SIMPLER_RUNTIME stays unset. */
+    check("SIMPLER_RUNTIME unset (the variant is inferred from the callable)", unsetenv("SIMPLER_RUNTIME") == 0,
+          "unsetenv failed");
 
     if (!check("fixture SOs read and ChipCallable built", hbg_fixture_load(&fx, argv[2], kernel_paths, err, sizeof err) == 0,
                "%s", err))

@@ -55,9 +55,10 @@ def _text(knob: str, value: object) -> str:
 @dataclass(frozen=True)
 class Resolved:
     """One effective value and where it came from (``default``, ``env``, ``env_per_ring``,
-    ``explicit`` or ``explicit_per_ring``)."""
+    ``explicit`` or ``explicit_per_ring``). ``runtime`` is ``None`` when no override is set
+    (each callable runs on the variant its orchestration binary implements)."""
 
-    value: Union[int, bool, str]
+    value: Union[int, bool, str, None]
     source: str
 
 
@@ -168,11 +169,12 @@ class RuntimeConfig:
             raise_last(rc, "pto_runtime_config_resolve")
 
         def one(v, kind: str = "int") -> Resolved:
-            value: Union[int, bool, str] = int(v.value)
+            value: Union[int, bool, str, None] = int(v.value)
             if kind == "bool":
                 value = bool(v.value)
             elif kind == "runtime":
-                value = RUNTIMES.get(int(v.value), str(v.value))
+                # 0 = no override: each callable's orchestration binary decides its variant.
+                value = None if int(v.value) == 0 else RUNTIMES.get(int(v.value), str(v.value))
             return Resolved(value, SOURCES.get(int(v.source), str(v.source)))
 
         out: Dict[str, Union[Resolved, List[Resolved]]] = {}

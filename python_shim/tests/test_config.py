@@ -83,7 +83,7 @@ def test_env_and_default_sources(monkeypatch):
     assert [(v.value, v.source) for v in r["ring_heap"]] == [
         (4096, "env_per_ring"), (8192, "env_per_ring"), (16384, "env_per_ring"), (32768, "env_per_ring")]
     assert r["ring_task_window"][0] == pysimpler.Resolved(16, "explicit")
-    assert r["runtime"] == pysimpler.Resolved("tensormap_and_ringbuffer", "default")
+    assert r["runtime"] == pysimpler.Resolved(None, "default")  # no override: inferred per callable
     assert r["orch_to_sched"] == pysimpler.Resolved(False, "default")
 
 

@@ -44,6 +44,19 @@ def test_numpy_run(hbg_callable):
         np.testing.assert_array_equal(out, expected(a, b))
 
 
+def test_variant_inferred_without_any_config(hbg_callable, monkeypatch):
+    """No runtime knob, no SIMPLER_RUNTIME: the HBG binary decides; an override naming TRB fails at register."""
+    monkeypatch.delenv("SIMPLER_RUNTIME", raising=False)
+    with Worker() as w:
+        cid = register(w, hbg_callable)
+        a, b, out = inputs(1000, 7)
+        w.run(cid, [a, b, out], [a.size])
+        np.testing.assert_array_equal(out, expected(a, b))
+    with Worker(config=RuntimeConfig(runtime="tensormap_and_ringbuffer")) as w:
+        with pytest.raises(SimplerError, match="runtime variant mismatch.*host_build_graph"):
+            register(w, hbg_callable)
+
+
 def test_other_buffer_types(hbg_callable):
     with Worker(config=HBG) as w:
         cid = register(w, hbg_callable)
