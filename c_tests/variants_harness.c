@@ -157,6 +157,25 @@ static void inferred(const HbgFixture *hbg, const uint8_t *trb, size_t trb_size,
     end_ctx(ch, "HBG context");
     end_ctx(ct, "TRB context");
 
+    /* A binary that is neither variant: a clear error at prepare, the context stays usable. */
+    {
+        static const int32_t sig[3] = {CCB_ARG_IN, CCB_ARG_IN, CCB_ARG_OUT};
+        size_t size = 0;
+        uint8_t *img = ccb_build_chip_callable(sig, 3, "build_graph", "", hbg->kernels[0], hbg->kernel_sizes[0], NULL, 0,
+                                               &size);
+        c = new_ctx();
+        if (check("ambiguous image built and context ready", img != NULL && c != NULL, "%s", hbg_last_error(&api))) {
+            rc = api.simpler_prepare_callable_sized(c, 1, img, size);
+            check("prepare of a binary exporting neither framework_bind_runtime nor func_name -> PTO_ERR_INVALID_CALLABLE",
+                  rc == PTO_ERR_INVALID_CALLABLE_CODE && strstr(hbg_last_error(&api), "cannot tell the runtime variant") != NULL,
+                  "rc %d: %s", rc, hbg_last_error(&api));
+            rc = api.prepare_callable(c, 1, hbg->callable);
+            check("same context and id usable afterwards", rc == 0 && hbg_run(c, 1, d, 5) == 0, "rc %d %s", rc, err);
+        }
+        free(img);
+        if (c != NULL) end_ctx(c, "ambiguity context");
+    }
+
     /* One context, both callables, several orders, many runs. */
     c = new_ctx();
     if (!check("mixed context created and initialised", c != NULL, "%s", hbg_last_error(&api))) return;

@@ -135,3 +135,104 @@ fn demo_pins_its_variant_under_simpler_runtime_host_build_graph() {
     assert!(run.stdout.contains("note: SIMPLER_RUNTIME=host_build_graph is overridden"), "{}", run.stdout);
     assert!(run.stdout.contains("all examples passed"), "{}", run.stdout);
 }
+
+/// `simpler bench --quick` under `SIMPLER_RUNTIME=host_build_graph` pins its variant too.
+#[test]
+fn bench_pins_its_variant_under_simpler_runtime_host_build_graph() {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_simpler"));
+    let run = common::run_program(
+        &exe,
+        &["bench", "--quick"],
+        &[("SIMPLER_RUNTIME", "host_build_graph")],
+        TIMEOUT,
+        "bench_hbg_env",
+    );
+    assert!(run.success, "status {} timed out {}\n{}\n{}", run.status, run.timed_out, run.stdout, run.stderr);
+    assert!(run.stdout.contains("note: SIMPLER_RUNTIME=host_build_graph is overridden"), "{}", run.stdout);
+    assert!(run.stdout.contains("vector example    : median"), "{}", run.stdout);
+}
+
+/// In-process, through the Rust API: an HBG context and a TRB context
+/// running at the same time on two threads, and one context holding both,
+/// with the TRB engine and arena created only at the first TRB run.
+#[test]
+fn contexts_of_both_variants_run_concurrently_and_share_one_context() {
+    use simpler::abi::callable::ChipCallableBuilder;
+    use simpler::abi::ArgDirection::{In, Out};
+    use simpler::config::{RuntimeConfig, RuntimeVariant};
+    use simpler::demo::{self, assets};
+    use simpler::device::context::DeviceContext;
+
+    let b = built();
+    let read = |p: &PathBuf| std::fs::read(p).expect("fixture");
+    let hbg_image = ChipCallableBuilder::new(&[In, In, Out], "build_example_graph", &read(&b.hbg[0]))
+        .child(0, &[In, In, Out], &read(&b.hbg[1]))
+        .child(1, &[In, Out], &read(&b.hbg[2]))
+        .child(2, &[In, In, Out], &read(&b.hbg[3]))
+        .build()
+        .expect("hbg image");
+    let trb_image = demo::vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).expect("trb image");
+    let cfg = RuntimeConfig::new();
+    let run_hbg = |ctx: &DeviceContext, id: i32, round: usize| {
+        let (mut a, mut bb) = demo::vector_inputs(4096);
+        a.iter_mut().for_each(|v| *v += round as f32);
+        let mut f = vec![f32::NAN; 4096];
+        let args = demo::args_of(&mut [&mut a, &mut bb, &mut f], &[]).unwrap();
+        ctx.run(id, &args, &demo::exec(None), &cfg).unwrap_or_else(|e| panic!("hbg run {round}: {e}"));
+        for i in 0..f.len() {
+            let s = a[i] + bb[i];
+            assert_eq!(f[i], (s + 1.0) * (s + 2.0), "hbg run {round}: element {i}");
+        }
+    };
+    let fresh = || {
+        let ctx = DeviceContext::new();
+        ctx.init(0, &cfg, &[], &[]).expect("init");
+        ctx
+    };
+
+    let hbg_ctx = fresh();
+    let trb_ctx = fresh();
+    demo::register(&hbg_ctx, 0, &hbg_image).unwrap();
+    demo::register(&trb_ctx, 0, &trb_image).unwrap();
+    assert_eq!(hbg_ctx.callable_variant(0).unwrap(), RuntimeVariant::HostBuildGraph);
+    assert_eq!(trb_ctx.callable_variant(0).unwrap(), RuntimeVariant::TensormapAndRingbuffer);
+    std::thread::scope(|s| {
+        s.spawn(|| (0..20).for_each(|r| run_hbg(&hbg_ctx, 0, r)));
+        s.spawn(|| {
+            for _ in 0..20 {
+                demo::run_vector(&trb_ctx, 0, &demo::exec(None), &cfg).expect("trb run");
+            }
+        });
+    });
+    assert_eq!(hbg_ctx.arena_builds(), 0, "an HBG-only context never builds a TRB arena");
+    assert_eq!(trb_ctx.arena_builds(), 1);
+
+    let mixed = fresh();
+    demo::register(&mixed, 1, &hbg_image).unwrap();
+    demo::register(&mixed, 2, &trb_image).unwrap();
+    for r in 0..5 {
+        run_hbg(&mixed, 1, r);
+    }
+    assert_eq!(mixed.arena_builds(), 0, "TRB state is created lazily, at the first TRB run");
+    for r in 0..10 {
+        if r % 3 == 0 {
+            demo::run_vector(&mixed, 2, &demo::exec(None), &cfg).expect("trb run");
+        } else {
+            run_hbg(&mixed, 1, r);
+        }
+    }
+    assert_eq!(mixed.arena_builds(), 1);
+    // A run config naming the runtime must name the callable's own variant.
+    let trb_cfg = RuntimeConfig::builder().runtime(RuntimeVariant::TensormapAndRingbuffer).build().unwrap();
+    demo::run_vector(&mixed, 2, &demo::exec(None), &trb_cfg).expect("matching per-run runtime");
+    let (mut a, mut bb) = demo::vector_inputs(4096);
+    let mut f = vec![f32::NAN; 4096];
+    let args = demo::args_of(&mut [&mut a, &mut bb, &mut f], &[]).unwrap();
+    let e = mixed.run(1, &args, &demo::exec(None), &trb_cfg).unwrap_err();
+    assert!(e.to_string().contains("host_build_graph (the variant of the callable run)"), "{e}");
+    assert!(f.iter().all(|v| v.is_nan()), "nothing ran");
+    run_hbg(&mixed, 1, 99);
+    for ctx in [hbg_ctx, trb_ctx, mixed] {
+        ctx.finalize();
+    }
+}

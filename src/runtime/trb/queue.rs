@@ -154,9 +154,12 @@ impl WiringQueue {
         self.head.0.fetch_add(1, Release);
     }
 
-    /// Number of queued values.
+    /// Number of queued values. Head is read first: it never passes the tail,
+    /// so a tail read after it is at least as large (reading the tail first
+    /// let a concurrent `advance` make head > tail and the subtraction overflow).
     pub fn len(&self) -> u64 {
-        self.tail.0.load(Acquire) - self.head.0.load(Acquire)
+        let h = self.head.0.load(Acquire);
+        self.tail.0.load(Acquire).saturating_sub(h)
     }
 
     /// Whether empty.
