@@ -259,7 +259,10 @@ pub(crate) fn classify_symbols(symbols: &ExportedSymbols, func_name: &str) -> Re
 /// Most distinct binaries whose symbols are kept (the cache is cleared when full).
 const CACHE_CAP: usize = 256;
 
-static CACHE: Lazy<Mutex<HashMap<(u64, usize), Arc<ExportedSymbols>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+/// Cache key of a binary: its orchestration-pool key and its length.
+type BinaryKey = (u64, usize);
+
+static CACHE: Lazy<Mutex<HashMap<BinaryKey, Arc<ExportedSymbols>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// [`exported_symbols`] with the error as the callable error it becomes.
 fn parse(bytes: &[u8]) -> Result<ExportedSymbols> {
