@@ -233,7 +233,6 @@ impl DeviceContext {
         cfg: &RuntimeConfig,
     ) -> Result<RunTiming> {
         let t0 = Instant::now();
-        args.validate()?;
         let shape = exec.shape()?;
         let mut inner = self.lock();
         let (device_id, device) = Self::initialized(&inner)?;
@@ -241,7 +240,8 @@ impl DeviceContext {
         let (run_cfg, warnings) = config::resolve_run(cfg, &ProcessEnv)?;
         warnings.iter().for_each(|w| w.emit());
         self.warn_unsupported(&mut inner, exec);
-        inner.registry.get(id)?;
+        // The one validation pass of the entry arguments, before any staging or dispatch.
+        crate::abi::task_args::validate_args(args, &inner.registry.get(id)?.signature)?;
         let device_ns = match device.variant() {
             RuntimeVariant::HostBuildGraph => self.run_hbg(&inner, id, args, shape, device_id)?,
             RuntimeVariant::TensormapAndRingbuffer => {
