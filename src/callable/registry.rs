@@ -85,8 +85,18 @@ pub fn check_id(id: i32) -> Result<()> {
 }
 
 impl Registry {
-    /// Registers `parsed` under `id` for `variant`.
+    /// Registers `parsed` under `id` for `variant`. On failure nothing is
+    /// kept: kernels loaded for this attempt and used by no other callable
+    /// are released again.
     pub fn register(&mut self, id: i32, parsed: ParsedCallable, variant: RuntimeVariant) -> Result<()> {
+        let result = self.register_inner(id, parsed, variant);
+        if result.is_err() {
+            self.release_unused_kernels();
+        }
+        result
+    }
+
+    fn register_inner(&mut self, id: i32, parsed: ParsedCallable, variant: RuntimeVariant) -> Result<()> {
         check_id(id)?;
         if self.callables.contains_key(&id) {
             return Err(Error::CallableId(format!("callable_id {id} is already registered: unregister it first")));
@@ -99,6 +109,12 @@ impl Registry {
             if !(0..RUNTIME_MAX_FUNC_ID).contains(&child.func_id) {
                 return Err(Error::InvalidCallable(format!(
                     "child func_id {} must be in [0, {RUNTIME_MAX_FUNC_ID})",
+                    child.func_id
+                )));
+            }
+            if kernels.contains_key(&child.func_id) {
+                return Err(Error::InvalidCallable(format!(
+                    "child func_id {} appears twice: each child func_id must be unique",
                     child.func_id
                 )));
             }
@@ -175,8 +191,17 @@ impl Registry {
                 }
             }
             self.aicpu_seen.remove(&id);
+            drop(r);
+            self.release_unused_kernels();
         }
         Ok(())
+    }
+
+    /// Kernel pool: drops every kernel object no registered callable uses
+    /// any more (the pool's own reference is then the only one), which
+    /// `dlclose`s it. Its temporary file was already unlinked at load.
+    fn release_unused_kernels(&mut self) {
+        self.kernel_pool.retain(|_, so| Arc::strong_count(so) > 1);
     }
 
     /// The registered callable `id`.
@@ -217,7 +242,8 @@ impl Registry {
         self.orch_pool.len()
     }
 
-    /// Number of distinct kernel objects loaded.
+    /// Number of distinct kernel objects loaded (those used by at least one
+    /// registered callable).
     pub fn kernel_objects(&self) -> usize {
         self.kernel_pool.len()
     }
