@@ -104,6 +104,9 @@ impl Registry {
         if parsed.orch_so.is_empty() {
             return Err(Error::InvalidCallable("the orchestration binary is empty".into()));
         }
+        // Refused at registration, although a tensormap_and_ringbuffer
+        // orchestration is loaded only at the callable's first run.
+        crate::loader::elf::check_image(&parsed.orch_so, &format!("orchestration SO of callable {id}"))?;
         let mut kernels = HashMap::new();
         for child in &parsed.children {
             if !(0..RUNTIME_MAX_FUNC_ID).contains(&child.func_id) {
