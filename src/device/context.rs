@@ -122,7 +122,7 @@ impl DeviceContext {
     /// A context that still needs `init`.
     pub fn new() -> DeviceContext {
         DeviceContext {
-            memory: DeviceMemory::new(),
+            memory: DeviceMemory::new_uninitialized(),
             inner: Mutex::new(Inner {
                 phase: Phase::Created,
                 device: None,
@@ -182,6 +182,7 @@ impl DeviceContext {
         inner.aicpu_binary = aicpu.to_vec();
         inner.aicore_binary = aicore.to_vec();
         inner.phase = Phase::Initialized { device_id };
+        self.memory.open();
         Ok(())
     }
 
@@ -349,6 +350,7 @@ impl DeviceContext {
         inner.trb = None;
         inner.device = None;
         inner.phase = Phase::Finalized;
+        self.memory.close_finalized();
         drop(inner);
         self.memory.free_all();
     }
