@@ -106,7 +106,11 @@ impl Registry {
         }
         // Refused at registration, although a tensormap_and_ringbuffer
         // orchestration is loaded only at the callable's first run.
-        crate::loader::elf::check_image(&parsed.orch_so, &format!("orchestration SO of callable {id}"))?;
+        let orch_what = match variant {
+            RuntimeVariant::HostBuildGraph => format!("host_build_graph orchestration SO of callable {id}"),
+            _ => format!("orchestration SO of callable {id}"),
+        };
+        crate::loader::elf::check_image(&parsed.orch_so, &orch_what)?;
         let mut kernels = HashMap::new();
         for child in &parsed.children {
             if !(0..RUNTIME_MAX_FUNC_ID).contains(&child.func_id) {
