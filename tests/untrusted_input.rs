@@ -104,7 +104,8 @@ fn duplicate_child_func_ids_are_refused() {
     let e = parse_chip_callable(&image).unwrap_err();
     assert_eq!(e.code(), ErrorCode::PtoErrInvalidCallable);
     // A ParsedCallable built in Rust bypasses the parser; registration refuses it too.
-    let mut parsed = parse_chip_callable(&vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
+    let mut parsed =
+        parse_chip_callable(&vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
     parsed.children[1].func_id = 0;
     let e = ctx.prepare(0, parsed).unwrap_err();
     assert_eq!(e.code(), ErrorCode::PtoErrInvalidCallable, "{e}");

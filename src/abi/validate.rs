@@ -113,14 +113,20 @@ fn check_tensor(i: usize, t: &Tensor) -> Result<()> {
         if t.extent_elem_cache != extent {
             return Err(field(
                 "extent_elem_cache",
-                format!("is {}, must be 1 + sum((shape-1)*stride) = {extent} for a non-contiguous tensor", t.extent_elem_cache),
+                format!(
+                    "is {}, must be 1 + sum((shape-1)*stride) = {extent} for a non-contiguous tensor",
+                    t.extent_elem_cache
+                ),
             ));
         }
         extent
     };
     let size = t.buffer_size;
     if t.buffer_addr == 0 && size != 0 {
-        return Err(field("buffer.addr", format!("is NULL with buffer.size {size}: a non-empty buffer needs an address")));
+        return Err(field(
+            "buffer.addr",
+            format!("is NULL with buffer.size {size}: a non-empty buffer needs an address"),
+        ));
     }
     if t.buffer_addr.checked_add(size).is_none() || size > isize::MAX as u64 {
         return Err(field(

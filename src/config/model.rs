@@ -211,11 +211,13 @@ impl RuntimeConfig {
                 self.runtime = if unset {
                     None
                 } else {
-                    Some(RuntimeVariant::from_name(parse::trim_blanks(text)).ok_or_else(|| ConfigError::InvalidValue {
-                        knob: spec.name,
-                        ring: None,
-                        value: text.to_string(),
-                        rule: spec.rule_text(),
+                    Some(RuntimeVariant::from_name(parse::trim_blanks(text)).ok_or_else(|| {
+                        ConfigError::InvalidValue {
+                            knob: spec.name,
+                            ring: None,
+                            value: text.to_string(),
+                            rule: spec.rule_text(),
+                        }
                     })?)
                 };
             }

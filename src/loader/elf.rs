@@ -190,7 +190,10 @@ fn check(b: &[u8]) -> std::result::Result<(), String> {
         }
         if p_type == PT_LOAD {
             if seg.memsz < seg.filesz {
-                return Err(format!("program header {i} (PT_LOAD) has memsz {:#x} < filesz {:#x}", seg.memsz, seg.filesz));
+                return Err(format!(
+                    "program header {i} (PT_LOAD) has memsz {:#x} < filesz {:#x}",
+                    seg.memsz, seg.filesz
+                ));
             }
             if seg.vaddr.checked_add(seg.memsz).is_none() {
                 return Err(format!("program header {i} (PT_LOAD) wraps the address space"));
@@ -315,7 +318,10 @@ mod tests {
 
     fn phdr_of_type(b: &[u8], t: u32) -> usize {
         let phoff = u64_at(b, 32).unwrap() as usize;
-        (0..u16_at(b, 56).unwrap() as usize).map(|i| phoff + i * PHDR_SIZE).find(|&at| u32_at(b, at) == Some(t)).unwrap()
+        (0..u16_at(b, 56).unwrap() as usize)
+            .map(|i| phoff + i * PHDR_SIZE)
+            .find(|&at| u32_at(b, at) == Some(t))
+            .unwrap()
     }
 
     #[test]
