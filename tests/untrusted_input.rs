@@ -112,3 +112,57 @@ fn duplicate_child_func_ids_are_refused() {
     assert!(e.to_string().contains("unique"), "{e}");
     still_usable(&ctx);
 }
+
+/// The two validators as a fuzz target calls them: plain bytes in, `Result` out.
+#[test]
+fn validators_take_plain_bytes() {
+    use simpler::abi::task_args::{validate_args, ChipStorageTaskArgs, CHIP_STORAGE_TASK_ARGS_SIZE};
+    use simpler::loader::elf::check_image;
+    let mut bytes = vec![0u8; CHIP_STORAGE_TASK_ARGS_SIZE];
+    let args: ChipStorageTaskArgs = bytemuck::pod_read_unaligned(&bytes);
+    assert!(validate_args(&args, &[]).is_ok(), "no tensors, no scalars");
+    bytes[17408] = 1; // tensor_count = 1 with an all-zero tensor (ndims 0)
+    let args: ChipStorageTaskArgs = bytemuck::pod_read_unaligned(&bytes);
+    assert_eq!(validate_args(&args, &[In]).unwrap_err().code(), ErrorCode::PtoErrInvalidTaskArgs);
+    assert!(check_image(assets::KERNEL_MUL, "kernel_mul").is_ok());
+    let e = check_image(&assets::KERNEL_MUL[..100], "kernel_mul").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PtoErrInvalidBinary);
+    assert!(e.to_string().starts_with("invalid binary: kernel_mul: "), "{e}");
+}
+
+/// `bind_callable_to_runtime_impl` (upstream's per-run variant entry) applies the same
+/// validator with the signature it is given.
+#[test]
+fn bind_entry_validates_args_against_its_signature() {
+    use simpler::ffi::config::pto_last_error_code;
+    use simpler::ffi::host_api::bind_callable_to_runtime_impl;
+    let (mut a, mut b) = vector_inputs(64);
+    let mut f = vec![0f32; 64];
+    let mut args = args_of(&mut [&mut a, &mut b, &mut f], &[]).unwrap();
+    let sig = [In as i32, In as i32, Out as i32];
+    let mut runtime = [0u8; 64];
+    let null = std::ptr::null();
+    let mut bind = |args: &simpler::abi::ChipStorageTaskArgs, sig: &[i32]| {
+        bind_callable_to_runtime_impl(
+            runtime.as_mut_ptr().cast(),
+            (args as *const simpler::abi::ChipStorageTaskArgs).cast(),
+            std::ptr::null_mut(),
+            sig.as_ptr(),
+            sig.len() as i32,
+            0,
+            0,
+            0,
+            null,
+            null,
+            null,
+        )
+    };
+    assert_eq!(bind(&args, &sig), 0);
+    args.tensors_mut()[2].buffer_size = 4;
+    assert_eq!(bind(&args, &sig), -1);
+    assert_eq!(pto_last_error_code(), ErrorCode::PtoErrInvalidTaskArgs as i32);
+    args.tensors_mut()[2].buffer_size = 256;
+    assert_eq!(bind(&args, &[In as i32, In as i32, Out as i32, Out as i32]), -1);
+    assert_eq!(bind(&args, &[In as i32, 7]), -1);
+    assert_eq!(bind(&args, &sig), 0);
+}
