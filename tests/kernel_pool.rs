@@ -8,6 +8,7 @@ use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig};
 use simpler::demo::{assets, exec, register, run_vector};
 use simpler::device::context::DeviceContext;
+use simpler::device::region::resident_bytes;
 
 fn mappings() -> usize {
     std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps").lines().count()
@@ -40,12 +41,14 @@ fn distinct_kernels_are_released_at_unregister() {
     for tag in 0..20 {
         cycle(tag);
     }
-    let before = mappings();
+    let (before, rss_before) = (mappings(), resident_bytes().unwrap());
     for tag in 20..320 {
         cycle(tag);
     }
-    let after = mappings();
-    println!("mappings over 300 distinct cycles: {before} -> {after}");
+    let (after, rss_after) = (mappings(), resident_bytes().unwrap());
+    let rss_growth_mib = (rss_after as f64 - rss_before as f64) / 1048576.0;
+    println!("300 distinct cycles: mappings {before} -> {after}, RSS {rss_growth_mib:+.1} MiB");
+    assert!(rss_growth_mib < 16.0, "300 distinct cycles grew RSS by {rss_growth_mib:.1} MiB");
     // Each kernel object kept would add ~5 mappings (1,500 for 300 cycles).
     assert!(after <= before + 40, "300 distinct register/run/unregister cycles grew mappings {before} -> {after}");
     // The context is still fully usable.
