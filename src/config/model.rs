@@ -136,8 +136,9 @@ impl RuntimeConfig {
         // so only a set of values that can never be valid is refused here;
         // the resolved sum is checked again at resolve time.
         let w = &self.ring_task_window;
-        let windows: [u64; RING_COUNT] = std::array::from_fn(|r| w.per_ring[r].or(w.all).unwrap_or(MIN_WINDOW));
-        check_window_sum(&windows, "given (an unset ring counted as 4)")
+        let given: [Option<u64>; RING_COUNT] = std::array::from_fn(|r| w.per_ring[r].or(w.all));
+        let how = if given.iter().all(Option::is_some) { "given" } else { "given, an unset ring counted as 4" };
+        check_window_sum(&given.map(|v| v.unwrap_or(MIN_WINDOW)), how)
     }
 
     /// Sets a knob from text, with the same syntax as its environment
