@@ -14,8 +14,9 @@
 //! align)`, ascending and non-overlapping; exactly one `PT_DYNAMIC`, inside
 //! the file-backed part of a `PT_LOAD`, terminated by `DT_NULL`, with
 //! `DT_STRTAB` and `DT_SYMTAB`, every address-valued entry inside a loaded
-//! segment (with its size, where the entry has one) and every string offset
-//! inside the string table.
+//! segment (with its size, where the entry has one), every string offset
+//! inside the string table, and the fixed part of the `DT_HASH` /
+//! `DT_GNU_HASH` tables (header, bloom words, buckets) inside the file.
 
 use crate::diagnostics::{Error, Result};
 
@@ -54,9 +55,11 @@ const DT_NULL: i64 = 0;
 const DT_STRTAB: i64 = 5;
 const DT_SYMTAB: i64 = 6;
 const DT_STRSZ: i64 = 10;
+const DT_HASH: i64 = 4;
+const DT_GNU_HASH: i64 = 0x6fff_fef5;
 const ADDRESS_TAGS: [(i64, &str, i64); 16] = [
     (3, "DT_PLTGOT", 0),
-    (4, "DT_HASH", 0),
+    (DT_HASH, "DT_HASH", 0),
     (DT_STRTAB, "DT_STRTAB", DT_STRSZ),
     (DT_SYMTAB, "DT_SYMTAB", 0),
     (7, "DT_RELA", 8),
@@ -67,7 +70,7 @@ const ADDRESS_TAGS: [(i64, &str, i64); 16] = [
     (25, "DT_INIT_ARRAY", 27),
     (26, "DT_FINI_ARRAY", 28),
     (32, "DT_PREINIT_ARRAY", 33),
-    (0x6fff_fef5, "DT_GNU_HASH", 0),
+    (DT_GNU_HASH, "DT_GNU_HASH", 0),
     (0x6fff_fff0, "DT_VERSYM", 0),
     (0x6fff_fffc, "DT_VERDEF", 0),
     (0x6fff_fffe, "DT_VERNEED", 0),
@@ -292,7 +295,33 @@ fn check_dynamic(b: &[u8], loads: &[Segment], dynamic: Segment) -> std::result::
             }
         }
     }
+    if let Some(addr) = value(DT_HASH) {
+        // nbucket, nchain, then nbucket + nchain 32-bit words.
+        let words = |i: u64| file_word32(b, loads, addr + 4 * i);
+        let (nbucket, nchain) = (words(0), words(1));
+        let size = nbucket.zip(nchain).map(|(n, c)| 8 + 4 * (n as u64 + c as u64));
+        if size.is_none_or(|size| containing(loads, addr, size, true).is_none()) {
+            return Err(format!("DT_HASH table at {addr:#x} (nbucket {nbucket:?}, nchain {nchain:?}) is not inside the file-backed part of a loaded segment"));
+        }
+    }
+    if let Some(addr) = value(DT_GNU_HASH) {
+        // nbuckets, symoffset, bloom_size, bloom_shift; bloom words (8 bytes), buckets.
+        let words = |i: u64| file_word32(b, loads, addr + 4 * i);
+        let (nbuckets, bloom) = (words(0), words(2));
+        let size = nbuckets.zip(bloom).map(|(n, m)| 16 + 8 * m as u64 + 4 * n as u64);
+        if size.is_none_or(|size| containing(loads, addr, size, true).is_none()) {
+            return Err(format!("DT_GNU_HASH table at {addr:#x} (nbuckets {nbuckets:?}, bloom_size {bloom:?}) is not inside the file-backed part of a loaded segment"));
+        }
+    }
     Ok(())
+}
+
+/// The 32-bit word at virtual address `addr`, read from the file through the
+/// `PT_LOAD` that maps it; `None` when no segment maps it from the file.
+fn file_word32(b: &[u8], loads: &[Segment], addr: u64) -> Option<u32> {
+    let seg = containing(loads, addr, 4, true)?;
+    let off = seg.offset.checked_add(addr - seg.vaddr)?;
+    u32_at(b, usize::try_from(off).ok()?)
 }
 
 #[cfg(test)]
@@ -388,6 +417,16 @@ mod tests {
         })
         .contains("DT_NULL"));
         assert!(corrupt(&|b| put_u64(b, strtab, 0x6fff_fff9)).contains("no DT_STRTAB"));
+        // A GNU hash header claiming 2^32-1 buckets.
+        let gnu = entry_of(&good, DT_GNU_HASH);
+        let gnu_addr = u64_at(&good, gnu + 8).unwrap();
+        let load_of = |a: u64| {
+            let at = phdr_of_type(&good, PT_LOAD);
+            let (off, vaddr) = (u64_at(&good, at + 8).unwrap(), u64_at(&good, at + 16).unwrap());
+            (off + a - vaddr) as usize
+        };
+        assert!(corrupt(&|b| b[load_of(gnu_addr)..load_of(gnu_addr) + 4].copy_from_slice(&[0xff; 4]))
+            .contains("DT_GNU_HASH"));
     }
 
     #[test]
