@@ -464,6 +464,199 @@ static void rejected_at_set_or_init(const char *name, const char *knob, const ch
     expect_error_msg(name, rc, msg);
 }
 
+/* ------------------------------------------------------------------------------- */
+/* Untrusted input (issue 9): each refusal carries its numbered code, leaves the host
+ * output buffer untouched, and is followed by a full successful cycle. */
+#define MISUSE_ERR_STATE (-1011)
+#define MISUSE_ERR_INVALID_CALLABLE (-1008)
+#define MISUSE_ERR_INVALID_VALUE (-1002)
+#define MISUSE_ERR_INVALID_TASK_ARGS (-1018)
+#define MISUSE_ERR_INVALID_BINARY (-1019)
+
+/* rc must be non-zero with pto_last_error_code() == code and a message containing `part`. */
+static void expect_code(const char *name, int rc, int code, const char *part) {
+    int got = api.pto_last_error_code();
+    const char *m = last_msg();
+    check(name, rc != 0 && got == code && strstr(m, part) != NULL, "rc %d, code %d (want %d), message '%s' (want '%s')",
+          rc, got, code, m, part);
+    prove_usable(name);
+}
+
+static void bad_task_args(void) {
+    uint8_t *args = ccb_args_alloc();
+    PtoRunTiming timing;
+    const size_t t0 = ccb_args_tensor_off(0), t2 = ccb_args_tensor_off(2);
+    char name[256];
+    int rc, i, untouched;
+    if (!check("task-args buffer", args != NULL, "allocation failed")) return;
+    rc = api.prepare_callable(ctx, SCRATCH_CID, fx.callable);
+    if (!check("prepare_callable(id 2) for task-args checks", rc == 0, "rc %d: %s", rc, last_msg())) {
+        ccb_free64(args);
+        return;
+    }
+    for (i = 0; i < 7; ++i) {
+        const char *what = "", *part = "";
+        memcpy(args, data.args, CCB_ARGS_SIZE);
+        switch (i) {
+        case 0: /* output buffer one element short of its shape */
+            ccb_put_u64(args, t2 + CCB_T_OFF_SIZE, HBG_SIZE * 4u - 4u);
+            what = "output tensor buffer.size smaller than shape x dtype";
+            part = "buffer.size";
+            break;
+        case 1: /* 65536^5 elements: the product overflows 64 bits */
+            ccb_put_u32(args, t0 + CCB_T_OFF_NDIMS, 5);
+            {
+                uint32_t d;
+                for (d = 0; d < 5; ++d) ccb_put_u32(args, t0 + CCB_T_OFF_SHAPES + 4u * d, 65536u);
+            }
+            what = "shape 65536^5 (element count overflows)";
+            part = "overflow";
+            break;
+        case 2:
+            ccb_put_u64(args, t0 + CCB_T_OFF_ADDR, 0);
+            what = "NULL buffer.addr with a non-zero buffer.size";
+            part = "NULL";
+            break;
+        case 3:
+            ccb_put_u64(args, t2 + CCB_T_OFF_START_OFFSET, 1);
+            what = "start_offset moving the view past buffer.size";
+            part = "start_offset";
+            break;
+        case 4:
+            ccb_put_i32(args, CCB_ARGS_OFF_TENSOR_COUNT, 2);
+            what = "tensor_count 2 for a 3-tensor signature";
+            part = "signature";
+            break;
+        case 5:
+            ccb_put_u8(args, t0 + CCB_T_OFF_DTYPE, 12);
+            what = "dtype 12 (DATA_TYPE_NUM)";
+            part = "dtype";
+            break;
+        default:
+            ccb_put_u32(args, t0 + CCB_T_OFF_STRIDES, 0);
+            what = "contiguous tensor with stride 0";
+            part = "strides";
+            break;
+        }
+        hbg_data_fill(&data, 3);
+        ccb_put_u32((uint8_t *)data.f, 0, 0x7FC0DEADu);
+        rc = run_cw(ctx, SCRATCH_CID, args, &timing);
+        untouched = ccb_get_u32((const uint8_t *)data.f, 0) == 0x7FC0DEADu;
+        snprintf(name, sizeof name, "run_prepared refuses %s (PTO_ERR_INVALID_TASK_ARGS, output untouched)", what);
+        check(name, untouched, "the host output buffer was written");
+        expect_code(name, rc, MISUSE_ERR_INVALID_TASK_ARGS, part);
+    }
+    api.unregister_callable(ctx, SCRATCH_CID);
+    ccb_free64(args);
+}
+
+/* The fixture's callable with orchestration and kernels replaced (NULL = keep) and,
+ * when dup_func_id >= 0, child 1 given that func_id. */
+static uint8_t *variant_callable(const uint8_t *orch, size_t orch_size, const uint8_t *k0, size_t k0_size,
+                                 int32_t dup_func_id, size_t *out_size) {
+    static const int32_t sig3[3] = {CCB_ARG_IN, CCB_ARG_IN, CCB_ARG_OUT};
+    static const int32_t sig2[2] = {CCB_ARG_IN, CCB_ARG_OUT};
+    CcbChild children[3];
+    int i;
+    for (i = 0; i < 3; ++i) {
+        children[i].func_id = i;
+        children[i].signature = i == 1 ? sig2 : sig3;
+        children[i].sig_count = i == 1 ? 2 : 3;
+        children[i].binary = fx.kernels[i];
+        children[i].binary_size = fx.kernel_sizes[i];
+    }
+    if (k0 != NULL) {
+        children[0].binary = k0;
+        children[0].binary_size = k0_size;
+    }
+    if (dup_func_id >= 0) children[1].func_id = dup_func_id;
+    return ccb_build_chip_callable(sig3, 3, HBG_ORCH_FUNC, "", orch != NULL ? orch : fx.orch,
+                                   orch != NULL ? orch_size : fx.orch_size, children, 3, out_size);
+}
+
+/* Registers the callable built with `orch`/`k0` cut to every 64th length; every cut must
+ * be refused with PTO_ERR_INVALID_BINARY naming `who`. */
+static void truncated_elf_sweep(int cut_kernel, const char *who) {
+    const uint8_t *so = cut_kernel ? fx.kernels[0] : fx.orch;
+    size_t full = cut_kernel ? fx.kernel_sizes[0] : fx.orch_size;
+    size_t cut, tried = 0, refused = 0, size;
+    char first_bad[512] = "";
+    char name[256];
+    for (cut = 1; cut < full; cut += 64) {
+        uint8_t *img = cut_kernel ? variant_callable(NULL, 0, so, cut, -1, &size)
+                                  : variant_callable(so, cut, NULL, 0, -1, &size);
+        int rc;
+        if (img == NULL) continue;
+        rc = api.prepare_callable(ctx, SCRATCH_CID, img);
+        ++tried;
+        if (rc != 0 && api.pto_last_error_code() == MISUSE_ERR_INVALID_BINARY && strstr(last_msg(), who) != NULL) {
+            ++refused;
+        } else if (first_bad[0] == '\0') {
+            snprintf(first_bad, sizeof first_bad, "cut %zu: rc %d code %d '%s'", cut, rc, api.pto_last_error_code(),
+                     last_msg());
+        }
+        if (rc == 0) api.unregister_callable(ctx, SCRATCH_CID);
+        free(img);
+    }
+    snprintf(name, sizeof name, "%s truncated at every 64th byte (%zu cuts) refused with PTO_ERR_INVALID_BINARY",
+             cut_kernel ? "kernel SO" : "orchestration SO", tried);
+    check(name, tried > 10 && refused == tried, "%zu of %zu refused; first other: %s", refused, tried, first_bad);
+    prove_usable(name);
+}
+
+static void untrusted_input(void) {
+    uint8_t *img;
+    size_t size;
+    void *c, *p;
+    uint8_t host[16] = {0};
+    int rc;
+    SimplerConfigStorage cs;
+    pto_runtime_config_t *cfg = simpler_config_ptr(&cs);
+
+    bad_task_args();
+
+    img = variant_callable(NULL, 0, NULL, 0, 0, &size);
+    if (check("callable with duplicate child func_id 0 built", img != NULL, "builder failed")) {
+        rc = api.prepare_callable(ctx, SCRATCH_CID, img);
+        if (rc == 0) api.unregister_callable(ctx, SCRATCH_CID);
+        expect_code("prepare_callable refuses duplicate child func_ids", rc, MISUSE_ERR_INVALID_CALLABLE, "unique");
+        free(img);
+    }
+
+    truncated_elf_sweep(1, "kernel SO of func_id 0");
+    truncated_elf_sweep(0, "host_build_graph orchestration SO of callable 2");
+
+    c = fresh_context(0);
+    if (check("create_device_context (device memory before init)", c != NULL, "NULL")) {
+        p = api.device_malloc_ctx(c, 64);
+        rc = p == NULL ? -1 : 0;
+        expect_code("device_malloc_ctx before simpler_init returns NULL", rc, MISUSE_ERR_STATE, "not initialized");
+        expect_code("copy_to_device_ctx before simpler_init fails", api.copy_to_device_ctx(c, host, host, sizeof host),
+                    MISUSE_ERR_STATE, "not initialized");
+        rc = api.simpler_init(c, 0, g_aicpu, sizeof g_aicpu, g_aicore, sizeof g_aicore, NULL, 0);
+        p = rc == 0 ? api.device_malloc_ctx(c, 64) : NULL;
+        check("device_malloc_ctx after simpler_init works", p != NULL, "rc %d: %s", rc, last_msg());
+        if (rc == 0) api.finalize_device(c);
+        rc = api.device_malloc_ctx(c, 64) == NULL ? -1 : 0;
+        expect_code("device_malloc_ctx after finalize_device returns NULL", rc, MISUSE_ERR_STATE, "finalized");
+        expect_code("copy_from_device_ctx after finalize_device fails",
+                    api.copy_from_device_ctx(c, host, p != NULL ? p : host, sizeof host), MISUSE_ERR_STATE, "finalized");
+        api.destroy_device_context(c);
+    }
+
+    api.pto_runtime_config_init(cfg);
+    rc = cfg_set(cfg, "ring_task_window", "1073741824");
+    check("ring_task_window = 2^30 is a valid single value", rc == 0, "rc %d: %s", rc, last_msg());
+    c = api.create_device_context();
+    if (check("create_device_context (window sum)", c != NULL, "NULL")) {
+        rc = api.simpler_init_with_config(c, 0, g_aicpu, sizeof g_aicpu, g_aicore, sizeof g_aicore, NULL, 0, cfg);
+        if (rc == 0) api.finalize_device(c);
+        expect_code("a config with four 2^30 task windows (sum > INT32_MAX) is refused", rc, MISUSE_ERR_INVALID_VALUE,
+                    "ring_task_window");
+        api.destroy_device_context(c);
+    }
+}
+
 static void configs(void) {
     SimplerConfigStorage cs;
     pto_runtime_config_t *cfg = simpler_config_ptr(&cs);
@@ -581,6 +774,7 @@ int main(int argc, char **argv) {
         truncation_sweep();
         corrupt_callables();
         device_memory();
+        untrusted_input();
         configs();
         rc = api.finalize_device(ctx);
         check("finalize_device(main) == 0", rc == 0, "rc %d: %s", rc, last_msg());

@@ -142,6 +142,14 @@ enum pto_error_code_t
    * An I/O operation (e.g. writing diagnostics) failed.
    */
   PTO_ERR_IO = -1017,
+  /**
+   * A run's entry arguments (tensor descriptors, counts) break a rule.
+   */
+  PTO_ERR_INVALID_TASK_ARGS = -1018,
+  /**
+   * A kernel or orchestration shared object is not a loadable ELF image.
+   */
+  PTO_ERR_INVALID_BINARY = -1019,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

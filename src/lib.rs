@@ -12,6 +12,7 @@
 //!   CallConfig, ChipCallable, ...), pinned by size and offset assertions.
 //! - [`device`]: the simulated device: tracked memory, arena layout, contexts.
 //! - [`runtime`]: the runtime variants (host_build_graph, tensormap_and_ringbuffer).
+//! - [`loader`]: checks of user-supplied shared objects before `dlopen`.
 //! - [`diagnostics`]: error codes, last-error slot, logging.
 
 pub mod abi;
@@ -22,6 +23,7 @@ pub mod device;
 pub mod diagnostics;
 pub mod ffi;
 pub mod kernel;
+pub mod loader;
 pub mod orchestration;
 pub mod runtime;
 

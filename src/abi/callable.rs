@@ -219,10 +219,16 @@ fn check_header(h: &ChipCallableHeader) -> Result<HeaderInfo> {
     }
     let orch_size = h.binary_size as usize;
     let mut children = Vec::with_capacity(child_count as usize);
+    let mut first_use = std::collections::HashMap::with_capacity(child_count as usize);
     for i in 0..child_count as usize {
         let func_id = h.child_func_ids[i];
         if !(0..RUNTIME_MAX_FUNC_ID).contains(&func_id) {
             return Err(invalid(format!("child_func_ids[{i}] = {func_id} out of range [0, {RUNTIME_MAX_FUNC_ID})")));
+        }
+        if let Some(j) = first_use.insert(func_id, i) {
+            return Err(invalid(format!(
+                "child_func_ids[{i}] = {func_id} duplicates child_func_ids[{j}]: each child func_id must be unique"
+            )));
         }
         let off = h.child_offsets[i];
         if off as usize % CALLABLE_ALIGN != 0 {
@@ -594,6 +600,18 @@ mod tests {
         // Different content → different hash.
         let other = ChipCallableBuilder::new(&[], "", &[8; 5]).build().unwrap();
         assert_ne!(parse_chip_callable(&other).unwrap().content_hash, p.content_hash);
+    }
+
+    #[test]
+    fn duplicate_child_func_ids_are_refused() {
+        let img = ChipCallableBuilder::new(&[In], "e", &orch())
+            .child(5, &[In], &[0xAA; 10])
+            .child(6, &[In], &[0xBB; 10])
+            .child(5, &[In], &[0xCC; 10])
+            .build()
+            .unwrap();
+        let msg = err_msg(&img);
+        assert!(msg.contains("child_func_ids[2] = 5 duplicates child_func_ids[0]") && msg.contains("unique"), "{msg}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod callable;
 pub mod hash;
 pub mod task_args;
 pub mod timing;
+mod validate;
 
 pub use call_config::{CallConfig, RuntimeEnv};
 pub use callable::{

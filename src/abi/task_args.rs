@@ -1,9 +1,10 @@
 //! `ChipStorageTaskArgs`: the 17472-byte entry-argument block of
 //! `run_prepared` (upstream `TaskArgsTpl<Tensor, uint64_t, 128, 128>`).
 
-use super::tensor::{Tensor, MAX_TENSOR_DIMS};
-use super::types::DataType;
+use super::tensor::Tensor;
 use crate::diagnostics::{Error, Result};
+
+pub use super::validate::validate_args;
 
 /// Maximum number of tensor arguments of a chip-level call.
 pub const CHIP_MAX_TENSOR_ARGS: usize = 128;
@@ -100,36 +101,11 @@ impl ChipStorageTaskArgs {
         bytemuck::bytes_of(self)
     }
 
-    /// Checks the counts and every active tensor descriptor.
-    ///
-    /// Rules: `tensor_count` and `scalar_count` in `[0, 128]`; each of the
-    /// first `tensor_count` tensors has `ndims` in `1..=5` and a known dtype.
+    /// Checks the counts and every active tensor descriptor against the
+    /// rules of [`validate_args`] (with no signature, so every tensor is
+    /// treated as INOUT and no scalar is required).
     pub fn validate(&self) -> Result<()> {
-        let check_count = |name: &str, v: i32, max: usize| -> Result<()> {
-            if v < 0 || v as usize > max {
-                return Err(Error::InvalidArgument(format!(
-                    "ChipStorageTaskArgs: {name} is {v}, must be in [0, {max}]"
-                )));
-            }
-            Ok(())
-        };
-        check_count("tensor_count", self.tensor_count, CHIP_MAX_TENSOR_ARGS)?;
-        check_count("scalar_count", self.scalar_count, CHIP_MAX_SCALAR_ARGS)?;
-        for (i, t) in self.tensors().iter().enumerate() {
-            if t.ndims == 0 || t.ndims as usize > MAX_TENSOR_DIMS {
-                return Err(Error::InvalidArgument(format!(
-                    "ChipStorageTaskArgs: tensor {i} has ndims {}, must be in [1, {MAX_TENSOR_DIMS}]",
-                    t.ndims
-                )));
-            }
-            if DataType::from_u8(t.dtype).is_none() {
-                return Err(Error::InvalidArgument(format!(
-                    "ChipStorageTaskArgs: tensor {i} has unknown dtype {}, must be in [0, 11]",
-                    t.dtype
-                )));
-            }
-        }
-        Ok(())
+        validate_args(self, &[])
     }
 
     /// Active tensor count clamped to `[0, 128]`.
@@ -195,6 +171,7 @@ impl ChipStorageTaskArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::DataType;
 
     fn sample() -> Box<ChipStorageTaskArgs> {
         let mut a = ChipStorageTaskArgs::new();
@@ -222,7 +199,7 @@ mod tests {
     fn capacity_limits() {
         let mut a = ChipStorageTaskArgs::new();
         for i in 0..128 {
-            a.push_tensor(Tensor::external(i, &[1], DataType::Uint8)).unwrap();
+            a.push_tensor(Tensor::external(0x1000 + i, &[1], DataType::Uint8)).unwrap();
         }
         assert!(a.push_tensor(Tensor::external(0, &[1], DataType::Uint8)).is_err());
         for i in 0..128 {
@@ -235,36 +212,16 @@ mod tests {
     }
 
     #[test]
-    fn validate_names_field_value_and_rule() {
+    fn validate_is_the_signature_free_validator() {
         let mut a = sample();
-        a.tensor_count = 129;
-        let msg = a.validate().unwrap_err().to_string();
-        assert!(msg.contains("tensor_count") && msg.contains("129") && msg.contains("[0, 128]"), "{msg}");
-        a.tensor_count = 2;
-        a.scalar_count = -1;
-        let msg = a.validate().unwrap_err().to_string();
-        assert!(msg.contains("scalar_count") && msg.contains("-1"), "{msg}");
-        a.scalar_count = 2;
-        a.tensors[1].ndims = 6;
-        let msg = a.validate().unwrap_err().to_string();
-        assert!(msg.contains("tensor 1") && msg.contains("ndims 6"), "{msg}");
-        a.tensors[1].ndims = 0;
-        assert!(a.validate().is_err());
-        a.tensors[1].ndims = 1;
-        a.tensors[0].dtype = 12;
-        let msg = a.validate().unwrap_err().to_string();
-        assert!(msg.contains("tensor 0") && msg.contains("dtype 12"), "{msg}");
-        // Slots beyond tensor_count are not checked.
-        a.tensors[0].dtype = 0;
-        a.tensors[5].ndims = 99;
         assert!(a.validate().is_ok());
-        assert!(matches!(
-            {
-                a.tensor_count = -3;
-                a.validate()
-            },
-            Err(Error::InvalidArgument(_))
-        ));
+        a.tensor_count = 129;
+        let e = a.validate().unwrap_err();
+        assert!(matches!(e, Error::InvalidTaskArgs(_)), "{e}");
+        a.tensor_count = 2;
+        a.tensors[1].buffer_size = 6;
+        let msg = a.validate().unwrap_err().to_string();
+        assert!(msg.contains("tensor argument 1") && msg.contains("buffer.size"), "{msg}");
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl Tensor {
         };
         t.shapes[..t.ndims as usize].copy_from_slice(&shapes[..t.ndims as usize]);
         t.set_row_major_strides();
-        t.buffer_size = t.numel() * dtype.elem_size() as u64;
+        t.buffer_size = t.nbytes();
         t
     }
 
@@ -96,9 +96,16 @@ impl Tensor {
         (self.ndims as usize).min(MAX_TENSOR_DIMS)
     }
 
-    /// Number of elements of the view (product of the shapes).
+    /// Number of elements of the view (product of the shapes), saturating at
+    /// `u64::MAX` (never wraps to a small count; the run-boundary validator
+    /// refuses such a tensor).
     pub fn numel(&self) -> u64 {
-        self.shapes[..self.dims()].iter().map(|&s| s as u64).product()
+        self.checked_numel().unwrap_or(u64::MAX)
+    }
+
+    /// Number of elements of the view, `None` when the product overflows.
+    pub fn checked_numel(&self) -> Option<u64> {
+        self.shapes[..self.dims()].iter().try_fold(1u64, |acc, &s| acc.checked_mul(s as u64))
     }
 
     /// Element size in bytes (0 for an unknown dtype).
@@ -108,7 +115,7 @@ impl Tensor {
 
     /// `numel × elem_size`.
     pub fn nbytes(&self) -> u64 {
-        self.numel() * self.elem_size() as u64
+        self.numel().saturating_mul(self.elem_size() as u64)
     }
 
     /// Sets row-major strides, `is_contiguous` and the extent cache from the shapes.
@@ -137,9 +144,12 @@ impl Tensor {
 
     /// Byte address of the element at `indices` (only the first `ndims` used).
     pub fn element_addr(&self, indices: &[u32]) -> u64 {
-        let flat: u64 =
-            indices.iter().take(self.dims()).zip(self.strides.iter()).map(|(&i, &s)| i as u64 * s as u64).sum();
-        self.buffer_addr + (self.start_offset + flat) * self.elem_size() as u64
+        let flat: u64 = indices
+            .iter()
+            .take(self.dims())
+            .zip(self.strides.iter())
+            .fold(0u64, |acc, (&i, &s)| acc.wrapping_add((i as u64).wrapping_mul(s as u64)));
+        self.buffer_addr.wrapping_add(self.start_offset.wrapping_add(flat).wrapping_mul(self.elem_size() as u64))
     }
 }
 

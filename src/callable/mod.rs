@@ -1,9 +1,10 @@
 //! Registered callables of a device context: parsed ChipCallable images,
-//! their kernel shared objects (deduplicated by content, kept until
-//! finalize), orchestration binaries (deduplicated by ELF build-id with a
-//! reference count), the runtime variant of each (inferred from its
-//! orchestration binary, [`classify`]) and the dlopen counters of upstream's
-//! C API.
+//! Registered callables of a device context: parsed ChipCallable images,
+//! their kernel shared objects (deduplicated by content, released when the
+//! last callable using one is unregistered), orchestration binaries
+//! (deduplicated by ELF build-id with a reference count), the runtime variant
+//! of each (inferred from its orchestration binary, [`classify`]) and the
+//! dlopen counters of upstream's C API.
 
 pub mod classify;
 pub mod registry;

@@ -91,8 +91,17 @@ pub fn check_id(id: i32) -> Result<()> {
 impl Registry {
     /// Registers `parsed` under `id`, on the variant its orchestration binary
     /// implements; `over` (the `runtime` knob / `SIMPLER_RUNTIME`, when set)
-    /// must agree with it.
+    /// must agree with it. On failure nothing is kept: kernels loaded for this
+    /// attempt and used by no other callable are released again.
     pub fn register(&mut self, id: i32, parsed: ParsedCallable, over: Option<RuntimeOverride>) -> Result<()> {
+        let result = self.register_inner(id, parsed, over);
+        if result.is_err() {
+            self.release_unused_kernels();
+        }
+        result
+    }
+
+    fn register_inner(&mut self, id: i32, parsed: ParsedCallable, over: Option<RuntimeOverride>) -> Result<()> {
         check_id(id)?;
         if self.callables.contains_key(&id) {
             return Err(Error::CallableId(format!("callable_id {id} is already registered: unregister it first")));
@@ -100,12 +109,21 @@ impl Registry {
         if parsed.orch_so.is_empty() {
             return Err(Error::InvalidCallable("the orchestration binary is empty".into()));
         }
+        // Refused at registration, although a tensormap_and_ringbuffer
+        // orchestration is loaded only at the callable's first run.
+        crate::loader::elf::check_image(&parsed.orch_so, &format!("orchestration SO of callable {id}"))?;
         let variant = classify::decide(&parsed.orch_so, &parsed.func_name, over)?;
         let mut kernels = HashMap::new();
         for child in &parsed.children {
             if !(0..RUNTIME_MAX_FUNC_ID).contains(&child.func_id) {
                 return Err(Error::InvalidCallable(format!(
                     "child func_id {} must be in [0, {RUNTIME_MAX_FUNC_ID})",
+                    child.func_id
+                )));
+            }
+            if kernels.contains_key(&child.func_id) {
+                return Err(Error::InvalidCallable(format!(
+                    "child func_id {} appears twice: each child func_id must be unique",
                     child.func_id
                 )));
             }
@@ -183,8 +201,17 @@ impl Registry {
                 }
             }
             self.aicpu_seen.remove(&id);
+            drop(r);
+            self.release_unused_kernels();
         }
         Ok(())
+    }
+
+    /// Kernel pool: drops every kernel object no registered callable uses
+    /// any more (the pool's own reference is then the only one), which
+    /// `dlclose`s it. Its temporary file was already unlinked at load.
+    fn release_unused_kernels(&mut self) {
+        self.kernel_pool.retain(|_, so| Arc::strong_count(so) > 1);
     }
 
     /// The registered callable `id`.
@@ -225,7 +252,8 @@ impl Registry {
         self.orch_pool.len()
     }
 
-    /// Number of distinct kernel objects loaded.
+    /// Number of distinct kernel objects loaded (those used by at least one
+    /// registered callable).
     pub fn kernel_objects(&self) -> usize {
         self.kernel_pool.len()
     }

@@ -131,7 +131,14 @@ impl RuntimeConfig {
                 Shape::Bool | Shape::Choice(_) => {}
             }
         }
-        Ok(())
+        // The windows of the four rings share one task-id space: their sum
+        // is bounded. A ring left unset counts at the smallest window (4),
+        // so only a set of values that can never be valid is refused here;
+        // the resolved sum is checked again at resolve time.
+        let w = &self.ring_task_window;
+        let given: [Option<u64>; RING_COUNT] = std::array::from_fn(|r| w.per_ring[r].or(w.all));
+        let how = if given.iter().all(Option::is_some) { "given" } else { "given, an unset ring counted as 4" };
+        check_window_sum(&given.map(|v| v.unwrap_or(MIN_WINDOW)), how)
     }
 
     /// Sets a knob from text, with the same syntax as its environment
@@ -146,7 +153,7 @@ impl RuntimeConfig {
             text: text.to_string(),
             reason: format!("{e}; expected {}", syntax_hint(spec)),
         };
-        let unset = text.trim() == "unset";
+        let unset = parse::trim_blanks(text) == "unset";
         match spec.shape {
             Shape::PerRing => {
                 let slot = self.ring_mut(spec.knob).expect("per-ring knob");
@@ -205,11 +212,13 @@ impl RuntimeConfig {
                 self.runtime = if unset {
                     None
                 } else {
-                    Some(RuntimeVariant::from_name(text.trim()).ok_or_else(|| ConfigError::InvalidValue {
-                        knob: spec.name,
-                        ring: None,
-                        value: text.to_string(),
-                        rule: spec.rule_text(),
+                    Some(RuntimeVariant::from_name(parse::trim_blanks(text)).ok_or_else(|| {
+                        ConfigError::InvalidValue {
+                            knob: spec.name,
+                            ring: None,
+                            value: text.to_string(),
+                            rule: spec.rule_text(),
+                        }
                     })?)
                 };
             }
@@ -252,6 +261,31 @@ pub(crate) fn syntax_hint(spec: &KnobSpec) -> String {
         Shape::Bool => "a boolean".into(),
         Shape::Choice(names) => format!("one of {}", names.join(", ")),
     }
+}
+
+/// Smallest valid task window.
+const MIN_WINDOW: u64 = 4;
+/// Upper bound of the sum of the four rings' task windows (INT32_MAX):
+/// task slots of all rings are numbered in one 32-bit signed space.
+pub const MAX_WINDOW_SUM: u64 = i32::MAX as u64;
+
+/// Refuses task windows whose sum exceeds [`MAX_WINDOW_SUM`]; `how` says
+/// where the values come from.
+pub(crate) fn check_window_sum(windows: &[u64; RING_COUNT], how: &str) -> Result<(), ConfigError> {
+    let sum = windows.iter().map(|&w| w as u128).sum::<u128>();
+    if sum <= MAX_WINDOW_SUM as u128 {
+        return Ok(());
+    }
+    let spec = schema::spec(Knob::RingTaskWindow);
+    Err(ConfigError::InvalidValue {
+        knob: spec.name,
+        ring: None,
+        value: format!("{windows:?} ({how}, sum {sum})"),
+        rule: format!(
+            "four windows summing to at most {MAX_WINDOW_SUM} (INT32_MAX): lower {} / {}",
+            spec.name, spec.env
+        ),
+    })
 }
 
 fn check(spec: &KnobSpec, ring: Option<usize>, v: u64) -> Result<(), ConfigError> {

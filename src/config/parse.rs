@@ -2,7 +2,8 @@
 //! the string setter (`pto_runtime_config_set`, the CLI, config files).
 //!
 //! Ring and scalar syntax: one unsigned decimal integer, or (ring knobs) exactly
-//! four comma-separated ones. Whitespace around tokens is allowed; an optional
+//! four comma-separated ones. ASCII blanks (space, tab) around tokens are
+//! allowed, no other whitespace (a Unicode space is a syntax error); an optional
 //! leading `+` is accepted (as `strtoull` does); no size suffixes, no hex, no
 //! sign `-` (a negative is never wrapped into a huge unsigned).
 
@@ -62,8 +63,14 @@ impl std::fmt::Display for SyntaxError {
     }
 }
 
+/// `text` without leading and trailing ASCII blanks (space, tab): the only
+/// whitespace the value syntax allows around a token.
+pub fn trim_blanks(text: &str) -> &str {
+    text.trim_matches([' ', '\t'])
+}
+
 fn parse_token(index: usize, raw: &str) -> Result<u64, SyntaxError> {
-    let t = raw.trim();
+    let t = trim_blanks(raw);
     if t.is_empty() {
         return Err(SyntaxError::EmptyToken { index });
     }
@@ -103,7 +110,7 @@ pub fn legacy_env_bool(text: &str) -> bool {
 
 /// Strict boolean for explicit values: `1/true/t/yes/on` or `0/false/f/no/off` (case-insensitive).
 pub fn strict_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
+    match trim_blanks(text).to_ascii_lowercase().as_str() {
         "1" | "true" | "t" | "yes" | "on" => Some(true),
         "0" | "false" | "f" | "no" | "off" => Some(false),
         _ => None,
@@ -137,6 +144,19 @@ mod tests {
             assert!(matches!(parse_ring_list(bad), Err(SyntaxError::WrongCount { .. })), "{bad}");
         }
         assert!(matches!(parse_scalar("1,2,3,4"), Err(SyntaxError::WrongCount { found: 4, .. })));
+    }
+
+    #[test]
+    fn only_ascii_blanks_surround_tokens() {
+        assert_eq!(parse_ring_list("\t8 ,\t 16 , 32,64\t"), Ok(vec![8, 16, 32, 64]));
+        assert_eq!(parse_scalar(" 7\t"), Ok(7));
+        for ws in ['\u{a0}', '\u{2003}', '\u{3000}', '\u{85}', '\n', '\r', '\u{b}', '\u{c}'] {
+            let text = format!("{ws}16");
+            assert!(matches!(parse_scalar(&text), Err(SyntaxError::NotDecimal { .. })), "{text:?}");
+            let text = format!("16{ws}");
+            assert!(matches!(parse_ring_list(&text), Err(SyntaxError::NotDecimal { .. })), "{text:?}");
+            assert_eq!(strict_bool(&format!("{ws}1")), None);
+        }
     }
 
     #[test]

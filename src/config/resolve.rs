@@ -187,7 +187,7 @@ fn read_env(spec: &KnobSpec, env: &dyn EnvSource) -> Result<Option<Vec<u64>>, En
             Ok(Some(values))
         }
         Shape::Bool => Ok(Some(vec![u64::from(parse::legacy_env_bool(&text))])),
-        Shape::Choice(_) => match RuntimeVariant::from_name(text.trim()) {
+        Shape::Choice(_) => match RuntimeVariant::from_name(parse::trim_blanks(&text)) {
             Some(v) => Ok(Some(vec![v as u64])),
             None => Err(warn(format!("{} must be {}", spec.env, spec.rule_text()))),
         },
@@ -250,6 +250,7 @@ pub fn resolve_run(cfg: &RuntimeConfig, env: &dyn EnvSource) -> Result<(Resolved
         ready_queue_shards: resolve_scalar(schema::spec(Knob::ReadyQueueShards), cfg, env, &mut w),
         orch_to_sched: resolve_scalar(schema::spec(Knob::OrchToSched), cfg, env, &mut w),
     };
+    super::model::check_window_sum(&run.windows(), "resolved")?;
     Ok((run, w))
 }
 

@@ -186,7 +186,7 @@ pub const KNOBS: &[KnobSpec] = &[
         default: 16384,
         tier: Tier::PerRun,
         unit: "tasks",
-        doc: "Task slots of each scope-depth ring; at most window-1 tasks of a ring are alive at once.",
+        doc: "Task slots of each scope-depth ring; at most window-1 tasks of a ring are alive at once. The four windows must sum to at most 2147483647.",
     },
     KnobSpec {
         knob: Knob::RingHeap,

@@ -75,9 +75,11 @@ fn zero_explicit_slots_fall_through() {
 
 #[test]
 fn window_rule_boundaries() {
-    for ok in [4u64, 8, 1 << 30] {
+    for ok in [4u64, 8, 1 << 28] {
         assert!(RuntimeConfig::builder().ring_task_window(ok).build().is_ok(), "{ok}");
     }
+    // 2^30 is a valid window of one ring (the four-ring sum is bounded separately).
+    assert!(RuntimeConfig::builder().ring_task_window_at(2, 1 << 30).build().is_ok());
     for bad in [1u64, 2, 3, 48, 1 << 31, u64::MAX] {
         let e = RuntimeConfig::builder().ring_task_window(bad).build().unwrap_err();
         let msg = e.to_string();
@@ -285,4 +287,29 @@ fn schema_is_complete_and_consistent() {
         }
         assert_eq!(schema::find(k.env).unwrap().name, k.name);
     }
+}
+
+#[test]
+fn sum_of_task_windows_is_bounded_at_validate_and_resolve() {
+    // 2^30 is a valid window, but four of them exceed INT32_MAX together.
+    let e = RuntimeConfig::builder().ring_task_window(1 << 30).build().unwrap_err();
+    let msg = e.to_string();
+    assert_eq!(e.code(), crate::diagnostics::ErrorCode::PtoErrInvalidValue);
+    for part in ["ring_task_window", "4294967296", "2147483647", "PTO2_RING_TASK_WINDOW"] {
+        assert!(msg.contains(part), "'{part}' missing: {msg}");
+    }
+    let mut cfg = RuntimeConfig::new();
+    cfg.set_str("ring_task_window", "1073741824").unwrap();
+    assert!(cfg.validate().is_err());
+    // One large ring with the others unset passes validate; the resolved
+    // sum decides: defaults fit, an environment of 2^30 per ring does not.
+    let cfg = RuntimeConfig::builder().ring_task_window_at(0, 1 << 30).build().unwrap();
+    let (r, _) = run(&cfg, &[]);
+    assert_eq!(values(&r.ring_task_window), [1 << 30, 16384, 16384, 16384]);
+    let e = resolve_run(&cfg, &MapEnv::from_pairs(&[(W, "1073741824")])).unwrap_err();
+    assert!(e.to_string().contains("resolved") && e.to_string().contains("sum"), "{e}");
+    // The largest valid sum: 2^30 + 2^29 + 2^28 + 2^27 < 2^31 - 1.
+    let cfg = RuntimeConfig::builder().ring_task_windows([1 << 30, 1 << 29, 1 << 28, 1 << 27]).build().unwrap();
+    assert_eq!(values(&run(&cfg, &[]).0.ring_task_window).iter().sum::<u64>(), (1 << 31) - (1 << 27));
+    assert!(RuntimeConfig::builder().ring_task_windows([1 << 30, 1 << 30, 4, 4]).build().is_err());
 }

@@ -128,7 +128,7 @@ impl DeviceContext {
     /// A context that still needs `init`.
     pub fn new() -> DeviceContext {
         DeviceContext {
-            memory: DeviceMemory::new(),
+            memory: DeviceMemory::new_uninitialized(),
             inner: Mutex::new(Inner {
                 phase: Phase::Created,
                 device: None,
@@ -188,6 +188,7 @@ impl DeviceContext {
         inner.aicpu_binary = aicpu.to_vec();
         inner.aicore_binary = aicore.to_vec();
         inner.phase = Phase::Initialized { device_id };
+        self.memory.open();
         Ok(())
     }
 
@@ -249,7 +250,6 @@ impl DeviceContext {
         cfg: &RuntimeConfig,
     ) -> Result<RunTiming> {
         let t0 = Instant::now();
-        args.validate()?;
         let shape = exec.shape()?;
         let mut inner = self.lock();
         let (device_id, device) = Self::initialized(&inner)?;
@@ -258,6 +258,8 @@ impl DeviceContext {
         let (run_cfg, warnings) = config::resolve_run(cfg, &ProcessEnv)?;
         warnings.iter().for_each(|w| w.emit());
         self.warn_unsupported(&mut inner, exec, variant);
+        // The one validation pass of the entry arguments, before any staging or dispatch.
+        crate::abi::task_args::validate_args(args, &inner.registry.get(id)?.signature)?;
         let device_ns = match variant {
             RuntimeVariant::HostBuildGraph => self.run_hbg(&inner, id, args, shape, device_id)?,
             RuntimeVariant::TensormapAndRingbuffer => {
@@ -378,6 +380,7 @@ impl DeviceContext {
         inner.trb = None;
         inner.device = None;
         inner.phase = Phase::Finalized;
+        self.memory.close_finalized();
         drop(inner);
         self.memory.free_all();
     }

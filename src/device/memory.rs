@@ -10,6 +10,7 @@
 use std::alloc::{self, Layout};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::diagnostics::{Error, Result};
@@ -35,7 +36,16 @@ struct Allocation {
 /// never be freed while a copy into it is in progress.
 pub struct DeviceMemory {
     live: RwLock<BTreeMap<usize, Allocation>>,
+    /// One of the `OPEN` / `NOT_INITIALIZED` / `FINALIZED` states.
+    state: AtomicU8,
 }
+
+/// Every operation is accepted.
+const OPEN: u8 = 0;
+/// The owning device context is not initialized yet.
+const NOT_INITIALIZED: u8 = 1;
+/// The owning device context was finalized.
+const FINALIZED: u8 = 2;
 
 // SAFETY: `DeviceMemory` owns every allocation in its map exclusively (the raw
 // pointers are never handed out as references); all access to the map is
@@ -64,9 +74,40 @@ impl std::fmt::Debug for DeviceMemory {
 }
 
 impl DeviceMemory {
-    /// An empty tracker.
+    /// An empty tracker that accepts operations at once.
     pub fn new() -> Self {
-        Self { live: RwLock::new(BTreeMap::new()) }
+        Self { live: RwLock::new(BTreeMap::new()), state: AtomicU8::new(OPEN) }
+    }
+
+    /// An empty tracker of a device context that is not initialized yet:
+    /// every operation except [`free_all`](Self::free_all) is
+    /// [`Error::State`] until [`open`](Self::open).
+    pub fn new_uninitialized() -> Self {
+        Self { live: RwLock::new(BTreeMap::new()), state: AtomicU8::new(NOT_INITIALIZED) }
+    }
+
+    /// Accepts operations (the owning context was initialized).
+    pub fn open(&self) {
+        self.state.store(OPEN, Ordering::Release);
+    }
+
+    /// Refuses every later operation with [`Error::State`] (the owning
+    /// context was finalized); live allocations are left to
+    /// [`free_all`](Self::free_all).
+    pub fn close_finalized(&self) {
+        self.state.store(FINALIZED, Ordering::Release);
+    }
+
+    fn check_open(&self, op: &str) -> Result<()> {
+        match self.state.load(Ordering::Acquire) {
+            OPEN => Ok(()),
+            NOT_INITIALIZED => Err(Error::State(format!(
+                "{op}: the device context is not initialized: call simpler_init before using device memory"
+            ))),
+            _ => Err(Error::State(format!(
+                "{op}: the device context was finalized: its device memory is gone; create a new context"
+            ))),
+        }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<usize, Allocation>> {
@@ -84,6 +125,7 @@ impl DeviceMemory {
     /// `size == 0` is [`Error::InvalidArgument`]; a size the allocator cannot
     /// satisfy is [`Error::DeviceMemory`].
     pub fn alloc(&self, size: usize) -> Result<*mut u8> {
+        self.check_open("device_malloc")?;
         if size == 0 {
             return Err(Error::InvalidArgument("device allocation size must be > 0".to_string()));
         }
@@ -104,6 +146,7 @@ impl DeviceMemory {
     /// already freed, or an interior pointer) is [`Error::DeviceMemory`]
     /// naming the pointer; nothing is freed in that case.
     pub fn free(&self, ptr: *mut u8) -> Result<()> {
+        self.check_open("device_free")?;
         let removed = self.write().remove(&(ptr as usize));
         match removed {
             Some(a) => {
@@ -142,6 +185,7 @@ impl DeviceMemory {
     /// `len == 0` is accepted if `ptr` is inside a live allocation or exactly
     /// at its end.
     pub fn check_range(&self, ptr: *const u8, len: usize) -> Result<()> {
+        self.check_open("device memory range check")?;
         Self::locate(&self.read(), ptr as usize, len).map(|_| ())
     }
 
@@ -155,6 +199,7 @@ impl DeviceMemory {
     /// write the device range concurrently (as with any memcpy). The ranges
     /// may overlap (device memory is host memory).
     pub unsafe fn copy_to_device(&self, dev: *mut u8, host: *const u8, len: usize) -> Result<()> {
+        self.check_open("copy_to_device")?;
         let map = self.read();
         let dst = Self::locate(&map, dev as usize, len)?;
         if host.is_null() {
@@ -176,6 +221,7 @@ impl DeviceMemory {
     /// `host` must be valid for writes of `len` bytes, and no other thread may
     /// write the device range concurrently. The ranges may overlap.
     pub unsafe fn copy_from_device(&self, host: *mut u8, dev: *const u8, len: usize) -> Result<()> {
+        self.check_open("copy_from_device")?;
         let map = self.read();
         let src = Self::locate(&map, dev as usize, len)?;
         if host.is_null() {
@@ -195,6 +241,7 @@ impl DeviceMemory {
     /// bytes (e.g. simulated kernels) race with this store exactly as they
     /// would with a device memset.
     pub fn memset(&self, dev: *mut u8, value: u8, len: usize) -> Result<()> {
+        self.check_open("device_memset")?;
         let map = self.read();
         let dst = Self::locate(&map, dev as usize, len)?;
         // SAFETY: `dst..dst+len` is inside a live allocation this tracker
@@ -378,6 +425,30 @@ mod tests {
         // Below the lowest allocation.
         assert!(m.check_range((sorted[0] - 1) as *const u8, 1).is_err());
         assert!(m.check_range(std::ptr::null(), 0).is_err());
+    }
+
+    #[test]
+    fn closed_tracker_refuses_every_operation_with_a_state_error() {
+        let m = DeviceMemory::new_uninitialized();
+        let mut host = [0u8; 8];
+        let is_state = |r: Result<()>, what: &str| match r {
+            Err(e @ Error::State(_)) => assert!(e.to_string().contains(what), "{e}"),
+            other => panic!("expected a state error, got {other:?}"),
+        };
+        is_state(m.alloc(64).map(|_| ()), "not initialized");
+        m.open();
+        let p = m.alloc(64).unwrap();
+        m.close_finalized();
+        is_state(m.alloc(64).map(|_| ()), "finalized");
+        is_state(m.free(p), "finalized");
+        // SAFETY: `host` is a valid 8-byte buffer; the calls fail before any copy.
+        unsafe {
+            is_state(m.copy_to_device(p, host.as_ptr(), 8), "copy_to_device");
+            is_state(m.copy_from_device(host.as_mut_ptr(), p, 8), "copy_from_device");
+        }
+        is_state(m.memset(p, 0, 8), "finalized");
+        is_state(m.check_range(p, 8), "finalized");
+        assert_eq!(m.free_all(), 1);
     }
 
     #[test]

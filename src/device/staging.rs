@@ -8,7 +8,7 @@
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::ArgDirection;
 use crate::device::memory::DeviceMemory;
-use crate::diagnostics::Result;
+use crate::diagnostics::{Error, Result};
 
 #[derive(Debug)]
 struct StagedTensor {
@@ -28,7 +28,9 @@ pub struct Staged {
 
 /// Stages every non-child tensor of `args` according to `signature`
 /// (tensor `i` ↔ `signature[i]`; beyond the signature a tensor is treated as
-/// INOUT, as upstream does). Size = `numel × elem_size` from `buffer.addr`.
+/// INOUT, as upstream does). Size = `numel × elem_size` from `buffer.addr`,
+/// which must not exceed `buffer.size` (`args` passed
+/// [`crate::abi::task_args::validate_args`]).
 pub fn stage(memory: &DeviceMemory, args: &ChipStorageTaskArgs, signature: &[ArgDirection]) -> Result<Staged> {
     let mut staged = Staged { args: Box::new(*args), tensors: Vec::with_capacity(args.tensors().len()) };
     let count = args.tensors().len();
@@ -36,6 +38,16 @@ pub fn stage(memory: &DeviceMemory, args: &ChipStorageTaskArgs, signature: &[Arg
         let t = args.tensors()[i];
         if t.child_memory != 0 {
             continue;
+        }
+        // The run-boundary validator guarantees this; re-checked here so
+        // staging can never copy past a caller's buffer.
+        if t.nbytes() > t.buffer_size {
+            staged.release(memory);
+            return Err(Error::InvalidTaskArgs(format!(
+                "tensor argument {i}: buffer.size {} is less than numel x elem_size = {} bytes",
+                t.buffer_size,
+                t.nbytes()
+            )));
         }
         let size = t.nbytes() as usize;
         let dir = signature.get(i).copied().unwrap_or(ArgDirection::Inout);
@@ -143,6 +155,12 @@ mod tests {
         unsafe { *(staged.args.tensors()[1].buffer_addr as *mut f32) = 42.0 };
         staged.release(&mem);
         assert_eq!(out[0], 5.0, "a failed run leaves host buffers untouched");
+        assert_eq!(mem.live_allocations(), 0);
+
+        // A buffer smaller than its shape is refused, nothing stays allocated.
+        args.tensors_mut()[2].buffer_size -= 1;
+        let e = stage(&mem, &args, &sig).unwrap_err();
+        assert!(e.to_string().contains("tensor argument 2"), "{e}");
         assert_eq!(mem.live_allocations(), 0);
     }
 }

@@ -49,10 +49,14 @@ pub enum ErrorCode {
     PtoErrRuntime = -1016,
     /// An I/O operation (e.g. writing diagnostics) failed.
     PtoErrIo = -1017,
+    /// A run's entry arguments (tensor descriptors, counts) break a rule.
+    PtoErrInvalidTaskArgs = -1018,
+    /// A kernel or orchestration shared object is not a loadable ELF image.
+    PtoErrInvalidBinary = -1019,
 }
 
 /// All codes, for `pto_error_name` and the documentation tests.
-pub(crate) const ALL_CODES: [ErrorCode; 19] = [
+pub(crate) const ALL_CODES: [ErrorCode; 21] = [
     ErrorCode::PtoOk,
     ErrorCode::PtoErrGeneric,
     ErrorCode::PtoErrNullPointer,
@@ -72,6 +76,8 @@ pub(crate) const ALL_CODES: [ErrorCode; 19] = [
     ErrorCode::PtoErrUserCode,
     ErrorCode::PtoErrRuntime,
     ErrorCode::PtoErrIo,
+    ErrorCode::PtoErrInvalidTaskArgs,
+    ErrorCode::PtoErrInvalidBinary,
 ];
 
 impl ErrorCode {
@@ -102,6 +108,8 @@ impl ErrorCode {
             ErrorCode::PtoErrUserCode => "PTO_ERR_USER_CODE",
             ErrorCode::PtoErrRuntime => "PTO_ERR_RUNTIME",
             ErrorCode::PtoErrIo => "PTO_ERR_IO",
+            ErrorCode::PtoErrInvalidTaskArgs => "PTO_ERR_INVALID_TASK_ARGS",
+            ErrorCode::PtoErrInvalidBinary => "PTO_ERR_INVALID_BINARY",
         }
     }
 

@@ -56,6 +56,12 @@ pub enum Error {
         /// What happened, naming the ring, usage and the knob to raise.
         message: String,
     },
+    /// A run's entry arguments break a rule (argument, field and rule named).
+    #[error("invalid task arguments: {0}")]
+    InvalidTaskArgs(String),
+    /// A shared object image is not a loadable ELF (binary and defect named).
+    #[error("invalid binary: {0}")]
+    InvalidBinary(String),
     /// An I/O failure.
     #[error("io: {0}")]
     Io(String),
@@ -81,6 +87,8 @@ impl Error {
             Error::UserCode(_) => ErrorCode::PtoErrUserCode,
             Error::Runtime { .. } => ErrorCode::PtoErrRuntime,
             Error::Io(_) => ErrorCode::PtoErrIo,
+            Error::InvalidTaskArgs(_) => ErrorCode::PtoErrInvalidTaskArgs,
+            Error::InvalidBinary(_) => ErrorCode::PtoErrInvalidBinary,
             Error::Panic(_) => ErrorCode::PtoErrPanic,
         }
     }

@@ -81,6 +81,27 @@ fn read_args(args: *const c_void) -> Result<Box<ChipStorageTaskArgs>> {
     Ok(unsafe { ChipStorageTaskArgs::read_unaligned(args as *const u8) })
 }
 
+/// Decodes `count` (clamped to [0, 128]) raw `ArgDirection` values at `ptr`
+/// (non-NULL when `count > 0`).
+fn signature_arg(ptr: *const i32, count: i32) -> Result<Vec<crate::abi::ArgDirection>> {
+    let len = usize::try_from(count).unwrap_or(0).min(crate::abi::callable::CHIP_MAX_SIG);
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    non_null(ptr, "signature")?;
+    // SAFETY: non-NULL; the C contract is `count` readable ArgDirection
+    // (int32) values, of which at most 128 are read.
+    let raw = unsafe { std::slice::from_raw_parts(ptr, len) };
+    raw.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            crate::abi::ArgDirection::from_i32(v).ok_or_else(|| {
+                Error::InvalidArgument(format!("signature[{i}] = {v} is not a valid ArgDirection (0..=3)"))
+            })
+        })
+        .collect()
+}
+
 fn write_timing(out: *mut PtoRunTiming, t: RunTiming) {
     if !out.is_null() {
         // SAFETY: non-NULL; the C contract is a writable PtoRunTiming; written unaligned-safe.
@@ -523,13 +544,15 @@ pub extern "C" fn bind_callable_to_runtime_impl(
 ) -> i32 {
     guard_legacy(|| {
         non_null(runtime, "runtime")?;
-        read_args(orch_args)?.validate()?;
+        let args = read_args(orch_args)?;
         if !host_orch_func_ptr.is_null() {
             return Err(Error::InvalidArgument("host_orch_func_ptr must be NULL for tensormap_and_ringbuffer".into()));
         }
         if sig_count > 0 && signature.is_null() {
             return Err(Error::NullPointer { what: "signature" });
         }
+        let sig = signature_arg(signature, sig_count)?;
+        crate::abi::task_args::validate_args(&args, &sig)?;
         let cfg = RuntimeConfig::from_legacy_ring_args(
             [ring_task_window, ring_heap, ring_dep_pool],
             [ring_array(ring_task_windows), ring_array(ring_heaps), ring_array(ring_dep_pools)],

@@ -135,5 +135,5 @@ fn kernel_load_errors() {
     let bytes = build_so(&["csrc/tests/ops_table_test.c"], false, &[]);
     let err = KernelSo::load(&bytes, 4).unwrap_err();
     assert!(matches!(&err, Error::Load(m) if m.contains("kernel_entry")), "{err:?}");
-    assert!(matches!(KernelSo::load(b"\x7fELF junk", 4), Err(Error::Load(_))));
+    assert!(matches!(KernelSo::load(b"\x7fELF junk", 4), Err(Error::InvalidBinary(_))));
 }

@@ -13,13 +13,16 @@ use libloading::os::unix::Library;
 
 use crate::diagnostics::{Error, Result};
 
-/// Writes `bytes` to `<temp dir>/<prefix>XXXXXX` (mode 0755), `dlopen`s it
+/// Checks `bytes` with [`crate::loader::elf::check_image`], writes them to
+/// `<temp dir>/<prefix>XXXXXX` (mode 0755), `dlopen`s it
 /// with `flags`, and removes the file whatever the outcome. `what` names the
 /// object in error messages.
 pub(crate) fn dlopen_bytes(bytes: &[u8], prefix: &str, flags: c_int, what: &str) -> Result<Library> {
     if bytes.is_empty() {
         return Err(Error::Load(format!("{what}: the shared object is empty")));
     }
+    // A short or corrupt image would fault inside the system loader.
+    crate::loader::elf::check_image(bytes, what)?;
     let template = std::env::temp_dir().join(format!("{prefix}XXXXXX"));
     let template = CString::new(template.as_os_str().as_bytes())
         .map_err(|_| Error::Load(format!("{what}: temporary path contains NUL")))?;

@@ -330,7 +330,7 @@ fn load_errors_name_the_missing_symbol() {
     let err = OrchestrationSo::load(&kernel, 1, "kernel_entry", "").unwrap_err();
     assert!(matches!(&err, Error::Load(m) if m.contains("framework_bind_runtime")), "{err:?}");
     let err = OrchestrationSo::load(b"not an elf", 1, "", "").unwrap_err();
-    assert!(matches!(err, Error::Load(_)));
+    assert!(matches!(&err, Error::InvalidBinary(m) if m.contains("orchestration SO of callable 1")), "{err:?}");
     let err = OrchestrationSo::load(&[], 1, "", "").unwrap_err();
     assert!(matches!(err, Error::Load(_)));
 }
