@@ -10,6 +10,7 @@ use crate::diagnostics::{last_error, Error, Result};
 
 pub mod comm;
 pub mod config;
+pub(crate) mod handles;
 pub mod host_api;
 
 /// Turns a possibly-NULL `*const T` into `&T` or returns
@@ -71,32 +72,51 @@ pub fn non_null<T>(p: *const T, what: &'static str) -> Result<()> {
     }
 }
 
+/// The text of a panic payload. The payload is dropped inside its own panic
+/// boundary (a payload whose `Drop` panics is leaked instead of unwinding).
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
         "unknown panic payload".to_string()
+    };
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+    text
+}
+
+/// Runs `f` inside a panic boundary: `Ok(value)`, or the error (a panic
+/// becomes `Error::Panic`). Never unwinds.
+fn contain<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => Err(Error::Panic(panic_message(payload))),
+    }
+}
+
+/// Records `e` as the last error inside a panic boundary (a panic while
+/// formatting the message leaves the slot as it was).
+fn record(e: &Error) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| last_error::set(e))) {
+        std::mem::forget(payload);
     }
 }
 
 /// Runs `f` inside a panic boundary. On success clears the last error and
 /// returns the value; on error or panic records the last error and returns
-/// `on_error(&err)`.
+/// `on_error(&err)`. Never unwinds: usable from `atexit` handlers, static
+/// destructors and thread-exit destructors.
 pub fn guard_with<T>(f: impl FnOnce() -> Result<T>, on_error: impl FnOnce(&Error) -> T) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(v)) => {
+    match contain(f) {
+        Ok(v) => {
             last_error::clear();
             v
         }
-        Ok(Err(e)) => {
-            last_error::set(&e);
-            on_error(&e)
-        }
-        Err(payload) => {
-            let e = Error::Panic(panic_message(payload));
-            last_error::set(&e);
+        Err(e) => {
+            record(&e);
             on_error(&e)
         }
     }
@@ -105,6 +125,31 @@ pub fn guard_with<T>(f: impl FnOnce() -> Result<T>, on_error: impl FnOnce(&Error
 /// Runs `f`; returns its value or `fallback` on error/panic.
 pub fn guard<T>(fallback: T, f: impl FnOnce() -> Result<T>) -> T {
     guard_with(f, move |_| fallback)
+}
+
+/// For pure lookups (queries that change nothing): like [`guard`], but a
+/// success leaves the calling thread's last error untouched; a failure still
+/// records its error.
+pub fn guard_lookup<T>(fallback: T, f: impl FnOnce() -> Result<T>) -> T {
+    match contain(f) {
+        Ok(v) => v,
+        Err(e) => {
+            record(&e);
+            fallback
+        }
+    }
+}
+
+/// [`guard_lookup`] for lookups returning a code: 0 on success, else the
+/// numbered code.
+pub fn guard_lookup_code(f: impl FnOnce() -> Result<()>) -> i32 {
+    match contain(f) {
+        Ok(()) => 0,
+        Err(e) => {
+            record(&e);
+            e.api_code()
+        }
+    }
 }
 
 /// For new (simpler) entry points: 0 on success, else the numbered code
