@@ -2,8 +2,8 @@
 //!
 //! * The hbg vector fixtures (orchestration + three kernels) are built as shared
 //!   objects (`-shared -fPIC -O2`), as C and, separately, as C++.
-//! * `chipworker_harness`, `misuse` and `fixtures_selftest` are built twice: as C11 and
-//!   as C++17, both with `-Wall -Wextra -Werror`.
+//! * `chipworker_harness`, `misuse`, `fixtures_selftest`, `teardown`, `stale_handle` and
+//!   `error_slot` are built twice: as C11 and as C++17, both with `-Wall -Wextra -Werror`.
 //! * Every program runs with a 60 s timeout; on failure its full output is printed.
 //!
 //! The compiler is the one `cc` selects for the host (`cc::Build::get_compiler`).
@@ -68,7 +68,7 @@ impl Built {
 }
 
 const FIXTURES: [&str; 4] = ["orchestration", "kernel_add", "kernel_add_scalar", "kernel_mul"];
-const PROGRAMS: [&str; 3] = ["chipworker_harness", "misuse", "fixtures_selftest"];
+const PROGRAMS: [&str; 6] = ["chipworker_harness", "misuse", "fixtures_selftest", "teardown", "stale_handle", "error_slot"];
 
 fn c_tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("c_tests")
@@ -104,7 +104,7 @@ fn compile(cc: &Path, lang: Lang, src: &Path, out: &Path, shared: bool) {
     }
     cmd.arg(src).arg("-o").arg(out);
     if !shared {
-        cmd.args(["-ldl", "-lm"]);
+        cmd.args(["-pthread", "-ldl", "-lm"]);
     }
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", cc.display()));
     assert!(
@@ -165,11 +165,17 @@ fn fixture_args(b: &Built, lang: Lang) -> Vec<&Path> {
 }
 
 fn run_with_lib(program: &str, lang: Lang) {
+    run_with_lib_args(program, lang, &[]);
+}
+
+/// Runs `program <libsimpler.so> <the four C fixtures> extra…`.
+fn run_with_lib_args(program: &str, lang: Lang, extra: &[&str]) {
     let b = built();
     let lib = common::libsimpler_so();
     let mut args: Vec<&Path> = vec![lib.as_path()];
     args.extend(fixture_args(b, Lang::C));
-    let tag = format!("{program}_{}", lang.suffix());
+    args.extend(extra.iter().map(Path::new));
+    let tag = format!("{program}_{}{}", lang.suffix(), extra.iter().map(|e| format!("_{e}")).collect::<String>());
     let run = common::run_program(b.program(program, lang), &args, &[], PROGRAM_TIMEOUT, &tag);
     assert_passed(&run, &tag);
 }
@@ -252,4 +258,49 @@ fn misuse_c() {
 #[test]
 fn misuse_cxx() {
     run_with_lib("misuse", Lang::Cxx);
+}
+
+// Exit-time teardown: the atexit handler (after main's thread-locals are destroyed)
+// runs the example, calls finalize_device twice and destroy_device_context; a
+// destructor function then checks the stale handle. "thread": the context was used
+// by a thread that has exited, and a pthread key destructor on that thread calls in.
+
+#[test]
+fn teardown_from_atexit_c() {
+    run_with_lib_args("teardown", Lang::C, &["atexit"]);
+}
+
+#[test]
+fn teardown_from_atexit_cxx() {
+    run_with_lib_args("teardown", Lang::Cxx, &["atexit"]);
+}
+
+#[test]
+fn teardown_after_worker_thread_exit_c() {
+    run_with_lib_args("teardown", Lang::C, &["thread"]);
+}
+
+#[test]
+fn teardown_after_worker_thread_exit_cxx() {
+    run_with_lib_args("teardown", Lang::Cxx, &["thread"]);
+}
+
+#[test]
+fn stale_handles_are_refused_by_every_export_c() {
+    run_with_lib("stale_handle", Lang::C);
+}
+
+#[test]
+fn stale_handles_are_refused_by_every_export_cxx() {
+    run_with_lib("stale_handle", Lang::Cxx);
+}
+
+#[test]
+fn lookups_keep_the_last_error_c() {
+    run_with_lib("error_slot", Lang::C);
+}
+
+#[test]
+fn lookups_keep_the_last_error_cxx() {
+    run_with_lib("error_slot", Lang::Cxx);
 }
