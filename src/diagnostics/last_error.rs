@@ -148,8 +148,9 @@ mod tests {
 
     #[test]
     fn slot_is_usable_from_a_thread_local_destructor() {
-        // A thread-local with a destructor registered after LAST runs its
-        // destructor while thread-locals are being torn down.
+        // PROBE's destructor is registered before the slot is first used, so
+        // it runs after every later-registered thread-local destructor: a
+        // slot with a destructor would already be gone (and `with` panic).
         struct Probe;
         impl Drop for Probe {
             fn drop(&mut self) {
@@ -161,8 +162,8 @@ mod tests {
         static RESULT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
         thread_local! { static PROBE: RefCell<Option<Probe>> = const { RefCell::new(None) }; }
         std::thread::spawn(|| {
-            clear();
             PROBE.with(|p| *p.borrow_mut() = Some(Probe));
+            clear();
         })
         .join()
         .unwrap();

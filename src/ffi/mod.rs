@@ -164,3 +164,90 @@ pub fn guard_code(f: impl FnOnce() -> Result<()>) -> i32 {
 pub fn guard_legacy(f: impl FnOnce() -> Result<()>) -> i32 {
     guard_with(move || f().map(|_| 0), |e| e.legacy_code())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::ErrorCode;
+
+    /// Exports that cannot fail and so need no boundary: a constant or a thread-local read
+    /// that never panics. Their bodies are checked for anything that could panic.
+    const INFALLIBLE: [&str; 8] = [
+        "get_runtime_size",
+        "get_platform",
+        "get_incore_compiler",
+        "get_orchestration_compiler",
+        "pto_runtime_config_knob_count",
+        "pto_last_error_message",
+        "pto_last_error_code",
+        "simpler_version",
+    ];
+
+    /// (name, body) of every `#[no_mangle]` export of the ffi sources.
+    fn exports() -> Vec<(String, String)> {
+        let sources = [include_str!("host_api.rs"), include_str!("comm.rs"), include_str!("config.rs")];
+        let mut out = Vec::new();
+        for src in sources {
+            for chunk in src.split("#[no_mangle]").skip(1) {
+                let after = chunk.split_once("pub extern \"C\" fn ").expect("#[no_mangle] on an extern \"C\" fn").1;
+                let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let body = after.split_once("\n}\n").map_or(after, |(b, _)| b);
+                out.push((name, body.to_string()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_export_runs_inside_the_panic_boundary() {
+        let all = exports();
+        assert!(all.len() >= 45, "found only {} exports", all.len());
+        for (name, body) in &all {
+            if INFALLIBLE.contains(&name.as_str()) {
+                for bad in ["unwrap", "expect(", "?", "panic!", "["] {
+                    assert!(!body.contains(bad), "{name} has no panic boundary but contains {bad:?}");
+                }
+            } else {
+                assert!(body.contains("guard"), "{name} does not run inside guard*/guard_lookup*");
+            }
+        }
+        for name in INFALLIBLE {
+            assert!(all.iter().any(|(n, _)| n == name), "{name} is no longer an export");
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_an_error_code_and_a_message() {
+        let rc = guard_code(|| panic!("boom {}", 7));
+        assert_eq!(rc, ErrorCode::PtoErrPanic as i32);
+        assert!(last_error::message().contains("boom 7"), "{}", last_error::message());
+        assert_eq!(guard_legacy(|| panic!("x")), -1);
+        assert!(guard(std::ptr::null_mut::<u8>(), || panic!("y")).is_null());
+    }
+
+    #[test]
+    fn a_payload_whose_drop_panics_does_not_unwind() {
+        struct Nasty;
+        impl Drop for Nasty {
+            fn drop(&mut self) {
+                panic!("drop of the payload");
+            }
+        }
+        let rc = guard_code(|| std::panic::panic_any(Nasty));
+        assert_eq!(rc, ErrorCode::PtoErrPanic as i32);
+        assert!(last_error::message().contains("unknown panic payload"));
+    }
+
+    #[test]
+    fn lookups_keep_the_last_error_and_failing_lookups_record_theirs() {
+        last_error::set_raw(-1009, "kept");
+        assert_eq!(guard_lookup(5, || Ok(6)), 6);
+        assert_eq!(guard_lookup_code(|| Ok(())), 0);
+        assert_eq!((last_error::code(), last_error::message().as_str()), (-1009, "kept"));
+        let rc = guard_lookup_code(|| Err(Error::InvalidArgument("index 9 is out of range".into())));
+        assert_eq!(rc, ErrorCode::PtoErrInvalidArgument as i32);
+        assert!(last_error::message().contains("index 9"));
+        assert_eq!(guard_code(|| Ok(())), 0);
+        assert_eq!(last_error::code(), 0);
+    }
+}
