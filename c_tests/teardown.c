@@ -17,6 +17,10 @@
  *   pthread key destructor on that thread (run after its thread-locals are destroyed)
  *   calls the library too. The atexit handler then runs the example on the worker's
  *   context, finalizes and destroys it.
+ * MODE "atexit_trb": as "atexit" with the tensormap_and_ringbuffer vector example
+ *   (the SO arguments are then examples/trb_vector's orchestration and examples/kernels'
+ *   kernels; f = (a+b+1)*(a+b+2) + (a+b)): the exit-time run uses the scheduler threads,
+ *   parking and the ring engine of that runtime.
  *
  * Failures inside the exit-time handlers end the process with _exit(1); the last line
  * is "N passed, M failed".
@@ -42,6 +46,7 @@ static const uint8_t g_aicore[8] = {0x7f, 'E', 'L', 'F', 5, 6, 7, 8};
 
 static SimplerApi api;
 static HbgFixture fx;
+static int g_trb; /* mode atexit_trb */
 static HbgData data;
 static void *g_ctx;
 static void *g_runtime;
@@ -80,8 +85,58 @@ static void check_error_slot(const char *where) {
     check(name, strstr(last_msg(), "ctx") != NULL, "message now '%s'", last_msg());
 }
 
+/* The TRB vector example through run_prepared with ChipWorker's argument pattern;
+ * f = (a+b+1)*(a+b+2) + (a+b), checked element by element. */
+static int run_trb(void *ctx, unsigned variant) {
+    uint64_t z[4] = {0, 0, 0, 0};
+    PtoRunTiming timing;
+    uint32_t i;
+    int rc;
+    hbg_data_fill(&data, variant);
+    rc = api.run_prepared(ctx, g_runtime, TEARDOWN_CID, data.args, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, z, z, z, "", &timing);
+    if (rc != 0) {
+        snprintf(g_err, sizeof g_err, "run_prepared returned %d: %s", rc, last_msg());
+        return -1;
+    }
+    for (i = 0; i < HBG_SIZE; ++i) {
+        float s = data.a[i] + data.b[i];
+        float expect = (s + 1.0f) * (s + 2.0f) + s;
+        float tol = 1e-5f * (fabsf(expect) > 1.0f ? fabsf(expect) : 1.0f);
+        if (!(fabsf(data.f[i] - expect) <= tol)) {
+            snprintf(g_err, sizeof g_err, "f[%u] = %g, expected %g", (unsigned)i, (double)data.f[i], (double)expect);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int run_once(void *ctx, unsigned variant) {
+    if (g_trb) return run_trb(ctx, variant);
     return hbg_run_chipworker(&api, ctx, g_runtime, TEARDOWN_CID, &data, variant, NULL, g_err, sizeof g_err);
+}
+
+/* The TRB vector callable: entry aicpu_orchestration_entry, config
+ * aicpu_orchestration_config, kernels 0 add, 1 add_scalar, 2 mul (all AIV). */
+static int trb_fixture_load(const char *orch_path, const char *const kernel_paths[3]) {
+    static const int32_t sig[3] = {CCB_ARG_IN, CCB_ARG_IN, CCB_ARG_OUT};
+    static const int32_t sig_in_out[2] = {CCB_ARG_IN, CCB_ARG_OUT};
+    CcbChild children[3];
+    int i;
+    memset(&fx, 0, sizeof fx);
+    fx.orch = read_file(orch_path, &fx.orch_size);
+    if (fx.orch == NULL) return -1;
+    for (i = 0; i < 3; ++i) {
+        fx.kernels[i] = read_file(kernel_paths[i], &fx.kernel_sizes[i]);
+        if (fx.kernels[i] == NULL) return -1;
+        children[i].func_id = i;
+        children[i].signature = i == 1 ? sig_in_out : sig;
+        children[i].sig_count = i == 1 ? 2 : 3;
+        children[i].binary = fx.kernels[i];
+        children[i].binary_size = fx.kernel_sizes[i];
+    }
+    fx.callable = ccb_build_chip_callable(sig, 3, "aicpu_orchestration_entry", "aicpu_orchestration_config", fx.orch,
+                                          fx.orch_size, children, 3, &fx.callable_size);
+    return fx.callable != NULL ? 0 : -1;
 }
 
 static void *setup_context(const char *where) {
@@ -150,8 +205,8 @@ static void key_destructor(void *value) {
     (void)value;
     /* Runs on the worker thread after its thread-locals were destroyed. */
     check_error_slot("pthread key destructor");
-    check("pthread key destructor: get_host_dlopen_count(ctx) == 1", api.get_host_dlopen_count(g_ctx) == 1,
-          "got %zu", api.get_host_dlopen_count(g_ctx));
+    check("pthread key destructor: get_host_dlopen_count(ctx) == 1", api.get_host_dlopen_count(g_ctx) == 1, "got %zu",
+          api.get_host_dlopen_count(g_ctx));
     g_key_destructor_ran = 1;
 }
 
@@ -166,8 +221,10 @@ int main(int argc, char **argv) {
     const char *kernel_paths[3];
     int rc;
     const char *mode;
-    if (argc != 7 || (strcmp(argv[6], "atexit") != 0 && strcmp(argv[6], "thread") != 0)) {
-        fprintf(stderr, "usage: %s <libsimpler.so> <orch.so> <k_add.so> <k_add_scalar.so> <k_mul.so> atexit|thread\n",
+    if (argc != 7 ||
+        (strcmp(argv[6], "atexit") != 0 && strcmp(argv[6], "thread") != 0 && strcmp(argv[6], "atexit_trb") != 0)) {
+        fprintf(stderr,
+                "usage: %s <libsimpler.so> <orch.so> <k_add.so> <k_add_scalar.so> <k_mul.so> atexit|thread|atexit_trb\n",
                 argv[0]);
         return 2;
     }
@@ -175,10 +232,18 @@ int main(int argc, char **argv) {
     kernel_paths[0] = argv[3];
     kernel_paths[1] = argv[4];
     kernel_paths[2] = argv[5];
-    setenv("SIMPLER_RUNTIME", "host_build_graph", 1);
-    if (!check("fixtures loaded", hbg_fixture_load(&fx, argv[2], kernel_paths, g_err, sizeof g_err) == 0, "%s", g_err) ||
-        !check("host buffers", hbg_data_init(&data) == 0, "allocation failed"))
-        return test_report_finish();
+    g_trb = strcmp(mode, "atexit_trb") == 0;
+    if (g_trb) {
+        unsetenv("SIMPLER_RUNTIME"); /* the default variant */
+        if (!check("TRB fixtures loaded", trb_fixture_load(argv[2], kernel_paths) == 0, "cannot read the SOs"))
+            return test_report_finish();
+    } else {
+        setenv("SIMPLER_RUNTIME", "host_build_graph", 1);
+        if (!check("fixtures loaded", hbg_fixture_load(&fx, argv[2], kernel_paths, g_err, sizeof g_err) == 0, "%s",
+                   g_err))
+            return test_report_finish();
+    }
+    if (!check("host buffers", hbg_data_init(&data) == 0, "allocation failed")) return test_report_finish();
     rc = simpler_api_load(&api, argv[1], 1, g_err, sizeof g_err);
     if (!check("library loaded with its extensions", rc == 0, "%s", g_err)) return test_report_finish();
     {
@@ -191,7 +256,7 @@ int main(int argc, char **argv) {
     g_runtime = calloc(api.get_runtime_size(), 1);
     if (!check("runtime buffer", g_runtime != NULL, "calloc failed")) return test_report_finish();
 
-    if (strcmp(mode, "atexit") == 0) {
+    if (strcmp(mode, "thread") != 0) {
         g_ctx = setup_context("main");
     } else {
         pthread_t t;

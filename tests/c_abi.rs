@@ -304,3 +304,45 @@ fn lookups_keep_the_last_error_c() {
 fn lookups_keep_the_last_error_cxx() {
     run_with_lib("error_slot", Lang::Cxx);
 }
+
+/// The tensormap_and_ringbuffer vector example as the teardown program's fixtures:
+/// `examples/trb_vector` (C++) and the three `examples/kernels` (C), as shared objects.
+fn trb_fixtures() -> &'static [PathBuf; 4] {
+    static TRB: OnceLock<[PathBuf; 4]> = OnceLock::new();
+    TRB.get_or_init(|| {
+        let repo = common::repo();
+        let out = out_dir();
+        let kernels_dir = repo.join("examples/kernels");
+        let inc = format!("-I{}", kernels_dir.display());
+        let so_args = ["-shared", "-fPIC", "-Wl,--build-id=sha1", inc.as_str()];
+        let orch = out.join("libtrb_vector_orch.so");
+        common::compile(true, &[repo.join("examples/trb_vector/orchestration.cpp")], &orch, &so_args);
+        let kernel = |name: &str| {
+            let so = out.join(format!("libtrb_{name}.so"));
+            common::compile(false, &[kernels_dir.join(format!("{name}.c"))], &so, &so_args);
+            so
+        };
+        [orch, kernel("kernel_add"), kernel("kernel_add_scalar"), kernel("kernel_mul")]
+    })
+}
+
+fn run_teardown_trb(lang: Lang) {
+    let b = built();
+    let lib = common::libsimpler_so();
+    let mut args: Vec<&Path> = vec![lib.as_path()];
+    args.extend(trb_fixtures().iter().map(PathBuf::as_path));
+    args.push(Path::new("atexit_trb"));
+    let tag = format!("teardown_{}_atexit_trb", lang.suffix());
+    let run = common::run_program(b.program("teardown", lang), &args, &[], PROGRAM_TIMEOUT, &tag);
+    assert_passed(&run, &tag);
+}
+
+#[test]
+fn teardown_trb_from_atexit_c() {
+    run_teardown_trb(Lang::C);
+}
+
+#[test]
+fn teardown_trb_from_atexit_cxx() {
+    run_teardown_trb(Lang::Cxx);
+}
