@@ -68,7 +68,8 @@ impl Built {
 }
 
 const FIXTURES: [&str; 4] = ["orchestration", "kernel_add", "kernel_add_scalar", "kernel_mul"];
-const PROGRAMS: [&str; 6] = ["chipworker_harness", "misuse", "fixtures_selftest", "teardown", "stale_handle", "error_slot"];
+const PROGRAMS: [&str; 6] =
+    ["chipworker_harness", "misuse", "fixtures_selftest", "teardown", "stale_handle", "error_slot"];
 
 fn c_tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("c_tests")
@@ -168,16 +169,25 @@ fn run_with_lib(program: &str, lang: Lang) {
     run_with_lib_args(program, lang, &[]);
 }
 
+/// The exit-time run of `teardown` logged its warning about the invalid ring variable
+/// (the log sink works at exit too).
+fn assert_exit_warning(run: &common::RunOutput) {
+    assert!(run.stderr.contains("ignoring PTO2_RING_TASK_WINDOW"), "no exit-time warning:\n{}", run.stderr);
+}
+
 /// Runs `program <libsimpler.so> <the four C fixtures> extra…`.
-fn run_with_lib_args(program: &str, lang: Lang, extra: &[&str]) {
+fn run_with_lib_args(program: &str, lang: Lang, extra: &[&str]) -> common::RunOutput {
     let b = built();
     let lib = common::libsimpler_so();
     let mut args: Vec<&Path> = vec![lib.as_path()];
     args.extend(fixture_args(b, Lang::C));
     args.extend(extra.iter().map(Path::new));
     let tag = format!("{program}_{}{}", lang.suffix(), extra.iter().map(|e| format!("_{e}")).collect::<String>());
-    let run = common::run_program(b.program(program, lang), &args, &[], PROGRAM_TIMEOUT, &tag);
+    // teardown checks the exit-time warning, whatever the caller's log level.
+    let envs: &[(&str, &str)] = if program == "teardown" { &[("SIMPLER_LOG_LEVEL", "warn")] } else { &[] };
+    let run = common::run_program(b.program(program, lang), &args, envs, PROGRAM_TIMEOUT, &tag);
     assert_passed(&run, &tag);
+    run
 }
 
 #[test]
@@ -267,22 +277,22 @@ fn misuse_cxx() {
 
 #[test]
 fn teardown_from_atexit_c() {
-    run_with_lib_args("teardown", Lang::C, &["atexit"]);
+    assert_exit_warning(&run_with_lib_args("teardown", Lang::C, &["atexit"]));
 }
 
 #[test]
 fn teardown_from_atexit_cxx() {
-    run_with_lib_args("teardown", Lang::Cxx, &["atexit"]);
+    assert_exit_warning(&run_with_lib_args("teardown", Lang::Cxx, &["atexit"]));
 }
 
 #[test]
 fn teardown_after_worker_thread_exit_c() {
-    run_with_lib_args("teardown", Lang::C, &["thread"]);
+    assert_exit_warning(&run_with_lib_args("teardown", Lang::C, &["thread"]));
 }
 
 #[test]
 fn teardown_after_worker_thread_exit_cxx() {
-    run_with_lib_args("teardown", Lang::Cxx, &["thread"]);
+    assert_exit_warning(&run_with_lib_args("teardown", Lang::Cxx, &["thread"]));
 }
 
 #[test]
@@ -333,8 +343,15 @@ fn run_teardown_trb(lang: Lang) {
     args.extend(trb_fixtures().iter().map(PathBuf::as_path));
     args.push(Path::new("atexit_trb"));
     let tag = format!("teardown_{}_atexit_trb", lang.suffix());
-    let run = common::run_program(b.program("teardown", lang), &args, &[], PROGRAM_TIMEOUT, &tag);
+    let run = common::run_program(
+        b.program("teardown", lang),
+        &args,
+        &[("SIMPLER_LOG_LEVEL", "warn")],
+        PROGRAM_TIMEOUT,
+        &tag,
+    );
     assert_passed(&run, &tag);
+    assert_exit_warning(&run);
 }
 
 #[test]

@@ -141,7 +141,5 @@ pub extern "C" fn comm_barrier(h: CommHandle) -> i32 {
 /// Destroys the communicator and all its windows; the handle is invalid afterwards.
 #[no_mangle]
 pub extern "C" fn comm_destroy(h: CommHandle) -> i32 {
-    guard_legacy(|| {
-        COMMS.remove(h).map(|_| ())
-    })
+    guard_legacy(|| COMMS.remove(h).map(|_| ()))
 }
