@@ -4,11 +4,13 @@
 //! monotonic counter shared by every kind (1, 2, 3, …; 2^48 - 1 handles per
 //! process before `create` fails). A destroyed handle therefore stays an
 //! error forever: it can never name a later object, and a handle of one kind
-//! passed where another is expected is told apart. Lookup is a read lock, one
-//! hash of a `u64` and an `Arc` clone.
+//! passed where another is expected is told apart. Lookup is a read lock, a
+//! hash-map probe keyed by the id itself (ids are unique, so no hashing) and
+//! an `Arc` clone.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -48,25 +50,47 @@ impl Kind {
     }
 }
 
+/// Hasher of handle keys: the id bits are unique and dense, so they are the hash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v & ID_MASK;
+    }
+}
+
+type Map<T> = HashMap<u64, Arc<T>, BuildHasherDefault<IdHasher>>;
+
 /// Live objects of one kind by handle.
 pub(crate) struct Registry<T> {
     kind: Kind,
     /// The C parameter name used in messages (`ctx`, `h`).
     param: &'static str,
-    live: RwLock<HashMap<u64, Arc<T>>>,
+    live: RwLock<Map<T>>,
 }
 
 impl<T> Registry<T> {
     /// An empty registry (usable in a `static` through `Lazy`).
     pub(crate) fn new(kind: Kind, param: &'static str) -> Registry<T> {
-        Registry { kind, param, live: RwLock::new(HashMap::new()) }
+        Registry { kind, param, live: RwLock::new(Map::default()) }
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<u64, Arc<T>>> {
+    fn read(&self) -> RwLockReadGuard<'_, Map<T>> {
         self.live.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<u64, Arc<T>>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Map<T>> {
         self.live.write().unwrap_or_else(|p| p.into_inner())
     }
 
