@@ -10,9 +10,10 @@
  *   returns from main. glibc destroys main's thread-locals, then runs the atexit handler:
  *   it queries the last error, makes a failing call and reads its message, runs the
  *   example again (checked), calls finalize_device twice (0 both times) and
- *   destroy_device_context, and checks that the destroyed handle is refused. A
- *   destructor function (run after the atexit handlers) repeats the stale-handle and
- *   last-error checks and creates and destroys one more context.
+ *   destroy_device_context, and checks that the destroyed handle is refused. Compiled as
+ *   C++, a static object's destructor then calls in too. A destructor function (run
+ *   after the atexit handlers) repeats the stale-handle and last-error checks and
+ *   creates and destroys one more context.
  * MODE "thread": a worker thread creates, initialises and runs a context and exits; a
  *   pthread key destructor on that thread (run after its thread-locals are destroyed)
  *   calls the library too. The atexit handler then runs the example on the worker's
@@ -184,6 +185,22 @@ static void at_exit_handler(void) {
     g_atexit_done = 1;
     exit_if_failed();
 }
+
+#ifdef __cplusplus
+/* A C++ static object: its destructor runs from exit() after the atexit handler (it was
+ * registered earlier, at static initialisation) and before the destructor function. */
+struct StaticTeardownProbe {
+    ~StaticTeardownProbe() {
+        if (!g_atexit_done) return;
+        check("C++ static destructor: finalize_device(destroyed handle) == -1", api.finalize_device(g_ctx) == -1, "%s",
+              last_msg());
+        check("C++ static destructor: unregister_callable(destroyed handle) == -1",
+              api.unregister_callable(g_ctx, TEARDOWN_CID) == -1, "%s", last_msg());
+        exit_if_failed();
+    }
+};
+static StaticTeardownProbe g_static_probe;
+#endif
 
 __attribute__((destructor)) static void static_destructor(void) {
     void *c;
