@@ -106,6 +106,11 @@ fn compile(cc: &Path, lang: Lang, src: &Path, out: &Path, shared: bool) {
     cmd.arg(src).arg("-o").arg(out);
     if !shared {
         cmd.args(["-pthread", "-ldl", "-lm"]);
+        if lang == Lang::Cxx {
+            // The C++ build of teardown.c has a static object (its destructor needs the
+            // C++ runtime's personality routine); the driver is the C compiler.
+            cmd.arg("-lstdc++");
+        }
     }
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", cc.display()));
     assert!(
