@@ -10,6 +10,19 @@
  * Return values: 0 = success. New entries return a negative pto_error_code_t, or the negated
  * PTO2 runtime status (-1..-11, -100..-103) when a run fails on the device. Legacy entries keep
  * upstream's -1; pto_last_error_code() / pto_last_error_message() give the detail.
+ *
+ * Last error (one slot per thread): every call that can fail sets it on failure and clears it
+ * on success, except the pure lookups, which leave it alone on success: pto_error_name,
+ * pto_last_error_code, pto_last_error_message, pto_runtime_config_knob_count,
+ * pto_runtime_config_describe, simpler_version, get_platform, get_incore_compiler,
+ * get_orchestration_compiler, get_runtime_size, get_aicpu_dlopen_count, get_host_dlopen_count
+ * (describe and the counters record their own failure). So
+ * printf("%s: %s", pto_error_name(rc), pto_last_error_message()) prints the failure.
+ *
+ * Handles (DeviceContextHandle, CommHandle) are opaque ids, not addresses, and never reused: a
+ * destroyed handle is refused with an error code forever. Every export may be called at any
+ * time, including from atexit handlers, static destructors and thread-exit destructors; none
+ * unwinds or aborts. A second finalize_device returns 0.
  */
 
 #ifndef SIMPLER_H
@@ -479,36 +492,46 @@ int32_t pto_runtime_config_resolve(const struct pto_runtime_config_t *cfg,
                                    struct pto_resolved_config_t *out);
 
 /**
- * Number of knobs in the schema.
+ * Number of knobs in the schema. A pure lookup: leaves the last error alone.
  */
 size_t pto_runtime_config_knob_count(void);
 
 /**
  * Describes knob `index` (0..count): name, env var, shape, rule, default,
- * tier, unit, doc. Strings are static.
+ * tier, unit, doc. Strings are static. A pure lookup: success leaves the
+ * last error alone; a NULL `out` or an out-of-range index records the error.
  */
 int32_t pto_runtime_config_describe(size_t index, struct pto_knob_info_t *out);
 
 /**
  * Text of the last failure on the calling thread ("" after a success).
- * Valid until the next call into the library on this thread.
+ * Never NULL. Valid on this thread until the next call that sets or clears
+ * the last error; pure lookups (`pto_error_name`, `pto_last_error_*`,
+ * `pto_runtime_config_knob_count`, `_describe`, `simpler_version`,
+ * `get_platform`, `get_*_compiler`, `get_runtime_size`, `get_*_dlopen_count`)
+ * leave it alone. Messages are cut at 4095 bytes. Usable at any time,
+ * including from `atexit` handlers and thread-exit destructors.
  */
 const char *pto_last_error_message(void);
 
 /**
  * Detailed code of the last failure on the calling thread (0 after a
  * success). Legacy entry points return -1; this tells which error it was.
+ * A pure lookup: leaves the last error alone.
  */
 int32_t pto_last_error_code(void);
 
 /**
  * Symbolic name of an error code (e.g. "PTO_ERR_NULL_POINTER"); negated
  * runtime statuses (-1..-11, -100..-103) other than -1 give "PTO_ERR_UNKNOWN".
+ * A pure lookup: leaves the last error alone (so
+ * `printf("%s: %s", pto_error_name(rc), pto_last_error_message())` works).
  */
 const char *pto_error_name(int32_t code);
 
 /**
- * Version of libsimpler ("MAJOR.MINOR.PATCH").
+ * Version of libsimpler ("MAJOR.MINOR.PATCH"). A pure lookup: leaves the
+ * last error alone.
  */
 const char *simpler_version(void);
 
@@ -525,6 +548,7 @@ void destroy_device_context(DeviceContextHandle ctx);
 
 /**
  * Bytes the caller allocates once for the `runtime` argument of `run_prepared`.
+ * A pure lookup: leaves the last error alone.
  */
 size_t get_runtime_size(void);
 
@@ -560,7 +584,8 @@ int32_t simpler_init_with_config(DeviceContextHandle ctx,
                                  const struct pto_runtime_config_t *config);
 
 /**
- * Releases every device resource of the context (idempotent).
+ * Releases every device resource of the context. Idempotent: a second call
+ * (or a call on a context never initialised) returns 0, as upstream.
  */
 int32_t finalize_device(DeviceContextHandle ctx);
 
@@ -618,12 +643,16 @@ int32_t simpler_prepare_callable_sized(DeviceContextHandle ctx,
 int32_t unregister_callable(DeviceContextHandle ctx, int32_t callable_id);
 
 /**
- * Distinct callable ids first seen by a run since the last finalize (0 for NULL / hbg).
+ * Distinct callable ids first seen by a run since the last finalize (0 for
+ * hbg). A pure lookup: leaves the last error alone; a NULL, unknown or
+ * destroyed handle returns 0 and records the error.
  */
 size_t get_aicpu_dlopen_count(DeviceContextHandle ctx);
 
 /**
- * Host-side orchestration dlopens (host_build_graph; monotonic).
+ * Host-side orchestration dlopens (host_build_graph; monotonic). A pure
+ * lookup: leaves the last error alone; a NULL, unknown or destroyed handle
+ * returns 0 and records the error.
  */
 size_t get_host_dlopen_count(DeviceContextHandle ctx);
 
@@ -668,17 +697,20 @@ int32_t run_prepared_with_config(DeviceContextHandle ctx,
                                  struct PtoRunTiming *out_timing);
 
 /**
- * Platform string of the simulated device.
+ * Platform string of the simulated device. A pure lookup: leaves the last
+ * error alone.
  */
 const char *get_platform(void);
 
 /**
  * Toolchain of in-core kernels: `HOST_GXX_15` (1) on the simulated platform.
+ * A pure lookup: leaves the last error alone.
  */
 int32_t get_incore_compiler(void);
 
 /**
  * Toolchain of orchestration code: `HOST_GXX` (2) on the simulated platform.
+ * A pure lookup: leaves the last error alone.
  */
 int32_t get_orchestration_compiler(void);
 
@@ -716,17 +748,21 @@ int32_t bind_callable_to_runtime_impl(RuntimeHandle runtime,
 int32_t validate_runtime_impl(RuntimeHandle runtime);
 
 /**
- * Returns 0 (the simulated device needs no ACL).
+ * Returns 0 for a live context (the simulated device needs no ACL); -1 for
+ * a NULL, unknown or destroyed handle.
  */
 int32_t ensure_acl_ready_ctx(DeviceContextHandle ctx, int32_t device_id);
 
 /**
- * Returns NULL (no stream on the simulated device; not an error).
+ * Returns NULL (no stream on the simulated device; not an error for a live
+ * context, whose last error is cleared). A NULL, unknown or destroyed handle
+ * also returns NULL and records the error.
  */
 void *create_comm_stream_ctx(DeviceContextHandle ctx);
 
 /**
- * Returns 0.
+ * Returns 0 for a live context (any `stream`, NULL included); -1 for a NULL,
+ * unknown or destroyed handle.
  */
 int32_t destroy_comm_stream_ctx(DeviceContextHandle ctx, void *stream);
 

@@ -2,8 +2,8 @@
 //!
 //! * The hbg vector fixtures (orchestration + three kernels) are built as shared
 //!   objects (`-shared -fPIC -O2`), as C and, separately, as C++.
-//! * `chipworker_harness`, `misuse` and `fixtures_selftest` are built twice: as C11 and
-//!   as C++17, both with `-Wall -Wextra -Werror`.
+//! * `chipworker_harness`, `misuse`, `fixtures_selftest`, `teardown`, `stale_handle` and
+//!   `error_slot` are built twice: as C11 and as C++17, both with `-Wall -Wextra -Werror`.
 //! * Every program runs with a 60 s timeout; on failure its full output is printed.
 //!
 //! The compiler is the one `cc` selects for the host (`cc::Build::get_compiler`).
@@ -68,7 +68,8 @@ impl Built {
 }
 
 const FIXTURES: [&str; 4] = ["orchestration", "kernel_add", "kernel_add_scalar", "kernel_mul"];
-const PROGRAMS: [&str; 3] = ["chipworker_harness", "misuse", "fixtures_selftest"];
+const PROGRAMS: [&str; 6] =
+    ["chipworker_harness", "misuse", "fixtures_selftest", "teardown", "stale_handle", "error_slot"];
 
 fn c_tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("c_tests")
@@ -104,7 +105,12 @@ fn compile(cc: &Path, lang: Lang, src: &Path, out: &Path, shared: bool) {
     }
     cmd.arg(src).arg("-o").arg(out);
     if !shared {
-        cmd.args(["-ldl", "-lm"]);
+        cmd.args(["-pthread", "-ldl", "-lm"]);
+        if lang == Lang::Cxx {
+            // The C++ build of teardown.c has a static object (its destructor needs the
+            // C++ runtime's personality routine); the driver is the C compiler.
+            cmd.arg("-lstdc++");
+        }
     }
     let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", cc.display()));
     assert!(
@@ -165,13 +171,28 @@ fn fixture_args(b: &Built, lang: Lang) -> Vec<&Path> {
 }
 
 fn run_with_lib(program: &str, lang: Lang) {
+    run_with_lib_args(program, lang, &[]);
+}
+
+/// The exit-time run of `teardown` logged its warning about the invalid ring variable
+/// (the log sink works at exit too).
+fn assert_exit_warning(run: &common::RunOutput) {
+    assert!(run.stderr.contains("ignoring PTO2_RING_TASK_WINDOW"), "no exit-time warning:\n{}", run.stderr);
+}
+
+/// Runs `program <libsimpler.so> <the four C fixtures> extra…`.
+fn run_with_lib_args(program: &str, lang: Lang, extra: &[&str]) -> common::RunOutput {
     let b = built();
     let lib = common::libsimpler_so();
     let mut args: Vec<&Path> = vec![lib.as_path()];
     args.extend(fixture_args(b, Lang::C));
-    let tag = format!("{program}_{}", lang.suffix());
-    let run = common::run_program(b.program(program, lang), &args, &[], PROGRAM_TIMEOUT, &tag);
+    args.extend(extra.iter().map(Path::new));
+    let tag = format!("{program}_{}{}", lang.suffix(), extra.iter().map(|e| format!("_{e}")).collect::<String>());
+    // teardown checks the exit-time warning, whatever the caller's log level.
+    let envs: &[(&str, &str)] = if program == "teardown" { &[("SIMPLER_LOG_LEVEL", "warn")] } else { &[] };
+    let run = common::run_program(b.program(program, lang), &args, envs, PROGRAM_TIMEOUT, &tag);
     assert_passed(&run, &tag);
+    run
 }
 
 #[test]
@@ -252,4 +273,98 @@ fn misuse_c() {
 #[test]
 fn misuse_cxx() {
     run_with_lib("misuse", Lang::Cxx);
+}
+
+// Exit-time teardown: the atexit handler (after main's thread-locals are destroyed)
+// runs the example, calls finalize_device twice and destroy_device_context; a
+// destructor function then checks the stale handle. "thread": the context was used
+// by a thread that has exited, and a pthread key destructor on that thread calls in.
+
+#[test]
+fn teardown_from_atexit_c() {
+    assert_exit_warning(&run_with_lib_args("teardown", Lang::C, &["atexit"]));
+}
+
+#[test]
+fn teardown_from_atexit_cxx() {
+    assert_exit_warning(&run_with_lib_args("teardown", Lang::Cxx, &["atexit"]));
+}
+
+#[test]
+fn teardown_after_worker_thread_exit_c() {
+    assert_exit_warning(&run_with_lib_args("teardown", Lang::C, &["thread"]));
+}
+
+#[test]
+fn teardown_after_worker_thread_exit_cxx() {
+    assert_exit_warning(&run_with_lib_args("teardown", Lang::Cxx, &["thread"]));
+}
+
+#[test]
+fn stale_handles_are_refused_by_every_export_c() {
+    run_with_lib("stale_handle", Lang::C);
+}
+
+#[test]
+fn stale_handles_are_refused_by_every_export_cxx() {
+    run_with_lib("stale_handle", Lang::Cxx);
+}
+
+#[test]
+fn lookups_keep_the_last_error_c() {
+    run_with_lib("error_slot", Lang::C);
+}
+
+#[test]
+fn lookups_keep_the_last_error_cxx() {
+    run_with_lib("error_slot", Lang::Cxx);
+}
+
+/// The tensormap_and_ringbuffer vector example as the teardown program's fixtures:
+/// `examples/trb_vector` (C++) and the three `examples/kernels` (C), as shared objects.
+fn trb_fixtures() -> &'static [PathBuf; 4] {
+    static TRB: OnceLock<[PathBuf; 4]> = OnceLock::new();
+    TRB.get_or_init(|| {
+        let repo = common::repo();
+        let out = out_dir();
+        let kernels_dir = repo.join("examples/kernels");
+        let inc = format!("-I{}", kernels_dir.display());
+        let so_args = ["-shared", "-fPIC", "-Wl,--build-id=sha1", inc.as_str()];
+        let orch = out.join("libtrb_vector_orch.so");
+        common::compile(true, &[repo.join("examples/trb_vector/orchestration.cpp")], &orch, &so_args);
+        let kernel = |name: &str| {
+            let so = out.join(format!("libtrb_{name}.so"));
+            common::compile(false, &[kernels_dir.join(format!("{name}.c"))], &so, &so_args);
+            so
+        };
+        [orch, kernel("kernel_add"), kernel("kernel_add_scalar"), kernel("kernel_mul")]
+    })
+}
+
+fn run_teardown_trb(lang: Lang) {
+    let b = built();
+    let lib = common::libsimpler_so();
+    let mut args: Vec<&Path> = vec![lib.as_path()];
+    args.extend(trb_fixtures().iter().map(PathBuf::as_path));
+    args.push(Path::new("atexit_trb"));
+    let tag = format!("teardown_{}_atexit_trb", lang.suffix());
+    let run = common::run_program(
+        b.program("teardown", lang),
+        &args,
+        &[("SIMPLER_LOG_LEVEL", "warn")],
+        PROGRAM_TIMEOUT,
+        &tag,
+    );
+    assert_passed(&run, &tag);
+    assert_exit_warning(&run);
+}
+
+#[test]
+fn teardown_trb_from_atexit_c() {
+    run_teardown_trb(Lang::C);
+}
+
+#[test]
+fn teardown_trb_from_atexit_cxx() {
+    run_teardown_trb(Lang::Cxx);
 }

@@ -5,7 +5,9 @@
 //!    cmake --build build && cmake --install build` (reusing cargo's artifacts through
 //!    `-DSIMPLER_PREBUILT_DIR`, so no second cargo build runs);
 //! 2. the C++ example through CMake (`find_package(simpler)`), through pkg-config, and statically
-//!    linked (`simpler::static`); the installed headers as C and C++;
+//!    linked (`simpler::static`); the pure C example (`cmake/example/main.c`) statically linked
+//!    with `cc` through `simpler::static` (a C-only project) and through `pkg-config --static`;
+//!    the installed headers as C and C++;
 //! 3. dlopen by path, as upstream's ChipWorker does;
 //! 4. the Python shim: `pip install --target` + `python3 -m pytest python_shim/tests` with
 //!    `SIMPLER_PREFIX` pointing at the prefix.
@@ -181,7 +183,7 @@ fn pkg_config_metadata() {
     let libs = pkg(&["--libs"]);
     assert!(libs.contains("-lsimpler") && !libs.contains("-ldl"), "{libs}");
     let static_libs = pkg(&["--static", "--libs"]);
-    for l in ["-lsimpler", "-lpthread", "-ldl", "-lm", "-lrt"] {
+    for l in ["-lsimpler", "-lstdc++", "-lgcc_s", "-lpthread", "-ldl", "-lm", "-lrt"] {
         assert!(static_libs.contains(l), "{l} in {static_libs}");
     }
     let libdir = PathBuf::from(pkg(&["--variable=libdir"]).trim());
@@ -300,6 +302,87 @@ fn static_cmake_consumer() {
     assert!(out.contains(" passed, 0 failed"), "{out}");
 }
 
+/// The two host_build_graph shared objects of the example, built with `cc` into `dir`.
+fn example_hbg_sos(dir: &Path) -> (PathBuf, PathBuf) {
+    let hbg = common::repo().join("cmake/example/hbg");
+    let orch = dir.join("liborch.so");
+    let kernel = dir.join("libkernel_add.so");
+    for (src, out) in [("orch.c", &orch), ("kernel_add.c", &kernel)] {
+        run(
+            Command::new("cc")
+                .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"])
+                .arg(hbg.join(src))
+                .arg("-o")
+                .arg(out),
+            &format!("cc {src}"),
+        );
+    }
+    (orch, kernel)
+}
+
+/// Runs the statically linked pure C example and checks it ran the config API and the
+/// host_build_graph example, and that libsimpler is not a runtime dependency.
+fn run_static_c_app(exe: &Path, orch: &Path, kernel: &Path, what: &str) {
+    let ldd = run(Command::new("ldd").arg(exe), "ldd");
+    assert!(!ldd.contains("libsimpler"), "{what}: statically linked: {ldd}");
+    let out = run(Command::new(exe).arg(orch).arg(kernel).env("SIMPLER_LOG_LEVEL", "error"), what);
+    assert!(out.contains("host API: ran host_build_graph"), "{what}:\n{out}");
+    assert!(out.contains(" passed, 0 failed"), "{what}:\n{out}");
+}
+
+#[test]
+fn static_cmake_c_consumer() {
+    let p = prefix();
+    let _guard = serial();
+    let proj = common::scratch("consumers/static-c-src");
+    let build = common::scratch("consumers/static-c-build");
+    let example = common::repo().join("cmake/example");
+    // LANGUAGES C only: no C++ toolchain is enabled, so the link runs with the C compiler.
+    std::fs::write(
+        proj.join("CMakeLists.txt"),
+        format!(
+            "cmake_minimum_required(VERSION 3.16)\nproject(static_c LANGUAGES C)\n\
+             set(CMAKE_C_STANDARD 11)\nadd_compile_options(-Wall -Wextra -Werror)\n\
+             find_package(simpler CONFIG REQUIRED)\n\
+             add_library(orch MODULE \"{ex}/hbg/orch.c\")\nadd_library(kernel_add MODULE \"{ex}/hbg/kernel_add.c\")\n\
+             add_executable(app_c \"{ex}/main.c\")\n\
+             target_link_libraries(app_c PRIVATE simpler::static)\n",
+            ex = example.display()
+        ),
+    )
+    .expect("write CMakeLists.txt");
+    run(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(&proj)
+            .arg("-B")
+            .arg(&build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", p.display())),
+        "static C configure",
+    );
+    run(Command::new("cmake").arg("--build").arg(&build), "static C build");
+    run_static_c_app(&build.join("app_c"), &build.join("liborch.so"), &build.join("libkernel_add.so"), "app_c (cmake)");
+}
+
+#[test]
+fn static_pkg_config_c_consumer() {
+    let p = prefix();
+    let _guard = serial();
+    let dir = common::scratch("consumers/static-c-pkgconfig");
+    let (orch, kernel) = example_hbg_sos(&dir);
+    let exe = dir.join("app_c");
+    // The README's command: name the archive, then the static link's system libraries.
+    let script = format!(
+        "cc -std=c11 -Wall -Wextra -Werror {main} $(pkg-config --cflags simpler) {lib}/libsimpler.a \
+         $(pkg-config --static --libs-only-l simpler | sed 's/-lsimpler//') -o {exe}",
+        main = common::repo().join("cmake/example/main.c").display(),
+        lib = lib(p).display(),
+        exe = exe.display()
+    );
+    run(Command::new("sh").arg("-c").arg(&script).env("PKG_CONFIG_PATH", lib(p).join("pkgconfig")), "cc static");
+    run_static_c_app(&exe, &orch, &kernel, "app_c (pkg-config --static)");
+}
+
 #[test]
 fn dlopen_by_path() {
     let p = prefix();
@@ -380,6 +463,8 @@ fn readme_documents_the_commands_run_here() {
         "pip install ./python_shim",
         "SIMPLER_PREFIX=$PREFIX python3 -m pytest python_shim/tests",
         "dlopen(\"/opt/simpler/lib/libsimpler.so\", RTLD_NOW | RTLD_LOCAL)",
+        "$(pkg-config --cflags simpler) $PREFIX/lib/libsimpler.a $(pkg-config --static --libs-only-l simpler | sed 's/-lsimpler//')",
+        "`stdc++ gcc_s util rt",
     ] {
         assert!(readme.contains(line), "README.md lost {line:?}");
     }

@@ -2,7 +2,6 @@
 //! communicators. All return 0 on success and -1 on failure (NULL handle or
 //! out-pointer included); `comm_init` returns NULL on failure.
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex};
 
@@ -10,21 +9,16 @@ use once_cell::sync::Lazy;
 
 use crate::device::comm::Communicator;
 use crate::diagnostics::{Error, Result};
+use crate::ffi::handles::{Kind, Registry};
 use crate::ffi::{guard, guard_legacy, non_null};
 
 /// Opaque communicator handle (`struct CommHandle_ *`).
 pub type CommHandle = *mut c_void;
 
-static COMMS: Lazy<Mutex<HashMap<usize, Arc<Mutex<Communicator>>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+static COMMS: Lazy<Registry<Mutex<Communicator>>> = Lazy::new(|| Registry::new(Kind::Comm, "h"));
 
 fn with_comm<T>(h: CommHandle, f: impl FnOnce(&mut Communicator) -> Result<T>) -> Result<T> {
-    non_null(h, "h")?;
-    let c = COMMS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&(h as usize))
-        .cloned()
-        .ok_or_else(|| Error::InvalidArgument(format!("comm handle {h:p} is not live (unknown or destroyed)")))?;
+    let c = COMMS.get(h)?;
     let mut g = c.lock().unwrap_or_else(|p| p.into_inner());
     f(&mut g)
 }
@@ -52,10 +46,7 @@ pub extern "C" fn comm_init(rank: i32, nranks: i32, stream: *mut c_void, rootinf
     let _ = stream;
     guard(std::ptr::null_mut(), || {
         non_null(rootinfo_path, "rootinfo_path")?;
-        let c = Arc::new(Mutex::new(Communicator::new(rank, nranks)?));
-        let h = Arc::as_ptr(&c) as usize;
-        COMMS.lock().unwrap_or_else(|p| p.into_inner()).insert(h, c);
-        Ok(h as CommHandle)
+        COMMS.insert(Arc::new(Mutex::new(Communicator::new(rank, nranks)?)))
     })
 }
 
@@ -150,13 +141,5 @@ pub extern "C" fn comm_barrier(h: CommHandle) -> i32 {
 /// Destroys the communicator and all its windows; the handle is invalid afterwards.
 #[no_mangle]
 pub extern "C" fn comm_destroy(h: CommHandle) -> i32 {
-    guard_legacy(|| {
-        non_null(h, "h")?;
-        COMMS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(h as usize))
-            .map(|_| ())
-            .ok_or_else(|| Error::InvalidArgument(format!("comm handle {h:p} is not live (unknown or destroyed)")))
-    })
+    guard_legacy(|| COMMS.remove(h).map(|_| ()))
 }

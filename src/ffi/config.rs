@@ -12,7 +12,7 @@ use crate::config::{
     KNOBS,
 };
 use crate::diagnostics::{last_error, Error, ErrorCode, Result};
-use crate::ffi::{guard, guard_code};
+use crate::ffi::{guard_code, guard_lookup, guard_lookup_code};
 use crate::{ffi_mut, ffi_ref, ffi_str};
 
 /// Value of `orch_to_sched` meaning "unset" (fall through to the environment).
@@ -341,17 +341,18 @@ pub extern "C" fn pto_runtime_config_resolve(cfg: *const pto_runtime_config_t, o
     })
 }
 
-/// Number of knobs in the schema.
+/// Number of knobs in the schema. A pure lookup: leaves the last error alone.
 #[no_mangle]
 pub extern "C" fn pto_runtime_config_knob_count() -> usize {
     KNOBS.len()
 }
 
 /// Describes knob `index` (0..count): name, env var, shape, rule, default,
-/// tier, unit, doc. Strings are static.
+/// tier, unit, doc. Strings are static. A pure lookup: success leaves the
+/// last error alone; a NULL `out` or an out-of-range index records the error.
 #[no_mangle]
 pub extern "C" fn pto_runtime_config_describe(index: usize, out: *mut pto_knob_info_t) -> i32 {
-    guard_code(|| {
+    guard_lookup_code(|| {
         let out = ffi_mut!(out, "out");
         let Some(spec) = KNOBS.get(index) else {
             return Err(Error::InvalidArgument(format!(
@@ -377,7 +378,12 @@ pub extern "C" fn pto_runtime_config_describe(index: usize, out: *mut pto_knob_i
 }
 
 /// Text of the last failure on the calling thread ("" after a success).
-/// Valid until the next call into the library on this thread.
+/// Never NULL. Valid on this thread until the next call that sets or clears
+/// the last error; pure lookups (`pto_error_name`, `pto_last_error_*`,
+/// `pto_runtime_config_knob_count`, `_describe`, `simpler_version`,
+/// `get_platform`, `get_*_compiler`, `get_runtime_size`, `get_*_dlopen_count`)
+/// leave it alone. Messages are cut at 4095 bytes. Usable at any time,
+/// including from `atexit` handlers and thread-exit destructors.
 #[no_mangle]
 pub extern "C" fn pto_last_error_message() -> *const c_char {
     last_error::message_ptr()
@@ -385,6 +391,7 @@ pub extern "C" fn pto_last_error_message() -> *const c_char {
 
 /// Detailed code of the last failure on the calling thread (0 after a
 /// success). Legacy entry points return -1; this tells which error it was.
+/// A pure lookup: leaves the last error alone.
 #[no_mangle]
 pub extern "C" fn pto_last_error_code() -> i32 {
     last_error::code()
@@ -396,16 +403,19 @@ static UNKNOWN_CODE: Lazy<CString> = Lazy::new(|| CString::new("PTO_ERR_UNKNOWN"
 
 /// Symbolic name of an error code (e.g. "PTO_ERR_NULL_POINTER"); negated
 /// runtime statuses (-1..-11, -100..-103) other than -1 give "PTO_ERR_UNKNOWN".
+/// A pure lookup: leaves the last error alone (so
+/// `printf("%s: %s", pto_error_name(rc), pto_last_error_message())` works).
 #[no_mangle]
 pub extern "C" fn pto_error_name(code: i32) -> *const c_char {
-    guard(UNKNOWN_CODE.as_ptr(), || {
+    guard_lookup(c"PTO_ERR_UNKNOWN".as_ptr(), || {
         Ok(CODE_NAMES.iter().find(|(c, _)| *c == code).map_or(UNKNOWN_CODE.as_ptr(), |(_, n)| n.as_ptr()))
     })
 }
 
 static VERSION: Lazy<CString> = Lazy::new(|| CString::new(env!("CARGO_PKG_VERSION")).unwrap_or_default());
 
-/// Version of libsimpler ("MAJOR.MINOR.PATCH").
+/// Version of libsimpler ("MAJOR.MINOR.PATCH"). A pure lookup: leaves the
+/// last error alone.
 #[no_mangle]
 pub extern "C" fn simpler_version() -> *const c_char {
     VERSION.as_ptr()

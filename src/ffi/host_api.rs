@@ -3,13 +3,13 @@
 //! entries `simpler_init_with_config`, `run_prepared_with_config` and
 //! `simpler_prepare_callable_sized`.
 //!
-//! Handles are checked against a registry of live contexts: a NULL, unknown
-//! or destroyed handle is an error code, never undefined behaviour.
+//! Handles come from the registry of `handles.rs` (never reused, never an
+//! address): a NULL, unknown or destroyed handle is an error code, never
+//! another context or undefined behaviour.
 #![allow(non_camel_case_types)]
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use once_cell::sync::Lazy;
 
@@ -21,7 +21,8 @@ use crate::config::RuntimeConfig;
 use crate::device::context::{DeviceContext, ExecParams, RunTiming};
 use crate::diagnostics::{Error, Result};
 use crate::ffi::config::{config_from_c, pto_runtime_config_t};
-use crate::ffi::{guard, guard_code, guard_legacy, non_null};
+use crate::ffi::handles::{Kind, Registry};
+use crate::ffi::{guard, guard_code, guard_legacy, guard_lookup, non_null};
 use crate::ffi_ref;
 
 /// Opaque handle of a device context (`void *`).
@@ -33,18 +34,11 @@ pub type RuntimeHandle = *mut c_void;
 /// The simulated device keeps no state in the caller's buffer.
 pub const SIMPLER_RUNTIME_SIZE: usize = 34752;
 
-static CONTEXTS: Lazy<Mutex<HashMap<usize, Arc<DeviceContext>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
-
-fn contexts() -> std::sync::MutexGuard<'static, HashMap<usize, Arc<DeviceContext>>> {
-    CONTEXTS.lock().unwrap_or_else(|p| p.into_inner())
-}
+static CONTEXTS: Lazy<Registry<DeviceContext>> = Lazy::new(|| Registry::new(Kind::DeviceContext, "ctx"));
 
 /// Looks a live context up by handle.
 pub fn context(handle: DeviceContextHandle) -> Result<Arc<DeviceContext>> {
-    non_null(handle, "ctx")?;
-    contexts().get(&(handle as usize)).cloned().ok_or_else(|| {
-        Error::InvalidArgument(format!("ctx {handle:p} is not a live device context (unknown or destroyed)"))
-    })
+    CONTEXTS.get(handle)
 }
 
 /// Copies `len` bytes at `ptr` (NULL with len 0 = empty; NULL with len > 0 = error).
@@ -125,12 +119,7 @@ fn zero_timing(out: *mut PtoRunTiming) {
 /// Creates a device context; NULL on failure.
 #[no_mangle]
 pub extern "C" fn create_device_context() -> DeviceContextHandle {
-    guard(std::ptr::null_mut(), || {
-        let ctx = Arc::new(DeviceContext::new());
-        let handle = Arc::as_ptr(&ctx) as usize;
-        contexts().insert(handle, ctx);
-        Ok(handle as DeviceContextHandle)
-    })
+    guard(std::ptr::null_mut(), || CONTEXTS.insert(Arc::new(DeviceContext::new())))
 }
 
 /// Destroys a context (finalizing it first if needed). NULL or an unknown
@@ -138,21 +127,13 @@ pub extern "C" fn create_device_context() -> DeviceContextHandle {
 #[no_mangle]
 pub extern "C" fn destroy_device_context(ctx: DeviceContextHandle) {
     guard((), || {
-        non_null(ctx, "ctx")?;
-        let removed = contexts().remove(&(ctx as usize));
-        match removed {
-            Some(c) => {
-                c.finalize();
-                Ok(())
-            }
-            None => {
-                Err(Error::InvalidArgument(format!("ctx {ctx:p} is not a live device context (unknown or destroyed)")))
-            }
-        }
+        CONTEXTS.remove(ctx)?.finalize();
+        Ok(())
     })
 }
 
 /// Bytes the caller allocates once for the `runtime` argument of `run_prepared`.
+/// A pure lookup: leaves the last error alone.
 #[no_mangle]
 pub extern "C" fn get_runtime_size() -> usize {
     SIMPLER_RUNTIME_SIZE
@@ -241,7 +222,8 @@ fn init_impl(
     c.init(device_id, &cfg, &aicpu, &aicore)
 }
 
-/// Releases every device resource of the context (idempotent).
+/// Releases every device resource of the context. Idempotent: a second call
+/// (or a call on a context never initialised) returns 0, as upstream.
 #[no_mangle]
 pub extern "C" fn finalize_device(ctx: DeviceContextHandle) -> i32 {
     guard_legacy(|| {
@@ -353,16 +335,20 @@ pub extern "C" fn unregister_callable(ctx: DeviceContextHandle, callable_id: i32
     guard_legacy(|| context(ctx)?.unregister(callable_id))
 }
 
-/// Distinct callable ids first seen by a run since the last finalize (0 for NULL / hbg).
+/// Distinct callable ids first seen by a run since the last finalize (0 for
+/// hbg). A pure lookup: leaves the last error alone; a NULL, unknown or
+/// destroyed handle returns 0 and records the error.
 #[no_mangle]
 pub extern "C" fn get_aicpu_dlopen_count(ctx: DeviceContextHandle) -> usize {
-    guard(0, || Ok(context(ctx)?.aicpu_dlopen_count()))
+    guard_lookup(0, || Ok(context(ctx)?.aicpu_dlopen_count()))
 }
 
-/// Host-side orchestration dlopens (host_build_graph; monotonic).
+/// Host-side orchestration dlopens (host_build_graph; monotonic). A pure
+/// lookup: leaves the last error alone; a NULL, unknown or destroyed handle
+/// returns 0 and records the error.
 #[no_mangle]
 pub extern "C" fn get_host_dlopen_count(ctx: DeviceContextHandle) -> usize {
-    guard(0, || Ok(context(ctx)?.host_dlopen_count()))
+    guard_lookup(0, || Ok(context(ctx)?.host_dlopen_count()))
 }
 
 /// Runs a prepared callable (upstream signature). Ring sizing per ring:
@@ -468,19 +454,22 @@ pub extern "C" fn run_prepared_with_config(
 // Platform queries and the runtime-variant entries
 // ---------------------------------------------------------------------------
 
-/// Platform string of the simulated device.
+/// Platform string of the simulated device. A pure lookup: leaves the last
+/// error alone.
 #[no_mangle]
 pub extern "C" fn get_platform() -> *const c_char {
     c"a2a3sim".as_ptr()
 }
 
 /// Toolchain of in-core kernels: `HOST_GXX_15` (1) on the simulated platform.
+/// A pure lookup: leaves the last error alone.
 #[no_mangle]
 pub extern "C" fn get_incore_compiler() -> i32 {
     1
 }
 
 /// Toolchain of orchestration code: `HOST_GXX` (2) on the simulated platform.
+/// A pure lookup: leaves the last error alone.
 #[no_mangle]
 pub extern "C" fn get_orchestration_compiler() -> i32 {
     2
@@ -577,23 +566,26 @@ pub extern "C" fn validate_runtime_impl(runtime: RuntimeHandle) -> i32 {
 // ACL / stream (no-ops on the simulated device, as upstream's sim)
 // ---------------------------------------------------------------------------
 
-/// Returns 0 (the simulated device needs no ACL).
+/// Returns 0 for a live context (the simulated device needs no ACL); -1 for
+/// a NULL, unknown or destroyed handle.
 #[no_mangle]
 pub extern "C" fn ensure_acl_ready_ctx(ctx: DeviceContextHandle, device_id: i32) -> i32 {
-    let _ = (ctx, device_id);
-    0
+    let _ = device_id;
+    guard_legacy(|| context(ctx).map(|_| ()))
 }
 
-/// Returns NULL (no stream on the simulated device; not an error).
+/// Returns NULL (no stream on the simulated device; not an error for a live
+/// context, whose last error is cleared). A NULL, unknown or destroyed handle
+/// also returns NULL and records the error.
 #[no_mangle]
 pub extern "C" fn create_comm_stream_ctx(ctx: DeviceContextHandle) -> *mut c_void {
-    let _ = ctx;
-    std::ptr::null_mut()
+    guard(std::ptr::null_mut(), || context(ctx).map(|_| std::ptr::null_mut()))
 }
 
-/// Returns 0.
+/// Returns 0 for a live context (any `stream`, NULL included); -1 for a NULL,
+/// unknown or destroyed handle.
 #[no_mangle]
 pub extern "C" fn destroy_comm_stream_ctx(ctx: DeviceContextHandle, stream: *mut c_void) -> i32 {
-    let _ = (ctx, stream);
-    0
+    let _ = stream;
+    guard_legacy(|| context(ctx).map(|_| ()))
 }

@@ -81,12 +81,14 @@ impl<'a> RuntimeObject<'a> {
     /// returned guard drops.
     pub fn enter(&mut self) -> CurrentRuntimeGuard<'_> {
         let ptr = self.as_runtime_ptr();
-        let previous = CURRENT.with(|c| c.replace(ptr));
+        let previous = CURRENT.try_with(|c| c.replace(ptr)).unwrap_or(std::ptr::null_mut());
         CurrentRuntimeGuard { previous, _obj: PhantomData }
     }
 }
 
 thread_local! {
+    // `const` and without `Drop`: no destructor is registered, so it stays
+    // usable at thread and process exit; accessed with `try_with` (never panics).
     static CURRENT: Cell<*mut PTO2RuntimeHead> = const { Cell::new(std::ptr::null_mut()) };
 }
 
@@ -98,7 +100,7 @@ pub struct CurrentRuntimeGuard<'o> {
 
 impl Drop for CurrentRuntimeGuard<'_> {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.previous));
+        let _ = CURRENT.try_with(|c| c.set(self.previous));
     }
 }
 
@@ -559,7 +561,7 @@ unsafe extern "C" fn op_set_tensor_data(
 }
 
 unsafe extern "C" fn op_scope_set_site(file: *const c_char, line: i32) {
-    let rt = CURRENT.with(|c| c.get());
+    let rt = CURRENT.try_with(|c| c.get()).unwrap_or(std::ptr::null_mut());
     if rt.is_null() {
         return;
     }
