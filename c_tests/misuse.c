@@ -624,7 +624,7 @@ static void untrusted_input(void) {
     }
 
     truncated_elf_sweep(1, "kernel SO of func_id 0");
-    truncated_elf_sweep(0, "host_build_graph orchestration SO of callable 2");
+    truncated_elf_sweep(0, "orchestration SO of callable 2");
 
     c = fresh_context(0);
     if (check("create_device_context (device memory before init)", c != NULL, "NULL")) {
