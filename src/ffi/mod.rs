@@ -11,6 +11,7 @@ use crate::diagnostics::{last_error, Error, Result};
 pub mod comm;
 pub mod config;
 pub mod host_api;
+pub mod log;
 
 /// Turns a possibly-NULL `*const T` into `&T` or returns
 /// `Err(Error::NullPointer)` from the enclosing function.
