@@ -85,7 +85,7 @@ impl EnvWarning {
 /// Texts that read as "yes" to a person but are false under upstream's
 /// boolean rule (true iff the first character is `1`, `t` or `T`).
 fn looks_true(text: &str) -> bool {
-    let t = text.trim().to_ascii_lowercase();
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_lowercase();
     ["1", "t", "true", "y", "yes", "on", "enable", "enabled"].contains(&t.as_str()) && !parse::legacy_env_bool(text)
 }
 

@@ -59,9 +59,9 @@ impl Level {
     pub fn from_i32(v: i32) -> Option<Level> {
         usize::try_from(v).ok().and_then(|i| LEVELS.get(i).copied())
     }
-    /// Parses a level name, case-insensitively, ignoring surrounding whitespace.
+    /// Parses a level name, case-insensitively, ignoring surrounding ASCII whitespace.
     pub fn parse(text: &str) -> Option<Level> {
-        match text.trim().to_ascii_lowercase().as_str() {
+        match text.trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_lowercase().as_str() {
             "off" => Some(Level::Off),
             "error" => Some(Level::Error),
             "warn" | "warning" => Some(Level::Warn),
