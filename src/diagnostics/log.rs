@@ -377,6 +377,31 @@ mod tests {
     }
 
     #[test]
+    fn a_long_scope_elsewhere_does_not_hold_back_delivery() {
+        let _g = TEST_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = capture();
+        set_level(Level::Warn);
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _scope = Defer::new(); // e.g. a long run holding its context lock
+            entered_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(std::time::Duration::from_secs(30));
+        });
+        entered_rx.recv().unwrap();
+        {
+            let _mine = Defer::new();
+            warn("t", "while another scope is open");
+        }
+        wait_for(&seen, 1);
+        let delivered = seen.lock().unwrap().len();
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        set_callback(None);
+        assert_eq!(delivered, 1, "delivered while the other thread still held its scope");
+    }
+
+    #[test]
     fn reentrant_callback_does_not_deadlock_or_recurse() {
         let _g = TEST_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let calls = Arc::new(AtomicUsize::new(0));
