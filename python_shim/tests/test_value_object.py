@@ -122,3 +122,16 @@ def test_library_version_and_py_typed():
     v = pysimpler.library_version()
     assert v.count(".") == 2 and all(p.isdigit() for p in v.split("."))
     assert (Path(pysimpler.__file__).parent / "py.typed").is_file()
+
+
+def test_numpy_integers_are_integers():
+    np = pytest.importorskip("numpy")
+    assert RuntimeConfig(ring_heap=np.int64(2048), ring_task_window=[np.uint32(8)] * 4) == RuntimeConfig(
+        ring_heap=2048, ring_task_window=[8, 8, 8, 8])
+    from pysimpler import CallConfig
+
+    cc = CallConfig(block_dim=np.int32(3))
+    cc.runtime_env.ring_heap = np.uint64(4096)
+    assert (cc.block_dim, cc.runtime_env.ring_heap) == (3, 4096)
+    with pytest.raises(ValueError):
+        cc.block_dim = np.int64(2**40)
