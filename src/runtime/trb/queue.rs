@@ -154,9 +154,12 @@ impl WiringQueue {
         self.head.0.fetch_add(1, Release);
     }
 
-    /// Number of queued values.
+    /// Number of queued values. Head is read first: both only grow and head
+    /// never passes tail, so a later tail is >= the head read (reading tail
+    /// first could see the consumer pass it and underflow).
     pub fn len(&self) -> u64 {
-        self.tail.0.load(Acquire) - self.head.0.load(Acquire)
+        let head = self.head.0.load(Acquire);
+        self.tail.0.load(Acquire) - head
     }
 
     /// Whether empty.
