@@ -671,8 +671,9 @@ static void configs(void) {
                  cfg_set(cfg, "ring_task_window", "48"));
     expect_error("pto_runtime_config_set(no_such_knob, 1) fails", cfg_set(cfg, "no_such_knob", "1"));
     expect_error("pto_runtime_config_set(ring_heap, not-a-number) fails", cfg_set(cfg, "ring_heap", "lots"));
-    rejected_at_set_or_init("scheduler_timeout_ms = 0 rejected at set or at simpler_init_with_config",
-                            "scheduler_timeout_ms", "0");
+    /* (0 means unset in every explicit form, so the out-of-range case is above INT32_MAX.) */
+    rejected_at_set_or_init("scheduler_timeout_ms = 2147483648 rejected at set or at simpler_init_with_config",
+                            "scheduler_timeout_ms", "2147483648");
     rejected_at_set_or_init("runtime = no_such_runtime rejected at set or at simpler_init_with_config", "runtime",
                             "no_such_runtime");
 

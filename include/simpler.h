@@ -71,6 +71,54 @@
 #define SIMPLER_RUNTIME_SIZE 34752
 
 /**
+ * Log levels. As a threshold, a message passes when its level is at most
+ * the threshold; `SIMPLER_LOG_OFF` passes nothing. The default threshold is
+ * `SIMPLER_LOG_WARN`, or the environment variable `SIMPLER_LOG_LEVEL`
+ * (`off`, `error`, `warn` or `warning`, `info`, `debug`, `trace`; any case;
+ * read once, at the first message) until `simpler_log_set_level` is called.
+ * `SIMPLER_LOG_DEBUG` adds the library's lifecycle: context init, callable
+ * registration with its runtime variant, the resolved configuration of each
+ * run and a run summary.
+ */
+enum simpler_log_level_t
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Nothing (threshold only).
+   */
+  SIMPLER_LOG_OFF = 0,
+  /**
+   * Failures.
+   */
+  SIMPLER_LOG_ERROR = 1,
+  /**
+   * Ignored or suspicious input (e.g. an ignored or misspelled environment variable).
+   */
+  SIMPLER_LOG_WARN = 2,
+  /**
+   * Progress information.
+   */
+  SIMPLER_LOG_INFO = 3,
+  /**
+   * Lifecycle detail.
+   */
+  SIMPLER_LOG_DEBUG = 4,
+  /**
+   * Everything.
+   */
+  SIMPLER_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum simpler_log_level_t simpler_log_level_t;
+#else
+typedef int32_t simpler_log_level_t;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Error codes of the simpler C API. `PTO_OK` (0) is success; every other
  * value is negative.
  */
@@ -259,7 +307,7 @@ typedef struct pto_runtime_config_t {
    */
   uint64_t scheduler_timeout_ms;
   /**
-   * orch_to_sched (env PTO2_ORCH_TO_SCHED): a boolean (1/true/t or 0/false/f), stored as 1 or 0; default false; PTO_BOOL_UNSET (-1) = unset.
+   * orch_to_sched (env PTO2_ORCH_TO_SCHED): a boolean: 1/t/true/yes/on or 0/f/false/no/off (any case); in the environment true iff the first character is 1, t or T, stored as 1 or 0; default false; PTO_BOOL_UNSET (-1) = unset.
    */
   int32_t orch_to_sched;
   /**
@@ -395,6 +443,20 @@ typedef struct PtoRunTiming {
   uint64_t device_wall_ns;
 } PtoRunTiming;
 
+/**
+ * Receives one message: its level (never `SIMPLER_LOG_OFF`), the component
+ * that emitted it (`"config"`, `"env"`, `"device"`, ...), the text (no
+ * trailing newline) and the `userdata` given to `simpler_log_set_callback`.
+ * Both strings are valid only during the call. It may be called from any
+ * library thread, also concurrently, but never while the library holds a
+ * lock: it may call back into the library. Messages the library emits while
+ * the callback runs on the same thread go to stderr.
+ */
+typedef void (*simpler_log_callback_t)(simpler_log_level_t level,
+                                       const char *component,
+                                       const char *message,
+                                       void *userdata);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -469,8 +531,10 @@ int32_t pto_runtime_config_init(struct pto_runtime_config_t *cfg);
 /**
  * Sets knob `knob` (a knob name or its environment variable) from text with
  * the environment variable's syntax: ring knobs take one value (all rings)
- * or exactly four comma-separated values (ring 0..3, 0 = leave unset);
- * booleans take 1/true/t/yes/on or 0/false/f/no/off; `unset` clears a knob.
+ * or exactly four comma-separated values (ring 0..3); for numeric knobs 0
+ * means unset in every form (a single 0 clears the value, a 0 in a 4-list
+ * leaves that ring unset), as in the struct fields; booleans take
+ * 1/t/true/yes/on or 0/f/false/no/off (any case); `unset` clears a knob.
  * An invalid value is an error and leaves `cfg` unchanged.
  */
 int32_t pto_runtime_config_set(struct pto_runtime_config_t *cfg,
@@ -765,6 +829,24 @@ void *create_comm_stream_ctx(DeviceContextHandle ctx);
  * unknown or destroyed handle.
  */
 int32_t destroy_comm_stream_ctx(DeviceContextHandle ctx, void *stream);
+
+/**
+ * Sets the threshold (a `simpler_log_level_t` value, 0..5); it overrides
+ * `SIMPLER_LOG_LEVEL`. Returns 0, or PTO_ERR_INVALID_ARGUMENT for any other
+ * value (the threshold is then unchanged).
+ */
+int32_t simpler_log_set_level(int32_t level);
+
+/**
+ * The current threshold.
+ */
+simpler_log_level_t simpler_log_get_level(void);
+
+/**
+ * Routes every message the library emits to `callback` (with `userdata`)
+ * instead of stderr; NULL restores stderr. Returns 0.
+ */
+int32_t simpler_log_set_callback(simpler_log_callback_t callback, void *userdata);
 
 #ifdef __cplusplus
 }  // extern "C"

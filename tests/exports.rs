@@ -45,7 +45,7 @@ const VARIANT_AND_PLATFORM: [&str; 6] = [
     "get_orchestration_compiler",
 ];
 
-const SIMPLER_API: [&str; 15] = [
+const SIMPLER_API: [&str; 18] = [
     "simpler_init_with_config",
     "run_prepared_with_config",
     "simpler_prepare_callable_sized",
@@ -59,6 +59,9 @@ const SIMPLER_API: [&str; 15] = [
     "pto_last_error_code",
     "pto_error_name",
     "simpler_version",
+    "simpler_log_set_level",
+    "simpler_log_get_level",
+    "simpler_log_set_callback",
     "create_device_context",
     "run_prepared",
 ];

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint8, c_void_p
+from ctypes import CFUNCTYPE, POINTER, c_char_p, c_int32, c_size_t, c_uint8, c_void_p
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -31,6 +31,16 @@ CONFIG_FUNCTIONS: Dict[str, _Proto] = {
     "pto_last_error_code": (c_int32, []),
     "pto_error_name": (c_char_p, [c_int32]),
     "simpler_version": (c_char_p, []),
+}
+
+#: ``simpler_log_callback_t``: (level, component, message, userdata).
+LOG_CALLBACK = CFUNCTYPE(None, c_int32, c_char_p, c_char_p, c_void_p)
+
+#: Logging API (libsimpler >= 0.1 with logging; optional so an older library still loads).
+LOG_FUNCTIONS: Dict[str, _Proto] = {
+    "simpler_log_set_level": (c_int32, [c_int32]),
+    "simpler_log_get_level": (c_int32, []),
+    "simpler_log_set_callback": (c_int32, [LOG_CALLBACK, c_void_p]),
 }
 
 #: Host (device-context) API used by ``Worker``.
@@ -110,6 +120,7 @@ class Library:
         self.cdll = ctypes.CDLL(str(path))
         _declare(self.cdll, CONFIG_FUNCTIONS, required=True)
         self.missing_host_functions = _declare(self.cdll, HOST_FUNCTIONS, required=False)
+        self.missing_log_functions = _declare(self.cdll, LOG_FUNCTIONS, required=False)
 
     @property
     def has_host_api(self) -> bool:
@@ -132,5 +143,9 @@ def library() -> Library:
     """The process-wide loaded library (loaded on first use)."""
     global _LIBRARY
     if _LIBRARY is None:
-        _LIBRARY = Library(find_library())
+        lib = Library(find_library())
+        _LIBRARY = lib
+        from ._log import install_bridge
+
+        install_bridge(lib)
     return _LIBRARY

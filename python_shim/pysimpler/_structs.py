@@ -7,7 +7,9 @@ layouts (abi.md §5; checked by ``tests/test_layouts.py``).
 from __future__ import annotations
 
 import ctypes
+import operator
 from ctypes import c_char, c_char_p, c_int32, c_uint8, c_uint32, c_uint64
+from typing import Any, Sequence, Tuple
 
 RING_COUNT = 4
 MAX_TENSOR_DIMS = 5
@@ -110,8 +112,77 @@ class ChipStorageTaskArgs(ctypes.Structure):
     ]
 
 
+#: Inclusive value range of the integer C types the shim writes.
+_RANGES = {
+    c_int32: (-(1 << 31), (1 << 31) - 1, "int32"),
+    c_uint32: (0, (1 << 32) - 1, "uint32"),
+    c_uint64: (0, (1 << 64) - 1, "uint64"),
+}
+
+
+def checked_int(owner: str, name: str, value: Any, ctype: Any) -> int:
+    """``value`` as an int in the range of ``ctype``: ``TypeError`` for a non-integer, ``ValueError``
+    for a value the C field cannot hold (ctypes would wrap it silently)."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{owner}.{name} must be an int, got {type(value).__name__} {value!r}") from None
+    lo, hi, cname = _RANGES[ctype]
+    if not lo <= v <= hi:
+        raise ValueError(f"{owner}.{name} = {v} is out of range: it must fit {cname}, [{lo}, {hi}]")
+    return v
+
+
+def checked_ring_list(owner: str, name: str, value: Any) -> Tuple[int, ...]:
+    """Exactly ``RING_COUNT`` uint64 values (upstream's message on a wrong length)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{owner}.{name} must be a sequence of {RING_COUNT} ints, got {type(value).__name__}")
+    if len(value) != RING_COUNT:
+        raise ValueError(f"{owner}.{name} must contain exactly {RING_COUNT} entries (got {len(value)})")
+    return tuple(checked_int(owner, f"{name}[{i}]", v, c_uint64) for i, v in enumerate(value))
+
+
+class RingArray:
+    """A write-through view of one ``uint64_t[4]`` field whose item assignments are range-checked."""
+
+    __slots__ = ("_owner", "_name", "_arr")
+
+    def __init__(self, owner: str, name: str, arr: Any):
+        self._owner, self._name, self._arr = owner, name, arr
+
+    def __len__(self) -> int:
+        return RING_COUNT
+
+    def __getitem__(self, i: int) -> int:
+        return int(self._arr[i])
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        if not -RING_COUNT <= operator.index(i) < RING_COUNT:
+            raise IndexError(f"{self._owner}.{self._name} index {i} is out of range [0, {RING_COUNT})")
+        self._arr[i] = checked_int(self._owner, f"{self._name}[{i}]", value, c_uint64)
+
+    def __iter__(self):
+        return iter([int(v) for v in self._arr])
+
+    def __eq__(self, other: object) -> bool:
+        try:
+            return list(self) == list(other)  # type: ignore[call-overload]
+        except TypeError:
+            return NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 class RuntimeEnv(ctypes.Structure):
-    """Upstream ``RuntimeEnv`` (abi.md §5.7): 15 ``uint64_t``, packed, 120 bytes."""
+    """Upstream ``RuntimeEnv`` (abi.md §5.7): 15 ``uint64_t``, packed, 120 bytes.
+
+    Assignments are range- and name-checked: a negative or a value above 2^64-1 raises ``ValueError``
+    (no silent wrap), an unknown name ``AttributeError``. ``ring_*s`` take exactly 4 ints; the scalar
+    ``ring_*`` fields also take a list of 4, which sets the per-ring array (upstream's later
+    int-or-list field). 0 = unset everywhere; the values' rules are checked by the library
+    (``CallConfig.validate()``, run by ``Worker.run``).
+    """
 
     _pack_ = 1
     _fields_ = [
@@ -122,6 +193,36 @@ class RuntimeEnv(ctypes.Structure):
         ("ring_heaps", c_uint64 * RING_COUNT),
         ("ring_dep_pools", c_uint64 * RING_COUNT),
     ]
+
+    _SCALARS = ("ring_task_window", "ring_heap", "ring_dep_pool")
+    _ARRAYS = ("ring_task_windows", "ring_heaps", "ring_dep_pools")
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name in RuntimeEnv._ARRAYS:
+            return RingArray("RuntimeEnv", name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._SCALARS:
+            if isinstance(value, (list, tuple)):
+                super().__setattr__(name + "s", (c_uint64 * RING_COUNT)(*checked_ring_list("RuntimeEnv", name, value)))
+                return
+            super().__setattr__(name, checked_int("RuntimeEnv", name, value, c_uint64))
+        elif name in ("ring_task_windows", "ring_heaps", "ring_dep_pools"):
+            super().__setattr__(name, (c_uint64 * RING_COUNT)(*checked_ring_list("RuntimeEnv", name, value)))
+        else:
+            raise AttributeError(
+                f"RuntimeEnv has no field {name!r}: fields are {', '.join(f[0] for f in self._fields_)}"
+            )
+
+    def __repr__(self) -> str:
+        parts = [f"{n}={getattr(self, n)}" for n in self._SCALARS]
+        for n in self._SCALARS:
+            arr = list(getattr(self, n + "s"))
+            if any(arr):
+                parts.append(f"{n}s={arr}")
+        return f"RuntimeEnv({', '.join(parts)})"
 
 
 OUTPUT_PREFIX_SIZE = 1024

@@ -44,11 +44,16 @@ def raise_last(rc: int, what: str) -> None:
 
 
 def _text(knob: str, value: object) -> str:
-    """The knob's value in the library's text syntax (the environment variable's syntax)."""
+    """The knob's value in the library's text syntax (the environment variable's syntax). Only the
+    spelling is decided here; the library checks the value."""
     if knob == "orch_to_sched" and isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, bool):
+        return str(value)  # not an integer to the library: rejected with its message
     if knob in RING_KNOBS and isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
+        return ",".join(_text(knob, v) for v in value)
+    if hasattr(value, "__index__") and not isinstance(value, (str, bytes)):
+        return str(value.__index__())  # type: ignore[union-attr]
     return str(value)
 
 
@@ -101,12 +106,84 @@ def describe() -> List[KnobInfo]:
     return out
 
 
-class RuntimeConfig:
-    """Explicit runtime configuration; unset knobs fall through to the environment, then defaults.
+#: Knob names in schema order (the keywords and attributes of :class:`RuntimeConfig`).
+KNOBS = ("ring_task_window", "ring_heap", "ring_dep_pool", "ready_queue_shards", "orch_to_sched",
+         "scheduler_timeout_ms", "runtime")
 
-    Ring knobs take an int (all rings) or a list of exactly four ints (ring 0..3, 0 = unset).
-    Invalid values raise ``ValueError`` (``SimplerConfigError``) with the library's message.
+#: Upstream's plural per-ring names (``RuntimeEnv.ring_*s``, ``pto_runtime_config_t.ring_*s``), accepted as
+#: aliases of the knob names.
+ALIASES = {"ring_task_windows": "ring_task_window", "ring_heaps": "ring_heap", "ring_dep_pools": "ring_dep_pool"}
+
+_Value = Union[None, int, bool, str, List[int]]
+
+
+def _knob(name: str) -> str:
+    knob = ALIASES.get(name, name)
+    if knob not in KNOBS:
+        raise AttributeError(
+            f"RuntimeConfig has no knob {name!r}: knobs are {', '.join(KNOBS)} (aliases {', '.join(ALIASES)})"
+        )
+    return knob
+
+
+def _fresh() -> PtoRuntimeConfig:
+    c = PtoRuntimeConfig()
+    rc = library().pto_runtime_config_init(ctypes.byref(c))
+    if rc != PTO_OK:
+        raise_last(rc, "pto_runtime_config_init")
+    return c
+
+
+def _copy(c: PtoRuntimeConfig) -> PtoRuntimeConfig:
+    out = PtoRuntimeConfig()
+    ctypes.memmove(ctypes.byref(out), ctypes.byref(c), ctypes.sizeof(out))
+    return out
+
+
+def _set_text(c: PtoRuntimeConfig, knob: str, text: str, what: str) -> None:
+    rc = library().pto_runtime_config_set(ctypes.byref(c), knob.encode("utf-8"), text.encode("utf-8"))
+    if rc != PTO_OK:
+        raise_last(rc, what)
+
+
+def _assign(c: PtoRuntimeConfig, knob: str, value: object) -> None:
+    """Replaces knob ``knob`` of ``c`` by ``value`` (None = unset), validated by the library."""
+    what = f"RuntimeConfig({knob}={value!r})"
+    _set_text(c, knob, "unset", what)
+    if value is not None:
+        _set_text(c, knob, _text(knob, value), what)
+
+
+def _read(c: PtoRuntimeConfig, knob: str) -> _Value:
+    """The explicit value of ``knob`` in ``c``: None (unset), an int (all rings), a list of 4 ints
+    (per ring, 0 = unset), a bool or a runtime name."""
+    if knob in RING_KNOBS:
+        scalar = int(getattr(c, knob))
+        per_ring = [int(v) for v in getattr(c, knob + "s")]
+        if any(per_ring):
+            return [v or scalar for v in per_ring]
+        return scalar or None
+    if knob == "orch_to_sched":
+        return None if c.orch_to_sched < 0 else bool(c.orch_to_sched)
+    if knob == "runtime":
+        return RUNTIMES.get(int(c.runtime)) if c.runtime else None
+    return int(getattr(c, knob)) or None
+
+
+class RuntimeConfig:
+    """Explicit runtime configuration, a value object: unset knobs (None) fall through to the
+    environment, then the defaults.
+
+    Ring knobs take an int (all rings) or a list of exactly four ints (ring 0..3); ``0`` means unset
+    everywhere (a 0 entry leaves that ring unset). ``ring_task_windows``, ``ring_heaps`` and
+    ``ring_dep_pools`` (upstream's plural names) are aliases. Every value is validated by the library,
+    on construction and on assignment (``cfg.ring_heap = 4096``); an invalid value raises
+    ``ValueError`` (``SimplerConfigError``) with the library's message and leaves the object unchanged.
+    Unknown attributes raise ``AttributeError``. Equal configurations compare and hash equal;
+    ``repr`` is a constructor call.
     """
+
+    __slots__ = ("_c",)
 
     def __init__(
         self,
@@ -117,13 +194,12 @@ class RuntimeConfig:
         orch_to_sched: Optional[bool] = None,
         scheduler_timeout_ms: Optional[int] = None,
         runtime: Optional[str] = None,
+        *,
+        ring_task_windows: Optional[RingValue] = None,
+        ring_heaps: Optional[RingValue] = None,
+        ring_dep_pools: Optional[RingValue] = None,
     ):
-        lib = library()
-        self._c = PtoRuntimeConfig()
-        rc = lib.pto_runtime_config_init(ctypes.byref(self._c))
-        if rc != PTO_OK:
-            raise_last(rc, "pto_runtime_config_init")
-        values = {
+        values: Dict[str, object] = {
             "ring_task_window": ring_task_window,
             "ring_heap": ring_heap,
             "ring_dep_pool": ring_dep_pool,
@@ -132,32 +208,84 @@ class RuntimeConfig:
             "scheduler_timeout_ms": scheduler_timeout_ms,
             "runtime": runtime,
         }
-        self._given = {k: v for k, v in values.items() if v is not None}
-        for knob, value in self._given.items():
-            self.set(knob, value)
-        self.validate()
+        for alias, value in (("ring_task_windows", ring_task_windows), ("ring_heaps", ring_heaps),
+                             ("ring_dep_pools", ring_dep_pools)):
+            if value is not None:
+                knob = ALIASES[alias]
+                if values[knob] is not None:
+                    raise TypeError(f"RuntimeConfig got both {knob} and its alias {alias}")
+                values[knob] = value
+        c = _fresh()
+        for knob, value in values.items():
+            if value is not None:
+                _set_text(c, knob, _text(knob, value), f"RuntimeConfig({knob}={value!r})")
+        _validate(c, "RuntimeConfig")
+        object.__setattr__(self, "_c", c)
+
+    # -- the value object --------------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> _Value:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _read(self._c, _knob(name))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        knob = _knob(name)
+        c = _copy(self._c)
+        _assign(c, knob, value)
+        _validate(c, f"RuntimeConfig.{name}")
+        object.__setattr__(self, "_c", c)
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)
+
+    def as_dict(self) -> Dict[str, _Value]:
+        """The set knobs, by name, in schema order."""
+        return {k: v for k in KNOBS if (v := _read(self._c, k)) is not None}
+
+    def _key(self) -> tuple:
+        return tuple(tuple(v) if isinstance(v, list) else v for v in (_read(self._c, k) for k in KNOBS))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuntimeConfig):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
+        return f"RuntimeConfig({inner})"
+
+    def __reduce__(self):
+        return (_from_dict, (self.as_dict(),))
+
+    def __copy__(self) -> "RuntimeConfig":
+        return _from_dict(self.as_dict())
+
+    def __deepcopy__(self, memo: dict) -> "RuntimeConfig":
+        return _from_dict(self.as_dict())
+
+    # -- library calls -----------------------------------------------------------------------------
 
     def set(self, knob: str, value: object) -> "RuntimeConfig":
-        """Sets one knob (by name or environment variable) through ``pto_runtime_config_set``."""
-        rc = library().pto_runtime_config_set(
-            ctypes.byref(self._c), knob.encode("utf-8"), _text(knob, value).encode("utf-8")
-        )
-        if rc != PTO_OK:
-            raise_last(rc, f"RuntimeConfig({knob}={value!r})")
-        self._given[knob] = value
+        """Replaces one knob (by name, alias or environment variable) with ``value`` (None = unset),
+        through ``pto_runtime_config_set``; returns ``self``."""
+        name = ALIASES.get(knob, knob)
+        c = _copy(self._c)
+        _assign(c, name, value)
+        _validate(c, f"RuntimeConfig.set({knob!r})")
+        object.__setattr__(self, "_c", c)
         return self
 
     def validate(self) -> None:
         """Checks every set value against its rule (``pto_runtime_config_validate``)."""
-        rc = library().pto_runtime_config_validate(ctypes.byref(self._c))
-        if rc != PTO_OK:
-            raise_last(rc, "RuntimeConfig")
+        _validate(self._c, "RuntimeConfig")
 
     def to_c(self) -> PtoRuntimeConfig:
         """A copy of the C struct (``pto_runtime_config_t``)."""
-        out = PtoRuntimeConfig()
-        ctypes.memmove(ctypes.byref(out), ctypes.byref(self._c), ctypes.sizeof(out))
-        return out
+        return _copy(self._c)
 
     def resolve(self) -> Dict[str, Union[Resolved, List[Resolved]]]:
         """Effective value and source of every knob (per ring for ring knobs), against the current
@@ -191,6 +319,12 @@ class RuntimeConfig:
         """The configuration schema (see :func:`describe`)."""
         return describe()
 
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in self._given.items())
-        return f"RuntimeConfig({inner})"
+
+def _validate(c: PtoRuntimeConfig, what: str) -> None:
+    rc = library().pto_runtime_config_validate(ctypes.byref(c))
+    if rc != PTO_OK:
+        raise_last(rc, what)
+
+
+def _from_dict(values: Dict[str, _Value]) -> RuntimeConfig:
+    return RuntimeConfig(**values)  # type: ignore[arg-type]

@@ -63,6 +63,13 @@ class Header:
                 count = 1 if n is None else (int(n) if n.isdigit() else self.defines[n])
                 fields.append((self.norm(fm.group(1)), fm.group(2), count))
             self.structs[m.group(3)] = fields
+        #: function-pointer typedefs: name -> (return type, parameter types)
+        self.fnptrs: Dict[str, Tuple[str, List[str]]] = {}
+        for m in re.finditer(r"typedef\s+([\w\s\*]+?)\s*\(\s*\*\s*(\w+)\s*\)\s*\(([^()]*)\)\s*;", body):
+            params = m.group(3).strip()
+            self.fnptrs[m.group(2)] = (
+                self.norm(m.group(1)), [] if params in ("", "void") else [self.param_type(p) for p in params.split(",")]
+            )
         self.typedefs: Dict[str, str] = {
             m.group(2): self.norm(m.group(1)) for m in re.finditer(r"typedef\s+([\w\s\*]+?)\s*\b(\w+)\s*;", body)
             if not m.group(1).strip().startswith(("struct", "enum"))
@@ -128,12 +135,27 @@ class Header:
         return ctypes.sizeof(_SCALARS[t])
 
 
+def _is_cfunctype(py: object) -> bool:
+    return isinstance(py, type) and issubclass(py, ctypes._CFuncPtr) and hasattr(py, "_argtypes_")  # type: ignore[attr-defined]
+
+
 def check_function(h: Header, name: str, restype: object, argtypes: List[object]) -> List[str]:
-    """Differences between a ctypes prototype and the header's declaration (empty = matches)."""
+    """Differences between a ctypes prototype and the header's declaration (empty = matches).
+    A ``CFUNCTYPE`` argument is checked against the header's function-pointer typedef."""
     if name not in h.functions:
         return [f"{name}: not declared in the header"]
     ret, args = h.functions[name]
     errors = []
+    for i, (c, py) in enumerate(zip(args, argtypes)):
+        if c in h.fnptrs or _is_cfunctype(py):
+            if c not in h.fnptrs or not _is_cfunctype(py):
+                errors.append(f"{name}: parameter {i} is {c} in the header but {py} in the shim")
+                continue
+            fret, fargs = h.fnptrs[c]
+            errors += check_function_types(h, f"{name} parameter {i} ({c})", fret, fargs, py._restype_, list(py._argtypes_))
+    fn_params = {i for i, c in enumerate(args) if c in h.fnptrs}
+    args = [c for i, c in enumerate(args) if i not in fn_params]
+    argtypes = [p for i, p in enumerate(argtypes) if i not in fn_params and not _is_cfunctype(p)]
     if h.ctype(ret) is not restype:
         errors.append(f"{name}: restype {restype} but the header returns {ret}")
     if len(args) != len(argtypes):
@@ -158,4 +180,18 @@ def check_struct(h: Header, cname: str, cls: type) -> List[str]:
         want = h.sizeof(ctype_name) * count
         if ctypes.sizeof(pytype) != want:
             errors.append(f"{cname}.{fname}: {ctypes.sizeof(pytype)} bytes in the shim, {want} in the header")
+    return errors
+
+
+def check_function_types(h: Header, what: str, ret: str, args: List[str], restype: object,
+                         argtypes: List[object]) -> List[str]:
+    """Differences between C types (``ret``, ``args``) and ctypes (``restype``, ``argtypes``)."""
+    errors = []
+    if h.ctype(ret) is not restype:
+        errors.append(f"{what}: restype {restype} but the header returns {ret}")
+    if len(args) != len(argtypes):
+        errors.append(f"{what}: {len(argtypes)} argtypes but the header has {len(args)} parameters")
+    for i, (c, py) in enumerate(zip(args, argtypes)):
+        if h.ctype(c) is not py:
+            errors.append(f"{what}: parameter {i} is {c} in the header but {py} in the shim")
     return errors

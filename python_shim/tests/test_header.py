@@ -20,6 +20,24 @@ def test_config_functions(header, name):
     assert check_function(header, name, restype, argtypes) == []
 
 
+@pytest.mark.parametrize("name", sorted(_library.LOG_FUNCTIONS))
+def test_log_functions(header, name):
+    restype, argtypes = _library.LOG_FUNCTIONS[name]
+    assert check_function(header, name, restype, argtypes) == []
+
+
+def test_log_levels_and_stale_callback_type_fail(header):
+    from pysimpler import _log
+
+    for i, name in enumerate(_log.LEVEL_NAMES):
+        assert header.enums[f"SIMPLER_LOG_{name.upper()}"] == i == getattr(_log, name.upper())
+    assert "simpler_log_callback_t" in header.fnptrs
+    restype, argtypes = _library.LOG_FUNCTIONS["simpler_log_set_callback"]
+    wrong = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)  # a parameter lost
+    assert check_function(header, "simpler_log_set_callback", restype, [wrong, argtypes[1]])
+    assert check_function(header, "simpler_log_set_callback", restype, [ctypes.c_void_p, argtypes[1]])
+
+
 @pytest.mark.host_api
 @pytest.mark.parametrize("name", sorted(_library.HOST_FUNCTIONS))
 def test_host_functions(header, name):

@@ -143,8 +143,10 @@ impl RuntimeConfig {
 
     /// Sets a knob from text, with the same syntax as its environment
     /// variable (ring knobs: one value or exactly four). `unset` clears it.
-    /// Every value must satisfy the rule, except that a `0` inside a ring
-    /// knob's 4-list leaves that ring unset.
+    /// For numeric knobs `0` means unset in every form, as in the C fields:
+    /// a single `0` clears the scalar (ring knobs: the all-rings value), a
+    /// `0` inside a 4-list leaves that ring unset. Every other value must
+    /// satisfy the rule.
     pub fn set_str(&mut self, name: &str, text: &str) -> Result<(), ConfigError> {
         let spec = schema::find(name)
             .ok_or_else(|| ConfigError::UnknownKnob { name: name.to_string(), known: schema::known_names() })?;
@@ -163,8 +165,7 @@ impl RuntimeConfig {
                 }
                 let values = parse::parse_ring_list(text).map_err(syntax)?;
                 let new = if values.len() == 1 {
-                    check(spec, None, values[0])?;
-                    RingValue { all: Some(values[0]), per_ring: slot.per_ring }
+                    RingValue { all: (values[0] != 0).then_some(values[0]), per_ring: slot.per_ring }
                 } else {
                     let mut per_ring = [None; RING_COUNT];
                     for (r, &v) in values.iter().enumerate() {
@@ -187,8 +188,10 @@ impl RuntimeConfig {
                     None
                 } else {
                     let v = parse::parse_scalar(text).map_err(syntax)?;
-                    check(spec, None, v)?;
-                    Some(v)
+                    if v != 0 {
+                        check(spec, None, v)?;
+                    }
+                    (v != 0).then_some(v)
                 };
                 match spec.knob {
                     Knob::ReadyQueueShards => self.ready_queue_shards = value,
@@ -204,7 +207,7 @@ impl RuntimeConfig {
                         knob: spec.name,
                         ring: None,
                         value: text.to_string(),
-                        rule: "one of 1, true, t, yes, on, 0, false, f, no, off".to_string(),
+                        rule: parse::strict_bool_text(),
                     })?)
                 };
             }

@@ -108,12 +108,29 @@ pub fn legacy_env_bool(text: &str) -> bool {
     matches!(text.as_bytes().first(), Some(b'1' | b't' | b'T'))
 }
 
-/// Strict boolean for explicit values: `1/true/t/yes/on` or `0/false/f/no/off` (case-insensitive).
+/// Words [`strict_bool`] reads as true (any case).
+pub const STRICT_TRUE: [&str; 5] = ["1", "t", "true", "yes", "on"];
+/// Words [`strict_bool`] reads as false (any case).
+pub const STRICT_FALSE: [&str; 5] = ["0", "f", "false", "no", "off"];
+
+/// [`legacy_env_bool`]'s rule in words.
+pub const LEGACY_BOOL_TEXT: &str = "true iff the first character is 1, t or T";
+
+/// [`strict_bool`]'s rule in words, built from the word lists it uses.
+pub fn strict_bool_text() -> String {
+    format!("{} or {} (any case)", STRICT_TRUE.join("/"), STRICT_FALSE.join("/"))
+}
+
+/// Strict boolean for explicit values: one of [`STRICT_TRUE`] or
+/// [`STRICT_FALSE`], case-insensitive, surrounding whitespace ignored.
 pub fn strict_bool(text: &str) -> Option<bool> {
-    match trim_blanks(text).to_ascii_lowercase().as_str() {
-        "1" | "true" | "t" | "yes" | "on" => Some(true),
-        "0" | "false" | "f" | "no" | "off" => Some(false),
-        _ => None,
+    let t = trim_blanks(text).to_ascii_lowercase();
+    if STRICT_TRUE.contains(&t.as_str()) {
+        Some(true)
+    } else if STRICT_FALSE.contains(&t.as_str()) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -168,6 +185,16 @@ mod tests {
             assert!(!legacy_env_bool(f), "{f}");
         }
         assert_eq!(strict_bool(" Yes "), Some(true));
+        for w in STRICT_TRUE {
+            assert_eq!(strict_bool(&w.to_ascii_uppercase()), Some(true), "{w}");
+        }
+        for w in STRICT_FALSE {
+            assert_eq!(strict_bool(&w.to_ascii_uppercase()), Some(false), "{w}");
+        }
+        for bad in ["2", "y", "n", "enable", "truth", "", "1 0"] {
+            assert_eq!(strict_bool(bad), None, "{bad}");
+        }
+        assert_eq!(strict_bool_text(), "1/t/true/yes/on or 0/f/false/no/off (any case)");
         assert_eq!(strict_bool("off"), Some(false));
         assert_eq!(strict_bool("2"), None);
     }

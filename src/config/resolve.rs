@@ -51,7 +51,8 @@ pub struct Resolved {
     pub source: Source,
 }
 
-/// An environment variable that was ignored.
+/// An environment variable that was ignored, or read in a way its text
+/// suggests was not meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvWarning {
     /// The variable.
@@ -60,19 +61,32 @@ pub struct EnvWarning {
     pub text: String,
     /// What was wrong and the rule.
     pub reason: String,
+    /// True: the variable was ignored; false: it was used as `reason` says.
+    pub ignored: bool,
 }
 
 impl fmt::Display for EnvWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ignoring {}=\"{}\": {} (falling back to the next source)", self.var, self.text, self.reason)
+        if self.ignored {
+            write!(f, "ignoring {}=\"{}\": {} (falling back to the next source)", self.var, self.text, self.reason)
+        } else {
+            write!(f, "{}=\"{}\" {}", self.var, self.text, self.reason)
+        }
     }
 }
 
 impl EnvWarning {
-    /// Logs the warning (once per resolution that saw it).
+    /// Logs the warning (component `env`; once per resolution that saw it).
     pub fn emit(&self) {
-        crate::diagnostics::log::warn("config", &self.to_string());
+        crate::diagnostics::log::warn("env", &self.to_string());
     }
+}
+
+/// Texts that read as "yes" to a person but are false under upstream's
+/// boolean rule (true iff the first character is `1`, `t` or `T`).
+fn looks_true(text: &str) -> bool {
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_lowercase();
+    ["1", "t", "true", "y", "yes", "on", "enable", "enabled"].contains(&t.as_str()) && !parse::legacy_env_bool(text)
 }
 
 /// Effective per-run knobs.
@@ -169,8 +183,17 @@ impl ResolvedConfig {
 /// Reads and checks one environment variable. `Ok(None)` = unset,
 /// `Ok(Some(values))` = usable (1 value, or 4 for ring knobs), `Err` = ignored.
 fn read_env(spec: &KnobSpec, env: &dyn EnvSource) -> Result<Option<Vec<u64>>, EnvWarning> {
+    read_env_noting(spec, env, &mut Vec::new())
+}
+
+/// [`read_env`], pushing warnings about values that are used but look unintended.
+fn read_env_noting(
+    spec: &KnobSpec,
+    env: &dyn EnvSource,
+    notes: &mut Vec<EnvWarning>,
+) -> Result<Option<Vec<u64>>, EnvWarning> {
     let Some(text) = env.var(spec.env) else { return Ok(None) };
-    let warn = |reason: String| EnvWarning { var: spec.env, text: text.clone(), reason };
+    let warn = |reason: String| EnvWarning { var: spec.env, text: text.clone(), reason, ignored: true };
     let must = || format!("{} must be {} and each value {}", spec.env, syntax_hint(spec), spec.rule_text());
     match spec.shape {
         Shape::PerRing | Shape::Scalar => {
@@ -186,7 +209,21 @@ fn read_env(spec: &KnobSpec, env: &dyn EnvSource) -> Result<Option<Vec<u64>>, En
             }
             Ok(Some(values))
         }
-        Shape::Bool => Ok(Some(vec![u64::from(parse::legacy_env_bool(&text))])),
+        Shape::Bool => {
+            if looks_true(&text) {
+                notes.push(EnvWarning {
+                    var: spec.env,
+                    text: text.clone(),
+                    reason: format!(
+                        "reads as false: {} is true iff its first character is 1, t or T (upstream's rule); \
+                         set it to 1 or true",
+                        spec.env
+                    ),
+                    ignored: false,
+                });
+            }
+            Ok(Some(vec![u64::from(parse::legacy_env_bool(&text))]))
+        }
         Shape::Choice(_) => match RuntimeVariant::from_name(parse::trim_blanks(&text)) {
             Some(v) => Ok(Some(vec![v as u64])),
             None => Err(warn(format!("{} must be {}", spec.env, spec.rule_text()))),
@@ -229,7 +266,7 @@ fn resolve_scalar(
     if let Some(v) = cfg.scalar(spec.knob) {
         return Resolved { value: v, source: Source::Explicit };
     }
-    match read_env(spec, env) {
+    match read_env_noting(spec, env, warnings) {
         Ok(Some(values)) => Resolved { value: values[0], source: Source::Env },
         Ok(None) => Resolved { value: spec.default, source: Source::Default },
         Err(w) => {
@@ -268,8 +305,10 @@ pub fn resolve_device(
     Ok((device, w))
 }
 
-/// Resolves every knob.
+/// Resolves every knob. Also logs, once per process per name, every set
+/// `PTO2_*`/`PTO_*`/`SIMPLER_*` variable that is not known (a likely typo).
 pub fn resolve(cfg: &RuntimeConfig, env: &dyn EnvSource) -> Result<(ResolvedConfig, Vec<EnvWarning>), ConfigError> {
+    super::env::warn_unknown_variables(env);
     let (run, mut w) = resolve_run(cfg, env)?;
     let (device, w2) = resolve_device(cfg, env)?;
     w.extend(w2);
@@ -303,4 +342,29 @@ pub fn check_per_device_unchanged(
         }
     }
     Ok(())
+}
+
+fn ring_text(spec: &KnobSpec, rings: &[Resolved; RING_COUNT]) -> String {
+    let values = rings.map(|r| r.value);
+    let sources = rings.map(|r| r.source.name());
+    let v = if values.iter().all(|&x| x == values[0]) { values[0].to_string() } else { format!("{values:?}") };
+    let s = if sources.iter().all(|&x| x == sources[0]) { sources[0].to_string() } else { sources.join("/") };
+    format!("{}={v} ({s})", spec.name)
+}
+
+/// One line naming every effective per-run value and its source (the
+/// debug-level log of each run).
+pub fn run_summary(r: &ResolvedRun) -> String {
+    let scalar = |knob: Knob, v: Resolved| {
+        let spec = schema::spec(knob);
+        format!("{}={} ({})", spec.name, schema::render_value(spec, v.value), v.source.name())
+    };
+    [
+        ring_text(schema::spec(Knob::RingTaskWindow), &r.ring_task_window),
+        ring_text(schema::spec(Knob::RingHeap), &r.ring_heap),
+        ring_text(schema::spec(Knob::RingDepPool), &r.ring_dep_pool),
+        scalar(Knob::ReadyQueueShards, r.ready_queue_shards),
+        scalar(Knob::OrchToSched, r.orch_to_sched),
+    ]
+    .join(", ")
 }

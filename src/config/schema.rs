@@ -99,7 +99,12 @@ impl fmt::Display for Rule {
             Rule::PowerOfTwoIn { min, max } => write!(f, "a power of two in [{min}, {max}]"),
             Rule::Range { min, max: u64::MAX } => write!(f, "an integer >= {min}"),
             Rule::Range { min, max } => write!(f, "an integer in [{min}, {max}]"),
-            Rule::Bool => write!(f, "a boolean (1/true/t or 0/false/f)"),
+            Rule::Bool => write!(
+                f,
+                "a boolean: {}; in the environment {}",
+                super::parse::strict_bool_text(),
+                super::parse::LEGACY_BOOL_TEXT
+            ),
             Rule::Choice => write!(f, "one of the listed names"),
         }
     }

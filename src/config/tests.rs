@@ -175,7 +175,8 @@ fn env_whitespace_and_plus_are_accepted() {
 fn legacy_orch_to_sched_first_char() {
     for (text, expect) in [("1", true), ("t", true), ("True", true), ("0", false), ("yes", false), ("", false)] {
         let (r, w) = run(&RuntimeConfig::new(), &[("PTO2_ORCH_TO_SCHED", text)]);
-        assert!(w.is_empty());
+        // "yes" reads as false with a warning (see orch_to_sched_lookalikes_warn_but_keep_upstreams_reading).
+        assert_eq!(w.len(), usize::from(text == "yes"), "{text}");
         assert_eq!(r.orch_to_sched(), expect, "{text}");
         assert_eq!(r.orch_to_sched.source, Source::Env);
     }
@@ -221,8 +222,14 @@ fn set_str_shares_the_env_syntax() {
     cfg.set_str("orch_to_sched", "on").unwrap();
     assert_eq!(cfg.orch_to_sched, Some(true));
     assert!(cfg.set_str("orch_to_sched", "maybe").is_err());
-    assert!(matches!(cfg.set_str("scheduler_timeout_ms", "0"), Err(ConfigError::InvalidValue { .. })));
-    assert!(matches!(cfg.set_str("ring_heap", "0"), Err(ConfigError::InvalidValue { .. })));
+    // 0 means unset in every explicit form (scalar knob, ring scalar, 4-list entry).
+    cfg.set_str("scheduler_timeout_ms", "5000").unwrap();
+    cfg.set_str("scheduler_timeout_ms", "0").unwrap();
+    assert_eq!(cfg.scheduler_timeout_ms, None);
+    cfg.set_str("ring_heap", "0,2048,0,0").unwrap();
+    cfg.set_str("ring_heap", "0").unwrap();
+    assert_eq!((cfg.ring_heap.all, cfg.ring_heap.per_ring), (None, [None, Some(2048), None, None]));
+    assert!(matches!(cfg.set_str("ring_heap", "1"), Err(ConfigError::InvalidValue { .. })));
     cfg.set_str("runtime", "hbg").unwrap();
     assert_eq!(cfg.runtime, Some(RuntimeVariant::HostBuildGraph));
     cfg.set_str("runtime", "unset").unwrap();
@@ -312,4 +319,67 @@ fn sum_of_task_windows_is_bounded_at_validate_and_resolve() {
     let cfg = RuntimeConfig::builder().ring_task_windows([1 << 30, 1 << 29, 1 << 28, 1 << 27]).build().unwrap();
     assert_eq!(values(&run(&cfg, &[]).0.ring_task_window).iter().sum::<u64>(), (1 << 31) - (1 << 27));
     assert!(RuntimeConfig::builder().ring_task_windows([1 << 30, 1 << 30, 4, 4]).build().is_err());
+}
+
+#[test]
+fn zero_means_unset_explicitly_and_breaks_the_rule_in_the_environment() {
+    // Explicit: 0 falls through to the environment (then the default).
+    let mut cfg = RuntimeConfig::new();
+    cfg.set_str("ring_heap", "0").unwrap();
+    cfg.set_str("ready_queue_shards", "0").unwrap();
+    let env = [("PTO2_RING_HEAP", "4096")];
+    let (r, _) = resolve_run(&cfg, &MapEnv::from_pairs(&env)).unwrap();
+    assert_eq!((r.ring_heap[2].value, r.ring_heap[2].source), (4096, Source::Env));
+    assert_eq!(r.ready_queue_shards.source, Source::Default);
+    // Environment: 0 breaks every numeric rule, so the variable is ignored with a warning.
+    for (var, text) in
+        [("PTO2_RING_HEAP", "0"), ("PTO2_RING_HEAP", "0,4096,4096,4096"), ("PTO2_READY_QUEUE_SHARDS", "0")]
+    {
+        let (r, w) = resolve_run(&RuntimeConfig::new(), &MapEnv::from_pairs(&[(var, text)])).unwrap();
+        assert_eq!(w.len(), 1, "{var}={text}");
+        assert!(w[0].ignored && w[0].to_string().contains("breaks the rule"), "{}", w[0]);
+        assert_eq!(r.ring_heap[1].source, Source::Default);
+    }
+}
+
+#[test]
+fn orch_to_sched_lookalikes_warn_but_keep_upstreams_reading() {
+    for (text, value, warns) in [
+        ("yes", false, true),
+        ("on", false, true),
+        ("Enable", false, true),
+        (" true", false, true),
+        (" 1", false, true),
+        ("y", false, true),
+        ("true", true, false),
+        ("1", true, false),
+        ("T", true, false),
+        ("0", false, false),
+        ("no", false, false),
+        ("off", false, false),
+    ] {
+        let (r, w) = resolve_run(&RuntimeConfig::new(), &MapEnv::from_pairs(&[("PTO2_ORCH_TO_SCHED", text)])).unwrap();
+        assert_eq!((r.orch_to_sched(), r.orch_to_sched.source), (value, Source::Env), "{text:?}");
+        assert_eq!(w.len(), usize::from(warns), "{text:?}: {w:?}");
+        if warns {
+            assert!(!w[0].ignored);
+            let msg = w[0].to_string();
+            assert!(msg.starts_with(&format!("PTO2_ORCH_TO_SCHED=\"{text}\" reads as false")), "{msg}");
+            assert!(msg.contains("first character is 1, t or T"), "{msg}");
+        }
+    }
+}
+
+#[test]
+fn run_summary_names_values_and_sources() {
+    let cfg = RuntimeConfig::builder().ring_heap(4096).ring_task_window_at(1, 64).build().unwrap();
+    let (r, _) = resolve_run(&cfg, &MapEnv::from_pairs(&[("PTO2_ORCH_TO_SCHED", "1")])).unwrap();
+    let s = crate::config::resolve::run_summary(&r);
+    assert!(s.contains("ring_heap=4096 (explicit)"), "{s}");
+    assert!(
+        s.contains("ring_task_window=[16384, 64, 16384, 16384] (default/explicit (per ring)/default/default)"),
+        "{s}"
+    );
+    assert!(s.contains("orch_to_sched=true (env)"), "{s}");
+    assert!(s.contains("ready_queue_shards=3 (default)"), "{s}");
 }

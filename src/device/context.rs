@@ -112,6 +112,27 @@ struct Inner {
     aicore_binary: Vec<u8>,
 }
 
+/// The locked state. Log messages emitted while it is held reach a log
+/// callback only after the lock is released (fields drop in order: the lock
+/// first, then the deferral scope, which delivers them).
+struct Locked<'a> {
+    guard: std::sync::MutexGuard<'a, Inner>,
+    _defer: log::Defer,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
 /// One simulated device.
 pub struct DeviceContext {
     memory: DeviceMemory,
@@ -141,8 +162,9 @@ impl DeviceContext {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        let defer = log::Defer::new();
+        Locked { guard: self.inner.lock().unwrap_or_else(|p| p.into_inner()), _defer: defer }
     }
 
     /// Device memory of this context.
@@ -178,6 +200,7 @@ impl DeviceContext {
             }
             _ => {}
         }
+        config::env::warn_unknown_variables(env);
         let (device, warnings) = config::resolve_device(cfg, env)?;
         warnings.iter().for_each(|w| w.emit());
         if device.runtime_override() == Some(RuntimeVariant::AicpuBuildGraph) {
@@ -189,6 +212,18 @@ impl DeviceContext {
         inner.aicore_binary = aicore.to_vec();
         inner.phase = Phase::Initialized { device_id };
         self.memory.open();
+        if log::enabled(log::Level::Debug) {
+            log::debug(
+                "device",
+                &format!(
+                    "context initialised: device {device_id}, runtime {} ({}), scheduler_timeout_ms {} ({})",
+                    device.runtime_override().map_or("inferred per callable", |v| v.name()),
+                    device.runtime.source.name(),
+                    device.timeout_ms(),
+                    device.scheduler_timeout_ms.source.name()
+                ),
+            );
+        }
         Ok(())
     }
 
@@ -214,7 +249,20 @@ impl DeviceContext {
         let over = device
             .runtime_override()
             .map(|variant| RuntimeOverride { variant, origin: device.runtime_override_origin() });
-        inner.registry.register(id, parsed, over)
+        inner.registry.register(id, parsed, over)?;
+        if log::enabled(log::Level::Debug) {
+            let r = inner.registry.get(id)?;
+            log::debug(
+                "device",
+                &format!(
+                    "callable {id} registered for runtime {}: orchestration '{}', {} kernels",
+                    r.variant.name(),
+                    r.func_name,
+                    r.kernels.len()
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// The runtime variant callable `id` runs on.
@@ -260,14 +308,43 @@ impl DeviceContext {
         self.warn_unsupported(&mut inner, exec, variant);
         // The one validation pass of the entry arguments, before any staging or dispatch.
         crate::abi::task_args::validate_args(args, &inner.registry.get(id)?.signature)?;
+        let debug = log::enabled(log::Level::Debug);
+        if debug {
+            log::debug(
+                "device",
+                &format!(
+                    "run of callable {id} on device {device_id} ({}, block_dim {}, {} AICPU threads): {}",
+                    variant.name(),
+                    shape.block_dim,
+                    shape.threads,
+                    config::resolve::run_summary(&run_cfg)
+                ),
+            );
+        }
         let device_ns = match variant {
-            RuntimeVariant::HostBuildGraph => self.run_hbg(&inner, id, args, shape, device_id)?,
+            RuntimeVariant::HostBuildGraph => self.run_hbg(&inner, id, args, shape, device_id),
             RuntimeVariant::TensormapAndRingbuffer => {
-                self.run_trb(&mut inner, id, args, exec, shape, device_id, &device, &run_cfg)?
+                self.run_trb(&mut inner, id, args, exec, shape, device_id, &device, &run_cfg)
             }
-            RuntimeVariant::AicpuBuildGraph => return Err(Error::Unsupported("aicpu_build_graph".into())),
+            RuntimeVariant::AicpuBuildGraph => Err(Error::Unsupported("aicpu_build_graph".into())),
         };
-        Ok(RunTiming { host_wall_ns: (t0.elapsed().as_nanos() as u64).max(1), device_wall_ns: device_ns })
+        let device_ns = device_ns.inspect_err(|e| {
+            if debug {
+                log::debug("device", &format!("run of callable {id} failed after {:?}: {e}", t0.elapsed()));
+            }
+        })?;
+        let host_wall_ns = (t0.elapsed().as_nanos() as u64).max(1);
+        if debug {
+            log::debug(
+                "device",
+                &format!(
+                    "run of callable {id} done: host {:.1} us, device {:.1} us",
+                    host_wall_ns as f64 / 1e3,
+                    device_ns as f64 / 1e3
+                ),
+            );
+        }
+        Ok(RunTiming { host_wall_ns, device_wall_ns: device_ns })
     }
 
     fn warn_unsupported(&self, inner: &mut Inner, exec: &ExecParams, variant: RuntimeVariant) {

@@ -54,7 +54,7 @@ pub struct pto_runtime_config_t {
     pub ready_queue_shards: u64,
     /// scheduler_timeout_ms (env PTO2_SCHEDULER_TIMEOUT_MS, per device): an integer in [1, 2147483647]; default 10000; 0 = unset.
     pub scheduler_timeout_ms: u64,
-    /// orch_to_sched (env PTO2_ORCH_TO_SCHED): a boolean (1/true/t or 0/false/f), stored as 1 or 0; default false; PTO_BOOL_UNSET (-1) = unset.
+    /// orch_to_sched (env PTO2_ORCH_TO_SCHED): a boolean: 1/t/true/yes/on or 0/f/false/no/off (any case); in the environment true iff the first character is 1, t or T, stored as 1 or 0; default false; PTO_BOOL_UNSET (-1) = unset.
     pub orch_to_sched: i32,
     /// runtime (env SIMPLER_RUNTIME, per device, an optional override): one of tensormap_and_ringbuffer, host_build_graph, aicpu_build_graph, stored as PTO_RUNTIME_* (1, 2, 3); default inferred per callable (from its orchestration binary); PTO_RUNTIME_UNSET (0) = unset. A set value that contradicts a callable's binary fails prepare_callable.
     pub runtime: i32,
@@ -293,8 +293,10 @@ pub extern "C" fn pto_runtime_config_init(cfg: *mut pto_runtime_config_t) -> i32
 
 /// Sets knob `knob` (a knob name or its environment variable) from text with
 /// the environment variable's syntax: ring knobs take one value (all rings)
-/// or exactly four comma-separated values (ring 0..3, 0 = leave unset);
-/// booleans take 1/true/t/yes/on or 0/false/f/no/off; `unset` clears a knob.
+/// or exactly four comma-separated values (ring 0..3); for numeric knobs 0
+/// means unset in every form (a single 0 clears the value, a 0 in a 4-list
+/// leaves that ring unset), as in the struct fields; booleans take
+/// 1/t/true/yes/on or 0/f/false/no/off (any case); `unset` clears a knob.
 /// An invalid value is an error and leaves `cfg` unchanged.
 #[no_mangle]
 pub extern "C" fn pto_runtime_config_set(

@@ -12,6 +12,7 @@ pub mod comm;
 pub mod config;
 pub(crate) mod handles;
 pub mod host_api;
+pub mod log;
 
 /// Turns a possibly-NULL `*const T` into `&T` or returns
 /// `Err(Error::NullPointer)` from the enclosing function.
