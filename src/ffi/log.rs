@@ -205,7 +205,7 @@ mod tests {
             .map(|(_, _, m)| m.as_str())
             .collect();
         let has = |p: &str| debug.iter().any(|m| m.contains(p));
-        assert!(has("context initialised: device 0, runtime tensormap_and_ringbuffer"), "{debug:#?}");
+        assert!(has("context initialised: device 0, runtime inferred per callable"), "{debug:#?}");
         assert!(has("callable 5 registered for runtime tensormap_and_ringbuffer: orchestration 'aicpu_orchestration_entry', 3 kernels"), "{debug:#?}");
         assert!(has("run of callable 5 on device 0 (tensormap_and_ringbuffer, block_dim 3, 4 AICPU threads): ring_task_window=16384 (default"), "{debug:#?}");
         assert!(has("ring_heap=1048576 (explicit)"), "{debug:#?}");
