@@ -9,7 +9,7 @@ mod report;
 mod run;
 
 pub use report::{DemoEvent, DemoFailure, DemoSummary, ExampleReport};
-pub use run::{run_demo, run_demo_with, DemoOptions};
+pub use run::{run_demo, run_demo_with, DemoOptions, EXAMPLE_IDS};
 
 use crate::abi::callable::{parse_chip_callable, ChipCallableBuilder};
 use crate::abi::task_args::ChipStorageTaskArgs;

@@ -23,7 +23,12 @@ pub struct DemoOptions {
     /// (`vector`, `nested`, `fanout`); `None` = a temporary directory removed
     /// when the demo ends, whether it passed or not.
     pub output_prefix: Option<PathBuf>,
+    /// Run only these examples (ids of [`EXAMPLE_IDS`]); empty = all.
+    pub only: Vec<String>,
 }
+
+/// Ids of the examples, in the order they run (also their output subdirectories).
+pub const EXAMPLE_IDS: [&str; 3] = ["vector", "nested", "fanout"];
 
 /// Removes its directory when dropped (on success, error or unwinding).
 struct TempDir(PathBuf);
@@ -156,11 +161,11 @@ fn fanout_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str) -> Result
 
 type Example = fn(&DeviceContext, &RuntimeConfig, &str) -> Result<ExampleReport>;
 
-/// The examples in order: (name, output subdirectory, runner).
+/// The examples in order: (name, id = output subdirectory, runner).
 const EXAMPLES: [(&str, &str, Example); 3] = [
-    ("vector", "vector", vector_example),
-    ("nested scopes", "nested", nested_example),
-    ("fan-out/fan-in", "fanout", fanout_example),
+    ("vector", EXAMPLE_IDS[0], vector_example),
+    ("nested scopes", EXAMPLE_IDS[1], nested_example),
+    ("fan-out/fan-in", EXAMPLE_IDS[2], fanout_example),
 ];
 
 /// The main job: runs the bundled examples with `opts.config`, checks every
@@ -187,12 +192,23 @@ pub fn run_demo_with(
         ),
     };
     let root = opts.output_prefix.clone().unwrap_or_else(|| temp.as_ref().map(|t| t.0.clone()).unwrap_or_default());
+    if let Some(bad) = opts.only.iter().find(|id| !EXAMPLE_IDS.contains(&id.as_str())) {
+        return Err(setup(Error::UserCode(format!(
+            "unknown example '{bad}': the examples are {}",
+            EXAMPLE_IDS.join(", ")
+        ))));
+    }
+    let mut ran = 0;
     for (name, sub, example) in EXAMPLES {
+        if !opts.only.is_empty() && !opts.only.iter().any(|id| id == sub) {
+            continue;
+        }
+        ran += 1;
         let dir = root.join(sub).to_string_lossy().into_owned();
         let report = example(&ctx, cfg, &dir).map_err(|error| DemoFailure { example: name, error })?;
         on_event(DemoEvent::Example(&report));
     }
-    Ok(DemoSummary { examples: EXAMPLES.len(), elapsed: t_all.elapsed() })
+    Ok(DemoSummary { examples: ran, elapsed: t_all.elapsed() })
 }
 
 /// Runs the demo with the default configuration and returns the report as

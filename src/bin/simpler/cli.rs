@@ -60,6 +60,9 @@ pub struct DemoArgs {
     /// instead of a temporary directory
     #[arg(long, value_name = "DIR")]
     pub output_prefix: Option<PathBuf>,
+    /// Run only this example (repeatable)
+    #[arg(long = "example", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(simpler::demo::EXAMPLE_IDS))]
+    pub only: Vec<String>,
 }
 
 #[derive(Debug, Args)]

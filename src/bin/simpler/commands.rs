@@ -72,6 +72,17 @@ fn config_list(markdown: bool, as_json: bool) -> CmdResult {
     Ok(())
 }
 
+/// Machine-readable source names (pysimpler's, and `pto_config_source_t`'s order).
+fn source_id(s: config::Source) -> &'static str {
+    match s {
+        config::Source::Default => "default",
+        config::Source::Env => "env",
+        config::Source::EnvPerRing => "env_per_ring",
+        config::Source::Explicit => "explicit",
+        config::Source::ExplicitPerRing => "explicit_per_ring",
+    }
+}
+
 fn config_explain(set: &SetArgs, as_json: bool) -> CmdResult {
     let cfg = config_of(set)?;
     let (resolved, warnings) = config::resolve(&cfg, &ProcessEnv).map_err(|e| CliError::usage(e.to_string()))?;
@@ -90,7 +101,7 @@ fn config_explain(set: &SetArgs, as_json: bool) -> CmdResult {
                 "ring": if rings > 1 { json!(ring) } else { Value::Null },
                 "value": r.value,
                 "text": config::schema::render_value(k, r.value),
-                "source": r.source.name(),
+                "source": source_id(r.source),
             }));
         }
     }
@@ -99,7 +110,15 @@ fn config_explain(set: &SetArgs, as_json: bool) -> CmdResult {
 }
 
 fn demo(a: DemoArgs) -> CmdResult {
-    let opts = DemoOptions { config: config_of(&a.set)?, output_prefix: a.output_prefix };
+    if let Some(p) = &a.output_prefix {
+        if p.to_str().is_none() {
+            return Err(CliError::usage(format!(
+                "--output-prefix {}: must be valid UTF-8 (the runtime takes output_prefix as text)",
+                p.display()
+            )));
+        }
+    }
+    let opts = DemoOptions { config: config_of(&a.set)?, output_prefix: a.output_prefix, only: a.only };
     let mut out = std::io::stdout();
     let result = run_demo_with(&opts, &mut |ev| {
         match ev {
@@ -130,11 +149,12 @@ fn demo(a: DemoArgs) -> CmdResult {
     });
     match result {
         Ok(s) => {
-            println!("all {} examples passed in {:.2} s", s.examples, s.elapsed.as_secs_f64());
+            let what = if s.examples == 1 { "1 example".to_string() } else { format!("all {} examples", s.examples) };
+            println!("{what} passed in {:.2} s", s.elapsed.as_secs_f64());
             Ok(())
         }
         Err(f) => {
-            println!("[FAILED] {}", f.example);
+            println!("[FAILED] {}: {}", f.example, f.error);
             Err(CliError::failed(f.to_string()))
         }
     }

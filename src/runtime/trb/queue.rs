@@ -156,7 +156,11 @@ impl WiringQueue {
 
     /// Number of queued values.
     pub fn len(&self) -> u64 {
-        self.tail.0.load(Acquire) - self.head.0.load(Acquire)
+        // Head first: head <= tail at every instant and both only grow, so a
+        // tail read after the head read is never below it (reading tail first
+        // let a concurrent advance() overtake it and underflow).
+        let h = self.head.0.load(Acquire);
+        self.tail.0.load(Acquire) - h
     }
 
     /// Whether empty.
