@@ -8,7 +8,17 @@ use std::path::PathBuf;
 fn generate_header() {
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("simpler.h");
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is valid");
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is valid");
+    // Version macros from Cargo.toml's version (the same text `simpler_version()` returns).
+    config.after_includes = Some(format!(
+        "\n/** Version of libsimpler this header belongs to (`simpler_version()` returns the string at run time). */\n\
+         #define SIMPLER_VERSION_MAJOR {}\n#define SIMPLER_VERSION_MINOR {}\n#define SIMPLER_VERSION_PATCH {}\n\
+         #define SIMPLER_VERSION_STRING \"{}\"",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION")
+    ));
     // Only the FFI layer (cbindgen follows its `mod` declarations), the
     // error codes it returns and the ABI structs its signatures name make the
     // header: internal constants must never leak into a C namespace.
