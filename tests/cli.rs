@@ -306,3 +306,20 @@ fn bench_quick_json_has_every_figure() {
     assert!(ns > 0.0 && ns.is_finite(), "{v}");
     assert!(f.get("soak").is_none(), "--quick runs no soak");
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    for args in [&["config", "list"][..], &["--help"], &["config", "list", "--json"]] {
+        let mut child = Command::new(exe())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start simpler");
+        drop(child.stdout.take()); // the reader goes away (as `simpler ... | head -1` does)
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "simpler {args:?}: {err}");
+    }
+}

@@ -49,7 +49,7 @@ fn config_of(set: &SetArgs) -> Result<RuntimeConfig, CliError> {
 }
 
 fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 fn config_list(markdown: bool, as_json: bool) -> CmdResult {
@@ -65,9 +65,9 @@ fn config_list(markdown: bool, as_json: bool) -> CmdResult {
             .collect();
         print_json(&Value::Array(knobs));
     } else if markdown {
-        print!("{}", docs::knob_table_markdown());
+        out!("{}", docs::knob_table_markdown());
     } else {
-        print!("{}", docs::knob_table_text());
+        out!("{}", docs::knob_table_text());
     }
     Ok(())
 }
@@ -88,7 +88,7 @@ fn config_explain(set: &SetArgs, as_json: bool) -> CmdResult {
     let (resolved, warnings) = config::resolve(&cfg, &ProcessEnv).map_err(|e| CliError::usage(e.to_string()))?;
     warnings.iter().for_each(|w| w.emit());
     if !as_json {
-        print!("{}", docs::explain(&resolved));
+        out!("{}", docs::explain(&resolved));
         return Ok(());
     }
     let mut rows = Vec::new();
@@ -150,11 +150,11 @@ fn demo(a: DemoArgs) -> CmdResult {
     match result {
         Ok(s) => {
             let what = if s.examples == 1 { "1 example".to_string() } else { format!("all {} examples", s.examples) };
-            println!("{what} passed in {:.2} s", s.elapsed.as_secs_f64());
+            outln!("{what} passed in {:.2} s", s.elapsed.as_secs_f64());
             Ok(())
         }
         Err(f) => {
-            println!("[FAILED] {}: {}", f.example, f.error);
+            outln!("[FAILED] {}: {}", f.example, f.error);
             Err(CliError::failed(f.to_string()))
         }
     }
@@ -170,7 +170,7 @@ fn bench(a: BenchArgs) -> CmdResult {
                 f.values.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
             figures.insert(f.key.clone(), Value::Object(values));
         } else {
-            println!("{}", f.text);
+            outln!("{}", f.text);
         }
     })
     .map_err(|e| CliError::failed(format!("bench failed: {e}")))?;
@@ -189,16 +189,16 @@ fn stats_cmd(a: StatsArgs) -> CmdResult {
     let analysis = parsed.analyse();
     let rec = stats::recommend(&analysis, a.headroom);
     if let Some(svg_path) = &a.svg {
-        let title = format!("scope statistics: {}", file.display());
+        let title = format!("scope statistics: {}", a.path.display());
         std::fs::write(svg_path, crate::svg::chart(&analysis, &rec, &title))
             .map_err(|e| CliError::failed(format!("cannot write {}: {e}", svg_path.display())))?;
     }
     if a.json {
         print_json(&stats::to_json(&file, &analysis, &rec));
     } else {
-        print!("{}", stats::report(&file, &analysis, &rec));
+        out!("{}", stats::report(&file, &analysis, &rec));
         if let Some(svg_path) = &a.svg {
-            println!("chart written to {}", svg_path.display());
+            outln!("chart written to {}", svg_path.display());
         }
     }
     Ok(())

@@ -3,6 +3,22 @@
 //! Exit status: 0 success, 1 a failed run or check, 2 a usage error
 //! (unknown command or argument, malformed value).
 
+/// `print!` that ignores a closed stdout (`simpler stats x | head` must not panic).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `println!` that ignores a closed stdout.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod cli;
 mod commands;
 mod stats;
@@ -26,7 +42,8 @@ fn main() -> ExitCode {
     match commands::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("simpler: {}", e.message);
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "simpler: {}", e.message);
             ExitCode::from(e.exit)
         }
     }

@@ -1,14 +1,14 @@
 //! `simpler stats --svg`: per ring, three bars (task window, heap, dep pool),
 //! each labelled with its name and numbers, so the chart needs no legend.
-//! The full bar is the capacity, the filled part the peak, the tick the
-//! recommendation; lengths are on a log scale (peaks are often a tiny
-//! fraction of the defaults) and every bar states its exact figures.
+//! The grey bar is the capacity, the filled part the peak, the green tick the
+//! recommendation, all on one linear scale per bar (whichever of capacity and
+//! recommendation is larger spans the bar); every bar states its figures.
 
 use std::fmt::Write as _;
 
 use crate::stats::{Analysis, Recommendation, Usage, RINGS};
 
-const WIDTH: u32 = 860;
+const WIDTH: u32 = 1000;
 const BAR_X: u32 = 150;
 const BAR_W: f64 = 400.0;
 const BAR_H: u32 = 16;
@@ -18,12 +18,12 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Position of `v` on a log scale whose end is `max`.
+/// Position of `v` on a linear scale whose end is `max`.
 fn scale(v: u64, max: u64) -> f64 {
     if max == 0 {
         return 0.0;
     }
-    (((v as f64) + 1.0).ln() / ((max as f64) + 1.0).ln()).clamp(0.0, 1.0) * BAR_W
+    (v as f64 / max as f64).clamp(0.0, 1.0) * BAR_W
 }
 
 fn human(v: u64, bytes: bool) -> String {
@@ -41,7 +41,7 @@ fn human(v: u64, bytes: bool) -> String {
 fn bar(s: &mut String, y: u32, name: &str, u: Usage, recommended: u64, bytes: bool, used: bool) {
     let end = u.capacity.max(recommended);
     let cap_w = scale(u.capacity, end);
-    let peak_w = if used { scale(u.peak, end).max(1.5) } else { 0.0 };
+    let peak_w = if used { scale(u.peak, end).max(2.0) } else { 0.0 };
     let rec_x = BAR_X as f64 + scale(recommended, end);
     let color = if u.peak >= u.capacity && used { "#d62728" } else { "#1f77b4" };
     let _ = writeln!(s, r##"<text x="{}" y="{}" text-anchor="end" class="lbl">{name}</text>"##, BAR_X - 8, y + 12);
@@ -89,7 +89,7 @@ pub fn chart(a: &Analysis, r: &Recommendation, title: &str) -> String {
     let _ = writeln!(s, r##"<text x="12" y="22" class="t">{}</text>"##, esc(title));
     let _ = writeln!(
         s,
-        r##"<text x="12" y="40" class="sub">grey bar = capacity, filled = peak (red when full), green tick = recommended with {}% headroom; log scale, figures exact</text>"##,
+        r##"<text x="12" y="40" class="sub">grey bar = capacity, blue = peak in use (red when full), green tick = recommended size with {}% headroom</text>"##,
         r.headroom
     );
     if a.fatal {
@@ -102,7 +102,8 @@ pub fn chart(a: &Analysis, r: &Recommendation, title: &str) -> String {
         let u = &a.rings[ring];
         let y0 = top + block * ring as u32;
         let used = u.scopes > 0;
-        let _ = writeln!(s, r##"<text x="12" y="{}" class="ring">ring {ring} ({} scopes)</text>"##, y0 + 12, u.scopes);
+        let scopes = if u.scopes == 1 { "1 scope".to_string() } else { format!("{} scopes", u.scopes) };
+        let _ = writeln!(s, r##"<text x="12" y="{}" class="ring">ring {ring} ({scopes})</text>"##, y0 + 12);
         bar(&mut s, y0 + 20, "task window", u.tasks, r.windows[ring], false, used);
         bar(&mut s, y0 + 20 + ROW, "heap", u.heap, r.heaps[ring], true, used);
         bar(&mut s, y0 + 20 + 2 * ROW, "dep pool", u.dep_pool, r.dep_pools[ring], false, used);
