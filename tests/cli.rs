@@ -323,3 +323,15 @@ fn a_closed_stdout_is_not_a_panic() {
         assert!(!err.contains("panicked"), "simpler {args:?}: {err}");
     }
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_same_definition() {
+    let o = simpler(&["completions", "bash"], "completions");
+    assert!(o.success, "{}", o.stderr);
+    assert!(o.stdout.contains("_simpler()") && o.stdout.contains("--headroom"), "{}", o.stdout);
+    let o = simpler(&["completions", "tcsh"], "completions-bad");
+    assert!(o.status.contains("exit status: 2"), "{}", o.status);
+    let o = simpler(&["man"], "man");
+    assert!(o.success, "{}", o.stderr);
+    assert!(o.stdout.contains(".TH simpler") && o.stdout.contains("stats"), "{}", o.stdout);
+}

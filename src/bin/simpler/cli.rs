@@ -34,6 +34,14 @@ pub enum Command {
     Config(ConfigCommand),
     /// Right-size the rings from a run's scope statistics (scope_stats.jsonl)
     Stats(StatsArgs),
+    /// Print a shell completion script, e.g. `simpler completions bash > /etc/bash_completion.d/simpler`
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `simpler man | man -l -`
+    Man,
 }
 
 /// `--set KNOB=VALUE`, repeatable; the value uses the environment variable's syntax.

@@ -2,6 +2,7 @@
 
 use std::io::Write as _;
 
+use clap::CommandFactory;
 use serde_json::{json, Value};
 use simpler::config::{self, docs, ProcessEnv, RuntimeConfig, KNOBS, RING_COUNT};
 use simpler::demo::bench::{run_bench_with, BenchOptions};
@@ -36,6 +37,20 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Config(ConfigCommand::List { markdown, json }) => config_list(markdown, json),
         Command::Config(ConfigCommand::Explain { set, json }) => config_explain(&set, json),
         Command::Stats(a) => stats_cmd(a),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "simpler", &mut buf);
+            out!("{}", String::from_utf8_lossy(&buf));
+            Ok(())
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| CliError::failed(format!("cannot render the man page: {e}")))?;
+            out!("{}", String::from_utf8_lossy(&buf));
+            Ok(())
+        }
     }
 }
 
