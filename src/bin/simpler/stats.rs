@@ -446,8 +446,8 @@ mod tests {
         let bad = format!("{META}\n{}\n{{\"site\": 1}}\n", rec("begin", 0, 0, (0, 0), (0, 0), (1, 1)));
         let e = parse(&bad).err().unwrap();
         assert!(e.starts_with("line 3, column"), "{e}");
-        let e = parse(&format!("{META}\nnot json")).err().unwrap();
-        assert!(e.starts_with("line 2, column 1: expected"), "{e}");
+        let e = parse(&format!("{META}\n%%% not json")).err().unwrap();
+        assert!(e.starts_with("line 2, column 1: expected value"), "{e}");
         let e = parse(&META.replace("\"version\": 6", "\"version\": 5")).err().unwrap();
         assert!(e.contains("line 1: format version 5"), "{e}");
         let e = parse(&format!("{META}\n{}", rec("end", 0, 7, (0, 0), (0, 0), (1, 1)))).err().unwrap();
