@@ -97,6 +97,9 @@ pub fn run_vector(ctx: &DeviceContext, id: i32, exec: &ExecParams, cfg: &Runtime
 }
 
 /// Per-ring summary of a scope-stats file: (ring, scopes, tasks allocated, peak live tasks).
+/// The demo's self-checks read only these integer fields of the file the library itself just
+/// wrote, so the library needs no JSON dependency; `simpler stats` parses the whole file with
+/// a JSON parser and validates it.
 pub fn scope_stats_summary(jsonl: &str) -> Vec<(u64, u64, u64, u64)> {
     fn field(line: &str, key: &str) -> Option<u64> {
         let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
