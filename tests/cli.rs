@@ -335,3 +335,67 @@ fn completions_and_man_page_come_from_the_same_definition() {
     assert!(o.success, "{}", o.stderr);
     assert!(o.stdout.contains(".TH simpler") && o.stdout.contains("stats"), "{}", o.stdout);
 }
+
+/// The C snippet of `simpler stats` compiles against simpler.h (-Wall -Wextra -Werror) and the
+/// configuration it builds passes `pto_runtime_config_validate` with the recommended values.
+#[test]
+fn stats_c_snippet_compiles_and_validates() {
+    let dir = example_stats("vector", &[], "csnippet");
+    let o = simpler(&["stats", dir.to_str().unwrap(), "--json"], "stats-c");
+    assert!(o.success, "{}", o.stderr);
+    let v = json(&o.stdout);
+    let snippet = v["c"].as_str().unwrap();
+    let work = scratch("cli-c-snippet");
+    let src = work.join("main.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <stdio.h>\n#include \"simpler.h\"\nint main(void) {{\n{snippet}\
+             if (pto_runtime_config_validate(&cfg) != PTO_OK) {{ fprintf(stderr, \"%s\\n\", pto_last_error_message()); return 1; }}\n\
+             printf(\"%llu %llu\\n\", (unsigned long long)cfg.ring_task_windows[1], (unsigned long long)cfg.ring_heaps[1]);\n\
+             return 0;\n}}\n"
+        ),
+    )
+    .unwrap();
+    let exe_path = work.join("app");
+    let link = common::link_simpler();
+    let link: Vec<&str> = link.iter().map(String::as_str).collect();
+    common::compile(false, &[src], &exe_path, &link);
+    let run = run_program(&exe_path, &[] as &[&str], &[], LIMIT, "cli-c-snippet-run");
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let want = format!("{} {}", v["rings"][1]["task_window"]["recommended"], v["rings"][1]["heap"]["recommended"]);
+    assert_eq!(run.stdout.trim(), want);
+}
+
+/// The Python snippet of `simpler stats` runs with pysimpler (from the source tree, on this
+/// build's libsimpler) and resolves to the recommended values.
+#[test]
+fn stats_python_snippet_resolves_to_the_recommendation() {
+    let dir = example_stats("vector", &[], "pysnippet");
+    let o = simpler(&["stats", dir.to_str().unwrap(), "--json"], "stats-py");
+    assert!(o.success, "{}", o.stderr);
+    let v = json(&o.stdout);
+    let script = format!(
+        "{}r = cfg.resolve()\nprint(r['ring_task_window'][1].value, r['ring_heap'][1].value, r['ring_dep_pool'][1].value)\n",
+        v["python"].as_str().unwrap()
+    );
+    let py = std::env::var("SIMPLER_PYTHON").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into());
+    let lib = common::libsimpler_so();
+    let shim = common::repo().join("python_shim");
+    let run = run_program(
+        Path::new(&py),
+        &["-c", &script],
+        &[
+            ("SIMPLER_LIBRARY", lib.to_str().unwrap()),
+            ("PYTHONPATH", shim.to_str().unwrap()),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+        ],
+        LIMIT,
+        "cli-py-snippet",
+    );
+    assert!(run.success, "{py}: {}\n{}", run.stdout, run.stderr);
+    let r1 = &v["rings"][1];
+    let want =
+        format!("{} {} {}", r1["task_window"]["recommended"], r1["heap"]["recommended"], r1["dep_pool"]["recommended"]);
+    assert_eq!(run.stdout.trim(), want);
+}
