@@ -59,6 +59,20 @@ fn main() {
     soname();
 }
 
+/// Fails the build with the install command when the C or C++ compiler is missing
+/// (instead of the cc crate's "failed to find tool").
+fn require_compiler(cpp: bool, package: &str) {
+    let tool = cc::Build::new().cpp(cpp).cargo_metadata(false).try_get_compiler();
+    let runs = tool.as_ref().is_ok_and(|t| std::process::Command::new(t.path()).arg("--version").output().is_ok());
+    if !runs {
+        let what = if cpp { "C++" } else { "C" };
+        panic!(
+            "no {what} compiler: libsimpler's shims in csrc/ need one. Install it (`apt-get install {package}`) \
+             or run ./scripts/test, which installs what is missing"
+        );
+    }
+}
+
 /// Compiles the C/C++ sources of `csrc/`:
 /// - `orch_ops_shims.c` (C-variadic ops-table entries) and
 ///   `orch_trampoline.cpp` (exception-catching calls into user code) into
@@ -75,6 +89,8 @@ fn build_c_shims() {
     for f in ["csrc/orch_ops_shims.c", "csrc/orch_trampoline.cpp", "csrc/sim_context.c"] {
         println!("cargo:rerun-if-changed={f}");
     }
+    require_compiler(false, "gcc");
+    require_compiler(true, "g++");
 
     let mut c = cc::Build::new();
     c.file("csrc/orch_ops_shims.c").std("c11").warnings(false);
