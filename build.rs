@@ -8,7 +8,17 @@ use std::path::PathBuf;
 fn generate_header() {
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("simpler.h");
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is valid");
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is valid");
+    // Version macros from Cargo.toml's version (the same text `simpler_version()` returns).
+    config.after_includes = Some(format!(
+        "\n/** Version of libsimpler this header belongs to (`simpler_version()` returns the string at run time). */\n\
+         #define SIMPLER_VERSION_MAJOR {}\n#define SIMPLER_VERSION_MINOR {}\n#define SIMPLER_VERSION_PATCH {}\n\
+         #define SIMPLER_VERSION_STRING \"{}\"",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION")
+    ));
     // Only the FFI layer (cbindgen follows its `mod` declarations), the
     // error codes it returns and the ABI structs its signatures name make the
     // header: internal constants must never leak into a C namespace.
@@ -49,6 +59,20 @@ fn main() {
     soname();
 }
 
+/// Fails the build with the install command when the C or C++ compiler is missing
+/// (instead of the cc crate's "failed to find tool").
+fn require_compiler(cpp: bool, package: &str) {
+    let tool = cc::Build::new().cpp(cpp).cargo_metadata(false).try_get_compiler();
+    let runs = tool.as_ref().is_ok_and(|t| std::process::Command::new(t.path()).arg("--version").output().is_ok());
+    if !runs {
+        let what = if cpp { "C++" } else { "C" };
+        panic!(
+            "no {what} compiler: libsimpler's shims in csrc/ need one. Install it (`apt-get install {package}`) \
+             or run ./scripts/test, which installs what is missing"
+        );
+    }
+}
+
 /// Compiles the C/C++ sources of `csrc/`:
 /// - `orch_ops_shims.c` (C-variadic ops-table entries) and
 ///   `orch_trampoline.cpp` (exception-catching calls into user code) into
@@ -65,6 +89,8 @@ fn build_c_shims() {
     for f in ["csrc/orch_ops_shims.c", "csrc/orch_trampoline.cpp", "csrc/sim_context.c"] {
         println!("cargo:rerun-if-changed={f}");
     }
+    require_compiler(false, "gcc");
+    require_compiler(true, "g++");
 
     let mut c = cc::Build::new();
     c.file("csrc/orch_ops_shims.c").std("c11").warnings(false);

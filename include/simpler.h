@@ -34,6 +34,12 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/** Version of libsimpler this header belongs to (`simpler_version()` returns the string at run time). */
+#define SIMPLER_VERSION_MAJOR 0
+#define SIMPLER_VERSION_MINOR 1
+#define SIMPLER_VERSION_PATCH 0
+#define SIMPLER_VERSION_STRING "0.1.0"
+
 /**
  * Value of `orch_to_sched` meaning "unset" (fall through to the environment).
  */

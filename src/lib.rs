@@ -29,3 +29,9 @@ pub mod runtime;
 
 pub use config::{ConfigError, RuntimeConfig};
 pub use diagnostics::{Error, ErrorCode, Result};
+
+/// Version of this library (`CARGO_PKG_VERSION`; the C header's `SIMPLER_VERSION_STRING`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Upstream simpler commit whose host-runtime C ABI this library reproduces.
+pub const UPSTREAM_ABI_COMMIT: &str = "c68d9bbe6";

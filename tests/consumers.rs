@@ -16,7 +16,10 @@
 //! ...), every consumer must also run the host_build_graph example; before they exist only the
 //! configuration API is required (the example and the pytest `host_api` tests need them).
 //!
-//! Needs cmake, pkg-config, a C/C++ compiler, python3 with pytest and numpy (`.ci/run` installs them).
+//! Needs cmake, pkg-config, a C/C++ compiler, and a Python with pytest, numpy and setuptools
+//! (`$SIMPLER_PYTHON`, default `python3`). `./scripts/test` installs all of them (Python packages
+//! into a virtual environment under `target/`) and sets `SIMPLER_PYTHON`; without them each test
+//! fails with a message naming the install command.
 
 mod common;
 
@@ -27,6 +30,29 @@ use std::time::{Duration, Instant};
 
 /// Generous bound for one external command (a CMake configure/build, a pytest run).
 const STEP_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How to get the prerequisites, for the messages of tests that lack one.
+const INSTALL_HINT: &str = "run `./scripts/test` (installs what is missing, then runs every test), \
+     or install it yourself: `apt-get install cmake pkg-config g++` and \
+     `python3 -m pip install -r python_shim/requirements-test.txt` (or set SIMPLER_PYTHON to a Python that has them)";
+
+/// The Python that runs pip and pytest: `$SIMPLER_PYTHON` (set by `./scripts/test` to its
+/// virtual environment), else `python3`.
+fn python() -> String {
+    std::env::var("SIMPLER_PYTHON").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into())
+}
+
+/// Fails the test with [`INSTALL_HINT`] unless `program args...` runs and succeeds.
+fn require(program: &str, args: &[&str], what: &str) {
+    let ok = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "this test needs {what} (`{program} {}` failed): {INSTALL_HINT}", args.join(" "));
+}
 
 /// Runs `cmd` to completion (killed after [`STEP_TIMEOUT`]); output goes to files so a chatty
 /// child can never block on a full pipe. Panics with the output unless it succeeded.
@@ -43,12 +69,15 @@ fn try_run(cmd: &mut Command, what: &str) -> (bool, String) {
     let err_path = logs.join(format!("{stem}.err"));
     let stdout = std::fs::File::create(&out_path).expect("create log");
     let stderr = std::fs::File::create(&err_path).expect("create log");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    let mut child = cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr).spawn().unwrap_or_else(|e| {
+        // A bare program name not found on PATH is a missing prerequisite.
+        let missing_tool =
+            e.kind() == std::io::ErrorKind::NotFound && !cmd.get_program().to_string_lossy().contains('/');
+        panic!(
+            "{what}: cannot start {cmd:?}: {e}{}",
+            if missing_tool { format!("; {INSTALL_HINT}") } else { String::new() }
+        )
+    });
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -88,6 +117,7 @@ fn prefix() -> &'static Path {
         let _ = std::fs::remove_dir_all(&prefix);
         let _ = std::fs::remove_dir_all(&build);
         let repo = common::repo();
+        require("cmake", &["--version"], "cmake");
         run(
             Command::new("cmake")
                 .arg("-S")
@@ -95,7 +125,8 @@ fn prefix() -> &'static Path {
                 .arg("-B")
                 .arg(&build)
                 .arg(format!("-DCMAKE_INSTALL_PREFIX={}", prefix.display()))
-                .arg(format!("-DSIMPLER_PREBUILT_DIR={}", common::lib_dir().display())),
+                .arg(format!("-DSIMPLER_PREBUILT_DIR={}", common::lib_dir().display()))
+                .arg(format!("-DSIMPLER_PREBUILT_CLI={}", option_env!("CARGO_BIN_EXE_simpler").unwrap_or(""))),
             "cmake configure",
         );
         run(Command::new("cmake").arg("--build").arg(&build), "cmake build");
@@ -158,6 +189,11 @@ fn install_layout() {
     assert_eq!(std::fs::read_link(l.join(&major)).expect("soname link"), PathBuf::from(&real));
     assert_eq!(std::fs::read_link(l.join("libsimpler.so")).expect("dev link"), PathBuf::from(&major));
     assert!(l.join("libsimpler.a").is_file());
+    // The command-line tool (cargo feature `cli`, on by default), runnable from the prefix.
+    if cfg!(feature = "cli") {
+        let cli = run(Command::new(p.join("bin/simpler")).arg("--version"), "installed simpler --version");
+        assert!(cli.starts_with(&format!("simpler {} (libsimpler {}", version(), version())), "{cli}");
+    }
     assert!(p.join("include/simpler.h").is_file());
     for h in std::fs::read_dir(common::repo().join("include")).expect("include dir") {
         let name = h.expect("entry").file_name();
@@ -253,6 +289,7 @@ fn pkg_config_example() {
     let p = prefix();
     let host = has_host_api();
     let _guard = serial();
+    require("pkg-config", &["--version"], "pkg-config");
     let out_dir = common::scratch("consumers/example-pkgconfig");
     let script = common::repo().join("cmake/example/build-pkgconfig.sh");
     run(
@@ -413,6 +450,8 @@ fn python_shim() {
     let host = has_host_api();
     let _guard = serial();
     let repo = common::repo();
+    let py = python();
+    require(&py, &["-c", "import pytest, numpy, setuptools"], "a Python with pytest, numpy and setuptools");
     let site = common::scratch("consumers/python-site");
     let _ = std::fs::remove_dir_all(&site);
     // Install from a copy so setuptools' build/ and egg-info never land in the source tree.
@@ -420,7 +459,7 @@ fn python_shim() {
     let _ = std::fs::remove_dir_all(&src);
     copy_tree(&repo.join("python_shim"), &src, &["tests", "build", "__pycache__"]);
     run(
-        Command::new("python3")
+        Command::new(&py)
             .args(["-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps", "--target"])
             .arg(&site)
             .arg(&src)
@@ -428,7 +467,7 @@ fn python_shim() {
         "pip install python_shim",
     );
     assert!(site.join("pysimpler/__init__.py").is_file(), "pysimpler installed into {}", site.display());
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(&py);
     cmd.args(["-m", "pytest", "-p", "no:cacheprovider"])
         .arg(repo.join("python_shim/tests"))
         .current_dir(common::scratch("consumers"))

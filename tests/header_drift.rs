@@ -49,3 +49,22 @@ fn readme_knob_table_matches_schema() {
     let end = readme.find("<!-- knob-table:end -->").expect("table end marker");
     assert_eq!(&readme[begin..end], simpler::config::docs::knob_table_markdown().as_str());
 }
+
+/// The header's version macros are the package version, as `simpler_version()` reports it.
+#[test]
+fn header_version_macros_match_the_library() {
+    let header = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/simpler.h"));
+    let define = |name: &str| {
+        let prefix = format!("#define {name} ");
+        let line = header.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name} in simpler.h"));
+        line[prefix.len()..].trim().to_string()
+    };
+    // SAFETY: simpler_version returns a pointer to a static NUL-terminated string.
+    let runtime = unsafe { std::ffi::CStr::from_ptr(simpler::ffi::config::simpler_version()) };
+    assert_eq!(runtime.to_str().unwrap(), simpler::VERSION);
+    assert_eq!(define("SIMPLER_VERSION_STRING"), format!("\"{}\"", simpler::VERSION));
+    let parts: Vec<&str> = simpler::VERSION.split('.').collect();
+    assert_eq!(define("SIMPLER_VERSION_MAJOR"), parts[0]);
+    assert_eq!(define("SIMPLER_VERSION_MINOR"), parts[1]);
+    assert_eq!(define("SIMPLER_VERSION_PATCH"), parts[2]);
+}

@@ -1,5 +1,5 @@
 //! Typed runtime configuration: one schema ([`schema::KNOBS`]), one parser
-//! ([`parse`]), one resolver ([`resolve`]). Everything else calls them.
+//! ([`parse`]), one resolver ([`resolve()`]). Everything else calls them.
 
 pub mod docs;
 pub mod env;

@@ -2,7 +2,6 @@
 //! no-op kernels, measured through the whole path (submit, dependency
 //! lookup, dispatch, run, completion, reclaim) of a real device context.
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
 use super::{args_of, bench_callable, exec, register, run_vector, vector_style_callable};
@@ -49,15 +48,59 @@ pub fn ns_per_task(
     Ok(median(samples))
 }
 
-/// All benchmark figures as a report.
-pub fn run_bench(quick: bool, threads: i32) -> Result<String> {
-    let mut out = String::new();
+/// How to run the benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Smaller workloads and fewer repetitions, no soak.
+    pub quick: bool,
+    /// `aicpu_thread_num` (schedulers + 1 orchestrator), in [2, 4].
+    pub threads: i32,
+    /// Configuration of every run (the shard/orch_to_sched sweep overrides those two knobs).
+    pub config: RuntimeConfig,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions { quick: false, threads: 3, config: RuntimeConfig::new() }
+    }
+}
+
+/// One measured figure: a stable key, named values, and a line for people.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// Stable identifier (`independent`, `chain`, `fan`, `shards_1_o2s_false`, ...).
+    pub key: String,
+    /// Named values (`ns_per_task`, `tasks`, ...).
+    pub values: Vec<(&'static str, f64)>,
+    /// The figure as one line of text.
+    pub text: String,
+}
+
+fn fig(key: impl Into<String>, values: Vec<(&'static str, f64)>, text: String) -> Figure {
+    Figure { key: key.into(), values, text }
+}
+
+/// Runs every benchmark workload, calling `on_figure` as each figure is measured.
+pub fn run_bench_with(opts: &BenchOptions, on_figure: &mut dyn FnMut(&Figure)) -> Result<()> {
     // The bench's orchestrations are TRB: pin the variant (see `pinned_config`).
-    let cfg = super::pinned_config();
+    let pinned = super::pinned(&opts.config);
+    let (quick, threads, cfg) = (opts.quick, opts.threads, &pinned);
+    if !(2..=4).contains(&threads) {
+        return Err(crate::diagnostics::Error::UserCode(format!(
+            "aicpu_thread_num {threads} is out of range: must be in [2, 4]"
+        )));
+    }
     let ctx = DeviceContext::new();
-    ctx.init(0, &cfg, &[], &[])?;
+    ctx.init(0, cfg, &[], &[])?;
+    struct Finalize<'a>(&'a DeviceContext);
+    impl Drop for Finalize<'_> {
+        fn drop(&mut self) {
+            self.0.finalize();
+        }
+    }
+    let _finalize = Finalize(&ctx);
     if let Some(note) = super::pin_note(&crate::config::ProcessEnv) {
-        let _ = writeln!(out, "{note}");
+        on_figure(&fig("note", vec![], note));
     }
     register(&ctx, 0, &bench_callable()?)?;
     register(&ctx, 1, &vector_style_callable(super::assets::TRB_VECTOR_ORCH, &[In, In, Out])?)?;
@@ -66,70 +109,88 @@ pub fn run_bench(quick: bool, threads: i32) -> Result<String> {
     let ex = ExecParams { block_dim, aicpu_thread_num: threads, ..ExecParams::default() };
     let reps = if quick { 3 } else { 7 };
     let scale = if quick { 10 } else { 1 };
-    let _ = writeln!(
-        out,
-        "machine: {} logical CPUs; release build expected; medians of {reps} runs",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    let _ = writeln!(
-        out,
-        "execution: block_dim 24, aicpu_thread_num 3 (2 schedulers + 1 orchestrator), default ring sizing"
-    );
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    on_figure(&fig(
+        "setup",
+        vec![("cpus", cpus as f64), ("reps", reps as f64), ("block_dim", block_dim as f64), ("aicpu_thread_num", threads as f64)],
+        format!(
+            "machine: {cpus} logical CPUs; release build expected; medians of {reps} runs\nexecution: block_dim {block_dim}, aicpu_thread_num {threads} ({} schedulers + 1 orchestrator)",
+            threads - 1
+        ),
+    ));
 
     let n = 1_000_000 / scale;
-    let ns = ns_per_task(&ctx, 0, Workload { mode: 0, n, tasks: n }, reps, &ex, &cfg)?;
-    let _ = writeln!(out, "independent tasks : {n:>8} tasks  {ns:>8.1} ns/task  ({:.2} M tasks/s)", 1e3 / ns);
+    let ns = ns_per_task(&ctx, 0, Workload { mode: 0, n, tasks: n }, reps, &ex, cfg)?;
+    on_figure(&fig(
+        "independent",
+        vec![("tasks", n as f64), ("ns_per_task", ns)],
+        format!("independent tasks : {n:>8} tasks  {ns:>8.1} ns/task  ({:.2} M tasks/s)", 1e3 / ns),
+    ));
     let n = 100_000 / scale;
-    let ns = ns_per_task(&ctx, 0, Workload { mode: 1, n, tasks: n }, reps, &ex, &cfg)?;
-    let _ = writeln!(out, "chain on 1 tensor : {n:>8} hops   {ns:>8.1} ns/hop");
+    let ns = ns_per_task(&ctx, 0, Workload { mode: 1, n, tasks: n }, reps, &ex, cfg)?;
+    on_figure(&fig(
+        "chain",
+        vec![("hops", n as f64), ("ns_per_hop", ns)],
+        format!("chain on 1 tensor : {n:>8} hops   {ns:>8.1} ns/hop"),
+    ));
     let rounds = 1000 / scale;
-    let ns = ns_per_task(&ctx, 0, Workload { mode: 2, n: rounds, tasks: rounds * 66 }, reps, &ex, &cfg)?;
-    let _ = writeln!(out, "1 -> 64 -> 1      : {rounds:>8} rounds {ns:>8.1} ns/task");
+    let ns = ns_per_task(&ctx, 0, Workload { mode: 2, n: rounds, tasks: rounds * 66 }, reps, &ex, cfg)?;
+    on_figure(&fig(
+        "fan",
+        vec![("rounds", rounds as f64), ("ns_per_task", ns)],
+        format!("1 -> 64 -> 1      : {rounds:>8} rounds {ns:>8.1} ns/task"),
+    ));
 
     for shards in [1u64, 3] {
         for o2s in [false, true] {
-            let c = RuntimeConfig::builder().ready_queue_shards(shards).orch_to_sched(o2s).build()?;
+            let mut c = cfg.clone();
+            c.set_str("ready_queue_shards", &shards.to_string())?;
+            c.set_str("orch_to_sched", if o2s { "true" } else { "false" })?;
             let n = 200_000 / scale;
             let ns = ns_per_task(&ctx, 0, Workload { mode: 0, n, tasks: n }, reps, &ex, &c)?;
-            let _ = writeln!(out, "independent, ready_queue_shards={shards} orch_to_sched={o2s:<5}: {ns:>8.1} ns/task");
+            on_figure(&fig(
+                format!("independent_shards{shards}_orch_to_sched_{o2s}"),
+                vec![("tasks", n as f64), ("ns_per_task", ns)],
+                format!("independent, ready_queue_shards={shards} orch_to_sched={o2s:<5}: {ns:>8.1} ns/task"),
+            ));
         }
     }
 
     let vex = exec(None);
-    run_vector(&ctx, 1, &vex, &cfg)?;
+    run_vector(&ctx, 1, &vex, cfg)?;
     let rss0 = resident_bytes().unwrap_or(0);
     let runs = if quick { 50 } else { 500 };
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
-        samples.push(run_vector(&ctx, 1, &vex, &cfg)? as f64);
+        samples.push(run_vector(&ctx, 1, &vex, cfg)? as f64);
     }
     let rss1 = resident_bytes().unwrap_or(0);
-    let _ = writeln!(
-        out,
-        "vector example    : median {:.1} us per run_prepared over {runs} runs (after the first)",
-        median(samples) / 1e3
-    );
-    let _ = writeln!(
-        out,
-        "resident memory   : {:.1} MiB now, {:+.1} MiB over those runs",
-        rss1 as f64 / 1048576.0,
-        (rss1 as f64 - rss0 as f64) / 1048576.0
-    );
+    let us = median(samples) / 1e3;
+    on_figure(&fig(
+        "vector",
+        vec![("runs", runs as f64), ("median_us_per_run", us)],
+        format!("vector example    : median {us:.1} us per run_prepared over {runs} runs (after the first)"),
+    ));
+    let (mib, delta) = (rss1 as f64 / 1048576.0, (rss1 as f64 - rss0 as f64) / 1048576.0);
+    on_figure(&fig(
+        "resident",
+        vec![("resident_mib", mib), ("delta_mib", delta)],
+        format!("resident memory   : {mib:.1} MiB now, {delta:+.1} MiB over those runs"),
+    ));
     if !quick {
         let soak = 100_000;
         let start = Instant::now();
         for _ in 0..soak {
-            run_vector(&ctx, 1, &vex, &cfg)?;
+            run_vector(&ctx, 1, &vex, cfg)?;
         }
         let rss2 = resident_bytes().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "soak              : {soak} vector runs on one context in {:.1} s, all correct; resident {:.1} MiB ({:+.1} MiB)",
-            start.elapsed().as_secs_f64(),
-            rss2 as f64 / 1048576.0,
-            (rss2 as f64 - rss1 as f64) / 1048576.0
-        );
+        let secs = start.elapsed().as_secs_f64();
+        let (mib, delta) = (rss2 as f64 / 1048576.0, (rss2 as f64 - rss1 as f64) / 1048576.0);
+        on_figure(&fig(
+            "soak",
+            vec![("runs", soak as f64), ("seconds", secs), ("resident_mib", mib), ("delta_mib", delta)],
+            format!("soak              : {soak} vector runs on one context in {secs:.1} s, all correct; resident {mib:.1} MiB ({delta:+.1} MiB)"),
+        ));
     }
-    ctx.finalize();
-    Ok(out)
+    Ok(())
 }

@@ -7,14 +7,16 @@
 
 pub mod assets;
 pub mod bench;
+mod report;
+mod run;
 
-use std::fmt::Write as _;
-use std::time::Instant;
+pub use report::{DemoEvent, DemoFailure, DemoSummary, ExampleReport};
+pub use run::{run_demo, run_demo_with, DemoOptions, EXAMPLE_IDS};
 
 use crate::abi::callable::{parse_chip_callable, ChipCallableBuilder};
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::{ArgDirection, DataType, Tensor};
-use crate::config::{self, docs, EnvSource, ProcessEnv, RuntimeConfig, RuntimeVariant};
+use crate::config::{EnvSource, RuntimeConfig, RuntimeVariant};
 use crate::device::context::{DeviceContext, ExecParams};
 use crate::diagnostics::{Error, Result};
 
@@ -27,7 +29,15 @@ pub const DEMO_VARIANT: RuntimeVariant = RuntimeVariant::TensormapAndRingbuffer;
 /// [`DEMO_VARIANT`] (an explicit value wins over `SIMPLER_RUNTIME`), the rest
 /// unset.
 pub fn pinned_config() -> RuntimeConfig {
-    RuntimeConfig { runtime: Some(DEMO_VARIANT), ..RuntimeConfig::new() }
+    pinned(&RuntimeConfig::new())
+}
+
+/// `cfg` with the runtime pinned to [`DEMO_VARIANT`] unless `cfg` sets one
+/// itself (then a callable of another variant fails at prepare, clearly).
+pub fn pinned(cfg: &RuntimeConfig) -> RuntimeConfig {
+    let mut pinned = cfg.clone();
+    pinned.runtime = pinned.runtime.or(Some(DEMO_VARIANT));
+    pinned
 }
 
 /// A note when `env` sets `SIMPLER_RUNTIME` to something other than the
@@ -87,7 +97,7 @@ pub fn exec(scope_stats_dir: Option<&str>) -> ExecParams {
     }
 }
 
-fn check(name: &str, got: &[f32], want: impl Fn(usize) -> f32) -> Result<()> {
+pub(crate) fn check(name: &str, got: &[f32], want: impl Fn(usize) -> f32) -> Result<()> {
     for (i, &g) in got.iter().enumerate() {
         let w = want(i);
         if g != w {
@@ -119,6 +129,9 @@ pub fn run_vector(ctx: &DeviceContext, id: i32, exec: &ExecParams, cfg: &Runtime
 }
 
 /// Per-ring summary of a scope-stats file: (ring, scopes, tasks allocated, peak live tasks).
+/// The demo's self-checks read only these integer fields of the file the library itself just
+/// wrote, so the library needs no JSON dependency; `simpler stats` parses the whole file with
+/// a JSON parser and validates it.
 pub fn scope_stats_summary(jsonl: &str) -> Vec<(u64, u64, u64, u64)> {
     fn field(line: &str, key: &str) -> Option<u64> {
         let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
@@ -145,97 +158,4 @@ pub fn scope_stats_summary(jsonl: &str) -> Vec<(u64, u64, u64, u64)> {
         }
     }
     rings.iter().enumerate().filter(|(_, r)| r.0 > 0).map(|(i, r)| (i as u64, r.0, r.1, r.2)).collect()
-}
-
-/// The main job: runs the bundled examples with the default runtime and
-/// configuration, checks every result, and reports configuration, per-ring
-/// scope statistics and timings. Returns the report text.
-pub fn run_demo() -> Result<String> {
-    let mut out = String::new();
-    let t_all = Instant::now();
-    let cfg = pinned_config();
-    let (resolved, warnings) = config::resolve(&cfg, &ProcessEnv)?;
-    warnings.iter().for_each(|w| w.emit());
-    let _ = writeln!(out, "simpler demo: runtime {} (pinned) on the simulated device", DEMO_VARIANT.name());
-    if let Some(note) = pin_note(&ProcessEnv) {
-        let _ = writeln!(out, "{note}");
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(out, "effective configuration:\n{}", docs::explain(&resolved));
-
-    let ctx = DeviceContext::new();
-    ctx.init(0, &cfg, &[], &[])?;
-    let stats_dir = std::env::temp_dir().join(format!("simpler-demo-{}", std::process::id()));
-    let stats = stats_dir.to_string_lossy().into_owned();
-    let read_stats = || std::fs::read_to_string(stats_dir.join("scope_stats/scope_stats.jsonl")).unwrap_or_default();
-    let summarize = |out: &mut String, jsonl: &str| {
-        if let Some(first) = jsonl.lines().next() {
-            let _ = writeln!(out, "    capacities: {first}");
-        }
-        for (ring, scopes, tasks, peak) in scope_stats_summary(jsonl) {
-            let _ = writeln!(out, "    ring {ring}: {scopes:>6} scopes, {tasks:>7} tasks allocated, peak {peak:>6} tasks live in one scope");
-        }
-    };
-
-    // 1. The vector example: 5 tasks, one nested scope.
-    register(&ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out])?)?;
-    let t = Instant::now();
-    run_vector(&ctx, 0, &exec(Some(&stats)), &cfg)?;
-    let first = t.elapsed();
-    let mut times: Vec<u64> = (0..20).map(|_| run_vector(&ctx, 0, &exec(None), &cfg)).collect::<Result<_>>()?;
-    times.sort_unstable();
-    let _ = writeln!(
-        out,
-        "[ok] vector example: f = (a+b+1)*(a+b+2)+(a+b) over 16384 floats, 5 tasks; first run {:.1} ms, median of 20 later runs {:.1} us",
-        first.as_secs_f64() * 1e3,
-        times[times.len() / 2] as f64 / 1e3
-    );
-    summarize(&mut out, &read_stats());
-
-    // 2. Nested scopes: one task on each of the four rings.
-    register(&ctx, 1, &vector_style_callable(assets::TRB_NESTED_ORCH, &[In, In, Out])?)?;
-    let (mut a, mut b) = vector_inputs(4096);
-    let mut f = vec![0f32; 4096];
-    a[0] = 2.0;
-    b[0] = 3.0;
-    let args = args_of(&mut [&mut a, &mut b, &mut f], &[])?;
-    ctx.run(1, &args, &exec(Some(&stats)), &cfg)?;
-    check("nested f", &f, |i| {
-        let c = a[i] + b[i];
-        let e = (c + 1.0) + 2.0;
-        e * c + c
-    })?;
-    let jsonl = read_stats();
-    let rings: Vec<u64> = scope_stats_summary(&jsonl).iter().map(|r| r.0).collect();
-    if rings != [0, 1, 2, 3] {
-        return Err(Error::UserCode(format!("nested example: expected scopes on rings 0..3, saw {rings:?}")));
-    }
-    let _ = writeln!(out, "[ok] nested scopes: 5 tasks + 1 dummy on rings 0, 1, 2, 3 (depth 4 clamps to ring 3), MANUAL scope with explicit deps");
-    summarize(&mut out, &jsonl);
-
-    // 3. Fan-out / fan-in large enough to wrap the default 16384-slot rings several times.
-    register(&ctx, 2, &vector_style_callable(assets::TRB_FANOUT_ORCH, &[In, Out])?)?;
-    let n: u64 = 60_000;
-    let mut x: Vec<f32> = (0..256).map(|i| (i % 13) as f32).collect();
-    let mut y = vec![0f32; 256];
-    let args = args_of(&mut [&mut x, &mut y], &[n, 64])?;
-    let t = Instant::now();
-    ctx.run(2, &args, &exec(Some(&stats)), &cfg)?;
-    let el = t.elapsed();
-    let offsets: u64 = (0..n).map(|i| i % 64).sum();
-    check("fan-out out", &y, |i| (n as f64 * x[i] as f64 + offsets as f64) as f32)?;
-    let jsonl = read_stats();
-    let total: u64 = scope_stats_summary(&jsonl).iter().map(|r| r.2).sum();
-    let _ = writeln!(
-        out,
-        "[ok] fan-out/fan-in: N = {n} (chunks of 64), {total} tasks in {:.1} ms ({:.0} ns/task), every ring-1 slot reused {:.1} times",
-        el.as_secs_f64() * 1e3,
-        el.as_nanos() as f64 / total.max(1) as f64,
-        scope_stats_summary(&jsonl).iter().find(|r| r.0 == 1).map_or(0.0, |r| r.2 as f64 / 16384.0)
-    );
-    summarize(&mut out, &jsonl);
-    let _ = std::fs::remove_dir_all(&stats_dir);
-    ctx.finalize();
-    let _ = writeln!(out, "\nall examples passed in {:.2} s", t_all.elapsed().as_secs_f64());
-    Ok(out)
 }
