@@ -68,6 +68,7 @@ pub const DOCUMENTED_VARIABLES: &[(&str, &str)] = &[
     ("SIMPLER_PREFIX", "pysimpler: install prefix holding lib/libsimpler.so"),
     ("SIMPLER_INCLUDE_DIR", "pysimpler tests: directory of the simpler.h to check the ctypes prototypes against"),
     ("SIMPLER_BLESS", "tests/header_drift.rs: rewrite include/simpler.h instead of checking it"),
+    ("SIMPLER_PYTHON", "tests: the Python interpreter of the consumer tests (scripts/test sets its venv's)"),
     ("SIMPLER_DEVICE_RSS_CHILD", "internal: marks the child process of a resident-memory test"),
     ("SIMPLER_TEST_TARGET", "build.rs: target triple of the test builds (cargo also sets it when running tests)"),
     ("SIMPLER_BUILD_CC", "build.rs: C compiler of the build (cargo also sets it when running tests)"),
