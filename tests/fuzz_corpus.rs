@@ -24,8 +24,11 @@ mod config_set;
 #[path = "../fuzz/fuzz_targets/env_value.rs"]
 mod env_value;
 
+/// A fuzz target's entry: one input, panics on a broken property.
+type Entry = fn(&[u8]);
+
 /// Every fuzz target: its name (= `[[bin]]` name = corpus directory) and entry.
-const TARGETS: &[(&str, fn(&[u8]))] =
+const TARGETS: &[(&str, Entry)] =
     &[("env_value", env_value::run), ("config_set", config_set::run), ("chip_callable", chip_callable::run)];
 
 /// Each target's committed corpus holds at least this many seeds.
@@ -101,7 +104,11 @@ fn targets_bins_and_corpus_directories_agree() {
     for name in &registered {
         let src = fuzz_dir().join("fuzz_targets").join(format!("{name}.rs"));
         let text = std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-        assert!(text.contains("fuzz_target!(|data: &[u8]| run(data))"), "{} must hand libFuzzer its `run`", src.display());
+        assert!(
+            text.contains("fuzz_target!(|data: &[u8]| run(data))"),
+            "{} must hand libFuzzer its `run`",
+            src.display()
+        );
     }
 }
 

@@ -9,7 +9,9 @@
 //! same callable and is a fixed point of parse + build.
 #![cfg_attr(fuzzing, no_main)]
 
-use simpler::abi::{fnv1a64, parse_chip_callable, parse_chip_callable_ptr, ChipCallableBuilder, ParsedCallable};
+use simpler::abi::{
+    fnv1a64, parse_chip_callable, parse_chip_callable_ptr, ArgDirection, ChipCallableBuilder, ParsedCallable,
+};
 use simpler::ErrorCode;
 
 /// Runs one input; panics on any broken property.
@@ -37,7 +39,8 @@ pub fn run(data: &[u8]) {
     assert_eq!(rebuild(&reparsed), rebuilt, "parse + build is not a fixed point");
 }
 
-type Content<'a> = (&'a [simpler::abi::ArgDirection], &'a str, &'a str, &'a [u8], Vec<(i32, &'a [simpler::abi::ArgDirection], &'a [u8])>);
+/// Signature, names, orchestration bytes and (func_id, signature, binary) per child.
+type Content<'a> = (&'a [ArgDirection], &'a str, &'a str, &'a [u8], Vec<(i32, &'a [ArgDirection], &'a [u8])>);
 
 /// Everything of a callable except its layout (offsets, length, hash).
 fn same_content(p: &ParsedCallable) -> Content<'_> {
