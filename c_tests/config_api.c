@@ -73,7 +73,9 @@ int main(void) {
     rc = pto_runtime_config_validate(&cfg);
     CHECK(rc == PTO_ERR_INVALID_VALUE, "dep pool 3 rejected");
     CHECK(contains(pto_last_error_message(), "ring_dep_pool[ring 2] = 3"), "message: %s", pto_last_error_message());
-    CHECK(pto_runtime_config_resolve(&cfg, &res) != PTO_OK, "resolve refuses invalid explicit values");
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res; /* so the refusal is about the config, not an uninitialised size */
+    CHECK(pto_runtime_config_resolve(&cfg, &res) == PTO_ERR_INVALID_VALUE, "resolve refuses invalid explicit values");
     cfg.ring_dep_pools[2] = 0;
 
     /* Resolution with sources; the environment is honoured below explicit values. */

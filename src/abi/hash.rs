@@ -222,6 +222,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "runs the C compiler and readelf; Miri cannot spawn processes")]
     fn build_id_of_real_shared_objects() {
         let dir = unique_dir("buildid");
         let a = build_so(&dir, "a", "int simpler_a(void) { return 1; }\n", true);

@@ -188,6 +188,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "spinning producer/consumer threads with a 20 s deadline; too slow under Miri")]
     fn mpmc_concurrent_no_loss() {
         let q = Arc::new(ReadyQueue::new(Region::zeroed(1024)));
         let n = 20_000u64;

@@ -521,6 +521,7 @@ pub(crate) mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "waits 500 ms of wall-clock time; too slow under Miri")]
     fn blocked_alloc_times_out_after_500ms_without_progress() {
         let heap = Region::<u8>::zeroed(1024);
         let ring = test_ring(2, 8, &heap);
