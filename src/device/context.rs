@@ -345,11 +345,18 @@ impl DeviceContext {
     /// finalize/destroy fail with a state error.
     pub fn finalize(&self) {
         let mut inner = self.lock();
+        // A poisoned context (a run abandoned a thread stuck in user code)
+        // leaks its device memory: the stuck thread may still write to it.
+        let poisoned = inner.trb.as_ref().is_some_and(|t| t.poisoned().is_some());
         inner.registry.clear();
         inner.trb = None;
         inner.device = None;
         inner.phase = Phase::Finalized;
         drop(inner);
-        self.memory.free_all();
+        if poisoned {
+            self.memory.leak_all();
+        } else {
+            self.memory.free_all();
+        }
     }
 }

@@ -156,7 +156,10 @@ impl WiringQueue {
 
     /// Number of queued values.
     pub fn len(&self) -> u64 {
-        self.tail.0.load(Acquire) - self.head.0.load(Acquire)
+        // Head first: the head never passes the tail, so a tail read after it
+        // is >= it even while the consumer advances concurrently.
+        let h = self.head.0.load(Acquire);
+        self.tail.0.load(Acquire).saturating_sub(h)
     }
 
     /// Whether empty.

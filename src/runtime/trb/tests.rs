@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 struct FnExec<F: Fn(i32, *mut u64, SimCore) + Sync>(F);
 impl<F: Fn(i32, *mut u64, SimCore) + Sync> CoreExecutor for FnExec<F> {
-    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) {
-        (self.0)(func_id, args, core)
+    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> Result<(), String> {
+        (self.0)(func_id, args, core);
+        Ok(())
     }
 }
 
