@@ -186,6 +186,9 @@ impl DeviceContext {
     }
 
     fn initialized(inner: &Inner) -> Result<(i32, ResolvedDevice)> {
+        if let Some(p) = inner.trb.as_ref().and_then(|t| t.poisoned()) {
+            return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
+        }
         match (inner.phase, inner.device) {
             (Phase::Initialized { device_id }, Some(d)) => Ok((device_id, d)),
             (Phase::Finalized, _) => Err(Error::State("the device context was finalized".into())),

@@ -13,7 +13,7 @@ use crate::abi::CoreType;
 use crate::diagnostics::{Error, Result};
 
 /// A kernel entry point: `void kernel_entry(int64_t *args)`.
-pub type KernelFn = unsafe extern "C" fn(*mut i64);
+pub type KernelFn = crate::kernel::so::KernelEntry;
 
 /// Identity of the simulated core a subtask runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,8 +113,18 @@ pub fn execute(
         bind(core_for(thread, t.core_type, block_dim));
         // SAFETY: the entry was resolved from a loaded kernel SO that outlives
         // the run; its argument array is owned by this task, which only this
-        // thread executes, and holds 16 slots as the kernel ABI requires.
-        unsafe { entries[id as usize](arg_ptrs[id as usize] as *mut i64) };
+        // thread executes, and holds 16 slots as the kernel ABI requires. The
+        // trampoline turns a C++ exception into an error.
+        let r = unsafe { crate::kernel::so::call_kernel(entries[id as usize], arg_ptrs[id as usize] as *mut i64) };
+        if let Err(e) = r {
+            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            s.running -= 1;
+            if s.failed.is_none() {
+                s.failed = Some(format!("host_build_graph task {id} (func_id {}): {e}", t.func_id));
+            }
+            cv.notify_all();
+            return;
+        }
         let mut newly = Vec::new();
         for &succ in &t.fanout {
             if fanin[succ as usize].fetch_sub(1, Ordering::AcqRel) == 1 {

@@ -516,7 +516,7 @@ impl TrbEngine {
         orchestrate: &mut dyn FnMut(&mut dyn OrchestratorApi) -> Result<()>,
     ) -> Result<RunReport> {
         if let Some(p) = &self.poisoned {
-            return Err(Error::State(format!("context poisoned: {p}; finalize and re-create the device context")));
+            return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
         }
         Self::validate(memory, &params)?;
         let nsched = params.sched_threads;
@@ -873,6 +873,32 @@ fn make_report(sh: &RunShared, p: &RunParams, scope_stats: Vec<ScopeStatRecord>)
         scope_stats,
         capacities: (p.windows.map(|w| w as u64), p.heaps, p.dep_pools.map(|d| d as u64)),
     }
+}
+
+/// Whether ring `r`'s oldest live task (`la`) is a fanin of a task still in
+/// the wiring queue. Dep-pool entries of a ring are freed only as its oldest
+/// task retires, which needs every consumer of that task to complete, and a
+/// consumer cannot run before it is wired: while the queue head waits for
+/// entries of this ring, such a consumer makes the wait permanent. Call only
+/// while holding the wiring lock.
+fn head_waits_on_unwired(sh: &RunShared, r: usize, la: u64) -> bool {
+    let ring = &sh.rings[r];
+    if la >= ring.current_task_index.load(Acquire) {
+        return false;
+    }
+    let head = ring.slot(la) as *const super::layout::SlotState;
+    let mut found = false;
+    sh.wiring.for_each_pending(|v| {
+        // SAFETY: queued values are slot-state pointers of published tasks;
+        // their payload fanin fields are immutable until they are consumed,
+        // which cannot happen before they are wired.
+        let payload = unsafe { (*(v as *const super::layout::SlotState)).payload.load(Relaxed) };
+        // SAFETY: as above.
+        unsafe { sh.for_each_fanin(payload, |p| found |= std::ptr::eq(p, head)) };
+        !found
+    });
+    // Still the head (not retired and reused meanwhile): the wait is permanent.
+    found && ring.last_task_alive.load(Acquire) == la
 }
 
 /// Builds the shared run state and the orchestrator tables over `memory`.
@@ -1406,18 +1432,35 @@ impl<'a> Sched<'a> {
             if pool.available() < nf {
                 pool.reclaim(ring, true);
             }
-            if pool.available() < nf {
+            // Every wired task holds `nf` entries until it retires, whether or
+            // not its producers already completed (those entries stay
+            // reserved): the pool's accounting, and so an exhaustion report,
+            // does not depend on timing.
+            let need = nf;
+            if pool.available() < need {
                 let cap = pool.capacity();
                 let la = ring.last_task_alive.load(Acquire);
                 let gated = ring.head_scope_gated(la);
-                if (nf > cap || (sh.producer_blocked.load(Acquire) && gated)) && !ws.reported[r] {
-                    ws.reported[r] = true;
-                    let msg = format!(
-                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {nf} dependency entries, {} of {cap} available. Solution: raise the ring's dep pool (dep_pool / PTO2_RING_DEP_POOL) or split the scope",
+                let cause = if need > cap {
+                    Some("the task alone needs more entries than the pool holds")
+                } else if sh.producer_blocked.load(Acquire) && gated {
+                    Some("the orchestrator is blocked on the full wiring queue and the ring's oldest task waits for its scope to end")
+                } else if head_waits_on_unwired(sh, r, la) {
+                    Some("the ring's oldest live task has a consumer that is not wired yet, so no entry of this ring can be freed")
+                } else {
+                    None
+                };
+                if let Some(cause) = cause {
+                    if !ws.reported[r] {
+                        ws.reported[r] = true;
+                        let used = cap - pool.available();
+                        let msg = format!(
+                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {need} dependency entries, dep pool used {used} of capacity {cap} ({} available); cause: {cause}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL) or split the scope",
                             pool.available()
                         );
-                    crate::diagnostics::log::error("wiring", &msg);
-                    sh.latch_orch(codes::DEP_POOL_OVERFLOW, &msg);
+                        crate::diagnostics::log::error("wiring", &msg);
+                        sh.latch_orch(codes::DEP_POOL_OVERFLOW, &msg);
+                    }
                 }
                 break;
             }
@@ -1436,6 +1479,7 @@ impl<'a> Sched<'a> {
                     p.unlock();
                 })
             };
+            pool.reserve(early as u64);
             s.dep_pool_mark.store(pool.top as i32, Relaxed);
             if sh.scope_stats {
                 sh.dep_snapshot[r].0.store(pool.tail as i64, Relaxed);

@@ -31,10 +31,11 @@ use crate::orchestration::so::OrchestrationSo;
 /// the device is poisoned: every later run fails with "context poisoned,
 /// finalize and re-create", and everything the stuck thread may still touch
 /// is leaked, never freed or reused: the arena cache, the callable registry
-/// (kernel and orchestration SOs stay loaded), the run's executor,
-/// orchestration closure and staged device memory, and, at finalize, all
-/// device memory of the context. Its threads are detached, never joined, so
-/// neither finalize nor process exit waits for them.
+/// (kernel and orchestration SOs stay loaded; the context's registry is left
+/// empty), the run's executor and orchestration closure, and every device
+/// allocation of the context (no longer tracked, never freed). Its threads
+/// are detached, never joined, so neither finalize nor process exit waits
+/// for them.
 pub struct TrbDevice {
     engine: TrbEngine,
     arenas: ArenaCache,
@@ -166,7 +167,7 @@ pub fn run(
     run_cfg: &ResolvedRun,
 ) -> Result<u64> {
     if let Some(p) = trb.poisoned() {
-        return Err(Error::State(format!("context poisoned: {p}; finalize and re-create the device context")));
+        return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
     }
     if shape.threads < 2 {
         return Err(Error::InvalidArgument(format!(
@@ -245,6 +246,7 @@ pub fn run(
         Box::leak(executor);
         std::mem::forget(staged);
         std::mem::forget(std::mem::take(registry));
+        memory.leak_all();
         return Err(runtime_error(&report));
     }
     if exec.enable_scope_stats != 0 {

@@ -250,7 +250,7 @@ impl<'s> Orchestrator<'s> {
         let w = self.sh.rings[ring].window as usize;
         if in_scope >= w - 1 {
             let msg = format!(
-                "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window (task_window / PTO2_RING_TASK_WINDOW)",
+                "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window (ring_task_window / PTO2_RING_TASK_WINDOW)",
                 self.top,
                 w - 1
             );
@@ -509,7 +509,7 @@ impl<'s> Orchestrator<'s> {
             }
             if need > pool_cap {
                 let msg = format!(
-                    "Fanin Spill Pool Overflow: ring {ring} task needs {need} spill entries, pool capacity {pool_cap}. Solution: raise the ring's dep pool (dep_pool / PTO2_RING_DEP_POOL)"
+                    "Fanin Spill Pool Overflow: ring {ring} task needs {need} spill entries, pool capacity {pool_cap}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL)"
                 );
                 self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
                 return false;
@@ -524,9 +524,18 @@ impl<'s> Orchestrator<'s> {
                     self.fatal = true;
                     return false;
                 }
-                if stall_start.elapsed() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS) {
+                // Spill entries are freed only as the ring's oldest task
+                // retires; a scope-gated head waits for this (blocked)
+                // orchestrator, so the wait is permanent.
+                let gated = sh.rings[ring].head_scope_gated(sh.rings[ring].last_task_alive.load(Acquire));
+                if gated || stall_start.elapsed() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS) {
+                    let cause = if gated {
+                        "the ring's oldest task waits for its scope to end (scope-gated)"
+                    } else {
+                        "no entry freed for 500 ms"
+                    };
                     let msg = format!(
-                        "Fanin Spill Pool Deadlock Detected! ring {ring}: used {} of {pool_cap}, need {need}, no entry freed for 500 ms. Solution: raise the ring's dep pool (dep_pool / PTO2_RING_DEP_POOL) or split the scope",
+                        "Fanin Spill Pool Deadlock Detected! ring {ring}: used {} of capacity {pool_cap}, need {need}; cause: {cause}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL) or split the scope",
                         pool.used()
                     );
                     self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);

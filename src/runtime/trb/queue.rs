@@ -149,6 +149,18 @@ impl WiringQueue {
         }
     }
 
+    /// Consumer: calls `f` on every queued value, oldest first, while it
+    /// returns true. Only the consumer may call this (values are not removed).
+    pub fn for_each_pending(&self, mut f: impl FnMut(u64) -> bool) {
+        let h = self.head.0.load(Relaxed);
+        let t = self.tail.0.load(Acquire);
+        for pos in h..t {
+            if !f(self.cell(pos).load(Relaxed)) {
+                break;
+            }
+        }
+    }
+
     /// Consumer: drops the oldest value.
     pub fn advance(&self) {
         self.head.0.fetch_add(1, Release);

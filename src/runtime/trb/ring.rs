@@ -369,14 +369,14 @@ impl TaskAllocator {
             Blocked::Window => AllocFailure {
                 code: codes::FLOW_CONTROL_DEADLOCK,
                 message: format!(
-                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window (task_window / PTO2_RING_TASK_WINDOW)",
+                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window (ring_task_window / PTO2_RING_TASK_WINDOW)",
                     ring.ring, common
                 ),
             },
             Blocked::Heap => AllocFailure {
                 code: codes::HEAP_RING_DEADLOCK,
                 message: format!(
-                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap (heap / PTO2_RING_HEAP)",
+                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap (ring_heap / PTO2_RING_HEAP)",
                     ring.ring,
                     align_up(size, ALIGN_SIZE),
                     common

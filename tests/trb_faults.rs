@@ -1,0 +1,160 @@
+//! Faulty user code through a device context: kernels that throw or never
+//! return, and exhaustion reports that must win over later user errors.
+//! Each failure is followed by a successful run (or, for a stuck kernel, the
+//! documented "context poisoned" error and a fresh context that works).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use simpler::abi::callable::ChipCallableBuilder;
+use simpler::abi::ArgDirection::{In, Out};
+use simpler::config::{MapEnv, RuntimeConfig, RuntimeVariant};
+use simpler::demo::{self, args_of, assets, exec, register, run_vector, vector_style_callable};
+use simpler::device::context::DeviceContext;
+use simpler::Error;
+
+fn context(cfg: &RuntimeConfig) -> DeviceContext {
+    let ctx = DeviceContext::new();
+    ctx.init_with_env(0, cfg, &[], &[], &MapEnv::default()).expect("init");
+    ctx
+}
+
+/// `csrc/tests/faulty_kernel.cpp` built with `-D<define>`.
+fn faulty_kernel(define: &str) -> Vec<u8> {
+    let out = common::scratch("trb_faults").join(format!("faulty_{define}.so"));
+    let src = common::repo().join("csrc/tests/faulty_kernel.cpp");
+    common::compile(true, &[src], &out, &["-shared", "-fPIC", &format!("-D{define}")]);
+    std::fs::read(&out).expect("read kernel")
+}
+
+/// The vector example with its kernel 0 (the first task's) replaced by `kernel0`.
+fn vector_with_kernel0(kernel0: &[u8]) -> Vec<u8> {
+    ChipCallableBuilder::new(&[In, In, Out], "aicpu_orchestration_entry", assets::TRB_VECTOR_ORCH)
+        .config_name("aicpu_orchestration_config")
+        .child(0, &[In, In, Out], kernel0)
+        .child(1, &[In, Out], assets::KERNEL_ADD_SCALAR)
+        .child(2, &[In, In, Out], assets::KERNEL_MUL)
+        .build()
+        .expect("callable image")
+}
+
+fn run_id(ctx: &DeviceContext, id: i32, f: &mut Vec<f32>) -> simpler::Result<()> {
+    let (mut a, mut b) = demo::vector_inputs(f.len());
+    let args = args_of(&mut [&mut a, &mut b, f], &[]).unwrap();
+    ctx.run(id, &args, &exec(None), &RuntimeConfig::new()).map(|_| ())
+}
+
+#[test]
+fn kernel_exception_fails_the_run_with_its_message() {
+    let ctx = context(&RuntimeConfig::new());
+    register(&ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
+    for (id, define, needle) in [(1, "THROW_STD", "kernel boom"), (2, "THROW_INT", "unknown C++ exception")] {
+        register(&ctx, id, &vector_with_kernel0(&faulty_kernel(define))).unwrap();
+        let mut f = vec![-1f32; 16384];
+        let e = run_id(&ctx, id, &mut f).unwrap_err();
+        assert!(matches!(&e, Error::UserCode(m) if m.contains(needle) && m.contains("func_id=0")), "{e}");
+        assert!(f.iter().all(|&v| v == -1.0), "no copy-back after a failed run");
+        run_vector(&ctx, 0, &exec(None), &RuntimeConfig::new()).expect("context usable after a kernel exception");
+    }
+}
+
+#[test]
+fn host_build_graph_kernel_exception_fails_the_run() {
+    let cfg = RuntimeConfig::builder().runtime(RuntimeVariant::HostBuildGraph).build().unwrap();
+    let ctx = context(&cfg);
+    let dir = common::scratch("trb_faults");
+    let orch: PathBuf = dir.join("hbg_orch.so");
+    let add: PathBuf = dir.join("hbg_add.so");
+    let hbg = common::repo().join("cmake/example/hbg");
+    common::shared_object(&[hbg.join("orch.c")], &orch, &[]);
+    common::shared_object(&[hbg.join("kernel_add.c")], &add, &[]);
+    let orch = std::fs::read(orch).unwrap();
+    let image = |kernel: &[u8]| {
+        ChipCallableBuilder::new(&[In, In, Out], "build_graph", &orch).child(0, &[In, In, Out], kernel).build().unwrap()
+    };
+    register(&ctx, 0, &image(&faulty_kernel("THROW_STD"))).unwrap();
+    register(&ctx, 1, &image(&std::fs::read(add).unwrap())).unwrap();
+    let run = |id: i32, out: &mut Vec<f32>| {
+        let (mut a, mut b) = (vec![1f32; 256], vec![2f32; 256]);
+        let args = args_of(&mut [&mut a, &mut b, out], &[256]).unwrap();
+        ctx.run(id, &args, &exec(None), &RuntimeConfig::new()).map(|_| ())
+    };
+    let mut out = vec![-1f32; 256];
+    let e = run(0, &mut out).unwrap_err();
+    assert!(matches!(&e, Error::UserCode(m) if m.contains("kernel boom")), "{e}");
+    assert!(out.iter().all(|&v| v == -1.0));
+    run(1, &mut out).expect("context usable after a kernel exception");
+    assert!(out.iter().all(|&v| v == 5.0), "{:?}", &out[..4]);
+}
+
+#[test]
+fn heap_exhaustion_wins_over_the_orchestrations_later_error() {
+    let ctx = context(&RuntimeConfig::new());
+    register(&ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
+    let small = RuntimeConfig::builder().ring_heap(65536).build().unwrap();
+    for _ in 0..3 {
+        let e = run_vector(&ctx, 0, &exec(None), &small).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Runtime { code: 2, .. }), "{msg}");
+        assert!(msg.contains("Heap Exhausted") && msg.contains("PTO2_RING_HEAP"), "{msg}");
+    }
+    run_vector(&ctx, 0, &exec(None), &RuntimeConfig::new()).expect("context usable after heap exhaustion");
+}
+
+const CHILD_ENV: &str = "SIMPLER_TRB_FAULTS_STUCK_CHILD";
+
+/// Run in a child process by `stuck_kernel_is_abandoned_and_the_process_exits`;
+/// does nothing otherwise.
+#[test]
+fn stuck_kernel_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let cfg = RuntimeConfig::builder().scheduler_timeout_ms(200).build().unwrap();
+    let ctx = context(&cfg);
+    register(&ctx, 0, &vector_with_kernel0(&faulty_kernel("HANG"))).unwrap();
+    let mut f = vec![-1f32; 16384];
+    let start = Instant::now();
+    let e = run_id(&ctx, 0, &mut f).unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(e, Error::Runtime { code: 100, .. }), "{e}");
+    assert_eq!(e.legacy_code(), -100);
+    assert!(e.to_string().contains("abandoned"), "{e}");
+    assert!(f.iter().all(|&v| v == -1.0));
+    println!("CHILD run returned -100 after {} ms", took.as_millis());
+    let again = run_vector(&ctx, 0, &exec(None), &RuntimeConfig::new()).unwrap_err();
+    assert!(again.to_string().contains("context poisoned, finalize and re-create"), "{again}");
+    ctx.finalize();
+    let fresh = context(&RuntimeConfig::new());
+    register(&fresh, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
+    run_vector(&fresh, 0, &exec(None), &RuntimeConfig::new()).expect("a re-created context works");
+    println!("CHILD done");
+}
+
+#[test]
+fn stuck_kernel_is_abandoned_and_the_process_exits() {
+    let exe = std::env::current_exe().unwrap();
+    let start = Instant::now();
+    let out = common::run_program(
+        &exe,
+        &["--exact", "stuck_kernel_child", "--nocapture", "--test-threads=1"],
+        &[(CHILD_ENV, "1")],
+        Duration::from_secs(120),
+        "stuck_kernel_child",
+    );
+    assert!(out.success, "child failed ({}):\n{}\n{}", out.status, out.stdout, out.stderr);
+    assert!(out.stdout.contains("CHILD done"), "{}\n{}", out.stdout, out.stderr);
+    let line = out.stdout.lines().find(|l| l.contains("CHILD run returned")).unwrap_or_default().to_string();
+    let ms: u64 = line
+        .split("after ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX);
+    // Budget 200 ms: the run must return long before a hang could be
+    // mistaken for it (generous for a loaded machine).
+    assert!(ms < 5_000, "{line}");
+    eprintln!("{line}; child process lived {:?}", start.elapsed());
+}
