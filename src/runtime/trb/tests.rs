@@ -47,6 +47,10 @@ fn run_with(p: RunParams, exec: &dyn CoreExecutor, mut f: impl FnMut(&mut dyn Or
         })
         .unwrap();
     assert!(t.elapsed() < Duration::from_secs(10));
+    if r.abandoned.is_some() {
+        // A thread stuck in user code may still use the run's memory.
+        std::mem::forget(mem);
+    }
     r
 }
 
