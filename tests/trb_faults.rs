@@ -90,6 +90,30 @@ fn host_build_graph_kernel_exception_fails_the_run() {
 }
 
 #[test]
+fn orchestration_api_misuse_is_a_fatal_invalid_args() {
+    let ctx = context(&RuntimeConfig::new());
+    register(&ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
+    let src = common::repo().join("csrc/tests/misuse_orchestration.cpp");
+    for (id, define, needle) in [
+        (1, "BAD_INDEX", "get_tensor_data: index 16384 out of range for dimension 0 of size 16384"),
+        (2, "BIG_VIEW", "submit_task: tensor arg 0: view of shape [32768]"),
+        (3, "EXTRA_SCOPE_END", "scope_end without a matching scope_begin"),
+        (4, "SUBMIT_AFTER_DONE", "submit_task after rt_orchestration_done"),
+    ] {
+        let so = common::scratch("trb_faults").join(format!("misuse_{define}.so"));
+        common::compile(true, &[src.clone()], &so, &["-shared", "-fPIC", &format!("-D{define}")]);
+        let image = vector_style_callable(&std::fs::read(&so).unwrap(), &[In, In, Out]).unwrap();
+        register(&ctx, id, &image).unwrap();
+        let mut f = vec![-1f32; 16384];
+        let e = run_id(&ctx, id, &mut f).unwrap_err();
+        assert!(matches!(e, Error::Runtime { code: 5, .. }), "{define}: {e}");
+        assert!(e.to_string().contains(needle), "{define}: {e}");
+        assert!(f.iter().all(|&v| v == -1.0));
+        run_vector(&ctx, 0, &exec(None), &RuntimeConfig::new()).expect("context usable after API misuse");
+    }
+}
+
+#[test]
 fn heap_exhaustion_wins_over_the_orchestrations_later_error() {
     let ctx = context(&RuntimeConfig::new());
     register(&ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
