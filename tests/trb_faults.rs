@@ -101,7 +101,7 @@ fn orchestration_api_misuse_is_a_fatal_invalid_args() {
         (4, "SUBMIT_AFTER_DONE", "submit_task after rt_orchestration_done"),
     ] {
         let so = common::scratch("trb_faults").join(format!("misuse_{define}.so"));
-        common::compile(true, &[src.clone()], &so, &["-shared", "-fPIC", &format!("-D{define}")]);
+        common::compile(true, std::slice::from_ref(&src), &so, &["-shared", "-fPIC", &format!("-D{define}")]);
         let image = vector_style_callable(&std::fs::read(&so).unwrap(), &[In, In, Out]).unwrap();
         register(&ctx, id, &image).unwrap();
         let mut f = vec![-1f32; 16384];

@@ -54,6 +54,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering:
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// The orchestration a run executes (on the orchestrator thread).
+pub type Orchestrate<'a> = dyn FnMut(&mut dyn OrchestratorApi) -> Result<()> + 'a;
+
 /// Runs kernels on simulated cores.
 pub trait CoreExecutor: Sync {
     /// Runs one subtask: `args` points at the 50-entry kernel argument array
@@ -546,10 +549,7 @@ impl TrbEngine {
             // SAFETY: as for `exec`: the closure outlives every use (run waits
             // for the orchestrator thread or the caller leaks the closure).
             orchestrate: OrchFn(unsafe {
-                std::mem::transmute::<
-                    *mut (dyn FnMut(&mut dyn OrchestratorApi) -> Result<()> + '_),
-                    *mut (dyn FnMut(&mut dyn OrchestratorApi) -> Result<()> + 'static),
-                >(orchestrate as *mut _)
+                std::mem::transmute::<*mut Orchestrate<'_>, *mut Orchestrate<'static>>(orchestrate as *mut _)
             }),
             exec,
             gang: self.gang.clone(),
@@ -688,7 +688,7 @@ struct SendTables(OrchTables);
 // the orchestrator thread that receives them.
 unsafe impl Send for SendTables {}
 
-struct OrchFn(*mut (dyn FnMut(&mut dyn OrchestratorApi) -> Result<()> + 'static));
+struct OrchFn(*mut Orchestrate<'static>);
 // SAFETY: the closure is called only on the orchestrator thread, while the
 // run that lent it waits (or keeps it alive forever after abandonment).
 unsafe impl Send for OrchFn {}

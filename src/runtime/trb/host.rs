@@ -223,7 +223,7 @@ pub fn run(
     let t0 = Instant::now();
     let entry_args = staged.args.as_bytes().as_ptr();
     // Boxed for the same reason as the executor.
-    let mut orchestrate: Box<dyn FnMut(&mut dyn super::api::OrchestratorApi) -> Result<()> + '_> =
+    let mut orchestrate: Box<super::engine::Orchestrate<'_>> =
         Box::new(move |api: &mut dyn super::api::OrchestratorApi| {
             // SAFETY: `entry_args` is the staged, 64-aligned 17472-byte
             // ChipStorageTaskArgs, alive until `staged` is consumed below
