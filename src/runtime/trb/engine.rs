@@ -575,7 +575,7 @@ impl TrbEngine {
                 std::thread::park_timeout(Duration::from_millis(1));
             }
             sh.completion.retract();
-            sh.watchdog();
+            sh.watchdog(true);
         }
         let abandoned = self.wait_threads(&sh, &done);
         let (m, _) = &*done;
@@ -716,13 +716,13 @@ impl OrchJob {
         let mut orch = Orchestrator::new(sh, tables.0, bd, 2 * bd);
         orch.scope_begin(super::api::ScopeMode::Auto);
         let f = orchestrate.0;
-        sh.orch_epoch.fetch_add(1, SeqCst); // now in user code
+        sh.orch_epoch.0.fetch_add(1, SeqCst); // now in user code
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: see OrchFn: the closure is alive and used by this thread only.
             let f = unsafe { &mut *f };
             f(&mut Tracked(&mut orch))
         }));
-        sh.orch_epoch.fetch_add(1, SeqCst); // back in the runtime
+        sh.orch_epoch.0.fetch_add(1, SeqCst); // back in the runtime
         let user_err = match &outcome {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
@@ -755,10 +755,10 @@ struct Tracked<'a, 's>(&'a mut Orchestrator<'s>);
 
 impl Tracked<'_, '_> {
     fn call<R>(&mut self, f: impl FnOnce(&mut Orchestrator<'_>) -> R) -> R {
-        let e = &self.0.shared().orch_epoch;
+        let e = &self.0.shared().orch_epoch.0;
         e.store(e.load(Relaxed) + 1, Release);
         let r = f(self.0);
-        let e = &self.0.shared().orch_epoch;
+        let e = &self.0.shared().orch_epoch.0;
         e.store(e.load(Relaxed) + 1, Release);
         r
     }
@@ -976,7 +976,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         fatal_flag: AtomicBool::new(false),
         stall: Mutex::new(StallInfo::default()),
         fatal: Mutex::new(FatalState::default()),
-        orch_epoch: AtomicU64::new(1),
+        orch_epoch: super::shared::CachePadded(AtomicU64::new(1)),
         watchdog_seen_epoch: AtomicU64::new(1),
         orch_done: AtomicBool::new(false),
         total_tasks: AtomicU64::new(0),
@@ -1102,7 +1102,7 @@ impl<'a> Sched<'a> {
                 std::thread::park_timeout(Duration::from_millis(1));
             }
             sh.parker.retract();
-            sh.watchdog();
+            sh.watchdog(false);
         }
         // Hand a held local task back (only matters on emergency exit).
         if let Some(v) = self.local.take() {

@@ -223,6 +223,12 @@ pub struct StallInfo {
     pub core: i32,
 }
 
+/// An atomic alone on its cache line (written on every orchestrator call,
+/// read by the watchdog: no false sharing with the schedulers' counters).
+#[repr(align(64))]
+#[derive(Debug, Default)]
+pub struct CachePadded(pub AtomicU64);
+
 /// Which part of a run latched a fatal error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FatalSource {
@@ -282,7 +288,7 @@ pub struct RunShared {
     /// Orchestrator call epoch: odd while the orchestrator thread runs
     /// runtime code, even while it runs user code; bumped on every entry to
     /// and exit from an API call (progress for the watchdog).
-    pub orch_epoch: AtomicU64,
+    pub orch_epoch: CachePadded,
     /// `orch_epoch` as seen by the last watchdog check.
     pub watchdog_seen_epoch: AtomicU64,
     /// Orchestration finished.
@@ -443,7 +449,7 @@ impl RunShared {
     /// Whether the orchestration is currently in user code (not inside a
     /// runtime call); see `orch_epoch`.
     pub fn orch_in_user_code(&self) -> bool {
-        self.orch_epoch.load(Acquire) % 2 == 0
+        self.orch_epoch.0.load(Acquire) % 2 == 0
     }
 
     /// Whether a fatal error was latched.
@@ -582,19 +588,20 @@ impl RunShared {
     /// nothing progressed for more than `timeout_ms` while a kernel runs,
     /// tasks are pending, or the orchestration is in user code (a stuck
     /// orchestration). Progress is any completion or wiring, and every
-    /// orchestrator API call (a slow orchestrator is not a stall); it is
-    /// sampled on every check, so the fire comes one budget after the last
+    /// orchestrator API call (a slow orchestrator is not a stall), which the
+    /// watchdog thread samples (`sample`, every millisecond) and any thread
+    /// samples before firing, so the fire comes one budget after the last
     /// progress, not two.
-    pub fn watchdog(&self) -> bool {
+    pub fn watchdog(&self, sample: bool) -> bool {
         if self.run_complete.load(Acquire) {
             return false;
         }
         let now = self.now_ms();
-        let submitted = self.submitted.load(Acquire);
-        let epoch = self.orch_epoch.load(Acquire);
-        let moved = self.watchdog_seen_submitted.swap(submitted, AcqRel) != submitted;
-        if self.watchdog_seen_epoch.swap(epoch, AcqRel) != epoch || moved {
-            self.last_progress_ms.fetch_max(now, Relaxed);
+        if !sample && now.saturating_sub(self.last_progress_ms.load(Relaxed)) <= self.timeout_ms {
+            return false;
+        }
+        let epoch = self.orch_epoch.0.load(Acquire);
+        if self.sample_orch_progress(now, epoch) {
             return false;
         }
         let last = self.last_progress_ms.load(Relaxed);
@@ -640,6 +647,20 @@ impl RunShared {
         }
         self.end_run();
         true
+    }
+
+    /// Counts orchestrator activity (submissions, API calls) since the last
+    /// sample as progress at `now`; true when there was some.
+    fn sample_orch_progress(&self, now: u64, epoch: u64) -> bool {
+        let submitted = self.submitted.load(Acquire);
+        let moved =
+            self.watchdog_seen_submitted.load(Relaxed) != submitted || self.watchdog_seen_epoch.load(Relaxed) != epoch;
+        if moved {
+            self.watchdog_seen_submitted.store(submitted, Relaxed);
+            self.watchdog_seen_epoch.store(epoch, Relaxed);
+            self.last_progress_ms.fetch_max(now, Relaxed);
+        }
+        moved
     }
 
     /// Consumer bits of fanout counters: all claimed consumers released?
