@@ -127,6 +127,27 @@ fn heap_exhaustion_wins_over_the_orchestrations_later_error() {
     run_vector(&ctx, 0, &exec(None), &RuntimeConfig::new()).expect("context usable after heap exhaustion");
 }
 
+#[test]
+fn dep_pool_exhaustion_is_reported_promptly_with_the_knob() {
+    let ctx = context(&RuntimeConfig::new());
+    register(&ctx, 2, &vector_style_callable(assets::TRB_FANOUT_ORCH, &[In, Out]).unwrap()).unwrap();
+    let mut x = vec![1f32; 64];
+    let mut y = vec![-7f32; 64];
+    let small = RuntimeConfig::builder().ring_dep_pool(64).build().unwrap();
+    for _ in 0..3 {
+        let args = args_of(&mut [&mut x, &mut y], &[2000, 1024]).unwrap();
+        let start = Instant::now();
+        let e = ctx.run(2, &args, &exec(None), &small).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Runtime { code: 4, .. }), "{msg}");
+        assert!(msg.contains("of capacity 64") && msg.contains("ring_dep_pool / PTO2_RING_DEP_POOL"), "{msg}");
+        assert!(start.elapsed() < Duration::from_secs(5), "reported after {:?}", start.elapsed());
+        assert!(y.iter().all(|&v| v == -7.0));
+    }
+    let args = args_of(&mut [&mut x, &mut y], &[2000, 1024]).unwrap();
+    ctx.run(2, &args, &exec(None), &RuntimeConfig::new()).expect("context usable after dep-pool exhaustion");
+}
+
 const CHILD_ENV: &str = "SIMPLER_TRB_FAULTS_STUCK_CHILD";
 
 /// Run in a child process by `stuck_kernel_is_abandoned_and_the_process_exits`;

@@ -247,7 +247,7 @@ pub fn run(
         std::mem::forget(staged);
         std::mem::forget(std::mem::take(registry));
         memory.leak_all();
-        return Err(runtime_error(&report));
+        return Err(if report.status != 0 { runtime_error(&report) } else { Error::UserCode(report.message.clone()) });
     }
     if exec.enable_scope_stats != 0 {
         if let Err(e) = write_scope_stats(&exec.output_prefix, &report) {
