@@ -60,10 +60,9 @@ fn kernel_exception_fails_the_run_with_its_message() {
     }
 }
 
-#[test]
-fn host_build_graph_kernel_exception_fails_the_run() {
-    let cfg = RuntimeConfig::builder().runtime(RuntimeVariant::HostBuildGraph).build().unwrap();
-    let ctx = context(&cfg);
+/// The host_build_graph example (`cmake/example/hbg`: out = a + 2b) with
+/// `kernel` as its kernel 0, and the example's own kernel_add.
+fn hbg_images(kernel: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let dir = common::scratch("trb_faults");
     let orch: PathBuf = dir.join("hbg_orch.so");
     let add: PathBuf = dir.join("hbg_add.so");
@@ -74,13 +73,23 @@ fn host_build_graph_kernel_exception_fails_the_run() {
     let image = |kernel: &[u8]| {
         ChipCallableBuilder::new(&[In, In, Out], "build_graph", &orch).child(0, &[In, In, Out], kernel).build().unwrap()
     };
-    register(&ctx, 0, &image(&faulty_kernel("THROW_STD"))).unwrap();
-    register(&ctx, 1, &image(&std::fs::read(add).unwrap())).unwrap();
-    let run = |id: i32, out: &mut Vec<f32>| {
-        let (mut a, mut b) = (vec![1f32; 256], vec![2f32; 256]);
-        let args = args_of(&mut [&mut a, &mut b, out], &[256]).unwrap();
-        ctx.run(id, &args, &exec(None), &RuntimeConfig::new()).map(|_| ())
-    };
+    (image(kernel), image(&std::fs::read(add).unwrap()))
+}
+
+fn run_hbg(ctx: &DeviceContext, id: i32, out: &mut Vec<f32>) -> simpler::Result<()> {
+    let (mut a, mut b) = (vec![1f32; 256], vec![2f32; 256]);
+    let args = args_of(&mut [&mut a, &mut b, out], &[256]).unwrap();
+    ctx.run(id, &args, &exec(None), &RuntimeConfig::new()).map(|_| ())
+}
+
+#[test]
+fn host_build_graph_kernel_exception_fails_the_run() {
+    let cfg = RuntimeConfig::builder().runtime(RuntimeVariant::HostBuildGraph).build().unwrap();
+    let ctx = context(&cfg);
+    let (faulty, good) = hbg_images(&faulty_kernel("THROW_STD"));
+    register(&ctx, 0, &faulty).unwrap();
+    register(&ctx, 1, &good).unwrap();
+    let run = |id: i32, out: &mut Vec<f32>| run_hbg(&ctx, id, out);
     let mut out = vec![-1f32; 256];
     let e = run(0, &mut out).unwrap_err();
     assert!(matches!(&e, Error::UserCode(m) if m.contains("kernel boom")), "{e}");
@@ -154,8 +163,11 @@ const CHILD_ENV: &str = "SIMPLER_TRB_FAULTS_STUCK_CHILD";
 /// does nothing otherwise.
 #[test]
 fn stuck_kernel_child() {
-    if std::env::var_os(CHILD_ENV).is_none() {
+    let Some(which) = std::env::var_os(CHILD_ENV) else {
         return;
+    };
+    if which == "hbg" {
+        return stuck_hbg_kernel();
     }
     let cfg = RuntimeConfig::builder().scheduler_timeout_ms(200).build().unwrap();
     let ctx = context(&cfg);
@@ -178,16 +190,50 @@ fn stuck_kernel_child() {
     println!("CHILD done");
 }
 
+/// The host_build_graph half of `stuck_kernel_child`.
+fn stuck_hbg_kernel() {
+    let cfg =
+        RuntimeConfig::builder().runtime(RuntimeVariant::HostBuildGraph).scheduler_timeout_ms(200).build().unwrap();
+    let ctx = context(&cfg);
+    let (stuck, good) = hbg_images(&faulty_kernel("HANG"));
+    register(&ctx, 0, &stuck).unwrap();
+    let mut out = vec![-1f32; 256];
+    let start = Instant::now();
+    let e = run_hbg(&ctx, 0, &mut out).unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(e, Error::Runtime { code: 100, .. }), "{e}");
+    assert!(e.to_string().contains("abandoned"), "{e}");
+    assert!(out.iter().all(|&v| v == -1.0));
+    println!("CHILD run returned -100 after {} ms", took.as_millis());
+    let again = run_hbg(&ctx, 0, &mut out).unwrap_err();
+    assert!(again.to_string().contains("context poisoned, finalize and re-create"), "{again}");
+    ctx.finalize();
+    let fresh = context(&cfg);
+    register(&fresh, 1, &good).unwrap();
+    run_hbg(&fresh, 1, &mut out).expect("a re-created context works");
+    assert!(out.iter().all(|&v| v == 5.0));
+    println!("CHILD done");
+}
+
 #[test]
 fn stuck_kernel_is_abandoned_and_the_process_exits() {
+    check_stuck_child("trb");
+}
+
+#[test]
+fn stuck_host_build_graph_kernel_is_abandoned_and_the_process_exits() {
+    check_stuck_child("hbg");
+}
+
+fn check_stuck_child(which: &str) {
     let exe = std::env::current_exe().unwrap();
     let start = Instant::now();
     let out = common::run_program(
         &exe,
         &["--exact", "stuck_kernel_child", "--nocapture", "--test-threads=1"],
-        &[(CHILD_ENV, "1")],
+        &[(CHILD_ENV, which)],
         Duration::from_secs(120),
-        "stuck_kernel_child",
+        &format!("stuck_kernel_child_{which}"),
     );
     assert!(out.success, "child failed ({}):\n{}\n{}", out.status, out.stdout, out.stderr);
     assert!(out.stdout.contains("CHILD done"), "{}\n{}", out.stdout, out.stderr);
