@@ -563,7 +563,9 @@ impl TrbEngine {
         if orch_tx.send(job).is_err() {
             return Err(Error::State("the orchestrator thread is gone".into()));
         }
-        // Watchdog: wait for the end of the run.
+        // Watchdog: wait for the end of the run, checking every 1/20 budget
+        // (1..=20 ms): the fire lands at most that late after one budget.
+        let tick = Duration::from_millis((sh.timeout_ms / 20).clamp(1, 20));
         while !sh.run_complete.load(Acquire) {
             if sh.all_done() {
                 sh.end_run();
@@ -572,7 +574,7 @@ impl TrbEngine {
             sh.completion.announce();
             std::sync::atomic::fence(SeqCst);
             if !sh.run_complete.load(SeqCst) {
-                std::thread::park_timeout(Duration::from_millis(1));
+                std::thread::park_timeout(tick);
             }
             sh.completion.retract();
             sh.watchdog(true);
