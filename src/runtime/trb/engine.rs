@@ -1,8 +1,9 @@
 //! The TRB engine: persistent scheduler threads executing tasks on the host.
 //!
 //! # Execution model
-//! * The orchestration closure runs on the thread calling [`TrbEngine::run`]
-//!   (the orchestrator), with the root scope opened before and closed after.
+//! * The orchestration closure runs on the engine's persistent orchestrator
+//!   thread, with the root scope opened before and closed after; the thread
+//!   calling [`TrbEngine::run`] is the watchdog (see `run`).
 //! * `sched_threads` persistent scheduler threads wire submitted tasks
 //!   (whoever holds the wiring lock drains the wiring queue and owns the
 //!   dependency-list pools), pop ready tasks and run **single-lane subtasks
@@ -240,7 +241,9 @@ pub struct RunReport {
 #[derive(Clone, Copy)]
 struct ExecRef(*const (dyn CoreExecutor + 'static));
 // SAFETY: the executor is Sync; the pointer is only dereferenced while the
-// `run` call that lent it is still waiting for every user to finish.
+// `run` call that lent it is still waiting for every user to finish, or,
+// after that run abandoned a stuck thread, while the caller keeps the
+// executor alive forever (the `run` contract).
 unsafe impl Send for ExecRef {}
 // SAFETY: as above.
 unsafe impl Sync for ExecRef {}
@@ -808,7 +811,6 @@ impl OrchestratorApi for Tracked<'_, '_> {
 
 struct OrchWorker {
     tx: mpsc::Sender<OrchJob>,
-    #[allow(dead_code)]
     handle: std::thread::JoinHandle<()>,
 }
 
