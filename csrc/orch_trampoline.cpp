@@ -1,4 +1,5 @@
-// C++ trampolines through which the runtime calls user orchestration code.
+// C++ trampolines through which the runtime calls user code (orchestration
+// entries and kernels).
 //
 // An orchestration entry (or config function) may throw: upstream's
 // always_assert throws AssertionError (a std::runtime_error) out of the
@@ -79,6 +80,25 @@ extern "C" int simpler_call_hbg_entry(int (*fn)(void *, const void *), void *rt,
     copy_message(err, errlen, "");
     try {
         *rc = fn(rt, args);
+        return 0;
+    } catch (const std::exception &e) {
+        copy_message(err, errlen, e.what());
+        return 1;
+    } catch (...) {
+        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
+        return 2;
+    }
+}
+
+// Kernels: `void kernel_entry(int64_t *args)` runs on a scheduler thread (one
+// call per subtask). Calls entry(args). Returns 0 on a normal return, 1 if a
+// std::exception escaped (what() copied to err), 2 for any other exception.
+// On a normal return err is not touched, so the caller's buffer may stay
+// uninitialised; the non-throwing path costs one indirect call.
+extern "C" __attribute__((noinline)) int simpler_call_kernel(void (*entry)(int64_t *), int64_t *args, char *err,
+                                                             std::size_t errlen) noexcept {
+    try {
+        entry(args);
         return 0;
     } catch (const std::exception &e) {
         copy_message(err, errlen, e.what());

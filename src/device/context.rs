@@ -107,6 +107,8 @@ struct Inner {
     device: Option<ResolvedDevice>,
     registry: crate::callable::Registry,
     trb: Option<crate::runtime::trb::host::TrbDevice>,
+    /// Set when a host_build_graph run abandoned a thread stuck in a kernel.
+    hbg_poisoned: Option<String>,
     warned: HashSet<&'static str>,
     aicpu_binary: Vec<u8>,
     aicore_binary: Vec<u8>,
@@ -155,6 +157,7 @@ impl DeviceContext {
                 device: None,
                 registry: Default::default(),
                 trb: None,
+                hbg_poisoned: None,
                 warned: HashSet::new(),
                 aicpu_binary: Vec::new(),
                 aicore_binary: Vec::new(),
@@ -228,6 +231,9 @@ impl DeviceContext {
     }
 
     fn initialized(inner: &Inner) -> Result<(i32, ResolvedDevice)> {
+        if let Some(p) = inner.trb.as_ref().and_then(|t| t.poisoned()).or(inner.hbg_poisoned.as_deref()) {
+            return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
+        }
         match (inner.phase, inner.device) {
             (Phase::Initialized { device_id }, Some(d)) => Ok((device_id, d)),
             (Phase::Finalized, _) => Err(Error::State("the device context was finalized".into())),
@@ -322,7 +328,7 @@ impl DeviceContext {
             );
         }
         let device_ns = match variant {
-            RuntimeVariant::HostBuildGraph => self.run_hbg(&inner, id, args, shape, device_id),
+            RuntimeVariant::HostBuildGraph => self.run_hbg(&mut inner, id, args, shape, device_id),
             RuntimeVariant::TensormapAndRingbuffer => {
                 self.run_trb(&mut inner, id, args, exec, shape, device_id, &device, &run_cfg)
             }
@@ -378,7 +384,7 @@ impl DeviceContext {
 
     fn run_hbg(
         &self,
-        inner: &Inner,
+        inner: &mut Inner,
         id: i32,
         args: &ChipStorageTaskArgs,
         shape: ExecShape,
@@ -393,13 +399,36 @@ impl DeviceContext {
             unsafe { crate::runtime::hbg::call_hbg_entry(f, rt, a) }
         });
         let t_dev = Instant::now();
+        let timeout_ms =
+            inner.device.map_or(crate::runtime::trb::layout::DEFAULT_SCHEDULER_TIMEOUT_MS, |d| d.timeout_ms());
+        let mut abandoned = false;
         let result = result.and_then(|()| {
             let kernel = |fid: i32| reg.kernel_entry(fid);
-            let bind = |core: crate::runtime::hbg::exec::CoreIdentity| {
+            let bind: crate::runtime::hbg::exec::Binder = std::sync::Arc::new(move |core| {
                 let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, device_id);
-            };
-            crate::runtime::hbg::execute(&mut orch.graph, shape.threads as usize, shape.block_dim, &kernel, &bind)
+            });
+            let out = crate::runtime::hbg::execute(
+                &mut orch.graph,
+                shape.threads as usize,
+                shape.block_dim,
+                &kernel,
+                bind,
+                timeout_ms,
+            );
+            abandoned = out.abandoned;
+            out.result
         });
+        if abandoned {
+            // A thread stuck in a kernel may still use the run's device
+            // memory and the kernel SOs: leak them (the caller poisons the
+            // context).
+            std::mem::forget(orch);
+            self.memory.leak_all();
+            let e = result.err().unwrap_or_else(|| Error::State("a host_build_graph thread was abandoned".into()));
+            inner.hbg_poisoned = Some(e.to_string());
+            std::mem::forget(std::mem::take(&mut inner.registry));
+            return Err(e);
+        }
         let device_ns = t_dev.elapsed().as_nanos() as u64;
         // Copy back only after a fully successful run; always release device memory.
         let mut result = result;
@@ -453,12 +482,19 @@ impl DeviceContext {
     /// finalize/destroy fail with a state error.
     pub fn finalize(&self) {
         let mut inner = self.lock();
+        // A poisoned context (a run abandoned a thread stuck in user code)
+        // leaks its device memory: the stuck thread may still write to it.
+        let poisoned = inner.trb.as_ref().is_some_and(|t| t.poisoned().is_some());
         inner.registry.clear();
         inner.trb = None;
         inner.device = None;
         inner.phase = Phase::Finalized;
         self.memory.close_finalized();
         drop(inner);
-        self.memory.free_all();
+        if poisoned {
+            self.memory.leak_all();
+        } else {
+            self.memory.free_all();
+        }
     }
 }

@@ -264,6 +264,16 @@ impl DeviceMemory {
         n
     }
 
+    /// Forgets every allocation without freeing it (a poisoned context: a
+    /// thread abandoned in user code may still write to them). Returns how
+    /// many were leaked.
+    pub(crate) fn leak_all(&self) -> usize {
+        let drained = std::mem::take(&mut *self.write());
+        let n = drained.len();
+        std::mem::forget(drained.into_values().collect::<Vec<_>>());
+        n
+    }
+
     /// Number of live allocations.
     pub fn live_allocations(&self) -> usize {
         self.read().len()

@@ -1,7 +1,7 @@
 //! A sim kernel SO: `kernel_entry(int64_t *args)` plus the optional
 //! `pto_sim_register_hooks` injection of the sim-context functions.
 
-use std::ffi::c_void;
+use std::ffi::{c_char, c_int, c_void, CStr};
 
 use libloading::os::unix::Library;
 
@@ -88,8 +88,38 @@ impl KernelSo {
     /// payload's `args`, 50 slots with valid tensor pointers and context
     /// pointers at 48/49, or hbg's 16 raw slots) laid out as the kernel
     /// expects; the kernel is arbitrary user code.
-    pub unsafe fn call(&self, args: *mut i64) {
+    pub unsafe fn call(&self, args: *mut i64) -> std::result::Result<(), String> {
         // SAFETY: forwarded contract; `entry` is live while `self` is.
-        unsafe { (self.entry)(args) }
+        unsafe { call_kernel(self.entry, args) }
     }
+}
+
+extern "C" {
+    // csrc/orch_trampoline.cpp
+    fn simpler_call_kernel(entry: KernelEntry, args: *mut i64, err: *mut c_char, errlen: usize) -> c_int;
+}
+
+/// Capacity of the message buffer of a throwing kernel.
+const KERNEL_ERR_CAP: usize = 512;
+
+/// Calls `entry(args)` through the C++ trampoline, which catches every C++
+/// exception (none may unwind into Rust frames). A throwing kernel gives
+/// `Err` with the exception's `what()` text.
+///
+/// # Safety
+/// `entry` is a live `kernel_entry` and `args` the argument array it
+/// expects (see [`KernelSo::call`]).
+pub unsafe fn call_kernel(entry: KernelEntry, args: *mut i64) -> std::result::Result<(), String> {
+    let mut err = std::mem::MaybeUninit::<[c_char; KERNEL_ERR_CAP]>::uninit();
+    // SAFETY: forwarded contract; the trampoline writes at most
+    // KERNEL_ERR_CAP bytes (NUL-terminated) into `err`, and only when it
+    // returns non-zero.
+    let rc = unsafe { simpler_call_kernel(entry, args, err.as_mut_ptr().cast(), KERNEL_ERR_CAP) };
+    if rc == 0 {
+        return Ok(());
+    }
+    // SAFETY: on a non-zero return the trampoline stored a NUL-terminated
+    // message inside the buffer.
+    let msg = unsafe { CStr::from_ptr(err.as_ptr().cast::<c_char>()) }.to_string_lossy();
+    Err(format!("the kernel threw a C++ exception: {msg}"))
 }

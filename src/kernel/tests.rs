@@ -24,7 +24,7 @@ fn run_probe(k: &KernelSo, cluster: u32, lane: u32, device: i32, key: u64, size:
             args[1] = key as i64;
             args[2] = size as i64;
             // SAFETY: the probe reads args[0..3] and writes 3 u64 to out.
-            unsafe { k.call(args.as_mut_ptr()) };
+            unsafe { k.call(args.as_mut_ptr()) }.expect("the kernel returns normally");
             out
         })
         .join()
@@ -117,7 +117,7 @@ fn vector_kernels_compute_47() {
             p.link_contexts();
             // SAFETY: the payload holds valid tensor pointers (buffers of
             // N floats) and context pointers, as the kernels expect.
-            unsafe { k.call(p.args.as_mut_ptr().cast()) };
+            unsafe { k.call(p.args.as_mut_ptr().cast()) }.expect("the kernel returns normally");
         }
     };
     dispatch(&add, &[a, b, c], &[], 1);

@@ -6,14 +6,15 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-use super::graph::Graph;
+use super::graph::{Graph, Task, MAX_ARGS};
 use crate::abi::CoreType;
 use crate::diagnostics::{Error, Result};
 
 /// A kernel entry point: `void kernel_entry(int64_t *args)`.
-pub type KernelFn = unsafe extern "C" fn(*mut i64);
+pub type KernelFn = crate::kernel::so::KernelEntry;
 
 /// Identity of the simulated core a subtask runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,22 +48,125 @@ struct Shared {
     ready: VecDeque<u32>,
     running: usize,
     done: usize,
+    exited: usize,
     failed: Option<String>,
 }
 
-/// Runs every task of `graph` in dependency order. `kernel(func_id)` returns
-/// the entry point; `bind(core)` is called on the executing thread before
-/// each kernel call (to publish lane/cluster identity to kernels).
+/// One task's argument slots (each touched by the one thread running it).
+struct ArgSlots(std::cell::UnsafeCell<[u64; MAX_ARGS]>);
+// SAFETY: a task's slots are accessed only by the thread that popped the
+// task from the ready queue, which happens exactly once per run.
+unsafe impl Sync for ArgSlots {}
+
+/// Everything the executor threads use, owned by them (an abandoned stuck
+/// thread keeps it alive).
+struct State {
+    tasks: Vec<Task>,
+    entries: Vec<KernelFn>,
+    args: Vec<ArgSlots>,
+    fanin: Vec<AtomicU32>,
+    shared: Mutex<Shared>,
+    cv: Condvar,
+    bind: Binder,
+    block_dim: u32,
+}
+
+/// Publishes the executing core's identity before each kernel call.
+pub type Binder = Arc<dyn Fn(CoreIdentity) + Send + Sync>;
+
+impl State {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn worker(&self, thread: usize) {
+        let total = self.tasks.len();
+        loop {
+            let id = {
+                let mut s = self.lock();
+                loop {
+                    if s.failed.is_some() || s.done == total {
+                        s.exited += 1;
+                        self.cv.notify_all();
+                        return;
+                    }
+                    if let Some(id) = s.ready.pop_front() {
+                        s.running += 1;
+                        break id;
+                    }
+                    if s.running == 0 {
+                        let stuck = total - s.done;
+                        s.failed = Some(format!(
+                            "host_build_graph: dependency cycle: {stuck} of {total} tasks can never become ready"
+                        ));
+                        continue;
+                    }
+                    s = self.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let t = &self.tasks[id as usize];
+            (self.bind)(core_for(thread, t.core_type, self.block_dim));
+            let args = self.args[id as usize].0.get().cast::<i64>();
+            // SAFETY: the entry was resolved from a loaded kernel SO that
+            // outlives the run (or, when this thread is abandoned, is never
+            // unloaded); the argument slots are this task's, touched only by
+            // this thread, 16 slots as the kernel ABI requires. The trampoline
+            // turns a C++ exception into an error.
+            let r = unsafe { crate::kernel::so::call_kernel(self.entries[id as usize], args) };
+            let mut newly = Vec::new();
+            if r.is_ok() {
+                for &succ in &t.fanout {
+                    if self.fanin[succ as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                        newly.push(succ);
+                    }
+                }
+            }
+            let mut s = self.lock();
+            s.running -= 1;
+            if let Err(e) = r {
+                if s.failed.is_none() {
+                    s.failed = Some(format!("host_build_graph task {id} (func_id {}): {e}", t.func_id));
+                }
+                self.cv.notify_all();
+                continue;
+            }
+            s.done += 1;
+            s.ready.extend(newly);
+            self.cv.notify_all();
+        }
+    }
+}
+
+/// Result of [`execute`]: the run's outcome and whether a thread stuck in a
+/// kernel was abandoned (it then still owns the graph's tasks; the caller
+/// must keep the device memory and kernel SOs alive forever).
+#[derive(Debug)]
+pub struct ExecOutcome {
+    /// Success, or the first failure.
+    pub result: Result<()>,
+    /// A thread was abandoned inside a kernel.
+    pub abandoned: bool,
+}
+
+/// Runs every task of `graph` in dependency order on `threads` executor
+/// threads while the calling thread acts as the watchdog. `kernel(func_id)`
+/// returns the entry point; `bind(core)` is called on the executing thread
+/// before each kernel call (to publish lane/cluster identity to kernels).
+/// When no task completes for more than `timeout_ms` while a kernel runs,
+/// the run fails with status -100 (`PTO2_ERROR_SCHEDULER_TIMEOUT`); a
+/// thread still inside a kernel half a budget later is abandoned (detached).
 pub fn execute(
     graph: &mut Graph,
     threads: usize,
     block_dim: u32,
     kernel: &(dyn Fn(i32) -> Option<KernelFn> + Sync),
-    bind: &(dyn Fn(CoreIdentity) + Sync),
-) -> Result<()> {
+    bind: Binder,
+    timeout_ms: u64,
+) -> ExecOutcome {
+    let fail = |e| ExecOutcome { result: Err(e), abandoned: false };
     let total = graph.tasks.len();
     if total == 0 {
-        return Ok(());
+        return ExecOutcome { result: Ok(()), abandoned: false };
     }
     // Resolve every kernel up front: an unknown func_id fails before anything runs.
     let mut entries = Vec::with_capacity(total);
@@ -70,81 +174,90 @@ pub fn execute(
         match kernel(t.func_id) {
             Some(f) => entries.push(f),
             None => {
-                return Err(Error::UserCode(format!(
+                return fail(Error::UserCode(format!(
                     "host_build_graph task {id} uses func_id {}, which the callable does not provide",
                     t.func_id
                 )))
             }
         }
     }
-    let fanin: Vec<AtomicU32> = graph.tasks.iter().map(|t| AtomicU32::new(t.fanin)).collect();
-    let initial: VecDeque<u32> = (0..total as u32).filter(|&i| graph.tasks[i as usize].fanin == 0).collect();
-    let shared = Mutex::new(Shared { ready: initial, running: 0, done: 0, failed: None });
-    let cv = Condvar::new();
-    let tasks = &mut graph.tasks;
-    // Each task's args are touched by exactly one thread (the one that pops it),
-    // so hand out raw pointers to the argument arrays.
-    let arg_ptrs: Vec<usize> = tasks.iter_mut().map(|t| t.args.as_mut_ptr() as usize).collect();
-    let tasks = &*tasks;
-    let worker = |thread: usize| loop {
-        let id = {
-            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            loop {
-                if s.failed.is_some() || s.done == total {
-                    cv.notify_all();
-                    return;
-                }
-                if let Some(id) = s.ready.pop_front() {
-                    s.running += 1;
-                    break id;
-                }
-                if s.running == 0 {
-                    let stuck = total - s.done;
-                    s.failed = Some(format!(
-                        "host_build_graph: dependency cycle: {stuck} of {total} tasks can never become ready"
-                    ));
-                    cv.notify_all();
-                    return;
-                }
-                s = cv.wait(s).unwrap_or_else(|p| p.into_inner());
-            }
-        };
-        let t = &tasks[id as usize];
-        bind(core_for(thread, t.core_type, block_dim));
-        // SAFETY: the entry was resolved from a loaded kernel SO that outlives
-        // the run; its argument array is owned by this task, which only this
-        // thread executes, and holds 16 slots as the kernel ABI requires.
-        unsafe { entries[id as usize](arg_ptrs[id as usize] as *mut i64) };
-        let mut newly = Vec::new();
-        for &succ in &t.fanout {
-            if fanin[succ as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
-                newly.push(succ);
-            }
-        }
-        let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-        s.running -= 1;
-        s.done += 1;
-        let wake = newly.len();
-        s.ready.extend(newly);
-        if wake > 1 || s.done == total || s.running == 0 {
-            cv.notify_all();
-        } else if wake == 1 {
-            cv.notify_one();
-        }
-    };
-    let n = threads.clamp(1, total);
-    std::thread::scope(|sc| {
-        for t in 1..n {
-            let w = &worker;
-            sc.spawn(move || w(t));
-        }
-        worker(0);
+    let tasks = std::mem::take(&mut graph.tasks);
+    let state = Arc::new(State {
+        fanin: tasks.iter().map(|t| AtomicU32::new(t.fanin)).collect(),
+        args: tasks.iter().map(|t| ArgSlots(std::cell::UnsafeCell::new(t.args))).collect(),
+        shared: Mutex::new(Shared {
+            ready: (0..total as u32).filter(|&i| tasks[i as usize].fanin == 0).collect(),
+            running: 0,
+            done: 0,
+            exited: 0,
+            failed: None,
+        }),
+        tasks,
+        entries,
+        cv: Condvar::new(),
+        bind,
+        block_dim,
     });
-    let s = shared.into_inner().unwrap_or_else(|p| p.into_inner());
-    match s.failed {
-        Some(msg) => Err(Error::UserCode(msg)),
-        None => Ok(()),
+    let n = threads.clamp(1, total);
+    for t in 0..n {
+        let st = state.clone();
+        let spawned = std::thread::Builder::new().name("hbg-exec".into()).spawn(move || st.worker(t));
+        if let Err(e) = spawned {
+            let mut s = state.lock();
+            s.exited += 1;
+            if s.failed.is_none() {
+                s.failed = Some(format!("cannot spawn a host_build_graph executor thread: {e}"));
+            }
+            state.cv.notify_all();
+        }
     }
+    // Watchdog: wait for every thread to exit.
+    let budget = Duration::from_millis(timeout_ms.max(1));
+    let mut s = state.lock();
+    let mut last_done = s.done;
+    let mut last_progress = Instant::now();
+    let mut failed_at: Option<Instant> = None;
+    let mut abandoned = false;
+    while s.exited < n {
+        s = state.cv.wait_timeout(s, Duration::from_millis(1)).unwrap_or_else(|p| p.into_inner()).0;
+        if s.done != last_done {
+            last_done = s.done;
+            last_progress = Instant::now();
+        }
+        if s.failed.is_none() && s.running > 0 && last_progress.elapsed() > budget {
+            s.failed = Some(format!(
+                "TIMEOUT_EXIT: host_build_graph made no progress for {} ms (budget scheduler_timeout_ms={timeout_ms} / PTO2_SCHEDULER_TIMEOUT_MS): {} kernel(s) running, {} of {total} tasks done",
+                last_progress.elapsed().as_millis(),
+                s.running,
+                s.done
+            ));
+            state.cv.notify_all();
+        }
+        if s.failed.is_some() {
+            let since = *failed_at.get_or_insert_with(Instant::now);
+            if s.running > 0 && since.elapsed() > budget / 2 {
+                abandoned = true;
+                break;
+            }
+        }
+    }
+    let failed = s.failed.take();
+    drop(s);
+    let timeout = failed.as_deref().is_some_and(|m| m.starts_with("TIMEOUT_EXIT"));
+    let result = match failed {
+        None => Ok(()),
+        Some(msg) if timeout => {
+            let msg = if abandoned { format!("{msg}; the stuck kernel thread was abandoned") } else { msg };
+            Err(Error::Runtime { code: 100, name: "PTO2_ERROR_SCHEDULER_TIMEOUT", message: msg })
+        }
+        Some(msg) => Err(Error::UserCode(msg)),
+    };
+    if !abandoned {
+        if let Ok(st) = Arc::try_unwrap(state) {
+            graph.tasks = st.tasks;
+        }
+    }
+    ExecOutcome { result, abandoned }
 }
 
 #[cfg(test)]
@@ -173,7 +286,7 @@ mod tests {
             g.add_successor(a, b);
         }
         let k = |_: i32| Some(record as KernelFn);
-        execute(&mut g, 3, 3, &k, &|_| {}).unwrap();
+        execute(&mut g, 3, 3, &k, Arc::new(|_| {}), 10_000).result.unwrap();
         let order = ORDER.lock().unwrap().clone();
         let pos = |x: u64| order.iter().position(|&v| v == x).unwrap();
         assert_eq!(order.len(), 6);
@@ -192,13 +305,17 @@ mod tests {
         }
         cyc.add_successor(1, 2);
         cyc.add_successor(2, 1);
-        let e = execute(&mut cyc, 2, 3, &k, &|_| {}).unwrap_err();
+        let e = execute(&mut cyc, 2, 3, &k, Arc::new(|_| {}), 10_000).result.unwrap_err();
         assert!(e.to_string().contains("cycle"), "{e}");
 
         let mut missing = Graph::default();
         missing.add_task(&[], 7, CoreType::Aic);
         let none = |_: i32| None;
-        assert!(execute(&mut missing, 1, 3, &none, &|_| {}).unwrap_err().to_string().contains("func_id 7"));
+        assert!(execute(&mut missing, 1, 3, &none, Arc::new(|_| {}), 10_000)
+            .result
+            .unwrap_err()
+            .to_string()
+            .contains("func_id 7"));
     }
 
     #[test]

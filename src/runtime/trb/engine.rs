@@ -1,8 +1,9 @@
 //! The TRB engine: persistent scheduler threads executing tasks on the host.
 //!
 //! # Execution model
-//! * The orchestration closure runs on the thread calling [`TrbEngine::run`]
-//!   (the orchestrator), with the root scope opened before and closed after.
+//! * The orchestration closure runs on the engine's persistent orchestrator
+//!   thread, with the root scope opened before and closed after; the thread
+//!   calling [`TrbEngine::run`] is the watchdog (see `run`).
 //! * `sched_threads` persistent scheduler threads wire submitted tasks
 //!   (whoever holds the wiring lock drains the wiring queue and owns the
 //!   dependency-list pools), pop ready tasks and run **single-lane subtasks
@@ -41,11 +42,11 @@ use super::layout::{
 use super::orchestrator::{OrchTables, Orchestrator};
 use super::pools::{DepListPool, FaninPool};
 use super::queue::{ReadyQueue, WiringQueue};
-use super::ring::{latch, RingShared};
+use super::ring::RingShared;
 pub use super::shared::SimCore;
 use super::shared::{
-    shape, shape_of, stall, CoreSlot, Parker, ReadyQueues, RunShared, StallInfo, WiringState, FLAG_SYNC_START,
-    LANE_AIC, LANE_AIV0, LANE_AIV1,
+    shape, shape_of, stall, CoreSlot, FatalSource, FatalState, Parker, ReadyQueues, RunShared, StallInfo, WiringState,
+    FLAG_SYNC_START, LANE_AIC, LANE_AIV0, LANE_AIV1,
 };
 use super::stats::ScopeStatRecord;
 use crate::diagnostics::{Error, Result};
@@ -54,11 +55,15 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering:
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// The orchestration a run executes (on the orchestrator thread).
+pub type Orchestrate<'a> = dyn FnMut(&mut dyn OrchestratorApi) -> Result<()> + 'a;
+
 /// Runs kernels on simulated cores.
 pub trait CoreExecutor: Sync {
     /// Runs one subtask: `args` points at the 50-entry kernel argument array
-    /// of a dispatch payload (§5.2); `core` is the simulated core.
-    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore);
+    /// of a dispatch payload (§5.2); `core` is the simulated core. An error
+    /// (e.g. the kernel threw) fails the run with that message.
+    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> std::result::Result<(), String>;
 }
 
 // The dispatch payload and its contexts are ABI types (orch_abi.md §5.2),
@@ -215,8 +220,14 @@ pub struct RunReport {
     pub stall: StallInfo,
     /// Whether a fatal was latched (also `report_fatal(0, …)`).
     pub fatal: bool,
-    /// Failure description (ring, usage, knob and env var to raise).
+    /// Failure description (ring, usage, knob and env var to raise); later
+    /// errors follow the first as `[later errors: …]`.
     pub message: String,
+    /// Source of the first fatal error, if any.
+    pub first_source: Option<FatalSource>,
+    /// Set when a thread stuck in user code was abandoned (the engine is
+    /// then poisoned): what was abandoned.
+    pub abandoned: Option<String>,
     /// Σ current_task_index.
     pub total_tasks: u64,
     /// Completed tasks.
@@ -230,7 +241,9 @@ pub struct RunReport {
 #[derive(Clone, Copy)]
 struct ExecRef(*const (dyn CoreExecutor + 'static));
 // SAFETY: the executor is Sync; the pointer is only dereferenced while the
-// `run` call that lent it is still waiting for every user to finish.
+// `run` call that lent it is still waiting for every user to finish, or,
+// after that run abandoned a stuck thread, while the caller keeps the
+// executor alive forever (the `run` contract).
 unsafe impl Send for ExecRef {}
 // SAFETY: as above.
 unsafe impl Sync for ExecRef {}
@@ -248,7 +261,33 @@ struct GangJob {
     args: usize,
     core: SimCore,
     done: Arc<AtomicUsize>,
-    panicked: Arc<AtomicBool>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+/// Runs one subtask inside a panic boundary; the failure message, if any.
+fn run_guarded(exec: ExecRef, func: i32, args: *mut u64, core: SimCore) -> Option<String> {
+    match catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask(func, args, core))) {
+        Ok(Ok(())) => None,
+        Ok(Err(m)) => Some(m),
+        Err(p) => Some(format!("kernel func_id={func} panicked on the simulated device: {}", panic_text(&*p))),
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+fn keep_first(slot: &Mutex<Option<String>>, msg: String) {
+    let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
+    if g.is_none() {
+        *g = Some(msg);
+    }
 }
 
 struct Helper {
@@ -300,10 +339,8 @@ impl Gang {
                     g = me.cv.wait(g).unwrap_or_else(|e| e.into_inner());
                 }
             };
-            let r =
-                catch_unwind(AssertUnwindSafe(|| job.exec.get().run_subtask(job.func, job.args as *mut u64, job.core)));
-            if r.is_err() {
-                job.panicked.store(true, Release);
+            if let Some(m) = run_guarded(job.exec, job.func, job.args as *mut u64, job.core) {
+                keep_first(&job.failure, m);
             }
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(me.clone());
             job.done.fetch_sub(1, Release);
@@ -311,10 +348,10 @@ impl Gang {
     }
 
     /// Runs every `(func, buffer, core)` simultaneously (the first inline)
-    /// and returns once all finished; true if any panicked.
-    fn run_all(self: &Arc<Gang>, exec: ExecRef, jobs: &mut [(i32, Box<DispatchBuffer>, SimCore)]) -> bool {
+    /// and returns once all finished; the first failure, if any.
+    fn run_all(self: &Arc<Gang>, exec: ExecRef, jobs: &mut [(i32, Box<DispatchBuffer>, SimCore)]) -> Option<String> {
         let done = Arc::new(AtomicUsize::new(jobs.len().saturating_sub(1)));
-        let panicked = Arc::new(AtomicBool::new(false));
+        let failure = Arc::new(Mutex::new(None));
         for (func, buf, core) in jobs.iter_mut().skip(1) {
             let h = self.helper();
             *h.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(GangJob {
@@ -323,14 +360,13 @@ impl Gang {
                 args: buf.args() as usize,
                 core: *core,
                 done: done.clone(),
-                panicked: panicked.clone(),
+                failure: failure.clone(),
             });
             h.cv.notify_one();
         }
         if let Some((func, buf, core)) = jobs.first_mut() {
-            let args = buf.args();
-            if catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask(*func, args, *core))).is_err() {
-                panicked.store(true, Release);
+            if let Some(m) = run_guarded(exec, *func, buf.args(), *core) {
+                keep_first(&failure, m);
             }
         }
         let mut spins = 0u32;
@@ -344,7 +380,8 @@ impl Gang {
                 std::thread::sleep(Duration::from_micros(20));
             }
         }
-        panicked.load(Acquire)
+        let f = failure.lock().unwrap_or_else(|e| e.into_inner()).take();
+        f
     }
 
     fn stop(&self) {
@@ -365,7 +402,7 @@ struct Job {
     idx: usize,
     nsched: usize,
     exec: ExecRef,
-    done: Arc<(Mutex<usize>, Condvar)>,
+    done: Arc<(Mutex<Completion>, Condvar)>,
 }
 
 struct Worker {
@@ -377,13 +414,15 @@ struct Worker {
 pub struct TrbEngine {
     config: EngineConfig,
     workers: Vec<Worker>,
+    orch: Option<OrchWorker>,
     gang: Arc<Gang>,
+    poisoned: Option<String>,
 }
 
 impl TrbEngine {
     /// Creates the engine and its initial threads.
     pub fn new(config: EngineConfig) -> Result<TrbEngine> {
-        let mut e = TrbEngine { config, workers: Vec::new(), gang: Gang::new() };
+        let mut e = TrbEngine { config, workers: Vec::new(), orch: None, gang: Gang::new(), poisoned: None };
         e.ensure_workers(config.initial_sched_threads)?;
         Ok(e)
     }
@@ -403,13 +442,11 @@ impl TrbEngine {
                         }));
                         if r.is_err() {
                             // A bug in the scheduler must not hang the run.
-                            sh.set_message("internal error: a scheduler thread panicked");
-                            sh.fatal_flag.store(true, Release);
-                            sh.end_run();
+                            sh.latch_fatal(FatalSource::Scheduler, 0, "internal error: a scheduler thread panicked");
                         }
                         drop(sh);
                         let (m, cv) = &*done;
-                        *m.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+                        m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
                         cv.notify_all();
                     }
                 })
@@ -467,6 +504,16 @@ impl TrbEngine {
 
     /// Runs one orchestration to completion (or failure). See the module
     /// docs for the threading model.
+    ///
+    /// The orchestration runs on the engine's orchestrator thread while the
+    /// calling thread acts as the watchdog. When the run failed and a thread
+    /// is still inside user code (a kernel or the orchestration) after the
+    /// grace period (half the watchdog budget after a watchdog fire, the full
+    /// budget after any other fatal), that thread is abandoned: the run
+    /// returns its report with [`RunReport::abandoned`] set and the engine is
+    /// poisoned (every later `run` fails). The caller must then keep alive
+    /// forever everything the stuck thread may still touch: `memory`, the
+    /// executor and the orchestration closure.
     pub fn run(
         &mut self,
         memory: &TrbMemory,
@@ -474,50 +521,54 @@ impl TrbEngine {
         executor: &dyn CoreExecutor,
         orchestrate: &mut dyn FnMut(&mut dyn OrchestratorApi) -> Result<()>,
     ) -> Result<RunReport> {
+        if let Some(p) = &self.poisoned {
+            return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
+        }
         Self::validate(memory, &params)?;
         let nsched = params.sched_threads;
         self.ensure_workers(nsched)?;
+        self.ensure_orch_thread()?;
         let (sh, tables) = build_run(memory, &params);
         let sh = Arc::new(sh);
         // SAFETY: only the lifetime is erased; `run` waits below until every
-        // scheduler thread and gang helper is done with the executor.
+        // scheduler thread and gang helper is done with the executor, or
+        // (abandonment) the caller keeps the executor alive forever.
         let exec = ExecRef(unsafe {
             std::mem::transmute::<*const (dyn CoreExecutor + '_), *const (dyn CoreExecutor + 'static)>(
                 executor as *const dyn CoreExecutor,
             )
         });
-        let done = Arc::new((Mutex::new(nsched), Condvar::new()));
+        let done = Arc::new((Mutex::new(Completion { sched_left: nsched, orch: None }), Condvar::new()));
         for idx in 0..nsched {
             let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
             if self.workers[idx].tx.send(job).is_err() {
                 let (m, _) = &*done;
-                *m.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+                m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
             }
         }
-        let bd = params.block_dim;
-        let mut orch = Orchestrator::new(&sh, tables, bd, 2 * bd);
-        orch.scope_begin(super::api::ScopeMode::Auto);
-        let outcome = catch_unwind(AssertUnwindSafe(|| orchestrate(&mut orch)));
-        let user_err = match &outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("orchestration panicked".to_string()),
+        let job = OrchJob {
+            sh: sh.clone(),
+            tables: SendTables(tables),
+            // SAFETY: as for `exec`: the closure outlives every use (run waits
+            // for the orchestrator thread or the caller leaks the closure).
+            orchestrate: OrchFn(unsafe {
+                std::mem::transmute::<*mut Orchestrate<'_>, *mut Orchestrate<'static>>(orchestrate as *mut _)
+            }),
+            exec,
+            gang: self.gang.clone(),
+            spin_us: self.config.idle_spin_us,
+            nsched,
+            block_dim: params.block_dim,
+            orch_to_sched: params.orch_to_sched,
+            done: done.clone(),
         };
-        if let Some(e) = &user_err {
-            sh.set_message(&format!("orchestration failed: {e}"));
-            sh.fatal_flag.store(true, Release);
-            sh.end_run();
+        let orch_tx = &self.orch.as_ref().expect("ensured above").tx;
+        if orch_tx.send(job).is_err() {
+            return Err(Error::State("the orchestrator thread is gone".into()));
         }
-        while orch.depth() >= 0 && !orch.is_fatal() {
-            orch.scope_end();
-        }
-        orch.finish();
-        let scope_stats = std::mem::take(&mut orch.stats);
-        drop(orch);
-        if params.orch_to_sched && !sh.run_complete.load(Acquire) {
-            Sched::new(&sh, nsched, nsched, exec, &self.gang, self.config.idle_spin_us).run_loop();
-        }
-        // Wait for completion, acting as a watchdog of last resort.
+        // Watchdog: wait for the end of the run, checking every 1/20 budget
+        // (1..=20 ms): the fire lands at most that late after one budget.
+        let tick = Duration::from_millis((sh.timeout_ms / 20).clamp(1, 20));
         while !sh.run_complete.load(Acquire) {
             if sh.all_done() {
                 sh.end_run();
@@ -526,17 +577,29 @@ impl TrbEngine {
             sh.completion.announce();
             std::sync::atomic::fence(SeqCst);
             if !sh.run_complete.load(SeqCst) {
-                std::thread::park_timeout(Duration::from_millis(1));
+                std::thread::park_timeout(tick);
             }
             sh.completion.retract();
-            sh.watchdog();
+            sh.watchdog(true);
         }
-        {
-            let (m, cv) = &*done;
-            let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-            while *g > 0 {
-                g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
-            }
+        let abandoned = self.wait_threads(&sh, &done);
+        let (m, _) = &*done;
+        let orch = m.lock().unwrap_or_else(|e| e.into_inner()).orch.take();
+        let (outcome, stats, user_first) = match orch {
+            Some(o) => (Some(o.outcome), o.stats, o.user_first),
+            None => (None, Vec::new(), false),
+        };
+        if let Some(what) = abandoned {
+            let mut report = make_report(&sh, &params, stats);
+            let msg = format!(
+                "{what} did not return within the watchdog budget (scheduler_timeout_ms={} / PTO2_SCHEDULER_TIMEOUT_MS) and was abandoned",
+                sh.timeout_ms
+            );
+            crate::diagnostics::log::error("trb_engine", &msg);
+            report.message = format!("{}; {msg}", report.message);
+            report.abandoned = Some(msg.clone());
+            self.poisoned = Some(msg);
+            return Ok(report);
         }
         let mut sh = match Arc::try_unwrap(sh) {
             Ok(s) => s,
@@ -544,17 +607,224 @@ impl TrbEngine {
         };
         sh.ready.reset_regions();
         sh.dummy.reset_region();
-        let report = make_report(&sh, &params, scope_stats);
+        let report = make_report(&sh, &params, stats);
         match outcome {
-            Ok(Ok(())) => Ok(report),
-            Ok(Err(e)) => Err(e),
-            Err(p) => std::panic::resume_unwind(p),
+            Some(Ok(Err(e))) if user_first => Err(e),
+            Some(Err(p)) if user_first => std::panic::resume_unwind(p),
+            _ => Ok(report),
         }
     }
+
+    /// Whether an earlier run abandoned a stuck thread.
+    pub fn poisoned(&self) -> Option<&str> {
+        self.poisoned.as_deref()
+    }
+
+    /// Waits for the scheduler threads and the orchestrator thread to finish
+    /// the run. Returns a description of the threads abandoned in user code.
+    fn wait_threads(&self, sh: &RunShared, done: &(Mutex<Completion>, Condvar)) -> Option<String> {
+        let (m, cv) = done;
+        let timeout = sh.timeout_ms;
+        let fired = sh.sched_error.load(Acquire) == codes::SCHEDULER_TIMEOUT;
+        let grace = Duration::from_millis(if fired { (timeout / 2).max(1) } else { timeout });
+        let deadline = Instant::now() + grace;
+        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if g.sched_left == 0 && g.orch.is_some() {
+                return None;
+            }
+            let now = Instant::now();
+            if now >= deadline && sh.failed() {
+                // Threads in runtime code always finish; only user code can be stuck.
+                let kernels = sh.cores.iter().filter(|c| c.running.load(Acquire) != 0).count();
+                let orch_in_user = g.orch.is_none() && sh.orch_in_user_code();
+                if kernels > 0 || orch_in_user {
+                    let mut what = Vec::new();
+                    if kernels > 0 {
+                        what.push(format!("{kernels} kernel(s)"));
+                    }
+                    if orch_in_user {
+                        what.push("the orchestration".to_string());
+                    }
+                    return Some(what.join(" and "));
+                }
+            }
+            let wait = if now >= deadline { Duration::from_millis(1) } else { deadline - now };
+            g = cv.wait_timeout(g, wait).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    fn ensure_orch_thread(&mut self) -> Result<()> {
+        if self.orch.is_some() {
+            return Ok(());
+        }
+        let (tx, rx) = mpsc::channel::<OrchJob>();
+        let handle = std::thread::Builder::new()
+            .name("trb-orch".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job.execute();
+                }
+            })
+            .map_err(|e| Error::State(format!("cannot spawn the orchestrator thread: {e}")))?;
+        self.orch = Some(OrchWorker { tx, handle });
+        Ok(())
+    }
+}
+
+/// Completion accounting of one run's threads.
+struct Completion {
+    /// Scheduler jobs still running.
+    sched_left: usize,
+    /// The orchestrator thread's result, once it finished.
+    orch: Option<OrchOutcome>,
+}
+
+/// What the orchestrator thread hands back.
+struct OrchOutcome {
+    outcome: std::thread::Result<Result<()>>,
+    stats: Vec<ScopeStatRecord>,
+    /// Whether the orchestration's own failure was the run's first fatal.
+    user_first: bool,
+}
+
+struct SendTables(OrchTables);
+// SAFETY: the tables are region views into this run's memory, used only by
+// the orchestrator thread that receives them.
+unsafe impl Send for SendTables {}
+
+struct OrchFn(*mut Orchestrate<'static>);
+// SAFETY: the closure is called only on the orchestrator thread, while the
+// run that lent it waits (or keeps it alive forever after abandonment).
+unsafe impl Send for OrchFn {}
+
+/// The orchestrator side of one run, executed on the orchestrator thread.
+struct OrchJob {
+    sh: Arc<RunShared>,
+    tables: SendTables,
+    orchestrate: OrchFn,
+    exec: ExecRef,
+    gang: Arc<Gang>,
+    spin_us: u64,
+    nsched: usize,
+    block_dim: u32,
+    orch_to_sched: bool,
+    done: Arc<(Mutex<Completion>, Condvar)>,
+}
+
+impl OrchJob {
+    fn execute(self) {
+        let OrchJob { sh: shared, tables, orchestrate, exec, gang, spin_us, nsched, block_dim, orch_to_sched, done } =
+            self;
+        let sh = &*shared;
+        let bd = block_dim;
+        let mut orch = Orchestrator::new(sh, tables.0, bd, 2 * bd);
+        orch.scope_begin(super::api::ScopeMode::Auto);
+        let f = orchestrate.0;
+        sh.orch_epoch.0.fetch_add(1, SeqCst); // now in user code
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: see OrchFn: the closure is alive and used by this thread only.
+            let f = unsafe { &mut *f };
+            f(&mut Tracked(&mut orch))
+        }));
+        sh.orch_epoch.0.fetch_add(1, SeqCst); // back in the runtime
+        let user_err = match &outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(p) => Some(format!("orchestration panicked: {}", panic_text(&**p))),
+        };
+        let user_first =
+            user_err.is_some_and(|e| sh.latch_fatal(FatalSource::UserCode, 0, &format!("orchestration failed: {e}")));
+        while orch.depth() >= 0 && !orch.is_fatal() {
+            orch.scope_end();
+        }
+        orch.finish();
+        let stats = std::mem::take(&mut orch.stats);
+        drop(orch);
+        if orch_to_sched && !sh.run_complete.load(Acquire) {
+            Sched::new(sh, nsched, nsched, exec, &gang, spin_us).run_loop();
+        }
+        // The run's thread must hold no reference to the run state once it
+        // reports completion.
+        drop(shared);
+        let (m, cv) = &*done;
+        m.lock().unwrap_or_else(|e| e.into_inner()).orch = Some(OrchOutcome { outcome, stats, user_first });
+        cv.notify_all();
+    }
+}
+
+/// The orchestrator as user code sees it: every call is bracketed by
+/// `orch_epoch` increments (odd = inside the runtime, even = in user code),
+/// which the watchdog reads to tell a stuck orchestration from a busy one.
+struct Tracked<'a, 's>(&'a mut Orchestrator<'s>);
+
+impl Tracked<'_, '_> {
+    fn call<R>(&mut self, f: impl FnOnce(&mut Orchestrator<'_>) -> R) -> R {
+        let e = &self.0.shared().orch_epoch.0;
+        e.store(e.load(Relaxed) + 1, Release);
+        let r = f(self.0);
+        let e = &self.0.shared().orch_epoch.0;
+        e.store(e.load(Relaxed) + 1, Release);
+        r
+    }
+}
+
+impl OrchestratorApi for Tracked<'_, '_> {
+    fn submit_task(
+        &mut self,
+        kernels: super::api::MixedKernelIds,
+        args: &super::api::TaskArgsView<'_>,
+    ) -> super::api::SubmitOutcome {
+        self.call(|o| o.submit_task(kernels, args))
+    }
+    fn submit_dummy_task(&mut self, args: &super::api::TaskArgsView<'_>) -> super::api::SubmitOutcome {
+        self.call(|o| o.submit_dummy_task(args))
+    }
+    fn alloc_tensors(&mut self, args: &super::api::TaskArgsView<'_>) -> super::api::SubmitOutcome {
+        self.call(|o| o.alloc_tensors(args))
+    }
+    fn scope_begin(&mut self, mode: super::api::ScopeMode) {
+        self.call(|o| o.scope_begin(mode))
+    }
+    fn scope_end(&mut self) {
+        self.call(|o| o.user_scope_end())
+    }
+    fn orchestration_done(&mut self) {
+        self.call(|o| o.orchestration_done())
+    }
+    fn is_fatal(&self) -> bool {
+        self.0.is_fatal()
+    }
+    fn report_fatal(&mut self, code: i32, message: &str) {
+        self.call(|o| o.report_fatal(code, message))
+    }
+    fn get_tensor_data(&mut self, tensor: &crate::abi::tensor::Tensor, indices: &[u32]) -> u64 {
+        self.call(|o| o.get_tensor_data(tensor, indices))
+    }
+    fn set_tensor_data(&mut self, tensor: &crate::abi::tensor::Tensor, indices: &[u32], value: u64) {
+        self.call(|o| o.set_tensor_data(tensor, indices, value))
+    }
+    fn scope_set_site(&mut self, file: &str, line: i32) {
+        self.call(|o| o.scope_set_site(file, line))
+    }
+}
+
+struct OrchWorker {
+    tx: mpsc::Sender<OrchJob>,
+    handle: std::thread::JoinHandle<()>,
 }
 
 impl Drop for TrbEngine {
     fn drop(&mut self) {
+        if self.poisoned.is_some() {
+            // A stuck thread may never return: detach every thread (dropping
+            // the senders lets the idle ones exit) instead of joining.
+            return;
+        }
+        if let Some(o) = self.orch.take() {
+            drop(o.tx);
+            let _ = o.handle.join();
+        }
         for w in self.workers.drain(..) {
             drop(w.tx);
             let _ = w.handle.join();
@@ -571,7 +841,14 @@ fn make_report(sh: &RunShared, p: &RunParams, scope_stats: Vec<ScopeStatRecord>)
     } else {
         StallInfo::default()
     };
-    let mut message = sh.message.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default();
+    let (first, mut message) = {
+        let f = sh.fatal.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = f.first.as_ref().map(|(_, _, m)| m.clone()).unwrap_or_default();
+        if !f.secondary.is_empty() {
+            m = format!("{m} [later errors: {}]", f.secondary.join("; "));
+        }
+        (f.first.as_ref().map(|(s, _, _)| *s), m)
+    };
     if orch != 0 || sched != 0 {
         message = format!(
             "PTO2 runtime failed: orch_error_code={orch} ({}) sched_error_code={sched} ({}) runtime_status={}{}: {message}",
@@ -592,12 +869,40 @@ fn make_report(sh: &RunShared, p: &RunParams, scope_stats: Vec<ScopeStatRecord>)
         stall_detail: stall_info.detail,
         stall: stall_info,
         fatal: orch != 0 || sched != 0 || sh.fatal_flag.load(Acquire),
+        first_source: first,
+        abandoned: None,
         message,
         total_tasks: sh.rings.iter().map(|r| r.current_task_index.load(Acquire)).sum(),
         completed_tasks: sh.completed.load(Acquire),
         scope_stats,
         capacities: (p.windows.map(|w| w as u64), p.heaps, p.dep_pools.map(|d| d as u64)),
     }
+}
+
+/// Whether ring `r`'s oldest live task (`la`) is a fanin of a task still in
+/// the wiring queue. Dep-pool entries of a ring are freed only as its oldest
+/// task retires, which needs every consumer of that task to complete, and a
+/// consumer cannot run before it is wired: while the queue head waits for
+/// entries of this ring, such a consumer makes the wait permanent. Call only
+/// while holding the wiring lock.
+fn head_waits_on_unwired(sh: &RunShared, r: usize, la: u64) -> bool {
+    let ring = &sh.rings[r];
+    if la >= ring.current_task_index.load(Acquire) {
+        return false;
+    }
+    let head = ring.slot(la) as *const super::layout::SlotState;
+    let mut found = false;
+    sh.wiring.for_each_pending(|v| {
+        // SAFETY: queued values are slot-state pointers of published tasks;
+        // their payload fanin fields are immutable until they are consumed,
+        // which cannot happen before they are wired.
+        let payload = unsafe { (*(v as *const super::layout::SlotState)).payload.load(Relaxed) };
+        // SAFETY: as above.
+        unsafe { sh.for_each_fanin(payload, |p| found |= std::ptr::eq(p, head)) };
+        !found
+    });
+    // Still the head (not retired and reused meanwhile): the wait is permanent.
+    found && ring.last_task_alive.load(Acquire) == la
 }
 
 /// Builds the shared run state and the orchestrator tables over `memory`.
@@ -674,7 +979,9 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         sched_error: Default::default(),
         fatal_flag: AtomicBool::new(false),
         stall: Mutex::new(StallInfo::default()),
-        message: Mutex::new(None),
+        fatal: Mutex::new(FatalState::default()),
+        orch_epoch: super::shared::CachePadded(AtomicU64::new(1)),
+        watchdog_seen_epoch: AtomicU64::new(1),
         orch_done: AtomicBool::new(false),
         total_tasks: AtomicU64::new(0),
         submitted: AtomicU64::new(0),
@@ -799,7 +1106,7 @@ impl<'a> Sched<'a> {
                 std::thread::park_timeout(Duration::from_millis(1));
             }
             sh.parker.retract();
-            sh.watchdog();
+            sh.watchdog(false);
         }
         // Hand a held local task back (only matters on emergency exit).
         if let Some(v) = self.local.take() {
@@ -924,21 +1231,17 @@ impl<'a> Sched<'a> {
         self.sh.ready.push(shp, v, Some(self.home));
     }
 
-    fn kernel_failed(&self, func: i32) {
-        let msg = format!("kernel func_id={func} panicked on the simulated device");
-        if latch(&self.sh.sched_error, codes::SCHEDULER_TIMEOUT) == codes::SCHEDULER_TIMEOUT {
-            self.sh.set_message(&msg);
-        }
-        self.sh.end_run();
+    /// A kernel of task `raw` failed (threw or panicked): a user-code fatal.
+    fn kernel_failed(&self, raw: u64, msg: &str) {
+        let msg = format!("kernel failure in task 0x{raw:x}: {msg}");
+        crate::diagnostics::log::error("scheduler", &msg);
+        self.sh.latch_fatal(FatalSource::UserCode, 0, &msg);
     }
 
     fn check_async(&self, buf: &DispatchBuffer) {
         if buf.slab.count > 0 {
             let msg = "kernel registered async completion conditions, which the simulated device does not support";
-            if latch(&self.sh.sched_error, 101) == 101 {
-                self.sh.set_message(msg);
-            }
-            self.sh.end_run();
+            self.sh.latch_sched(101, msg);
         }
     }
 
@@ -987,11 +1290,10 @@ impl<'a> Sched<'a> {
                 let func = d.kernel_id[if shp == shape::AIC { 0 } else { 1 }].load(Relaxed);
                 self.buf.prepare(payload, raw, b as i32, blocks as i32, core);
                 let args = self.buf.args();
-                let exec = self.exec;
-                let r = catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask(func, args, core)));
+                let r = run_guarded(self.exec, func, args, core);
                 self.release(&core);
-                if r.is_err() {
-                    self.kernel_failed(func);
+                if let Some(m) = r {
+                    self.kernel_failed(raw, &m);
                     return true;
                 }
                 self.check_async(&self.buf);
@@ -1018,15 +1320,15 @@ impl<'a> Sched<'a> {
                     buf.prepare(payload, raw, b as i32, blocks as i32, *core);
                     jobs.push((d.kernel_id[*lane].load(Relaxed), buf, *core));
                 }
-                let panicked = self.gang.run_all(self.exec, &mut jobs);
+                let failure = self.gang.run_all(self.exec, &mut jobs);
                 lanes.iter().for_each(|(_, c)| self.release(c));
                 for (_, buf, _) in &jobs {
                     self.check_async(buf);
                 }
                 let n = jobs.len() as i16;
                 self.mix_bufs.extend(jobs.into_iter().map(|j| j.1));
-                if panicked {
-                    self.kernel_failed(d.kernel_id[lanes[0].0].load(Relaxed));
+                if let Some(m) = failure {
+                    self.kernel_failed(raw, &m);
                     return true;
                 }
                 self.subtasks_done(s, n);
@@ -1105,13 +1407,13 @@ impl<'a> Sched<'a> {
                 (d.kernel_id[*lane].load(Relaxed), buf, *c)
             })
             .collect();
-        let panicked = self.gang.run_all(self.exec, &mut jobs);
+        let failure = self.gang.run_all(self.exec, &mut jobs);
         cores.iter().for_each(|(_, c, _)| self.release(c));
         for (_, buf, _) in &jobs {
             self.check_async(buf);
         }
-        if panicked {
-            self.kernel_failed(jobs[0].0);
+        if let Some(m) = failure {
+            self.kernel_failed(raw, &m);
             return true;
         }
         self.subtasks_done(s, jobs.len() as i16);
@@ -1134,21 +1436,35 @@ impl<'a> Sched<'a> {
             if pool.available() < nf {
                 pool.reclaim(ring, true);
             }
-            if pool.available() < nf {
+            // Every wired task holds `nf` entries until it retires, whether or
+            // not its producers already completed (those entries stay
+            // reserved): the pool's accounting, and so an exhaustion report,
+            // does not depend on timing.
+            let need = nf;
+            if pool.available() < need {
                 let cap = pool.capacity();
                 let la = ring.last_task_alive.load(Acquire);
                 let gated = ring.head_scope_gated(la);
-                if (nf > cap || (sh.producer_blocked.load(Acquire) && gated)) && !ws.reported[r] {
-                    ws.reported[r] = true;
-                    let msg = format!(
-                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {nf} dependency entries, {} of {cap} available. Solution: raise the ring's dep pool (dep_pool / PTO2_RING_DEP_POOL) or split the scope",
+                let cause = if need > cap {
+                    Some("the task alone needs more entries than the pool holds")
+                } else if sh.producer_blocked.load(Acquire) && gated {
+                    Some("the orchestrator is blocked on the full wiring queue and the ring's oldest task waits for its scope to end")
+                } else if head_waits_on_unwired(sh, r, la) {
+                    Some("the ring's oldest live task has a consumer that is not wired yet, so no entry of this ring can be freed")
+                } else {
+                    None
+                };
+                if let Some(cause) = cause {
+                    if !ws.reported[r] {
+                        ws.reported[r] = true;
+                        let used = cap - pool.available();
+                        let msg = format!(
+                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {need} dependency entries, dep pool used {used} of capacity {cap} ({} available); cause: {cause}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL) or split the scope",
                             pool.available()
                         );
-                    crate::diagnostics::log::error("wiring", &msg);
-                    if latch(&sh.orch_error, codes::DEP_POOL_OVERFLOW) == codes::DEP_POOL_OVERFLOW {
-                        sh.set_message(&msg);
+                        crate::diagnostics::log::error("wiring", &msg);
+                        sh.latch_orch(codes::DEP_POOL_OVERFLOW, &msg);
                     }
-                    sh.end_run();
                 }
                 break;
             }
@@ -1167,6 +1483,7 @@ impl<'a> Sched<'a> {
                     p.unlock();
                 })
             };
+            pool.reserve(early as u64);
             s.dep_pool_mark.store(pool.top as i32, Relaxed);
             if sh.scope_stats {
                 sh.dep_snapshot[r].0.store(pool.tail as i64, Relaxed);

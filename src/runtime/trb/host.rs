@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 use super::layout::{codes, RingMemory, TrbMemory};
+use super::shared::FatalSource;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::callable::Registry;
 use crate::config::ResolvedRun;
@@ -24,10 +25,37 @@ use crate::orchestration::so::OrchestrationSo;
 
 /// Per-device TRB state: the engine (threads persist across runs, parked
 /// when idle) and the prebuilt arena cache.
+///
+/// # Stuck user code
+/// When a run abandons a thread stuck in user code (see [`TrbEngine::run`]),
+/// the device is poisoned: every later run fails with "context poisoned,
+/// finalize and re-create", and everything the stuck thread may still touch
+/// is leaked, never freed or reused: the arena cache, the callable registry
+/// (kernel and orchestration SOs stay loaded; the context's registry is left
+/// empty), the run's executor and orchestration closure, and every device
+/// allocation of the context (no longer tracked, never freed). Its threads
+/// are detached, never joined, so neither finalize nor process exit waits
+/// for them.
 pub struct TrbDevice {
     engine: TrbEngine,
     arenas: ArenaCache,
     timeout_ms: u64,
+}
+
+impl TrbDevice {
+    /// Why the device is poisoned (a run abandoned a stuck thread), if it is.
+    pub fn poisoned(&self) -> Option<&str> {
+        self.engine.poisoned()
+    }
+}
+
+impl Drop for TrbDevice {
+    fn drop(&mut self) {
+        if self.engine.poisoned().is_some() {
+            // The stuck thread may still use the arenas.
+            std::mem::forget(std::mem::take(&mut self.arenas));
+        }
+    }
 }
 
 impl TrbDevice {
@@ -94,17 +122,19 @@ struct KernelExecutor<'a> {
 }
 
 impl CoreExecutor for KernelExecutor<'_> {
-    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) {
+    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> std::result::Result<(), String> {
         match self.callable.kernel_entry(func_id) {
             Some(f) => {
                 let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, self.device_id);
                 // SAFETY: `f` is the `kernel_entry` of a kernel SO that stays
                 // loaded for the whole run; `args` is the 50-slot argument
                 // array of the dispatch payload the engine built for it.
-                unsafe { f(args as *mut i64) };
+                unsafe { crate::kernel::so::call_kernel(f, args as *mut i64) }
+                    .map_err(|e| format!("kernel func_id={func_id}: {e}"))
             }
             None => {
                 let _ = self.missing.compare_exchange(-1, func_id, Ordering::AcqRel, Ordering::Acquire);
+                Ok(())
             }
         }
     }
@@ -136,6 +166,9 @@ pub fn run(
     device_id: i32,
     run_cfg: &ResolvedRun,
 ) -> Result<u64> {
+    if let Some(p) = trb.poisoned() {
+        return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
+    }
     if shape.threads < 2 {
         return Err(Error::InvalidArgument(format!(
             "aicpu_thread_num = {} leaves no scheduler thread for tensormap_and_ringbuffer: must be in [2, 4] (schedulers + 1 orchestrator)",
@@ -159,7 +192,9 @@ pub fn run(
     registry.note_device_load(id);
     let reg = registry.get(id)?;
     let so = reg.device_orch.as_ref().expect("loaded above");
-    let executor = KernelExecutor { callable: reg, device_id, missing: AtomicI32::new(-1) };
+    // Boxed: a thread abandoned in a kernel keeps using it, so it must be
+    // leakable.
+    let executor = Box::new(KernelExecutor { callable: reg, device_id, missing: AtomicI32::new(-1) });
 
     let staged = staging::stage(memory, args, &reg.signature)?;
     let arena = match trb.arenas.get_or_build(&key) {
@@ -187,12 +222,15 @@ pub fn run(
     }
     let t0 = Instant::now();
     let entry_args = staged.args.as_bytes().as_ptr();
-    let mut orchestrate = |api: &mut dyn super::api::OrchestratorApi| {
-        // SAFETY: `entry_args` is the staged, 64-aligned 17472-byte
-        // ChipStorageTaskArgs, alive until `staged` is consumed below.
-        unsafe { so.run(api, entry_args) }
-    };
-    let report = trb.engine.run(&mem, params, &executor, &mut orchestrate);
+    // Boxed for the same reason as the executor.
+    let mut orchestrate: Box<super::engine::Orchestrate<'_>> =
+        Box::new(move |api: &mut dyn super::api::OrchestratorApi| {
+            // SAFETY: `entry_args` is the staged, 64-aligned 17472-byte
+            // ChipStorageTaskArgs, alive until `staged` is consumed below
+            // (or leaked with it).
+            unsafe { so.run(api, entry_args) }
+        });
+    let report = trb.engine.run(&mem, params, &*executor, &mut *orchestrate);
     let device_ns = t0.elapsed().as_nanos() as u64;
     let report = match report {
         Ok(r) => r,
@@ -201,6 +239,16 @@ pub fn run(
             return Err(e);
         }
     };
+    if report.abandoned.is_some() {
+        // A thread stuck in user code may still use all of these (see
+        // TrbDevice): leak them.
+        Box::leak(orchestrate);
+        Box::leak(executor);
+        std::mem::forget(staged);
+        std::mem::forget(std::mem::take(registry));
+        memory.leak_all();
+        return Err(if report.status != 0 { runtime_error(&report) } else { Error::UserCode(report.message.clone()) });
+    }
     if exec.enable_scope_stats != 0 {
         if let Err(e) = write_scope_stats(&exec.output_prefix, &report) {
             staged.release(memory);
@@ -211,6 +259,15 @@ pub fn run(
     if report.status != 0 {
         staged.release(memory);
         return Err(runtime_error(&report));
+    }
+    if report.fatal {
+        // A fatal without a PTO2 code: user code failed (a kernel threw, or
+        // report_fatal with code 0), or an internal error.
+        staged.release(memory);
+        return Err(match report.first_source {
+            Some(FatalSource::Scheduler) => Error::Panic(report.message.clone()),
+            _ => Error::UserCode(report.message.clone()),
+        });
     }
     if missing >= 0 {
         staged.release(memory);

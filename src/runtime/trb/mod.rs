@@ -18,4 +18,6 @@ pub use layout::{OwnedTrbMemory, TrbMemory};
 pub use stats::{scope_stats_jsonl, ScopeStatRecord};
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;

@@ -15,7 +15,7 @@ use super::layout::{
     SPIN_CHECK_INTERVAL, TENSOR_DATA_TIMEOUT_MS,
 };
 use super::pools::FaninPool;
-use super::ring::{latch, TaskAllocator};
+use super::ring::TaskAllocator;
 use super::shared::{shape_of, RunShared, FLAG_SYNC_START, LANE_AIC, LANE_AIV0, LANE_AIV1};
 use super::stats::{ScopePhase, ScopeStatRecord};
 use super::tensormap::{Overlap, TensorMap};
@@ -109,6 +109,11 @@ impl<'s> Orchestrator<'s> {
         (self.top.max(0) as usize).min(MAX_RINGS - 1)
     }
 
+    /// The run state this orchestrator works on.
+    pub fn shared(&self) -> &'s RunShared {
+        self.sh
+    }
+
     /// Scope depth (-1 = none).
     pub fn depth(&self) -> i32 {
         self.top
@@ -125,12 +130,6 @@ impl<'s> Orchestrator<'s> {
     /// Latches `code` (first wins) and marks the orchestrator fatal.
     fn mark_fatal(&mut self, code: i32, msg: &str) {
         self.fatal = true;
-        if code == 0 {
-            self.sh.fatal_flag.store(true, Release);
-            self.sh.set_message(msg);
-            self.sh.end_run();
-            return;
-        }
         let latched = self.sh.latch_orch(code, msg);
         if latched == code {
             log::error("orchestrator", &format!("FATAL(code={code}): {msg}"));
@@ -139,18 +138,15 @@ impl<'s> Orchestrator<'s> {
         }
     }
 
-    /// Stores a code directly (allocator deadlock reports and pool overflow).
+    /// Latches an allocator or pool report (code 0: unwinding after an
+    /// earlier fatal, nothing to latch). The first fatal of the run wins.
     fn store_fatal(&mut self, code: i32, msg: &str) {
         self.fatal = true;
         if code == 0 {
             return;
         }
         log::error("orchestrator", msg);
-        self.sh.orch_error.store(code, Release);
-        let mut m = self.sh.message.lock().unwrap_or_else(|e| e.into_inner());
-        *m = Some(msg.to_string());
-        drop(m);
-        self.sh.end_run();
+        self.sh.latch_orch(code, msg);
     }
 
     fn record_stat(&mut self, phase: ScopePhase, site: Option<(String, i32)>) {
@@ -254,7 +250,7 @@ impl<'s> Orchestrator<'s> {
         let w = self.sh.rings[ring].window as usize;
         if in_scope >= w - 1 {
             let msg = format!(
-                "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window (task_window / PTO2_RING_TASK_WINDOW)",
+                "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window (ring_task_window / PTO2_RING_TASK_WINDOW)",
                 self.top,
                 w - 1
             );
@@ -327,7 +323,7 @@ impl<'s> Orchestrator<'s> {
         Some((ring, a.local, a.base, raw))
     }
 
-    fn validate(&mut self, args: &TaskArgsView<'_>) -> bool {
+    fn validate(&mut self, func: &str, args: &TaskArgsView<'_>) -> bool {
         let err = if args.tensors.len() > MAX_TENSOR_ARGS {
             Some(format!("Too many tensor args (max {MAX_TENSOR_ARGS})"))
         } else if args.scalars.len() > MAX_SCALAR_ARGS {
@@ -335,13 +331,86 @@ impl<'s> Orchestrator<'s> {
         } else if args.block_num < 1 {
             Some(format!("block_num must be >= 1 (got {})", args.block_num))
         } else {
-            None
+            args.tensors.iter().enumerate().find_map(|(i, a)| {
+                let problem = match a {
+                    TensorArg::Output(c) => create_violation(c),
+                    TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => {
+                        view_violation(t)
+                    }
+                };
+                problem.map(|p| format!("{func}: tensor arg {i}: {p}"))
+            })
         };
         if let Some(e) = err {
             self.mark_fatal(codes::INVALID_ARGS, &format!("FATAL: Invalid Arg Detected! {e}"));
             return false;
         }
         true
+    }
+
+    /// Latches INVALID_ARGS for an API call made after
+    /// `rt_orchestration_done`; true when the call must be refused.
+    fn refuse_after_done(&mut self, func: &str) -> bool {
+        if !self.done {
+            return false;
+        }
+        self.mark_fatal(
+            codes::INVALID_ARGS,
+            &format!("FATAL: Invalid Arg Detected! {func} after rt_orchestration_done (no call may submit or open a scope once orchestration is done)"),
+        );
+        true
+    }
+
+    /// `scope_end` as the orchestration calls it: closing a scope that the
+    /// orchestration did not open (the runtime's root scope, or after
+    /// `rt_orchestration_done`) is a fatal INVALID_ARGS.
+    pub fn user_scope_end(&mut self) {
+        if self.shared_fatal() {
+            return;
+        }
+        if self.top <= 0 {
+            let why = if self.done { "after rt_orchestration_done" } else { "without a matching scope_begin" };
+            self.mark_fatal(
+                codes::INVALID_ARGS,
+                &format!(
+                    "FATAL: Invalid Arg Detected! scope_end {why} (scope_end calls must balance scope_begin calls)"
+                ),
+            );
+            return;
+        }
+        self.scope_end();
+    }
+
+    /// Checks `indices` against `tensor` for get/set_tensor_data; the
+    /// problem, if any.
+    fn index_violation(tensor: &Tensor, indices: &[u32]) -> Option<String> {
+        if let Some(p) = view_violation(tensor) {
+            return Some(p);
+        }
+        let n = tensor.dims();
+        if indices.len() != n {
+            return Some(format!(
+                "{} indices given for a tensor of ndims {n} (one index per dimension)",
+                indices.len()
+            ));
+        }
+        for (d, (&i, &s)) in indices.iter().zip(tensor.shapes.iter()).enumerate() {
+            if i >= s {
+                return Some(format!(
+                    "index {i} out of range for dimension {d} of size {s} (each index must be < its shape)"
+                ));
+            }
+        }
+        let flat = indices.iter().zip(tensor.strides.iter()).map(|(&i, &s)| i as u128 * s as u128).sum::<u128>()
+            + tensor.start_offset as u128;
+        let end = (flat + 1) * tensor.elem_size() as u128;
+        if end > tensor.buffer_size as u128 {
+            return Some(format!(
+                "element at offset {flat} ends at byte {end}, beyond the tensor's buffer.size {} (the element must lie within the tensor)",
+                tensor.buffer_size
+            ));
+        }
+        None
     }
 
     fn output_layout(&mut self, args: &TaskArgsView<'_>) -> Option<(Vec<u64>, u64)> {
@@ -440,7 +509,7 @@ impl<'s> Orchestrator<'s> {
             }
             if need > pool_cap {
                 let msg = format!(
-                    "Fanin Spill Pool Overflow: ring {ring} task needs {need} spill entries, pool capacity {pool_cap}. Solution: raise the ring's dep pool (dep_pool / PTO2_RING_DEP_POOL)"
+                    "Fanin Spill Pool Overflow: ring {ring} task needs {need} spill entries, pool capacity {pool_cap}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL)"
                 );
                 self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
                 return false;
@@ -455,17 +524,21 @@ impl<'s> Orchestrator<'s> {
                     self.fatal = true;
                     return false;
                 }
-                if stall_start.elapsed() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS) {
+                // Spill entries are freed only as the ring's oldest task
+                // retires; a scope-gated head waits for this (blocked)
+                // orchestrator, so the wait is permanent.
+                let gated = sh.rings[ring].head_scope_gated(sh.rings[ring].last_task_alive.load(Acquire));
+                if gated || stall_start.elapsed() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS) {
+                    let cause = if gated {
+                        "the ring's oldest task waits for its scope to end (scope-gated)"
+                    } else {
+                        "no entry freed for 500 ms"
+                    };
                     let msg = format!(
-                        "Fanin Spill Pool Deadlock Detected! ring {ring}: used {} of {pool_cap}, need {need}, no entry freed for 500 ms. Solution: raise the ring's dep pool (dep_pool / PTO2_RING_DEP_POOL) or split the scope",
+                        "Fanin Spill Pool Deadlock Detected! ring {ring}: used {} of capacity {pool_cap}, need {need}; cause: {cause}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL) or split the scope",
                         pool.used()
                     );
-                    self.fatal = true;
-                    if latch(&sh.orch_error, codes::DEP_POOL_OVERFLOW) == codes::DEP_POOL_OVERFLOW {
-                        sh.set_message(&msg);
-                        log::error("orchestrator", &msg);
-                    }
-                    sh.end_run();
+                    self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
                     return false;
                 }
             }
@@ -697,6 +770,53 @@ impl<'s> Orchestrator<'s> {
     }
 }
 
+/// Why `c` is not a valid OUTPUT description, if it is not.
+fn create_violation(c: &TensorCreate) -> Option<String> {
+    let n = c.ndims as usize;
+    if n == 0 || n > crate::abi::tensor::MAX_TENSOR_DIMS {
+        return Some(format!("ndims {} out of range 1..={}", c.ndims, crate::abi::tensor::MAX_TENSOR_DIMS));
+    }
+    if crate::abi::types::elem_size_of_raw(c.dtype) == 0 {
+        return Some(format!("unknown dtype {}", c.dtype));
+    }
+    let bytes = c.shapes[..n].iter().fold(crate::abi::types::elem_size_of_raw(c.dtype) as u128, |a, &s| a * s as u128);
+    if bytes > i32::MAX as u128 {
+        return Some(format!("output of {bytes} bytes exceeds INT32_MAX"));
+    }
+    None
+}
+
+/// Why the view `t` does not lie within its tensor, if it does not: ndims in
+/// 1..=5, a known dtype, and every element of the view (start_offset plus
+/// the strided extent) inside `buffer_size` bytes (checked arithmetic).
+fn view_violation(t: &Tensor) -> Option<String> {
+    let n = t.ndims as usize;
+    if n == 0 || n > crate::abi::tensor::MAX_TENSOR_DIMS {
+        return Some(format!("ndims {} out of range 1..={}", t.ndims, crate::abi::tensor::MAX_TENSOR_DIMS));
+    }
+    let es = t.elem_size() as u128;
+    if es == 0 {
+        return Some(format!("unknown dtype {}", t.dtype));
+    }
+    let shapes = &t.shapes[..n];
+    if shapes.contains(&0) {
+        return None;
+    }
+    let extent: u128 = if t.is_contiguous != 0 {
+        shapes.iter().map(|&s| s as u128).product()
+    } else {
+        1 + shapes.iter().zip(t.strides.iter()).map(|(&s, &st)| (s as u128 - 1) * st as u128).sum::<u128>()
+    };
+    let end = (t.start_offset as u128 + extent) * es;
+    if end > t.buffer_size as u128 {
+        return Some(format!(
+            "view of shape {shapes:?} at start_offset {} ends at byte {end}, beyond the tensor's buffer.size {} (a task tensor view must lie within its tensor)",
+            t.start_offset, t.buffer_size
+        ));
+    }
+    None
+}
+
 fn create_bytes(c: &TensorCreate) -> u64 {
     let n = (c.ndims as usize).min(crate::abi::tensor::MAX_TENSOR_DIMS);
     let numel: u64 = c.shapes[..n].iter().map(|&s| s as u64).product();
@@ -740,7 +860,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         if self.shared_fatal() {
             return SubmitOutcome::empty();
         }
-        if !self.validate(args) {
+        if self.refuse_after_done("submit_task") || !self.validate("submit_task", args) {
             return SubmitOutcome::empty();
         }
         let mut ids = [kernels.aic, kernels.aiv0, kernels.aiv1];
@@ -780,7 +900,10 @@ impl OrchestratorApi for Orchestrator<'_> {
     }
 
     fn submit_dummy_task(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
-        if self.shared_fatal() || !self.validate(args) {
+        if self.shared_fatal()
+            || self.refuse_after_done("submit_dummy_task")
+            || !self.validate("submit_dummy_task", args)
+        {
             return SubmitOutcome::empty();
         }
         let view = TaskArgsView { block_num: 1, require_sync_start: false, ..*args };
@@ -789,6 +912,9 @@ impl OrchestratorApi for Orchestrator<'_> {
 
     fn alloc_tensors(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
         if self.shared_fatal() {
+            return SubmitOutcome::empty();
+        }
+        if self.refuse_after_done("alloc_tensors") {
             return SubmitOutcome::empty();
         }
         let ok = !args.tensors.is_empty()
@@ -800,6 +926,9 @@ impl OrchestratorApi for Orchestrator<'_> {
                 codes::INVALID_ARGS,
                 "FATAL: Invalid Arg Detected! alloc_tensors requires >= 1 tensor, 0 scalars and only OUTPUT tensors",
             );
+            return SubmitOutcome::empty();
+        }
+        if !self.validate("alloc_tensors", args) {
             return SubmitOutcome::empty();
         }
         let Some((offs, total)) = self.output_layout(args) else {
@@ -823,7 +952,7 @@ impl OrchestratorApi for Orchestrator<'_> {
 
     fn scope_begin(&mut self, mode: ScopeMode) {
         let site = self.pending_site.take();
-        if self.shared_fatal() {
+        if self.shared_fatal() || self.refuse_after_done("scope_begin") {
             return;
         }
         if mode == ScopeMode::Auto && self.in_manual_scope() {
@@ -885,6 +1014,10 @@ impl OrchestratorApi for Orchestrator<'_> {
             log::error("get_tensor_data", "tensor has a null buffer address");
             return 0;
         }
+        if let Some(p) = Self::index_violation(tensor, indices) {
+            self.mark_fatal(codes::INVALID_ARGS, &format!("FATAL: Invalid Arg Detected! get_tensor_data: {p}"));
+            return 0;
+        }
         let ids = self.tensor_wait_set(tensor);
         if !self.wait_producers(&ids, false) {
             return 0;
@@ -903,6 +1036,10 @@ impl OrchestratorApi for Orchestrator<'_> {
         }
         if tensor.buffer_addr == 0 {
             log::error("set_tensor_data", "tensor has a null buffer address");
+            return;
+        }
+        if let Some(p) = Self::index_violation(tensor, indices) {
+            self.mark_fatal(codes::INVALID_ARGS, &format!("FATAL: Invalid Arg Detected! set_tensor_data: {p}"));
             return;
         }
         let ids = self.tensor_wait_set(tensor);

@@ -131,6 +131,14 @@ impl DepListPool {
         Some(e as *const DepEntry as *mut DepEntry)
     }
 
+    /// Reserves `n` entries without linking them (the share of a wired
+    /// task whose producers had already completed). The caller checked
+    /// `available() >= n`.
+    pub fn reserve(&mut self, n: u64) {
+        self.top += n.min(self.available());
+        self.high_water = self.high_water.max(self.top - self.tail);
+    }
+
     /// Frees the entries of consumed consumers (§5.6). Call only while
     /// holding the wiring lock (no task of this ring is being wired).
     pub fn reclaim(&mut self, ring: &RingShared, force: bool) {

@@ -149,15 +149,27 @@ impl WiringQueue {
         }
     }
 
+    /// Consumer: calls `f` on every queued value, oldest first, while it
+    /// returns true. Only the consumer may call this (values are not removed).
+    pub fn for_each_pending(&self, mut f: impl FnMut(u64) -> bool) {
+        let h = self.head.0.load(Relaxed);
+        let t = self.tail.0.load(Acquire);
+        for pos in h..t {
+            if !f(self.cell(pos).load(Relaxed)) {
+                break;
+            }
+        }
+    }
+
     /// Consumer: drops the oldest value.
     pub fn advance(&self) {
         self.head.0.fetch_add(1, Release);
     }
 
-    /// Number of queued values. Head is read first: it never passes the tail,
-    /// so a tail read after it is at least as large (reading the tail first
-    /// let a concurrent `advance` make head > tail and the subtraction overflow).
+    /// Number of queued values.
     pub fn len(&self) -> u64 {
+        // Head first: the head never passes the tail, so a tail read after it
+        // is >= it even while the consumer advances concurrently.
         let h = self.head.0.load(Acquire);
         self.tail.0.load(Acquire).saturating_sub(h)
     }

@@ -318,7 +318,9 @@ impl TaskAllocator {
                 if fatal() {
                     return Err(AllocFailure { code: 0, message: "unwinding after a fatal error".into() });
                 }
-                let structural = ring.head_scope_gated(last);
+                // A request larger than the whole heap can never be served.
+                let structural = ring.head_scope_gated(last)
+                    || (matches!(blocked, Blocked::Heap) && align_up(size, ALIGN_SIZE) > self.heap.size);
                 let timed_out = match stalled_since {
                     None => {
                         stalled_since = Some(Instant::now());
@@ -343,7 +345,9 @@ impl TaskAllocator {
         let head = ring.slot(la);
         let fc = head.fanout_count.load(Acquire);
         let fr = head.fanout_refcount.load(Acquire);
-        let cause = if structural {
+        let cause = if matches!(blocked, Blocked::Heap) && align_up(size, ALIGN_SIZE) > self.heap.size {
+            "the request is larger than the ring's whole heap"
+        } else if structural {
             "head task is completed and released by all consumers but its scope has not ended (scope-gated)"
         } else {
             "no progress for 500 ms"
@@ -369,14 +373,14 @@ impl TaskAllocator {
             Blocked::Window => AllocFailure {
                 code: codes::FLOW_CONTROL_DEADLOCK,
                 message: format!(
-                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window (task_window / PTO2_RING_TASK_WINDOW)",
+                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window (ring_task_window / PTO2_RING_TASK_WINDOW)",
                     ring.ring, common
                 ),
             },
             Blocked::Heap => AllocFailure {
                 code: codes::HEAP_RING_DEADLOCK,
                 message: format!(
-                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap (heap / PTO2_RING_HEAP)",
+                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap (ring_heap / PTO2_RING_HEAP)",
                     ring.ring,
                     align_up(size, ALIGN_SIZE),
                     common

@@ -7,7 +7,7 @@ use super::layout::{
 };
 use super::pools::{for_each_consumer, DepListPool, FaninPool};
 use super::queue::{ReadyQueue, WiringQueue};
-use super::ring::{latch, RingShared};
+use super::ring::RingShared;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Mutex;
@@ -223,6 +223,42 @@ pub struct StallInfo {
     pub core: i32,
 }
 
+/// An atomic alone on its cache line (written on every orchestrator call,
+/// read by the watchdog: no false sharing with the schedulers' counters).
+#[repr(align(64))]
+#[derive(Debug, Default)]
+pub struct CachePadded(pub AtomicU64);
+
+/// Which part of a run latched a fatal error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FatalSource {
+    /// The orchestrator (PTO2 codes 1..=99, or 0 for a code-less fatal).
+    Orchestrator,
+    /// A scheduler (PTO2 codes >= 100).
+    Scheduler,
+    /// User code failed: a kernel threw or panicked, or the orchestration
+    /// returned an error.
+    UserCode,
+}
+
+/// The first fatal error of a run (it decides the status and the message)
+/// and up to [`MAX_SECONDARY`] later ones, appended to the message.
+#[derive(Debug, Default)]
+pub struct FatalState {
+    /// Source, code and message of the first fatal error.
+    pub first: Option<(FatalSource, i32, String)>,
+    /// Messages of later fatal errors (bounded).
+    pub secondary: Vec<String>,
+}
+
+/// An orchestration that stays in user code (no runtime call) while no task
+/// is pending or running is stuck after this many watchdog budgets; with work
+/// pending, the single budget applies as for everything else.
+pub const ORCH_STUCK_FACTOR: u64 = 5;
+
+/// How many secondary errors a run keeps.
+pub const MAX_SECONDARY: usize = 4;
+
 /// Everything shared during one run.
 pub struct RunShared {
     /// The rings.
@@ -243,12 +279,18 @@ pub struct RunShared {
     pub orch_error: AtomicI32,
     /// First scheduler error code.
     pub sched_error: AtomicI32,
-    /// Fatal without a code (report_fatal(0) or unwinding).
+    /// Fatal without a PTO2 code (report_fatal(0), user code, unwinding).
     pub fatal_flag: AtomicBool,
     /// Stall locator.
     pub stall: Mutex<StallInfo>,
-    /// First failure message.
-    pub message: Mutex<Option<String>>,
+    /// The first fatal error and the later (secondary) ones.
+    pub fatal: Mutex<FatalState>,
+    /// Orchestrator call epoch: odd while the orchestrator thread runs
+    /// runtime code, even while it runs user code; bumped on every entry to
+    /// and exit from an API call (progress for the watchdog).
+    pub orch_epoch: CachePadded,
+    /// `orch_epoch` as seen by the last watchdog check.
+    pub watchdog_seen_epoch: AtomicU64,
     /// Orchestration finished.
     pub orch_done: AtomicBool,
     /// Σ current_task_index once orchestration is done.
@@ -350,8 +392,8 @@ impl RunShared {
     /// Records progress for the watchdog.
     pub fn progress(&self) {
         let now = self.now_ms();
-        if self.last_progress_ms.load(Relaxed) != now {
-            self.last_progress_ms.store(now, Relaxed);
+        if self.last_progress_ms.load(Relaxed) < now {
+            self.last_progress_ms.fetch_max(now, Relaxed);
         }
     }
 
@@ -360,22 +402,59 @@ impl RunShared {
         self.orch_error.load(Acquire) != 0 || self.sched_error.load(Acquire) != 0 || self.fatal_flag.load(Acquire)
     }
 
-    /// Stores the first failure message.
-    pub fn set_message(&self, msg: &str) {
-        let mut m = self.message.lock().unwrap_or_else(|e| e.into_inner());
-        if m.is_none() {
-            *m = Some(msg.to_string());
+    /// Latches a fatal error and ends the run. The first fatal of the run
+    /// wins atomically, whatever its source: it alone stores its code
+    /// (orchestrator codes into `orch_error`, scheduler codes into
+    /// `sched_error`, code-less and user-code failures into `fatal_flag`) and
+    /// its message; a later one is kept as a secondary message. Returns true
+    /// when this call latched the first fatal.
+    pub fn latch_fatal(&self, source: FatalSource, code: i32, msg: &str) -> bool {
+        let mut f = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
+        let first = f.first.is_none();
+        if first {
+            f.first = Some((source, code, msg.to_string()));
+            match source {
+                FatalSource::Orchestrator if code != 0 => self.orch_error.store(code, SeqCst),
+                FatalSource::Scheduler if code != 0 => self.sched_error.store(code, SeqCst),
+                _ => self.fatal_flag.store(true, SeqCst),
+            }
+        } else if f.secondary.len() < MAX_SECONDARY {
+            f.secondary.push(msg.to_string());
+        }
+        drop(f);
+        self.end_run();
+        first
+    }
+
+    /// Source and code of the first fatal, if any.
+    pub fn first_fatal(&self) -> Option<(FatalSource, i32)> {
+        self.fatal.lock().unwrap_or_else(|e| e.into_inner()).first.as_ref().map(|(s, c, _)| (*s, *c))
+    }
+
+    /// Latches an orchestrator code (see [`latch_fatal`](Self::latch_fatal));
+    /// returns the code that decides the run (0 when the first fatal had none).
+    pub fn latch_orch(&self, code: i32, msg: &str) -> i32 {
+        if self.latch_fatal(FatalSource::Orchestrator, code, msg) {
+            code
+        } else {
+            self.first_fatal().map_or(0, |f| f.1)
         }
     }
 
-    /// Latches an orchestrator code (first wins) with a message.
-    pub fn latch_orch(&self, code: i32, msg: &str) -> i32 {
-        let l = latch(&self.orch_error, code);
-        if l == code {
-            self.set_message(msg);
-        }
-        self.end_run();
-        l
+    /// Latches a scheduler code; true when it is the run's first fatal.
+    pub fn latch_sched(&self, code: i32, msg: &str) -> bool {
+        self.latch_fatal(FatalSource::Scheduler, code, msg)
+    }
+
+    /// Whether the orchestration is currently in user code (not inside a
+    /// runtime call); see `orch_epoch`.
+    pub fn orch_in_user_code(&self) -> bool {
+        self.orch_epoch.0.load(Acquire) % 2 == 0
+    }
+
+    /// Whether a fatal error was latched.
+    pub fn has_fatal(&self) -> bool {
+        self.fatal.lock().unwrap_or_else(|e| e.into_inner()).first.is_some()
     }
 
     /// Ends the run (emergency or normal) and wakes everyone.
@@ -505,33 +584,52 @@ impl RunShared {
         }
     }
 
-    /// Watchdog check (§9.7); returns true when it fired.
-    pub fn watchdog(&self) -> bool {
+    /// Watchdog check (§9.7); returns true when it fired. It fires when
+    /// nothing progressed for more than `timeout_ms` while a kernel runs,
+    /// tasks are pending, or the orchestration is in user code (a stuck
+    /// orchestration). Progress is any completion or wiring, and every
+    /// orchestrator API call (a slow orchestrator is not a stall), which the
+    /// watchdog thread samples (`sample`, every millisecond) and any thread
+    /// samples before firing, so the fire comes one budget after the last
+    /// progress, not two.
+    pub fn watchdog(&self, sample: bool) -> bool {
         if self.run_complete.load(Acquire) {
             return false;
         }
         let now = self.now_ms();
+        if !sample && now.saturating_sub(self.last_progress_ms.load(Relaxed)) <= self.timeout_ms {
+            return false;
+        }
+        let epoch = self.orch_epoch.0.load(Acquire);
+        if self.sample_orch_progress(now, epoch) {
+            return false;
+        }
         let last = self.last_progress_ms.load(Relaxed);
         if now.saturating_sub(last) <= self.timeout_ms {
             return false;
         }
-        // New submissions count as progress (a slow orchestrator is not a stall).
-        let submitted = self.submitted.load(Acquire);
-        if self.watchdog_seen_submitted.swap(submitted, AcqRel) != submitted {
-            self.last_progress_ms.store(now, Relaxed);
-            return false;
-        }
         let running = self.cores.iter().any(|c| c.running.load(Acquire) != 0);
         let pending = self.submitted.load(Acquire) > self.completed.load(Acquire);
-        if !running && !pending {
-            self.last_progress_ms.store(now, Relaxed);
+        // With nothing pending, an orchestration busy in user code between
+        // two runtime calls is slow, not stuck, until ORCH_STUCK_FACTOR budgets.
+        let orch_in_user = !self.orch_done.load(Acquire) && epoch % 2 == 0;
+        let orch_stuck = orch_in_user && now.saturating_sub(last) > self.timeout_ms.saturating_mul(ORCH_STUCK_FACTOR);
+        if !running && !pending && !orch_stuck {
+            if !orch_in_user {
+                self.last_progress_ms.fetch_max(now, Relaxed);
+            }
             return false;
         }
         let info = self.classify_stall();
-        if latch(&self.sched_error, codes::SCHEDULER_TIMEOUT) == codes::SCHEDULER_TIMEOUT {
+        if self.first_fatal().is_none() {
             *self.stall.lock().unwrap_or_else(|e| e.into_inner()) = info;
+            let stuck_orch = if orch_stuck && !running {
+                " (the orchestration has not returned to the runtime: a stuck orchestration)"
+            } else {
+                ""
+            };
             let msg = format!(
-                "TIMEOUT_EXIT: scheduler made no progress for {} ms (budget scheduler_timeout_ms={} / PTO2_SCHEDULER_TIMEOUT_MS) sub_class={} completed={} submitted={} running={} ready={} waiting={} orch_done={} stuck_task_id=0x{:x} stuck_core={}",
+                "TIMEOUT_EXIT: scheduler made no progress for {} ms (budget scheduler_timeout_ms={} / PTO2_SCHEDULER_TIMEOUT_MS){stuck_orch} sub_class={} completed={} submitted={} running={} ready={} waiting={} orch_done={} stuck_task_id=0x{:x} stuck_core={}",
                 now - last,
                 self.timeout_ms,
                 stall::label(info.detail),
@@ -545,10 +643,24 @@ impl RunShared {
                 info.core
             );
             crate::diagnostics::log::error("scheduler_watchdog", &msg);
-            self.set_message(&msg);
+            self.latch_sched(codes::SCHEDULER_TIMEOUT, &msg);
         }
         self.end_run();
         true
+    }
+
+    /// Counts orchestrator activity (submissions, API calls) since the last
+    /// sample as progress at `now`; true when there was some.
+    fn sample_orch_progress(&self, now: u64, epoch: u64) -> bool {
+        let submitted = self.submitted.load(Acquire);
+        let moved =
+            self.watchdog_seen_submitted.load(Relaxed) != submitted || self.watchdog_seen_epoch.load(Relaxed) != epoch;
+        if moved {
+            self.watchdog_seen_submitted.store(submitted, Relaxed);
+            self.watchdog_seen_epoch.store(epoch, Relaxed);
+            self.last_progress_ms.fetch_max(now, Relaxed);
+        }
+        moved
     }
 
     /// Consumer bits of fanout counters: all claimed consumers released?

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 struct FnExec<F: Fn(i32, *mut u64, SimCore) + Sync>(F);
 impl<F: Fn(i32, *mut u64, SimCore) + Sync> CoreExecutor for FnExec<F> {
-    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) {
-        (self.0)(func_id, args, core)
+    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> Result<(), String> {
+        (self.0)(func_id, args, core);
+        Ok(())
     }
 }
 
@@ -46,6 +47,10 @@ fn run_with(p: RunParams, exec: &dyn CoreExecutor, mut f: impl FnMut(&mut dyn Or
         })
         .unwrap();
     assert!(t.elapsed() < Duration::from_secs(10));
+    if r.abandoned.is_some() {
+        // A thread stuck in user code may still use the run's memory.
+        std::mem::forget(mem);
+    }
     r
 }
 
