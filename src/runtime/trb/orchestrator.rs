@@ -149,9 +149,33 @@ impl<'s> Orchestrator<'s> {
         self.sh.latch_orch(code, msg);
     }
 
+    /// Scope statistics only: lets the wiring thread catch up before a
+    /// scope-end record, so the dep-pool snapshot counts the entries of the
+    /// scope's tasks (they are taken when a task is wired, after its submit).
+    /// Stops once the queue is empty, the run failed, or the wiring made no
+    /// progress for 2 ms (it is blocked, e.g. on a full pool that only this
+    /// scope's end can free: waiting longer would deadlock).
+    fn settle_wiring(&self) {
+        let mut pending = self.sh.wiring.len();
+        let mut since = Instant::now();
+        while pending > 0 && !self.sh.failed() {
+            std::thread::yield_now();
+            let now = self.sh.wiring.len();
+            if now < pending {
+                pending = now;
+                since = Instant::now();
+            } else if since.elapsed() >= Duration::from_millis(2) {
+                break;
+            }
+        }
+    }
+
     fn record_stat(&mut self, phase: ScopePhase, site: Option<(String, i32)>) {
         if !self.sh.scope_stats || self.top < 0 || self.top > 63 {
             return;
+        }
+        if phase == ScopePhase::End {
+            self.settle_wiring();
         }
         let ring = self.current_ring();
         let r = &self.sh.rings[ring];
