@@ -21,15 +21,24 @@ use simpler::abi::{ArgDirection, ChipCallableBuilder};
 mod chip_callable;
 #[path = "../fuzz/fuzz_targets/config_set.rs"]
 mod config_set;
+#[path = "../fuzz/fuzz_targets/elf_image.rs"]
+mod elf_image;
 #[path = "../fuzz/fuzz_targets/env_value.rs"]
 mod env_value;
+#[path = "../fuzz/fuzz_targets/task_args.rs"]
+mod task_args;
 
 /// A fuzz target's entry: one input, panics on a broken property.
 type Entry = fn(&[u8]);
 
 /// Every fuzz target: its name (= `[[bin]]` name = corpus directory) and entry.
-const TARGETS: &[(&str, Entry)] =
-    &[("env_value", env_value::run), ("config_set", config_set::run), ("chip_callable", chip_callable::run)];
+const TARGETS: &[(&str, Entry)] = &[
+    ("env_value", env_value::run),
+    ("config_set", config_set::run),
+    ("chip_callable", chip_callable::run),
+    ("task_args", task_args::run),
+    ("elf_image", elf_image::run),
+];
 
 /// Each target's committed corpus holds at least this many seeds.
 const MIN_SEEDS: usize = 4;
@@ -187,4 +196,21 @@ fn builder_made_chip_callable_seeds_are_committed_and_current() {
     let parsed = simpler::abi::parse_chip_callable(&real).expect("the real image parses");
     assert!(parsed.orch_so.starts_with(b"\x7fELF") && parsed.children.len() == 3);
     assert!(parsed.children.iter().all(|c| c.binary.starts_with(b"\x7fELF")));
+}
+
+/// The seeds named `valid_*` (task_args) and the real kernel (elf_image) are
+/// accepted, every other seed of those targets is refused: the corpus covers
+/// both verdicts, so the fuzzers start from each side of every rule.
+#[test]
+fn validator_seeds_cover_both_verdicts() {
+    for (target, accepts, accepted) in [
+        ("task_args", task_args::accepts as fn(&[u8]) -> bool, "valid_"),
+        ("elf_image", elf_image::accepts as fn(&[u8]) -> bool, "kernel_noop.so"),
+    ] {
+        for f in corpus_files(target) {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            let data = std::fs::read(&f).unwrap();
+            assert_eq!(accepts(&data), name.starts_with(accepted), "{target}/{name}");
+        }
+    }
 }
