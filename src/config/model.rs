@@ -181,6 +181,13 @@ impl RuntimeConfig {
                         check(spec, Some(r), v)?;
                     }
                 }
+                if spec.knob == Knob::RingTaskWindow {
+                    // A set never leaves a config that validation refuses
+                    // (the sum rule of `validate`), and a refused set changes nothing.
+                    let given: [u64; RING_COUNT] =
+                        std::array::from_fn(|r| new.per_ring[r].or(new.all).unwrap_or(MIN_WINDOW));
+                    check_window_sum(&given, "after this set, an unset ring counted as 4")?;
+                }
                 *slot = new;
             }
             Shape::Scalar => {

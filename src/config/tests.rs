@@ -305,9 +305,14 @@ fn sum_of_task_windows_is_bounded_at_validate_and_resolve() {
     for part in ["ring_task_window", "4294967296", "2147483647", "PTO2_RING_TASK_WINDOW"] {
         assert!(msg.contains(part), "'{part}' missing: {msg}");
     }
+    // The string setter refuses it at once and leaves the config unchanged
+    // (found by the config_set fuzz target: a successful set must validate).
     let mut cfg = RuntimeConfig::new();
-    cfg.set_str("ring_task_window", "1073741824").unwrap();
-    assert!(cfg.validate().is_err());
+    let e = cfg.set_str("ring_task_window", "1073741824").unwrap_err();
+    assert!(e.to_string().contains("PTO2_RING_TASK_WINDOW"), "{e}");
+    assert_eq!(cfg, RuntimeConfig::new());
+    cfg.set_str("ring_task_window", "1073741824,4,4,4").unwrap();
+    assert!(cfg.validate().is_ok());
     // One large ring with the others unset passes validate; the resolved
     // sum decides: defaults fit, an environment of 2^30 per ring does not.
     let cfg = RuntimeConfig::builder().ring_task_window_at(0, 1 << 30).build().unwrap();
