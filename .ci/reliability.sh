@@ -226,8 +226,10 @@ step_fuzz() {
     log=$out/$t.log
     mkdir -p "$out/$t/new" "$out/$t/artifacts"
     # New inputs go to a scratch dir (first corpus arg); the committed corpus is only read.
+    # A fixed seed (SIMPLER_FUZZ_SEED, default 1) makes a run's mutation sequence
+    # reproducible: a longer local run with the same seed covers what CI will try.
     (cd fuzz && timeout $((FUZZ_SECONDS + 300)) cargo +nightly fuzz run --target-dir "$NTARGET" "$t" \
-      "$out/$t/new" "corpus/$t" -- -max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=2048 \
+      "$out/$t/new" "corpus/$t" -- -max_total_time="$FUZZ_SECONDS" -seed="${SIMPLER_FUZZ_SEED:-1}" -timeout=30 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$out/$t/artifacts/") >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
