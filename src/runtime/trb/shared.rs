@@ -618,7 +618,8 @@ impl RunShared {
         // With nothing pending, an orchestration busy in user code between
         // two runtime calls is slow, not stuck, until 1.5 budgets (ORCH_STUCK_NUM/DEN).
         let orch_in_user = !self.orch_done.load(Acquire) && epoch % 2 == 0;
-        let orch_stuck = orch_in_user && now.saturating_sub(last) > self.timeout_ms.saturating_mul(ORCH_STUCK_NUM) / ORCH_STUCK_DEN;
+        let orch_stuck =
+            orch_in_user && now.saturating_sub(last) > self.timeout_ms.saturating_mul(ORCH_STUCK_NUM) / ORCH_STUCK_DEN;
         if !running && !pending && !orch_stuck {
             if !orch_in_user {
                 self.last_progress_ms.fetch_max(now, Relaxed);
