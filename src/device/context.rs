@@ -110,6 +110,8 @@ struct Inner {
     /// Set when a host_build_graph run abandoned a thread stuck in a kernel
     /// or in the orchestration function.
     hbg_poisoned: Option<String>,
+    /// The host_build_graph orchestration thread (started at the first run).
+    hbg_orch: crate::runtime::hbg::watch::OrchThread,
     warned: HashSet<&'static str>,
     aicpu_binary: Vec<u8>,
     aicore_binary: Vec<u8>,
@@ -161,6 +163,7 @@ impl DeviceContext {
                 registry: Default::default(),
                 trb: None,
                 hbg_poisoned: None,
+                hbg_orch: Default::default(),
                 warned: HashSet::new(),
                 aicpu_binary: Vec::new(),
                 aicore_binary: Vec::new(),
@@ -399,19 +402,24 @@ impl DeviceContext {
         crate::kernel::sim_context::clear_pipe_state(device_id)?;
         let timeout_ms =
             inner.device.map_or(crate::runtime::trb::layout::DEFAULT_SCHEDULER_TIMEOUT_MS, |d| d.timeout_ms());
-        let (mut orch, result) =
-            match crate::runtime::hbg::run_watched(host.func, args, self.memory.clone(), timeout_ms) {
-                crate::runtime::hbg::Watched::Done(orch, result) => (orch, result),
-                crate::runtime::hbg::Watched::Abandoned(e) => {
-                    // The stuck orchestration thread may still use the device
-                    // memory it allocated and the orchestration SO: leak them
-                    // and poison the context (its builder and graph are its own).
-                    self.memory.leak_all();
-                    inner.hbg_poisoned = Some(e.to_string());
-                    std::mem::forget(std::mem::take(&mut inner.registry));
-                    return Err(e);
-                }
-            };
+        let (mut orch, result) = match crate::runtime::hbg::run_watched(
+            &mut inner.hbg_orch,
+            host.func,
+            args,
+            self.memory.clone(),
+            timeout_ms,
+        ) {
+            crate::runtime::hbg::Watched::Done(orch, result) => (orch, result),
+            crate::runtime::hbg::Watched::Abandoned(e) => {
+                // The stuck orchestration thread may still use the device
+                // memory it allocated and the orchestration SO: leak them
+                // and poison the context (its builder and graph are its own).
+                self.memory.leak_all();
+                inner.hbg_poisoned = Some(e.to_string());
+                std::mem::forget(std::mem::take(&mut inner.registry));
+                return Err(e);
+            }
+        };
         let t_dev = Instant::now();
         let mut abandoned = false;
         let result = result.and_then(|()| {
@@ -499,6 +507,7 @@ impl DeviceContext {
         let poisoned = inner.trb.as_ref().is_some_and(|t| t.poisoned().is_some()) || inner.hbg_poisoned.is_some();
         inner.registry.clear();
         inner.trb = None;
+        inner.hbg_orch = Default::default();
         inner.device = None;
         inner.phase = Phase::Finalized;
         self.memory.close_finalized();

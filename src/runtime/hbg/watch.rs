@@ -1,5 +1,6 @@
 //! The watched call of a host_build_graph orchestration: the orchestration
-//! runs on its own thread while the calling thread waits, bounded by
+//! runs on the context's orchestration thread ([`OrchThread`], started at
+//! the first run) while the calling thread waits, bounded by
 //! `STUCK_NUM / STUCK_DEN` watchdog budgets (`scheduler_timeout_ms`) since
 //! the last progress. Every ops-table call counts as progress, so a long but
 //! active builder is never stopped. A builder that stays silent for longer
@@ -10,7 +11,7 @@
 //! allocations and the callable's SOs and poison the context.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ops::{call_hbg_entry, run_orchestration, HbgOrchFn, Orchestrated};
@@ -55,6 +56,44 @@ pub enum Watched {
     Abandoned(Error),
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A device context's persistent orchestration thread (8 MiB stack, the size
+/// a process's main thread gets: the orchestration ran on the caller before).
+/// It is never joined: it ends when this handle is dropped (or replaced) and
+/// its current call returns; process exit does not wait for it.
+#[derive(Debug, Default)]
+pub struct OrchThread {
+    tx: Option<mpsc::Sender<Job>>,
+}
+
+impl OrchThread {
+    fn submit(&mut self, job: Job) -> Result<()> {
+        let tx = match &self.tx {
+            Some(tx) => tx,
+            None => {
+                let (tx, rx) = mpsc::channel::<Job>();
+                std::thread::Builder::new()
+                    .name("hbg-orch".into())
+                    .stack_size(8 << 20)
+                    .spawn(move || {
+                        while let Ok(job) = rx.recv() {
+                            job();
+                        }
+                    })
+                    .map_err(|e| {
+                        Error::State(format!("cannot spawn the host_build_graph orchestration thread: {e}"))
+                    })?;
+                self.tx.insert(tx)
+            }
+        };
+        tx.send(job).map_err(|_| {
+            self.tx = None;
+            Error::State("the host_build_graph orchestration thread is gone".into())
+        })
+    }
+}
+
 /// What the orchestration thread hands back.
 struct Finished(Orchestrated, Result<()>);
 // SAFETY: the raw pointers inside `Orchestrated` are addresses of device
@@ -70,9 +109,16 @@ struct Shared {
 }
 
 /// Calls host_build_graph orchestration `f` with `args` (host pointers) on
-/// a new thread and waits for it, failing with -100 after
-/// `STUCK_NUM / STUCK_DEN × timeout_ms` without progress (see the module docs).
-pub fn run_watched(f: HbgOrchFn, args: &ChipStorageTaskArgs, memory: Arc<DeviceMemory>, timeout_ms: u64) -> Watched {
+/// `thread` and waits for it, failing with -100 after
+/// `STUCK_NUM / STUCK_DEN × timeout_ms` without progress (see the module
+/// docs); `thread` is then replaced by a fresh one at the next use.
+pub fn run_watched(
+    thread: &mut OrchThread,
+    f: HbgOrchFn,
+    args: &ChipStorageTaskArgs,
+    memory: Arc<DeviceMemory>,
+    timeout_ms: u64,
+) -> Watched {
     let shared = Arc::new(Shared { progress: Progress::default(), done: Mutex::new(None), cv: Condvar::new() });
     // The thread owns a copy of the arguments: an abandoned thread may read
     // them after the caller's buffer is gone.
@@ -95,17 +141,9 @@ pub fn run_watched(f: HbgOrchFn, args: &ChipStorageTaskArgs, memory: Arc<DeviceM
         *sh.done.lock().unwrap_or_else(|p| p.into_inner()) = Some(Finished(orch, result));
         sh.cv.notify_all();
     };
-    // The stack an orchestration gets on a process's main thread (8 MiB),
-    // not a spawned thread's 2 MiB default: it ran on the caller before.
-    let spawned = std::thread::Builder::new().name("hbg-orch".into()).stack_size(8 << 20).spawn(body);
-    if let Err(e) = spawned {
-        return Watched::Done(
-            Orchestrated::default(),
-            Err(Error::State(format!("cannot spawn the host_build_graph orchestration thread: {e}"))),
-        );
+    if let Err(e) = thread.submit(Box::new(body)) {
+        return Watched::Done(Orchestrated::default(), Err(e));
     }
-    // Dropping the join handle detaches the thread: it is never joined, and
-    // process exit does not wait for it.
     let budget = Duration::from_millis(timeout_ms.max(1)) * STUCK_NUM / STUCK_DEN;
     let tick = Duration::from_millis((timeout_ms / 20).clamp(1, 20));
     let mut last_calls = shared.progress.calls();
@@ -123,6 +161,8 @@ pub fn run_watched(f: HbgOrchFn, args: &ChipStorageTaskArgs, memory: Arc<DeviceM
         let silent = last_progress.elapsed();
         if silent > budget {
             shared.progress.abandoned.store(true, Ordering::Release);
+            // Detach the stuck thread: it ends if its call ever returns.
+            thread.tx = None;
             let msg = format!(
                 "TIMEOUT_EXIT: the host_build_graph orchestration function made no progress (no ops-table call, \
                  no return) for {} ms, over its budget of {STUCK_NUM}/{STUCK_DEN} x scheduler_timeout_ms={timeout_ms} \
