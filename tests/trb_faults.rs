@@ -76,6 +76,22 @@ fn hbg_images(kernel: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (image(kernel), image(&std::fs::read(add).unwrap()))
 }
 
+/// A host_build_graph callable whose orchestration is `csrc/tests/faulty_hbg_orch.c`
+/// built with `-D<define>` (the example's arguments and kernel_add as func_id 0).
+fn faulty_hbg_orch(define: &str) -> Vec<u8> {
+    let dir = common::scratch("trb_faults");
+    let orch = dir.join(format!("faulty_hbg_orch_{define}.so"));
+    let add = dir.join(format!("hbg_add_for_{define}.so"));
+    let hbg = common::repo().join("cmake/example/hbg");
+    let include = format!("-I{}", hbg.display());
+    let src = common::repo().join("csrc/tests/faulty_hbg_orch.c");
+    common::shared_object(&[src], &orch, &[&include, &format!("-D{define}")]);
+    common::shared_object(&[hbg.join("kernel_add.c")], &add, &[]);
+    let orch = std::fs::read(orch).unwrap();
+    let add = std::fs::read(add).unwrap();
+    ChipCallableBuilder::new(&[In, In, Out], "build_graph", &orch).child(0, &[In, In, Out], &add).build().unwrap()
+}
+
 fn run_hbg(ctx: &DeviceContext, id: i32, out: &mut Vec<f32>) -> simpler::Result<()> {
     let (mut a, mut b) = (vec![1f32; 256], vec![2f32; 256]);
     let args = args_of(&mut [&mut a, &mut b, out], &[256]).unwrap();
@@ -169,6 +185,9 @@ fn stuck_kernel_child() {
     if which == "hbg" {
         return stuck_hbg_kernel();
     }
+    if which == "hbg_orch" {
+        return stuck_hbg_orchestration();
+    }
     let cfg = RuntimeConfig::builder().scheduler_timeout_ms(200).build().unwrap();
     let ctx = context(&cfg);
     register(&ctx, 0, &vector_with_kernel0(&faulty_kernel("HANG"))).unwrap();
@@ -215,6 +234,68 @@ fn stuck_hbg_kernel() {
     println!("CHILD done");
 }
 
+/// The host_build_graph orchestration half of `stuck_kernel_child`: the
+/// orchestration allocates, then sleeps forever without calling the ops table.
+fn stuck_hbg_orchestration() {
+    let cfg =
+        RuntimeConfig::builder().runtime(RuntimeVariant::HostBuildGraph).scheduler_timeout_ms(200).build().unwrap();
+    let ctx = context(&cfg);
+    let (_, good) = hbg_images(&faulty_kernel("HANG"));
+    register(&ctx, 0, &faulty_hbg_orch("HANG")).unwrap();
+    register(&ctx, 1, &good).unwrap();
+    let mut out = vec![-1f32; 256];
+    let start = Instant::now();
+    let e = run_hbg(&ctx, 0, &mut out).unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(e, Error::Runtime { code: 100, .. }), "{e}");
+    assert_eq!(e.legacy_code(), -100);
+    let msg = e.to_string();
+    for needle in
+        ["host_build_graph orchestration", "abandoned", "scheduler_timeout_ms=200", "PTO2_SCHEDULER_TIMEOUT_MS"]
+    {
+        assert!(msg.contains(needle), "{needle:?} missing in: {msg}");
+    }
+    // 1.5 budgets of silence, measured from the last ops call (after the start).
+    assert!(took >= Duration::from_millis(300), "fired early: {took:?}");
+    assert!(out.iter().all(|&v| v == -1.0));
+    println!("CHILD run returned -100 after {} ms", took.as_millis());
+    for (what, r) in [
+        ("run of the stuck callable", run_hbg(&ctx, 0, &mut out)),
+        ("run of a good callable", run_hbg(&ctx, 1, &mut out)),
+        ("prepare", register(&ctx, 2, &good)),
+        ("unregister", ctx.unregister(1)),
+        ("device_config", ctx.device_config().map(|_| ())),
+    ] {
+        let e = r.expect_err(what);
+        assert!(e.to_string().contains("context poisoned, finalize and re-create"), "{what}: {e}");
+    }
+    assert!(out.iter().all(|&v| v == -1.0));
+    ctx.finalize();
+    let fresh = context(&cfg);
+    register(&fresh, 1, &good).unwrap();
+    run_hbg(&fresh, 1, &mut out).expect("a re-created context works");
+    assert!(out.iter().all(|&v| v == 5.0));
+    println!("CHILD done");
+}
+
+/// A builder slower than the budget in total but calling the ops table
+/// every 20 ms (under a 100 ms budget) is never stopped.
+#[test]
+fn slow_but_active_host_build_graph_orchestration_succeeds() {
+    let cfg =
+        RuntimeConfig::builder().runtime(RuntimeVariant::HostBuildGraph).scheduler_timeout_ms(100).build().unwrap();
+    let ctx = context(&cfg);
+    register(&ctx, 0, &faulty_hbg_orch("SLOW")).unwrap();
+    let mut out = vec![-1f32; 256];
+    let start = Instant::now();
+    run_hbg(&ctx, 0, &mut out).expect("an active builder is not stopped");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(600), "30 add_task calls 20 ms apart took only {took:?}");
+    assert!(out.iter().all(|&v| v == 5.0), "{:?}", &out[..4]);
+    assert_eq!(ctx.memory().live_allocations(), 0, "run-scoped device memory is freed");
+    run_hbg(&ctx, 0, &mut out).expect("the context stays usable");
+}
+
 #[test]
 fn stuck_kernel_is_abandoned_and_the_process_exits() {
     check_stuck_child("trb");
@@ -223,6 +304,11 @@ fn stuck_kernel_is_abandoned_and_the_process_exits() {
 #[test]
 fn stuck_host_build_graph_kernel_is_abandoned_and_the_process_exits() {
     check_stuck_child("hbg");
+}
+
+#[test]
+fn stuck_host_build_graph_orchestration_is_abandoned_and_the_process_exits() {
+    check_stuck_child("hbg_orch");
 }
 
 fn check_stuck_child(which: &str) {

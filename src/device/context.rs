@@ -10,7 +10,7 @@
 //! several can run at the same time on different threads of one process.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::abi::callable::ParsedCallable;
@@ -107,8 +107,11 @@ struct Inner {
     device: Option<ResolvedDevice>,
     registry: crate::callable::Registry,
     trb: Option<crate::runtime::trb::host::TrbDevice>,
-    /// Set when a host_build_graph run abandoned a thread stuck in a kernel.
+    /// Set when a host_build_graph run abandoned a thread stuck in a kernel
+    /// or in the orchestration function.
     hbg_poisoned: Option<String>,
+    /// The host_build_graph orchestration thread (started at the first run).
+    hbg_orch: crate::runtime::hbg::watch::OrchThread,
     warned: HashSet<&'static str>,
     aicpu_binary: Vec<u8>,
     aicore_binary: Vec<u8>,
@@ -137,7 +140,9 @@ impl std::ops::DerefMut for Locked<'_> {
 
 /// One simulated device.
 pub struct DeviceContext {
-    memory: DeviceMemory,
+    /// Shared with a host_build_graph orchestration thread, which may outlive
+    /// the context when it is abandoned.
+    memory: Arc<DeviceMemory>,
     inner: Mutex<Inner>,
 }
 
@@ -151,13 +156,14 @@ impl DeviceContext {
     /// A context that still needs `init`.
     pub fn new() -> DeviceContext {
         DeviceContext {
-            memory: DeviceMemory::new_uninitialized(),
+            memory: Arc::new(DeviceMemory::new_uninitialized()),
             inner: Mutex::new(Inner {
                 phase: Phase::Created,
                 device: None,
                 registry: Default::default(),
                 trb: None,
                 hbg_poisoned: None,
+                hbg_orch: Default::default(),
                 warned: HashSet::new(),
                 aicpu_binary: Vec::new(),
                 aicore_binary: Vec::new(),
@@ -394,13 +400,27 @@ impl DeviceContext {
         let host =
             reg.host_orch.as_ref().ok_or_else(|| Error::State(format!("callable {id} has no host orchestration")))?;
         crate::kernel::sim_context::clear_pipe_state(device_id)?;
-        let (mut orch, result) = crate::runtime::hbg::run_orchestration(host.func, args, &self.memory, |f, rt, a| {
-            // SAFETY: run_orchestration passes its own live runtime object and `args`.
-            unsafe { crate::runtime::hbg::call_hbg_entry(f, rt, a) }
-        });
-        let t_dev = Instant::now();
         let timeout_ms =
             inner.device.map_or(crate::runtime::trb::layout::DEFAULT_SCHEDULER_TIMEOUT_MS, |d| d.timeout_ms());
+        let (mut orch, result) = match crate::runtime::hbg::run_watched(
+            &mut inner.hbg_orch,
+            host.func,
+            args,
+            self.memory.clone(),
+            timeout_ms,
+        ) {
+            crate::runtime::hbg::Watched::Done(orch, result) => (orch, result),
+            crate::runtime::hbg::Watched::Abandoned(e) => {
+                // The stuck orchestration thread may still use the device
+                // memory it allocated and the orchestration SO: leak them
+                // and poison the context (its builder and graph are its own).
+                self.memory.leak_all();
+                inner.hbg_poisoned = Some(e.to_string());
+                std::mem::forget(std::mem::take(&mut inner.registry));
+                return Err(e);
+            }
+        };
+        let t_dev = Instant::now();
         let mut abandoned = false;
         let result = result.and_then(|()| {
             let kernel = |fid: i32| reg.kernel_entry(fid);
@@ -484,9 +504,10 @@ impl DeviceContext {
         let mut inner = self.lock();
         // A poisoned context (a run abandoned a thread stuck in user code)
         // leaks its device memory: the stuck thread may still write to it.
-        let poisoned = inner.trb.as_ref().is_some_and(|t| t.poisoned().is_some());
+        let poisoned = inner.trb.as_ref().is_some_and(|t| t.poisoned().is_some()) || inner.hbg_poisoned.is_some();
         inner.registry.clear();
         inner.trb = None;
+        inner.hbg_orch = Default::default();
         inner.device = None;
         inner.phase = Phase::Finalized;
         self.memory.close_finalized();

@@ -5,6 +5,9 @@
 //! 16-slot argument array. Recorded tensor pairs are copied back (and freed)
 //! only when the whole run succeeded.
 //!
+//! The orchestration runs on its own thread, watched ([`watch`]): one that
+//! stops calling the ops table and does not return fails the run with -100.
+//!
 //! Decisions beyond upstream: device memory that the orchestration allocates
 //! through the ops table is run-scoped (freed after the run, also on failure),
 //! so a context can run forever with flat memory; a task whose `func_id` has
@@ -14,7 +17,9 @@
 pub mod exec;
 pub mod graph;
 pub mod ops;
+pub mod watch;
 
 pub use exec::execute;
 pub use graph::{Graph, Task, MAX_ARGS, MAX_FANOUT, MAX_TASKS};
 pub use ops::{call_hbg_entry, run_orchestration, HbgOrchFn};
+pub use watch::{run_watched, Watched};

@@ -3,11 +3,15 @@
 //!
 //! Every entry is a Rust `extern "C"` function behind a panic boundary: a
 //! panic becomes an error recorded on the builder and an error return value.
+//! Every entry also records progress for the watcher of the call
+//! ([`super::watch`]); once the call was abandoned, every entry does nothing
+//! and returns its error value.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::graph::Graph;
+use super::watch::Progress;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::CoreType;
 use crate::device::memory::DeviceMemory;
@@ -60,6 +64,7 @@ pub struct Builder<'a> {
     /// Device allocations made through the ops (run-scoped).
     pub allocations: Vec<*mut u8>,
     memory: &'a DeviceMemory,
+    progress: &'a Progress,
 }
 
 static OPS: OrchestrationRuntimeOps = OrchestrationRuntimeOps {
@@ -83,6 +88,9 @@ fn with_builder<T>(rt: *mut OrchestrationRuntime, fail: T, f: impl FnOnce(&mut B
     // handed to the orchestration; it (and the builder it points to) outlives
     // the orchestration call, and ops are only invoked from that call's thread.
     let b = unsafe { &mut *((*rt).builder as *mut Builder<'_>) };
+    if !b.progress.tick() {
+        return fail;
+    }
     match catch_unwind(AssertUnwindSafe(|| f(b))) {
         Ok(v) => v,
         Err(_) => {
@@ -227,6 +235,7 @@ unsafe extern "C" fn op_copy_to_device(
 }
 
 /// The result of one orchestration call.
+#[derive(Default)]
 pub struct Orchestrated {
     /// The graph to execute.
     pub graph: Graph,
@@ -237,15 +246,17 @@ pub struct Orchestrated {
 }
 
 /// Calls the orchestration function on this thread with host-pointer
-/// arguments. A non-zero return, or any op error, fails the run (after the
-/// run-scoped allocations are released by the caller).
+/// arguments, recording each ops-table call on `progress`. A non-zero
+/// return, or any op error, fails the run (after the run-scoped allocations
+/// are released by the caller).
 pub fn run_orchestration(
     f: HbgOrchFn,
     args: &ChipStorageTaskArgs,
     memory: &DeviceMemory,
+    progress: &Progress,
     call: impl FnOnce(HbgOrchFn, *mut OrchestrationRuntime, *const ChipStorageTaskArgs) -> Result<i32>,
 ) -> (Orchestrated, Result<()>) {
-    let mut builder = Builder { graph: Graph::default(), pairs: Vec::new(), allocations: Vec::new(), memory };
+    let mut builder = Builder { graph: Graph::default(), pairs: Vec::new(), allocations: Vec::new(), memory, progress };
     let mut rt = OrchestrationRuntime {
         ops: &OPS,
         // `rt` never escapes this function, so the builder outlives every use.
