@@ -182,6 +182,8 @@ pub struct RunParams {
     pub dep_pools: [u32; 4],
     /// Record scope statistics.
     pub scope_stats: bool,
+    /// Record the task trace (`RunReport::trace`).
+    pub trace: bool,
 }
 
 impl Default for RunParams {
@@ -196,6 +198,7 @@ impl Default for RunParams {
             heaps: [super::layout::DEFAULT_HEAP_SIZE; 4],
             dep_pools: [super::layout::DEFAULT_DEP_POOL; 4],
             scope_stats: false,
+            trace: false,
         }
     }
 }
@@ -225,6 +228,8 @@ pub struct RunReport {
     pub scope_stats: Vec<ScopeStatRecord>,
     /// (windows, heaps, dep pools) used.
     pub capacities: ([u64; 4], [u64; 4], [u64; 4]),
+    /// The task trace (traced runs only).
+    pub(crate) trace: Option<super::trace::TraceLog>,
 }
 
 #[derive(Clone, Copy)]
@@ -399,7 +404,9 @@ impl TrbEngine {
                     while let Ok(job) = rx.recv() {
                         let Job { sh, idx, nsched, exec, done } = job;
                         let r = catch_unwind(AssertUnwindSafe(|| {
-                            Sched::new(&sh, idx, nsched, exec, &gang, spin).run_loop()
+                            let mut s = Sched::new(&sh, idx, nsched, exec, &gang, spin);
+                            s.run_loop();
+                            s.flush_trace();
                         }));
                         if r.is_err() {
                             // A bug in the scheduler must not hang the run.
@@ -497,7 +504,15 @@ impl TrbEngine {
         let bd = params.block_dim;
         let mut orch = Orchestrator::new(&sh, tables, bd, 2 * bd);
         orch.scope_begin(super::api::ScopeMode::Auto);
-        let outcome = catch_unwind(AssertUnwindSafe(|| orchestrate(&mut orch)));
+        let mut orch_marks = Vec::new();
+        let outcome = if params.trace {
+            let mut t = super::trace::TracingOrch::new(&mut orch, sh.start, 0);
+            let o = catch_unwind(AssertUnwindSafe(|| orchestrate(&mut t)));
+            orch_marks = t.finish();
+            o
+        } else {
+            catch_unwind(AssertUnwindSafe(|| orchestrate(&mut orch)))
+        };
         let user_err = match &outcome {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
@@ -515,7 +530,9 @@ impl TrbEngine {
         let scope_stats = std::mem::take(&mut orch.stats);
         drop(orch);
         if params.orch_to_sched && !sh.run_complete.load(Acquire) {
-            Sched::new(&sh, nsched, nsched, exec, &self.gang, self.config.idle_spin_us).run_loop();
+            let mut s = Sched::new(&sh, nsched, nsched, exec, &self.gang, self.config.idle_spin_us);
+            s.run_loop();
+            s.flush_trace();
         }
         // Wait for completion, acting as a watchdog of last resort.
         while !sh.run_complete.load(Acquire) {
@@ -544,7 +561,15 @@ impl TrbEngine {
         };
         sh.ready.reset_regions();
         sh.dummy.reset_region();
-        let report = make_report(&sh, &params, scope_stats);
+        let mut report = make_report(&sh, &params, scope_stats);
+        if let Some(sink) = &sh.trace {
+            report.trace = Some(super::trace::TraceLog {
+                spans: sink.take(),
+                orch: orch_marks,
+                block_dim: params.block_dim,
+                sched_threads: nsched,
+            });
+        }
         match outcome {
             Ok(Ok(())) => Ok(report),
             Ok(Err(e)) => Err(e),
@@ -597,6 +622,7 @@ fn make_report(sh: &RunShared, p: &RunParams, scope_stats: Vec<ScopeStatRecord>)
         completed_tasks: sh.completed.load(Acquire),
         scope_stats,
         capacities: (p.windows.map(|w| w as u64), p.heaps, p.dep_pools.map(|d| d as u64)),
+        trace: None,
     }
 }
 
@@ -687,6 +713,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         timeout_ms,
         watchdog_seen_submitted: AtomicU64::new(0),
         scope_stats: p.scope_stats,
+        trace: p.trace.then(super::trace::TraceSink::default),
         dep_snapshot: std::array::from_fn(|_| (AtomicI64::new(1), AtomicI64::new(1))),
         parker: Parker::default(),
         completion: Parker::default(),
@@ -712,6 +739,9 @@ struct Sched<'a> {
     odd: bool,
     spin: Duration,
     rr: usize,
+    /// Task trace on (run constant) and this thread's spans.
+    trace_on: bool,
+    spans: Vec<super::trace::TaskSpan>,
 }
 
 impl<'a> Sched<'a> {
@@ -743,6 +773,37 @@ impl<'a> Sched<'a> {
             odd: idx % 2 == 1,
             spin: Duration::from_micros(spin_us),
             rr: 0,
+            trace_on: sh.trace.is_some(),
+            spans: if sh.trace.is_some() { Vec::with_capacity(super::trace::SPANS_PER_THREAD) } else { Vec::new() },
+        }
+    }
+
+    /// Clock of the task trace (0 when tracing is off).
+    #[inline]
+    fn trace_now(&self) -> u64 {
+        if self.trace_on {
+            super::trace::since(self.sh.start)
+        } else {
+            0
+        }
+    }
+
+    /// Records one dispatch: a span per core, sharing `start`.
+    #[inline]
+    fn trace_dispatch(&mut self, task: u64, start_ns: u64, cores: impl Iterator<Item = (i32, u32)>) {
+        if self.trace_on {
+            let end_ns = super::trace::since(self.sh.start);
+            let sched = self.idx as u32;
+            for (k, (func, core)) in cores.enumerate() {
+                self.spans.push(super::trace::TaskSpan { task, func, core, sched, lead: k == 0, start_ns, end_ns });
+            }
+        }
+    }
+
+    /// Hands this thread's spans to the run (once, at the end of its loop).
+    fn flush_trace(&mut self) {
+        if let Some(sink) = &self.sh.trace {
+            sink.merge(&mut self.spans);
         }
     }
 
@@ -988,7 +1049,9 @@ impl<'a> Sched<'a> {
                 self.buf.prepare(payload, raw, b as i32, blocks as i32, core);
                 let args = self.buf.args();
                 let exec = self.exec;
+                let t0 = self.trace_now();
                 let r = catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask(func, args, core)));
+                self.trace_dispatch(raw, t0, std::iter::once((func, core.core_id)));
                 self.release(&core);
                 if r.is_err() {
                     self.kernel_failed(func);
@@ -1018,7 +1081,9 @@ impl<'a> Sched<'a> {
                     buf.prepare(payload, raw, b as i32, blocks as i32, *core);
                     jobs.push((d.kernel_id[*lane].load(Relaxed), buf, *core));
                 }
+                let t0 = self.trace_now();
                 let panicked = self.gang.run_all(self.exec, &mut jobs);
+                self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
                 lanes.iter().for_each(|(_, c)| self.release(c));
                 for (_, buf, _) in &jobs {
                     self.check_async(buf);
@@ -1105,7 +1170,9 @@ impl<'a> Sched<'a> {
                 (d.kernel_id[*lane].load(Relaxed), buf, *c)
             })
             .collect();
+        let t0 = self.trace_now();
         let panicked = self.gang.run_all(self.exec, &mut jobs);
+        self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
         cores.iter().for_each(|(_, c, _)| self.release(c));
         for (_, buf, _) in &jobs {
             self.check_async(buf);

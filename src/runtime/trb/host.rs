@@ -180,6 +180,7 @@ pub fn run(
         heaps: key.heap_sizes,
         dep_pools: key.dep_pool_capacities,
         scope_stats: exec.enable_scope_stats != 0,
+        trace: exec.enable_l2_swimlane != 0,
     };
     if let Err(e) = crate::kernel::sim_context::clear_pipe_state(device_id) {
         staged.release(memory);
@@ -201,6 +202,13 @@ pub fn run(
             return Err(e);
         }
     };
+    if let Some(log) = &report.trace {
+        // Written for failed runs too: the trace shows how far the run got.
+        if let Err(e) = super::trace::write(&exec.output_prefix, log, device_id) {
+            staged.release(memory);
+            return Err(e);
+        }
+    }
     if exec.enable_scope_stats != 0 {
         if let Err(e) = write_scope_stats(&exec.output_prefix, &report) {
             staged.release(memory);
