@@ -358,7 +358,15 @@ mod tests {
     #[test]
     fn json_names_lanes_and_escapes_nothing_needed() {
         let log = TraceLog {
-            spans: vec![TaskSpan { task: 1 << 32, func: 2, core: 3, sched: 0, lead: true, start_ns: 1500, end_ns: 4000 }],
+            spans: vec![TaskSpan {
+                task: 1 << 32,
+                func: 2,
+                core: 3,
+                sched: 0,
+                lead: true,
+                start_ns: 1500,
+                end_ns: 4000,
+            }],
             orch: vec![
                 OrchMark::ScopeBegin { ts_ns: 0, depth: 0 },
                 OrchMark::Submit { ts_ns: 10, task: 1 << 32, depth: 1 },
