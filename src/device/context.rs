@@ -374,7 +374,13 @@ impl DeviceContext {
             if on != 0 && inner.warned.insert(name) {
                 log::warn(
                     "run_prepared",
-                    &format!("{name} is not produced by the simulated device; the flag is ignored"),
+                    &if name == "enable_l2_swimlane" {
+                        format!(
+                            "{name}: host_build_graph writes no task trace (tensormap_and_ringbuffer does); the flag is ignored"
+                        )
+                    } else {
+                        format!("{name} is not produced by the simulated device; the flag is ignored")
+                    },
                 );
             }
         }
