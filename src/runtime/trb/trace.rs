@@ -130,9 +130,9 @@ impl<'a> TracingOrch<'a> {
         }
         for &t in &out.outputs {
             if !t.is_null() {
-                // SAFETY: output tensors returned by a submit stay valid for the
-                // rest of the orchestration (they live in the orchestrator's
-                // per-run arena); only two plain fields are read.
+                // SAFETY: the pointer was just returned by this submit and points into
+                // the task's payload slot, which the open scope keeps alive (a task
+                // is reclaimed only after its scope ends); two plain fields are read.
                 let k = unsafe { ((*t).buffer_addr, (*t).start_offset) };
                 self.writer.insert(k, id);
             }
