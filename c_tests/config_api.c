@@ -85,9 +85,9 @@ int main(void) {
     CHECK(pto_runtime_config_resolve(&cfg, &res) == PTO_ERR_STRUCT_SIZE, "resolved struct_size required");
     res.struct_size = sizeof res;
     CHECK(pto_runtime_config_resolve(&cfg, &res) == PTO_OK, "resolve: %s", pto_last_error_message());
-    CHECK(res.ring_task_window[2].value == 131072 && res.ring_task_window[2].source == PTO_SOURCE_EXPLICIT_PER_RING, "explicit per ring");
-    CHECK(res.ring_heap[1].value == 4096 && res.ring_heap[1].source == PTO_SOURCE_EXPLICIT, "explicit scalar");
-    CHECK(res.ring_dep_pool[3].value == 512 && res.ring_dep_pool[3].source == PTO_SOURCE_ENV_PER_RING, "env per ring");
+    CHECK(res.ring_task_windows[2].value == 131072 && res.ring_task_windows[2].source == PTO_SOURCE_EXPLICIT_PER_RING, "explicit per ring");
+    CHECK(res.ring_heaps[1].value == 4096 && res.ring_heaps[1].source == PTO_SOURCE_EXPLICIT, "explicit scalar");
+    CHECK(res.ring_dep_pools[3].value == 512 && res.ring_dep_pools[3].source == PTO_SOURCE_ENV_PER_RING, "env per ring");
     CHECK(res.ready_queue_shards.value == 3 && res.ready_queue_shards.source == PTO_SOURCE_DEFAULT, "default");
     CHECK(res.orch_to_sched.value == 1 && res.runtime.value == PTO_RUNTIME_HOST_BUILD_GRAPH, "bool and runtime");
     CHECK(res.scheduler_timeout_ms.value == 10000, "timeout default");

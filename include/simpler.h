@@ -351,15 +351,15 @@ typedef struct pto_resolved_config_t {
   /**
    * Task window per ring.
    */
-  struct pto_resolved_value_t ring_task_window[PTO_RING_COUNT];
+  struct pto_resolved_value_t ring_task_windows[PTO_RING_COUNT];
   /**
    * Heap bytes per ring.
    */
-  struct pto_resolved_value_t ring_heap[PTO_RING_COUNT];
+  struct pto_resolved_value_t ring_heaps[PTO_RING_COUNT];
   /**
    * Dep pool entries per ring.
    */
-  struct pto_resolved_value_t ring_dep_pool[PTO_RING_COUNT];
+  struct pto_resolved_value_t ring_dep_pools[PTO_RING_COUNT];
   /**
    * Ready-queue shards.
    */

@@ -401,3 +401,31 @@ fn stats_python_snippet_resolves_to_the_recommendation() {
         format!("{} {} {}", r1["task_window"]["recommended"], r1["heap"]["recommended"], r1["dep_pool"]["recommended"]);
     assert_eq!(run.stdout.trim(), want);
 }
+
+#[test]
+fn demo_trace_then_trace_svg_draws_every_task() {
+    let root = scratch("cli-trace");
+    let _ = std::fs::remove_dir_all(&root);
+    let o =
+        simpler(&["demo", "--example", "fanout", "--trace", "--output-prefix", root.to_str().unwrap()], "trace-demo");
+    assert!(o.success, "{}\n{}", o.stdout, o.stderr);
+    let file = root.join("fanout/trace/trace.json");
+    let doc = json(&std::fs::read_to_string(&file).expect("demo --trace writes trace.json"));
+    let tasks = doc["traceEvents"].as_array().unwrap().iter().filter(|e| e["cat"] == "task").count();
+    assert!(tasks > 0);
+    let svg = root.join("t.svg");
+    let o = simpler(&["trace", root.join("fanout").to_str().unwrap(), "--svg", svg.to_str().unwrap()], "trace-svg");
+    assert!(o.success, "{}", o.stderr);
+    assert!(o.stdout.contains(&format!("({tasks} task executions")), "{}", o.stdout);
+    assert!(o.stdout.contains("orchestrator") && o.stdout.contains("scheduler 0"), "{}", o.stdout);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // One rect per task on its core row, one on its scheduler row, the scopes, the background.
+    let rects = text.matches("<rect x=").count();
+    assert!(rects > 2 * tasks, "{rects} rects for {tasks} tasks");
+    assert!(text.contains("time since the first event (us)") && text.contains(">orchestrator<"));
+    // --trace needs --output-prefix; a file that is not a trace is an error naming it.
+    assert!(exit_code(&simpler(&["demo", "--trace"], "trace-usage")).contains("exit status: 2"));
+    std::fs::write(root.join("bad.json"), "{}").unwrap();
+    let o = simpler(&["trace", root.join("bad.json").to_str().unwrap()], "trace-bad");
+    assert!(!o.success && o.stderr.contains("bad.json") && o.stderr.contains("traceEvents"), "{}", o.stderr);
+}

@@ -61,7 +61,7 @@ static void config_api(void) {
     memset(&res, 0, sizeof res);
     res.struct_size = sizeof res;
     check(pto_runtime_config_resolve(&cfg, &res) == PTO_OK, "resolve");
-    check(res.ring_heap[1].value == 1048576 && res.ring_heap[1].source == PTO_SOURCE_EXPLICIT, "resolved heap");
+    check(res.ring_heaps[1].value == 1048576 && res.ring_heaps[1].source == PTO_SOURCE_EXPLICIT, "resolved heap");
 
     n = pto_runtime_config_knob_count();
     check(n >= 7, "knob count");

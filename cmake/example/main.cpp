@@ -78,8 +78,8 @@ void config_api() {
     std::memset(&res, 0, sizeof res);
     res.struct_size = sizeof res;
     check(pto_runtime_config_resolve(&cfg, &res) == PTO_OK, "resolve");
-    check(res.ring_heap[1].value == 1048576 && res.ring_heap[1].source == PTO_SOURCE_EXPLICIT, "resolved heap");
-    check(res.ring_task_window[2].value == 256 && res.ring_task_window[2].source == PTO_SOURCE_EXPLICIT_PER_RING,
+    check(res.ring_heaps[1].value == 1048576 && res.ring_heaps[1].source == PTO_SOURCE_EXPLICIT, "resolved heap");
+    check(res.ring_task_windows[2].value == 256 && res.ring_task_windows[2].source == PTO_SOURCE_EXPLICIT_PER_RING,
           "resolved per-ring window");
     check(res.runtime.value == PTO_RUNTIME_HOST_BUILD_GRAPH, "resolved runtime");
     check(res.ready_queue_shards.source == PTO_SOURCE_DEFAULT || res.ready_queue_shards.source == PTO_SOURCE_ENV,

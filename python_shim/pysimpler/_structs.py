@@ -46,9 +46,9 @@ class PtoResolvedConfig(ctypes.Structure):
 
     _fields_ = [
         ("struct_size", c_uint64),
-        ("ring_task_window", PtoResolvedValue * RING_COUNT),
-        ("ring_heap", PtoResolvedValue * RING_COUNT),
-        ("ring_dep_pool", PtoResolvedValue * RING_COUNT),
+        ("ring_task_windows", PtoResolvedValue * RING_COUNT),
+        ("ring_heaps", PtoResolvedValue * RING_COUNT),
+        ("ring_dep_pools", PtoResolvedValue * RING_COUNT),
         ("ready_queue_shards", PtoResolvedValue),
         ("orch_to_sched", PtoResolvedValue),
         ("scheduler_timeout_ms", PtoResolvedValue),

@@ -307,7 +307,7 @@ class RuntimeConfig:
 
         out: Dict[str, Union[Resolved, List[Resolved]]] = {}
         for knob in RING_KNOBS:
-            out[knob] = [one(getattr(res, knob)[r]) for r in range(RING_COUNT)]
+            out[knob] = [one(getattr(res, knob + "s")[r]) for r in range(RING_COUNT)]
         out["ready_queue_shards"] = one(res.ready_queue_shards)
         out["orch_to_sched"] = one(res.orch_to_sched, "bool")
         out["scheduler_timeout_ms"] = one(res.scheduler_timeout_ms)

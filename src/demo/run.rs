@@ -25,6 +25,8 @@ pub struct DemoOptions {
     pub output_prefix: Option<PathBuf>,
     /// Run only these examples (ids of [`EXAMPLE_IDS`]); empty = all.
     pub only: Vec<String>,
+    /// Also write each example's task trace (`<dir>/<example>/trace/trace.json`).
+    pub trace: bool,
 }
 
 /// Ids of the examples, in the order they run (also their output subdirectories).
@@ -67,10 +69,10 @@ fn fmt_f32(v: f32) -> String {
     format!("{v:?}")
 }
 
-fn vector_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str) -> Result<ExampleReport> {
+fn vector_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str, trace: bool) -> Result<ExampleReport> {
     register(ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out])?)?;
     let t = Instant::now();
-    run_vector(ctx, 0, &exec(Some(dir)), cfg)?;
+    run_vector(ctx, 0, &traced(exec(Some(dir)), trace), cfg)?;
     let first = t.elapsed();
     let stats = read_stats(Path::new(dir))?;
     let mut times: Vec<u64> = (0..20).map(|_| run_vector(ctx, 0, &exec(None), cfg)).collect::<Result<_>>()?;
@@ -93,14 +95,14 @@ fn vector_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str) -> Result
     })
 }
 
-fn nested_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str) -> Result<ExampleReport> {
+fn nested_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str, trace: bool) -> Result<ExampleReport> {
     register(ctx, 1, &vector_style_callable(assets::TRB_NESTED_ORCH, &[In, In, Out])?)?;
     let (mut a, mut b) = vector_inputs(4096);
     let mut f = vec![0f32; 4096];
     a[0] = 2.0;
     b[0] = 3.0;
     let args = args_of(&mut [&mut a, &mut b, &mut f], &[])?;
-    ctx.run(1, &args, &exec(Some(dir)), cfg)?;
+    ctx.run(1, &args, &traced(exec(Some(dir)), trace), cfg)?;
     let want = |i: usize| {
         let c = a[i] + b[i];
         ((c + 1.0) + 2.0) * c + c
@@ -125,14 +127,14 @@ fn nested_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str) -> Result
     })
 }
 
-fn fanout_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str) -> Result<ExampleReport> {
+fn fanout_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str, trace: bool) -> Result<ExampleReport> {
     register(ctx, 2, &vector_style_callable(assets::TRB_FANOUT_ORCH, &[In, Out])?)?;
     let n: u64 = 60_000;
     let mut x: Vec<f32> = (0..256).map(|i| (i % 13) as f32).collect();
     let mut y = vec![0f32; 256];
     let args = args_of(&mut [&mut x, &mut y], &[n, 64])?;
     let t = Instant::now();
-    ctx.run(2, &args, &exec(Some(dir)), cfg)?;
+    ctx.run(2, &args, &traced(exec(Some(dir)), trace), cfg)?;
     let el = t.elapsed();
     let offsets: u64 = (0..n).map(|i| i % 64).sum();
     let want = |i: usize| (n as f64 * x[i] as f64 + offsets as f64) as f32;
@@ -159,7 +161,13 @@ fn fanout_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str) -> Result
     })
 }
 
-type Example = fn(&DeviceContext, &RuntimeConfig, &str) -> Result<ExampleReport>;
+type Example = fn(&DeviceContext, &RuntimeConfig, &str, bool) -> Result<ExampleReport>;
+
+/// `exec` with the task trace (`enable_l2_swimlane`) on when `trace`.
+fn traced(mut exec: crate::device::context::ExecParams, trace: bool) -> crate::device::context::ExecParams {
+    exec.enable_l2_swimlane = i32::from(trace);
+    exec
+}
 
 /// The examples in order: (name, id = output subdirectory, runner).
 const EXAMPLES: [(&str, &str, Example); 3] = [
@@ -211,7 +219,7 @@ pub fn run_demo_with(
         }
         ran += 1;
         let dir = root.join(sub).to_string_lossy().into_owned();
-        let report = example(&ctx, cfg, &dir).map_err(|error| DemoFailure { example: name, error })?;
+        let report = example(&ctx, cfg, &dir, opts.trace).map_err(|error| DemoFailure { example: name, error })?;
         on_event(DemoEvent::Example(&report));
     }
     Ok(DemoSummary { examples: ran, elapsed: t_all.elapsed() })

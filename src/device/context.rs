@@ -32,7 +32,9 @@ pub struct ExecParams {
     pub block_dim: i32,
     /// AICPU threads: schedulers + 1 orchestrator (trb), schedulers (hbg).
     pub aicpu_thread_num: i32,
-    /// Swimlane level (unsupported on the simulated device: ignored with a warning).
+    /// Swimlane level: any non-zero level writes the task trace
+    /// `<output_prefix>/trace/trace.json` on tensormap_and_ringbuffer
+    /// (host_build_graph: ignored with a warning).
     pub enable_l2_swimlane: i32,
     /// Tensor dump level (unsupported: ignored with a warning).
     pub enable_dump_tensor: i32,
@@ -373,8 +375,10 @@ impl DeviceContext {
                 ),
             );
         }
+        // tensormap_and_ringbuffer writes the task trace for enable_l2_swimlane.
+        let swimlane = if variant == RuntimeVariant::TensormapAndRingbuffer { 0 } else { exec.enable_l2_swimlane };
         for (name, on) in [
-            ("enable_l2_swimlane", exec.enable_l2_swimlane),
+            ("enable_l2_swimlane", swimlane),
             ("enable_dump_tensor", exec.enable_dump_tensor),
             ("enable_pmu", exec.enable_pmu),
             ("enable_dep_gen", exec.enable_dep_gen),
@@ -382,7 +386,13 @@ impl DeviceContext {
             if on != 0 && inner.warned.insert(name) {
                 log::warn(
                     "run_prepared",
-                    &format!("{name} is not produced by the simulated device; the flag is ignored"),
+                    &if name == "enable_l2_swimlane" {
+                        format!(
+                            "{name}: host_build_graph writes no task trace (tensormap_and_ringbuffer does); the flag is ignored"
+                        )
+                    } else {
+                        format!("{name} is not produced by the simulated device; the flag is ignored")
+                    },
                 );
             }
         }

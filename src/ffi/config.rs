@@ -107,11 +107,11 @@ pub struct pto_resolved_config_t {
     /// Must be `sizeof(pto_resolved_config_t)`.
     pub struct_size: u64,
     /// Task window per ring.
-    pub ring_task_window: [pto_resolved_value_t; PTO_RING_COUNT],
+    pub ring_task_windows: [pto_resolved_value_t; PTO_RING_COUNT],
     /// Heap bytes per ring.
-    pub ring_heap: [pto_resolved_value_t; PTO_RING_COUNT],
+    pub ring_heaps: [pto_resolved_value_t; PTO_RING_COUNT],
     /// Dep pool entries per ring.
-    pub ring_dep_pool: [pto_resolved_value_t; PTO_RING_COUNT],
+    pub ring_dep_pools: [pto_resolved_value_t; PTO_RING_COUNT],
     /// Ready-queue shards.
     pub ready_queue_shards: pto_resolved_value_t,
     /// Orchestrator joins scheduling (0/1).
@@ -262,9 +262,9 @@ fn resolved_to_c(r: Resolved) -> pto_resolved_value_t {
 
 /// Fills a C resolved config from a [`ResolvedConfig`].
 pub fn resolved_into_c(r: &ResolvedConfig, out: &mut pto_resolved_config_t) {
-    out.ring_task_window = r.run.ring_task_window.map(resolved_to_c);
-    out.ring_heap = r.run.ring_heap.map(resolved_to_c);
-    out.ring_dep_pool = r.run.ring_dep_pool.map(resolved_to_c);
+    out.ring_task_windows = r.run.ring_task_window.map(resolved_to_c);
+    out.ring_heaps = r.run.ring_heap.map(resolved_to_c);
+    out.ring_dep_pools = r.run.ring_dep_pool.map(resolved_to_c);
     out.ready_queue_shards = resolved_to_c(r.run.ready_queue_shards);
     out.orch_to_sched = resolved_to_c(r.run.orch_to_sched);
     out.scheduler_timeout_ms = resolved_to_c(r.device.scheduler_timeout_ms);

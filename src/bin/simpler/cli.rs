@@ -34,6 +34,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// Right-size the rings from a run's scope statistics (scope_stats.jsonl)
     Stats(StatsArgs),
+    /// Summarize a task trace (trace.json of a run with enable_l2_swimlane) and draw its timeline
+    Trace(TraceArgs),
     /// Print a shell completion script, e.g. `simpler completions bash > /etc/bash_completion.d/simpler`
     Completions {
         /// The shell
@@ -71,6 +73,10 @@ pub struct DemoArgs {
     /// Run only this example (repeatable)
     #[arg(long = "example", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(simpler::demo::EXAMPLE_IDS))]
     pub only: Vec<String>,
+    /// Also write each example's task trace to DIR/<example>/trace/trace.json (Chrome Trace Event
+    /// Format; open in Perfetto or chrome://tracing, or render with `simpler trace FILE --svg OUT`)
+    #[arg(long, requires = "output_prefix")]
+    pub trace: bool,
 }
 
 #[derive(Debug, Args)]
@@ -122,4 +128,13 @@ pub struct StatsArgs {
     /// Print the analysis as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// trace.json, or the run's output_prefix directory (reads <PATH>/trace/trace.json)
+    pub path: PathBuf,
+    /// Write an SVG timeline: one row per lane (orchestrator, schedulers, cores), one rect per task
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }

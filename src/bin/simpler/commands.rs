@@ -8,7 +8,7 @@ use simpler::config::{self, docs, ProcessEnv, RuntimeConfig, KNOBS, RING_COUNT};
 use simpler::demo::bench::{run_bench_with, BenchOptions};
 use simpler::demo::{run_demo_with, DemoEvent, DemoOptions};
 
-use crate::cli::{BenchArgs, Cli, Command, ConfigCommand, DemoArgs, SetArgs, StatsArgs};
+use crate::cli::{BenchArgs, Cli, Command, ConfigCommand, DemoArgs, SetArgs, StatsArgs, TraceArgs};
 use crate::stats;
 
 /// A failed command: the message for stderr and the exit status.
@@ -37,6 +37,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Config(ConfigCommand::List { markdown, json }) => config_list(markdown, json),
         Command::Config(ConfigCommand::Explain { set, json }) => config_explain(&set, json),
         Command::Stats(a) => stats_cmd(a),
+        Command::Trace(a) => trace_cmd(a),
         Command::Completions { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "simpler", &mut buf);
@@ -133,7 +134,7 @@ fn demo(a: DemoArgs) -> CmdResult {
             )));
         }
     }
-    let opts = DemoOptions { config: config_of(&a.set)?, output_prefix: a.output_prefix, only: a.only };
+    let opts = DemoOptions { config: config_of(&a.set)?, output_prefix: a.output_prefix, only: a.only, trace: a.trace };
     let mut out = std::io::stdout();
     let result = run_demo_with(&opts, &mut |ev| {
         match ev {
@@ -219,6 +220,21 @@ fn stats_cmd(a: StatsArgs) -> CmdResult {
         if let Some(svg_path) = &a.svg {
             outln!("chart written to {}", svg_path.display());
         }
+    }
+    Ok(())
+}
+
+fn trace_cmd(a: TraceArgs) -> CmdResult {
+    let file = crate::trace::locate(&a.path);
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| CliError::failed(format!("cannot read {}: {e}", file.display())))?;
+    let t = crate::trace::parse(&text).map_err(|e| CliError::failed(format!("{}: {e}", file.display())))?;
+    out!("{}", t.report(&file));
+    if let Some(svg_path) = &a.svg {
+        let title = format!("task trace: {}", if t.process.is_empty() { "run" } else { &t.process });
+        std::fs::write(svg_path, crate::trace::svg(&t, &title))
+            .map_err(|e| CliError::failed(format!("cannot write {}: {e}", svg_path.display())))?;
+        outln!("timeline written to {}", svg_path.display());
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ mod cli;
 mod commands;
 mod stats;
 mod svg;
+mod trace;
 
 use std::process::ExitCode;
 

@@ -14,7 +14,7 @@ const BAR_W: f64 = 400.0;
 const BAR_H: u32 = 16;
 const ROW: u32 = 24;
 
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

@@ -187,6 +187,8 @@ pub struct RunParams {
     pub dep_pools: [u32; 4],
     /// Record scope statistics.
     pub scope_stats: bool,
+    /// Record the task trace (`RunReport::trace`).
+    pub trace: bool,
 }
 
 impl Default for RunParams {
@@ -201,6 +203,7 @@ impl Default for RunParams {
             heaps: [super::layout::DEFAULT_HEAP_SIZE; 4],
             dep_pools: [super::layout::DEFAULT_DEP_POOL; 4],
             scope_stats: false,
+            trace: false,
         }
     }
 }
@@ -236,6 +239,8 @@ pub struct RunReport {
     pub scope_stats: Vec<ScopeStatRecord>,
     /// (windows, heaps, dep pools) used.
     pub capacities: ([u64; 4], [u64; 4], [u64; 4]),
+    /// The task trace (traced runs only).
+    pub(crate) trace: Option<super::trace::TraceLog>,
 }
 
 #[derive(Clone, Copy)]
@@ -438,7 +443,9 @@ impl TrbEngine {
                     while let Ok(job) = rx.recv() {
                         let Job { sh, idx, nsched, exec, done } = job;
                         let r = catch_unwind(AssertUnwindSafe(|| {
-                            Sched::new(&sh, idx, nsched, exec, &gang, spin).run_loop()
+                            let mut s = Sched::new(&sh, idx, nsched, exec, &gang, spin);
+                            s.run_loop();
+                            s.flush_trace();
                         }));
                         if r.is_err() {
                             // A bug in the scheduler must not hang the run.
@@ -560,6 +567,7 @@ impl TrbEngine {
             nsched,
             block_dim: params.block_dim,
             orch_to_sched: params.orch_to_sched,
+            trace: params.trace,
             done: done.clone(),
         };
         let orch_tx = &self.orch.as_ref().expect("ensured above").tx;
@@ -585,9 +593,9 @@ impl TrbEngine {
         let abandoned = self.wait_threads(&sh, &done);
         let (m, _) = &*done;
         let orch = m.lock().unwrap_or_else(|e| e.into_inner()).orch.take();
-        let (outcome, stats, user_first) = match orch {
-            Some(o) => (Some(o.outcome), o.stats, o.user_first),
-            None => (None, Vec::new(), false),
+        let (outcome, stats, user_first, orch_marks) = match orch {
+            Some(o) => (Some(o.outcome), o.stats, o.user_first, o.orch_marks),
+            None => (None, Vec::new(), false, Vec::new()),
         };
         if let Some(what) = abandoned {
             let mut report = make_report(&sh, &params, stats);
@@ -607,7 +615,15 @@ impl TrbEngine {
         };
         sh.ready.reset_regions();
         sh.dummy.reset_region();
-        let report = make_report(&sh, &params, stats);
+        let mut report = make_report(&sh, &params, stats);
+        if let Some(sink) = &sh.trace {
+            report.trace = Some(super::trace::TraceLog {
+                spans: sink.take(),
+                orch: orch_marks,
+                block_dim: params.block_dim,
+                sched_threads: nsched,
+            });
+        }
         match outcome {
             Some(Ok(Err(e))) if user_first => Err(e),
             Some(Err(p)) if user_first => std::panic::resume_unwind(p),
@@ -686,6 +702,8 @@ struct OrchOutcome {
     stats: Vec<ScopeStatRecord>,
     /// Whether the orchestration's own failure was the run's first fatal.
     user_first: bool,
+    /// Orchestrator-lane trace marks (empty unless the run traces).
+    orch_marks: Vec<super::trace::OrchMark>,
 }
 
 struct SendTables(OrchTables);
@@ -709,23 +727,45 @@ struct OrchJob {
     nsched: usize,
     block_dim: u32,
     orch_to_sched: bool,
+    /// Record the orchestrator lane of the task trace.
+    trace: bool,
     done: Arc<(Mutex<Completion>, Condvar)>,
 }
 
 impl OrchJob {
     fn execute(self) {
-        let OrchJob { sh: shared, tables, orchestrate, exec, gang, spin_us, nsched, block_dim, orch_to_sched, done } =
-            self;
+        let OrchJob {
+            sh: shared,
+            tables,
+            orchestrate,
+            exec,
+            gang,
+            spin_us,
+            nsched,
+            block_dim,
+            orch_to_sched,
+            trace,
+            done,
+        } = self;
         let sh = &*shared;
         let bd = block_dim;
         let mut orch = Orchestrator::new(sh, tables.0, bd, 2 * bd);
         orch.scope_begin(super::api::ScopeMode::Auto);
         let f = orchestrate.0;
         sh.orch_epoch.0.fetch_add(1, SeqCst); // now in user code
+        let mut orch_marks = Vec::new();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: see OrchFn: the closure is alive and used by this thread only.
             let f = unsafe { &mut *f };
-            f(&mut Tracked(&mut orch))
+            let mut tracked = Tracked(&mut orch);
+            if trace {
+                let mut t = super::trace::TracingOrch::new(&mut tracked, sh.start, 0);
+                let r = f(&mut t);
+                orch_marks = t.finish();
+                r
+            } else {
+                f(&mut tracked)
+            }
         }));
         sh.orch_epoch.0.fetch_add(1, SeqCst); // back in the runtime
         let user_err = match &outcome {
@@ -742,13 +782,15 @@ impl OrchJob {
         let stats = std::mem::take(&mut orch.stats);
         drop(orch);
         if orch_to_sched && !sh.run_complete.load(Acquire) {
-            Sched::new(sh, nsched, nsched, exec, &gang, spin_us).run_loop();
+            let mut s = Sched::new(sh, nsched, nsched, exec, &gang, spin_us);
+            s.run_loop();
+            s.flush_trace();
         }
         // The run's thread must hold no reference to the run state once it
         // reports completion.
         drop(shared);
         let (m, cv) = &*done;
-        m.lock().unwrap_or_else(|e| e.into_inner()).orch = Some(OrchOutcome { outcome, stats, user_first });
+        m.lock().unwrap_or_else(|e| e.into_inner()).orch = Some(OrchOutcome { outcome, stats, user_first, orch_marks });
         cv.notify_all();
     }
 }
@@ -876,6 +918,7 @@ fn make_report(sh: &RunShared, p: &RunParams, scope_stats: Vec<ScopeStatRecord>)
         completed_tasks: sh.completed.load(Acquire),
         scope_stats,
         capacities: (p.windows.map(|w| w as u64), p.heaps, p.dep_pools.map(|d| d as u64)),
+        trace: None,
     }
 }
 
@@ -994,6 +1037,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         timeout_ms,
         watchdog_seen_submitted: AtomicU64::new(0),
         scope_stats: p.scope_stats,
+        trace: p.trace.then(super::trace::TraceSink::default),
         dep_snapshot: std::array::from_fn(|_| (AtomicI64::new(1), AtomicI64::new(1))),
         parker: Parker::default(),
         completion: Parker::default(),
@@ -1019,6 +1063,9 @@ struct Sched<'a> {
     odd: bool,
     spin: Duration,
     rr: usize,
+    /// Task trace on (run constant) and this thread's spans.
+    trace_on: bool,
+    spans: Vec<super::trace::TaskSpan>,
 }
 
 impl<'a> Sched<'a> {
@@ -1050,6 +1097,37 @@ impl<'a> Sched<'a> {
             odd: idx % 2 == 1,
             spin: Duration::from_micros(spin_us),
             rr: 0,
+            trace_on: sh.trace.is_some(),
+            spans: if sh.trace.is_some() { Vec::with_capacity(super::trace::SPANS_PER_THREAD) } else { Vec::new() },
+        }
+    }
+
+    /// Clock of the task trace (0 when tracing is off).
+    #[inline]
+    fn trace_now(&self) -> u64 {
+        if self.trace_on {
+            super::trace::since(self.sh.start)
+        } else {
+            0
+        }
+    }
+
+    /// Records one dispatch: a span per core, sharing `start`.
+    #[inline]
+    fn trace_dispatch(&mut self, task: u64, start_ns: u64, cores: impl Iterator<Item = (i32, u32)>) {
+        if self.trace_on {
+            let end_ns = super::trace::since(self.sh.start);
+            let sched = self.idx as u32;
+            for (k, (func, core)) in cores.enumerate() {
+                self.spans.push(super::trace::TaskSpan { task, func, core, sched, lead: k == 0, start_ns, end_ns });
+            }
+        }
+    }
+
+    /// Hands this thread's spans to the run (once, at the end of its loop).
+    fn flush_trace(&mut self) {
+        if let Some(sink) = &self.sh.trace {
+            sink.merge(&mut self.spans);
         }
     }
 
@@ -1290,7 +1368,9 @@ impl<'a> Sched<'a> {
                 let func = d.kernel_id[if shp == shape::AIC { 0 } else { 1 }].load(Relaxed);
                 self.buf.prepare(payload, raw, b as i32, blocks as i32, core);
                 let args = self.buf.args();
+                let t0 = self.trace_now();
                 let r = run_guarded(self.exec, func, args, core);
+                self.trace_dispatch(raw, t0, std::iter::once((func, core.core_id)));
                 self.release(&core);
                 if let Some(m) = r {
                     self.kernel_failed(raw, &m);
@@ -1320,7 +1400,9 @@ impl<'a> Sched<'a> {
                     buf.prepare(payload, raw, b as i32, blocks as i32, *core);
                     jobs.push((d.kernel_id[*lane].load(Relaxed), buf, *core));
                 }
+                let t0 = self.trace_now();
                 let failure = self.gang.run_all(self.exec, &mut jobs);
+                self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
                 lanes.iter().for_each(|(_, c)| self.release(c));
                 for (_, buf, _) in &jobs {
                     self.check_async(buf);
@@ -1407,7 +1489,9 @@ impl<'a> Sched<'a> {
                 (d.kernel_id[*lane].load(Relaxed), buf, *c)
             })
             .collect();
+        let t0 = self.trace_now();
         let failure = self.gang.run_all(self.exec, &mut jobs);
+        self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
         cores.iter().for_each(|(_, c, _)| self.release(c));
         for (_, buf, _) in &jobs {
             self.check_async(buf);

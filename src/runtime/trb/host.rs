@@ -215,6 +215,7 @@ pub fn run(
         heaps: key.heap_sizes,
         dep_pools: key.dep_pool_capacities,
         scope_stats: exec.enable_scope_stats != 0,
+        trace: exec.enable_l2_swimlane != 0,
     };
     if let Err(e) = crate::kernel::sim_context::clear_pipe_state(device_id) {
         staged.release(memory);
@@ -248,6 +249,13 @@ pub fn run(
         std::mem::forget(std::mem::take(registry));
         memory.leak_all();
         return Err(if report.status != 0 { runtime_error(&report) } else { Error::UserCode(report.message.clone()) });
+    }
+    if let Some(log) = &report.trace {
+        // Written for failed runs too: the trace shows how far the run got.
+        if let Err(e) = super::trace::write(&exec.output_prefix, log, device_id) {
+            staged.release(memory);
+            return Err(e);
+        }
     }
     if exec.enable_scope_stats != 0 {
         if let Err(e) = write_scope_stats(&exec.output_prefix, &report) {

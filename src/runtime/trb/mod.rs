@@ -12,6 +12,7 @@ pub mod ring;
 pub mod shared;
 pub mod stats;
 pub mod tensormap;
+pub(crate) mod trace;
 
 pub use engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 pub use layout::{OwnedTrbMemory, TrbMemory};

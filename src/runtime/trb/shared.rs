@@ -320,6 +320,8 @@ pub struct RunShared {
     pub watchdog_seen_submitted: AtomicU64,
     /// Scope stats enabled.
     pub scope_stats: bool,
+    /// Task trace sink (`Some` iff the run is traced).
+    pub(crate) trace: Option<super::trace::TraceSink>,
     /// Published dep-pool (tail, top) per ring for scope stats.
     pub dep_snapshot: [(AtomicI64, AtomicI64); MAX_RINGS],
     /// Sleep/wake protocol of the scheduler threads.
