@@ -36,7 +36,7 @@
 
 use super::api::OrchestratorApi;
 use super::layout::{
-    codes, status_from_codes, Region, TaskPayload, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS,
+    codes, status_from_codes, task_id, Region, TaskPayload, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS,
     READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
 };
 use super::orchestrator::{OrchTables, Orchestrator};
@@ -977,7 +977,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
             let mut s = Region::from_raw(m.fanin_seen_epoch, w);
             s.as_mut_slice().fill(0);
             seen.push(s);
-            dep_pools.push(DepListPool::new(Region::from_raw(m.dep_list, d)));
+            dep_pools.push(DepListPool::new(Region::from_raw(m.dep_list, d), w));
             heads.push(Region::from_raw(m.task_entry_heads, w));
         }
     }
@@ -1516,9 +1516,9 @@ impl<'a> Sched<'a> {
             // SAFETY: payload of a published task.
             let nf = unsafe { (*payload).fanin_actual_count }.max(0) as u64;
             let pool = &mut ws.dep_pools[r];
-            pool.reclaim(ring, false);
+            let mut la = pool.reclaim(ring, false);
             if pool.available() < nf {
-                pool.reclaim(ring, true);
+                la = pool.reclaim(ring, true);
             }
             // Every wired task holds `nf` entries until it retires, whether or
             // not its producers already completed (those entries stay
@@ -1527,7 +1527,9 @@ impl<'a> Sched<'a> {
             let need = nf;
             if pool.available() < need {
                 let cap = pool.capacity();
-                let la = ring.last_task_alive.load(Acquire);
+                // `la` is the watermark the pool was just reclaimed at; both
+                // causes below also require it to be still current, so a
+                // report means no entry of this ring can ever be freed.
                 let gated = ring.head_scope_gated(la);
                 let cause = if need > cap {
                     Some("the task alone needs more entries than the pool holds")
@@ -1568,7 +1570,14 @@ impl<'a> Sched<'a> {
                 })
             };
             pool.reserve(early as u64);
-            s.dep_pool_mark.store(pool.top as i32, Relaxed);
+            // SAFETY: the descriptor pointer was set at submit.
+            let local = task_id::local(unsafe { (*s.task.load(Relaxed)).task_id.load(Relaxed) });
+            debug_assert!(
+                local.wrapping_sub(ring.last_task_alive.load(Acquire)) & 0xFFFF_FFFF < ring.window,
+                "task {local} retired before it was wired"
+            );
+            // The slot's ABI mark mirrors the pool's record (for observers).
+            s.dep_pool_mark.store(pool.mark_wired(local as usize) as i32, Relaxed);
             if sh.scope_stats {
                 sh.dep_snapshot[r].0.store(pool.tail as i64, Relaxed);
                 sh.dep_snapshot[r].1.store(pool.top as i64, Relaxed);

@@ -99,12 +99,20 @@ pub struct DepListPool {
     /// Highest usage.
     pub high_water: u64,
     last_reclaimed: u64,
+    /// `top` right after wiring the task of each ring slot (index = local id
+    /// mod window). Private to the wiring side: unlike the slot's
+    /// `dep_pool_mark`, which the orchestrator zeroes as soon as it reuses a
+    /// slot, an entry changes only when the slot's next task is wired, and
+    /// that task can be allocated only after `last_task_alive` passed the
+    /// slot's previous task, so `marks[(la - 1) % W]` read under the wiring
+    /// lock is always task `la - 1`'s mark.
+    marks: Vec<u64>,
 }
 
 impl DepListPool {
-    /// Pool over `entries`.
-    pub fn new(entries: Region<DepEntry>) -> DepListPool {
-        DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0 }
+    /// Pool over `entries` for a ring of `window` slots.
+    pub fn new(entries: Region<DepEntry>, window: usize) -> DepListPool {
+        DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0, marks: vec![0; window] }
     }
 
     /// Capacity.
@@ -139,22 +147,36 @@ impl DepListPool {
         self.high_water = self.high_water.max(self.top - self.tail);
     }
 
-    /// Frees the entries of consumed consumers (§5.6). Call only while
-    /// holding the wiring lock (no task of this ring is being wired).
-    pub fn reclaim(&mut self, ring: &RingShared, force: bool) {
+    /// Records that the task in ring slot `slot` was just wired: its entries
+    /// (and those of every earlier task of the ring) lie below the returned
+    /// mark (the current `top`).
+    pub fn mark_wired(&mut self, slot: usize) -> u64 {
+        let n = self.marks.len();
+        self.marks[slot % n] = self.top;
+        self.top
+    }
+
+    /// Frees the entries of consumed consumers (§5.6): the tail moves to the
+    /// mark of task `la - 1` (`la` = the ring's `last_task_alive`). Every
+    /// task below `la` is consumed, so each of its producers has completed
+    /// and walked past its entries (the walk reads an entry before notifying
+    /// its consumer and never returns to it), and no producer that is still
+    /// pending has such an entry in its list. Returns the `la` the pool now
+    /// reflects when `force` is set (or when the interval elapsed); a caller
+    /// that sees `last_task_alive` still equal to it knows nothing more can be
+    /// freed. Call only while holding the wiring lock.
+    pub fn reclaim(&mut self, ring: &RingShared, force: bool) -> u64 {
         let la = ring.last_task_alive.load(Acquire);
-        if la == 0 || (!force && la < self.last_reclaimed + DEP_POOL_CLEANUP_INTERVAL) {
-            return;
+        if la == 0 || la == self.last_reclaimed || (!force && la < self.last_reclaimed + DEP_POOL_CLEANUP_INTERVAL) {
+            return la;
         }
-        if la == self.last_reclaimed {
-            return;
-        }
-        let s = ring.slot(la - 1);
-        let mark = s.dep_pool_mark.load(Relaxed);
-        if mark > 0 && (mark as u64) > self.tail && (mark as u64) <= self.top {
-            self.tail = mark as u64;
+        let mark = self.marks[((la - 1) % self.marks.len() as u64) as usize];
+        debug_assert!(mark <= self.top, "dep pool mark {mark} above top {}", self.top);
+        if mark > self.tail && mark <= self.top {
+            self.tail = mark;
         }
         self.last_reclaimed = la;
+        la
     }
 }
 
@@ -229,11 +251,16 @@ mod tests {
     fn dep_pool_prepends_and_reclaims_by_mark() {
         let heap = Region::<u8>::zeroed(1024);
         let ring = test_ring(0, 128, &heap);
-        let mut d = DepListPool::new(Region::zeroed(4));
+        let mut d = DepListPool::new(Region::zeroed(4), 128);
         let c1 = SlotState::default();
         let c2 = SlotState::default();
         let h1 = d.prepend(std::ptr::null_mut(), &c1).unwrap();
         let h2 = d.prepend(h1, &c2).unwrap();
+        // Task 63 (the two entries' consumer) is wired at top 3.
+        assert_eq!(d.mark_wired(63), 3);
+        // The orchestrator zeroing the slot's ABI mark (slot reuse) does not
+        // affect the pool's own record.
+        ring.slot(63).dep_pool_mark.store(0, Relaxed);
         let mut seen = Vec::new();
         // SAFETY: h2 heads a list of the live pool; consumers are alive.
         unsafe { for_each_consumer(h2, |c| seen.push(c as *const SlotState)) };
@@ -241,7 +268,6 @@ mod tests {
         d.prepend(h2, &c1).unwrap();
         d.prepend(h2, &c1).unwrap();
         assert!(d.prepend(h2, &c1).is_none(), "capacity 4");
-        ring.slot(63).dep_pool_mark.store(3, Relaxed);
         ring.last_task_alive.store(64, Relaxed);
         d.reclaim(&ring, false);
         assert_eq!(d.available(), 2);

@@ -284,6 +284,12 @@ impl TaskAllocator {
         let off = self.heap.try_bump(aligned).ok_or(Blocked::Heap)?;
         let local = self.next_local;
         self.next_local += 1;
+        // The reused slot still reads CONSUMED (its previous task's final
+        // state). It must read PENDING before the new id is published:
+        // otherwise a concurrent `advance` that reaches `local` walks over it
+        // and retires the new task before it is even submitted (its slot and
+        // dependency entries would then be recycled while it is live).
+        ring.slot(local).task_state.store(task_state::PENDING as u32, Relaxed);
         ring.current_task_index.store(self.next_local, Release);
         let base = ring.heap_base + off;
         Ok(Allocation { local, base, end: base + aligned })
@@ -489,6 +495,25 @@ pub(crate) mod tests {
         complete_and_consume(&ring, 1, &t1);
         let t2 = a.try_alloc(&ring, 256).unwrap();
         assert_eq!(t2.base - ring.heap_base, 0, "wrapped");
+    }
+
+    #[test]
+    fn advance_never_retires_a_just_allocated_reused_slot() {
+        // Window 4: task 4 reuses slot 0, which still holds CONSUMED task 0.
+        // An advance between the allocation and the submit's slot reset must
+        // stop at task 4.
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 4, &heap);
+        let mut a = TaskAllocator::new(1024);
+        for i in 0..4 {
+            let x = a.try_alloc(&ring, 0).unwrap();
+            complete_and_consume(&ring, i, &x);
+        }
+        assert_eq!(ring.last_task_alive.load(Relaxed), 4);
+        assert_eq!(a.try_alloc(&ring, 0).unwrap().local, 4);
+        ring.advance();
+        assert_eq!(ring.last_task_alive.load(Relaxed), 4, "task 4 is live");
+        assert_eq!(ring.slot(4).state(), task_state::PENDING);
     }
 
     #[test]
