@@ -76,6 +76,4 @@ echo "Rounds: $ROUNDS, interleaved (omp, tbb, rayon, ours); each cell: median ov
     "sizes W1 $W1, W2 $W2, W3 $W3 rounds; ours with aicpu_thread_num $THREADS."
 echo
 python3 "$here/table.py" "$results"
-echo
-echo "tbb build only (ns/task): $(awk '$3=="tbb-build"{print $2"="$4}' "$results" | sort | tr '\n' ' ')"
 echo "raw results: $results" >&2

@@ -16,6 +16,7 @@ WORKLOADS = [
 RUNTIMES = [
     ("omp", "libgomp `depend`"),
     ("tbb-run", "oneTBB flow graph, run"),
+    ("tbb-build", "oneTBB, build"),
     ("tbb-total", "oneTBB, build+run"),
     ("rayon", "rayon, explicit edges"),
     ("ours", "ours (`simpler bench`)"),
@@ -56,7 +57,7 @@ def table(data):
                 continue
             med = statistics.median(v)
             cell = f"{fmt(med)} ({fmt(min(v))}-{fmt(max(v))})"
-            if key != "ours" and ours_med is not None and med > 0:
+            if key not in ("ours", "tbb-build") and ours_med is not None and med > 0:
                 cell += f" · ours/peer {ours_med / med:.2f}"
             cells.append(cell)
         rows.append(f"| {wname} | " + " | ".join(cells) + " |")
