@@ -310,6 +310,48 @@ fn bench_quick_json_has_every_figure() {
 }
 
 #[test]
+fn bench_runs_only_the_selected_workloads_at_the_given_size() {
+    let o = simpler(
+        &[
+            "bench",
+            "--workload",
+            "chain",
+            "--workload",
+            "fan",
+            "--size",
+            "20",
+            "--reps",
+            "1",
+            "--warmup",
+            "1",
+            "--threads",
+            "2",
+            "--json",
+        ],
+        "bench-select",
+    );
+    assert!(o.success, "{}", o.stderr);
+    let v = json(&o.stdout);
+    let f = v["figures"].as_object().unwrap();
+    let mut keys: Vec<&str> = f.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["chain", "fan", "setup"], "{v}");
+    assert_eq!(f["chain"]["hops"], 20.0);
+    assert_eq!(f["fan"]["tasks"], 20.0 * 66.0);
+    assert!(f["fan"]["ns_per_task"].as_f64().unwrap() > 0.0, "{v}");
+    // An empty run (the instruction-count baseline) succeeds and reports 0 ns per task.
+    let o = simpler(
+        &["bench", "--workload", "independent", "--size", "0", "--reps", "1", "--threads", "2", "--json"],
+        "bench-empty",
+    );
+    assert!(o.success, "{}", o.stderr);
+    assert_eq!(json(&o.stdout)["figures"]["independent"]["ns_per_task"], 0.0);
+    // --size needs a workload.
+    let o = simpler(&["bench", "--size", "5"], "bench-size-alone");
+    assert!(!o.success && o.stderr.contains("--workload"), "{}", o.stderr);
+}
+
+#[test]
 fn a_closed_stdout_is_not_a_panic() {
     use std::process::{Command, Stdio};
     for args in [&["config", "list"][..], &["--help"], &["config", "list", "--json"]] {

@@ -16,7 +16,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs one bench mode `reps` times; returns the median ns per task.
 /// A benchmark workload: orchestration mode, its size parameter, and the tasks it submits.
 #[derive(Debug, Clone, Copy)]
 pub struct Workload {
@@ -28,7 +27,8 @@ pub struct Workload {
     pub tasks: u64,
 }
 
-/// Runs `w` `reps` times on callable `id`; returns the median ns per task.
+/// Runs `w` `reps` times on callable `id`; returns the median ns per task
+/// (0 for a workload of no tasks).
 pub fn ns_per_task(
     ctx: &DeviceContext,
     id: i32,
@@ -39,11 +39,12 @@ pub fn ns_per_task(
 ) -> Result<f64> {
     let mut t = vec![0f32; 16];
     let mut samples = Vec::with_capacity(reps);
-    for _ in 0..reps {
+    for _ in 0..reps.max(1) {
         let args = args_of(&mut [&mut t], &[w.mode, w.n, 4096])?;
         let start = Instant::now();
         ctx.run(id, &args, ex, cfg)?;
-        samples.push(start.elapsed().as_nanos() as f64 / w.tasks as f64);
+        let ns = start.elapsed().as_nanos() as f64;
+        samples.push(if w.tasks == 0 { 0.0 } else { ns / w.tasks as f64 });
     }
     Ok(median(samples))
 }
@@ -57,12 +58,111 @@ pub struct BenchOptions {
     pub threads: i32,
     /// Configuration of every run (the shard/orch_to_sched sweep overrides those two knobs).
     pub config: RuntimeConfig,
+    /// Run only these workloads (empty: the whole bench). A selection runs no
+    /// sweep, vector example or soak.
+    pub only: Vec<WorkloadKind>,
+    /// Size of each selected workload: tasks (independent), hops (chain), rounds (fan);
+    /// `None` the default sizes. 0 is an empty run (the instruction-count baseline).
+    pub size: Option<u64>,
+    /// Timed repetitions per workload (median reported); `None`: 7, or 3 with `quick`.
+    pub reps: Option<usize>,
+    /// Untimed runs of each selected workload before the timed ones.
+    pub warmup: usize,
 }
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        BenchOptions { quick: false, threads: 3, config: RuntimeConfig::new() }
+        BenchOptions {
+            quick: false,
+            threads: 3,
+            config: RuntimeConfig::new(),
+            only: Vec::new(),
+            size: None,
+            reps: None,
+            warmup: 0,
+        }
     }
+}
+
+/// The three task-graph workloads of the bench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// W1: independent no-op tasks (default 1,000,000).
+    Independent,
+    /// W2: a chain of tasks INOUT on one tensor (default 100,000 hops).
+    Chain,
+    /// W3: rounds of 1 -> 64 -> 1 (default 1000 rounds, 66 tasks each).
+    Fan,
+}
+
+impl WorkloadKind {
+    /// Every workload, in bench order.
+    pub const ALL: [WorkloadKind; 3] = [WorkloadKind::Independent, WorkloadKind::Chain, WorkloadKind::Fan];
+
+    /// The figure key and command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Independent => "independent",
+            WorkloadKind::Chain => "chain",
+            WorkloadKind::Fan => "fan",
+        }
+    }
+
+    /// The workload with size `n` (tasks, hops or rounds).
+    pub fn workload(self, n: u64) -> Workload {
+        match self {
+            WorkloadKind::Independent => Workload { mode: 0, n, tasks: n },
+            WorkloadKind::Chain => Workload { mode: 1, n, tasks: n },
+            WorkloadKind::Fan => Workload { mode: 2, n, tasks: n * 66 },
+        }
+    }
+
+    /// The default size (tasks, hops or rounds).
+    pub fn default_size(self) -> u64 {
+        match self {
+            WorkloadKind::Independent => 1_000_000,
+            WorkloadKind::Chain => 100_000,
+            WorkloadKind::Fan => 1000,
+        }
+    }
+}
+
+/// Measures workload `kind` of size `n` and reports its figure.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    ctx: &DeviceContext,
+    kind: WorkloadKind,
+    n: u64,
+    warmup: usize,
+    reps: usize,
+    ex: &ExecParams,
+    cfg: &RuntimeConfig,
+    on_figure: &mut dyn FnMut(&Figure),
+) -> Result<()> {
+    let w = kind.workload(n);
+    for _ in 0..warmup {
+        ns_per_task(ctx, 0, w, 1, ex, cfg)?;
+    }
+    let ns = ns_per_task(ctx, 0, w, reps, ex, cfg)?;
+    let tasks = w.tasks as f64;
+    on_figure(&match kind {
+        WorkloadKind::Independent => fig(
+            "independent",
+            vec![("tasks", tasks), ("ns_per_task", ns)],
+            format!("independent tasks : {n:>8} tasks  {ns:>8.1} ns/task  ({:.2} M tasks/s)", 1e3 / ns.max(1e-9)),
+        ),
+        WorkloadKind::Chain => fig(
+            "chain",
+            vec![("hops", tasks), ("ns_per_hop", ns)],
+            format!("chain on 1 tensor : {n:>8} hops   {ns:>8.1} ns/hop"),
+        ),
+        WorkloadKind::Fan => fig(
+            "fan",
+            vec![("rounds", n as f64), ("tasks", tasks), ("ns_per_task", ns)],
+            format!("1 -> 64 -> 1      : {n:>8} rounds {ns:>8.1} ns/task"),
+        ),
+    });
+    Ok(())
 }
 
 /// One measured figure: a stable key, named values, and a line for people.
@@ -107,7 +207,7 @@ pub fn run_bench_with(opts: &BenchOptions, on_figure: &mut dyn FnMut(&Figure)) -
     // A scheduler thread tracks at most 21 clusters (upstream's 63-core bitmap).
     let block_dim = (21 * (threads - 1)).min(24);
     let ex = ExecParams { block_dim, aicpu_thread_num: threads, ..ExecParams::default() };
-    let reps = if quick { 3 } else { 7 };
+    let reps = opts.reps.unwrap_or(if quick { 3 } else { 7 }).max(1);
     let scale = if quick { 10 } else { 1 };
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     on_figure(&fig(
@@ -119,27 +219,14 @@ pub fn run_bench_with(opts: &BenchOptions, on_figure: &mut dyn FnMut(&Figure)) -
         ),
     ));
 
-    let n = 1_000_000 / scale;
-    let ns = ns_per_task(&ctx, 0, Workload { mode: 0, n, tasks: n }, reps, &ex, cfg)?;
-    on_figure(&fig(
-        "independent",
-        vec![("tasks", n as f64), ("ns_per_task", ns)],
-        format!("independent tasks : {n:>8} tasks  {ns:>8.1} ns/task  ({:.2} M tasks/s)", 1e3 / ns),
-    ));
-    let n = 100_000 / scale;
-    let ns = ns_per_task(&ctx, 0, Workload { mode: 1, n, tasks: n }, reps, &ex, cfg)?;
-    on_figure(&fig(
-        "chain",
-        vec![("hops", n as f64), ("ns_per_hop", ns)],
-        format!("chain on 1 tensor : {n:>8} hops   {ns:>8.1} ns/hop"),
-    ));
-    let rounds = 1000 / scale;
-    let ns = ns_per_task(&ctx, 0, Workload { mode: 2, n: rounds, tasks: rounds * 66 }, reps, &ex, cfg)?;
-    on_figure(&fig(
-        "fan",
-        vec![("rounds", rounds as f64), ("ns_per_task", ns)],
-        format!("1 -> 64 -> 1      : {rounds:>8} rounds {ns:>8.1} ns/task"),
-    ));
+    let kinds: &[WorkloadKind] = if opts.only.is_empty() { &WorkloadKind::ALL } else { &opts.only };
+    for &kind in kinds {
+        let n = opts.size.unwrap_or(kind.default_size() / scale);
+        measure(&ctx, kind, n, opts.warmup, reps, &ex, cfg, on_figure)?;
+    }
+    if !opts.only.is_empty() {
+        return Ok(());
+    }
 
     for shards in [1u64, 3] {
         for o2s in [false, true] {

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use clap::CommandFactory;
 use serde_json::{json, Value};
 use simpler::config::{self, docs, ProcessEnv, RuntimeConfig, KNOBS, RING_COUNT};
-use simpler::demo::bench::{run_bench_with, BenchOptions};
+use simpler::demo::bench::{run_bench_with, BenchOptions, WorkloadKind};
 use simpler::demo::{run_demo_with, DemoEvent, DemoOptions};
 
 use crate::cli::{BenchArgs, Cli, Command, ConfigCommand, DemoArgs, SetArgs, StatsArgs, TraceArgs};
@@ -181,7 +181,16 @@ fn demo(a: DemoArgs) -> CmdResult {
 }
 
 fn bench(a: BenchArgs) -> CmdResult {
-    let opts = BenchOptions { quick: a.quick, threads: a.threads, config: config_of(&a.set)? };
+    let only = a.workloads.iter().filter_map(|name| WorkloadKind::ALL.into_iter().find(|k| k.name() == name)).collect();
+    let opts = BenchOptions {
+        quick: a.quick,
+        threads: a.threads,
+        config: config_of(&a.set)?,
+        only,
+        size: a.size,
+        reps: a.reps.map(|r| r as usize),
+        warmup: a.warmup as usize,
+    };
     let mut figures = serde_json::Map::new();
     let as_json = a.json;
     run_bench_with(&opts, &mut |f| {
