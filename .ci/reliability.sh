@@ -294,4 +294,14 @@ for s in asan valgrind fuzz miri; do
 done
 note "summary (total $(elapsed "$T_ALL") s):"
 for line in "${SUMMARY[@]}"; do note "  $line"; done
+# One plain closing line counting the steps (a step is one check).
+n_ok=0 n_failed=0 n_skipped=0
+for line in "${SUMMARY[@]}"; do
+  case "$line" in
+    *": ok"*) n_ok=$((n_ok + 1)) ;;
+    *": skipped"*) n_skipped=$((n_skipped + 1)) ;;
+    *) n_failed=$((n_failed + 1)) ;;
+  esac
+done
+echo "reliability: $n_ok passed, $n_failed failed, $n_skipped skipped"
 exit $FAILED
