@@ -29,6 +29,23 @@ void copy_message(char *err, std::size_t errlen, const char *msg) noexcept {
     err[n] = '\0';
 }
 
+// Runs call(): 0 on a normal return, 1 if a std::exception escaped (its
+// what() is copied to err), 2 for any other exception. err is written only
+// when something was thrown. The one catch ladder of every trampoline below.
+template <typename Call>
+inline int guarded(char *err, std::size_t errlen, Call call) noexcept {
+    try {
+        call();
+        return 0;
+    } catch (const std::exception &e) {
+        copy_message(err, errlen, e.what());
+        return 1;
+    } catch (...) {
+        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
+        return 2;
+    }
+}
+
 // Mirror of PTO2OrchestrationConfig (returned by value in EAX / W0).
 struct OrchestrationConfig {
     int32_t expected_arg_count;
@@ -42,16 +59,7 @@ static_assert(sizeof(OrchestrationConfig) == 4, "PTO2OrchestrationConfig is 4 by
 extern "C" int simpler_call_orch_entry(void (*entry)(const void *), const void *args, char *err,
                                        std::size_t errlen) noexcept {
     copy_message(err, errlen, "");
-    try {
-        entry(args);
-        return 0;
-    } catch (const std::exception &e) {
-        copy_message(err, errlen, e.what());
-        return 1;
-    } catch (...) {
-        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
-        return 2;
-    }
+    return guarded(err, errlen, [&] { entry(args); });
 }
 
 // Calls config(args) and stores the expected argument count in *out.
@@ -59,16 +67,7 @@ extern "C" int simpler_call_orch_entry(void (*entry)(const void *), const void *
 extern "C" int simpler_call_orch_config(OrchestrationConfig (*config)(const void *), const void *args,
                                         int32_t *out, char *err, std::size_t errlen) noexcept {
     copy_message(err, errlen, "");
-    try {
-        *out = config(args).expected_arg_count;
-        return 0;
-    } catch (const std::exception &e) {
-        copy_message(err, errlen, e.what());
-        return 1;
-    } catch (...) {
-        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
-        return 2;
-    }
+    return guarded(err, errlen, [&] { *out = config(args).expected_arg_count; });
 }
 
 // host_build_graph: an orchestration function `int f(rt, args)` runs on the
@@ -78,16 +77,7 @@ extern "C" int simpler_call_orch_config(OrchestrationConfig (*config)(const void
 extern "C" int simpler_call_hbg_entry(int (*fn)(void *, const void *), void *rt, const void *args, int *rc, char *err,
                                       std::size_t errlen) noexcept {
     copy_message(err, errlen, "");
-    try {
-        *rc = fn(rt, args);
-        return 0;
-    } catch (const std::exception &e) {
-        copy_message(err, errlen, e.what());
-        return 1;
-    } catch (...) {
-        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
-        return 2;
-    }
+    return guarded(err, errlen, [&] { *rc = fn(rt, args); });
 }
 
 // Kernels: `void kernel_entry(int64_t *args)` runs on a scheduler thread (one
@@ -97,14 +87,5 @@ extern "C" int simpler_call_hbg_entry(int (*fn)(void *, const void *), void *rt,
 // uninitialised; the non-throwing path costs one indirect call.
 extern "C" __attribute__((noinline)) int simpler_call_kernel(void (*entry)(int64_t *), int64_t *args, char *err,
                                                              std::size_t errlen) noexcept {
-    try {
-        entry(args);
-        return 0;
-    } catch (const std::exception &e) {
-        copy_message(err, errlen, e.what());
-        return 1;
-    } catch (...) {
-        copy_message(err, errlen, "unknown C++ exception (not derived from std::exception)");
-        return 2;
-    }
+    return guarded(err, errlen, [&] { entry(args); });
 }
