@@ -270,16 +270,7 @@ fn cmake_example() {
     let _guard = serial();
     let build = common::scratch("consumers/example-cmake");
     let src = common::repo().join("cmake/example");
-    run(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(&src)
-            .arg("-B")
-            .arg(&build)
-            .arg(format!("-DCMAKE_PREFIX_PATH={}", p.display())),
-        "example configure",
-    );
-    run(Command::new("cmake").arg("--build").arg(&build), "example build");
+    cmake_project(p, &src, &build, "example");
     let out = run(Command::new(build.join("app")).args(example_args(host)).env("SIMPLER_LOG_LEVEL", "error"), "app");
     check_example_output(&out, host);
 }
@@ -322,21 +313,27 @@ fn static_cmake_consumer() {
         ),
     )
     .expect("write CMakeLists.txt");
-    run(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(&proj)
-            .arg("-B")
-            .arg(&build)
-            .arg(format!("-DCMAKE_PREFIX_PATH={}", p.display())),
-        "static configure",
-    );
-    run(Command::new("cmake").arg("--build").arg(&build), "static build");
+    cmake_project(p, &proj, &build, "static");
     let ldd = run(Command::new("ldd").arg(build.join("app_static")), "ldd");
     assert!(!ldd.contains("libsimpler"), "statically linked: {ldd}");
     // Only the configuration API is linked in (the host entries are looked up dynamically).
     let out = run(Command::new(build.join("app_static")).env("SIMPLER_LOG_LEVEL", "error"), "app_static");
     assert!(out.contains(" passed, 0 failed"), "{out}");
+}
+
+/// Configures the CMake project `src` in `build` against the installed prefix `p`
+/// (`find_package(simpler)` through `CMAKE_PREFIX_PATH`) and builds it.
+fn cmake_project(p: &Path, src: &Path, build: &Path, what: &str) {
+    run(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(src)
+            .arg("-B")
+            .arg(build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", p.display())),
+        &format!("{what} configure"),
+    );
+    run(Command::new("cmake").arg("--build").arg(build), &format!("{what} build"));
 }
 
 /// The two host_build_graph shared objects of the example, built with `cc` into `dir`.
@@ -388,16 +385,7 @@ fn static_cmake_c_consumer() {
         ),
     )
     .expect("write CMakeLists.txt");
-    run(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(&proj)
-            .arg("-B")
-            .arg(&build)
-            .arg(format!("-DCMAKE_PREFIX_PATH={}", p.display())),
-        "static C configure",
-    );
-    run(Command::new("cmake").arg("--build").arg(&build), "static C build");
+    cmake_project(p, &proj, &build, "static C");
     run_static_c_app(&build.join("app_c"), &build.join("liborch.so"), &build.join("libkernel_add.so"), "app_c (cmake)");
 }
 
