@@ -1,7 +1,7 @@
 //! The watched call of a host_build_graph orchestration: the orchestration
 //! runs on the context's orchestration thread ([`OrchThread`], started at
 //! the first run) while the calling thread waits, bounded by
-//! `STUCK_NUM / STUCK_DEN` watchdog budgets (`scheduler_timeout_ms`) since
+//! 1.5 watchdog budgets (`scheduler_timeout_ms`, [`crate::runtime::stuck_orchestration_after`]) since
 //! the last progress. Every ops-table call counts as progress, so a long but
 //! active builder is never stopped. A builder that stays silent for longer
 //! fails the run with -100 (`PTO2_ERROR_SCHEDULER_TIMEOUT`) and its thread is
@@ -18,13 +18,6 @@ use super::ops::{call_hbg_entry, run_orchestration, HbgOrchFn, Orchestrated};
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::device::memory::DeviceMemory;
 use crate::diagnostics::{Error, Result};
-
-/// Numerator of the stuck-orchestration threshold: an orchestration silent
-/// for `STUCK_NUM / STUCK_DEN` budgets (1.5, as for tensormap_and_ringbuffer's
-/// orchestration) is stuck, which bounds the failure well inside 2 budgets.
-pub const STUCK_NUM: u32 = 3;
-/// Denominator of the stuck-orchestration threshold (see [`STUCK_NUM`]).
-pub const STUCK_DEN: u32 = 2;
 
 /// Progress of one orchestration call, shared by its thread and the watcher.
 #[derive(Debug, Default)]
@@ -110,7 +103,7 @@ struct Shared {
 
 /// Calls host_build_graph orchestration `f` with `args` (host pointers) on
 /// `thread` and waits for it, failing with -100 after
-/// `STUCK_NUM / STUCK_DEN × timeout_ms` without progress (see the module
+/// `stuck_orchestration_after(timeout_ms)` without progress (see the module
 /// docs); `thread` is then replaced by a fresh one at the next use.
 pub fn run_watched(
     thread: &mut OrchThread,
@@ -144,7 +137,7 @@ pub fn run_watched(
     if let Err(e) = thread.submit(Box::new(body)) {
         return Watched::Done(Orchestrated::default(), Err(e));
     }
-    let budget = Duration::from_millis(timeout_ms.max(1)) * STUCK_NUM / STUCK_DEN;
+    let budget = crate::runtime::stuck_orchestration_after(timeout_ms.max(1));
     let tick = Duration::from_millis((timeout_ms / 20).clamp(1, 20));
     let mut last_calls = shared.progress.calls();
     let mut last_progress = Instant::now();
@@ -165,9 +158,11 @@ pub fn run_watched(
             thread.tx = None;
             let msg = format!(
                 "TIMEOUT_EXIT: the host_build_graph orchestration function made no progress (no ops-table call, \
-                 no return) for {} ms, over its budget of {STUCK_NUM}/{STUCK_DEN} x scheduler_timeout_ms={timeout_ms} \
+                 no return) for {} ms, over its budget of {}/{} x scheduler_timeout_ms={timeout_ms} \
                  (PTO2_SCHEDULER_TIMEOUT_MS), after {calls} ops-table calls; its thread was abandoned",
-                silent.as_millis()
+                silent.as_millis(),
+                crate::runtime::STUCK_ORCH_BUDGETS.0,
+                crate::runtime::STUCK_ORCH_BUDGETS.1
             );
             crate::diagnostics::log::error("host_build_graph", &msg);
             return Watched::Abandoned(Error::Runtime {

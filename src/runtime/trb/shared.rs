@@ -11,7 +11,7 @@ use super::ring::RingShared;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Dispatchable shapes.
 pub mod shape {
@@ -250,16 +250,6 @@ pub struct FatalState {
     /// Messages of later fatal errors (bounded).
     pub secondary: Vec<String>,
 }
-
-/// An orchestration that stays in user code (no runtime call) while no task
-/// is pending or running is stuck after `ORCH_STUCK_NUM / ORCH_STUCK_DEN`
-/// watchdog budgets (1.5: the watchdog polls every half budget, so the run
-/// fails within 2 budgets of the last progress, as upstream's S5
-/// orchestrator-starvation stall would); with work pending, the single budget
-/// applies as for everything else.
-pub const ORCH_STUCK_NUM: u64 = 3;
-/// Denominator of the stuck-orchestration threshold (see [`ORCH_STUCK_NUM`]).
-pub const ORCH_STUCK_DEN: u64 = 2;
 
 /// How many secondary errors a run keeps.
 pub const MAX_SECONDARY: usize = 4;
@@ -618,10 +608,12 @@ impl RunShared {
         let running = self.cores.iter().any(|c| c.running.load(Acquire) != 0);
         let pending = self.submitted.load(Acquire) > self.completed.load(Acquire);
         // With nothing pending, an orchestration busy in user code between
-        // two runtime calls is slow, not stuck, until 1.5 budgets (ORCH_STUCK_NUM/DEN).
+        // two runtime calls is slow, not stuck, until `stuck_orchestration_after`
+        // (1.5 budgets); with work pending the single budget applies.
         let orch_in_user = !self.orch_done.load(Acquire) && epoch % 2 == 0;
-        let orch_stuck =
-            orch_in_user && now.saturating_sub(last) > self.timeout_ms.saturating_mul(ORCH_STUCK_NUM) / ORCH_STUCK_DEN;
+        let orch_stuck = orch_in_user
+            && Duration::from_millis(now.saturating_sub(last))
+                > crate::runtime::stuck_orchestration_after(self.timeout_ms);
         if !running && !pending && !orch_stuck {
             if !orch_in_user {
                 self.last_progress_ms.fetch_max(now, Relaxed);
