@@ -149,7 +149,7 @@ fn write_scope_stats(prefix: &str, report: &RunReport) -> Result<()> {
     let dir = std::path::Path::new(prefix).join("scope_stats");
     std::fs::create_dir_all(&dir).map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join("scope_stats.jsonl");
-    std::fs::write(&path, super::stats::scope_stats_jsonl(report))
+    std::fs::write(&path, super::scope_stats_jsonl(report))
         .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
 }
 

@@ -14,9 +14,10 @@ pub mod stats;
 pub mod tensormap;
 pub(crate) mod trace;
 
+pub use engine::scope_stats_jsonl;
 pub use engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 pub use layout::{OwnedTrbMemory, TrbMemory};
-pub use stats::{scope_stats_jsonl, ScopeStatRecord};
+pub use stats::ScopeStatRecord;
 
 #[cfg(test)]
 mod fault_tests;

@@ -1,7 +1,6 @@
 //! Scope statistics (§16.1): one record at every scope begin (after the
 //! push) and end (before the release), rendered as upstream's JSONL v6.
 
-use super::engine::RunReport;
 use super::layout::TENSORMAP_POOL_SIZE;
 
 /// Scope boundary kind.
@@ -60,19 +59,25 @@ fn list<T: std::fmt::Display>(v: &[T]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// Renders `scope_stats.jsonl` (metadata line then one line per record).
-pub fn scope_stats_jsonl(report: &RunReport) -> String {
-    let (w, h, d) = &report.capacities;
+/// Renders `scope_stats.jsonl` (metadata line then one line per record) of
+/// a run with the given fatal flag and `(windows, heaps, dep pools)`
+/// capacities.
+pub(crate) fn render_jsonl(
+    fatal: bool,
+    capacities: &([u64; 4], [u64; 4], [u64; 4]),
+    records: &[ScopeStatRecord],
+) -> String {
+    let (w, h, d) = capacities;
     let mut out = format!(
         "{{\"version\": 6, \"fatal\": {}, \"dropped\": 0, \"total\": {}, \"task_window_max\": {}, \"heap_max\": {}, \"dep_pool_max\": {}, \"tensormap_max\": {}}}\n",
-        report.fatal,
-        report.scope_stats.len(),
+        fatal,
+        records.len(),
         list(w),
         list(h),
         list(d),
         TENSORMAP_POOL_SIZE
     );
-    for r in &report.scope_stats {
+    for r in records {
         out.push_str(&format!(
             "{{\"site\": {}, \"phase\": \"{}\", \"depth\": {}, \"ring\": {}, \"task_window_start\": {}, \"task_window_end\": {}, \"heap_start\": {}, \"heap_end\": {}, \"dep_pool_start\": {}, \"dep_pool_end\": {}, \"tensormap\": {}}}\n",
             json_str(&r.site),

@@ -1,0 +1,83 @@
+//! Claiming simulated cores for a dispatch.
+
+use super::sched::Sched;
+use crate::runtime::trb::shared::{SimCore, LANE_AIC, LANE_AIV0, LANE_AIV1};
+use std::sync::atomic::Ordering::*;
+
+impl Sched<'_> {
+    pub(super) fn drain_active_elsewhere(&self) -> bool {
+        let d = self.sh.drain_owner.load(Acquire);
+        d != 0 && d != self.idx + 1
+    }
+
+    pub(super) fn try_claim(&self, core: &SimCore, tag: u64) -> bool {
+        self.sh.cores[core.core_id as usize].running.compare_exchange(0, tag, AcqRel, Relaxed).is_ok()
+    }
+
+    pub(super) fn release(&self, core: &SimCore) {
+        self.sh.cores[core.core_id as usize].running.store(0, Release);
+    }
+
+    pub(super) fn claim_single(&mut self, aic: bool, tag: u64) -> Option<SimCore> {
+        if self.drain_active_elsewhere() {
+            return None;
+        }
+        let bd = self.sh.block_dim;
+        let own = if aic { &self.own_aic } else { &self.own_aiv };
+        let n = own.len();
+        for k in 0..n {
+            let c = own[(self.rr + k) % n];
+            if self.try_claim(&c, tag) {
+                self.rr = self.rr.wrapping_add(1);
+                return Some(c);
+            }
+        }
+        let all: Vec<SimCore> = if aic {
+            (0..bd).map(SimCore::aic).collect()
+        } else {
+            (0..bd).flat_map(|c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]).collect()
+        };
+        all.into_iter().find(|c| self.try_claim(c, tag))
+    }
+
+    pub(super) fn cluster_lanes(&self, cluster: u32, mask: u8) -> Vec<(usize, SimCore)> {
+        let bd = self.sh.block_dim;
+        let mut v = Vec::with_capacity(3);
+        if mask & LANE_AIC != 0 {
+            v.push((0, SimCore::aic(cluster)));
+        }
+        if mask & LANE_AIV0 != 0 {
+            v.push((1, SimCore::aiv(cluster, 0, bd)));
+        }
+        if mask & LANE_AIV1 != 0 {
+            v.push((2, SimCore::aiv(cluster, 1, bd)));
+        }
+        v
+    }
+
+    pub(super) fn claim_cluster(&mut self, mask: u8, tag: u64) -> Option<Vec<(usize, SimCore)>> {
+        if self.drain_active_elsewhere() {
+            return None;
+        }
+        let bd = self.sh.block_dim;
+        let order: Vec<u32> =
+            self.own_clusters.iter().copied().chain((0..bd).filter(|c| !self.own_clusters.contains(c))).collect();
+        for c in order {
+            let lanes = self.cluster_lanes(c, mask);
+            let mut got = 0;
+            for (_, core) in &lanes {
+                if !self.try_claim(core, tag) {
+                    break;
+                }
+                got += 1;
+            }
+            if got == lanes.len() {
+                return Some(lanes);
+            }
+            for (_, core) in &lanes[..got] {
+                self.release(core);
+            }
+        }
+        None
+    }
+}

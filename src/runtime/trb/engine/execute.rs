@@ -1,0 +1,179 @@
+//! Executing a ready task: single-core, cluster (gang) and sync-start dispatch.
+
+use super::dispatch::DispatchBuffer;
+use super::gang::run_guarded;
+use super::sched::Sched;
+use crate::runtime::trb::layout::TaskPayload;
+use crate::runtime::trb::shared::{shape, shape_of, SimCore, FLAG_SYNC_START};
+use std::sync::atomic::Ordering::*;
+
+impl Sched<'_> {
+    pub(super) fn execute(&mut self, v: u64) -> bool {
+        // SAFETY: queued values are slot-state pointers of published tasks
+        // that cannot be reclaimed before they complete.
+        let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
+        let mask = s.active_mask.load(Relaxed);
+        let shp = shape_of(mask);
+        let blocks = s.logical_block_num.load(Relaxed).max(1);
+        // SAFETY: the descriptor pointer was set at submit.
+        let d = unsafe { &*s.task.load(Relaxed) };
+        let raw = d.task_id.load(Relaxed);
+        let tag = raw + 1;
+        if mask & FLAG_SYNC_START != 0 && blocks > 1 {
+            return self.execute_sync(s, v, shp, mask, blocks, raw);
+        }
+        let payload = s.payload.load(Relaxed) as *const TaskPayload;
+        match shp {
+            shape::AIC | shape::AIV => {
+                let Some(core) = self.claim_single(shp == shape::AIC, tag) else {
+                    self.requeue(v, shp);
+                    return false;
+                };
+                let b = s.next_block_idx.fetch_add(1, AcqRel);
+                if b >= blocks {
+                    self.release(&core);
+                    return false;
+                }
+                if b + 1 < blocks {
+                    self.requeue(v, shp);
+                    self.sh.parker.wake_one();
+                }
+                let func = d.kernel_id[if shp == shape::AIC { 0 } else { 1 }].load(Relaxed);
+                self.buf.prepare(payload, raw, b as i32, blocks as i32, core);
+                let args = self.buf.args();
+                let t0 = self.trace_now();
+                let r = run_guarded(self.exec, func, args, core);
+                self.trace_dispatch(raw, t0, std::iter::once((func, core.core_id)));
+                self.release(&core);
+                if let Some(m) = r {
+                    self.kernel_failed(raw, &m);
+                    return true;
+                }
+                self.check_async(&self.buf);
+                self.subtasks_done(s, 1);
+                true
+            }
+            _ => {
+                let Some(lanes) = self.claim_cluster(mask, tag) else {
+                    self.requeue(v, shp);
+                    return false;
+                };
+                let b = s.next_block_idx.fetch_add(1, AcqRel);
+                if b >= blocks {
+                    lanes.iter().for_each(|(_, c)| self.release(c));
+                    return false;
+                }
+                if b + 1 < blocks {
+                    self.requeue(v, shp);
+                    self.sh.parker.wake_one();
+                }
+                let mut jobs: Vec<(i32, Box<DispatchBuffer>, SimCore)> = Vec::with_capacity(3);
+                for (lane, core) in &lanes {
+                    let mut buf = self.mix_bufs.pop().unwrap_or_else(DispatchBuffer::new);
+                    buf.prepare(payload, raw, b as i32, blocks as i32, *core);
+                    jobs.push((d.kernel_id[*lane].load(Relaxed), buf, *core));
+                }
+                let t0 = self.trace_now();
+                let failure = self.gang.run_all(self.exec, &mut jobs);
+                self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
+                lanes.iter().for_each(|(_, c)| self.release(c));
+                for (_, buf, _) in &jobs {
+                    self.check_async(buf);
+                }
+                let n = jobs.len() as i16;
+                self.mix_bufs.extend(jobs.into_iter().map(|j| j.1));
+                if let Some(m) = failure {
+                    self.kernel_failed(raw, &m);
+                    return true;
+                }
+                self.subtasks_done(s, n);
+                true
+            }
+        }
+    }
+
+    /// All blocks of a sync-start task start together on cores 0..B of its type.
+    pub(super) fn execute_sync(
+        &mut self,
+        s: &crate::runtime::trb::layout::SlotState,
+        v: u64,
+        shp: usize,
+        mask: u8,
+        blocks: i16,
+        raw: u64,
+    ) -> bool {
+        let sh = self.sh;
+        if sh.drain_owner.compare_exchange(0, self.idx + 1, AcqRel, Acquire).is_err() {
+            self.requeue(v, shp);
+            return false;
+        }
+        let bd = sh.block_dim;
+        let mut cores: Vec<(usize, SimCore, i32)> = Vec::new();
+        for b in 0..blocks as u32 {
+            match shp {
+                shape::AIC => cores.push((0, SimCore::aic(b), b as i32)),
+                shape::AIV => cores.push((1, SimCore::aiv(b / 2, b % 2, bd), b as i32)),
+                _ => {
+                    for (lane, c) in self.cluster_lanes(b, mask) {
+                        cores.push((lane, c, b as i32));
+                    }
+                }
+            }
+        }
+        let tag = raw + 1;
+        let mut held = vec![false; cores.len()];
+        let mut spins = 0u32;
+        loop {
+            for (k, (_, c, _)) in cores.iter().enumerate() {
+                if !held[k] {
+                    held[k] = self.try_claim(c, tag);
+                }
+            }
+            if held.iter().all(|&h| h) {
+                break;
+            }
+            if sh.run_complete.load(Acquire) || sh.failed() {
+                for (k, (_, c, _)) in cores.iter().enumerate() {
+                    if held[k] {
+                        self.release(c);
+                    }
+                }
+                sh.drain_owner.store(0, Release);
+                self.requeue(v, shp);
+                return false;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        s.next_block_idx.store(blocks, Release);
+        sh.drain_owner.store(0, Release);
+        // SAFETY: descriptor pointer set at submit.
+        let d = unsafe { &*s.task.load(Relaxed) };
+        let payload = s.payload.load(Relaxed) as *const TaskPayload;
+        let mut jobs: Vec<(i32, Box<DispatchBuffer>, SimCore)> = cores
+            .iter()
+            .map(|(lane, c, b)| {
+                let mut buf = DispatchBuffer::new();
+                buf.prepare(payload, raw, *b, blocks as i32, *c);
+                (d.kernel_id[*lane].load(Relaxed), buf, *c)
+            })
+            .collect();
+        let t0 = self.trace_now();
+        let failure = self.gang.run_all(self.exec, &mut jobs);
+        self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
+        cores.iter().for_each(|(_, c, _)| self.release(c));
+        for (_, buf, _) in &jobs {
+            self.check_async(buf);
+        }
+        if let Some(m) = failure {
+            self.kernel_failed(raw, &m);
+            return true;
+        }
+        self.subtasks_done(s, jobs.len() as i16);
+        true
+    }
+}

@@ -1,0 +1,349 @@
+//! The TRB engine: persistent scheduler threads executing tasks on the host.
+//!
+//! # Execution model
+//! * The orchestration closure runs on the engine's persistent orchestrator
+//!   thread, with the root scope opened before and closed after; the thread
+//!   calling [`TrbEngine::run`] is the watchdog (see `run`).
+//! * `sched_threads` persistent scheduler threads wire submitted tasks
+//!   (whoever holds the wiring lock drains the wiring queue and owns the
+//!   dependency-list pools), pop ready tasks and run **single-lane subtasks
+//!   inline**: the scheduler thread *is* the chosen simulated core for the
+//!   duration of the call (the core is claimed exclusively and passed to the
+//!   [`CoreExecutor`]). Cluster `c` belongs to scheduler `c % sched_threads`,
+//!   which prefers its own cores.
+//! * MIX tasks (several lanes) and `require_sync_start` SPMD tasks need their
+//!   subtasks to run simultaneously: the dispatching thread runs one lane and
+//!   hands the others to a *gang* of parked helper threads (grown on demand,
+//!   reused across runs), then waits for all of them.
+//! * SPMD tasks without sync start are claimed one block at a time
+//!   (`next_block_idx`); a thread that claims a block re-queues the task while
+//!   blocks remain, so several threads run blocks in parallel.
+//! * Completions make consumers ready; the first one is kept as the thread's
+//!   local next task (chain hops stay on one thread), the rest go to the
+//!   shared ready queues.
+//! * Idle threads spin for `idle_spin_us`, then park (1 ms timeout, used for
+//!   the watchdog); pushers wake one parked thread. Between runs the threads
+//!   block on a channel and use no CPU.
+//!
+//! # Knobs
+//! * `ready_queue_shards` (1..=4): each shape's ready queue is split into that
+//!   many independent MPMC queues. Scheduler `t` pushes to and pops from shard
+//!   `t % shards` first and steals from the others when its shard is empty;
+//!   the orchestrator/wiring side pushes round robin. 1 = one shared queue.
+//! * `orch_to_sched`: after orchestration finishes, the calling thread joins
+//!   scheduling as an extra scheduler (it owns no cluster and uses any idle
+//!   core) instead of just waiting for completion.
+
+mod claim;
+mod dispatch;
+mod execute;
+mod gang;
+mod orch_thread;
+mod params;
+mod report;
+mod sched;
+mod tables;
+mod wiring;
+
+pub use super::shared::SimCore;
+pub use dispatch::{AsyncCtx, CompletionSlab, DispatchPayload, GlobalContext, LocalContext};
+pub use params::{EngineConfig, RunParams};
+pub use report::{scope_stats_jsonl, RunReport};
+pub(crate) use tables::build_run;
+
+use super::api::OrchestratorApi;
+use super::layout::{codes, TrbMemory};
+use super::shared::{FatalSource, RunShared};
+use crate::diagnostics::{Error, Result};
+use gang::{ExecRef, Gang};
+use orch_thread::{OrchFn, OrchJob, OrchOutcome, SendTables};
+use params::validate;
+use report::make_report;
+use sched::Sched;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::*;
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The orchestration a run executes (on the orchestrator thread).
+pub type Orchestrate<'a> = dyn FnMut(&mut dyn OrchestratorApi) -> Result<()> + 'a;
+
+/// Runs kernels on simulated cores.
+pub trait CoreExecutor: Sync {
+    /// Runs one subtask: `args` points at the 50-entry kernel argument array
+    /// of a dispatch payload (§5.2); `core` is the simulated core. An error
+    /// (e.g. the kernel threw) fails the run with that message.
+    fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> std::result::Result<(), String>;
+}
+
+struct Job {
+    sh: Arc<RunShared>,
+    idx: usize,
+    nsched: usize,
+    exec: ExecRef,
+    done: Arc<(Mutex<Completion>, Condvar)>,
+}
+
+struct Worker {
+    tx: mpsc::Sender<Job>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+/// The engine: persistent scheduler threads plus the gang pool.
+pub struct TrbEngine {
+    config: EngineConfig,
+    workers: Vec<Worker>,
+    orch: Option<OrchWorker>,
+    gang: Arc<Gang>,
+    poisoned: Option<String>,
+}
+
+impl TrbEngine {
+    /// Creates the engine and its initial threads.
+    pub fn new(config: EngineConfig) -> Result<TrbEngine> {
+        let mut e = TrbEngine { config, workers: Vec::new(), orch: None, gang: Gang::new(), poisoned: None };
+        e.ensure_workers(config.initial_sched_threads)?;
+        Ok(e)
+    }
+
+    fn ensure_workers(&mut self, n: usize) -> Result<()> {
+        while self.workers.len() < n {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let gang = self.gang.clone();
+            let spin = self.config.idle_spin_us;
+            let handle = std::thread::Builder::new()
+                .name(format!("trb-sched{}", self.workers.len()))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let Job { sh, idx, nsched, exec, done } = job;
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            let mut s = Sched::new(&sh, idx, nsched, exec, &gang, spin);
+                            s.run_loop();
+                            s.flush_trace();
+                        }));
+                        if r.is_err() {
+                            // A bug in the scheduler must not hang the run.
+                            sh.latch_fatal(FatalSource::Scheduler, 0, "internal error: a scheduler thread panicked");
+                        }
+                        drop(sh);
+                        let (m, cv) = &*done;
+                        m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
+                        cv.notify_all();
+                    }
+                })
+                .map_err(|e| Error::State(format!("cannot spawn scheduler thread: {e}")))?;
+            self.workers.push(Worker { tx, handle });
+        }
+        Ok(())
+    }
+
+    /// Runs one orchestration to completion (or failure). See the module
+    /// docs for the threading model.
+    ///
+    /// The orchestration runs on the engine's orchestrator thread while the
+    /// calling thread acts as the watchdog. When the run failed and a thread
+    /// is still inside user code (a kernel or the orchestration) after the
+    /// grace period (half the watchdog budget after a watchdog fire, the full
+    /// budget after any other fatal), that thread is abandoned: the run
+    /// returns its report with [`RunReport::abandoned`] set and the engine is
+    /// poisoned (every later `run` fails). The caller must then keep alive
+    /// forever everything the stuck thread may still touch: `memory`, the
+    /// executor and the orchestration closure.
+    pub fn run(
+        &mut self,
+        memory: &TrbMemory,
+        params: RunParams,
+        executor: &dyn CoreExecutor,
+        orchestrate: &mut dyn FnMut(&mut dyn OrchestratorApi) -> Result<()>,
+    ) -> Result<RunReport> {
+        if let Some(p) = &self.poisoned {
+            return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
+        }
+        validate(memory, &params)?;
+        let nsched = params.sched_threads;
+        self.ensure_workers(nsched)?;
+        self.ensure_orch_thread()?;
+        let (sh, tables) = build_run(memory, &params);
+        let sh = Arc::new(sh);
+        // SAFETY: only the lifetime is erased; `run` waits below until every
+        // scheduler thread and gang helper is done with the executor, or
+        // (abandonment) the caller keeps the executor alive forever.
+        let exec = ExecRef(unsafe {
+            std::mem::transmute::<*const (dyn CoreExecutor + '_), *const (dyn CoreExecutor + 'static)>(
+                executor as *const dyn CoreExecutor,
+            )
+        });
+        let done = Arc::new((Mutex::new(Completion { sched_left: nsched, orch: None }), Condvar::new()));
+        for idx in 0..nsched {
+            let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
+            if self.workers[idx].tx.send(job).is_err() {
+                let (m, _) = &*done;
+                m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
+            }
+        }
+        let job = OrchJob {
+            sh: sh.clone(),
+            tables: SendTables(tables),
+            // SAFETY: as for `exec`: the closure outlives every use (run waits
+            // for the orchestrator thread or the caller leaks the closure).
+            orchestrate: OrchFn(unsafe {
+                std::mem::transmute::<*mut Orchestrate<'_>, *mut Orchestrate<'static>>(orchestrate as *mut _)
+            }),
+            exec,
+            gang: self.gang.clone(),
+            spin_us: self.config.idle_spin_us,
+            nsched,
+            block_dim: params.block_dim,
+            orch_to_sched: params.orch_to_sched,
+            trace: params.trace,
+            done: done.clone(),
+        };
+        let orch_tx = &self.orch.as_ref().expect("ensured above").tx;
+        if orch_tx.send(job).is_err() {
+            return Err(Error::State("the orchestrator thread is gone".into()));
+        }
+        // Watchdog: wait for the end of the run, checking every 1/20 budget
+        // (1..=20 ms): the fire lands at most that late after one budget.
+        let tick = Duration::from_millis((sh.timeout_ms / 20).clamp(1, 20));
+        while !sh.run_complete.load(Acquire) {
+            if sh.all_done() {
+                sh.end_run();
+                break;
+            }
+            sh.completion.announce();
+            std::sync::atomic::fence(SeqCst);
+            if !sh.run_complete.load(SeqCst) {
+                std::thread::park_timeout(tick);
+            }
+            sh.completion.retract();
+            sh.watchdog(true);
+        }
+        let abandoned = self.wait_threads(&sh, &done);
+        let (m, _) = &*done;
+        let orch = m.lock().unwrap_or_else(|e| e.into_inner()).orch.take();
+        let (outcome, stats, user_first, orch_marks) = match orch {
+            Some(o) => (Some(o.outcome), o.stats, o.user_first, o.orch_marks),
+            None => (None, Vec::new(), false, Vec::new()),
+        };
+        if let Some(what) = abandoned {
+            let mut report = make_report(&sh, &params, stats);
+            let msg = format!(
+                "{what} did not return within the watchdog budget (scheduler_timeout_ms={} / PTO2_SCHEDULER_TIMEOUT_MS) and was abandoned",
+                sh.timeout_ms
+            );
+            crate::diagnostics::log::error("trb_engine", &msg);
+            report.message = format!("{}; {msg}", report.message);
+            report.abandoned = Some(msg.clone());
+            self.poisoned = Some(msg);
+            return Ok(report);
+        }
+        let mut sh = match Arc::try_unwrap(sh) {
+            Ok(s) => s,
+            Err(_) => return Err(Error::State("run state still shared after shutdown".into())),
+        };
+        sh.ready.reset_regions();
+        sh.dummy.reset_region();
+        let mut report = make_report(&sh, &params, stats);
+        if let Some(sink) = &sh.trace {
+            report.trace = Some(super::trace::TraceLog {
+                spans: sink.take(),
+                orch: orch_marks,
+                block_dim: params.block_dim,
+                sched_threads: nsched,
+            });
+        }
+        match outcome {
+            Some(Ok(Err(e))) if user_first => Err(e),
+            Some(Err(p)) if user_first => std::panic::resume_unwind(p),
+            _ => Ok(report),
+        }
+    }
+
+    /// Whether an earlier run abandoned a stuck thread.
+    pub fn poisoned(&self) -> Option<&str> {
+        self.poisoned.as_deref()
+    }
+
+    /// Waits for the scheduler threads and the orchestrator thread to finish
+    /// the run. Returns a description of the threads abandoned in user code.
+    fn wait_threads(&self, sh: &RunShared, done: &(Mutex<Completion>, Condvar)) -> Option<String> {
+        let (m, cv) = done;
+        let timeout = sh.timeout_ms;
+        let fired = sh.sched_error.load(Acquire) == codes::SCHEDULER_TIMEOUT;
+        let grace = Duration::from_millis(if fired { (timeout / 2).max(1) } else { timeout });
+        let deadline = Instant::now() + grace;
+        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if g.sched_left == 0 && g.orch.is_some() {
+                return None;
+            }
+            let now = Instant::now();
+            if now >= deadline && sh.failed() {
+                // Threads in runtime code always finish; only user code can be stuck.
+                let kernels = sh.cores.iter().filter(|c| c.running.load(Acquire) != 0).count();
+                let orch_in_user = g.orch.is_none() && sh.orch_in_user_code();
+                if kernels > 0 || orch_in_user {
+                    let mut what = Vec::new();
+                    if kernels > 0 {
+                        what.push(format!("{kernels} kernel(s)"));
+                    }
+                    if orch_in_user {
+                        what.push("the orchestration".to_string());
+                    }
+                    return Some(what.join(" and "));
+                }
+            }
+            let wait = if now >= deadline { Duration::from_millis(1) } else { deadline - now };
+            g = cv.wait_timeout(g, wait).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    fn ensure_orch_thread(&mut self) -> Result<()> {
+        if self.orch.is_some() {
+            return Ok(());
+        }
+        let (tx, rx) = mpsc::channel::<OrchJob>();
+        let handle = std::thread::Builder::new()
+            .name("trb-orch".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job.execute();
+                }
+            })
+            .map_err(|e| Error::State(format!("cannot spawn the orchestrator thread: {e}")))?;
+        self.orch = Some(OrchWorker { tx, handle });
+        Ok(())
+    }
+}
+
+/// Completion accounting of one run's threads.
+struct Completion {
+    /// Scheduler jobs still running.
+    sched_left: usize,
+    /// The orchestrator thread's result, once it finished.
+    orch: Option<OrchOutcome>,
+}
+
+struct OrchWorker {
+    tx: mpsc::Sender<OrchJob>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Drop for TrbEngine {
+    fn drop(&mut self) {
+        if self.poisoned.is_some() {
+            // A stuck thread may never return: detach every thread (dropping
+            // the senders lets the idle ones exit) instead of joining.
+            return;
+        }
+        if let Some(o) = self.orch.take() {
+            drop(o.tx);
+            let _ = o.handle.join();
+        }
+        for w in self.workers.drain(..) {
+            drop(w.tx);
+            let _ = w.handle.join();
+        }
+        self.gang.stop();
+    }
+}

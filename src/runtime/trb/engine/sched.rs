@@ -1,0 +1,233 @@
+//! One scheduler thread's loop: wiring, dummy completion, picking and
+//! finishing ready tasks, idling.
+
+use super::dispatch::{DispatchBox, DispatchBuffer};
+use super::gang::{ExecRef, Gang};
+use crate::runtime::trb::shared::{shape, shape_of, FatalSource, RunShared, SimCore};
+use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One scheduler thread's state for a run.
+pub(super) struct Sched<'a> {
+    pub(super) sh: &'a RunShared,
+    pub(super) idx: usize,
+    pub(super) home: usize,
+    pub(super) exec: ExecRef,
+    pub(super) gang: &'a Arc<Gang>,
+    pub(super) own_aic: Vec<SimCore>,
+    pub(super) own_aiv: Vec<SimCore>,
+    pub(super) own_clusters: Vec<u32>,
+    pub(super) local: Option<u64>,
+    pub(super) buf: Box<DispatchBuffer>,
+    pub(super) mix_bufs: Vec<DispatchBox>,
+    pub(super) odd: bool,
+    pub(super) spin: Duration,
+    pub(super) rr: usize,
+    /// Task trace on (run constant) and this thread's spans.
+    pub(super) trace_on: bool,
+    pub(super) spans: Vec<crate::runtime::trb::trace::TaskSpan>,
+}
+
+impl<'a> Sched<'a> {
+    pub(super) fn new(
+        sh: &'a RunShared,
+        idx: usize,
+        nsched: usize,
+        exec: ExecRef,
+        gang: &'a Arc<Gang>,
+        spin_us: u64,
+    ) -> Sched<'a> {
+        let bd = sh.block_dim;
+        let own_clusters: Vec<u32> =
+            if idx < nsched { (0..bd).filter(|c| *c as usize % nsched == idx).collect() } else { Vec::new() };
+        let own_aic = own_clusters.iter().map(|&c| SimCore::aic(c)).collect();
+        let own_aiv = own_clusters.iter().flat_map(|&c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]).collect();
+        Sched {
+            sh,
+            idx,
+            home: idx % sh.ready.num_shards(),
+            exec,
+            gang,
+            own_aic,
+            own_aiv,
+            own_clusters,
+            local: None,
+            buf: DispatchBuffer::new(),
+            mix_bufs: (0..2).map(|_| DispatchBuffer::new()).collect(),
+            odd: idx % 2 == 1,
+            spin: Duration::from_micros(spin_us),
+            rr: 0,
+            trace_on: sh.trace.is_some(),
+            spans: if sh.trace.is_some() {
+                Vec::with_capacity(crate::runtime::trb::trace::SPANS_PER_THREAD)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Clock of the task trace (0 when tracing is off).
+    #[inline]
+    pub(super) fn trace_now(&self) -> u64 {
+        if self.trace_on {
+            crate::runtime::trb::trace::since(self.sh.start)
+        } else {
+            0
+        }
+    }
+
+    /// Records one dispatch: a span per core, sharing `start`.
+    #[inline]
+    pub(super) fn trace_dispatch(&mut self, task: u64, start_ns: u64, cores: impl Iterator<Item = (i32, u32)>) {
+        if self.trace_on {
+            let end_ns = crate::runtime::trb::trace::since(self.sh.start);
+            let sched = self.idx as u32;
+            for (k, (func, core)) in cores.enumerate() {
+                self.spans.push(crate::runtime::trb::trace::TaskSpan {
+                    task,
+                    func,
+                    core,
+                    sched,
+                    lead: k == 0,
+                    start_ns,
+                    end_ns,
+                });
+            }
+        }
+    }
+
+    /// Hands this thread's spans to the run (once, at the end of its loop).
+    pub(super) fn flush_trace(&mut self) {
+        if let Some(sink) = &self.sh.trace {
+            sink.merge(&mut self.spans);
+        }
+    }
+
+    pub(super) fn run_loop(&mut self) {
+        let sh = self.sh;
+        let mut idle_since: Option<Instant> = None;
+        let mut idle_iter = 0u64;
+        loop {
+            if sh.run_complete.load(Acquire) {
+                break;
+            }
+            if sh.failed() {
+                sh.end_run();
+                break;
+            }
+            if sh.all_done() {
+                sh.end_run();
+                break;
+            }
+            let mut progress = false;
+            if !sh.wiring.is_empty() {
+                if let Ok(mut ws) = sh.wiring_state.try_lock() {
+                    progress |= self.drain_wiring(&mut ws);
+                }
+            }
+            for _ in 0..16 {
+                let Some(v) = sh.dummy.pop() else { break };
+                // SAFETY: queued values are slot-state pointers of live tasks.
+                let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
+                sh.finish_task(s, |c| self.make_ready(c));
+                progress = true;
+            }
+            if let Some(v) = self.next_task() {
+                progress |= self.execute(v);
+            }
+            if progress {
+                idle_since = None;
+                idle_iter = 0;
+                continue;
+            }
+            idle_iter += 1;
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < self.spin {
+                if idle_iter % 64 == 0 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+                continue;
+            }
+            sh.parker.announce();
+            std::sync::atomic::fence(SeqCst);
+            if !self.has_work() && !sh.run_complete.load(Acquire) {
+                std::thread::park_timeout(Duration::from_millis(1));
+            }
+            sh.parker.retract();
+            sh.watchdog(false);
+        }
+        // Hand a held local task back (only matters on emergency exit).
+        if let Some(v) = self.local.take() {
+            // SAFETY: as above.
+            let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
+            sh.ready.push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
+        }
+    }
+
+    pub(super) fn has_work(&self) -> bool {
+        let sh = self.sh;
+        self.local.is_some()
+            || !sh.wiring.is_empty()
+            || !sh.dummy.is_empty_hint()
+            || (0..3).any(|k| sh.ready.has_work(k))
+            || sh.all_done()
+    }
+
+    pub(super) fn make_ready(&mut self, c: &crate::runtime::trb::layout::SlotState) {
+        let v = c as *const _ as u64;
+        let shp = shape_of(c.active_mask.load(Relaxed));
+        if shp == shape::DUMMY {
+            self.sh.dummy.push(v);
+            self.sh.parker.wake_one();
+        } else if self.local.is_none() {
+            self.local = Some(v);
+        } else {
+            self.sh.ready.push(shp, v, Some(self.home));
+            self.sh.parker.wake_one();
+        }
+    }
+
+    pub(super) fn next_task(&mut self) -> Option<u64> {
+        if let Some(v) = self.local.take() {
+            return Some(v);
+        }
+        let sh = self.sh;
+        if let Some(v) = sh.ready.pop(shape::MIX, self.home) {
+            return Some(v);
+        }
+        let order = if self.odd { [shape::AIV, shape::AIC] } else { [shape::AIC, shape::AIV] };
+        order.iter().find_map(|&k| sh.ready.pop(k, self.home))
+    }
+
+    pub(super) fn requeue(&self, v: u64, shp: usize) {
+        self.sh.ready.push(shp, v, Some(self.home));
+    }
+
+    /// A kernel of task `raw` failed (threw or panicked): a user-code fatal.
+    pub(super) fn kernel_failed(&self, raw: u64, msg: &str) {
+        let msg = format!("kernel failure in task 0x{raw:x}: {msg}");
+        crate::diagnostics::log::error("scheduler", &msg);
+        self.sh.latch_fatal(FatalSource::UserCode, 0, &msg);
+    }
+
+    pub(super) fn check_async(&self, buf: &DispatchBuffer) {
+        if buf.slab.count > 0 {
+            let msg = "kernel registered async completion conditions, which the simulated device does not support";
+            self.sh.latch_sched(101, msg);
+        }
+    }
+
+    pub(super) fn subtasks_done(&mut self, s: &crate::runtime::trb::layout::SlotState, n: i16) {
+        let prev = s.completed_subtasks.fetch_add(n, AcqRel);
+        if prev + n >= s.total_required_subtasks.load(Relaxed) {
+            let sh = self.sh;
+            sh.finish_task(s, |c| self.make_ready(c));
+            if sh.all_done() {
+                sh.end_run();
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Draining the wiring queue: reserving dependency entries and linking
+//! each submitted task to its producers.
+
+use super::sched::Sched;
+use crate::runtime::trb::layout::{codes, task_id, MAX_RINGS};
+use crate::runtime::trb::shared::{RunShared, WiringState};
+use std::sync::atomic::Ordering::*;
+
+/// Whether ring `r`'s oldest live task (`la`) is a fanin of a task still in
+/// the wiring queue. Dep-pool entries of a ring are freed only as its oldest
+/// task retires, which needs every consumer of that task to complete, and a
+/// consumer cannot run before it is wired: while the queue head waits for
+/// entries of this ring, such a consumer makes the wait permanent. Call only
+/// while holding the wiring lock.
+pub(super) fn head_waits_on_unwired(sh: &RunShared, r: usize, la: u64) -> bool {
+    let ring = &sh.rings[r];
+    if la >= ring.current_task_index.load(Acquire) {
+        return false;
+    }
+    let head = ring.slot(la) as *const crate::runtime::trb::layout::SlotState;
+    let mut found = false;
+    sh.wiring.for_each_pending(|v| {
+        // SAFETY: queued values are slot-state pointers of published tasks;
+        // their payload fanin fields are immutable until they are consumed,
+        // which cannot happen before they are wired.
+        let payload = unsafe { (*(v as *const crate::runtime::trb::layout::SlotState)).payload.load(Relaxed) };
+        // SAFETY: as above.
+        unsafe { sh.for_each_fanin(payload, |p| found |= std::ptr::eq(p, head)) };
+        !found
+    });
+    // Still the head (not retired and reused meanwhile): the wait is permanent.
+    found && ring.last_task_alive.load(Acquire) == la
+}
+
+impl Sched<'_> {
+    pub(super) fn drain_wiring(&mut self, ws: &mut WiringState) -> bool {
+        let sh = self.sh;
+        let mut wired = 0;
+        while let Some(v) = sh.wiring.peek() {
+            // SAFETY: the wiring queue carries slot-state pointers of published tasks.
+            let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
+            let r = s.ring_id.load(Relaxed) as usize % MAX_RINGS;
+            let ring = &sh.rings[r];
+            let payload = s.payload.load(Relaxed);
+            // SAFETY: payload of a published task.
+            let nf = unsafe { (*payload).fanin_actual_count }.max(0) as u64;
+            let pool = &mut ws.dep_pools[r];
+            let mut la = pool.reclaim(ring, false);
+            if pool.available() < nf {
+                la = pool.reclaim(ring, true);
+            }
+            // Every wired task holds `nf` entries until it retires, whether or
+            // not its producers already completed (those entries stay
+            // reserved): the pool's accounting, and so an exhaustion report,
+            // does not depend on timing.
+            let need = nf;
+            if pool.available() < need {
+                let cap = pool.capacity();
+                // `la` is the watermark the pool was just reclaimed at; both
+                // causes below also require it to be still current, so a
+                // report means no entry of this ring can ever be freed.
+                let gated = ring.head_scope_gated(la);
+                let cause = if need > cap {
+                    Some("the task alone needs more entries than the pool holds")
+                } else if sh.producer_blocked.load(Acquire) && gated {
+                    Some("the orchestrator is blocked on the full wiring queue and the ring's oldest task waits for its scope to end")
+                } else if head_waits_on_unwired(sh, r, la) {
+                    Some("the ring's oldest live task has a consumer that is not wired yet, so no entry of this ring can be freed")
+                } else {
+                    None
+                };
+                if let Some(cause) = cause {
+                    if !ws.reported[r] {
+                        ws.reported[r] = true;
+                        let used = cap - pool.available();
+                        let msg = format!(
+                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {need} dependency entries, dep pool used {used} of capacity {cap} ({} available); cause: {cause}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL) or split the scope",
+                            pool.available()
+                        );
+                        crate::diagnostics::log::error("wiring", &msg);
+                        sh.latch_orch(codes::DEP_POOL_OVERFLOW, &msg);
+                    }
+                }
+                break;
+            }
+            s.fanin_count.store(nf as i32 + 1, Release);
+            let mut early = 0;
+            // SAFETY: payload of a published task (fanin fields immutable).
+            unsafe {
+                sh.for_each_fanin(payload, |p| {
+                    p.lock();
+                    if p.state() >= crate::runtime::trb::layout::task_state::COMPLETED {
+                        early += 1;
+                    } else {
+                        let h = pool.prepend(p.fanout_head.load(Relaxed), s).expect("dep pool capacity checked");
+                        p.fanout_head.store(h, Relaxed);
+                    }
+                    p.unlock();
+                })
+            };
+            pool.reserve(early as u64);
+            // SAFETY: the descriptor pointer was set at submit.
+            let local = task_id::local(unsafe { (*s.task.load(Relaxed)).task_id.load(Relaxed) });
+            debug_assert!(
+                local.wrapping_sub(ring.last_task_alive.load(Acquire)) & 0xFFFF_FFFF < ring.window,
+                "task {local} retired before it was wired"
+            );
+            // The slot's ABI mark mirrors the pool's record (for observers).
+            s.dep_pool_mark.store(pool.mark_wired(local as usize) as i32, Relaxed);
+            if sh.scope_stats {
+                sh.dep_snapshot[r].0.store(pool.tail as i64, Relaxed);
+                sh.dep_snapshot[r].1.store(pool.top as i64, Relaxed);
+            }
+            sh.wiring.advance();
+            wired += 1;
+            let rc = s.fanin_refcount.fetch_add(early + 1, AcqRel) + early + 1;
+            if rc > nf as i32 {
+                self.make_ready(s);
+            }
+        }
+        if wired > 0 {
+            sh.progress();
+        }
+        wired > 0
+    }
+}
