@@ -2,6 +2,7 @@
 
 pub mod hbg;
 pub mod trb;
+pub(crate) mod wait;
 
 use std::time::Duration;
 

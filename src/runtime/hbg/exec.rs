@@ -4,10 +4,11 @@
 //! become ready. A dependency cycle is detected (nothing ready, nothing
 //! running, tasks left) and reported instead of hanging.
 
+use crate::runtime::wait::StallClock;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::graph::{Graph, Task, MAX_ARGS};
 use crate::abi::CoreType;
@@ -215,27 +216,28 @@ pub fn execute(
     let budget = Duration::from_millis(timeout_ms.max(1));
     let mut s = state.lock();
     let mut last_done = s.done;
-    let mut last_progress = Instant::now();
-    let mut failed_at: Option<Instant> = None;
+    let mut stalled = StallClock::started();
+    let mut failed_for = StallClock::new();
     let mut abandoned = false;
     while s.exited < n {
         s = state.cv.wait_timeout(s, Duration::from_millis(1)).unwrap_or_else(|p| p.into_inner()).0;
         if s.done != last_done {
             last_done = s.done;
-            last_progress = Instant::now();
+            stalled.restart();
         }
-        if s.failed.is_none() && s.running > 0 && last_progress.elapsed() > budget {
+        if s.failed.is_none() && s.running > 0 && stalled.elapsed() > budget {
             s.failed = Some(format!(
                 "TIMEOUT_EXIT: host_build_graph made no progress for {} ms (budget scheduler_timeout_ms={timeout_ms} / PTO2_SCHEDULER_TIMEOUT_MS): {} kernel(s) running, {} of {total} tasks done",
-                last_progress.elapsed().as_millis(),
+                stalled.elapsed().as_millis(),
                 s.running,
                 s.done
             ));
             state.cv.notify_all();
         }
         if s.failed.is_some() {
-            let since = *failed_at.get_or_insert_with(Instant::now);
-            if s.running > 0 && since.elapsed() > budget / 2 {
+            // The first reading starts the clock at the failure.
+            let since_failure = failed_for.elapsed();
+            if s.running > 0 && since_failure > budget / 2 {
                 abandoned = true;
                 break;
             }

@@ -21,8 +21,9 @@ use super::stats::{ScopePhase, ScopeStatRecord};
 use super::tensormap::{Overlap, TensorMap};
 use crate::abi::tensor::{Tensor, INVALID_TASK_ID};
 use crate::diagnostics::log;
+use crate::runtime::wait::{Backoff, Ladder, StallClock};
 use std::sync::atomic::Ordering::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Orchestrator-private tables of one run.
 pub struct OrchTables {
@@ -157,14 +158,14 @@ impl<'s> Orchestrator<'s> {
     /// scope's end can free: waiting longer would deadlock).
     fn settle_wiring(&self) {
         let mut pending = self.sh.wiring.len();
-        let mut since = Instant::now();
+        let mut backoff = Backoff::new(Ladder::YIELD);
         while pending > 0 && !self.sh.failed() {
-            std::thread::yield_now();
+            backoff.snooze();
             let now = self.sh.wiring.len();
             if now < pending {
                 pending = now;
-                since = Instant::now();
-            } else if since.elapsed() >= Duration::from_millis(2) {
+                backoff.progressed();
+            } else if backoff.stalled_for() >= Duration::from_millis(2) {
                 break;
             }
         }
@@ -521,10 +522,8 @@ impl<'s> Orchestrator<'s> {
     fn ensure_spill(&mut self, ring: usize, need: u64) -> bool {
         let sh = self.sh;
         let pool_cap = self.t.fanin_pools[ring].capacity();
-        let start = Instant::now();
         let mut last_tail = self.t.fanin_pools[ring].tail;
-        let mut stall_start = start;
-        let mut spins = 0u64;
+        let mut backoff = Backoff::new(Ladder::YIELD);
         loop {
             self.t.fanin_pools[ring].reclaim(&sh.rings[ring]);
             let pool = &self.t.fanin_pools[ring];
@@ -540,10 +539,10 @@ impl<'s> Orchestrator<'s> {
             }
             if pool.tail != last_tail {
                 last_tail = pool.tail;
-                stall_start = Instant::now();
+                backoff.progressed();
             }
-            spins += 1;
-            if spins % SPIN_CHECK_INTERVAL == 0 {
+            backoff.snooze();
+            if backoff.step() % SPIN_CHECK_INTERVAL == 0 {
                 if self.wait_checks() {
                     self.fatal = true;
                     return false;
@@ -552,7 +551,7 @@ impl<'s> Orchestrator<'s> {
                 // retires; a scope-gated head waits for this (blocked)
                 // orchestrator, so the wait is permanent.
                 let gated = sh.rings[ring].head_scope_gated(sh.rings[ring].last_task_alive.load(Acquire));
-                if gated || stall_start.elapsed() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS) {
+                if gated || backoff.stalled_for() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS) {
                     let cause = if gated {
                         "the ring's oldest task waits for its scope to end (scope-gated)"
                     } else {
@@ -566,7 +565,6 @@ impl<'s> Orchestrator<'s> {
                     return false;
                 }
             }
-            std::thread::yield_now();
         }
     }
 
@@ -583,8 +581,8 @@ impl<'s> Orchestrator<'s> {
             a
         };
         let mut last_free = self.t.tensormap.free_capacity();
-        let mut stall = Instant::now();
-        let mut spins = 0u64;
+        let mut backoff = Backoff::new(Ladder::YIELD);
+        backoff.stalled_for(); // the stall clock starts at the first shortfall
         loop {
             self.t.tensormap.reclaim_retired_all(alives(sh));
             let free = self.t.tensormap.free_capacity();
@@ -593,14 +591,14 @@ impl<'s> Orchestrator<'s> {
             }
             if free > last_free {
                 last_free = free;
-                stall = Instant::now();
+                backoff.progressed();
             }
-            spins += 1;
-            if spins % 32 == 0 && self.wait_checks() {
+            backoff.snooze();
+            if backoff.step() % 32 == 0 && self.wait_checks() {
                 self.fatal = true;
                 return false;
             }
-            if stall.elapsed() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS) {
+            if backoff.stalled_for() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS) {
                 let msg = format!(
                     "TensorMap Entry Pool Deadlock Detected! {} of {} entries live, need {needed}, nothing freed for 500 ms (entries are freed when their producer tasks retire). Solution: split scopes so producer tasks retire, or mark tensors manual_dep",
                     self.t.tensormap.used(),
@@ -609,7 +607,6 @@ impl<'s> Orchestrator<'s> {
                 self.mark_fatal(codes::TENSORMAP_OVERFLOW, &msg);
                 return false;
             }
-            std::thread::yield_now();
         }
     }
 
@@ -620,6 +617,7 @@ impl<'s> Orchestrator<'s> {
             return;
         }
         self.sh.producer_blocked.store(true, Release);
+        let mut backoff = Backoff::new(Ladder::YIELD);
         loop {
             self.sh.parker.wake_one();
             if self.sh.wiring.push(s) {
@@ -629,7 +627,7 @@ impl<'s> Orchestrator<'s> {
                 self.fatal = true;
                 break;
             }
-            std::thread::yield_now();
+            backoff.snooze();
         }
         self.sh.producer_blocked.store(false, Release);
     }
@@ -727,7 +725,8 @@ impl<'s> Orchestrator<'s> {
 
     /// Waits until `producers` completed (and, for writes, their consumers released).
     fn wait_producers(&mut self, ids: &[u64], for_write: bool) -> bool {
-        let start = Instant::now();
+        // One clock for the whole wait (all producers), one ladder per producer.
+        let mut waited = StallClock::started();
         for &raw in ids {
             let r = task_id::ring(raw);
             if r >= MAX_RINGS {
@@ -735,7 +734,7 @@ impl<'s> Orchestrator<'s> {
             }
             let local = task_id::local(raw);
             let ring = &self.sh.rings[r];
-            let mut spins = 0u64;
+            let mut backoff = Backoff::new(Ladder::TENSOR_DATA);
             loop {
                 if local < ring.last_task_alive.load(Acquire) || local >= self.alloc[r].next_local {
                     break;
@@ -748,13 +747,13 @@ impl<'s> Orchestrator<'s> {
                 if st >= task_state::COMPLETED && (!for_write || RunShared::consumers_released(s)) {
                     break;
                 }
-                spins += 1;
-                if spins % 64 == 0 {
+                backoff.snooze();
+                if backoff.step() % 64 == 0 {
                     if self.wait_checks() {
                         self.fatal = true;
                         return false;
                     }
-                    if start.elapsed() >= Duration::from_millis(TENSOR_DATA_TIMEOUT_MS) {
+                    if waited.elapsed() >= Duration::from_millis(TENSOR_DATA_TIMEOUT_MS) {
                         let msg = format!(
                             "{}_tensor_data: task 0x{raw:x} did not finish within {TENSOR_DATA_TIMEOUT_MS} ms",
                             if for_write { "set" } else { "get" }
@@ -762,13 +761,6 @@ impl<'s> Orchestrator<'s> {
                         self.mark_fatal(codes::TENSOR_WAIT_TIMEOUT, &msg);
                         return false;
                     }
-                }
-                if spins < 32 {
-                    std::hint::spin_loop();
-                } else if spins < 1024 {
-                    std::thread::yield_now();
-                } else {
-                    std::thread::sleep(Duration::from_micros(50));
                 }
             }
         }

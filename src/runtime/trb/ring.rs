@@ -5,8 +5,9 @@ use super::layout::{
     align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE, ALLOC_DEADLOCK_TIMEOUT_MS,
     SCOPE_BIT, SPIN_CHECK_INTERVAL,
 };
+use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::*};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One ring's task window shared by the orchestrator and the schedulers.
 pub struct RingShared {
@@ -305,44 +306,34 @@ impl TaskAllocator {
         fatal: &dyn Fn() -> bool,
     ) -> Result<Allocation, AllocFailure> {
         let mut last = ring.last_task_alive.load(Acquire);
-        let mut spins: u64 = 0;
-        let mut stalled_since: Option<Instant> = None;
+        let mut backoff = Backoff::new(Ladder::SPIN_THEN_YIELD);
         loop {
             let blocked = match self.try_alloc(ring, size) {
                 Ok(a) => return Ok(a),
                 Err(b) => b,
             };
-            spins += 1;
             let now_alive = ring.last_task_alive.load(Acquire);
             if now_alive != last {
                 last = now_alive;
-                spins = 0;
-                stalled_since = None;
+                backoff.reset();
                 continue;
             }
-            if spins % SPIN_CHECK_INTERVAL == 0 || spins < 4 {
+            // Attempts since the last progress, this one included.
+            let attempts = backoff.step() + 1;
+            if attempts % SPIN_CHECK_INTERVAL == 0 || attempts < 4 {
                 if fatal() {
                     return Err(AllocFailure { code: 0, message: "unwinding after a fatal error".into() });
                 }
                 // A request larger than the whole heap can never be served.
                 let structural = ring.head_scope_gated(last)
                     || (matches!(blocked, Blocked::Heap) && align_up(size, ALIGN_SIZE) > self.heap.size);
-                let timed_out = match stalled_since {
-                    None => {
-                        stalled_since = Some(Instant::now());
-                        false
-                    }
-                    Some(t) => t.elapsed() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS),
-                };
+                // The first check starts the stall clock (reads zero).
+                let timed_out = backoff.stalled_for() >= Duration::from_millis(ALLOC_DEADLOCK_TIMEOUT_MS);
                 if structural || timed_out {
                     return Err(self.report_deadlock(ring, blocked, size, structural));
                 }
             }
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            backoff.snooze();
         }
     }
 
@@ -407,6 +398,7 @@ pub fn latch(slot: &AtomicI32, code: i32) -> i32 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::time::Instant;
 
     pub(crate) fn test_ring(ring: usize, window: usize, heap: &Region<u8>) -> RingShared {
         RingShared::new(

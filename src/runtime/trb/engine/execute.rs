@@ -5,6 +5,7 @@ use super::gang::run_guarded;
 use super::sched::Sched;
 use crate::runtime::trb::layout::TaskPayload;
 use crate::runtime::trb::shared::{shape, shape_of, SimCore, FLAG_SYNC_START};
+use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
 
 impl Sched<'_> {
@@ -122,7 +123,7 @@ impl Sched<'_> {
         }
         let tag = raw + 1;
         let mut held = vec![false; cores.len()];
-        let mut spins = 0u32;
+        let mut backoff = Backoff::new(Ladder::SPIN_THEN_YIELD);
         loop {
             for (k, (_, c, _)) in cores.iter().enumerate() {
                 if !held[k] {
@@ -142,12 +143,7 @@ impl Sched<'_> {
                 self.requeue(v, shp);
                 return false;
             }
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            backoff.snooze();
         }
         s.next_block_idx.store(blocks, Release);
         sh.drain_owner.store(0, Release);

@@ -4,10 +4,10 @@
 use super::dispatch::DispatchBuffer;
 use super::CoreExecutor;
 use crate::runtime::trb::shared::SimCore;
+use crate::runtime::wait::{Backoff, Ladder};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
 #[derive(Clone, Copy)]
 pub(super) struct ExecRef(pub(super) *const (dyn CoreExecutor + 'static));
@@ -144,16 +144,9 @@ impl Gang {
                 keep_first(&failure, m);
             }
         }
-        let mut spins = 0u32;
+        let mut backoff = Backoff::new(Ladder::GANG);
         while done.load(Acquire) != 0 {
-            spins += 1;
-            if spins < 256 {
-                std::hint::spin_loop();
-            } else if spins < 4096 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(Duration::from_micros(20));
-            }
+            backoff.snooze();
         }
         let f = failure.lock().unwrap_or_else(|e| e.into_inner()).take();
         f

@@ -4,9 +4,10 @@
 use super::dispatch::{DispatchBox, DispatchBuffer};
 use super::gang::{ExecRef, Gang};
 use crate::runtime::trb::shared::{shape, shape_of, FatalSource, RunShared, SimCore};
+use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One scheduler thread's state for a run.
 pub(super) struct Sched<'a> {
@@ -106,8 +107,7 @@ impl<'a> Sched<'a> {
 
     pub(super) fn run_loop(&mut self) {
         let sh = self.sh;
-        let mut idle_since: Option<Instant> = None;
-        let mut idle_iter = 0u64;
+        let mut idle = Backoff::new(Ladder::IDLE_SPIN);
         loop {
             if sh.run_complete.load(Acquire) {
                 break;
@@ -137,18 +137,11 @@ impl<'a> Sched<'a> {
                 progress |= self.execute(v);
             }
             if progress {
-                idle_since = None;
-                idle_iter = 0;
+                idle.reset();
                 continue;
             }
-            idle_iter += 1;
-            let since = *idle_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < self.spin {
-                if idle_iter % 64 == 0 {
-                    std::thread::yield_now();
-                } else {
-                    std::hint::spin_loop();
-                }
+            if idle.stalled_for() < self.spin {
+                idle.snooze();
                 continue;
             }
             sh.parker.announce();
