@@ -15,6 +15,7 @@ use super::layout::{
     SPIN_CHECK_INTERVAL, TENSOR_DATA_TIMEOUT_MS,
 };
 use super::pools::FaninPool;
+use super::queue::WiringProducer;
 use super::ring::TaskAllocator;
 use super::shared::{shape_of, RunShared, FLAG_SYNC_START, LANE_AIC, LANE_AIV0, LANE_AIV1};
 use super::stats::{ScopePhase, ScopeStatRecord};
@@ -26,19 +27,22 @@ use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
 /// Orchestrator-private tables of one run.
-pub struct OrchTables {
+pub(crate) struct OrchTables {
     /// Fanin spill pools per ring.
-    pub fanin_pools: Vec<FaninPool>,
+    pub(crate) fanin_pools: Vec<FaninPool>,
     /// Seen-epoch arrays per ring (`W` each).
-    pub seen: Vec<Region<u32>>,
+    pub(crate) seen: Vec<Region<u32>>,
     /// The TensorMap.
-    pub tensormap: TensorMap,
+    pub(crate) tensormap: TensorMap,
     /// `scope_tasks` (Σ W slot-state pointers).
-    pub scope_tasks: Region<u64>,
+    pub(crate) scope_tasks: Region<u64>,
+    /// The producer side of the wiring queue (the orchestrator is its only
+    /// producer).
+    pub(crate) wiring: WiringProducer,
 }
 
 /// The orchestrator of one run.
-pub struct Orchestrator<'s> {
+pub(crate) struct Orchestrator<'s> {
     sh: &'s RunShared,
     alloc: Vec<TaskAllocator>,
     t: OrchTables,
@@ -53,7 +57,7 @@ pub struct Orchestrator<'s> {
     fanins: Vec<*const SlotState>,
     scratch: Vec<u64>,
     /// Scope statistics records (when enabled).
-    pub stats: Vec<ScopeStatRecord>,
+    pub(crate) stats: Vec<ScopeStatRecord>,
     pending_site: Option<(String, i32)>,
     done: bool,
 }
@@ -84,7 +88,7 @@ fn copy_tensor(t: &Tensor) -> Tensor {
 
 impl<'s> Orchestrator<'s> {
     /// New orchestrator over the run state and its private tables.
-    pub fn new(sh: &'s RunShared, t: OrchTables, aic_count: u32, aiv_count: u32) -> Self {
+    pub(crate) fn new(sh: &'s RunShared, t: OrchTables, aic_count: u32, aiv_count: u32) -> Self {
         Orchestrator {
             alloc: sh.rings.iter().map(|r| TaskAllocator::new(r.heap_size)).collect(),
             sh,
@@ -106,17 +110,17 @@ impl<'s> Orchestrator<'s> {
     }
 
     /// Ring for new allocations: innermost scope depth clamped to 0..=3.
-    pub fn current_ring(&self) -> usize {
+    pub(crate) fn current_ring(&self) -> usize {
         (self.top.max(0) as usize).min(MAX_RINGS - 1)
     }
 
     /// The run state this orchestrator works on.
-    pub fn shared(&self) -> &'s RunShared {
+    pub(crate) fn shared(&self) -> &'s RunShared {
         self.sh
     }
 
     /// Scope depth (-1 = none).
-    pub fn depth(&self) -> i32 {
+    pub(crate) fn depth(&self) -> i32 {
         self.top
     }
 
@@ -206,7 +210,7 @@ impl<'s> Orchestrator<'s> {
     }
 
     /// Closes every open scope and publishes orchestration completion.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if self.done {
             return;
         }
@@ -389,7 +393,7 @@ impl<'s> Orchestrator<'s> {
     /// `scope_end` as the orchestration calls it: closing a scope that the
     /// orchestration did not open (the runtime's root scope, or after
     /// `rt_orchestration_done`) is a fatal INVALID_ARGS.
-    pub fn user_scope_end(&mut self) {
+    pub(crate) fn user_scope_end(&mut self) {
         if self.shared_fatal() {
             return;
         }
@@ -612,7 +616,7 @@ impl<'s> Orchestrator<'s> {
 
     fn publish(&mut self, ring: usize, local: u64) {
         let s = self.sh.rings[ring].slot(local) as *const SlotState as u64;
-        if self.sh.wiring.push(s) {
+        if self.t.wiring.push(&self.sh.wiring, s) {
             self.sh.parker.wake_one();
             return;
         }
@@ -620,7 +624,7 @@ impl<'s> Orchestrator<'s> {
         let mut backoff = Backoff::new(Ladder::YIELD);
         loop {
             self.sh.parker.wake_one();
-            if self.sh.wiring.push(s) {
+            if self.t.wiring.push(&self.sh.wiring, s) {
                 break;
             }
             if self.wait_checks() {

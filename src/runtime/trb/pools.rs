@@ -2,47 +2,45 @@
 //! pool (wiring side, §5.6). Both are rings of linear counters starting at 1
 //! (index 0 is the null sentinel), physical index = `linear % capacity`.
 
-use super::layout::{
-    task_state, DepEntry, FaninSpillEntry, Region, SlotState, DEP_POOL_CLEANUP_INTERVAL, FANIN_INLINE_CAP,
-};
+use super::layout::{DepEntry, FaninSpillEntry, Region, SlotState, DEP_POOL_CLEANUP_INTERVAL, FANIN_INLINE_CAP};
 use super::ring::RingShared;
 use std::sync::atomic::Ordering::*;
 
 /// Overflow spill list of fanin producers beyond the 64 inline ones.
-pub struct FaninPool {
+pub(crate) struct FaninPool {
     entries: Region<FaninSpillEntry>,
     /// Next linear index to allocate.
-    pub top: u64,
+    pub(crate) top: u64,
     /// Oldest linear index still in use.
-    pub tail: u64,
+    pub(crate) tail: u64,
     /// Highest `used` seen.
-    pub high_water: u64,
+    pub(crate) high_water: u64,
     reclaim_cursor: u64,
 }
 
 impl FaninPool {
     /// Pool over `entries` (capacity = length).
-    pub fn new(entries: Region<FaninSpillEntry>) -> FaninPool {
+    pub(crate) fn new(entries: Region<FaninSpillEntry>) -> FaninPool {
         FaninPool { entries, top: 1, tail: 1, high_water: 0, reclaim_cursor: 0 }
     }
 
     /// Capacity in entries.
-    pub fn capacity(&self) -> u64 {
+    pub(crate) fn capacity(&self) -> u64 {
         self.entries.len() as u64
     }
 
     /// Entries in use.
-    pub fn used(&self) -> u64 {
+    pub(crate) fn used(&self) -> u64 {
         self.top - self.tail
     }
 
     /// Base pointer (identifies the pool in payloads).
-    pub fn base(&self) -> *mut FaninSpillEntry {
+    pub(crate) fn base(&self) -> *mut FaninSpillEntry {
         self.entries.as_ptr()
     }
 
     /// Appends one producer; `None` when full.
-    pub fn push(&mut self, slot: *const SlotState) -> Option<u64> {
+    pub(crate) fn push(&mut self, slot: *const SlotState) -> Option<u64> {
         if self.used() >= self.capacity() {
             return None;
         }
@@ -58,7 +56,7 @@ impl FaninPool {
     ///
     /// # Safety
     /// `entries`/`capacity` must describe a live pool (capacity > 0).
-    pub unsafe fn get(entries: *const FaninSpillEntry, capacity: u64, lin: u64) -> *const SlotState {
+    pub(crate) unsafe fn get(entries: *const FaninSpillEntry, capacity: u64, lin: u64) -> *const SlotState {
         let idx = (lin % capacity) as usize;
         // SAFETY: callers pass the base and capacity of a live pool; the
         // index is reduced modulo the capacity.
@@ -68,7 +66,7 @@ impl FaninPool {
     /// Releases the spill entries of tasks retired since the last call.
     /// Must run before every allocation on `ring` (see module docs of the
     /// orchestrator) so that retired slots still hold their payload.
-    pub fn reclaim(&mut self, ring: &RingShared) {
+    pub(crate) fn reclaim(&mut self, ring: &RingShared) {
         let last_alive = ring.last_task_alive.load(Acquire);
         if self.top == self.tail {
             self.reclaim_cursor = last_alive;
@@ -90,14 +88,14 @@ impl FaninPool {
 }
 
 /// Consumer lists of producers (entries live in the consumer's ring pool).
-pub struct DepListPool {
+pub(crate) struct DepListPool {
     entries: Region<DepEntry>,
     /// Next linear index.
-    pub top: u64,
+    pub(crate) top: u64,
     /// Oldest live linear index.
-    pub tail: u64,
+    pub(crate) tail: u64,
     /// Highest usage.
-    pub high_water: u64,
+    pub(crate) high_water: u64,
     last_reclaimed: u64,
     /// `top` right after wiring the task of each ring slot (index = local id
     /// mod window). Private to the wiring side: unlike the slot's
@@ -111,22 +109,22 @@ pub struct DepListPool {
 
 impl DepListPool {
     /// Pool over `entries` for a ring of `window` slots.
-    pub fn new(entries: Region<DepEntry>, window: usize) -> DepListPool {
+    pub(crate) fn new(entries: Region<DepEntry>, window: usize) -> DepListPool {
         DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0, marks: vec![0; window] }
     }
 
     /// Capacity.
-    pub fn capacity(&self) -> u64 {
+    pub(crate) fn capacity(&self) -> u64 {
         self.entries.len() as u64
     }
 
     /// Free entries.
-    pub fn available(&self) -> u64 {
+    pub(crate) fn available(&self) -> u64 {
         self.capacity() - (self.top - self.tail)
     }
 
     /// Prepends `consumer` to the list starting at `head`; returns the new head.
-    pub fn prepend(&mut self, head: *mut DepEntry, consumer: &SlotState) -> Option<*mut DepEntry> {
+    pub(crate) fn prepend(&mut self, head: *mut DepEntry, consumer: &SlotState) -> Option<*mut DepEntry> {
         if self.available() == 0 {
             return None;
         }
@@ -142,7 +140,7 @@ impl DepListPool {
     /// Reserves `n` entries without linking them (the share of a wired
     /// task whose producers had already completed). The caller checked
     /// `available() >= n`.
-    pub fn reserve(&mut self, n: u64) {
+    pub(crate) fn reserve(&mut self, n: u64) {
         self.top += n.min(self.available());
         self.high_water = self.high_water.max(self.top - self.tail);
     }
@@ -150,7 +148,7 @@ impl DepListPool {
     /// Records that the task in ring slot `slot` was just wired: its entries
     /// (and those of every earlier task of the ring) lie below the returned
     /// mark (the current `top`).
-    pub fn mark_wired(&mut self, slot: usize) -> u64 {
+    pub(crate) fn mark_wired(&mut self, slot: usize) -> u64 {
         let n = self.marks.len();
         self.marks[slot % n] = self.top;
         self.top
@@ -165,7 +163,7 @@ impl DepListPool {
     /// reflects when `force` is set (or when the interval elapsed); a caller
     /// that sees `last_task_alive` still equal to it knows nothing more can be
     /// freed. Call only while holding the wiring lock.
-    pub fn reclaim(&mut self, ring: &RingShared, force: bool) -> u64 {
+    pub(crate) fn reclaim(&mut self, ring: &RingShared, force: bool) -> u64 {
         let la = ring.last_task_alive.load(Acquire);
         if la == 0 || la == self.last_reclaimed || (!force && la < self.last_reclaimed + DEP_POOL_CLEANUP_INTERVAL) {
             return la;
@@ -185,7 +183,7 @@ impl DepListPool {
 /// # Safety
 /// `head` must be null or the head of a list built by [`DepListPool::prepend`]
 /// whose entries and consumer slots are still alive.
-pub unsafe fn for_each_consumer(mut head: *mut DepEntry, mut f: impl FnMut(&SlotState)) {
+pub(crate) unsafe fn for_each_consumer(mut head: *mut DepEntry, mut f: impl FnMut(&SlotState)) {
     while !head.is_null() {
         // SAFETY: list entries live in dep pools that are not reclaimed
         // while the producer's completion walk is running (§5.6: an entry
@@ -197,11 +195,6 @@ pub unsafe fn for_each_consumer(mut head: *mut DepEntry, mut f: impl FnMut(&Slot
         f(unsafe { &*c });
         head = next;
     }
-}
-
-/// Whether a slot is at least COMPLETED.
-pub fn is_done(s: &SlotState) -> bool {
-    s.state() >= task_state::COMPLETED
 }
 
 #[cfg(test)]

@@ -1,17 +1,54 @@
-//! Lock-free queues: the bounded MPMC ready queue (Vyukov, per-cell
-//! sequence numbers) and the SPSC wiring queue.
+//! The engine's two lock-free queues over arena memory:
+//!
+//! * [`ReadyQueue`]: the bounded multi-producer multi-consumer queue of
+//!   Dmitry Vyukov ("Bounded MPMC queue", 1024cores.net), one per task shape
+//!   and shard. Every scheduler thread pushes and pops.
+//! * [`WiringQueue`]: a single-producer single-consumer ring (Lamport's
+//!   bounded buffer with monotonic counters). The orchestrator thread pushes
+//!   every submitted task through its [`WiringProducer`]; whoever holds the
+//!   wiring lock pops through the one [`WiringConsumer`], which lives inside
+//!   that lock. The roles are the handle types: nothing else can push or pop.
+//!
+//! Both carry `u64` values (task slot addresses in the engine).
 
 use super::layout::{QueueCell, Region};
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
-/// A cache-line padded counter.
+/// A counter alone on its cache line, so the producers' and the consumers'
+/// counters do not share a line (false sharing).
 #[repr(align(64))]
 #[derive(Debug, Default)]
-pub struct Padded(pub AtomicU64);
+pub(crate) struct Padded(pub(crate) AtomicU64);
 
-/// Bounded MPMC queue of non-zero `u64` values. Cell sequences are stored
-/// relative to the cell index, so an all-zero region is an empty queue.
-pub struct ReadyQueue {
+/// Bounded MPMC queue of `u64` values (Vyukov's algorithm).
+///
+/// # Layout
+/// * `enq`: the next position a producer claims; `deq`: the next position a
+///   consumer claims. Both only grow (a `u64` does not wrap in practice);
+///   position `pos` lives in cell `pos & mask`.
+/// * Each [`QueueCell`] holds `seq` and `value`. The algorithm's sequence
+///   number of cell `i` is `seq + i` (wrapping): storing it relative to the
+///   index makes an all-zero region the empty queue (cell `i` then reads
+///   sequence `i`, free for the producer of position `i`), so arena memory
+///   needs no initialisation pass.
+/// * For the position `pos` mapping to a cell, its sequence says:
+///   `pos` → free, a producer may claim `pos`; `pos + 1` → holds the value of
+///   `pos`, a consumer may claim it; `pos + capacity` → consumed, free for the
+///   producer of the next lap.
+///
+/// # Orderings
+/// The counters only arbitrate which thread owns a position: their loads and
+/// CASes are `Relaxed`. The value is handed over through the cell's
+/// sequence: the owner writes `value`, then stores the sequence with
+/// `Release`; the other side loads the sequence with `Acquire` before it
+/// touches `value`, so `value` itself is `Relaxed`.
+///
+/// # Progress
+/// A producer preempted between its CAS and its sequence store makes its
+/// cell (and so the values behind it) invisible to consumers until it
+/// resumes: `pop` then reports empty. The engine tolerates that (pushers
+/// wake a parked thread after the store; idle threads re-check).
+pub(crate) struct ReadyQueue {
     cells: Region<QueueCell>,
     mask: u64,
     enq: Padded,
@@ -20,82 +57,88 @@ pub struct ReadyQueue {
 
 impl ReadyQueue {
     /// Queue over `cells` (length must be a power of two and zero-initialised).
-    pub fn new(cells: Region<QueueCell>) -> ReadyQueue {
+    pub(crate) fn new(cells: Region<QueueCell>) -> ReadyQueue {
         assert!(cells.len().is_power_of_two());
         let mask = cells.len() as u64 - 1;
         ReadyQueue { cells, mask, enq: Padded::default(), deq: Padded::default() }
     }
 
-    /// Capacity.
-    pub fn capacity(&self) -> usize {
-        self.cells.len()
-    }
-
     /// Pushes; false when full.
-    pub fn push(&self, v: u64) -> bool {
+    pub(crate) fn push(&self, v: u64) -> bool {
         let cells = self.cells.as_slice();
         let mut pos = self.enq.0.load(Relaxed);
         loop {
             let i = pos & self.mask;
             let cell = &cells[i as usize];
+            // Acquire: if the cell is free, the consumer of the previous lap
+            // has finished reading its value before we overwrite it.
             let seq = cell.seq.load(Acquire).wrapping_add(i);
             let dif = seq.wrapping_sub(pos) as i64;
             if dif == 0 {
+                // Free for `pos`: claim the position. A failed (or spurious)
+                // CAS returns the current `enq`; retry there.
                 match self.enq.0.compare_exchange_weak(pos, pos + 1, Relaxed, Relaxed) {
                     Ok(_) => {
                         cell.value.store(v, Relaxed);
+                        // Release: publishes `value` to the consumer of `pos`.
                         cell.seq.store((pos + 1).wrapping_sub(i), Release);
                         return true;
                     }
                     Err(p) => pos = p,
                 }
             } else if dif < 0 {
+                // The cell still holds the value of `pos - capacity`, not yet
+                // consumed: the queue is full.
                 return false;
             } else {
+                // Another producer claimed `pos` already: catch up.
                 pos = self.enq.0.load(Relaxed);
             }
         }
     }
 
     /// Pops the oldest value.
-    pub fn pop(&self) -> Option<u64> {
+    pub(crate) fn pop(&self) -> Option<u64> {
         let cells = self.cells.as_slice();
         let mut pos = self.deq.0.load(Relaxed);
         loop {
             let i = pos & self.mask;
             let cell = &cells[i as usize];
+            // Acquire: pairs with the producer's Release, so `value` is the
+            // one written for `pos`.
             let seq = cell.seq.load(Acquire).wrapping_add(i);
             let dif = seq.wrapping_sub(pos + 1) as i64;
             if dif == 0 {
+                // Holds the value of `pos`: claim it (retry on CAS failure).
                 match self.deq.0.compare_exchange_weak(pos, pos + 1, Relaxed, Relaxed) {
                     Ok(_) => {
                         let v = cell.value.load(Relaxed);
+                        // Release: the producer of `pos + capacity` may now
+                        // overwrite `value` (we have read it).
                         cell.seq.store((pos + self.mask + 1).wrapping_sub(i), Release);
                         return Some(v);
                     }
                     Err(p) => pos = p,
                 }
             } else if dif < 0 {
+                // Nothing published at `pos` yet: empty (see "Progress").
                 return None;
             } else {
+                // Another consumer took `pos` already: catch up.
                 pos = self.deq.0.load(Relaxed);
             }
         }
     }
 
-    /// Whether the queue looks empty (racy hint).
-    pub fn is_empty_hint(&self) -> bool {
+    /// Whether the queue looks empty (racy hint: the two counters are read
+    /// at different times).
+    pub(crate) fn is_empty_hint(&self) -> bool {
         self.enq.0.load(Relaxed) == self.deq.0.load(Relaxed)
     }
 
-    /// Approximate length.
-    pub fn len_hint(&self) -> u64 {
-        self.enq.0.load(Relaxed).saturating_sub(self.deq.0.load(Relaxed))
-    }
-
     /// Restores the touched cells to zero (empty initial state) so the
-    /// region can back a fresh queue next run. Requires exclusive use.
-    pub fn reset_region(&mut self) {
+    /// region can back a fresh queue next run. `&mut`: no other user.
+    pub(crate) fn reset_region(&mut self) {
         let touched = (self.enq.0.load(Relaxed)).min(self.cells.len() as u64) as usize;
         for c in &self.cells.as_slice()[..touched] {
             c.seq.store(0, Relaxed);
@@ -106,20 +149,62 @@ impl ReadyQueue {
     }
 }
 
-/// Single-producer single-consumer ring of `u64` (usable capacity `len−1`).
-pub struct WiringQueue {
+/// Single-producer single-consumer ring of `u64`; usable capacity `len − 1`.
+///
+/// # Layout
+/// * `tail`: the next position the producer writes; `head`: the oldest
+///   position the consumer has not consumed. Both only grow; position `pos`
+///   lives in cell `pos & mask`. `tail - head` values are queued; the queue is
+///   full at `len − 1` of them.
+/// * Only the [`WiringProducer`] writes `tail` and the cells at and after it;
+///   only the [`WiringConsumer`] writes `head`. Anyone may read the length.
+///
+/// # Orderings
+/// * `push`: `tail` is read `Relaxed` (its only writer is this thread);
+///   `head` is read `Acquire`, pairing with the consumer's `Release` advance,
+///   so the consumer's read of a recycled cell happens before it is
+///   overwritten; the cell is written `Relaxed` and published by the
+///   `Release` store of `tail`.
+/// * `peek` / `for_each_pending`: `head` `Relaxed` (own counter), `tail`
+///   `Acquire`, pairing with `push`'s `Release`, so the cells below it hold
+///   the producer's values.
+/// * `len`: both `Acquire`, `head` first: `head` never passes `tail`, so the
+///   later `tail` read is at least the `head` read.
+pub(crate) struct WiringQueue {
     buf: Region<u64>,
     mask: u64,
     head: Padded,
     tail: Padded,
 }
 
+/// The producer side of one [`WiringQueue`] (exactly one exists per queue).
+#[derive(Debug)]
+pub(crate) struct WiringProducer {
+    queue: usize,
+}
+
+/// The consumer side of one [`WiringQueue`] (exactly one exists per queue).
+#[derive(Debug)]
+pub(crate) struct WiringConsumer {
+    queue: usize,
+}
+
 impl WiringQueue {
-    /// Queue over `buf` (power-of-two length).
-    pub fn new(buf: Region<u64>) -> WiringQueue {
+    /// Queue over `buf` (power-of-two length) and its only producer and
+    /// consumer handles.
+    pub(crate) fn new(buf: Region<u64>) -> (WiringQueue, WiringProducer, WiringConsumer) {
         assert!(buf.len().is_power_of_two());
         let mask = buf.len() as u64 - 1;
-        WiringQueue { buf, mask, head: Padded::default(), tail: Padded::default() }
+        let id = buf.as_ptr() as usize;
+        (
+            WiringQueue { buf, mask, head: Padded::default(), tail: Padded::default() },
+            WiringProducer { queue: id },
+            WiringConsumer { queue: id },
+        )
+    }
+
+    fn id(&self) -> usize {
+        self.buf.as_ptr() as usize
     }
 
     fn cell(&self, pos: u64) -> &AtomicU64 {
@@ -128,55 +213,62 @@ impl WiringQueue {
         unsafe { AtomicU64::from_ptr(p) }
     }
 
-    /// Producer: pushes; false when full.
-    pub fn push(&self, v: u64) -> bool {
-        let t = self.tail.0.load(Relaxed);
-        if t - self.head.0.load(Acquire) >= self.mask {
+    /// Number of queued values (any thread).
+    pub(crate) fn len(&self) -> u64 {
+        let h = self.head.0.load(Acquire);
+        self.tail.0.load(Acquire).saturating_sub(h)
+    }
+
+    /// Whether empty (any thread).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl WiringProducer {
+    /// Pushes `v` onto `q`; false when full.
+    pub(crate) fn push(&mut self, q: &WiringQueue, v: u64) -> bool {
+        debug_assert_eq!(self.queue, q.id(), "producer of another queue");
+        let t = q.tail.0.load(Relaxed);
+        if t - q.head.0.load(Acquire) >= q.mask {
             return false;
         }
-        self.cell(t).store(v, Relaxed);
-        self.tail.0.store(t + 1, Release);
+        q.cell(t).store(v, Relaxed);
+        q.tail.0.store(t + 1, Release);
         true
     }
+}
 
-    /// Consumer: peeks the oldest value.
-    pub fn peek(&self) -> Option<u64> {
-        let h = self.head.0.load(Relaxed);
-        if h == self.tail.0.load(Acquire) {
+impl WiringConsumer {
+    /// The oldest value of `q`, left queued.
+    pub(crate) fn peek(&self, q: &WiringQueue) -> Option<u64> {
+        debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
+        let h = q.head.0.load(Relaxed);
+        if h == q.tail.0.load(Acquire) {
             None
         } else {
-            Some(self.cell(h).load(Relaxed))
+            Some(q.cell(h).load(Relaxed))
         }
     }
 
-    /// Consumer: calls `f` on every queued value, oldest first, while it
-    /// returns true. Only the consumer may call this (values are not removed).
-    pub fn for_each_pending(&self, mut f: impl FnMut(u64) -> bool) {
-        let h = self.head.0.load(Relaxed);
-        let t = self.tail.0.load(Acquire);
+    /// Calls `f` on every value queued in `q`, oldest first, while it returns
+    /// true (values stay queued).
+    pub(crate) fn for_each_pending(&self, q: &WiringQueue, mut f: impl FnMut(u64) -> bool) {
+        debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
+        let h = q.head.0.load(Relaxed);
+        let t = q.tail.0.load(Acquire);
         for pos in h..t {
-            if !f(self.cell(pos).load(Relaxed)) {
+            if !f(q.cell(pos).load(Relaxed)) {
                 break;
             }
         }
     }
 
-    /// Consumer: drops the oldest value.
-    pub fn advance(&self) {
-        self.head.0.fetch_add(1, Release);
-    }
-
-    /// Number of queued values.
-    pub fn len(&self) -> u64 {
-        // Head first: the head never passes the tail, so a tail read after it
-        // is >= it even while the consumer advances concurrently.
-        let h = self.head.0.load(Acquire);
-        self.tail.0.load(Acquire).saturating_sub(h)
-    }
-
-    /// Whether empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Drops the oldest value of `q` (after a `peek` returned it).
+    pub(crate) fn advance(&mut self, q: &WiringQueue) {
+        debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
+        // Release: our reads of the cell happen before the producer reuses it.
+        q.head.0.fetch_add(1, Release);
     }
 }
 
@@ -256,12 +348,12 @@ mod tests {
 
     #[test]
     fn spsc_usable_capacity_is_len_minus_one() {
-        let q = WiringQueue::new(Region::zeroed(4));
-        assert!(q.push(1) && q.push(2) && q.push(3));
-        assert!(!q.push(4));
-        assert_eq!(q.peek(), Some(1));
-        q.advance();
-        assert!(q.push(4));
+        let (q, mut tx, mut rx) = WiringQueue::new(Region::zeroed(4));
+        assert!(tx.push(&q, 1) && tx.push(&q, 2) && tx.push(&q, 3));
+        assert!(!tx.push(&q, 4));
+        assert_eq!(rx.peek(&q), Some(1));
+        rx.advance(&q);
+        assert!(tx.push(&q, 4));
         assert_eq!(q.len(), 3);
     }
 }

@@ -6,36 +6,36 @@ use super::layout::{
     SCOPE_BIT, SPIN_CHECK_INTERVAL,
 };
 use crate::runtime::wait::{Backoff, Ladder};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::time::Duration;
 
 /// One ring's task window shared by the orchestrator and the schedulers.
-pub struct RingShared {
+pub(crate) struct RingShared {
     /// Ring index.
-    pub ring: usize,
+    pub(crate) ring: usize,
     /// Next local id to allocate (published by the allocator).
-    pub current_task_index: AtomicU64,
+    pub(crate) current_task_index: AtomicU64,
     /// Oldest not-yet-consumed local id.
-    pub last_task_alive: AtomicU64,
+    pub(crate) last_task_alive: AtomicU64,
     advance_lock: AtomicBool,
     /// Task descriptors (`W`).
-    pub descriptors: Region<TaskDescriptor>,
+    pub(crate) descriptors: Region<TaskDescriptor>,
     /// Task payloads (`W`).
-    pub payloads: Region<TaskPayload>,
+    pub(crate) payloads: Region<TaskPayload>,
     /// Slot states (`W`).
-    pub slots: Region<SlotState>,
+    pub(crate) slots: Region<SlotState>,
     /// Window size (power of two).
-    pub window: u64,
+    pub(crate) window: u64,
     /// Heap base address.
-    pub heap_base: u64,
+    pub(crate) heap_base: u64,
     /// Heap size in bytes.
-    pub heap_size: u64,
+    pub(crate) heap_size: u64,
 }
 
 impl RingShared {
     /// Builds the ring over its tables. `window` must be a power of two ≥ 4
     /// and equal the length of every region.
-    pub fn new(
+    pub(crate) fn new(
         ring: usize,
         descriptors: Region<TaskDescriptor>,
         payloads: Region<TaskPayload>,
@@ -61,22 +61,22 @@ impl RingShared {
     }
 
     /// Slot index of a local id.
-    pub fn slot_index(&self, local: u64) -> usize {
+    pub(crate) fn slot_index(&self, local: u64) -> usize {
         (local & (self.window - 1)) as usize
     }
 
     /// Slot state of a local id.
-    pub fn slot(&self, local: u64) -> &SlotState {
+    pub(crate) fn slot(&self, local: u64) -> &SlotState {
         &self.slots.as_slice()[self.slot_index(local)]
     }
 
     /// Descriptor of a local id.
-    pub fn descriptor(&self, local: u64) -> &TaskDescriptor {
+    pub(crate) fn descriptor(&self, local: u64) -> &TaskDescriptor {
         &self.descriptors.as_slice()[self.slot_index(local)]
     }
 
     /// Raw payload pointer of a local id.
-    pub fn payload_ptr(&self, local: u64) -> *mut TaskPayload {
+    pub(crate) fn payload_ptr(&self, local: u64) -> *mut TaskPayload {
         // The index is masked into range, so the pointer stays inside the region.
         self.payloads.as_ptr().wrapping_add(self.slot_index(local))
     }
@@ -85,7 +85,7 @@ impl RingShared {
     /// claimed consumer released it, but its scope has not ended. States are
     /// read before and after the counters so a concurrent reclaim (which
     /// resets the counters of CONSUMED slots) cannot produce a false positive.
-    pub fn head_scope_gated(&self, la: u64) -> bool {
+    pub(crate) fn head_scope_gated(&self, la: u64) -> bool {
         let head = self.slot(la);
         if head.state() != task_state::COMPLETED {
             return false;
@@ -101,7 +101,7 @@ impl RingShared {
     /// Consumed check (§4.3): if every claimed consumer and the scope have
     /// released `slot` and it is COMPLETED, mark it CONSUMED and advance the
     /// ring's watermark.
-    pub fn check_consumed(&self, slot: &SlotState) {
+    pub(crate) fn check_consumed(&self, slot: &SlotState) {
         slot.lock();
         let done = slot.fanout_refcount.load(Acquire) == slot.fanout_count.load(Relaxed)
             && slot
@@ -116,7 +116,7 @@ impl RingShared {
 
     /// In-order reclamation: moves `last_task_alive` over the contiguous
     /// prefix of CONSUMED slots and resets the passed slots.
-    pub fn advance(&self) {
+    pub(crate) fn advance(&self) {
         loop {
             if self.advance_lock.compare_exchange(false, true, Acquire, Relaxed).is_err() {
                 return;
@@ -145,7 +145,7 @@ impl RingShared {
 
 /// `reset_for_reuse`: clears the reference counting of a passed slot
 /// (`task_state` stays CONSUMED).
-pub fn reset_for_reuse(s: &SlotState) {
+pub(crate) fn reset_for_reuse(s: &SlotState) {
     s.fanout_count.store(SCOPE_BIT, Relaxed);
     s.fanout_head.store(std::ptr::null_mut(), Relaxed);
     s.fanout_refcount.store(0, Relaxed);
@@ -157,18 +157,18 @@ pub fn reset_for_reuse(s: &SlotState) {
 
 /// A successful allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Allocation {
+pub(crate) struct Allocation {
     /// Local task id.
-    pub local: u64,
+    pub(crate) local: u64,
     /// Packed output block start (address).
-    pub base: u64,
+    pub(crate) base: u64,
     /// Packed output block end (address).
-    pub end: u64,
+    pub(crate) end: u64,
 }
 
 /// Why an allocation could not proceed right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blocked {
+pub(crate) enum Blocked {
     /// The window already holds `W−1` live tasks.
     Window,
     /// The heap has no room for the request.
@@ -177,22 +177,22 @@ pub enum Blocked {
 
 /// Heap byte ring (§5.2): plain offsets compared explicitly.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct HeapRing {
+pub(crate) struct HeapRing {
     /// Allocation position.
-    pub top: u64,
+    pub(crate) top: u64,
     /// Reclaim position.
-    pub tail: u64,
+    pub(crate) tail: u64,
     /// Size in bytes.
-    pub size: u64,
+    pub(crate) size: u64,
     /// Times `top` wrapped to 0.
-    pub top_wraps: u64,
+    pub(crate) top_wraps: u64,
     /// Times `tail` moved backwards (wrapped).
-    pub tail_wraps: u64,
+    pub(crate) tail_wraps: u64,
 }
 
 impl HeapRing {
     /// Allocates `n` bytes (already 64-aligned); returns the offset.
-    pub fn try_bump(&mut self, n: u64) -> Option<u64> {
+    pub(crate) fn try_bump(&mut self, n: u64) -> Option<u64> {
         if n == 0 {
             return Some(self.top);
         }
@@ -218,7 +218,7 @@ impl HeapRing {
     }
 
     /// Moves the tail (counting wraps).
-    pub fn set_tail(&mut self, tail: u64) {
+    pub(crate) fn set_tail(&mut self, tail: u64) {
         if tail < self.tail {
             self.tail_wraps += 1;
         }
@@ -226,47 +226,47 @@ impl HeapRing {
     }
 
     /// Bytes in use.
-    pub fn used(&self) -> u64 {
+    pub(crate) fn used(&self) -> u64 {
         (self.top + self.size - self.tail) % self.size.max(1)
     }
 
     /// Top unrolled to cumulative bytes.
-    pub fn top_unrolled(&self) -> u64 {
+    pub(crate) fn top_unrolled(&self) -> u64 {
         self.top + self.top_wraps * self.size
     }
 
     /// Tail unrolled to cumulative bytes.
-    pub fn tail_unrolled(&self) -> u64 {
+    pub(crate) fn tail_unrolled(&self) -> u64 {
         self.tail + self.tail_wraps * self.size
     }
 }
 
 /// The orchestrator's allocator for one ring: task slot + heap in one step.
-pub struct TaskAllocator {
+pub(crate) struct TaskAllocator {
     /// Next local id.
-    pub next_local: u64,
+    pub(crate) next_local: u64,
     /// Heap positions.
-    pub heap: HeapRing,
+    pub(crate) heap: HeapRing,
     last_alive_seen: u64,
 }
 
 /// An allocation failure with its diagnostic.
 #[derive(Debug, Clone)]
-pub struct AllocFailure {
+pub(crate) struct AllocFailure {
     /// Code stored into `orch_error_code` (0 when unwinding after another fatal).
-    pub code: i32,
+    pub(crate) code: i32,
     /// Human-readable report.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl TaskAllocator {
     /// Fresh allocator for a ring with `heap_size` bytes.
-    pub fn new(heap_size: u64) -> TaskAllocator {
+    pub(crate) fn new(heap_size: u64) -> TaskAllocator {
         TaskAllocator { next_local: 0, heap: HeapRing { size: heap_size, ..HeapRing::default() }, last_alive_seen: 0 }
     }
 
     /// Derives the heap tail from the newest consumed task.
-    pub fn update_heap_tail(&mut self, ring: &RingShared, last_alive: u64) {
+    pub(crate) fn update_heap_tail(&mut self, ring: &RingShared, last_alive: u64) {
         if last_alive > self.last_alive_seen {
             let end = ring.descriptor(last_alive - 1).packed_buffer_end.load(Relaxed);
             self.heap.set_tail(end - ring.heap_base);
@@ -275,7 +275,7 @@ impl TaskAllocator {
     }
 
     /// Non-blocking attempt.
-    pub fn try_alloc(&mut self, ring: &RingShared, size: u64) -> Result<Allocation, Blocked> {
+    pub(crate) fn try_alloc(&mut self, ring: &RingShared, size: u64) -> Result<Allocation, Blocked> {
         let aligned = if size > 0 { align_up(size, ALIGN_SIZE) } else { 0 };
         let last_alive = ring.last_task_alive.load(Acquire);
         self.update_heap_tail(ring, last_alive);
@@ -299,7 +299,7 @@ impl TaskAllocator {
     /// Blocking allocation with progress detection, the structural
     /// scope-gated test and the 500 ms backstop. `fatal` returns true when
     /// another fatal error was latched (the wait unwinds with code 0).
-    pub fn alloc(
+    pub(crate) fn alloc(
         &mut self,
         ring: &RingShared,
         size: u64,
@@ -384,14 +384,6 @@ impl TaskAllocator {
                 ),
             },
         }
-    }
-}
-
-/// Latches `code` into `slot` if it is still 0 (first wins); returns the latched value.
-pub fn latch(slot: &AtomicI32, code: i32) -> i32 {
-    match slot.compare_exchange(0, code, AcqRel, Acquire) {
-        Ok(_) => code,
-        Err(prev) => prev,
     }
 }
 
@@ -564,13 +556,5 @@ pub(crate) mod tests {
         a.try_alloc(&ring, 1024).unwrap();
         let err = a.alloc(&ring, 64, &|| true).unwrap_err();
         assert_eq!(err.code, 0);
-    }
-
-    #[test]
-    fn latch_keeps_first_code() {
-        let c = AtomicI32::new(0);
-        assert_eq!(latch(&c, 3), 3);
-        assert_eq!(latch(&c, 5), 3);
-        assert_eq!(c.load(Relaxed), 3);
     }
 }

@@ -6,7 +6,7 @@ use super::layout::{
     codes, task_state, FaninSpillEntry, Region, SlotState, TaskPayload, FANIN_INLINE_CAP, MAX_RINGS, SCOPE_BIT,
 };
 use super::pools::{for_each_consumer, DepListPool, FaninPool};
-use super::queue::{ReadyQueue, WiringQueue};
+use super::queue::{ReadyQueue, WiringConsumer, WiringQueue};
 use super::ring::RingShared;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
@@ -14,28 +14,28 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Dispatchable shapes.
-pub mod shape {
+pub(crate) mod shape {
     /// AIC only.
-    pub const AIC: usize = 0;
+    pub(crate) const AIC: usize = 0;
     /// AIV only.
-    pub const AIV: usize = 1;
+    pub(crate) const AIV: usize = 1;
     /// Several lanes of one cluster.
-    pub const MIX: usize = 2;
+    pub(crate) const MIX: usize = 2;
     /// No kernel (dependency-only task).
-    pub const DUMMY: usize = 3;
+    pub(crate) const DUMMY: usize = 3;
 }
 
 /// Lane bit: AIC.
-pub const LANE_AIC: u8 = 1;
+pub(crate) const LANE_AIC: u8 = 1;
 /// Lane bit: AIV0.
-pub const LANE_AIV0: u8 = 2;
+pub(crate) const LANE_AIV0: u8 = 2;
 /// Lane bit: AIV1.
-pub const LANE_AIV1: u8 = 4;
+pub(crate) const LANE_AIV1: u8 = 4;
 /// `PTO2_SUBTASK_FLAG_SYNC_START`.
-pub const FLAG_SYNC_START: u8 = 8;
+pub(crate) const FLAG_SYNC_START: u8 = 8;
 
 /// Shape of an active mask.
-pub fn shape_of(mask: u8) -> usize {
+pub(crate) fn shape_of(mask: u8) -> usize {
     let lanes = mask & 7;
     match lanes.count_ones() {
         0 => shape::DUMMY,
@@ -46,34 +46,34 @@ pub fn shape_of(mask: u8) -> usize {
 }
 
 /// Stall sub-classes (§14.2).
-pub mod stall {
+pub(crate) mod stall {
     /// None.
-    pub const NONE: i32 = 0;
+    pub(crate) const NONE: i32 = 0;
     /// A task is running and not finishing.
-    pub const RUNNING_STALLED: i32 = 1;
+    pub(crate) const RUNNING_STALLED: i32 = 1;
     /// Ready tasks but nobody dispatches.
-    pub const READY_IDLE: i32 = 3;
+    pub(crate) const READY_IDLE: i32 = 3;
     /// Tasks waiting on dependencies that never complete.
-    pub const DEP_DEADLOCK: i32 = 4;
+    pub(crate) const DEP_DEADLOCK: i32 = 4;
     /// Orchestrator not done, nothing to run.
-    pub const ORCH_STARVATION: i32 = 5;
+    pub(crate) const ORCH_STARVATION: i32 = 5;
     /// Accounting mismatch.
-    pub const UNKNOWN: i32 = 99;
+    pub(crate) const UNKNOWN: i32 = 99;
 
     /// Label of a sub-class.
-    pub fn label(detail: i32) -> &'static str {
+    pub(crate) fn label(detail: i32) -> &'static str {
         match detail {
-            0 => "none",
-            1 => "S1:running-stalled",
-            3 => "S3:ready-but-all-idle",
-            4 => "S4:dependency-deadlock",
-            5 => "S5:orchestrator-starvation",
+            NONE => "none",
+            RUNNING_STALLED => "S1:running-stalled",
+            READY_IDLE => "S3:ready-but-all-idle",
+            DEP_DEADLOCK => "S4:dependency-deadlock",
+            ORCH_STARVATION => "S5:orchestrator-starvation",
             _ => "unknown:accounting/corruption",
         }
     }
 
     /// `classify_stall_detail`.
-    pub fn classify(running: u32, ready: u32, waiting: u32, orch_done: bool) -> i32 {
+    pub(crate) fn classify(running: u32, ready: u32, waiting: u32, orch_done: bool) -> i32 {
         if running > 0 {
             RUNNING_STALLED
         } else if ready > 0 {
@@ -91,9 +91,9 @@ pub mod stall {
 /// One simulated core's occupancy (`running` = task id + 1, 0 = idle).
 #[repr(align(64))]
 #[derive(Debug, Default)]
-pub struct CoreSlot {
+pub(crate) struct CoreSlot {
     /// Raw id + 1 of the task running on the core, 0 when idle.
-    pub running: AtomicU64,
+    pub(crate) running: AtomicU64,
 }
 
 /// Identity of a simulated core handed to the executor.
@@ -121,7 +121,7 @@ impl SimCore {
 }
 
 /// Ready queues of the three dispatchable shapes, each split into shards.
-pub struct ReadyQueues {
+pub(crate) struct ReadyQueues {
     shards: Vec<Vec<ReadyQueue>>,
     overflow: Mutex<[VecDeque<u64>; 3]>,
     overflow_len: AtomicUsize,
@@ -130,7 +130,7 @@ pub struct ReadyQueues {
 
 impl ReadyQueues {
     /// Builds from one region per shape, each split into `nshards` queues.
-    pub fn new(regions: Vec<Vec<Region<super::layout::QueueCell>>>) -> ReadyQueues {
+    pub(crate) fn new(regions: Vec<Vec<Region<super::layout::QueueCell>>>) -> ReadyQueues {
         ReadyQueues {
             shards: regions.into_iter().map(|v| v.into_iter().map(ReadyQueue::new).collect()).collect(),
             overflow: Mutex::new(Default::default()),
@@ -140,13 +140,13 @@ impl ReadyQueues {
     }
 
     /// Shards per shape.
-    pub fn num_shards(&self) -> usize {
+    pub(crate) fn num_shards(&self) -> usize {
         self.shards[0].len()
     }
 
     /// Pushes to shard `home` (or round robin when `None`), falling back to
     /// the other shards and finally to an unbounded overflow list.
-    pub fn push(&self, shp: usize, v: u64, home: Option<usize>) {
+    pub(crate) fn push(&self, shp: usize, v: u64, home: Option<usize>) {
         let n = self.num_shards();
         let h = home.unwrap_or_else(|| self.rr.fetch_add(1, Relaxed)) % n;
         for k in 0..n {
@@ -160,7 +160,7 @@ impl ReadyQueues {
     }
 
     /// Pops from shard `home` first, then steals from the others.
-    pub fn pop(&self, shp: usize, home: usize) -> Option<u64> {
+    pub(crate) fn pop(&self, shp: usize, home: usize) -> Option<u64> {
         let n = self.num_shards();
         for k in 0..n {
             if let Some(v) = self.shards[shp][(home + k) % n].pop() {
@@ -178,12 +178,12 @@ impl ReadyQueues {
     }
 
     /// Whether any queue of `shp` may hold work.
-    pub fn has_work(&self, shp: usize) -> bool {
+    pub(crate) fn has_work(&self, shp: usize) -> bool {
         self.shards[shp].iter().any(|q| !q.is_empty_hint()) || self.overflow_len.load(Acquire) > 0
     }
 
     /// Restores every touched cell to zero (exclusive use only).
-    pub fn reset_regions(&mut self) {
+    pub(crate) fn reset_regions(&mut self) {
         for s in self.shards.iter_mut() {
             for q in s.iter_mut() {
                 q.reset_region();
@@ -193,11 +193,13 @@ impl ReadyQueues {
 }
 
 /// Scheduler-side wiring state (guarded by the wiring lock).
-pub struct WiringState {
+pub(crate) struct WiringState {
     /// Dependency list pools per ring.
-    pub dep_pools: Vec<DepListPool>,
+    pub(crate) dep_pools: Vec<DepListPool>,
     /// Rings for which the wiring deadlock was already reported.
-    pub reported: [bool; MAX_RINGS],
+    pub(crate) reported: [bool; MAX_RINGS],
+    /// The consumer side of the wiring queue: consuming needs this lock.
+    pub(crate) wiring: WiringConsumer,
 }
 
 /// Stall locator published by the watchdog.
@@ -227,7 +229,7 @@ pub struct StallInfo {
 /// read by the watchdog: no false sharing with the schedulers' counters).
 #[repr(align(64))]
 #[derive(Debug, Default)]
-pub struct CachePadded(pub AtomicU64);
+pub(crate) struct CachePadded(pub AtomicU64);
 
 /// Which part of a run latched a fatal error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,88 +246,88 @@ pub enum FatalSource {
 /// The first fatal error of a run (it decides the status and the message)
 /// and up to [`MAX_SECONDARY`] later ones, appended to the message.
 #[derive(Debug, Default)]
-pub struct FatalState {
+pub(crate) struct FatalState {
     /// Source, code and message of the first fatal error.
-    pub first: Option<(FatalSource, i32, String)>,
+    pub(crate) first: Option<(FatalSource, i32, String)>,
     /// Messages of later fatal errors (bounded).
-    pub secondary: Vec<String>,
+    pub(crate) secondary: Vec<String>,
 }
 
 /// How many secondary errors a run keeps.
-pub const MAX_SECONDARY: usize = 4;
+pub(crate) const MAX_SECONDARY: usize = 4;
 
 /// Everything shared during one run.
-pub struct RunShared {
+pub(crate) struct RunShared {
     /// The rings.
-    pub rings: Vec<RingShared>,
+    pub(crate) rings: Vec<RingShared>,
     /// Fanin spill pool base and capacity per ring (read by schedulers).
-    pub spill_pools: [(usize, u64); MAX_RINGS],
+    pub(crate) spill_pools: [(usize, u64); MAX_RINGS],
     /// Ready queues.
-    pub ready: ReadyQueues,
+    pub(crate) ready: ReadyQueues,
     /// Dummy queue.
-    pub dummy: ReadyQueue,
+    pub(crate) dummy: ReadyQueue,
     /// Wiring queue (orchestrator → wiring lock holder).
-    pub wiring: WiringQueue,
+    pub(crate) wiring: WiringQueue,
     /// Wiring lock + dep pools.
-    pub wiring_state: Mutex<WiringState>,
+    pub(crate) wiring_state: Mutex<WiringState>,
     /// Orchestrator spinning on a full wiring queue.
-    pub producer_blocked: AtomicBool,
+    pub(crate) producer_blocked: AtomicBool,
     /// First orchestrator error code.
-    pub orch_error: AtomicI32,
+    pub(crate) orch_error: AtomicI32,
     /// First scheduler error code.
-    pub sched_error: AtomicI32,
+    pub(crate) sched_error: AtomicI32,
     /// Fatal without a PTO2 code (report_fatal(0), user code, unwinding).
-    pub fatal_flag: AtomicBool,
+    pub(crate) fatal_flag: AtomicBool,
     /// Stall locator.
-    pub stall: Mutex<StallInfo>,
+    pub(crate) stall: Mutex<StallInfo>,
     /// The first fatal error and the later (secondary) ones.
-    pub fatal: Mutex<FatalState>,
+    pub(crate) fatal: Mutex<FatalState>,
     /// Orchestrator call epoch: odd while the orchestrator thread runs
     /// runtime code, even while it runs user code; bumped on every entry to
     /// and exit from an API call (progress for the watchdog).
-    pub orch_epoch: CachePadded,
+    pub(crate) orch_epoch: CachePadded,
     /// `orch_epoch` as seen by the last watchdog check.
-    pub watchdog_seen_epoch: AtomicU64,
+    pub(crate) watchdog_seen_epoch: AtomicU64,
     /// Orchestration finished.
-    pub orch_done: AtomicBool,
+    pub(crate) orch_done: AtomicBool,
     /// Σ current_task_index once orchestration is done.
-    pub total_tasks: AtomicU64,
+    pub(crate) total_tasks: AtomicU64,
     /// Tasks allocated so far (any kind).
-    pub submitted: AtomicU64,
+    pub(crate) submitted: AtomicU64,
     /// Completed tasks (including inline-completed alloc tasks).
-    pub completed: AtomicU64,
+    pub(crate) completed: AtomicU64,
     /// The run is over (normal end or emergency).
-    pub run_complete: AtomicBool,
+    pub(crate) run_complete: AtomicBool,
     /// Core occupancy.
-    pub cores: Vec<CoreSlot>,
+    pub(crate) cores: Vec<CoreSlot>,
     /// Clusters.
-    pub block_dim: u32,
+    pub(crate) block_dim: u32,
     /// Ms since `start` of the last progress.
-    pub last_progress_ms: AtomicU64,
+    pub(crate) last_progress_ms: AtomicU64,
     /// Run start.
-    pub start: Instant,
+    pub(crate) start: Instant,
     /// Watchdog budget.
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
     /// `submitted` as seen by the last watchdog check.
-    pub watchdog_seen_submitted: AtomicU64,
+    pub(crate) watchdog_seen_submitted: AtomicU64,
     /// Scope stats enabled.
-    pub scope_stats: bool,
+    pub(crate) scope_stats: bool,
     /// Task trace sink (`Some` iff the run is traced).
     pub(crate) trace: Option<super::trace::TraceSink>,
     /// Published dep-pool (tail, top) per ring for scope stats.
-    pub dep_snapshot: [(AtomicI64, AtomicI64); MAX_RINGS],
+    pub(crate) dep_snapshot: [(AtomicI64, AtomicI64); MAX_RINGS],
     /// Sleep/wake protocol of the scheduler threads.
-    pub parker: Parker,
+    pub(crate) parker: Parker,
     /// Threads waiting for the end of the run (woken by `end_run`).
-    pub completion: Parker,
+    pub(crate) completion: Parker,
     /// Thread index + 1 of the thread collecting cores for a sync-start task.
-    pub drain_owner: AtomicUsize,
+    pub(crate) drain_owner: AtomicUsize,
 }
 
 /// Sleep/wake protocol for idle threads: a thread publishes itself as
 /// sleeping, re-checks for work, and parks with a short timeout; pushers
 /// wake one sleeper.
-pub struct Parker {
+pub(crate) struct Parker {
     sleeping: Mutex<Vec<std::thread::Thread>>,
     count: AtomicUsize,
 }
@@ -338,14 +340,14 @@ impl Default for Parker {
 
 impl Parker {
     /// Registers the current thread as sleeping.
-    pub fn announce(&self) {
+    pub(crate) fn announce(&self) {
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
         v.push(std::thread::current());
         self.count.store(v.len(), SeqCst);
     }
 
     /// Deregisters the current thread.
-    pub fn retract(&self) {
+    pub(crate) fn retract(&self) {
         let id = std::thread::current().id();
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
         v.retain(|t| t.id() != id);
@@ -353,7 +355,7 @@ impl Parker {
     }
 
     /// Wakes one sleeper, if any.
-    pub fn wake_one(&self) {
+    pub(crate) fn wake_one(&self) {
         std::sync::atomic::fence(SeqCst);
         if self.count.load(SeqCst) == 0 {
             return;
@@ -366,7 +368,7 @@ impl Parker {
     }
 
     /// Wakes every sleeper.
-    pub fn wake_all(&self) {
+    pub(crate) fn wake_all(&self) {
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
         for t in v.drain(..) {
             t.unpark();
@@ -377,17 +379,17 @@ impl Parker {
 
 impl RunShared {
     /// Ring of a slot.
-    pub fn ring_of(&self, s: &SlotState) -> &RingShared {
+    pub(crate) fn ring_of(&self, s: &SlotState) -> &RingShared {
         &self.rings[s.ring_id.load(Relaxed) as usize % MAX_RINGS]
     }
 
     /// Milliseconds since the run started.
-    pub fn now_ms(&self) -> u64 {
+    pub(crate) fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
 
     /// Records progress for the watchdog.
-    pub fn progress(&self) {
+    pub(crate) fn progress(&self) {
         let now = self.now_ms();
         if self.last_progress_ms.load(Relaxed) < now {
             self.last_progress_ms.fetch_max(now, Relaxed);
@@ -395,7 +397,7 @@ impl RunShared {
     }
 
     /// Whether any fatal condition ends the run.
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.orch_error.load(Acquire) != 0 || self.sched_error.load(Acquire) != 0 || self.fatal_flag.load(Acquire)
     }
 
@@ -405,7 +407,7 @@ impl RunShared {
     /// `sched_error`, code-less and user-code failures into `fatal_flag`) and
     /// its message; a later one is kept as a secondary message. Returns true
     /// when this call latched the first fatal.
-    pub fn latch_fatal(&self, source: FatalSource, code: i32, msg: &str) -> bool {
+    pub(crate) fn latch_fatal(&self, source: FatalSource, code: i32, msg: &str) -> bool {
         let mut f = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
         let first = f.first.is_none();
         if first {
@@ -424,13 +426,13 @@ impl RunShared {
     }
 
     /// Source and code of the first fatal, if any.
-    pub fn first_fatal(&self) -> Option<(FatalSource, i32)> {
+    pub(crate) fn first_fatal(&self) -> Option<(FatalSource, i32)> {
         self.fatal.lock().unwrap_or_else(|e| e.into_inner()).first.as_ref().map(|(s, c, _)| (*s, *c))
     }
 
     /// Latches an orchestrator code (see [`latch_fatal`](Self::latch_fatal));
     /// returns the code that decides the run (0 when the first fatal had none).
-    pub fn latch_orch(&self, code: i32, msg: &str) -> i32 {
+    pub(crate) fn latch_orch(&self, code: i32, msg: &str) -> i32 {
         if self.latch_fatal(FatalSource::Orchestrator, code, msg) {
             code
         } else {
@@ -439,23 +441,18 @@ impl RunShared {
     }
 
     /// Latches a scheduler code; true when it is the run's first fatal.
-    pub fn latch_sched(&self, code: i32, msg: &str) -> bool {
+    pub(crate) fn latch_sched(&self, code: i32, msg: &str) -> bool {
         self.latch_fatal(FatalSource::Scheduler, code, msg)
     }
 
     /// Whether the orchestration is currently in user code (not inside a
     /// runtime call); see `orch_epoch`.
-    pub fn orch_in_user_code(&self) -> bool {
+    pub(crate) fn orch_in_user_code(&self) -> bool {
         self.orch_epoch.0.load(Acquire) % 2 == 0
     }
 
-    /// Whether a fatal error was latched.
-    pub fn has_fatal(&self) -> bool {
-        self.fatal.lock().unwrap_or_else(|e| e.into_inner()).first.is_some()
-    }
-
     /// Ends the run (emergency or normal) and wakes everyone.
-    pub fn end_run(&self) {
+    pub(crate) fn end_run(&self) {
         self.run_complete.store(true, SeqCst);
         self.parker.wake_all();
         self.completion.wake_all();
@@ -466,7 +463,7 @@ impl RunShared {
     /// # Safety
     /// `payload` must be the payload of a task published by the orchestrator
     /// of this run and not yet consumed.
-    pub unsafe fn for_each_fanin(&self, payload: *const TaskPayload, mut f: impl FnMut(&SlotState)) {
+    pub(crate) unsafe fn for_each_fanin(&self, payload: *const TaskPayload, mut f: impl FnMut(&SlotState)) {
         // SAFETY: the payload belongs to a published task; its fanin
         // fields were written by the orchestrator before publication and
         // stay unchanged until the task is consumed.
@@ -494,7 +491,7 @@ impl RunShared {
 
     /// `on_task_complete`: marks COMPLETED and notifies consumers; `ready`
     /// receives every consumer whose fanin became satisfied.
-    pub fn complete_task(&self, s: &SlotState, mut ready: impl FnMut(&SlotState)) {
+    pub(crate) fn complete_task(&self, s: &SlotState, mut ready: impl FnMut(&SlotState)) {
         s.lock();
         s.task_state.store(task_state::COMPLETED as u32, Release);
         let head = s.fanout_head.load(Relaxed);
@@ -513,7 +510,7 @@ impl RunShared {
     }
 
     /// `on_task_release`: releases every producer, then checks the task itself.
-    pub fn release_task(&self, s: &SlotState) {
+    pub(crate) fn release_task(&self, s: &SlotState) {
         // SAFETY: `s` is a completed, not yet consumed task (it still holds
         // its own scope or consumer references until the check below).
         unsafe {
@@ -526,7 +523,7 @@ impl RunShared {
     }
 
     /// Finishes a task: complete, release, count.
-    pub fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
+    pub(crate) fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
         self.complete_task(s, ready);
         self.release_task(s);
         self.completed.fetch_add(1, SeqCst);
@@ -534,12 +531,12 @@ impl RunShared {
     }
 
     /// Whether the run's work is complete (orchestration done, all counted).
-    pub fn all_done(&self) -> bool {
+    pub(crate) fn all_done(&self) -> bool {
         self.orch_done.load(SeqCst) && self.completed.load(SeqCst) >= self.total_tasks.load(SeqCst)
     }
 
     /// Stall scan (§14.2).
-    pub fn classify_stall(&self) -> StallInfo {
+    pub(crate) fn classify_stall(&self) -> StallInfo {
         let (mut run, mut ready, mut wait) = (0u32, 0u32, 0u32);
         let mut task = -1i64;
         let mut core = -1i32;
@@ -589,7 +586,7 @@ impl RunShared {
     /// watchdog thread samples (`sample`, every millisecond) and any thread
     /// samples before firing, so the fire comes one budget after the last
     /// progress, not two.
-    pub fn watchdog(&self, sample: bool) -> bool {
+    pub(crate) fn watchdog(&self, sample: bool) -> bool {
         if self.run_complete.load(Acquire) {
             return false;
         }
@@ -664,7 +661,7 @@ impl RunShared {
     }
 
     /// Consumer bits of fanout counters: all claimed consumers released?
-    pub fn consumers_released(s: &SlotState) -> bool {
+    pub(crate) fn consumers_released(s: &SlotState) -> bool {
         (s.fanout_refcount.load(Acquire) & !SCOPE_BIT) >= (s.fanout_count.load(Acquire) & !SCOPE_BIT)
     }
 }

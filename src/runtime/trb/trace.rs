@@ -28,14 +28,14 @@ pub(crate) const SPANS_PER_THREAD: usize = 4096;
 /// One subtask execution on one simulated core.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TaskSpan {
-    pub task: TaskIdRaw,
-    pub func: i32,
-    pub core: u32,
-    pub sched: u32,
+    pub(crate) task: TaskIdRaw,
+    pub(crate) func: i32,
+    pub(crate) core: u32,
+    pub(crate) sched: u32,
     /// First core of its dispatch (the scheduler lane shows only this one).
-    pub lead: bool,
-    pub start_ns: u64,
-    pub end_ns: u64,
+    pub(crate) lead: bool,
+    pub(crate) start_ns: u64,
+    pub(crate) end_ns: u64,
 }
 
 /// An orchestrator-lane event.
@@ -67,10 +67,10 @@ impl TraceSink {
 /// Everything one traced run recorded.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TraceLog {
-    pub spans: Vec<TaskSpan>,
-    pub orch: Vec<OrchMark>,
-    pub block_dim: u32,
-    pub sched_threads: usize,
+    pub(crate) spans: Vec<TaskSpan>,
+    pub(crate) orch: Vec<OrchMark>,
+    pub(crate) block_dim: u32,
+    pub(crate) sched_threads: usize,
 }
 
 /// Nanoseconds since `epoch`.
@@ -89,7 +89,7 @@ pub(crate) struct TracingOrch<'a> {
     epoch: Instant,
     depth: i32,
     writer: HashMap<(u64, u64), TaskIdRaw>,
-    pub marks: Vec<OrchMark>,
+    pub(crate) marks: Vec<OrchMark>,
 }
 
 impl<'a> TracingOrch<'a> {

@@ -5,20 +5,20 @@ use crate::runtime::trb::shared::SimCore;
 
 // The dispatch payload and its contexts are ABI types (orch_abi.md §5.2),
 // defined once in the orchestration layout module.
-pub use crate::orchestration::layout::{AsyncCtx, GlobalContext, LocalContext, PTO2DispatchPayload as DispatchPayload};
+use crate::orchestration::layout::{AsyncCtx, GlobalContext, LocalContext, PTO2DispatchPayload as DispatchPayload};
 
 /// `DeferredCompletionSlab` (1600 B).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct CompletionSlab {
+pub(crate) struct CompletionSlab {
     /// Registered conditions.
-    pub count: u32,
+    pub(crate) count: u32,
     /// Error code.
-    pub error_code: i32,
+    pub(crate) error_code: i32,
     /// 64 × 24-byte entries.
-    pub entries: [u8; 64 * 24],
+    pub(crate) entries: [u8; 64 * 24],
     /// Padding to 1600 B.
-    pub _pad: [u8; 56],
+    pub(crate) _pad: [u8; 56],
 }
 const _: () = assert!(std::mem::size_of::<CompletionSlab>() == 1600);
 

@@ -46,7 +46,6 @@ mod tables;
 mod wiring;
 
 pub use super::shared::SimCore;
-pub use dispatch::{AsyncCtx, CompletionSlab, DispatchPayload, GlobalContext, LocalContext};
 pub use params::{EngineConfig, RunParams};
 pub use report::{scope_stats_jsonl, RunReport};
 pub(crate) use tables::build_run;

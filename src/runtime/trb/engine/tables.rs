@@ -63,7 +63,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
     let cores = (0..3 * p.block_dim).map(|_| CoreSlot::default()).collect();
     let timeout_ms = if p.scheduler_timeout_ms > 0 { p.scheduler_timeout_ms } else { DEFAULT_SCHEDULER_TIMEOUT_MS };
     // SAFETY: as above (TrbMemory contract).
-    let (tensormap, scope_tasks, dummy, wiring) = unsafe {
+    let (tensormap, scope_tasks, dummy, (wiring, wiring_tx, wiring_rx)) = unsafe {
         (
             crate::runtime::trb::tensormap::TensorMap::new(
                 Region::from_raw(memory.tm_buckets, TENSORMAP_NUM_BUCKETS),
@@ -82,7 +82,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         ready: ReadyQueues::new(ready_regions),
         dummy,
         wiring,
-        wiring_state: Mutex::new(WiringState { dep_pools, reported: [false; MAX_RINGS] }),
+        wiring_state: Mutex::new(WiringState { dep_pools, reported: [false; MAX_RINGS], wiring: wiring_rx }),
         producer_blocked: AtomicBool::new(false),
         orch_error: Default::default(),
         sched_error: Default::default(),
@@ -109,6 +109,6 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         completion: Parker::default(),
         drain_owner: AtomicUsize::new(0),
     };
-    let tables = OrchTables { fanin_pools, seen, tensormap, scope_tasks };
+    let tables = OrchTables { fanin_pools, seen, tensormap, scope_tasks, wiring: wiring_tx };
     (sh, tables)
 }

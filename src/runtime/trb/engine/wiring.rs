@@ -3,6 +3,7 @@
 
 use super::sched::Sched;
 use crate::runtime::trb::layout::{codes, task_id, MAX_RINGS};
+use crate::runtime::trb::queue::WiringConsumer;
 use crate::runtime::trb::shared::{RunShared, WiringState};
 use std::sync::atomic::Ordering::*;
 
@@ -12,14 +13,14 @@ use std::sync::atomic::Ordering::*;
 /// consumer cannot run before it is wired: while the queue head waits for
 /// entries of this ring, such a consumer makes the wait permanent. Call only
 /// while holding the wiring lock.
-pub(super) fn head_waits_on_unwired(sh: &RunShared, r: usize, la: u64) -> bool {
+pub(super) fn head_waits_on_unwired(sh: &RunShared, rx: &WiringConsumer, r: usize, la: u64) -> bool {
     let ring = &sh.rings[r];
     if la >= ring.current_task_index.load(Acquire) {
         return false;
     }
     let head = ring.slot(la) as *const crate::runtime::trb::layout::SlotState;
     let mut found = false;
-    sh.wiring.for_each_pending(|v| {
+    rx.for_each_pending(&sh.wiring, |v| {
         // SAFETY: queued values are slot-state pointers of published tasks;
         // their payload fanin fields are immutable until they are consumed,
         // which cannot happen before they are wired.
@@ -36,7 +37,7 @@ impl Sched<'_> {
     pub(super) fn drain_wiring(&mut self, ws: &mut WiringState) -> bool {
         let sh = self.sh;
         let mut wired = 0;
-        while let Some(v) = sh.wiring.peek() {
+        while let Some(v) = ws.wiring.peek(&sh.wiring) {
             // SAFETY: the wiring queue carries slot-state pointers of published tasks.
             let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
             let r = s.ring_id.load(Relaxed) as usize % MAX_RINGS;
@@ -64,7 +65,7 @@ impl Sched<'_> {
                     Some("the task alone needs more entries than the pool holds")
                 } else if sh.producer_blocked.load(Acquire) && gated {
                     Some("the orchestrator is blocked on the full wiring queue and the ring's oldest task waits for its scope to end")
-                } else if head_waits_on_unwired(sh, r, la) {
+                } else if head_waits_on_unwired(sh, &ws.wiring, r, la) {
                     Some("the ring's oldest live task has a consumer that is not wired yet, so no entry of this ring can be freed")
                 } else {
                     None
@@ -111,7 +112,7 @@ impl Sched<'_> {
                 sh.dep_snapshot[r].0.store(pool.tail as i64, Relaxed);
                 sh.dep_snapshot[r].1.store(pool.top as i64, Relaxed);
             }
-            sh.wiring.advance();
+            ws.wiring.advance(&sh.wiring);
             wired += 1;
             let rc = s.fanin_refcount.fetch_add(early + 1, AcqRel) + early + 1;
             if rc > nf as i32 {
