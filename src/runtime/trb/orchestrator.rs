@@ -16,7 +16,7 @@ use super::layout::{
 };
 use super::pools::FaninPool;
 use super::queue::WiringProducer;
-use super::ring::TaskAllocator;
+use super::ring::{SlotRef, TaskAllocator};
 use super::shared::{shape_of, RunShared, FLAG_SYNC_START, LANE_AIC, LANE_AIV0, LANE_AIV1};
 use super::stats::{ScopePhase, ScopeStatRecord};
 use super::tensormap::{Overlap, TensorMap};
@@ -346,7 +346,7 @@ impl<'s> Orchestrator<'s> {
         s.payload.store(r.payload_ptr(a.local), Relaxed);
         s.task.store(d as *const _ as *mut _, Relaxed);
         s.task_state.store(task_state::PENDING as u32, Release);
-        self.t.scope_tasks.as_mut_slice()[self.scope_size] = s as *const SlotState as u64;
+        self.t.scope_tasks.as_mut_slice()[self.scope_size] = SlotRef::of(s).bits();
         self.scope_size += 1;
         sh.submitted.fetch_add(1, AcqRel);
         Some((ring, a.local, a.base, raw))
@@ -615,7 +615,7 @@ impl<'s> Orchestrator<'s> {
     }
 
     fn publish(&mut self, ring: usize, local: u64) {
-        let s = self.sh.rings[ring].slot(local) as *const SlotState as u64;
+        let s = SlotRef::of(self.sh.rings[ring].slot(local)).bits();
         if self.t.wiring.push(&self.sh.wiring, s) {
             self.sh.parker.wake_one();
             return;
@@ -1002,9 +1002,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         }
         self.top -= 1;
         for i in begin..self.scope_size {
-            let p = self.t.scope_tasks.as_slice()[i] as *const SlotState;
-            // SAFETY: scope_tasks holds slot-state pointers of this run's rings.
-            let s = unsafe { &*p };
+            let s = self.sh.slot_of(SlotRef::from_bits(self.t.scope_tasks.as_slice()[i]));
             s.fanout_refcount.fetch_add(SCOPE_BIT, AcqRel);
             self.sh.ring_of(s).check_consumed(s);
         }

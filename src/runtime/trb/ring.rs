@@ -10,6 +10,35 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::time::Duration;
 
 /// One ring's task window shared by the orchestrator and the schedulers.
+/// A task slot named by its address: the form in which tasks travel through
+/// the ready, dummy and wiring queues and the scope task list (`u64` cells of
+/// arena memory). [`SlotRef::of`] is the only place a slot becomes a number;
+/// [`RingShared::resolve`] (via `RunShared::slot_of`) the only place a number
+/// becomes a slot again, by bounds-checked indexing into the ring's slot
+/// region, so a stale or foreign value cannot produce a dangling reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotRef(u64);
+
+impl SlotRef {
+    /// The name of `slot`.
+    #[inline]
+    pub(crate) fn of(slot: &SlotState) -> SlotRef {
+        SlotRef(slot as *const SlotState as u64)
+    }
+
+    /// A name read back from a queue or list cell.
+    #[inline]
+    pub(crate) fn from_bits(bits: u64) -> SlotRef {
+        SlotRef(bits)
+    }
+
+    /// The value stored in queue and list cells.
+    #[inline]
+    pub(crate) fn bits(self) -> u64 {
+        self.0
+    }
+}
+
 pub(crate) struct RingShared {
     /// Ring index.
     pub(crate) ring: usize,
@@ -68,6 +97,18 @@ impl RingShared {
     /// Slot state of a local id.
     pub(crate) fn slot(&self, local: u64) -> &SlotState {
         &self.slots.as_slice()[self.slot_index(local)]
+    }
+
+    /// The slot `r` names, if it is one of this ring's slots.
+    #[inline]
+    pub(crate) fn resolve(&self, r: SlotRef) -> Option<&SlotState> {
+        let slots = self.slots.as_slice();
+        let size = std::mem::size_of::<SlotState>() as u64;
+        let off = r.0.wrapping_sub(slots.as_ptr() as u64);
+        if off % size != 0 {
+            return None;
+        }
+        slots.get((off / size) as usize)
     }
 
     /// Descriptor of a local id.

@@ -7,7 +7,7 @@ use super::layout::{
 };
 use super::pools::{for_each_consumer, DepListPool, FaninPool};
 use super::queue::{ReadyQueue, WiringConsumer, WiringQueue};
-use super::ring::RingShared;
+use super::ring::{RingShared, SlotRef};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Mutex;
@@ -378,6 +378,16 @@ impl Parker {
 }
 
 impl RunShared {
+    /// The slot a queue or list value names (see [`SlotRef`]). Panics on a
+    /// value that names no slot of this run: only an engine bug makes one.
+    #[inline]
+    pub(crate) fn slot_of(&self, r: SlotRef) -> &SlotState {
+        match self.rings.iter().find_map(|ring| ring.resolve(r)) {
+            Some(s) => s,
+            None => panic!("internal error: {r:?} names no task slot of this run"),
+        }
+    }
+
     /// Ring of a slot.
     pub(crate) fn ring_of(&self, s: &SlotState) -> &RingShared {
         &self.rings[s.ring_id.load(Relaxed) as usize % MAX_RINGS]

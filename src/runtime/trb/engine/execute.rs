@@ -4,15 +4,15 @@ use super::dispatch::DispatchBuffer;
 use super::gang::run_guarded;
 use super::sched::Sched;
 use crate::runtime::trb::layout::TaskPayload;
+use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{shape, shape_of, SimCore, FLAG_SYNC_START};
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
 
 impl Sched<'_> {
+    /// Executes (part of) a ready task; false when it had to be re-queued.
     pub(super) fn execute(&mut self, v: u64) -> bool {
-        // SAFETY: queued values are slot-state pointers of published tasks
-        // that cannot be reclaimed before they complete.
-        let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
+        let s = self.sh.slot_of(SlotRef::from_bits(v));
         let mask = s.active_mask.load(Relaxed);
         let shp = shape_of(mask);
         let blocks = s.logical_block_num.load(Relaxed).max(1);

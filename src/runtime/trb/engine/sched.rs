@@ -3,6 +3,7 @@
 
 use super::dispatch::{DispatchBox, DispatchBuffer};
 use super::gang::{ExecRef, Gang};
+use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{shape, shape_of, FatalSource, RunShared, SimCore};
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
@@ -128,8 +129,7 @@ impl<'a> Sched<'a> {
             }
             for _ in 0..16 {
                 let Some(v) = sh.dummy.pop() else { break };
-                // SAFETY: queued values are slot-state pointers of live tasks.
-                let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
+                let s = sh.slot_of(SlotRef::from_bits(v));
                 sh.finish_task(s, |c| self.make_ready(c));
                 progress = true;
             }
@@ -154,8 +154,7 @@ impl<'a> Sched<'a> {
         }
         // Hand a held local task back (only matters on emergency exit).
         if let Some(v) = self.local.take() {
-            // SAFETY: as above.
-            let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
+            let s = sh.slot_of(SlotRef::from_bits(v));
             sh.ready.push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
         }
     }
@@ -170,7 +169,7 @@ impl<'a> Sched<'a> {
     }
 
     pub(super) fn make_ready(&mut self, c: &crate::runtime::trb::layout::SlotState) {
-        let v = c as *const _ as u64;
+        let v = SlotRef::of(c).bits();
         let shp = shape_of(c.active_mask.load(Relaxed));
         if shp == shape::DUMMY {
             self.sh.dummy.push(v);

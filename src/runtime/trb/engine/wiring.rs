@@ -4,6 +4,7 @@
 use super::sched::Sched;
 use crate::runtime::trb::layout::{codes, task_id, MAX_RINGS};
 use crate::runtime::trb::queue::WiringConsumer;
+use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{RunShared, WiringState};
 use std::sync::atomic::Ordering::*;
 
@@ -21,11 +22,10 @@ pub(super) fn head_waits_on_unwired(sh: &RunShared, rx: &WiringConsumer, r: usiz
     let head = ring.slot(la) as *const crate::runtime::trb::layout::SlotState;
     let mut found = false;
     rx.for_each_pending(&sh.wiring, |v| {
-        // SAFETY: queued values are slot-state pointers of published tasks;
-        // their payload fanin fields are immutable until they are consumed,
-        // which cannot happen before they are wired.
-        let payload = unsafe { (*(v as *const crate::runtime::trb::layout::SlotState)).payload.load(Relaxed) };
-        // SAFETY: as above.
+        let payload = sh.slot_of(SlotRef::from_bits(v)).payload.load(Relaxed);
+        // SAFETY: the payload of a published task; its fanin fields are
+        // immutable until it is consumed, which cannot happen before it is
+        // wired.
         unsafe { sh.for_each_fanin(payload, |p| found |= std::ptr::eq(p, head)) };
         !found
     });
@@ -38,8 +38,7 @@ impl Sched<'_> {
         let sh = self.sh;
         let mut wired = 0;
         while let Some(v) = ws.wiring.peek(&sh.wiring) {
-            // SAFETY: the wiring queue carries slot-state pointers of published tasks.
-            let s = unsafe { &*(v as *const crate::runtime::trb::layout::SlotState) };
+            let s = sh.slot_of(SlotRef::from_bits(v));
             let r = s.ring_id.load(Relaxed) as usize % MAX_RINGS;
             let ring = &sh.rings[r];
             let payload = s.payload.load(Relaxed);
