@@ -1,4 +1,4 @@
-//! The orchestrator (§3, §7, §8): scopes, submit, dummy and allocation
+//! The orchestrator (upstream `pto_orchestrator.cpp`, c68d9bbe6): scopes, submit, dummy and allocation
 //! tasks, tensor data access, fatal latching. Runs on the single thread
 //! that executes the user's orchestration code.
 //!

@@ -1,5 +1,6 @@
-//! The per-ring fanin spill pool (orchestrator, §5.5) and dependency list
-//! pool (wiring side, §5.6). Both are rings of linear counters starting at 1
+//! The per-ring fanin spill pool (orchestrator side) and dependency list
+//! pool (wiring side), upstream `PTO2FaninPool` / `PTO2DepListPool` in
+//! `pto_ring_buffer.h` (c68d9bbe6). Both are rings of linear counters starting at 1
 //! (index 0 is the null sentinel), physical index = `linear % capacity`.
 
 use super::layout::{DepEntry, FaninSpillEntry, Region, SlotState, DEP_POOL_CLEANUP_INTERVAL, FANIN_INLINE_CAP};
@@ -154,7 +155,7 @@ impl DepListPool {
         self.top
     }
 
-    /// Frees the entries of consumed consumers (§5.6): the tail moves to the
+    /// Frees the entries of consumed consumers: the tail moves to the
     /// mark of task `la - 1` (`la` = the ring's `last_task_alive`). Every
     /// task below `la` is consumed, so each of its producers has completed
     /// and walked past its entries (the walk reads an entry before notifying
@@ -186,7 +187,7 @@ impl DepListPool {
 pub(crate) unsafe fn for_each_consumer(mut head: *mut DepEntry, mut f: impl FnMut(&SlotState)) {
     while !head.is_null() {
         // SAFETY: list entries live in dep pools that are not reclaimed
-        // while the producer's completion walk is running (§5.6: an entry
+        // while the producer's completion walk is running (an entry
         // is freed only after its consumer was consumed, which requires
         // this producer's walk to have released it). `next` is read before
         // the consumer is notified.

@@ -1,5 +1,6 @@
 //! Per-ring shared state (task window, flow-control counters, in-order
-//! reclamation) and the orchestrator's task+heap allocator (§5.1–§5.3).
+//! reclamation) and the orchestrator's task+heap allocator (upstream
+//! `PTO2TaskAllocator` / `try_bump_heap` in `pto_ring_buffer.cpp`, c68d9bbe6).
 
 use super::layout::{
     align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE, ALLOC_DEADLOCK_TIMEOUT_MS,
@@ -139,7 +140,7 @@ impl RingShared {
             && refs == count & !SCOPE_BIT
     }
 
-    /// Consumed check (§4.3): if every claimed consumer and the scope have
+    /// Consumed check: if every claimed consumer and the scope have
     /// released `slot` and it is COMPLETED, mark it CONSUMED and advance the
     /// ring's watermark.
     pub(crate) fn check_consumed(&self, slot: &SlotState) {
@@ -216,7 +217,7 @@ pub(crate) enum Blocked {
     Heap,
 }
 
-/// Heap byte ring (§5.2): plain offsets compared explicitly.
+/// Heap byte ring (an allocation never straddles the end): plain offsets compared explicitly.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct HeapRing {
     /// Allocation position.

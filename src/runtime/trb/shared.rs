@@ -45,7 +45,8 @@ pub(crate) fn shape_of(mask: u8) -> usize {
     }
 }
 
-/// Stall sub-classes (§14.2).
+/// Stall sub-classes of a watchdog fire (code 100), as upstream
+/// `classify_stall_detail` numbers them (c68d9bbe6; there is no 2).
 pub(crate) mod stall {
     /// None.
     pub(crate) const NONE: i32 = 0;
@@ -545,7 +546,8 @@ impl RunShared {
         self.orch_done.load(SeqCst) && self.completed.load(SeqCst) >= self.total_tasks.load(SeqCst)
     }
 
-    /// Stall scan (§14.2).
+    /// Stall scan: counts the running, ready and waiting live tasks of every
+    /// ring and classifies the fire (see [`stall`]).
     pub(crate) fn classify_stall(&self) -> StallInfo {
         let (mut run, mut ready, mut wait) = (0u32, 0u32, 0u32);
         let mut task = -1i64;
@@ -588,7 +590,7 @@ impl RunShared {
         }
     }
 
-    /// Watchdog check (§9.7); returns true when it fired. It fires when
+    /// Watchdog check (`scheduler_timeout_ms` / `PTO2_SCHEDULER_TIMEOUT_MS`); returns true when it fired. It fires when
     /// nothing progressed for more than `timeout_ms` while a kernel runs,
     /// tasks are pending, or the orchestration is in user code (a stuck
     /// orchestration). Progress is any completion or wiring, and every

@@ -1,4 +1,4 @@
-//! Scope statistics (§16.1): one record at every scope begin (after the
+//! Scope statistics (upstream `docs/dfx/scope-stats.md`, c68d9bbe6): one record at every scope begin (after the
 //! push) and end (before the release), rendered as upstream's JSONL v6.
 
 use super::layout::TENSORMAP_POOL_SIZE;

@@ -3,8 +3,8 @@
 use crate::runtime::trb::layout::TaskPayload;
 use crate::runtime::trb::shared::SimCore;
 
-// The dispatch payload and its contexts are ABI types (orch_abi.md §5.2),
-// defined once in the orchestration layout module.
+// The dispatch payload and its contexts are the ABI types a kernel's `args`
+// points into, defined once in the orchestration layout module.
 use crate::orchestration::layout::{AsyncCtx, GlobalContext, LocalContext, PTO2DispatchPayload as DispatchPayload};
 
 /// `DeferredCompletionSlab` (1600 B).

@@ -70,7 +70,7 @@ pub type Orchestrate<'a> = dyn FnMut(&mut dyn OrchestratorApi) -> Result<()> + '
 /// Runs kernels on simulated cores.
 pub trait CoreExecutor: Sync {
     /// Runs one subtask: `args` points at the 50-entry kernel argument array
-    /// of a dispatch payload (§5.2); `core` is the simulated core. An error
+    /// of a dispatch payload; `core` is the simulated core. An error
     /// (e.g. the kernel threw) fails the run with that message.
     fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> std::result::Result<(), String>;
 }
