@@ -1,0 +1,113 @@
+//! Scopes: admission to a ring's window, scope-end bookkeeping and scope statistics.
+
+use super::Orchestrator;
+use crate::runtime::trb::api::OrchestratorApi;
+use crate::runtime::trb::layout::codes;
+use crate::runtime::trb::stats::{ScopePhase, ScopeStatRecord};
+use crate::runtime::wait::{Backoff, Ladder};
+use std::sync::atomic::Ordering::*;
+use std::time::Duration;
+
+impl Orchestrator<'_> {
+    /// Scope statistics only: lets the wiring thread catch up before a
+    /// scope-end record, so the dep-pool snapshot counts the entries of the
+    /// scope's tasks (they are taken when a task is wired, after its submit).
+    /// Stops once the queue is empty, the run failed, or the wiring made no
+    /// progress for 2 ms (it is blocked, e.g. on a full pool that only this
+    /// scope's end can free: waiting longer would deadlock).
+    pub(super) fn settle_wiring(&self) {
+        let mut pending = self.sh.wiring.len();
+        let mut backoff = Backoff::new(Ladder::YIELD);
+        while pending > 0 && !self.sh.failed() {
+            backoff.snooze();
+            let now = self.sh.wiring.len();
+            if now < pending {
+                pending = now;
+                backoff.progressed();
+            } else if backoff.stalled_for() >= Duration::from_millis(2) {
+                break;
+            }
+        }
+    }
+
+    pub(super) fn record_stat(&mut self, phase: ScopePhase, site: Option<(String, i32)>) {
+        if !self.sh.scope_stats || self.top < 0 || self.top > 63 {
+            return;
+        }
+        if phase == ScopePhase::End {
+            self.settle_wiring();
+        }
+        let ring = self.current_ring();
+        let r = &self.sh.rings[ring];
+        let a = &self.alloc[ring];
+        let (dt, dtop) = &self.sh.dep_snapshot[ring];
+        let site = match site {
+            Some((f, l)) => {
+                let base = f.rsplit(['/', '\\']).next().unwrap_or("").to_string();
+                let base: String = base.chars().take(31).collect();
+                format!("{base}:{l}")
+            }
+            None => "(unknown):0".to_string(),
+        };
+        self.stats.push(ScopeStatRecord {
+            site,
+            phase,
+            depth: self.top as u32,
+            ring: ring as u32,
+            task_window_start: r.last_task_alive.load(Acquire),
+            task_window_end: a.next_local,
+            heap_start: a.heap.tail_unrolled(),
+            heap_end: a.heap.top_unrolled(),
+            dep_pool_start: dt.load(Relaxed),
+            dep_pool_end: dtop.load(Relaxed),
+            tensormap: self.t.tensormap.used() as u64,
+        });
+    }
+
+    pub(super) fn scope_can_accept(&mut self, ring: usize) -> bool {
+        if self.top < 0 {
+            return true;
+        }
+        let in_scope = self.scope_size - self.scope_begins[self.top as usize];
+        let w = self.sh.rings[ring].window as usize;
+        if in_scope >= w - 1 {
+            let msg = format!(
+                "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window (ring_task_window / PTO2_RING_TASK_WINDOW)",
+                self.top,
+                w - 1
+            );
+            self.mark_fatal(codes::SCOPE_DEADLOCK, &msg);
+            return false;
+        }
+        if self.scope_size >= self.t.scope_tasks.len() {
+            let msg = format!(
+                "scope_tasks overflow: {} tasks registered in open scopes (capacity Σ task windows = {}). Solution: raise PTO2_RING_TASK_WINDOW",
+                self.scope_size,
+                self.t.scope_tasks.len()
+            );
+            self.mark_fatal(codes::SCOPE_TASKS_OVERFLOW, &msg);
+            return false;
+        }
+        true
+    }
+
+    /// `scope_end` as the orchestration calls it: closing a scope that the
+    /// orchestration did not open (the runtime's root scope, or after
+    /// `rt_orchestration_done`) is a fatal INVALID_ARGS.
+    pub(crate) fn user_scope_end(&mut self) {
+        if self.shared_fatal() {
+            return;
+        }
+        if self.top <= 0 {
+            let why = if self.done { "after rt_orchestration_done" } else { "without a matching scope_begin" };
+            self.mark_fatal(
+                codes::INVALID_ARGS,
+                &format!(
+                    "FATAL: Invalid Arg Detected! scope_end {why} (scope_end calls must balance scope_begin calls)"
+                ),
+            );
+            return;
+        }
+        self.scope_end();
+    }
+}

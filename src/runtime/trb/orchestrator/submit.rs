@@ -1,0 +1,344 @@
+//! Submitting a task: validation, slot and heap allocation, fanin claiming,
+//! payload writing and publication to the wiring queue.
+
+use super::tensors::{copy_tensor, create_bytes, create_violation, fill, materialize, view_violation};
+use super::Orchestrator;
+use crate::abi::tensor::{Tensor, INVALID_TASK_ID};
+use crate::runtime::trb::api::{SubmitOutcome, TaskArgsView, TensorArg, INVALID_TASK};
+use crate::runtime::trb::layout::{
+    align_up, codes, task_id, task_state, SlotState, TaskPayload, FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS,
+    MAX_SCALAR_ARGS, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT,
+};
+use crate::runtime::trb::ring::SlotRef;
+use crate::runtime::trb::shared::shape_of;
+use crate::runtime::trb::tensormap::Overlap;
+use crate::runtime::wait::{Backoff, Ladder};
+use std::sync::atomic::Ordering::*;
+
+impl Orchestrator<'_> {
+    /// Claims producer `raw` for the task being submitted (dedup per submit).
+    pub(super) fn claim(&mut self, raw: u64) {
+        let r = task_id::ring(raw);
+        if r >= MAX_RINGS {
+            return;
+        }
+        let local = task_id::local(raw);
+        let ring = &self.sh.rings[r];
+        if local < ring.last_task_alive.load(Acquire) || local >= self.alloc[r].next_local {
+            return;
+        }
+        let idx = ring.slot_index(local);
+        if self.t.seen[r].as_slice()[idx] == self.epoch {
+            return;
+        }
+        let s = ring.slot(local);
+        s.lock();
+        let gone = s.task.load(Relaxed).is_null()
+            || ring.descriptor(local).task_id.load(Relaxed) != raw
+            || s.state() == task_state::CONSUMED;
+        if !gone {
+            s.fanout_count.fetch_add(1, Relaxed);
+        }
+        s.unlock();
+        if !gone {
+            self.t.seen[r].as_mut_slice()[idx] = self.epoch;
+            self.fanins.push(s as *const SlotState);
+        }
+    }
+
+    pub(super) fn next_epoch(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            for s in self.t.seen.iter_mut() {
+                s.as_mut_slice().fill(0);
+            }
+            self.epoch = 1;
+        }
+    }
+
+    /// Allocates a slot + heap, resets the slot and registers it in the scope.
+    pub(super) fn prepare(
+        &mut self,
+        out_size: u64,
+        kernels: [i32; 3],
+        mask: u8,
+        block_num: i16,
+    ) -> Option<(usize, u64, u64, u64)> {
+        let ring = self.current_ring();
+        if !self.scope_can_accept(ring) {
+            return None;
+        }
+        let sh = self.sh;
+        self.t.fanin_pools[ring].reclaim(&sh.rings[ring]);
+        let a = match self.alloc[ring].alloc(&sh.rings[ring], out_size, &|| sh.failed()) {
+            Ok(a) => a,
+            Err(e) => {
+                self.store_fatal(e.code, &e.message);
+                return None;
+            }
+        };
+        let r = &sh.rings[ring];
+        let raw = task_id::make(ring, a.local);
+        let s = r.slot(a.local);
+        let d = r.descriptor(a.local);
+        d.task_id.store(raw, Relaxed);
+        for (k, &id) in kernels.iter().enumerate() {
+            d.kernel_id[k].store(id, Relaxed);
+        }
+        d.packed_buffer_base.store(a.base, Relaxed);
+        d.packed_buffer_end.store(a.end, Relaxed);
+        s.fanout_lock.store(0, Relaxed);
+        s.fanout_count.store(SCOPE_BIT, Relaxed);
+        s.fanout_head.store(std::ptr::null_mut(), Relaxed);
+        s.fanout_refcount.store(0, Relaxed);
+        s.fanin_refcount.store(0, Relaxed);
+        s.fanin_count.store(0, Relaxed);
+        s.completed_subtasks.store(0, Relaxed);
+        s.next_block_idx.store(0, Relaxed);
+        s.dep_pool_mark.store(0, Relaxed);
+        s.ring_id.store(ring as u8, Relaxed);
+        s.active_mask.store(mask, Relaxed);
+        s.logical_block_num.store(block_num, Relaxed);
+        let lanes = (mask & 7).count_ones() as i16;
+        s.total_required_subtasks.store(block_num.saturating_mul(lanes), Relaxed);
+        s.payload.store(r.payload_ptr(a.local), Relaxed);
+        s.task.store(d as *const _ as *mut _, Relaxed);
+        s.task_state.store(task_state::PENDING as u32, Release);
+        self.t.scope_tasks.as_mut_slice()[self.scope_size] = SlotRef::of(s).bits();
+        self.scope_size += 1;
+        sh.submitted.fetch_add(1, AcqRel);
+        Some((ring, a.local, a.base, raw))
+    }
+
+    pub(super) fn validate(&mut self, func: &str, args: &TaskArgsView<'_>) -> bool {
+        let err = if args.tensors.len() > MAX_TENSOR_ARGS {
+            Some(format!("Too many tensor args (max {MAX_TENSOR_ARGS})"))
+        } else if args.scalars.len() > MAX_SCALAR_ARGS {
+            Some(format!("Too many scalar args (max {MAX_SCALAR_ARGS})"))
+        } else if args.block_num < 1 {
+            Some(format!("block_num must be >= 1 (got {})", args.block_num))
+        } else {
+            args.tensors.iter().enumerate().find_map(|(i, a)| {
+                let problem = match a {
+                    TensorArg::Output(c) => create_violation(c),
+                    TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => {
+                        view_violation(t)
+                    }
+                };
+                problem.map(|p| format!("{func}: tensor arg {i}: {p}"))
+            })
+        };
+        if let Some(e) = err {
+            self.mark_fatal(codes::INVALID_ARGS, &format!("FATAL: Invalid Arg Detected! {e}"));
+            return false;
+        }
+        true
+    }
+
+    /// Latches INVALID_ARGS for an API call made after
+    /// `rt_orchestration_done`; true when the call must be refused.
+    pub(super) fn refuse_after_done(&mut self, func: &str) -> bool {
+        if !self.done {
+            return false;
+        }
+        self.mark_fatal(
+            codes::INVALID_ARGS,
+            &format!("FATAL: Invalid Arg Detected! {func} after rt_orchestration_done (no call may submit or open a scope once orchestration is done)"),
+        );
+        true
+    }
+
+    pub(super) fn output_layout(&mut self, args: &TaskArgsView<'_>) -> Option<(Vec<u64>, u64)> {
+        let mut offs = Vec::new();
+        let mut total = 0u64;
+        for a in args.tensors {
+            if let TensorArg::Output(c) = a {
+                offs.push(total);
+                total += align_up(create_bytes(c), PACKED_OUTPUT_ALIGN);
+            }
+        }
+        if total > i32::MAX as u64 {
+            self.mark_fatal(
+                codes::INVALID_ARGS,
+                &format!("FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"),
+            );
+            return None;
+        }
+        Some((offs, total))
+    }
+
+    /// Writes the payload (fanins, tensors, scalars) and returns the output pointers.
+    pub(super) fn write_payload(
+        &mut self,
+        ring: usize,
+        local: u64,
+        raw: u64,
+        base: u64,
+        offs: &[u64],
+        args: &TaskArgsView<'_>,
+    ) -> Option<Vec<*const Tensor>> {
+        let p = self.sh.rings[ring].payload_ptr(local);
+        let n = self.fanins.len();
+        let mut spill_start = 0i32;
+        let mut spill_pool = std::ptr::null_mut();
+        if n > FANIN_INLINE_CAP {
+            let need = (n - FANIN_INLINE_CAP) as u64;
+            if !self.ensure_spill(ring, need) {
+                return None;
+            }
+            let pool = &mut self.t.fanin_pools[ring];
+            spill_pool = pool.base();
+            for (k, &f) in self.fanins[FANIN_INLINE_CAP..].iter().enumerate() {
+                let lin = pool.push(f).expect("space ensured");
+                if k == 0 {
+                    spill_start = lin as i32;
+                }
+            }
+        }
+        // SAFETY: `p` is this task's payload slot inside the ring region; the
+        // slot was just allocated, so no other thread reads it until the task
+        // is published through the wiring queue.
+        let pl: &mut TaskPayload = unsafe { &mut *p };
+        pl.tensor_count = args.tensors.len() as i32;
+        pl.scalar_count = args.scalars.len() as i32;
+        pl.fanin_actual_count = n as i32;
+        pl.fanin_spill_start = spill_start;
+        pl.fanin_spill_pool = spill_pool;
+        for (k, &f) in self.fanins.iter().take(FANIN_INLINE_CAP).enumerate() {
+            pl.fanin_inline[k] = f;
+        }
+        let mut outs = Vec::new();
+        let mut oi = 0;
+        for (i, a) in args.tensors.iter().enumerate() {
+            match a {
+                TensorArg::Output(c) => {
+                    let t = materialize(c, base + offs[oi], raw);
+                    oi += 1;
+                    pl.tensors[i] = t;
+                    if let Some(v) = c.initial_value {
+                        fill(&t, v);
+                    }
+                    outs.push(&pl.tensors[i] as *const Tensor);
+                }
+                TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => {
+                    pl.tensors[i] = copy_tensor(t)
+                }
+            }
+        }
+        pl.scalars[..args.scalars.len()].copy_from_slice(args.scalars);
+        Some(outs)
+    }
+
+    pub(super) fn publish(&mut self, ring: usize, local: u64) {
+        let s = SlotRef::of(self.sh.rings[ring].slot(local)).bits();
+        if self.t.wiring.push(&self.sh.wiring, s) {
+            self.sh.parker.wake_one();
+            return;
+        }
+        self.sh.producer_blocked.store(true, Release);
+        let mut backoff = Backoff::new(Ladder::YIELD);
+        loop {
+            self.sh.parker.wake_one();
+            if self.t.wiring.push(&self.sh.wiring, s) {
+                break;
+            }
+            if self.wait_checks() {
+                self.fatal = true;
+                break;
+            }
+            backoff.snooze();
+        }
+        self.sh.producer_blocked.store(false, Release);
+    }
+
+    pub(super) fn submit_common(&mut self, kernels: [i32; 3], mask: u8, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        let Some((offs, total)) = self.output_layout(args) else {
+            return SubmitOutcome::empty();
+        };
+        let Some((ring, local, base, raw)) = self.prepare(total, kernels, mask, args.block_num) else {
+            return SubmitOutcome::empty();
+        };
+        let la = self.sh.rings[ring].last_task_alive.load(Acquire);
+        self.t.tensormap.sync(ring, local, la);
+        self.next_epoch();
+        self.fanins.clear();
+        // Explicit dependencies.
+        for &dep in args.explicit_deps {
+            let r = task_id::ring(dep);
+            if dep == INVALID_TASK || r >= MAX_RINGS || task_id::local(dep) >= self.alloc[r].next_local {
+                self.mark_fatal(
+                    codes::INVALID_ARGS,
+                    &format!("FATAL: Invalid Arg Detected! explicit dependency 0x{dep:x} is not a submitted task id"),
+                );
+                return SubmitOutcome::empty();
+            }
+            self.claim(dep);
+        }
+        let manual = self.in_manual_scope();
+        let mut registrable = 0usize;
+        if !manual {
+            for a in args.tensors {
+                let t = match a {
+                    TensorArg::Output(_) => continue,
+                    TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => t,
+                };
+                if t.owner_task_id != INVALID_TASK_ID {
+                    self.claim(t.owner_task_id);
+                }
+            }
+            for a in args.tensors {
+                let (t, inout) = match a {
+                    TensorArg::Input(t) => (t, false),
+                    TensorArg::Inout(t) => (t, true),
+                    TensorArg::OutputExisting(t) => {
+                        if t.manual_dep == 0 {
+                            registrable += 1;
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if t.manual_dep != 0 {
+                    continue;
+                }
+                if inout {
+                    registrable += 1;
+                }
+                self.scratch.clear();
+                let scratch = &mut self.scratch;
+                self.t.tensormap.lookup(t, |p, ov| {
+                    scratch.push(p);
+                    inout && ov == Overlap::Covered
+                });
+                for k in 0..self.scratch.len() {
+                    let p = self.scratch[k];
+                    self.claim(p);
+                }
+            }
+        }
+        if registrable > 0 {
+            if !self.ensure_tensormap(registrable) {
+                return SubmitOutcome::empty();
+            }
+            for a in args.tensors {
+                if let TensorArg::Inout(t) | TensorArg::OutputExisting(t) = a {
+                    if t.manual_dep == 0 {
+                        self.t.tensormap.insert(t, raw);
+                    }
+                }
+            }
+        }
+        let Some(outputs) = self.write_payload(ring, local, raw, base, &offs, args) else {
+            return SubmitOutcome::empty();
+        };
+        if shape_of(mask) == crate::runtime::trb::shared::shape::DUMMY && kernels == [INVALID_KERNEL_ID; 3] {
+            // Dummy tasks have no subtasks.
+            self.sh.rings[ring].slot(local).total_required_subtasks.store(0, Relaxed);
+        }
+        self.publish(ring, local);
+        if self.fatal {
+            return SubmitOutcome::empty();
+        }
+        SubmitOutcome { task_id: raw, outputs }
+    }
+}
