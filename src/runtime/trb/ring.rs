@@ -13,10 +13,11 @@ use std::time::Duration;
 /// One ring's task window shared by the orchestrator and the schedulers.
 /// A task slot named by its address: the form in which tasks travel through
 /// the ready, dummy and wiring queues and the scope task list (`u64` cells of
-/// arena memory). [`SlotRef::of`] is the only place a slot becomes a number;
-/// [`RingShared::resolve`] (via `RunShared::slot_of`) the only place a number
-/// becomes a slot again, by bounds-checked indexing into the ring's slot
-/// region, so a stale or foreign value cannot produce a dangling reference.
+/// arena memory). [`SlotRef::of`] is the only place a slot becomes a number,
+/// `RunShared::slot_of` the only place a number becomes a slot again (one
+/// SAFETY argument; debug builds check the name against the slot regions
+/// with [`RingShared::resolve`]). Names must only come from `of` or from
+/// cells written with [`SlotRef::bits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SlotRef(u64);
 
