@@ -90,6 +90,15 @@ pub(crate) mod stall {
 }
 
 /// One simulated core's occupancy (`running` = task id + 1, 0 = idle).
+///
+/// Claiming is a `compare_exchange(0, tag, AcqRel, Relaxed)`: exactly one
+/// thread wins an idle core; the winner releases it with a `Release` store
+/// of 0 after the kernel returned, so the next claimer's `Acquire` sees every
+/// write of the previous kernel call. A failed claim just moves on (another
+/// core or a re-queue). A cluster claim takes its lanes one by one and gives
+/// back the ones held when one fails; the sync-start collector keeps what it
+/// holds and retries the rest while it owns `RunShared::drain_owner`.
+/// The watchdog reads `running` to find the stuck task and core.
 #[repr(align(64))]
 #[derive(Debug, Default)]
 pub(crate) struct CoreSlot {
@@ -321,13 +330,41 @@ pub(crate) struct RunShared {
     pub(crate) parker: Parker,
     /// Threads waiting for the end of the run (woken by `end_run`).
     pub(crate) completion: Parker,
-    /// Thread index + 1 of the thread collecting cores for a sync-start task.
+    /// Thread index + 1 of the thread collecting cores for a sync-start task
+    /// (0 = none). Taken with `compare_exchange(0, idx + 1, AcqRel, Acquire)`
+    /// and given back with a `Release` store of 0; while it is taken, other
+    /// threads claim no core (`drain_active_elsewhere`), so the collector
+    /// gets all the cores it needs instead of racing for them (which could
+    /// starve a sync-start task forever).
     pub(crate) drain_owner: AtomicUsize,
 }
 
-/// Sleep/wake protocol for idle threads: a thread publishes itself as
-/// sleeping, re-checks for work, and parks with a short timeout; pushers
-/// wake one sleeper.
+/// Sleep/wake protocol for idle threads (a Dekker-style handshake over
+/// `std::thread::park`).
+///
+/// # Fields
+/// * `sleeping`: the threads announced as (about to be) parked; the mutex
+///   guards the list only.
+/// * `count`: `sleeping.len()`, mirrored after every change under the mutex,
+///   so a waker can skip the mutex when nobody sleeps (the common case).
+///
+/// # Protocol
+/// Sleeper: `announce` (push itself, store `count`), `fence(SeqCst)`,
+/// re-check for work, `park_timeout` only if there is none, `retract`.
+/// Waker: publish the work (queue push), then `wake_one`: `fence(SeqCst)`,
+/// load `count`; if non-zero, pop one sleeper under the mutex and unpark it.
+///
+/// # Why no wakeup is lost
+/// The two sides are the store-buffer pattern: the sleeper stores `count`
+/// then loads the work, the waker stores the work then loads `count`, each
+/// with a `SeqCst` fence between. The fences are totally ordered, so at least
+/// one side sees the other's store: either the sleeper finds the work and
+/// does not park, or the waker finds `count > 0` and unparks a sleeper. An
+/// `unpark` that lands before the `park` leaves the thread's token set and
+/// the `park` returns at once. `wake_one` may pick a thread other than the
+/// one that announced last; any awake thread finds the work. The park
+/// timeout (1 ms in the scheduler loop) bounds any remaining gap and drives
+/// the watchdog checks.
 pub(crate) struct Parker {
     sleeping: Mutex<Vec<std::thread::Thread>>,
     count: AtomicUsize,
