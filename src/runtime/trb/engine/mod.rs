@@ -43,6 +43,7 @@ mod params;
 mod report;
 mod sched;
 mod tables;
+mod threads;
 mod wiring;
 
 pub use super::shared::SimCore;
@@ -52,17 +53,16 @@ pub(crate) use tables::build_run;
 
 use super::api::OrchestratorApi;
 use super::layout::{codes, TrbMemory};
-use super::shared::{FatalSource, RunShared};
+use super::shared::RunShared;
 use crate::diagnostics::{Error, Result};
 use gang::{ExecRef, Gang};
 use orch_thread::{OrchFn, OrchJob, OrchOutcome, SendTables};
 use params::validate;
 use report::make_report;
-use sched::Sched;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::*;
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use threads::{Job, OrchWorker, Worker};
 
 /// The orchestration a run executes (on the orchestrator thread).
 pub type Orchestrate<'a> = dyn FnMut(&mut dyn OrchestratorApi) -> Result<()> + 'a;
@@ -73,19 +73,6 @@ pub trait CoreExecutor: Sync {
     /// of a dispatch payload; `core` is the simulated core. An error
     /// (e.g. the kernel threw) fails the run with that message.
     fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> std::result::Result<(), String>;
-}
-
-struct Job {
-    sh: Arc<RunShared>,
-    idx: usize,
-    nsched: usize,
-    exec: ExecRef,
-    done: Arc<(Mutex<Completion>, Condvar)>,
-}
-
-struct Worker {
-    tx: mpsc::Sender<Job>,
-    handle: std::thread::JoinHandle<()>,
 }
 
 /// The engine: persistent scheduler threads plus the gang pool.
@@ -103,37 +90,6 @@ impl TrbEngine {
         let mut e = TrbEngine { config, workers: Vec::new(), orch: None, gang: Gang::new(), poisoned: None };
         e.ensure_workers(config.initial_sched_threads)?;
         Ok(e)
-    }
-
-    fn ensure_workers(&mut self, n: usize) -> Result<()> {
-        while self.workers.len() < n {
-            let (tx, rx) = mpsc::channel::<Job>();
-            let gang = self.gang.clone();
-            let spin = self.config.idle_spin_us;
-            let handle = std::thread::Builder::new()
-                .name(format!("trb-sched{}", self.workers.len()))
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        let Job { sh, idx, nsched, exec, done } = job;
-                        let r = catch_unwind(AssertUnwindSafe(|| {
-                            let mut s = Sched::new(&sh, idx, nsched, exec, &gang, spin);
-                            s.run_loop();
-                            s.flush_trace();
-                        }));
-                        if r.is_err() {
-                            // A bug in the scheduler must not hang the run.
-                            sh.latch_fatal(FatalSource::Scheduler, 0, "internal error: a scheduler thread panicked");
-                        }
-                        drop(sh);
-                        let (m, cv) = &*done;
-                        m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
-                        cv.notify_all();
-                    }
-                })
-                .map_err(|e| Error::State(format!("cannot spawn scheduler thread: {e}")))?;
-            self.workers.push(Worker { tx, handle });
-        }
-        Ok(())
     }
 
     /// Runs one orchestration to completion (or failure). See the module
@@ -296,23 +252,6 @@ impl TrbEngine {
             g = cv.wait_timeout(g, wait).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
-
-    fn ensure_orch_thread(&mut self) -> Result<()> {
-        if self.orch.is_some() {
-            return Ok(());
-        }
-        let (tx, rx) = mpsc::channel::<OrchJob>();
-        let handle = std::thread::Builder::new()
-            .name("trb-orch".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job.execute();
-                }
-            })
-            .map_err(|e| Error::State(format!("cannot spawn the orchestrator thread: {e}")))?;
-        self.orch = Some(OrchWorker { tx, handle });
-        Ok(())
-    }
 }
 
 /// Completion accounting of one run's threads.
@@ -321,28 +260,4 @@ struct Completion {
     sched_left: usize,
     /// The orchestrator thread's result, once it finished.
     orch: Option<OrchOutcome>,
-}
-
-struct OrchWorker {
-    tx: mpsc::Sender<OrchJob>,
-    handle: std::thread::JoinHandle<()>,
-}
-
-impl Drop for TrbEngine {
-    fn drop(&mut self) {
-        if self.poisoned.is_some() {
-            // A stuck thread may never return: detach every thread (dropping
-            // the senders lets the idle ones exit) instead of joining.
-            return;
-        }
-        if let Some(o) = self.orch.take() {
-            drop(o.tx);
-            let _ = o.handle.join();
-        }
-        for w in self.workers.drain(..) {
-            drop(w.tx);
-            let _ = w.handle.join();
-        }
-        self.gang.stop();
-    }
 }

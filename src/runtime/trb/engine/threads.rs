@@ -1,0 +1,98 @@
+//! The engine's persistent threads: scheduler workers fed one job per run
+//! over a channel, the orchestrator thread, and their shutdown.
+
+use super::gang::ExecRef;
+use super::orch_thread::OrchJob;
+use super::sched::Sched;
+use super::{Completion, TrbEngine};
+use crate::diagnostics::{Error, Result};
+use crate::runtime::trb::shared::{FatalSource, RunShared};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+
+pub(super) struct Job {
+    pub(super) sh: Arc<RunShared>,
+    pub(super) idx: usize,
+    pub(super) nsched: usize,
+    pub(super) exec: ExecRef,
+    pub(super) done: Arc<(Mutex<Completion>, Condvar)>,
+}
+
+pub(super) struct Worker {
+    pub(super) tx: mpsc::Sender<Job>,
+    pub(super) handle: std::thread::JoinHandle<()>,
+}
+
+pub(super) struct OrchWorker {
+    pub(super) tx: mpsc::Sender<OrchJob>,
+    pub(super) handle: std::thread::JoinHandle<()>,
+}
+
+impl TrbEngine {
+    pub(super) fn ensure_workers(&mut self, n: usize) -> Result<()> {
+        while self.workers.len() < n {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let gang = self.gang.clone();
+            let spin = self.config.idle_spin_us;
+            let handle = std::thread::Builder::new()
+                .name(format!("trb-sched{}", self.workers.len()))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let Job { sh, idx, nsched, exec, done } = job;
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            let mut s = Sched::new(&sh, idx, nsched, exec, &gang, spin);
+                            s.run_loop();
+                            s.flush_trace();
+                        }));
+                        if r.is_err() {
+                            // A bug in the scheduler must not hang the run.
+                            sh.latch_fatal(FatalSource::Scheduler, 0, "internal error: a scheduler thread panicked");
+                        }
+                        drop(sh);
+                        let (m, cv) = &*done;
+                        m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
+                        cv.notify_all();
+                    }
+                })
+                .map_err(|e| Error::State(format!("cannot spawn scheduler thread: {e}")))?;
+            self.workers.push(Worker { tx, handle });
+        }
+        Ok(())
+    }
+
+    pub(super) fn ensure_orch_thread(&mut self) -> Result<()> {
+        if self.orch.is_some() {
+            return Ok(());
+        }
+        let (tx, rx) = mpsc::channel::<OrchJob>();
+        let handle = std::thread::Builder::new()
+            .name("trb-orch".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job.execute();
+                }
+            })
+            .map_err(|e| Error::State(format!("cannot spawn the orchestrator thread: {e}")))?;
+        self.orch = Some(OrchWorker { tx, handle });
+        Ok(())
+    }
+}
+
+impl Drop for TrbEngine {
+    fn drop(&mut self) {
+        if self.poisoned.is_some() {
+            // A stuck thread may never return: detach every thread (dropping
+            // the senders lets the idle ones exit) instead of joining.
+            return;
+        }
+        if let Some(o) = self.orch.take() {
+            drop(o.tx);
+            let _ = o.handle.join();
+        }
+        for w in self.workers.drain(..) {
+            drop(w.tx);
+            let _ = w.handle.join();
+        }
+        self.gang.stop();
+    }
+}
