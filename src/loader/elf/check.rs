@@ -6,9 +6,8 @@
 //! table makes it dereference wild addresses. This check refuses such images
 //! with an error naming the binary and the defect.
 //!
-//! Checked: the ELF identification (magic, 64-bit class, the host's byte
-//! order, version), `e_type` `ET_DYN`, `e_machine` the host's, the header
-//! and entry sizes, the program and section header tables inside the file;
+//! Checked: the file header ([`Image::parse`]: identification, type,
+//! machine, sizes, the program and section header tables inside the file);
 //! every segment's file range inside the file; `PT_LOAD` segments: `memsz >=
 //! filesz`, alignment 0/1 or a power of two with `vaddr ≡ offset (mod
 //! align)`, ascending and non-overlapping; exactly one `PT_DYNAMIC`, inside
@@ -18,40 +17,14 @@
 //! inside the string table, and the fixed part of the `DT_HASH` /
 //! `DT_GNU_HASH` tables (header, bloom words, buckets) inside the file.
 
+use super::image::{Image, ProgramHeader};
 use crate::diagnostics::{Error, Result};
 
-const EHDR_SIZE: usize = 64;
-const PHDR_SIZE: usize = 56;
-const SHDR_SIZE: usize = 64;
-const DYN_SIZE: usize = 16;
-const ELFCLASS64: u8 = 2;
-const ET_DYN: u16 = 3;
 const PT_NULL: u32 = 0;
 const PT_LOAD: u32 = 1;
 const PT_DYNAMIC: u32 = 2;
-const PN_XNUM: u16 = 0xffff;
-
-/// ELF `e_machine` of the host architecture (0: unknown, every image refused).
-const HOST_MACHINE: u16 = if cfg!(target_arch = "x86_64") {
-    62
-} else if cfg!(target_arch = "aarch64") {
-    183
-} else if cfg!(target_arch = "riscv64") {
-    243
-} else if cfg!(target_arch = "powerpc64") {
-    21
-} else if cfg!(target_arch = "s390x") {
-    22
-} else if cfg!(target_arch = "loongarch64") {
-    258
-} else {
-    0
-};
-/// `EI_DATA` of the host byte order (1 little-endian, 2 big-endian).
-const HOST_DATA: u8 = if cfg!(target_endian = "little") { 1 } else { 2 };
 
 // Dynamic tags whose value is an address, with the tag of its size (0: none).
-const DT_NULL: i64 = 0;
 const DT_STRTAB: i64 = 5;
 const DT_SYMTAB: i64 = 6;
 const DT_STRSZ: i64 = 10;
@@ -78,26 +51,7 @@ const ADDRESS_TAGS: [(i64, &str, i64); 16] = [
 // Dynamic tags whose value is an offset into the string table.
 const STRING_TAGS: [(i64, &str); 4] = [(1, "DT_NEEDED"), (14, "DT_SONAME"), (15, "DT_RPATH"), (29, "DT_RUNPATH")];
 
-#[derive(Clone, Copy)]
-struct Segment {
-    offset: u64,
-    vaddr: u64,
-    filesz: u64,
-    memsz: u64,
-}
-
-fn read<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
-    b.get(off..off.checked_add(N)?)?.try_into().ok()
-}
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    read::<2>(b, off).map(u16::from_ne_bytes)
-}
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    read::<4>(b, off).map(u32::from_ne_bytes)
-}
-fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    read::<8>(b, off).map(u64::from_ne_bytes)
-}
+type Segment = ProgramHeader;
 
 fn segment_type(t: u32) -> String {
     match t {
@@ -124,62 +78,12 @@ pub fn check_image(bytes: &[u8], what: &str) -> Result<()> {
 }
 
 fn check(b: &[u8]) -> std::result::Result<(), String> {
+    let image = Image::parse(b)?;
     let len = b.len() as u64;
-    if b.len() < EHDR_SIZE {
-        return Err(format!("the image is {len} bytes, shorter than the {EHDR_SIZE}-byte ELF header (truncated?)"));
-    }
-    if b[..4] != *b"\x7fELF" {
-        return Err("the image does not start with the ELF magic \\x7fELF (not a shared object)".into());
-    }
-    if b[4] != ELFCLASS64 {
-        return Err(format!("EI_CLASS is {}, the host needs ELFCLASS64 (2)", b[4]));
-    }
-    if b[5] != HOST_DATA {
-        return Err(format!("EI_DATA is {}, the host's byte order needs {HOST_DATA}", b[5]));
-    }
-    if b[6] != 1 {
-        return Err(format!("EI_VERSION is {}, must be 1", b[6]));
-    }
-    let field = |off: usize| u16_at(b, off).unwrap_or(0);
-    let (e_type, e_machine) = (field(16), field(18));
-    if e_type != ET_DYN {
-        return Err(format!("e_type is {e_type}, must be ET_DYN (3, a shared object)"));
-    }
-    if HOST_MACHINE == 0 || e_machine != HOST_MACHINE {
-        return Err(format!("e_machine is {e_machine}, the host's machine is {HOST_MACHINE}"));
-    }
-    let e_version = u32_at(b, 20).unwrap_or(0);
-    if e_version != 1 {
-        return Err(format!("e_version is {e_version}, must be 1"));
-    }
-    let phoff = u64_at(b, 32).unwrap_or(0);
-    let shoff = u64_at(b, 40).unwrap_or(0);
-    let (ehsize, phentsize, phnum, shentsize, shnum) = (field(52), field(54), field(56), field(58), field(60));
-    if ehsize as usize != EHDR_SIZE {
-        return Err(format!("e_ehsize is {ehsize}, must be {EHDR_SIZE}"));
-    }
-    if phentsize as usize != PHDR_SIZE {
-        return Err(format!("e_phentsize is {phentsize}, must be {PHDR_SIZE}"));
-    }
-    if phnum == 0 || phnum == PN_XNUM {
-        return Err(format!("e_phnum is {phnum}, must be in [1, {}]", PN_XNUM - 1));
-    }
-    table_in_file("program header table", phoff, phnum as u64, PHDR_SIZE as u64, len)?;
-    if shoff != 0 {
-        if shnum != 0 && shentsize as usize != SHDR_SIZE {
-            return Err(format!("e_shentsize is {shentsize}, must be {SHDR_SIZE}"));
-        }
-        table_in_file("section header table", shoff, (shnum as u64).max(1), SHDR_SIZE as u64, len)?;
-    }
-
     let mut loads: Vec<Segment> = Vec::new();
     let mut dynamic: Option<Segment> = None;
-    for i in 0..phnum as usize {
-        let at = phoff as usize + i * PHDR_SIZE;
-        let word = |o: usize| u64_at(b, at + o).unwrap_or(0);
-        let p_type = u32_at(b, at).unwrap_or(0);
-        let seg = Segment { offset: word(8), vaddr: word(16), filesz: word(32), memsz: word(40) };
-        let align = word(48);
+    for seg in image.program_headers() {
+        let (i, p_type, align) = (seg.index, seg.kind, seg.align);
         if p_type == PT_NULL {
             continue;
         }
@@ -228,17 +132,7 @@ fn check(b: &[u8]) -> std::result::Result<(), String> {
         return Err("there is no PT_LOAD segment".into());
     }
     let dynamic = dynamic.ok_or("there is no PT_DYNAMIC segment (not a shared object)")?;
-    check_dynamic(b, &loads, dynamic)
-}
-
-fn table_in_file(what: &str, off: u64, count: u64, entsize: u64, len: u64) -> std::result::Result<(), String> {
-    let end = count.checked_mul(entsize).and_then(|s| off.checked_add(s));
-    if end.is_none_or(|e| e > len) {
-        return Err(format!(
-            "the {what} at offset {off:#x} ({count} entries of {entsize} bytes) extends past the end of the {len}-byte file (truncated?)"
-        ));
-    }
-    Ok(())
+    check_dynamic(&image, &loads, dynamic)
 }
 
 /// The `PT_LOAD` whose memory holds `[addr, addr + size)`, using only its
@@ -251,28 +145,14 @@ fn containing(loads: &[Segment], addr: u64, size: u64, file_backed: bool) -> Opt
     })
 }
 
-fn check_dynamic(b: &[u8], loads: &[Segment], dynamic: Segment) -> std::result::Result<(), String> {
+fn check_dynamic(image: &Image<'_>, loads: &[Segment], dynamic: Segment) -> std::result::Result<(), String> {
     if containing(loads, dynamic.vaddr, dynamic.filesz, true).is_none() {
         return Err(format!(
             "PT_DYNAMIC [{:#x}, +{:#x}) is not inside the file-backed part of a PT_LOAD segment",
             dynamic.vaddr, dynamic.filesz
         ));
     }
-    let entries = &b[dynamic.offset as usize..(dynamic.offset + dynamic.filesz) as usize];
-    let mut tags: Vec<(i64, u64)> = Vec::new();
-    let mut terminated = false;
-    for e in entries.chunks_exact(DYN_SIZE) {
-        let tag = i64::from_ne_bytes(e[..8].try_into().expect("8 bytes"));
-        let val = u64::from_ne_bytes(e[8..].try_into().expect("8 bytes"));
-        if tag == DT_NULL {
-            terminated = true;
-            break;
-        }
-        tags.push((tag, val));
-    }
-    if !terminated {
-        return Err("the dynamic section has no DT_NULL terminator inside PT_DYNAMIC".into());
-    }
+    let tags = image.dynamic_entries(&dynamic)?;
     let value = |tag: i64| tags.iter().find(|(t, _)| *t == tag).map(|&(_, v)| v);
     for (tag, name) in [(DT_STRTAB, "DT_STRTAB"), (DT_SYMTAB, "DT_SYMTAB")] {
         if value(tag).is_none() {
@@ -297,7 +177,7 @@ fn check_dynamic(b: &[u8], loads: &[Segment], dynamic: Segment) -> std::result::
     }
     if let Some(addr) = value(DT_HASH) {
         // nbucket, nchain, then nbucket + nchain 32-bit words.
-        let words = |i: u64| file_word32(b, loads, addr + 4 * i);
+        let words = |i: u64| file_word32(image, loads, addr + 4 * i);
         let (nbucket, nchain) = (words(0), words(1));
         let size = nbucket.zip(nchain).map(|(n, c)| 8 + 4 * (n as u64 + c as u64));
         if size.is_none_or(|size| containing(loads, addr, size, true).is_none()) {
@@ -306,7 +186,7 @@ fn check_dynamic(b: &[u8], loads: &[Segment], dynamic: Segment) -> std::result::
     }
     if let Some(addr) = value(DT_GNU_HASH) {
         // nbuckets, symoffset, bloom_size, bloom_shift; bloom words (8 bytes), buckets.
-        let words = |i: u64| file_word32(b, loads, addr + 4 * i);
+        let words = |i: u64| file_word32(image, loads, addr + 4 * i);
         let (nbuckets, bloom) = (words(0), words(2));
         let size = nbuckets.zip(bloom).map(|(n, m)| 16 + 8 * m as u64 + 4 * n as u64);
         if size.is_none_or(|size| containing(loads, addr, size, true).is_none()) {
@@ -318,14 +198,14 @@ fn check_dynamic(b: &[u8], loads: &[Segment], dynamic: Segment) -> std::result::
 
 /// The 32-bit word at virtual address `addr`, read from the file through the
 /// `PT_LOAD` that maps it; `None` when no segment maps it from the file.
-fn file_word32(b: &[u8], loads: &[Segment], addr: u64) -> Option<u32> {
+fn file_word32(image: &Image<'_>, loads: &[Segment], addr: u64) -> Option<u32> {
     let seg = containing(loads, addr, 4, true)?;
-    let off = seg.offset.checked_add(addr - seg.vaddr)?;
-    u32_at(b, usize::try_from(off).ok()?)
+    image.bytes().u32(seg.offset.checked_add(addr - seg.vaddr)?)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::image::{Bytes, DYN_SIZE, HOST_DATA, PHDR_SIZE};
     use super::*;
     use crate::demo::assets;
     use crate::diagnostics::ErrorCode;
@@ -343,6 +223,16 @@ mod tests {
     }
     fn put_u64(b: &mut [u8], off: usize, v: u64) {
         b[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+        Bytes(b).u16(off as u64)
+    }
+    fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+        Bytes(b).u32(off as u64)
+    }
+    fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+        Bytes(b).u64(off as u64)
     }
 
     fn phdr_of_type(b: &[u8], t: u32) -> usize {
