@@ -1,6 +1,6 @@
 /*
  * chipworker_harness.c - uses libsimpler.so exactly as upstream's ChipWorker does
- * (abi.md 3.2-3.5) with the host_build_graph vector example.
+ * (src/common/worker/chip_worker.cpp @ c68d9bbe6: init, per-call use, finalize) with the host_build_graph vector example.
  *
  * usage: chipworker_harness <libsimpler.so> <orchestration.so> <kernel_add.so>
  *                           <kernel_add_scalar.so> <kernel_mul.so>
