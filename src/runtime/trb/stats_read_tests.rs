@@ -6,7 +6,7 @@ const META: &str = r#"{"version": 6, "fatal": true, "dropped": 1, "total": 3, "t
 const BEGIN: &str = r#"{"site": "a \"b\"\\c\u0041.cpp:7", "phase": "begin", "depth": 1, "ring": 2, "task_window_start": 3, "task_window_end": 5, "heap_start": 0, "heap_end": 100, "dep_pool_start": -1, "dep_pool_end": 4, "tensormap": 9}"#;
 
 fn defect(text: &str) -> String {
-    parse_scope_stats(text).err().expect("the text is refused")
+    parse_scope_stats(text).expect_err("the text is refused")
 }
 
 #[test]
