@@ -3,7 +3,48 @@
 //! The header is written to `$OUT_DIR/simpler.h`; the committed copy in
 //! `include/simpler.h` is checked against it by `tests/header_drift.rs`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// One row of `src/diagnostics/code_table.rs`: documentation lines, Rust
+/// variant, value, C name.
+type CodeRow = (&'static [&'static str], &'static str, i32, &'static str);
+
+// The same table the library includes, read here as data.
+macro_rules! error_codes {
+    (
+        $(#[doc = $enum_doc:literal])*
+        enum $enum:ident {
+            $( $(#[doc = $doc:literal])+ $variant:ident = $value:literal => $name:literal, )+
+        }
+    ) => {
+        const CODE_ENUM: (&[&str], &str) = (&[$($enum_doc),*], stringify!($enum));
+        const CODES: &[CodeRow] = &[$((&[$($doc),+], stringify!($variant), $value, $name)),+];
+    };
+}
+include!("src/diagnostics/code_table.rs");
+
+/// Writes the error-code table as the plain `#[repr(i32)]` enum cbindgen
+/// reads (cbindgen does not expand macros), after checking that each C name
+/// is what cbindgen's SCREAMING_SNAKE_CASE rename makes of the variant.
+fn write_code_enum(out: &Path) {
+    let doc = |lines: &[&str], indent: &str| lines.iter().map(|l| format!("{indent}///{l}\n")).collect::<String>();
+    let mut src = doc(CODE_ENUM.0, "");
+    src.push_str(&format!("#[repr(i32)]\npub enum {} {{\n", CODE_ENUM.1));
+    for (docs, variant, value, name) in CODES {
+        let mut snake = String::new();
+        for (i, ch) in variant.chars().enumerate() {
+            if ch.is_ascii_uppercase() && i > 0 {
+                snake.push('_');
+            }
+            snake.push(ch.to_ascii_uppercase());
+        }
+        assert_eq!(&snake, name, "code_table.rs: the C name of {variant} must be {snake}");
+        src.push_str(&doc(docs, "    "));
+        src.push_str(&format!("    {variant} = {value},\n"));
+    }
+    src.push_str("}\n");
+    std::fs::write(out, src).expect("write the error-code enum for cbindgen");
+}
 
 fn generate_header() {
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -22,10 +63,12 @@ fn generate_header() {
     // Only the FFI layer (cbindgen follows its `mod` declarations), the
     // error codes it returns and the ABI structs its signatures name make the
     // header: internal constants must never leak into a C namespace.
+    let codes = out.with_file_name("error_codes.rs");
+    write_code_enum(&codes);
     let builder = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/ffi/mod.rs"))
-        .with_src(crate_dir.join("src/diagnostics/codes.rs"))
+        .with_src(&codes)
         .with_src(crate_dir.join("src/abi/timing.rs"));
     match builder.generate() {
         Ok(bindings) => {
@@ -35,7 +78,7 @@ fn generate_header() {
     }
     // Exactly the inputs cbindgen reads: a change elsewhere in `src/` must
     // not rerun the build script (and every C compile with it).
-    for input in ["src/ffi", "src/diagnostics/codes.rs", "src/abi/timing.rs", "cbindgen.toml"] {
+    for input in ["src/ffi", "src/diagnostics/code_table.rs", "src/abi/timing.rs", "cbindgen.toml"] {
         println!("cargo:rerun-if-changed={input}");
     }
 }

@@ -1,6 +1,6 @@
 /*
  * chipworker_harness.c - uses libsimpler.so exactly as upstream's ChipWorker does
- * (abi.md 3.2-3.5) with the host_build_graph vector example.
+ * (src/common/worker/chip_worker.cpp @ c68d9bbe6: init, per-call use, finalize) with the host_build_graph vector example.
  *
  * usage: chipworker_harness <libsimpler.so> <orchestration.so> <kernel_add.so>
  *                           <kernel_add_scalar.so> <kernel_mul.so>
@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "chip_callable_builder.h"
+#include "hbg_harness.h"
 #include "hbg_vector_example.h"
 #include "simpler_api.h"
 #include "test_report.h"
@@ -32,7 +33,7 @@
 int main(int argc, char **argv) {
     static const uint8_t dummy_aicpu[16] = {0x7f, 'E', 'L', 'F', 'a', 'i', 'c', 'p', 'u', 0, 1, 2, 3, 4, 5, 6};
     static const uint8_t dummy_aicore[16] = {0x7f, 'E', 'L', 'F', 'a', 'i', 'c', 'o', 'r', 'e', 1, 2, 3, 4, 5, 6};
-    const char *kernel_paths[3];
+    HbgHarnessArgs args;
     char err[4096];
     SimplerApi api;
     HbgFixture fx;
@@ -40,49 +41,20 @@ int main(int argc, char **argv) {
     void *ctx = NULL;
     void *runtime = NULL;
     size_t runtime_size;
-    int rc, run;
+    int rc = hbg_harness_args(argc, argv, 0, "", &args), run;
     int prepared = 0;
+    if (rc != 0) return rc;
 
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s <libsimpler.so> <orch.so> <kernel_add.so> <kernel_add_scalar.so> <kernel_mul.so>\n",
-                argv[0]);
-        return 2;
-    }
-    kernel_paths[0] = argv[3];
-    kernel_paths[1] = argv[4];
-    kernel_paths[2] = argv[5];
-
-    /* Upstream's ChipWorker never names the runtime variant: SIMPLER_RUNTIME stays unset. */
-    check("SIMPLER_RUNTIME unset (the variant is inferred from the callable)", unsetenv("SIMPLER_RUNTIME") == 0,
-          "unsetenv failed");
-
-    if (!check("fixture SOs read and ChipCallable built", hbg_fixture_load(&fx, argv[2], kernel_paths, err, sizeof err) == 0,
-               "%s", err))
-        return test_report_finish();
-    if (!check("host buffers allocated", hbg_data_init(&data) == 0, "allocation failed")) {
-        hbg_fixture_free(&fx);
-        return test_report_finish();
-    }
-
-    rc = simpler_api_load(&api, argv[1], 0, err, sizeof err);
-    if (!check("dlopen RTLD_NOW|RTLD_LOCAL + dlsym of the 26 ChipWorker symbols", rc == 0, "%s", err)) {
-        hbg_data_free(&data);
-        hbg_fixture_free(&fx);
-        return test_report_finish();
-    }
+    /* Upstream's ChipWorker never names the runtime variant: SIMPLER_RUNTIME stays unset
+     * (the variant is inferred from the callable). */
+    hbg_harness_runtime_env(NULL);
+    if (!hbg_harness_setup(&args, 0, &fx, &data, &api, err, sizeof err)) return test_report_finish();
     /* The extension symbols are optional here; use pto_last_error_message when present. */
-    {
-        void *p;
-        (void)dlerror();
-        p = dlsym(api.handle, "pto_last_error_message");
-        if (dlerror() == NULL && p != NULL) memcpy(&api.pto_last_error_message, &p, sizeof p);
-    }
+    hbg_harness_dlsym(&api, "pto_last_error_message", &api.pto_last_error_message, 0);
 
     ctx = api.create_device_context();
     if (!check("create_device_context returns non-NULL", ctx != NULL, "returned NULL: %s", hbg_last_error(&api))) {
-        simpler_api_unload(&api);
-        hbg_data_free(&data);
-        hbg_fixture_free(&fx);
+        hbg_harness_release(&fx, &data, &api);
         return test_report_finish();
     }
 
@@ -133,10 +105,7 @@ int main(int argc, char **argv) {
     api.destroy_device_context(ctx);
     check("destroy_device_context returned", 1, "-");
     free(runtime);
-    rc = simpler_api_unload(&api);
+    rc = hbg_harness_release(&fx, &data, &api);
     check("dlclose == 0", rc == 0, "returned %d", rc);
-
-    hbg_data_free(&data);
-    hbg_fixture_free(&fx);
     return test_report_finish();
 }

@@ -1,25 +1,13 @@
-/* C test of the typed configuration API. Includes only include/simpler.h and
- * links libsimpler. Compiled as C11 and as C++17 by tests/c_config.rs. */
+/* C test of the typed configuration API. Includes include/simpler.h (and the
+ * CHECK macro of include/linked_check.h) and links libsimpler. Compiled as C11
+ * and as C++17 by tests/c_config.rs. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "include/linked_check.h"
 #include "simpler.h"
-
-static int g_pass = 0, g_fail = 0;
-
-#define CHECK(cond, ...)                                  \
-    do {                                                  \
-        if (cond) {                                       \
-            g_pass++;                                     \
-        } else {                                          \
-            g_fail++;                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                 \
-            fprintf(stderr, "\n");                        \
-        }                                                 \
-    } while (0)
 
 static int contains(const char *hay, const char *needle) { return hay != NULL && strstr(hay, needle) != NULL; }
 
@@ -110,6 +98,5 @@ int main(void) {
     CHECK(strcmp(pto_error_name(12345), "PTO_ERR_UNKNOWN") == 0, "unknown code name");
     CHECK(simpler_version()[0] != '\0', "version");
 
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail == 0 ? 0 : 1;
+    return linked_check_finish("");
 }

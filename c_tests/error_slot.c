@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "chip_callable_builder.h"
+#include "hbg_harness.h"
 #include "hbg_vector_example.h"
 #include "simpler_api.h"
 #include "test_report.h"
@@ -50,14 +51,7 @@ static char g_err[4096];
 static char g_expected[4096]; /* the message of the failing call */
 static int g_expected_code;
 
-static int resolve(void *dst, const char *name) {
-    void *p;
-    (void)dlerror();
-    p = dlsym(api.handle, name);
-    if (dlerror() != NULL || p == NULL) return check(name, 0, "dlsym failed");
-    memcpy(dst, &p, sizeof p);
-    return 1;
-}
+static int resolve(void *dst, const char *name) { return hbg_harness_dlsym(&api, name, dst, 1); }
 
 /* The slot still holds the failing call's code and message. */
 static void expect_kept(const char *after) {
@@ -78,7 +72,7 @@ static void remember_failure(int rc, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    const char *kernel_paths[3];
+    HbgHarnessArgs args;
     HbgFixture fx;
     HbgData data;
     KnobInfo info;
@@ -86,19 +80,10 @@ int main(int argc, char **argv) {
     void *ctx, *dead;
     void *runtime;
     size_t count;
-    int rc;
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s <libsimpler.so> <orch.so> <k_add.so> <k_add_scalar.so> <k_mul.so>\n", argv[0]);
-        return 2;
-    }
-    kernel_paths[0] = argv[3];
-    kernel_paths[1] = argv[4];
-    kernel_paths[2] = argv[5];
-    setenv("SIMPLER_RUNTIME", "host_build_graph", 1);
-    if (!check("fixtures loaded", hbg_fixture_load(&fx, argv[2], kernel_paths, g_err, sizeof g_err) == 0, "%s", g_err) ||
-        !check("host buffers", hbg_data_init(&data) == 0, "allocation failed") ||
-        !check("library loaded", simpler_api_load(&api, argv[1], 1, g_err, sizeof g_err) == 0, "%s", g_err))
-        return test_report_finish();
+    int rc = hbg_harness_args(argc, argv, 0, "", &args);
+    if (rc != 0) return rc;
+    hbg_harness_runtime_env("host_build_graph");
+    if (!hbg_harness_setup(&args, 1, &fx, &data, &api, g_err, sizeof g_err)) return test_report_finish();
     if (!resolve(&lk.pto_error_name, "pto_error_name") ||
         !resolve(&lk.pto_runtime_config_knob_count, "pto_runtime_config_knob_count") ||
         !resolve(&lk.pto_runtime_config_describe, "pto_runtime_config_describe") ||
@@ -181,8 +166,6 @@ int main(int argc, char **argv) {
     check("finalize_device == 0", api.finalize_device(ctx) == 0, "%s", api.pto_last_error_message());
     api.destroy_device_context(ctx);
     free(runtime);
-    hbg_data_free(&data);
-    hbg_fixture_free(&fx);
-    simpler_api_unload(&api);
+    hbg_harness_release(&fx, &data, &api);
     return test_report_finish();
 }

@@ -2,7 +2,7 @@
  * fixtures_selftest.c - verifies the hbg vector fixtures and the builder header without
  * libsimpler: dlopens the orchestration SO, calls build_example_graph with a fake
  * OrchestrationRuntimeOps table that records tasks, edges and tensor pairs and does real
- * malloc/memcpy, checks the recorded graph against orch_abi.md 6.4, executes the recorded
+ * malloc/memcpy, checks the recorded graph against the call sequence of upstream tests/st/a2a3/host_build_graph/vector_example @ c68d9bbe6, executes the recorded
  * kernels (dlopen'd from the kernel SOs) in dependency order, performs the tensor-pair
  * copy-back, and checks f element by element. Also checks the ChipCallable and
  * ChipStorageTaskArgs images byte by byte.
@@ -336,7 +336,7 @@ static void check_bad_args(void *orch_handle) {
     ccb_free64(args);
 }
 
-/* Builds a small ChipCallable and re-reads every field at its abi.md 5.6 offset. */
+/* Builds a small ChipCallable and re-reads every field at its offset in upstream callable.h @ c68d9bbe6. */
 static void check_callable_image(void) {
     static const int32_t sig[3] = {CCB_ARG_IN, CCB_ARG_IN, CCB_ARG_OUT};
     static const int32_t ksig[2] = {CCB_ARG_IN, CCB_ARG_OUT};
@@ -371,7 +371,7 @@ static void check_callable_image(void) {
     ok = ok && ccb_get_i32(img, 8780) == 2;
     ok = ok && memcmp(img + 8784, "cfg", 4) == 0 && ccb_get_u32(img, 8848) == 3;
     ok = ok && memcmp(img + 8864, orch, sizeof orch) == 0;
-    check("ChipCallable header fields at abi.md 5.6 offsets", ok, "field mismatch");
+    check("ChipCallable header fields at upstream callable.h offsets", ok, "field mismatch");
     ok = ccb_get_i32(img, 8864 + 128 + 0) == 1 && ccb_get_i32(img, 8864 + 128 + 4) == 2 &&
          ccb_get_i32(img, 8864 + 128 + 128) == 2 && ccb_get_u32(img, 8864 + 128 + 132) == sizeof k0 &&
          ccb_get_u64(img, 8864 + 128 + 136) == 0 && memcmp(img + 8864 + 128 + 192, k0, sizeof k0) == 0 &&
@@ -400,7 +400,7 @@ static void check_callable_image(void) {
           "accepted");
 }
 
-/* Checks the ChipStorageTaskArgs encoding (abi.md 5.3/5.4). */
+/* Checks the ChipStorageTaskArgs encoding (upstream tensor.h, TaskArgsTpl @ c68d9bbe6). */
 static void check_args_image(void) {
     uint8_t *args = ccb_args_alloc();
     uint32_t shape[2] = {3, 5};
@@ -415,7 +415,7 @@ static void check_args_image(void) {
          ccb_get_u64(args, 24) == 0 && ccb_get_i32(args, 32) == 0 && ccb_get_u32(args, 36) == 2 && args[40] == 1 &&
          args[41] == 0 && args[42] == 1 && args[43] == 0 && ccb_get_u32(args, 44) == 3 && ccb_get_u32(args, 48) == 5 &&
          ccb_get_u64(args, 64) == 15 && ccb_get_u32(args, 72) == 5 && ccb_get_u32(args, 76) == 1;
-    check("Tensor record fields at abi.md 5.3 offsets (size, owner, strides, extent)", ok, "field mismatch");
+    check("Tensor record fields at upstream tensor.h offsets (size, owner, strides, extent)", ok, "field mismatch");
     ok = ccb_get_u64(args, 16384) == 0xDEADBEEFull && ccb_get_i32(args, 17408) == 1 && ccb_get_i32(args, 17412) == 1;
     check("scalars at 16384, counts at 17408/17412", ok, "field mismatch");
     ccb_free64(args);

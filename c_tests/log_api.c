@@ -1,26 +1,14 @@
-/* C test of the logging API (simpler_log_*). Includes only include/simpler.h
- * and links libsimpler. Compiled as C11 and as C++17 by tests/c_log.rs, which
- * runs it with SIMPLER_LOG_LEVEL=" DeBuG " (any case is accepted). */
+/* C test of the logging API (simpler_log_*). Includes include/simpler.h (and
+ * the CHECK macro of include/linked_check.h) and links libsimpler. Compiled as
+ * C11 and as C++17 by tests/c_log.rs, which runs it with
+ * SIMPLER_LOG_LEVEL=" DeBuG " (any case is accepted). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "include/linked_check.h"
 #include "simpler.h"
-
-static int g_pass = 0, g_fail = 0;
-
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (cond) {                                              \
-            g_pass++;                                            \
-        } else {                                                 \
-            g_fail++;                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fprintf(stderr, "\n");                               \
-        }                                                        \
-    } while (0)
 
 typedef struct {
     int calls;
@@ -91,6 +79,5 @@ int main(void) {
     CHECK(pto_runtime_config_resolve(&cfg, &res) == PTO_OK, "resolve with stderr");
     CHECK(seen.calls == 3, "no callback after NULL (calls %d)", seen.calls);
 
-    printf("log_api: %d passed, %d failed\n", g_pass, g_fail);
-    return g_fail == 0 ? 0 : 1;
+    return linked_check_finish("log_api: ");
 }

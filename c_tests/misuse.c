@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "chip_callable_builder.h"
+#include "hbg_harness.h"
 #include "hbg_vector_example.h"
 #include "simpler_api.h"
 #include "test_report.h"
@@ -745,24 +746,11 @@ static void configs(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *kernel_paths[3];
-    int rc;
-
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s <libsimpler.so> <orch.so> <kernel_add.so> <kernel_add_scalar.so> <kernel_mul.so>\n",
-                argv[0]);
-        return 2;
-    }
-    kernel_paths[0] = argv[3];
-    kernel_paths[1] = argv[4];
-    kernel_paths[2] = argv[5];
-    check("setenv SIMPLER_RUNTIME=host_build_graph", setenv("SIMPLER_RUNTIME", "host_build_graph", 1) == 0, "failed");
-    if (!check("fixtures loaded", hbg_fixture_load(&fx, argv[2], kernel_paths, err, sizeof err) == 0, "%s", err))
-        return test_report_finish();
-    if (!check("host buffers allocated", hbg_data_init(&data) == 0, "allocation failed")) return test_report_finish();
-    rc = simpler_api_load(&api, argv[1], 1, err, sizeof err);
-    if (!check("dlopen + dlsym of the 26 upstream and 7 extension symbols", rc == 0, "%s", err))
-        return test_report_finish();
+    HbgHarnessArgs args;
+    int rc = hbg_harness_args(argc, argv, 0, "", &args);
+    if (rc != 0) return rc;
+    hbg_harness_runtime_env("host_build_graph");
+    if (!hbg_harness_setup(&args, 1, &fx, &data, &api, err, sizeof err)) return test_report_finish();
 
     runtime_size = api.get_runtime_size();
     runtime = calloc(runtime_size > 0 ? runtime_size : 1, 1);
@@ -784,8 +772,6 @@ int main(int argc, char **argv) {
         api.destroy_device_context(ctx);
     }
     free(runtime);
-    simpler_api_unload(&api);
-    hbg_data_free(&data);
-    hbg_fixture_free(&fx);
+    hbg_harness_release(&fx, &data, &api);
     return test_report_finish();
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "chip_callable_builder.h"
+#include "hbg_harness.h"
 #include "hbg_vector_example.h"
 #include "simpler_api.h"
 #include "test_report.h"
@@ -174,20 +175,11 @@ static void stale_comm_handle(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *kernel_paths[3];
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s <libsimpler.so> <orch.so> <k_add.so> <k_add_scalar.so> <k_mul.so>\n", argv[0]);
-        return 2;
-    }
-    kernel_paths[0] = argv[3];
-    kernel_paths[1] = argv[4];
-    kernel_paths[2] = argv[5];
-    setenv("SIMPLER_RUNTIME", "host_build_graph", 1);
-    if (!check("fixtures loaded", hbg_fixture_load(&fx, argv[2], kernel_paths, g_err, sizeof g_err) == 0, "%s", g_err) ||
-        !check("host buffers", hbg_data_init(&data) == 0, "allocation failed") ||
-        !check("library loaded with its extensions", simpler_api_load(&api, argv[1], 1, g_err, sizeof g_err) == 0,
-               "%s", g_err))
-        return test_report_finish();
+    HbgHarnessArgs args;
+    int rc = hbg_harness_args(argc, argv, 0, "", &args);
+    if (rc != 0) return rc;
+    hbg_harness_runtime_env("host_build_graph");
+    if (!hbg_harness_setup(&args, 1, &fx, &data, &api, g_err, sizeof g_err)) return test_report_finish();
     g_runtime = calloc(api.get_runtime_size(), 1);
     if (check("runtime buffer", g_runtime != NULL, "calloc failed")) {
         stale_context_handle();
@@ -198,8 +190,6 @@ int main(int argc, char **argv) {
         }
     }
     free(g_runtime);
-    hbg_data_free(&data);
-    hbg_fixture_free(&fx);
-    simpler_api_unload(&api);
+    hbg_harness_release(&fx, &data, &api);
     return test_report_finish();
 }

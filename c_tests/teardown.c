@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "chip_callable_builder.h"
+#include "hbg_harness.h"
 #include "hbg_vector_example.h"
 #include "simpler_api.h"
 #include "test_report.h"
@@ -237,41 +238,28 @@ static void *worker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    const char *kernel_paths[3];
-    int rc;
+    HbgHarnessArgs args;
     const char *mode;
-    if (argc != 7 ||
-        (strcmp(argv[6], "atexit") != 0 && strcmp(argv[6], "thread") != 0 && strcmp(argv[6], "atexit_trb") != 0)) {
-        fprintf(stderr,
-                "usage: %s <libsimpler.so> <orch.so> <k_add.so> <k_add_scalar.so> <k_mul.so> atexit|thread|atexit_trb\n",
-                argv[0]);
+    int rc = hbg_harness_args(argc, argv, 1, "atexit|thread|atexit_trb", &args);
+    if (rc != 0) return rc;
+    mode = argv[6];
+    if (strcmp(mode, "atexit") != 0 && strcmp(mode, "thread") != 0 && strcmp(mode, "atexit_trb") != 0) {
+        fprintf(stderr, "%s: the mode must be atexit, thread or atexit_trb, not '%s'\n", argv[0], mode);
         return 2;
     }
-    mode = argv[6];
-    kernel_paths[0] = argv[3];
-    kernel_paths[1] = argv[4];
-    kernel_paths[2] = argv[5];
     g_trb = strcmp(mode, "atexit_trb") == 0;
     if (g_trb) {
-        unsetenv("SIMPLER_RUNTIME"); /* the default variant */
-        if (!check("TRB fixtures loaded", trb_fixture_load(argv[2], kernel_paths) == 0, "cannot read the SOs"))
+        hbg_harness_runtime_env(NULL); /* the default variant */
+        if (!check("TRB fixtures loaded", trb_fixture_load(args.orchestration, args.kernels) == 0, "cannot read the SOs") ||
+            !check("host buffers allocated", hbg_data_init(&data) == 0, "allocation failed") ||
+            !check("library loaded with its extensions", simpler_api_load(&api, args.library, 1, g_err, sizeof g_err) == 0,
+                   "%s", g_err))
             return test_report_finish();
     } else {
-        setenv("SIMPLER_RUNTIME", "host_build_graph", 1);
-        if (!check("fixtures loaded", hbg_fixture_load(&fx, argv[2], kernel_paths, g_err, sizeof g_err) == 0, "%s",
-                   g_err))
-            return test_report_finish();
+        hbg_harness_runtime_env("host_build_graph");
+        if (!hbg_harness_setup(&args, 1, &fx, &data, &api, g_err, sizeof g_err)) return test_report_finish();
     }
-    if (!check("host buffers", hbg_data_init(&data) == 0, "allocation failed")) return test_report_finish();
-    rc = simpler_api_load(&api, argv[1], 1, g_err, sizeof g_err);
-    if (!check("library loaded with its extensions", rc == 0, "%s", g_err)) return test_report_finish();
-    {
-        void *p;
-        (void)dlerror();
-        p = dlsym(api.handle, "pto_error_name");
-        if (!check("dlsym pto_error_name", dlerror() == NULL && p != NULL, "missing")) return test_report_finish();
-        memcpy(&g_error_name, &p, sizeof p);
-    }
+    if (!hbg_harness_dlsym(&api, "pto_error_name", &g_error_name, 1)) return test_report_finish();
     g_runtime = calloc(api.get_runtime_size(), 1);
     if (!check("runtime buffer", g_runtime != NULL, "calloc failed")) return test_report_finish();
 

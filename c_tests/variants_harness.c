@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "chip_callable_builder.h"
+#include "hbg_harness.h"
 #include "hbg_vector_example.h"
 #include "simpler_api.h"
 #include "test_report.h"
@@ -280,45 +281,30 @@ static void overridden(const char *env, const HbgFixture *hbg, const uint8_t *tr
 }
 
 int main(int argc, char **argv) {
-    const char *hbg_kernels[3];
+    HbgHarnessArgs args;
     uint8_t *trb_orch = NULL, *trb_kernels[3] = {NULL, NULL, NULL}, *trb = NULL;
     size_t trb_orch_size = 0, trb_sizes[3] = {0, 0, 0}, trb_size = 0;
     const char *env;
     HbgFixture hbg;
     HbgData data;
-    int i, rc;
-
-    if (argc != 11) {
-        fprintf(stderr,
-                "usage: %s <libsimpler.so> <hbg_orch.so> <hbg_add.so> <hbg_add_scalar.so> <hbg_mul.so> "
-                "<trb_orch.so> <trb_add.so> <trb_add_scalar.so> <trb_mul.so> <stats_dir>\n",
-                argv[0]);
-        return 2;
-    }
-    for (i = 0; i < 3; ++i) hbg_kernels[i] = argv[3 + i];
-    if (!check("HBG fixture read and ChipCallable built", hbg_fixture_load(&hbg, argv[2], hbg_kernels, err, sizeof err) == 0,
-               "%s", err))
-        return test_report_finish();
+    int i;
+    /* The five paths are the HBG fixture's. */
+    int rc = hbg_harness_args(argc, argv, 5, "<trb_orch.so> <trb_add.so> <trb_add_scalar.so> <trb_mul.so> <stats_dir>",
+                              &args);
+    if (rc != 0) return rc;
+    if (!hbg_harness_setup(&args, 1, &hbg, &data, &api, err, sizeof err)) return test_report_finish();
     trb_orch = read_file(argv[6], &trb_orch_size);
     for (i = 0; i < 3; ++i) trb_kernels[i] = read_file(argv[7 + i], &trb_sizes[i]);
     if (trb_orch != NULL && trb_kernels[0] != NULL && trb_kernels[1] != NULL && trb_kernels[2] != NULL)
         trb = trb_callable(trb_orch, trb_orch_size, trb_kernels, trb_sizes, &trb_size);
     if (!check("TRB fixture read and ChipCallable built", trb != NULL, "cannot read %s or its kernels", argv[6]))
         return test_report_finish();
-    if (!check("host buffers allocated", hbg_data_init(&data) == 0, "allocation failed")) return test_report_finish();
-    rc = simpler_api_load(&api, argv[1], 1, err, sizeof err);
-    if (!check("dlopen RTLD_NOW|RTLD_LOCAL + dlsym (26 upstream + extensions)", rc == 0, "%s", err))
-        return test_report_finish();
     runtime_buf = calloc(api.get_runtime_size(), 1);
 
     /* prepare_callable_impl (the runtime-variant entry) classifies too. */
     {
-        int (*impl)(const void *, uint64_t (*)(const void *), void *);
-        void *p;
-        (void)dlerror();
-        p = dlsym(api.handle, "prepare_callable_impl");
-        if (check("dlsym(prepare_callable_impl)", dlerror() == NULL && p != NULL, "missing")) {
-            memcpy(&impl, &p, sizeof p);
+        int (*impl)(const void *, uint64_t (*)(const void *), void *) = NULL;
+        if (hbg_harness_dlsym(&api, "prepare_callable_impl", &impl, 1)) {
             env = getenv("SIMPLER_RUNTIME");
             rc = impl(hbg.callable, NULL, NULL);
             check("prepare_callable_impl(HBG image) follows the rule", env != NULL && strcmp(env, "tensormap_and_ringbuffer") == 0 ? rc == -1 : rc == 0,
@@ -336,10 +322,8 @@ int main(int argc, char **argv) {
         overridden(env, &hbg, trb, trb_size, &data);
 
     free(runtime_buf);
-    rc = simpler_api_unload(&api);
+    rc = hbg_harness_release(&hbg, &data, &api);
     check("dlclose == 0", rc == 0, "returned %d", rc);
-    hbg_data_free(&data);
-    hbg_fixture_free(&hbg);
     free(trb);
     free(trb_orch);
     for (i = 0; i < 3; ++i) free(trb_kernels[i]);

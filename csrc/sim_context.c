@@ -7,7 +7,7 @@
  * separately, embedded in libsimpler.so, and dlopen'ed RTLD_NOW|RTLD_GLOBAL
  * once per process. It exports exactly:
  *
- *   kernel-facing (semantics of orch_abi.md section 5.4)
+ *   kernel-facing (semantics of upstream libcpu_sim_context.so @ c68d9bbe6)
  *     uint32_t pto_sim_get_subblock_id(void)
  *     void    *pto_sim_get_pipe_shared_state(uint64_t pipe_key, size_t size)
  *   runtime-facing setters

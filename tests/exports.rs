@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-/// The 26 symbols upstream's ChipWorker resolves (abi.md §3.1).
+/// The 26 symbols upstream's ChipWorker resolves (upstream src/common/worker/chip_worker.cpp @ c68d9bbe6).
 const CHIPWORKER: [&str; 26] = [
     "create_device_context",
     "destroy_device_context",

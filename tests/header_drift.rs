@@ -68,3 +68,16 @@ fn header_version_macros_match_the_library() {
     assert_eq!(define("SIMPLER_VERSION_MINOR"), parts[1]);
     assert_eq!(define("SIMPLER_VERSION_PATCH"), parts[2]);
 }
+
+/// Every error code of the library is a constant of the header's
+/// `pto_error_code_t`, with its value, and the enum holds no other.
+#[test]
+fn header_error_codes_are_the_library_codes() {
+    let header = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/simpler.h"));
+    let start = header.find("enum pto_error_code_t").expect("enum pto_error_code_t in simpler.h");
+    let body = &header[start..start + header[start..].find("};").expect("end of the enum")];
+    let constants: Vec<&str> = body.lines().map(str::trim).filter(|l| l.starts_with("PTO_")).collect();
+    let expected: Vec<String> =
+        simpler::diagnostics::ErrorCode::all().iter().map(|c| format!("{} = {},", c.name(), *c as i32)).collect();
+    assert_eq!(constants, expected);
+}

@@ -2,11 +2,11 @@
  * chip_callable_builder.h - header-only helpers (C99 and C++17) that produce the
  * byte images simpler's C ABI consumes, exactly as upstream's Python/C++ builders do:
  *
- *   - ChipCallable image (abi.md section 5.6): 8864-byte header, orchestration SO at
+ *   - ChipCallable image (upstream callable.h @ c68d9bbe6): 8864-byte header, orchestration SO at
  *     storage offset 0, each child a CoreCallable (192-byte header + kernel binary) at a
  *     64-aligned storage offset starting at align64(orchestration size);
  *     image size = 8864 + end of the last child (or of the orchestration SO).
- *   - ChipStorageTaskArgs (abi.md sections 5.3/5.4): 17472 bytes, 128 Tensor records of
+ *   - ChipStorageTaskArgs (upstream tensor.h, TaskArgsTpl @ c68d9bbe6): 17472 bytes, 128 Tensor records of
  *     128 bytes, then 128 uint64 scalars, then tensor_count / scalar_count.
  *   - read_file(): whole-file read into a malloc'd buffer.
  *
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- constants (abi.md 5.1) ------------------------------------------------------ */
+/* ---- constants (upstream arg_direction.h, callable_protocol.h @ c68d9bbe6) ------------------------------------------------------ */
 enum {
     CCB_ARG_SCALAR = 0,
     CCB_ARG_IN = 1,

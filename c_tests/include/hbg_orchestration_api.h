@@ -1,6 +1,6 @@
 /*
  * hbg_orchestration_api.h - C mirror of upstream host_build_graph's orchestration
- * interface (orch_abi.md section 6): the 9-entry, 72-byte OrchestrationRuntimeOps table
+ * interface (upstream host_build_graph orchestration API @ c68d9bbe6): the 9-entry, 72-byte OrchestrationRuntimeOps table
  * and the OrchestrationRuntime object whose first member points at it.
  *
  * The orchestration entry's C++ signature is
@@ -29,7 +29,7 @@ typedef struct HbgTensorInfo {
 
 typedef struct OrchestrationRuntime OrchestrationRuntime;
 
-/* Exactly the order of orch_abi.md 6.2 (offsets 0, 8, ..., 64). */
+/* Exactly upstream's order of OrchestrationRuntimeOps (offsets 0, 8, ..., 64). */
 typedef struct OrchestrationRuntimeOps {
     int (*add_task)(OrchestrationRuntime *runtime, uint64_t *args, int num_args, int func_id, HbgCoreType core_type);
     int (*set_tensor_info_to_task)(OrchestrationRuntime *runtime, int task_id, const HbgTensorInfo *tensor_info,

@@ -1,7 +1,7 @@
 /*
  * hbg_vector_example.h - the host_build_graph vector example as a consumer of
  * libsimpler.so drives it: fixture loading, ChipCallable building, host data, and one
- * run_prepared with ChipWorker's exact argument pattern (abi.md 3.3), followed by an
+ * run_prepared with ChipWorker's exact argument pattern (upstream src/common/worker/chip_worker.cpp @ c68d9bbe6), followed by an
  * element-by-element check of f = (a+b+1)*(a+b+2).
  *
  * Shared by chipworker_harness.c and misuse.c. C (C99+) and C++17.

@@ -1,10 +1,10 @@
 /*
  * simpler_api.h - the C ABI of libsimpler.so / libhost_runtime.so as a consumer sees it,
- * and a loader that resolves it exactly like upstream's ChipWorker (abi.md section 3):
+ * and a loader that resolves it exactly like upstream's ChipWorker (upstream src/common/worker/chip_worker.cpp @ c68d9bbe6):
  * dlopen(RTLD_NOW | RTLD_LOCAL), then for every symbol clear dlerror(), dlsym, and fail
  * when dlerror() reports an error (a symbol whose address is NULL would be accepted).
  *
- * The 26 upstream symbols (abi.md 3.1) are always required. The simpler extensions
+ * The 26 upstream symbols ChipWorker resolves are always required. The simpler extensions
  * (config object, last error, *_with_config, simpler_prepare_callable_sized) are
  * required only when asked for.
  *
@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* PtoRunTiming: 16 bytes, align 8 (abi.md 2.1). */
+/* PtoRunTiming: 16 bytes, align 8 (upstream src/common/worker/pto_runtime_c_api.h @ c68d9bbe6). */
 typedef struct PtoRunTiming {
     uint64_t host_wall_ns;
     uint64_t device_wall_ns;
@@ -40,7 +40,7 @@ static inline pto_runtime_config_t *simpler_config_ptr(SimplerConfigStorage *s) 
     return (pto_runtime_config_t *)(void *)s->bytes;
 }
 
-/* CallConfig: 1172 bytes, packed (abi.md 5.7). Built byte-wise. */
+/* CallConfig: 1172 bytes, packed (upstream call_config.h @ c68d9bbe6). Built byte-wise. */
 #define SIMPLER_CALL_CONFIG_SIZE 1172u
 #define SIMPLER_CC_OFF_BLOCK_DIM 0u
 #define SIMPLER_CC_OFF_AICPU_THREAD_NUM 4u
@@ -48,7 +48,7 @@ static inline pto_runtime_config_t *simpler_config_ptr(SimplerConfigStorage *s) 
 
 typedef struct SimplerApi {
     void *handle;
-    /* ---- upstream: lifecycle / sizing / memory (abi.md 2.2) ---- */
+    /* ---- upstream: lifecycle / sizing / memory ---- */
     void *(*create_device_context)(void);
     void (*destroy_device_context)(void *ctx);
     void *(*device_malloc_ctx)(void *ctx, size_t size);
@@ -59,7 +59,7 @@ typedef struct SimplerApi {
     int (*simpler_init)(void *ctx, int device_id, const uint8_t *aicpu_binary, size_t aicpu_size,
                         const uint8_t *aicore_binary, size_t aicore_size, const uint8_t *dispatcher_binary,
                         size_t dispatcher_size);
-    /* ---- upstream: prepared callables + counters (abi.md 2.3) ---- */
+    /* ---- upstream: prepared callables + counters ---- */
     int (*prepare_callable)(void *ctx, int32_t callable_id, const void *callable);
     int (*run_prepared)(void *ctx, void *runtime, int32_t callable_id, const void *args, int block_dim,
                         int aicpu_thread_num, int enable_l2_swimlane, int enable_dump_tensor, int enable_pmu,
@@ -70,7 +70,7 @@ typedef struct SimplerApi {
     size_t (*get_aicpu_dlopen_count)(void *ctx);
     size_t (*get_host_dlopen_count)(void *ctx);
     int (*finalize_device)(void *ctx);
-    /* ---- upstream: ACL/stream + comm (abi.md 2.4) ---- */
+    /* ---- upstream: ACL/stream + comm ---- */
     int (*ensure_acl_ready_ctx)(void *ctx, int device_id);
     void *(*create_comm_stream_ctx)(void *ctx);
     int (*destroy_comm_stream_ctx)(void *ctx, void *stream);

@@ -1,4 +1,4 @@
-// Byte-exact builders for the data the host ABI takes (abi.md §5): a ChipCallable image
+// Byte-exact builders for the data the host ABI takes (upstream task_interface headers @ c68d9bbe6): a ChipCallable image
 // (prepare_callable), a ChipStorageTaskArgs block (run_prepared's args) and the packed 1172-byte
 // CallConfig. Everything lives in namespace `example` so it can never clash with declarations
 // that simpler.h may add.
@@ -36,7 +36,7 @@ struct Kernel {
     std::vector<uint8_t> binary;         // the kernel shared object
 };
 
-// ChipCallable image (abi.md §5.6): header, orchestration SO at storage offset 0, then each child
+// ChipCallable image (upstream callable.h @ c68d9bbe6): header, orchestration SO at storage offset 0, then each child
 // CoreCallable (144-byte header padded to 192, then its binary) at a 64-aligned storage offset.
 inline std::vector<uint8_t> build_chip_callable(const std::vector<ArgDirection> &signature,
                                                 const std::string &func_name, const std::string &config_name,
@@ -78,7 +78,7 @@ inline std::vector<uint8_t> build_chip_callable(const std::vector<ArgDirection> 
     return img;
 }
 
-// Tensor (abi.md §5.3): 128 bytes, 64-aligned.
+// Tensor (upstream src/common/task_interface/tensor.h @ c68d9bbe6): 128 bytes, 64-aligned.
 struct alignas(64) Tensor {
     uint64_t addr;
     uint64_t size;
@@ -119,7 +119,7 @@ inline Tensor host_tensor_f32(float *data, uint32_t n) {
     return t;
 }
 
-// ChipStorageTaskArgs (abi.md §5.4): 17472 bytes, 64-aligned.
+// ChipStorageTaskArgs (upstream TaskArgsTpl<Tensor, uint64_t, 128, 128> @ c68d9bbe6): 17472 bytes, 64-aligned.
 struct alignas(64) ChipStorageTaskArgs {
     Tensor tensors[128];
     uint64_t scalars[128];
@@ -130,7 +130,7 @@ static_assert(sizeof(ChipStorageTaskArgs) == 17472, "ChipStorageTaskArgs is 1747
 static_assert(offsetof(ChipStorageTaskArgs, scalars) == 16384, "scalars at 16384");
 static_assert(offsetof(ChipStorageTaskArgs, tensor_count) == 17408, "tensor_count at 17408");
 
-// CallConfig (abi.md §5.7): packed, 1172 bytes.
+// CallConfig (upstream call_config.h @ c68d9bbe6): packed, 1172 bytes.
 #pragma pack(push, 1)
 struct RuntimeEnv {
     uint64_t ring_task_window, ring_heap, ring_dep_pool;
@@ -152,7 +152,7 @@ static_assert(sizeof(RuntimeEnv) == 120, "RuntimeEnv is 120 bytes");
 static_assert(sizeof(CallConfig) == 1172, "CallConfig is 1172 bytes");
 static_assert(offsetof(CallConfig, runtime_env) == 28 && offsetof(CallConfig, output_prefix) == 148, "CallConfig");
 
-// PtoRunTiming (abi.md §2.1).
+// PtoRunTiming (upstream src/common/worker/pto_runtime_c_api.h @ c68d9bbe6).
 struct RunTiming {
     uint64_t host_wall_ns;
     uint64_t device_wall_ns;

@@ -17,7 +17,7 @@ static const char *const CONFIG_API[] = {
     "pto_last_error_message", "pto_last_error_code", "pto_error_name", "simpler_version",
 };
 
-/* abi.md §3.1: ChipWorker fails init if any of these is missing. */
+/* Upstream ChipWorker (src/common/worker/chip_worker.cpp @ c68d9bbe6) fails init if any of these is missing. */
 static const char *const CHIP_WORKER[] = {
     "create_device_context", "destroy_device_context", "device_malloc_ctx", "device_free_ctx",
     "copy_to_device_ctx", "copy_from_device_ctx", "get_runtime_size", "simpler_init", "prepare_callable",

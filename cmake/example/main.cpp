@@ -103,7 +103,7 @@ void config_api() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Part 2: host API (upstream signatures, abi.md §2.2-2.3, plus the config-taking entries)
+// Part 2: host API (upstream signatures of src/common/worker/pto_runtime_c_api.h @ c68d9bbe6, plus the config-taking entries)
 // ---------------------------------------------------------------------------------------------
 
 struct HostApi {

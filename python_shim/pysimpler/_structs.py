@@ -2,7 +2,7 @@
 
 ``pto_*`` structures mirror ``include/simpler.h`` (checked by ``tests/test_header.py``); the ABI
 structures (``Tensor``, ``ChipStorageTaskArgs``, ``CallConfig``, ``RuntimeEnv``) mirror upstream's
-layouts (abi.md §5; checked by ``tests/test_layouts.py``).
+layouts (upstream task_interface headers @ c68d9bbe6; checked by ``tests/test_layouts.py``).
 """
 from __future__ import annotations
 
@@ -74,13 +74,13 @@ class PtoKnobInfo(ctypes.Structure):
 
 
 class PtoRunTiming(ctypes.Structure):
-    """``PtoRunTiming`` (abi.md §2.1): 16 bytes."""
+    """``PtoRunTiming`` (upstream src/common/worker/pto_runtime_c_api.h @ c68d9bbe6): 16 bytes."""
 
     _fields_ = [("host_wall_ns", c_uint64), ("device_wall_ns", c_uint64)]
 
 
 class Tensor(ctypes.Structure):
-    """Upstream ``Tensor`` (abi.md §5.3): 128 bytes (64-aligned where the shim allocates it)."""
+    """Upstream ``Tensor`` (src/common/task_interface/tensor.h @ c68d9bbe6): 128 bytes (64-aligned where the shim allocates it)."""
 
     _fields_ = [
         ("addr", c_uint64),
@@ -101,7 +101,7 @@ class Tensor(ctypes.Structure):
 
 
 class ChipStorageTaskArgs(ctypes.Structure):
-    """Upstream ``ChipStorageTaskArgs`` (abi.md §5.4): 17472 bytes."""
+    """Upstream ``ChipStorageTaskArgs`` (TaskArgsTpl<Tensor, uint64_t, 128, 128> @ c68d9bbe6): 17472 bytes."""
 
     _fields_ = [
         ("tensors", Tensor * CHIP_MAX_TENSOR_ARGS),
@@ -175,7 +175,7 @@ class RingArray:
 
 
 class RuntimeEnv(ctypes.Structure):
-    """Upstream ``RuntimeEnv`` (abi.md §5.7): 15 ``uint64_t``, packed, 120 bytes.
+    """Upstream ``RuntimeEnv`` (call_config.h @ c68d9bbe6): 15 ``uint64_t``, packed, 120 bytes.
 
     Assignments are range- and name-checked: a negative or a value above 2^64-1 raises ``ValueError``
     (no silent wrap), an unknown name ``AttributeError``. ``ring_*s`` take exactly 4 ints; the scalar
@@ -229,7 +229,7 @@ OUTPUT_PREFIX_SIZE = 1024
 
 
 class CallConfigStruct(ctypes.Structure):
-    """Raw upstream ``CallConfig`` (abi.md §5.7): packed, 1172 bytes."""
+    """Raw upstream ``CallConfig`` (call_config.h @ c68d9bbe6): packed, 1172 bytes."""
 
     _pack_ = 1
     _fields_ = [

@@ -22,7 +22,7 @@ _BOOL_LEVELS = {"enable_l2_swimlane": 4, "enable_dump_tensor": 1}
 
 
 class CallConfig(CallConfigStruct):
-    """``CallConfig`` (abi.md §5.7). Keyword arguments set fields; ``output_prefix`` takes ``str``
+    """``CallConfig`` (upstream call_config.h @ c68d9bbe6). Keyword arguments set fields; ``output_prefix`` takes ``str``
     or ``bytes``; ``runtime_env`` is the nested packed ``RuntimeEnv`` (assigning one copies it).
 
     Assignments are name- and range-checked: an unknown field raises ``AttributeError``, an int

@@ -1,4 +1,4 @@
-"""Byte-exact ChipCallable images (abi.md §5.6), the ``callable`` of ``prepare_callable``."""
+"""Byte-exact ChipCallable images (upstream callable.h @ c68d9bbe6), the ``callable`` of ``prepare_callable``."""
 from __future__ import annotations
 
 import enum

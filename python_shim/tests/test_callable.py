@@ -1,4 +1,4 @@
-"""ChipCallable images (abi.md §5.6), cross-checked against the C++ example's builder."""
+"""ChipCallable images (upstream callable.h @ c68d9bbe6), cross-checked against the C++ example's builder."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""ABI layouts of the ctypes mirrors (abi.md §5.3, §5.4, §5.7) and CallConfig semantics."""
+"""ABI layouts of the ctypes mirrors (upstream tensor.h, TaskArgsTpl, call_config.h @ c68d9bbe6) and CallConfig semantics."""
 from __future__ import annotations
 
 import ctypes

@@ -16,9 +16,11 @@ pub use run::{run_demo, run_demo_with, DemoOptions, EXAMPLE_IDS};
 use crate::abi::callable::{parse_chip_callable, ChipCallableBuilder};
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::{ArgDirection, DataType, Tensor};
-use crate::config::{EnvSource, RuntimeConfig, RuntimeVariant};
+use crate::config::{EnvSource, RuntimeConfig, RuntimeVariant, RING_COUNT};
 use crate::device::context::{DeviceContext, ExecParams};
 use crate::diagnostics::{Error, Result};
+use crate::runtime::trb::stats::ScopePhase;
+use crate::runtime::trb::stats_read::parse_scope_stats;
 
 use ArgDirection::{In, Inout, Out};
 
@@ -128,33 +130,25 @@ pub fn run_vector(ctx: &DeviceContext, id: i32, exec: &ExecParams, cfg: &Runtime
     Ok(t.host_wall_ns)
 }
 
-/// Per-ring summary of a scope-stats file: (ring, scopes, tasks allocated, peak live tasks).
-/// The demo's self-checks read only these integer fields of the file the library itself just
-/// wrote, so the library needs no JSON dependency; `simpler stats` parses the whole file with
-/// a JSON parser and validates it.
+/// Per-ring summary of a scope-stats file: (ring, scopes, tasks allocated, peak live tasks),
+/// for the rings that opened a scope; empty when the file does not parse
+/// ([`parse_scope_stats`], the reader `simpler stats` uses too).
 pub fn scope_stats_summary(jsonl: &str) -> Vec<(u64, u64, u64, u64)> {
-    fn field(line: &str, key: &str) -> Option<u64> {
-        let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
-        let rest = line[at..].trim_start();
-        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        rest[..end].parse().ok()
-    }
-    let mut rings = [(0u64, 0u64, 0u64); 4];
+    let Ok(stats) = parse_scope_stats(jsonl) else { return Vec::new() };
+    let mut rings = [(0u64, 0u64, 0u64); RING_COUNT];
     let mut begins: Vec<u64> = Vec::new();
-    for line in jsonl.lines().skip(1) {
-        let (Some(ring), Some(start), Some(end)) =
-            (field(line, "ring"), field(line, "task_window_start"), field(line, "task_window_end"))
-        else {
-            continue;
-        };
-        let r = &mut rings[(ring as usize).min(3)];
-        if line.contains("\"begin\"") {
-            r.0 += 1;
-            begins.push(start);
-        } else {
-            r.1 = r.1.max(end);
-            let begin_tail = begins.pop().unwrap_or(start);
-            r.2 = r.2.max(end.saturating_sub(begin_tail));
+    for (_, rec) in &stats.records {
+        let r = &mut rings[rec.ring as usize];
+        match rec.phase {
+            ScopePhase::Begin => {
+                r.0 += 1;
+                begins.push(rec.task_window_start);
+            }
+            ScopePhase::End => {
+                r.1 = r.1.max(rec.task_window_end);
+                let begin_tail = begins.pop().unwrap_or(rec.task_window_start);
+                r.2 = r.2.max(rec.task_window_end.saturating_sub(begin_tail));
+            }
         }
     }
     rings.iter().enumerate().filter(|(_, r)| r.0 > 0).map(|(i, r)| (i as u64, r.0, r.1, r.2)).collect()

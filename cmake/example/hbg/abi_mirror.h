@@ -1,6 +1,6 @@
 /*
- * Minimal C mirror of the host_build_graph orchestration ABI (orch_abi.md §6.2) and of the
- * argument layouts it reads (abi.md §5.3-5.4), as an orchestration SO declares it for itself.
+ * Minimal C mirror of the host_build_graph orchestration ABI (upstream host_build_graph orchestration API @ c68d9bbe6) and of the
+ * argument layouts it reads (Tensor, ChipStorageTaskArgs @ c68d9bbe6), as an orchestration SO declares it for itself.
  * Layouts are pinned with static assertions.
  */
 #ifndef SIMPLER_EXAMPLE_ABI_MIRROR_H

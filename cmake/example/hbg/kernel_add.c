@@ -1,5 +1,5 @@
 /*
- * Simulated AICore kernel of the example (host_build_graph kernel ABI, orch_abi.md §6.3):
+ * Simulated AICore kernel of the example (host_build_graph kernel ABI @ c68d9bbe6):
  * args = {const float *x, const float *y, float *z, uint64_t n}; z[i] = x[i] + y[i].
  */
 #include <stdint.h>

@@ -5,7 +5,7 @@
  *   t1: out = tmp + b      (after t0)
  * Arguments: tensors a (IN), b (IN), out (OUT), all float32 with the same element count; scalar 0
  * is the element count. The tensors hold host pointers: the orchestration moves a and b to device
- * memory itself and registers `out` for copy-back (orch_abi.md §6).
+ * memory itself and registers `out` for copy-back (upstream host_build_graph orchestration API @ c68d9bbe6).
  */
 #include <string.h>
 

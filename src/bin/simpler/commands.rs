@@ -155,7 +155,7 @@ fn demo(a: DemoArgs) -> CmdResult {
                 if let Some(text) = &r.scope_stats {
                     match stats::parse(text) {
                         Ok(s) => {
-                            let _ = write!(out, "{}", stats::usage_table(&s.analyse(), "     "));
+                            let _ = write!(out, "{}", stats::usage_table(&stats::analyse(&s), "     "));
                         }
                         Err(e) => {
                             let _ = writeln!(out, "     (scope statistics unreadable: {e})");
@@ -215,7 +215,7 @@ fn stats_cmd(a: StatsArgs) -> CmdResult {
     let text =
         String::from_utf8(text).map_err(|e| CliError::failed(format!("{}: not UTF-8 text ({e})", file.display())))?;
     let parsed = stats::parse(&text).map_err(|e| CliError::failed(format!("{}: {e}", file.display())))?;
-    let analysis = parsed.analyse();
+    let analysis = stats::analyse(&parsed);
     let rec = stats::recommend(&analysis, a.headroom);
     if let Some(svg_path) = &a.svg {
         let title = format!("scope statistics: {}", a.path.display());

@@ -12,57 +12,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::{json, Value};
+use simpler::runtime::trb::stats::{ScopePhase as Phase, ScopeStatRecord as Record};
+pub use simpler::runtime::trb::stats_read::{parse_scope_stats as parse, ScopeStats};
 
 /// Rings of the tensormap_and_ringbuffer runtime (scope depth >= 3 uses ring 3).
-pub const RINGS: usize = 4;
-
-/// The metadata line (line 1).
-#[derive(Debug, Deserialize)]
-pub struct Meta {
-    pub version: u64,
-    pub fatal: bool,
-    #[serde(default)]
-    pub dropped: u64,
-    #[serde(default)]
-    pub total: u64,
-    pub task_window_max: [u64; RINGS],
-    pub heap_max: [u64; RINGS],
-    pub dep_pool_max: [u64; RINGS],
-    #[serde(default)]
-    pub tensormap_max: u64,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Begin,
-    End,
-}
-
-/// One scope-boundary record.
-#[derive(Debug, Deserialize, Clone)]
-pub struct Record {
-    #[allow(dead_code)] // part of the format; not needed by the analysis
-    pub site: String,
-    pub phase: Phase,
-    pub depth: u32,
-    pub ring: u32,
-    pub task_window_start: u64,
-    pub task_window_end: u64,
-    pub heap_start: u64,
-    pub heap_end: u64,
-    pub dep_pool_start: i64,
-    pub dep_pool_end: i64,
-    pub tensormap: u64,
-}
-
-/// A parsed file: the metadata and the records with their line numbers.
-pub struct ScopeStats {
-    pub meta: Meta,
-    pub records: Vec<(usize, Record)>,
-}
+pub const RINGS: usize = simpler::config::RING_COUNT;
 
 /// Peak usage of one resource of one ring against its capacity.
 #[derive(Debug, Clone, Copy, Default)]
@@ -122,91 +77,53 @@ pub fn locate(path: &Path) -> Result<PathBuf, String> {
     Err(format!("{}: no such file or directory", path.display()))
 }
 
-/// serde_json's message without its "at line 1 column N" suffix (each line is parsed alone).
-fn json_error(line: usize, e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let msg = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
-    format!("line {line}, column {}: {msg}", e.column())
-}
-
-/// Parses and checks the whole file; the first problem is an error naming its line.
-pub fn parse(text: &str) -> Result<ScopeStats, String> {
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
-    let (n, first) = lines.next().ok_or("empty file: expected the metadata line (version 6)")?;
-    let meta: Meta = serde_json::from_str(first).map_err(|e| json_error(n, &e))?;
-    if meta.version != 6 {
-        return Err(format!("line {n}: format version {} is not supported (this tool reads version 6)", meta.version));
+/// Per-ring peaks (see the module documentation).
+pub fn analyse(stats: &ScopeStats) -> Analysis {
+    let m = &stats.meta;
+    let mut rings = [RingUsage::default(); RINGS];
+    for (r, u) in rings.iter_mut().enumerate() {
+        u.tasks.capacity = m.task_window_max[r];
+        u.heap.capacity = m.heap_max[r];
+        u.dep_pool.capacity = m.dep_pool_max[r];
     }
-    let mut records = Vec::new();
-    for (n, line) in lines {
-        let r: Record = serde_json::from_str(line).map_err(|e| json_error(n, &e))?;
-        if r.ring as usize >= RINGS {
-            return Err(format!("line {n}: ring {} is out of range (rings are 0..{})", r.ring, RINGS - 1));
-        }
-        let pairs = [
-            ("task_window", r.task_window_start as i128, r.task_window_end as i128),
-            ("heap", r.heap_start as i128, r.heap_end as i128),
-            ("dep_pool", r.dep_pool_start as i128, r.dep_pool_end as i128),
-        ];
-        for (what, start, end) in pairs {
-            if end < start {
-                return Err(format!("line {n}: {what}_end {end} is below {what}_start {start} (end must be >= start)"));
+    let mut tensormap = Usage { peak: 0, capacity: m.tensormap_max };
+    let mut open: Vec<&Record> = Vec::new();
+    let raise = |u: &mut RingUsage, t: u64, h: u64, d: u64| {
+        u.tasks.peak = u.tasks.peak.max(t);
+        u.heap.peak = u.heap.peak.max(h);
+        u.dep_pool.peak = u.dep_pool.peak.max(d);
+    };
+    for (_, rec) in &stats.records {
+        let u = &mut rings[rec.ring as usize];
+        tensormap.peak = tensormap.peak.max(rec.tensormap);
+        raise(
+            u,
+            rec.task_window_end - rec.task_window_start,
+            rec.heap_end - rec.heap_start,
+            rec.dep_pool_end.abs_diff(rec.dep_pool_start),
+        );
+        match rec.phase {
+            Phase::Begin => {
+                u.scopes += 1;
+                open.push(rec);
+            }
+            Phase::End => {
+                // The matching begin is the innermost open scope of the same depth and ring.
+                let Some(at) = open.iter().rposition(|b| b.depth == rec.depth && b.ring == rec.ring) else {
+                    continue;
+                };
+                let b = open.remove(at);
+                raise(
+                    u,
+                    rec.task_window_end.saturating_sub(b.task_window_start),
+                    rec.heap_end.saturating_sub(b.heap_start),
+                    u64::try_from(rec.dep_pool_end - b.dep_pool_start).unwrap_or(0),
+                );
             }
         }
-        records.push((n, r));
     }
-    Ok(ScopeStats { meta, records })
-}
-
-impl ScopeStats {
-    /// Per-ring peaks (see the module documentation).
-    pub fn analyse(&self) -> Analysis {
-        let m = &self.meta;
-        let mut rings = [RingUsage::default(); RINGS];
-        for (r, u) in rings.iter_mut().enumerate() {
-            u.tasks.capacity = m.task_window_max[r];
-            u.heap.capacity = m.heap_max[r];
-            u.dep_pool.capacity = m.dep_pool_max[r];
-        }
-        let mut tensormap = Usage { peak: 0, capacity: m.tensormap_max };
-        let mut open: Vec<&Record> = Vec::new();
-        let raise = |u: &mut RingUsage, t: u64, h: u64, d: u64| {
-            u.tasks.peak = u.tasks.peak.max(t);
-            u.heap.peak = u.heap.peak.max(h);
-            u.dep_pool.peak = u.dep_pool.peak.max(d);
-        };
-        for (_, rec) in &self.records {
-            let u = &mut rings[rec.ring as usize];
-            tensormap.peak = tensormap.peak.max(rec.tensormap);
-            raise(
-                u,
-                rec.task_window_end - rec.task_window_start,
-                rec.heap_end - rec.heap_start,
-                rec.dep_pool_end.abs_diff(rec.dep_pool_start),
-            );
-            match rec.phase {
-                Phase::Begin => {
-                    u.scopes += 1;
-                    open.push(rec);
-                }
-                Phase::End => {
-                    // The matching begin is the innermost open scope of the same depth and ring.
-                    let Some(at) = open.iter().rposition(|b| b.depth == rec.depth && b.ring == rec.ring) else {
-                        continue;
-                    };
-                    let b = open.remove(at);
-                    raise(
-                        u,
-                        rec.task_window_end.saturating_sub(b.task_window_start),
-                        rec.heap_end.saturating_sub(b.heap_start),
-                        u64::try_from(rec.dep_pool_end - b.dep_pool_start).unwrap_or(0),
-                    );
-                }
-            }
-        }
-        let missing = m.total.saturating_sub(self.records.len() as u64 + m.dropped);
-        Analysis { fatal: m.fatal, dropped: m.dropped, records: self.records.len(), missing, rings, tensormap }
-    }
+    let missing = m.total.saturating_sub(stats.records.len() as u64 + m.dropped);
+    Analysis { fatal: m.fatal, dropped: m.dropped, records: stats.records.len(), missing, rings, tensormap }
 }
 
 /// Recommended ring sizes.
@@ -422,7 +339,7 @@ mod tests {
             rec("end", 0, 0, (0, 3), (0, 2000), (1, 4)),
         ]
         .join("\n");
-        let a = parse(&text).unwrap().analyse();
+        let a = analyse(&parse(&text).unwrap());
         assert_eq!(a.rings[0].scopes, 1);
         assert_eq!(a.rings[0].tasks.peak, 3);
         assert_eq!(a.rings[0].heap.peak, 2000);

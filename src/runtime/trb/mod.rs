@@ -11,6 +11,7 @@ pub mod queue;
 pub mod ring;
 pub mod shared;
 pub mod stats;
+pub mod stats_read;
 pub mod tensormap;
 pub(crate) mod trace;
 
