@@ -145,13 +145,13 @@ impl Registry {
                         "host_build_graph needs func_name (the orchestration function)".into(),
                     ));
                 }
-                let lib = crate::orchestration::temp_so::dlopen_bytes(
+                let lib = crate::loader::temp_so::dlopen_bytes(
                     &parsed.orch_so,
                     "orch_so_",
                     libc::RTLD_NOW | libc::RTLD_LOCAL,
                     "host_build_graph orchestration",
                 )?;
-                let sym = crate::orchestration::temp_so::lookup(&lib, &parsed.func_name).ok_or_else(|| {
+                let sym = crate::loader::temp_so::lookup(&lib, &parsed.func_name).ok_or_else(|| {
                     Error::Load(format!(
                         "host_build_graph orchestration has no symbol '{}' (the callable's func_name)",
                         parsed.func_name

@@ -19,7 +19,7 @@ use libloading::os::unix::Library;
 use once_cell::sync::OnceCell;
 
 use crate::diagnostics::{log, Error, Result};
-use crate::orchestration::temp_so::{dlopen_bytes, lookup};
+use crate::loader::temp_so::{dlopen_bytes, lookup};
 
 static SIM_CONTEXT_SO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libsimpler_sim_context.so"));
 

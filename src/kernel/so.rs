@@ -7,7 +7,7 @@ use libloading::os::unix::Library;
 
 use super::sim_context;
 use crate::diagnostics::{Error, Result};
-use crate::orchestration::temp_so::{dlopen_bytes, lookup};
+use crate::loader::temp_so::{dlopen_bytes, lookup};
 
 /// `extern "C" void kernel_entry(int64_t *args)`.
 pub type KernelEntry = unsafe extern "C" fn(args: *mut i64);

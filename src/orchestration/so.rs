@@ -12,7 +12,7 @@ use super::layout::{
     CHIP_STORAGE_TENSOR_COUNT_OFFSET,
 };
 use super::ops::RuntimeObject;
-use super::temp_so::{dlopen_bytes, lookup};
+use crate::loader::temp_so::{dlopen_bytes, lookup};
 use crate::diagnostics::{log, Error, Result};
 use crate::runtime::trb::api::OrchestratorApi;
 
