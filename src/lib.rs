@@ -24,7 +24,6 @@ pub mod diagnostics;
 pub mod ffi;
 pub mod kernel;
 pub mod loader;
-pub mod orchestration;
 pub mod runtime;
 
 pub use config::{ConfigError, RuntimeConfig};

@@ -44,7 +44,7 @@ pub struct Registered {
     /// host_build_graph: the host-loaded orchestration function.
     pub host_orch: Option<HostOrch>,
     /// tensormap_and_ringbuffer: the orchestration loaded at the first run.
-    pub device_orch: Option<crate::orchestration::so::OrchestrationSo>,
+    pub device_orch: Option<crate::runtime::trb::orchestration::so::OrchestrationSo>,
 }
 
 struct OrchBlob {

@@ -21,7 +21,7 @@ use crate::device::context::{ExecParams, ExecShape};
 use crate::device::memory::DeviceMemory;
 use crate::device::staging;
 use crate::diagnostics::{Error, Result};
-use crate::orchestration::so::OrchestrationSo;
+use crate::runtime::trb::orchestration::so::OrchestrationSo;
 
 /// Per-device TRB state: the engine (threads persist across runs, parked
 /// when idle) and the prebuilt arena cache.

@@ -5,6 +5,7 @@ pub mod api;
 pub mod engine;
 pub mod host;
 pub mod layout;
+pub mod orchestration;
 pub mod orchestrator;
 pub mod pools;
 pub mod queue;
