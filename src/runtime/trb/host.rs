@@ -9,14 +9,13 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
+use super::arena::{ArenaCache, ArenaSizingKey, PreparedArena};
 use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 use super::layout::{codes, RingMemory, TrbMemory};
 use super::shared::FatalSource;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::callable::Registry;
 use crate::config::ResolvedRun;
-use crate::device::arena::ArenaSizingKey;
-use crate::device::arena_cache::{ArenaCache, PreparedArena};
 use crate::device::context::{ExecParams, ExecShape};
 use crate::device::memory::DeviceMemory;
 use crate::device::staging;

@@ -2,6 +2,7 @@
 //! dependency derivation, concurrent orchestration and scheduling.
 
 pub mod api;
+pub mod arena;
 pub mod engine;
 pub mod host;
 pub mod layout;
