@@ -18,6 +18,7 @@
 pub mod abi;
 pub mod callable;
 pub mod config;
+pub mod context;
 pub mod demo;
 pub mod device;
 pub mod diagnostics;

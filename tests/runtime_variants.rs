@@ -163,7 +163,7 @@ fn contexts_of_both_variants_run_concurrently_and_share_one_context() {
     use simpler::abi::ArgDirection::{In, Out};
     use simpler::config::{RuntimeConfig, RuntimeVariant};
     use simpler::demo::{self, assets};
-    use simpler::device::context::DeviceContext;
+    use simpler::context::DeviceContext;
 
     let b = built();
     let read = |p: &PathBuf| std::fs::read(p).expect("fixture");

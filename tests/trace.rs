@@ -10,7 +10,7 @@ use serde_json::Value;
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig};
 use simpler::demo::{assets, exec, register, run_vector, vector_style_callable};
-use simpler::device::context::DeviceContext;
+use simpler::context::DeviceContext;
 
 /// Raw task ids: `(ring << 32) | local`.
 const fn tid(ring: u64, local: u64) -> u64 {

@@ -9,7 +9,7 @@ use simpler::abi::ArgDirection::{In, Out};
 use simpler::abi::{DataType, Tensor};
 use simpler::config::{MapEnv, RuntimeConfig};
 use simpler::demo::{args_of, assets, exec, register, run_vector, vector_inputs, vector_style_callable};
-use simpler::device::context::DeviceContext;
+use simpler::context::DeviceContext;
 use simpler::ErrorCode;
 
 fn context() -> DeviceContext {

@@ -12,7 +12,6 @@
 //! - [`comm`]: the simulated communicator (`comm_*`).
 
 pub mod comm;
-pub mod context;
 pub mod memory;
 pub mod region;
 pub mod staging;

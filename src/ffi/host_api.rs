@@ -18,7 +18,7 @@ use crate::abi::callable::{parse_chip_callable, parse_chip_callable_ptr};
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::timing::PtoRunTiming;
 use crate::config::RuntimeConfig;
-use crate::device::context::{DeviceContext, ExecParams, RunTiming};
+use crate::context::{DeviceContext, ExecParams, RunTiming};
 use crate::diagnostics::{Error, Result};
 use crate::ffi::config::{config_from_c, pto_runtime_config_t};
 use crate::ffi::handles::{Kind, Registry};

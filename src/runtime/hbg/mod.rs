@@ -16,6 +16,7 @@
 
 pub mod exec;
 pub mod graph;
+pub mod host;
 pub mod ops;
 pub mod watch;
 
