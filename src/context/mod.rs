@@ -272,7 +272,7 @@ impl DeviceContext {
         warnings.iter().for_each(|w| w.emit());
         self.warn_unsupported(&mut inner, exec, variant);
         // The one validation pass of the entry arguments, before any staging or dispatch.
-        crate::abi::task_args::validate_args(args, &inner.registry.get(id)?.signature)?;
+        crate::abi::validate_args(args, &inner.registry.get(id)?.signature)?;
         let debug = log::enabled(log::Level::Debug);
         if debug {
             log::debug(

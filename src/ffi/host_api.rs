@@ -541,7 +541,7 @@ pub extern "C" fn bind_callable_to_runtime_impl(
             return Err(Error::NullPointer { what: "signature" });
         }
         let sig = signature_arg(signature, sig_count)?;
-        crate::abi::task_args::validate_args(&args, &sig)?;
+        crate::abi::validate_args(&args, &sig)?;
         let cfg = RuntimeConfig::from_legacy_ring_args(
             [ring_task_window, ring_heap, ring_dep_pool],
             [ring_array(ring_task_windows), ring_array(ring_heaps), ring_array(ring_dep_pools)],
