@@ -18,6 +18,7 @@ pub mod exec;
 pub mod graph;
 pub mod host;
 pub mod ops;
+pub mod progress;
 pub mod watch;
 
 pub use exec::execute;

@@ -11,7 +11,7 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::graph::Graph;
-use super::watch::Progress;
+use super::progress::Progress;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::CoreType;
 use crate::device::memory::DeviceMemory;
