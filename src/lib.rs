@@ -16,14 +16,14 @@
 //! - [`diagnostics`]: error codes, last-error slot, logging.
 
 pub mod abi;
-pub mod callable;
+pub(crate) mod callable;
 pub mod config;
 pub mod context;
 pub mod demo;
 pub mod device;
 pub mod diagnostics;
 pub mod ffi;
-pub mod kernel;
+pub(crate) mod kernel;
 pub mod loader;
 pub mod runtime;
 

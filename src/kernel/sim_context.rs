@@ -168,17 +168,11 @@ pub fn clear_pipe_state(device_id: i32) -> Result<()> {
 }
 
 /// The calling thread's lane as kernels see it through our library.
+#[cfg(test)]
 pub fn subblock_id() -> Result<u32> {
     let ctx = context()?;
     // SAFETY: live for the process; reads TLS only.
     Ok(unsafe { (ctx.get_subblock_id)() })
-}
-
-/// `pto_sim_get_pipe_shared_state(pipe_key, size)` of our library.
-pub fn pipe_shared_state(pipe_key: u64, size: usize) -> Result<*mut c_void> {
-    let ctx = context()?;
-    // SAFETY: live for the process; takes the table lock internally.
-    Ok(unsafe { (ctx.get_pipe_shared_state)(pipe_key, size) })
 }
 
 /// The two function addresses handed to a kernel's `pto_sim_register_hooks`.
