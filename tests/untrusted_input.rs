@@ -8,8 +8,8 @@ use simpler::abi::callable::{parse_chip_callable, ChipCallableBuilder};
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::abi::{DataType, Tensor};
 use simpler::config::{MapEnv, RuntimeConfig};
-use simpler::demo::{args_of, assets, exec, register, run_vector, vector_inputs, vector_style_callable};
 use simpler::context::DeviceContext;
+use simpler::demo::{args_of, assets, exec, register, run_vector, vector_inputs, vector_style_callable};
 use simpler::ErrorCode;
 
 fn context() -> DeviceContext {

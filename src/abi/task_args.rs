@@ -4,7 +4,6 @@
 use super::tensor::Tensor;
 use crate::diagnostics::{Error, Result};
 
-
 /// Maximum number of tensor arguments of a chip-level call.
 pub const CHIP_MAX_TENSOR_ARGS: usize = 128;
 /// Maximum number of scalar arguments of a chip-level call.

@@ -98,7 +98,7 @@ fn load() -> Result<SimContext> {
             None
         } else {
             // SAFETY: these are upstream libcpu_sim_context.so's exports
-            // with the signatures of abi.md §1.3.
+            // (c68d9bbe6), with the signatures it declares.
             unsafe {
                 Some(ForeignContext {
                     set_subblock_id: std::mem::transmute::<*mut c_void, SetU32Fn>(syms[0]),

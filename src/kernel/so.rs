@@ -44,7 +44,7 @@ impl KernelSo {
         let entry = lookup(&lib, KERNEL_ENTRY_SYMBOL)
             .ok_or_else(|| Error::Load(format!("{what}: symbol '{KERNEL_ENTRY_SYMBOL}' not found")))?;
         // SAFETY: `kernel_entry` has the documented `void(int64_t*)` C
-        // signature (orch_abi.md §5.1); the library outlives the pointer.
+        // signature (`void kernel_entry(int64_t *args)`, upstream c68d9bbe6); the library outlives the pointer.
         let entry = unsafe { std::mem::transmute::<*mut c_void, KernelEntry>(entry) };
         let register = lookup(&lib, REGISTER_HOOKS_SYMBOL);
         if let Some(register) = register {

@@ -32,9 +32,16 @@ impl HostOrch {
         if func_name.is_empty() {
             return Err(Error::InvalidCallable("host_build_graph needs func_name (the orchestration function)".into()));
         }
-        let lib = temp_so::dlopen_bytes(bytes, "orch_so_", libc::RTLD_NOW | libc::RTLD_LOCAL, "host_build_graph orchestration")?;
+        let lib = temp_so::dlopen_bytes(
+            bytes,
+            "orch_so_",
+            libc::RTLD_NOW | libc::RTLD_LOCAL,
+            "host_build_graph orchestration",
+        )?;
         let sym = temp_so::lookup(&lib, func_name).ok_or_else(|| {
-            Error::Load(format!("host_build_graph orchestration has no symbol '{func_name}' (the callable's func_name)"))
+            Error::Load(format!(
+                "host_build_graph orchestration has no symbol '{func_name}' (the callable's func_name)"
+            ))
         })?;
         // SAFETY: the symbol is the orchestration function named by the
         // callable; upstream's ABI fixes its type to HbgOrchFn.
@@ -82,11 +89,8 @@ impl RuntimeBackend for HbgBackend {
     fn run(&mut self, req: &RunRequest<'_>, registry: &mut Registry, memory: &Arc<DeviceMemory>) -> Result<u64> {
         let id = req.id;
         let device_id = req.device_id;
-        let func = self
-            .orchs
-            .get(&id)
-            .ok_or_else(|| Error::State(format!("callable {id} has no host orchestration")))?
-            .func;
+        let func =
+            self.orchs.get(&id).ok_or_else(|| Error::State(format!("callable {id} has no host orchestration")))?.func;
         crate::kernel::sim_context::clear_pipe_state(device_id)?;
         let (mut orch, result) =
             match run_watched(&mut self.orch_thread, func, req.args, memory.clone(), req.timeout_ms) {

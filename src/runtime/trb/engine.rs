@@ -68,7 +68,9 @@ pub trait CoreExecutor: Sync {
 
 // The dispatch payload and its contexts are ABI types (orch_abi.md §5.2),
 // defined once in the orchestration layout module.
-pub use crate::runtime::trb::orchestration::layout::{AsyncCtx, GlobalContext, LocalContext, PTO2DispatchPayload as DispatchPayload};
+pub use crate::runtime::trb::orchestration::layout::{
+    AsyncCtx, GlobalContext, LocalContext, PTO2DispatchPayload as DispatchPayload,
+};
 
 /// `DeferredCompletionSlab` (1600 B).
 #[repr(C)]

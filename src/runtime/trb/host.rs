@@ -16,12 +16,12 @@ use super::shared::FatalSource;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::orchestration::so::OrchestrationSo;
 use crate::callable::Registry;
 use crate::config::RuntimeVariant;
 use crate::device::memory::DeviceMemory;
 use crate::device::staging;
 use crate::diagnostics::{Error, Result};
-use super::orchestration::so::OrchestrationSo;
 use crate::runtime::{RunRequest, RuntimeBackend};
 
 /// Per-device TRB state: the engine (threads persist across runs, parked

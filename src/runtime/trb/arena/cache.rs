@@ -2,14 +2,14 @@
 //! sizing key.
 //!
 //! Upstream's sim keeps three pooled, 1024-aligned buffers per device and
-//! regrows them on demand (trb.md §13, abi.md §4.2). Here the three buffers
+//! regrows them on demand (upstream c68d9bbe6, sim platform). Here the three buffers
 //! are lazily committed [`Region`]s built for one [`ArenaSizingKey`]: runs with
 //! the same key reuse them, a different key replaces them, and at most one
 //! set is alive at a time, so memory stays flat across runs.
 
 use super::layout::{ArenaLayout, ArenaSizingKey};
-use crate::device::region::Region;
 use super::shared_memory::SmHeader;
+use crate::device::region::Region;
 use crate::diagnostics::{Error, Result};
 
 /// The three device regions of one layout.

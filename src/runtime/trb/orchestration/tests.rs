@@ -154,8 +154,13 @@ fn config_arg_count_is_enforced() {
 #[test]
 fn ops_table_entries_work_from_c() {
     let bytes = build_so(&["csrc/tests/ops_table_test.c"], false, &[]);
-    let lib = crate::loader::temp_so::dlopen_bytes(&bytes, "simpler_ops_test_", libc::RTLD_NOW | libc::RTLD_LOCAL, "ops test")
-        .unwrap();
+    let lib = crate::loader::temp_so::dlopen_bytes(
+        &bytes,
+        "simpler_ops_test_",
+        libc::RTLD_NOW | libc::RTLD_LOCAL,
+        "ops test",
+    )
+    .unwrap();
     type TestFn = unsafe extern "C" fn(*mut PTO2RuntimeHead, *mut std::ffi::c_char, usize) -> i32;
     let sym = crate::loader::temp_so::lookup(&lib, "simpler_test_ops_table").unwrap();
     // SAFETY: the test driver exports exactly this signature.
