@@ -222,8 +222,8 @@ fn run(
     // Load the orchestration SO at the first run of this id (upstream's
     // device-side dlopen), kept until unregister.
     let reg = registry.get(id)?;
-    if !orchs.contains_key(&id) {
-        orchs.insert(id, OrchestrationSo::load(&reg.orch_bytes, id, &reg.func_name, &reg.config_name)?);
+    if let std::collections::hash_map::Entry::Vacant(slot) = orchs.entry(id) {
+        slot.insert(OrchestrationSo::load(&reg.orch_bytes, id, &reg.func_name, &reg.config_name)?);
     }
     registry.note_device_load(id);
     let reg = registry.get(id)?;
