@@ -3,28 +3,38 @@
 //! A Rust drop-in for the host runtime library of simpler (`libhost_runtime.so`),
 //! shipped as `libsimpler.so`, with a simulated device as the default backend.
 //!
-//! Architecture, top to bottom:
+//! Architecture: layers, top to bottom, each importing only downward.
 //! - [`ffi`]: the C ABI (upstream's exact symbols plus the `pto_*` / `simpler_*`
 //!   config-taking entries). Thin: pointer checks, panic boundary, error codes.
-//! - [`config`]: the typed runtime configuration: one schema, one parser, one
-//!   resolver (explicit > environment > default).
-//! - [`abi`]: byte-exact layouts shared with C/C++ (Tensor, ChipStorageTaskArgs,
-//!   CallConfig, ChipCallable, ...), pinned by size and offset assertions.
-//! - [`device`]: the simulated device: tracked memory, arena layout, contexts.
-//! - [`runtime`]: the runtime variants (host_build_graph, tensormap_and_ringbuffer).
-//! - [`loader`]: checks of user-supplied shared objects before `dlopen`.
+//!   [`demo`] sits beside it: the bundled workloads of the `simpler` binary.
+//! - [`context`]: [`context::DeviceContext`], one simulated device (memory,
+//!   callable registry, knobs latched at init), dispatching each run to the
+//!   [`runtime::RuntimeBackend`] of the callable's variant.
+//! - [`runtime`]: the runtime variants, one self-contained folder each (host
+//!   glue, orchestration ABI, device-side state): `runtime::trb`
+//!   (tensormap_and_ringbuffer, with its arena geometry) and `runtime::hbg`
+//!   (host_build_graph).
+//! - `callable` (parsed images, kernel objects, classification, dlopen
+//!   counters; no runtime objects) and `kernel` (kernel SOs, sim-context
+//!   symbols), both crate-private.
+//! - [`device`]: the generic simulated device: tracked memory, lazily
+//!   committed regions, staging, communicator.
+//! - [`abi`] (byte-exact layouts shared with C/C++, pinned by size and offset
+//!   assertions), [`config`] (one schema, one parser, one resolver: explicit >
+//!   environment > default) and [`loader`] (checks of user-supplied shared
+//!   objects, `dlopen` from bytes).
 //! - [`diagnostics`]: error codes, last-error slot, logging.
 
 pub mod abi;
-pub mod callable;
+pub(crate) mod callable;
 pub mod config;
+pub mod context;
 pub mod demo;
 pub mod device;
 pub mod diagnostics;
 pub mod ffi;
-pub mod kernel;
+pub(crate) mod kernel;
 pub mod loader;
-pub mod orchestration;
 pub mod runtime;
 
 pub use config::{ConfigError, RuntimeConfig};

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig};
+use simpler::context::DeviceContext;
 use simpler::demo::{assets, exec, register, run_vector, vector_style_callable};
-use simpler::device::context::DeviceContext;
 
 fn process_cpu() -> Duration {
     // SAFETY: getrusage writes into the zeroed struct we own.

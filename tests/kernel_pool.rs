@@ -6,8 +6,8 @@
 use simpler::abi::callable::ChipCallableBuilder;
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig};
+use simpler::context::DeviceContext;
 use simpler::demo::{assets, exec, register, run_vector};
-use simpler::device::context::DeviceContext;
 use simpler::device::region::resident_bytes;
 
 fn mappings() -> usize {

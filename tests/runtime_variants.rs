@@ -162,8 +162,8 @@ fn contexts_of_both_variants_run_concurrently_and_share_one_context() {
     use simpler::abi::callable::ChipCallableBuilder;
     use simpler::abi::ArgDirection::{In, Out};
     use simpler::config::{RuntimeConfig, RuntimeVariant};
+    use simpler::context::DeviceContext;
     use simpler::demo::{self, assets};
-    use simpler::device::context::DeviceContext;
 
     let b = built();
     let read = |p: &PathBuf| std::fs::read(p).expect("fixture");

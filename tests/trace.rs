@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig};
+use simpler::context::DeviceContext;
 use simpler::demo::{assets, exec, register, run_vector, vector_style_callable};
-use simpler::device::context::DeviceContext;
 
 /// Raw task ids: `(ring << 32) | local`.
 const fn tid(ring: u64, local: u64) -> u64 {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use simpler::abi::callable::ChipCallableBuilder;
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig, RuntimeVariant};
+use simpler::context::DeviceContext;
 use simpler::demo::{self, args_of, assets, exec, register, run_vector, vector_style_callable};
-use simpler::device::context::DeviceContext;
 use simpler::Error;
 
 fn context(cfg: &RuntimeConfig) -> DeviceContext {

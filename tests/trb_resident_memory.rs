@@ -5,8 +5,8 @@
 
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig};
+use simpler::context::DeviceContext;
 use simpler::demo::{assets, exec, register, run_vector, vector_style_callable};
-use simpler::device::context::DeviceContext;
 use simpler::device::region::resident_bytes;
 
 #[test]

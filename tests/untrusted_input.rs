@@ -8,8 +8,8 @@ use simpler::abi::callable::{parse_chip_callable, ChipCallableBuilder};
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::abi::{DataType, Tensor};
 use simpler::config::{MapEnv, RuntimeConfig};
+use simpler::context::DeviceContext;
 use simpler::demo::{args_of, assets, exec, register, run_vector, vector_inputs, vector_style_callable};
-use simpler::device::context::DeviceContext;
 use simpler::ErrorCode;
 
 fn context() -> DeviceContext {
@@ -116,7 +116,8 @@ fn duplicate_child_func_ids_are_refused() {
 /// The two validators as a fuzz target calls them: plain bytes in, `Result` out.
 #[test]
 fn validators_take_plain_bytes() {
-    use simpler::abi::task_args::{validate_args, ChipStorageTaskArgs, CHIP_STORAGE_TASK_ARGS_SIZE};
+    use simpler::abi::task_args::{ChipStorageTaskArgs, CHIP_STORAGE_TASK_ARGS_SIZE};
+    use simpler::abi::validate_args;
     use simpler::loader::elf::check_image;
     let mut bytes = vec![0u8; CHIP_STORAGE_TASK_ARGS_SIZE];
     let args: ChipStorageTaskArgs = bytemuck::pod_read_unaligned(&bytes);

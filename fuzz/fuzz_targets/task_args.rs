@@ -1,5 +1,5 @@
 //! Fuzz target `task_args`: the run-boundary validator
-//! (`simpler::abi::task_args::validate_args`).
+//! (`simpler::abi::validate_args`).
 //!
 //! Input layout (short inputs are zero-extended): byte 0 = signature length
 //! (mod 17), then that many direction bytes (mod 4: scalar/in/out/inout),
@@ -12,7 +12,8 @@
 //! (`buffer_addr + buffer_size` does not wrap).
 #![cfg_attr(fuzzing, no_main)]
 
-use simpler::abi::task_args::{validate_args, CHIP_MAX_SCALAR_ARGS, CHIP_MAX_TENSOR_ARGS};
+use simpler::abi::task_args::{CHIP_MAX_SCALAR_ARGS, CHIP_MAX_TENSOR_ARGS};
+use simpler::abi::validate_args;
 use simpler::abi::{ArgDirection, ChipStorageTaskArgs, Tensor};
 use simpler::ErrorCode;
 

@@ -13,7 +13,7 @@ pub mod callable;
 pub mod hash;
 pub mod task_args;
 pub mod timing;
-mod validate;
+pub mod validate;
 
 pub use call_config::{CallConfig, RuntimeEnv};
 pub use callable::{
@@ -23,3 +23,4 @@ pub use callable::{
 pub use hash::{elf_build_id, fnv1a64, orch_so_key};
 pub use task_args::ChipStorageTaskArgs;
 pub use timing::PtoRunTiming;
+pub use validate::validate_args;

@@ -4,8 +4,6 @@
 use super::tensor::Tensor;
 use crate::diagnostics::{Error, Result};
 
-pub use super::validate::validate_args;
-
 /// Maximum number of tensor arguments of a chip-level call.
 pub const CHIP_MAX_TENSOR_ARGS: usize = 128;
 /// Maximum number of scalar arguments of a chip-level call.
@@ -99,13 +97,6 @@ impl ChipStorageTaskArgs {
     /// The raw bytes of this block, exactly as C sees them.
     pub fn as_bytes(&self) -> &[u8] {
         bytemuck::bytes_of(self)
-    }
-
-    /// Checks the counts and every active tensor descriptor against the
-    /// rules of [`validate_args`] (with no signature, so every tensor is
-    /// treated as INOUT and no scalar is required).
-    pub fn validate(&self) -> Result<()> {
-        validate_args(self, &[])
     }
 
     /// Active tensor count clamped to `[0, 128]`.

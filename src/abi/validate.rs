@@ -54,6 +54,15 @@ pub fn validate_args(args: &ChipStorageTaskArgs, signature: &[ArgDirection]) -> 
     Ok(())
 }
 
+impl ChipStorageTaskArgs {
+    /// Checks the counts and every active tensor descriptor against the
+    /// rules of [`validate_args`] (with no signature, so every tensor is
+    /// treated as INOUT and no scalar is required).
+    pub fn validate(&self) -> Result<()> {
+        validate_args(self, &[])
+    }
+}
+
 fn check_signature(tensors: usize, scalars: usize, signature: &[ArgDirection]) -> Result<()> {
     for (i, dir) in signature.iter().enumerate() {
         if i < tensors && *dir == ArgDirection::Scalar {

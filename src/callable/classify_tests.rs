@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::*;
 use crate::demo::assets;
 use crate::loader::elf::image::SHT_DYNSYM;
-use crate::orchestration::testutil::build_so;
+use crate::runtime::trb::orchestration::testutil::build_so;
 
 const HBG_FUNC: &str = "build_example_graph";
 

@@ -1,4 +1,7 @@
-//! The callable registry of one device context.
+//! The callable registry of one device context: parsed images, kernel
+//! objects, classification and the dlopen counters. It holds no runtime
+//! objects: what a runtime variant loads for a callable (its orchestration)
+//! belongs to that variant's backend.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,15 +14,6 @@ use crate::config::RuntimeVariant;
 use crate::diagnostics::{Error, Result};
 use crate::kernel::so::KernelEntry;
 use crate::kernel::KernelSo;
-use crate::runtime::hbg::HbgOrchFn;
-
-/// A host_build_graph orchestration loaded on the host.
-pub struct HostOrch {
-    /// Keeps the object loaded.
-    _lib: libloading::os::unix::Library,
-    /// The orchestration function.
-    pub func: HbgOrchFn,
-}
 
 /// One registered callable.
 pub struct Registered {
@@ -41,10 +35,6 @@ pub struct Registered {
     /// Entry point of every func_id in `[0, RUNTIME_MAX_FUNC_ID)`, derived
     /// from `kernels` once at registration for the runs' lookups.
     pub kernel_table: Vec<Option<KernelEntry>>,
-    /// host_build_graph: the host-loaded orchestration function.
-    pub host_orch: Option<HostOrch>,
-    /// tensormap_and_ringbuffer: the orchestration loaded at the first run.
-    pub device_orch: Option<crate::orchestration::so::OrchestrationSo>,
 }
 
 struct OrchBlob {
@@ -109,8 +99,8 @@ impl Registry {
         if parsed.orch_so.is_empty() {
             return Err(Error::InvalidCallable("the orchestration binary is empty".into()));
         }
-        // Refused at registration, although a tensormap_and_ringbuffer
-        // orchestration is loaded only at the callable's first run.
+        // Refused at registration, although a runtime backend may load the
+        // orchestration only at the callable's first run.
         crate::loader::elf::check_image(&parsed.orch_so, &format!("orchestration SO of callable {id}"))?;
         let variant = classify::decide(&parsed.orch_so, &parsed.func_name, over)?;
         let mut kernels = HashMap::new();
@@ -138,33 +128,6 @@ impl Registry {
             };
             kernels.insert(child.func_id, so);
         }
-        let host_orch = match variant {
-            RuntimeVariant::HostBuildGraph => {
-                if parsed.func_name.is_empty() {
-                    return Err(Error::InvalidCallable(
-                        "host_build_graph needs func_name (the orchestration function)".into(),
-                    ));
-                }
-                let lib = crate::orchestration::temp_so::dlopen_bytes(
-                    &parsed.orch_so,
-                    "orch_so_",
-                    libc::RTLD_NOW | libc::RTLD_LOCAL,
-                    "host_build_graph orchestration",
-                )?;
-                let sym = crate::orchestration::temp_so::lookup(&lib, &parsed.func_name).ok_or_else(|| {
-                    Error::Load(format!(
-                        "host_build_graph orchestration has no symbol '{}' (the callable's func_name)",
-                        parsed.func_name
-                    ))
-                })?;
-                self.host_dlopen_count += 1;
-                // SAFETY: the symbol is the orchestration function named by the
-                // callable; upstream's ABI fixes its type to HbgOrchFn.
-                let func = unsafe { std::mem::transmute::<*mut std::ffi::c_void, HbgOrchFn>(sym) };
-                Some(HostOrch { _lib: lib, func })
-            }
-            _ => None,
-        };
         let orch_key = orch_so_key(&parsed.orch_so);
         let blob = self
             .orch_pool
@@ -183,8 +146,6 @@ impl Registry {
                 orch_bytes,
                 kernel_table: kernel_table(&kernels),
                 kernels,
-                host_orch,
-                device_orch: None,
             },
         );
         Ok(())
@@ -235,6 +196,12 @@ impl Registry {
         if self.aicpu_seen.insert(id) {
             self.aicpu_dlopen_count += 1;
         }
+    }
+
+    /// Records a host-side orchestration dlopen (a runtime backend loaded a
+    /// callable's orchestration on the host).
+    pub fn note_host_load(&mut self) {
+        self.host_dlopen_count += 1;
     }
 
     /// Distinct callable ids first seen by a run since the last finalize.

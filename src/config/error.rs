@@ -1,7 +1,7 @@
 //! Errors of the configuration layer. Every message names the knob, the ring
 //! (where there is one), the offending value and the rule.
 
-use crate::diagnostics::ErrorCode;
+use crate::diagnostics::{CodedError, Error, ErrorCode};
 
 /// A configuration error. Explicit values are never dropped: an invalid one
 /// fails the call that carries it.
@@ -57,6 +57,18 @@ pub enum ConfigError {
         /// Value latched at init.
         latched: String,
     },
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Config(Box::new(e))
+    }
+}
+
+impl CodedError for ConfigError {
+    fn code(&self) -> ErrorCode {
+        ConfigError::code(self)
+    }
 }
 
 impl ConfigError {

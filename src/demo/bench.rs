@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{args_of, bench_callable, exec, register, run_vector, vector_style_callable};
 use crate::abi::ArgDirection::{In, Out};
 use crate::config::RuntimeConfig;
-use crate::device::context::{DeviceContext, ExecParams};
+use crate::context::{DeviceContext, ExecParams};
 use crate::device::region::resident_bytes;
 use crate::diagnostics::Result;
 

@@ -17,7 +17,7 @@ use crate::abi::callable::{parse_chip_callable, ChipCallableBuilder};
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::{ArgDirection, DataType, Tensor};
 use crate::config::{EnvSource, RuntimeConfig, RuntimeVariant, RING_COUNT};
-use crate::device::context::{DeviceContext, ExecParams};
+use crate::context::{DeviceContext, ExecParams};
 use crate::diagnostics::{Error, Result};
 use crate::runtime::trb::stats::ScopePhase;
 use crate::runtime::trb::stats_read::parse_scope_stats;

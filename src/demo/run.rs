@@ -11,7 +11,7 @@ use super::{args_of, assets, check, exec, register, run_vector, scope_stats_summ
 use super::{vector_expected, vector_style_callable};
 use crate::abi::ArgDirection::{In, Out};
 use crate::config::{self, docs, ProcessEnv, RuntimeConfig};
-use crate::device::context::DeviceContext;
+use crate::context::DeviceContext;
 use crate::diagnostics::{Error, Result};
 
 /// How to run the demo.
@@ -164,7 +164,7 @@ fn fanout_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str, trace: bo
 type Example = fn(&DeviceContext, &RuntimeConfig, &str, bool) -> Result<ExampleReport>;
 
 /// `exec` with the task trace (`enable_l2_swimlane`) on when `trace`.
-fn traced(mut exec: crate::device::context::ExecParams, trace: bool) -> crate::device::context::ExecParams {
+fn traced(mut exec: crate::context::ExecParams, trace: bool) -> crate::context::ExecParams {
     exec.enable_l2_swimlane = i32::from(trace);
     exec
 }

@@ -2,7 +2,7 @@
 //!
 //! On upstream's sim platform a device allocation is a plain host `malloc`
 //! tracked in a set, so device pointers are directly usable by the host and
-//! by the simulated cores (abi.md §2.2, §4.2). [`DeviceMemory`] does the
+//! by the simulated cores (upstream's `device_malloc_ctx` / `copy_*_device_ctx`, c68d9bbe6). [`DeviceMemory`] does the
 //! same, but additionally validates every pointer it is handed: freeing an
 //! unknown or already-freed pointer, or copying outside a live allocation, is
 //! reported as [`Error::DeviceMemory`] instead of corrupting the heap.

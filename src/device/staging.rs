@@ -30,7 +30,7 @@ pub struct Staged {
 /// (tensor `i` ↔ `signature[i]`; beyond the signature a tensor is treated as
 /// INOUT, as upstream does). Size = `numel × elem_size` from `buffer.addr`,
 /// which must not exceed `buffer.size` (`args` passed
-/// [`crate::abi::task_args::validate_args`]).
+/// [`crate::abi::validate_args`]).
 pub fn stage(memory: &DeviceMemory, args: &ChipStorageTaskArgs, signature: &[ArgDirection]) -> Result<Staged> {
     let mut staged = Staged { args: Box::new(*args), tensors: Vec::with_capacity(args.tensors().len()) };
     let count = args.tensors().len();

@@ -2,17 +2,26 @@
 //! [`ErrorCode`]; the message names what was wrong and the rule it broke.
 
 use super::codes::ErrorCode;
-use crate::config::ConfigError;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error of a lower-level component that carries its own numbered code
+/// (the configuration layer's `ConfigError`); it converts into
+/// [`Error::Config`] where it is defined, so this bottom layer names no
+/// layer above it.
+pub trait CodedError: std::error::Error + Send + Sync + 'static {
+    /// The numbered code of this error.
+    fn code(&self) -> ErrorCode;
+}
 
 /// Everything that can go wrong in simpler.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A configuration knob was invalid (explicit values are never dropped).
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+    /// Holds a `config::ConfigError` (which converts into this variant).
+    #[error("{0}")]
+    Config(Box<dyn CodedError>),
     /// A required pointer argument was NULL.
     #[error("{what} must not be NULL")]
     NullPointer {

@@ -7,4 +7,4 @@ pub mod last_error;
 pub mod log;
 
 pub use codes::ErrorCode;
-pub use error::{Error, Result};
+pub use error::{CodedError, Error, Result};

@@ -18,7 +18,7 @@ use crate::abi::callable::{parse_chip_callable, parse_chip_callable_ptr};
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::timing::PtoRunTiming;
 use crate::config::RuntimeConfig;
-use crate::device::context::{DeviceContext, ExecParams, RunTiming};
+use crate::context::{DeviceContext, ExecParams, RunTiming};
 use crate::diagnostics::{Error, Result};
 use crate::ffi::config::{config_from_c, pto_runtime_config_t};
 use crate::ffi::handles::{Kind, Registry};
@@ -541,7 +541,7 @@ pub extern "C" fn bind_callable_to_runtime_impl(
             return Err(Error::NullPointer { what: "signature" });
         }
         let sig = signature_arg(signature, sig_count)?;
-        crate::abi::task_args::validate_args(&args, &sig)?;
+        crate::abi::validate_args(&args, &sig)?;
         let cfg = RuntimeConfig::from_legacy_ring_args(
             [ring_task_window, ring_heap, ring_dep_pool],
             [ring_array(ring_task_windows), ring_array(ring_heaps), ring_array(ring_dep_pools)],

@@ -4,7 +4,7 @@
 pub mod sim_context;
 pub mod so;
 
-pub use so::{KernelEntry, KernelSo};
+pub use so::KernelSo;
 
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ use libloading::os::unix::Library;
 use once_cell::sync::OnceCell;
 
 use crate::diagnostics::{log, Error, Result};
-use crate::orchestration::temp_so::{dlopen_bytes, lookup};
+use crate::loader::temp_so::{dlopen_bytes, lookup};
 
 static SIM_CONTEXT_SO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libsimpler_sim_context.so"));
 
@@ -98,7 +98,7 @@ fn load() -> Result<SimContext> {
             None
         } else {
             // SAFETY: these are upstream libcpu_sim_context.so's exports
-            // with the signatures of abi.md §1.3.
+            // (c68d9bbe6), with the signatures it declares.
             unsafe {
                 Some(ForeignContext {
                     set_subblock_id: std::mem::transmute::<*mut c_void, SetU32Fn>(syms[0]),
@@ -168,17 +168,11 @@ pub fn clear_pipe_state(device_id: i32) -> Result<()> {
 }
 
 /// The calling thread's lane as kernels see it through our library.
+#[cfg(test)]
 pub fn subblock_id() -> Result<u32> {
     let ctx = context()?;
     // SAFETY: live for the process; reads TLS only.
     Ok(unsafe { (ctx.get_subblock_id)() })
-}
-
-/// `pto_sim_get_pipe_shared_state(pipe_key, size)` of our library.
-pub fn pipe_shared_state(pipe_key: u64, size: usize) -> Result<*mut c_void> {
-    let ctx = context()?;
-    // SAFETY: live for the process; takes the table lock internally.
-    Ok(unsafe { (ctx.get_pipe_shared_state)(pipe_key, size) })
 }
 
 /// The two function addresses handed to a kernel's `pto_sim_register_hooks`.

@@ -7,7 +7,7 @@ use libloading::os::unix::Library;
 
 use super::sim_context;
 use crate::diagnostics::{Error, Result};
-use crate::orchestration::temp_so::{dlopen_bytes, lookup};
+use crate::loader::temp_so::{dlopen_bytes, lookup};
 
 /// `extern "C" void kernel_entry(int64_t *args)`.
 pub type KernelEntry = unsafe extern "C" fn(args: *mut i64);
@@ -44,7 +44,7 @@ impl KernelSo {
         let entry = lookup(&lib, KERNEL_ENTRY_SYMBOL)
             .ok_or_else(|| Error::Load(format!("{what}: symbol '{KERNEL_ENTRY_SYMBOL}' not found")))?;
         // SAFETY: `kernel_entry` has the documented `void(int64_t*)` C
-        // signature (orch_abi.md §5.1); the library outlives the pointer.
+        // signature (`void kernel_entry(int64_t *args)`, upstream c68d9bbe6); the library outlives the pointer.
         let entry = unsafe { std::mem::transmute::<*mut c_void, KernelEntry>(entry) };
         let register = lookup(&lib, REGISTER_HOOKS_SYMBOL);
         if let Some(register) = register {

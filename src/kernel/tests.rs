@@ -3,8 +3,8 @@
 use super::{sim_context, KernelSo};
 use crate::abi::{DataType, Tensor};
 use crate::diagnostics::Error;
-use crate::orchestration::layout::PTO2DispatchPayload;
-use crate::orchestration::testutil::build_so;
+use crate::runtime::trb::orchestration::layout::PTO2DispatchPayload;
+use crate::runtime::trb::orchestration::testutil::build_so;
 
 fn probe(hooks: bool) -> KernelSo {
     let defines: &[&str] = if hooks { &["WITH_HOOKS"] } else { &[] };

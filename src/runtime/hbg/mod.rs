@@ -16,7 +16,9 @@
 
 pub mod exec;
 pub mod graph;
+pub mod host;
 pub mod ops;
+pub mod progress;
 pub mod watch;
 
 pub use exec::execute;

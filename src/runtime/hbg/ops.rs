@@ -11,7 +11,7 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::graph::Graph;
-use super::watch::Progress;
+use super::progress::Progress;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::CoreType;
 use crate::device::memory::DeviceMemory;
@@ -20,7 +20,7 @@ use crate::diagnostics::{Error, Result};
 /// `int f(OrchestrationRuntime *rt, const ChipStorageTaskArgs &orch_args)`.
 pub type HbgOrchFn = unsafe extern "C" fn(*mut OrchestrationRuntime, *const ChipStorageTaskArgs) -> i32;
 
-/// The ops table, in upstream's order (orch_abi.md §6.2).
+/// The ops table, in upstream's order (`OrchestrationRuntime`, 72 B, c68d9bbe6).
 #[repr(C)]
 pub struct OrchestrationRuntimeOps {
     add_task: unsafe extern "C" fn(*mut OrchestrationRuntime, *mut u64, i32, i32, i32) -> i32,

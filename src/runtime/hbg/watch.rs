@@ -10,36 +10,14 @@
 //! can still touch is freed under it; the caller must leak the device
 //! allocations and the callable's SOs and poison the context.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ops::{call_hbg_entry, run_orchestration, HbgOrchFn, Orchestrated};
+use super::progress::Progress;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::device::memory::DeviceMemory;
 use crate::diagnostics::{Error, Result};
-
-/// Progress of one orchestration call, shared by its thread and the watcher.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Ops-table calls so far.
-    calls: AtomicU64,
-    /// Set when the watcher gave up on the call: every later op fails.
-    abandoned: AtomicBool,
-}
-
-impl Progress {
-    /// Records one ops-table call; false once the call was abandoned (the
-    /// op must then do nothing and fail).
-    pub fn tick(&self) -> bool {
-        self.calls.fetch_add(1, Ordering::AcqRel);
-        !self.abandoned.load(Ordering::Acquire)
-    }
-
-    fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Acquire)
-    }
-}
 
 /// The outcome of [`run_watched`].
 pub enum Watched {
@@ -153,7 +131,7 @@ pub fn run_watched(
         }
         let silent = last_progress.elapsed();
         if silent > budget {
-            shared.progress.abandoned.store(true, Ordering::Release);
+            shared.progress.abandon();
             // Detach the stuck thread: it ends if its call ever returns.
             thread.tx = None;
             let msg = format!(

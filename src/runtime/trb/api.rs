@@ -1,5 +1,5 @@
 //! The Rust-level boundary between the orchestration binary interface
-//! (`crate::orchestration`, which decodes upstream's 720-byte `Arg` and the
+//! (`crate::runtime::trb::orchestration`, which decodes upstream's 720-byte `Arg` and the
 //! ops table) and the TRB orchestrator. Everything here is plain Rust:
 //! no raw layouts cross this line except [`Tensor`].
 

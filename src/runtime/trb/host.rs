@@ -9,19 +9,20 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
+use super::arena::{ArenaCache, ArenaSizingKey, PreparedArena};
 use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 use super::layout::{codes, RingMemory, TrbMemory};
 use super::shared::FatalSource;
-use crate::abi::task_args::ChipStorageTaskArgs;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::orchestration::so::OrchestrationSo;
 use crate::callable::Registry;
-use crate::config::ResolvedRun;
-use crate::device::arena::ArenaSizingKey;
-use crate::device::arena_cache::{ArenaCache, PreparedArena};
-use crate::device::context::{ExecParams, ExecShape};
+use crate::config::RuntimeVariant;
 use crate::device::memory::DeviceMemory;
 use crate::device::staging;
 use crate::diagnostics::{Error, Result};
-use crate::orchestration::so::OrchestrationSo;
+use crate::runtime::{RunRequest, RuntimeBackend};
 
 /// Per-device TRB state: the engine (threads persist across runs, parked
 /// when idle) and the prebuilt arena cache.
@@ -153,26 +154,63 @@ fn write_scope_stats(prefix: &str, report: &RunReport) -> Result<()> {
         .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Runs callable `id` on the TRB engine. Returns the device wall time.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
+/// The tensormap_and_ringbuffer backend of a context: the per-device state
+/// (created at the first run, so a context that never runs a TRB callable
+/// builds no engine or arena) and each callable's orchestration SO, loaded at
+/// its first run (upstream's device-side dlopen) and kept until unregister.
+#[derive(Default)]
+pub struct TrbBackend {
+    device: Option<TrbDevice>,
+    orchs: HashMap<i32, OrchestrationSo>,
+}
+
+impl RuntimeBackend for TrbBackend {
+    fn variant(&self) -> RuntimeVariant {
+        RuntimeVariant::TensormapAndRingbuffer
+    }
+
+    fn prepare(&mut self, _id: i32, _registry: &mut Registry) -> Result<()> {
+        // The orchestration is loaded at the callable's first run.
+        Ok(())
+    }
+
+    fn run(&mut self, req: &RunRequest<'_>, registry: &mut Registry, memory: &Arc<DeviceMemory>) -> Result<u64> {
+        if self.device.is_none() {
+            self.device = Some(TrbDevice::new(req.timeout_ms)?);
+        }
+        let trb = self.device.as_mut().expect("created above");
+        run(trb, &mut self.orchs, registry, memory, req)
+    }
+
+    fn unregister(&mut self, id: i32) {
+        self.orchs.remove(&id);
+    }
+
+    fn poisoned(&self) -> Option<&str> {
+        self.device.as_ref().and_then(|d| d.poisoned())
+    }
+
+    fn arena_builds(&self) -> u64 {
+        self.device.as_ref().map_or(0, |d| d.arena_builds())
+    }
+}
+
+/// Runs callable `req.id` on the TRB engine. Returns the device wall time.
+fn run(
     trb: &mut TrbDevice,
+    orchs: &mut HashMap<i32, OrchestrationSo>,
     registry: &mut Registry,
     memory: &DeviceMemory,
-    id: i32,
-    args: &ChipStorageTaskArgs,
-    exec: &ExecParams,
-    shape: ExecShape,
-    device_id: i32,
-    run_cfg: &ResolvedRun,
+    req: &RunRequest<'_>,
 ) -> Result<u64> {
+    let RunRequest { id, args, device_id, run_cfg, .. } = *req;
     if let Some(p) = trb.poisoned() {
         return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
     }
-    if shape.threads < 2 {
+    if req.threads < 2 {
         return Err(Error::InvalidArgument(format!(
             "aicpu_thread_num = {} leaves no scheduler thread for tensormap_and_ringbuffer: must be in [2, 4] (schedulers + 1 orchestrator)",
-            shape.threads
+            req.threads
         )));
     }
     let windows = run_cfg.windows();
@@ -183,15 +221,13 @@ pub fn run(
     };
     // Load the orchestration SO at the first run of this id (upstream's
     // device-side dlopen), kept until unregister.
-    {
-        let reg = registry.get_mut(id)?;
-        if reg.device_orch.is_none() {
-            reg.device_orch = Some(OrchestrationSo::load(&reg.orch_bytes, id, &reg.func_name, &reg.config_name)?);
-        }
+    let reg = registry.get(id)?;
+    if let std::collections::hash_map::Entry::Vacant(slot) = orchs.entry(id) {
+        slot.insert(OrchestrationSo::load(&reg.orch_bytes, id, &reg.func_name, &reg.config_name)?);
     }
     registry.note_device_load(id);
     let reg = registry.get(id)?;
-    let so = reg.device_orch.as_ref().expect("loaded above");
+    let so = &orchs[&id];
     // Boxed: a thread abandoned in a kernel keeps using it, so it must be
     // leakable.
     let executor = Box::new(KernelExecutor { callable: reg, device_id, missing: AtomicI32::new(-1) });
@@ -206,16 +242,16 @@ pub fn run(
     };
     let mem = memory_of(arena);
     let params = RunParams {
-        block_dim: shape.block_dim,
-        sched_threads: (shape.threads - 1) as usize,
+        block_dim: req.block_dim,
+        sched_threads: (req.threads - 1) as usize,
         ready_queue_shards: run_cfg.shards(),
         orch_to_sched: run_cfg.orch_to_sched(),
         scheduler_timeout_ms: trb.timeout_ms,
         windows: windows.map(|w| w as u32),
         heaps: key.heap_sizes,
         dep_pools: key.dep_pool_capacities,
-        scope_stats: exec.enable_scope_stats != 0,
-        trace: exec.enable_l2_swimlane != 0,
+        scope_stats: req.scope_stats,
+        trace: req.trace,
     };
     if let Err(e) = crate::kernel::sim_context::clear_pipe_state(device_id) {
         staged.release(memory);
@@ -246,19 +282,20 @@ pub fn run(
         Box::leak(orchestrate);
         Box::leak(executor);
         std::mem::forget(staged);
+        std::mem::forget(std::mem::take(orchs));
         std::mem::forget(std::mem::take(registry));
         memory.leak_all();
         return Err(if report.status != 0 { runtime_error(&report) } else { Error::UserCode(report.message.clone()) });
     }
     if let Some(log) = &report.trace {
         // Written for failed runs too: the trace shows how far the run got.
-        if let Err(e) = super::trace::write(&exec.output_prefix, log, device_id) {
+        if let Err(e) = super::trace::write(req.output_prefix, log, device_id) {
             staged.release(memory);
             return Err(e);
         }
     }
-    if exec.enable_scope_stats != 0 {
-        if let Err(e) = write_scope_stats(&exec.output_prefix, &report) {
+    if req.scope_stats {
+        if let Err(e) = write_scope_stats(req.output_prefix, &report) {
             staged.release(memory);
             return Err(e);
         }

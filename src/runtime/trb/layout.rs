@@ -2,7 +2,7 @@
 //! and the raw memory map [`TrbMemory`] every big table of the engine lives
 //! in. All element sizes are fixed: the device arena reserves exactly these.
 
-use crate::abi::tensor::Tensor;
+use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI16, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8};
@@ -409,6 +409,61 @@ fn alloc_zeroed_bytes(size: usize, align: usize) -> (NonNull<u8>, Layout) {
     }
 }
 
+/// One TensorMap entry (128 B, two cache lines), the element of the
+/// arena's TensorMap entry pool (the map itself is in `tensormap`).
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TmEntry {
+    /// Base address of the buffer.
+    pub buffer_addr: u64,
+    /// Next entry in the bucket chain.
+    pub next_in_bucket: u32,
+    /// Bucket index, -1 = free.
+    pub bucket_index: i32,
+    /// Raw id of the producing task.
+    pub producer_task_id: u64,
+    /// View start (elements).
+    pub start_offset: u64,
+    /// Version of the written view.
+    pub version: i32,
+    /// Rank.
+    pub ndims: u32,
+    /// dtype code.
+    pub dtype: u8,
+    /// Manual-dep flag (copied; informational).
+    pub manual_dep: u8,
+    /// Contiguity flag.
+    pub is_contiguous: u8,
+    /// Padding.
+    pub _pad0: u8,
+    /// View shape.
+    pub shapes: [u32; MAX_TENSOR_DIMS],
+    /// Previous entry in the bucket chain.
+    pub prev_in_bucket: u32,
+    /// Next entry of the same task.
+    pub next_in_task: u32,
+    /// Previous entry of the same task.
+    pub prev_in_task: u32,
+    /// Padding.
+    pub _pad1: u32,
+    /// Extent in elements.
+    pub extent_elem_cache: u64,
+    /// View strides.
+    pub strides: [u32; MAX_TENSOR_DIMS],
+    /// Padding.
+    pub _pad2: [u8; 20],
+}
+
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<TmEntry>() == 128);
+    assert!(offset_of!(TmEntry, producer_task_id) == 16);
+    assert!(offset_of!(TmEntry, shapes) == 44);
+    assert!(offset_of!(TmEntry, prev_in_bucket) == 64);
+    assert!(offset_of!(TmEntry, extent_elem_cache) == 80);
+    assert!(offset_of!(TmEntry, strides) == 88);
+};
+
 /// Raw memory of one ring.
 #[derive(Debug, Clone, Copy)]
 pub struct RingMemory {
@@ -454,7 +509,7 @@ pub struct TrbMemory {
     /// 4096 × 8 B.
     pub tm_buckets: *mut u64,
     /// 65536 × 128 B.
-    pub tm_entries: *mut super::tensormap::TmEntry,
+    pub tm_entries: *mut TmEntry,
     /// 65536 × 8 B.
     pub tm_free_list: *mut u64,
     /// AIC, AIV, MIX, DUMMY queues: 65536 × 16 B each (zero-initialised).

@@ -2,9 +2,11 @@
 //! dependency derivation, concurrent orchestration and scheduling.
 
 pub mod api;
+pub mod arena;
 pub mod engine;
 pub mod host;
 pub mod layout;
+pub mod orchestration;
 pub mod orchestrator;
 pub mod pools;
 pub mod queue;

@@ -4,65 +4,11 @@
 //! cleanup, and validity by per-ring watermark (stale entries are skipped).
 //! Orchestrator-private: single-threaded.
 
-use super::layout::{task_id, Region, MAX_RINGS, TENSORMAP_CLEANUP_INTERVAL};
+use super::layout::{task_id, Region, TmEntry, MAX_RINGS, TENSORMAP_CLEANUP_INTERVAL};
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 
 const NIL: u32 = u32::MAX;
 const NIL64: u64 = u64::MAX;
-
-/// One TensorMap entry (128 B, two cache lines).
-#[repr(C, align(64))]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TmEntry {
-    /// Base address of the buffer.
-    pub buffer_addr: u64,
-    /// Next entry in the bucket chain.
-    pub next_in_bucket: u32,
-    /// Bucket index, -1 = free.
-    pub bucket_index: i32,
-    /// Raw id of the producing task.
-    pub producer_task_id: u64,
-    /// View start (elements).
-    pub start_offset: u64,
-    /// Version of the written view.
-    pub version: i32,
-    /// Rank.
-    pub ndims: u32,
-    /// dtype code.
-    pub dtype: u8,
-    /// Manual-dep flag (copied; informational).
-    pub manual_dep: u8,
-    /// Contiguity flag.
-    pub is_contiguous: u8,
-    /// Padding.
-    pub _pad0: u8,
-    /// View shape.
-    pub shapes: [u32; MAX_TENSOR_DIMS],
-    /// Previous entry in the bucket chain.
-    pub prev_in_bucket: u32,
-    /// Next entry of the same task.
-    pub next_in_task: u32,
-    /// Previous entry of the same task.
-    pub prev_in_task: u32,
-    /// Padding.
-    pub _pad1: u32,
-    /// Extent in elements.
-    pub extent_elem_cache: u64,
-    /// View strides.
-    pub strides: [u32; MAX_TENSOR_DIMS],
-    /// Padding.
-    pub _pad2: [u8; 20],
-}
-
-const _: () = {
-    use std::mem::{offset_of, size_of};
-    assert!(size_of::<TmEntry>() == 128);
-    assert!(offset_of!(TmEntry, producer_task_id) == 16);
-    assert!(offset_of!(TmEntry, shapes) == 44);
-    assert!(offset_of!(TmEntry, prev_in_bucket) == 64);
-    assert!(offset_of!(TmEntry, extent_elem_cache) == 80);
-    assert!(offset_of!(TmEntry, strides) == 88);
-};
 
 /// Result of the overlap check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

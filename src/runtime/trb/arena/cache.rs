@@ -2,14 +2,14 @@
 //! sizing key.
 //!
 //! Upstream's sim keeps three pooled, 1024-aligned buffers per device and
-//! regrows them on demand (trb.md §13, abi.md §4.2). Here the three buffers
+//! regrows them on demand (upstream c68d9bbe6, sim platform). Here the three buffers
 //! are lazily committed [`Region`]s built for one [`ArenaSizingKey`]: runs with
 //! the same key reuse them, a different key replaces them, and at most one
 //! set is alive at a time, so memory stays flat across runs.
 
-use super::arena::{ArenaLayout, ArenaSizingKey};
-use super::region::Region;
+use super::layout::{ArenaLayout, ArenaSizingKey};
 use super::shared_memory::SmHeader;
+use crate::device::region::Region;
 use crate::diagnostics::{Error, Result};
 
 /// The three device regions of one layout.
@@ -44,7 +44,7 @@ impl PreparedArena {
     /// the header consists only of atomics and padding, so any bytes are a
     /// valid header; shared references to it may coexist.
     pub fn sm_header(&self) -> &SmHeader {
-        const { assert!(super::region::REGION_BASE_ALIGN >= std::mem::align_of::<SmHeader>()) };
+        const { assert!(crate::device::region::REGION_BASE_ALIGN >= std::mem::align_of::<SmHeader>()) };
         assert!(self.sm.len() >= std::mem::size_of::<SmHeader>());
         // SAFETY: the region is at least one header long (asserted above; the
         // SM layout always includes the 896-byte header) and its base is
@@ -107,7 +107,7 @@ impl ArenaCache {
 mod tests {
     use super::*;
     use crate::device::region::{page_size, resident_bytes};
-    use crate::device::shared_memory::SM_TASK_PAYLOAD_BYTES;
+    use crate::runtime::trb::arena::shared_memory::SM_TASK_PAYLOAD_BYTES;
     use std::sync::atomic::Ordering;
 
     fn small_key(w: u64) -> ArenaSizingKey {
@@ -235,7 +235,7 @@ mod tests {
         let exe = std::env::current_exe().unwrap();
         let out = std::process::Command::new(exe)
             .args([
-                "device::arena_cache::tests::rss_child_default_arena",
+                "runtime::trb::arena::cache::tests::rss_child_default_arena",
                 "--exact",
                 "--ignored",
                 "--nocapture",

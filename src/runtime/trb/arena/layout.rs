@@ -1,5 +1,5 @@
 //! The runtime-arena layout of the tensormap_and_ringbuffer runtime
-//! (trb.md §12, §13).
+//! (upstream's `pto_runtime2.h` and `shared/pto_runtime2_init.cpp`, c68d9bbe6).
 //!
 //! [`ArenaSizingKey`] is the layout-defining input (per-ring task windows,
 //! heaps and dependency-pool capacities); [`ArenaOffsets`] is the computed
@@ -219,7 +219,7 @@ pub struct ArenaLayout {
     pub total_heap: u64,
 }
 
-/// The `DeviceArena` reserve cursor (trb.md §12.2).
+/// The `DeviceArena` reserve cursor (upstream's `DeviceArena::reserve`).
 struct ArenaCursor {
     cursor: u64,
     regions: usize,
@@ -265,7 +265,7 @@ impl ArenaCursor {
 
 impl ArenaLayout {
     /// Validates `key` and computes the arena layout in the exact reserve
-    /// order of trb.md §12.3 (30 regions), the SM layout and the total heap.
+    /// order of upstream's `runtime_reserve_layout` (30 regions), the SM layout and the total heap.
     pub fn compute(key: &ArenaSizingKey) -> Result<ArenaLayout> {
         let total_heap = key.validate()?;
         let w = key.task_window_sizes;

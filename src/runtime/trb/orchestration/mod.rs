@@ -5,7 +5,6 @@
 pub mod layout;
 pub mod ops;
 pub mod so;
-pub(crate) mod temp_so;
 
 pub use ops::{ops_table, RuntimeObject};
 pub use so::OrchestrationSo;

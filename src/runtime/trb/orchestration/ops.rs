@@ -13,7 +13,7 @@
 //! The entries add no `is_fatal` calls of their own: the orchestrator sees
 //! exactly the calls the SO makes, and its `submit_*` / `alloc_tensors` /
 //! `get/set_tensor_data` must themselves return empty/0 once fatal
-//! (`orch_abi.md` §4.1). Malformed arguments (`has_error`, invalid tags,
+//! (the per-submit contract of upstream's `pto_orchestrator.cpp`, c68d9bbe6). Malformed arguments (`has_error`, invalid tags,
 //! bad counts, NULL/misaligned pointers) are reported as fatal code 5 and
 //! yield the empty result without reaching the orchestrator's method.
 
@@ -149,7 +149,7 @@ static OPS: Lazy<PTO2RuntimeOps> = Lazy::new(|| {
     }
 });
 
-/// The process-wide ops table (15 entries, `orch_abi.md` §2.5 order).
+/// The process-wide ops table (the 15 entries of upstream's `PTO2RuntimeOps`, in its order, c68d9bbe6).
 pub fn ops_table() -> &'static PTO2RuntimeOps {
     &OPS
 }

@@ -1,5 +1,5 @@
 //! Shared-memory geometry of the tensormap_and_ringbuffer runtime
-//! (trb.md §11): the 896-byte header and the per-ring descriptor, payload and
+//! (upstream's `pto_shared_memory.h/.cpp`, c68d9bbe6): the 896-byte header and the per-ring descriptor, payload and
 //! slot-state arrays that follow it.
 //!
 //! The layout is byte-exact with upstream's `PTO2SharedMemoryHeader` (LP64),
@@ -101,7 +101,7 @@ pub struct SmLayout {
 }
 
 impl SmLayout {
-    /// Computes the layout for per-ring task windows `windows` (trb.md §11.2).
+    /// Computes the layout for per-ring task windows `windows` (the size formulas of upstream's `pto_shared_memory.cpp`).
     ///
     /// Windows are not validated here beyond arithmetic (W = 0 yields empty
     /// rings); overflow is [`Error::InvalidArgument`].
@@ -249,7 +249,7 @@ const _: () = {
 };
 
 impl SmHeader {
-    /// Initializes the header for a new run (`init_per_ring`, trb.md §11.3).
+    /// Initializes the header for a new run (upstream's `init_per_ring`).
     ///
     /// The header is assumed to sit at the SM base (as it does in the SM
     /// region), so the per-ring array pointers are `self`'s address plus the
@@ -304,7 +304,7 @@ impl SmHeader {
         Ok(())
     }
 
-    /// `validate()` of trb.md §11.3: per ring, the descriptor offset lies
+    /// upstream's shared-memory `validate()`: per ring, the descriptor offset lies
     /// below `total_size`, the descriptor pointer is 64-aligned and both
     /// flow-control counters are non-negative.
     pub fn validate(&self) -> Result<()> {

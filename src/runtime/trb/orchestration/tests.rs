@@ -154,10 +154,15 @@ fn config_arg_count_is_enforced() {
 #[test]
 fn ops_table_entries_work_from_c() {
     let bytes = build_so(&["csrc/tests/ops_table_test.c"], false, &[]);
-    let lib = super::temp_so::dlopen_bytes(&bytes, "simpler_ops_test_", libc::RTLD_NOW | libc::RTLD_LOCAL, "ops test")
-        .unwrap();
+    let lib = crate::loader::temp_so::dlopen_bytes(
+        &bytes,
+        "simpler_ops_test_",
+        libc::RTLD_NOW | libc::RTLD_LOCAL,
+        "ops test",
+    )
+    .unwrap();
     type TestFn = unsafe extern "C" fn(*mut PTO2RuntimeHead, *mut std::ffi::c_char, usize) -> i32;
-    let sym = super::temp_so::lookup(&lib, "simpler_test_ops_table").unwrap();
+    let sym = crate::loader::temp_so::lookup(&lib, "simpler_test_ops_table").unwrap();
     // SAFETY: the test driver exports exactly this signature.
     let test: TestFn = unsafe { std::mem::transmute::<*mut std::ffi::c_void, TestFn>(sym) };
 

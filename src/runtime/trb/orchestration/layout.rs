@@ -1,7 +1,7 @@
 //! `#[repr(C)]` mirrors of the structures an orchestration SO (TRB, upstream
 //! c68d9bbe6 headers, `PTO2_PROFILING=1`) and a sim kernel SO exchange with
 //! the runtime. Every size, alignment and field offset is pinned by a
-//! compile-time assertion; the numbers are those of `orch_abi.md` §2–§5.
+//! compile-time assertion; the numbers are those of upstream c68d9bbe6 (a2a3, LP64).
 
 use std::ffi::{c_char, c_void};
 
@@ -331,7 +331,7 @@ pub type ArgsOnlyFn = unsafe extern "C" fn(rt: *mut PTO2RuntimeHead, args: *cons
 pub type ScopeSetSiteFn = unsafe extern "C" fn(file: *const c_char, line: i32);
 
 /// `PTO2RuntimeOps`: the 15-entry function table (120 B) in the exact
-/// order of `orch_abi.md` §2.5.
+/// order of upstream's `PTO2RuntimeOps` (c68d9bbe6).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PTO2RuntimeOps {

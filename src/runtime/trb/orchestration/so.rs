@@ -12,8 +12,8 @@ use super::layout::{
     CHIP_STORAGE_TENSOR_COUNT_OFFSET,
 };
 use super::ops::RuntimeObject;
-use super::temp_so::{dlopen_bytes, lookup};
 use crate::diagnostics::{log, Error, Result};
+use crate::loader::temp_so::{dlopen_bytes, lookup};
 use crate::runtime::trb::api::OrchestratorApi;
 
 /// Default entry symbol when the callable names none.
@@ -86,7 +86,7 @@ impl OrchestrationSo {
         let bind = lookup(&lib, BIND_SYMBOL)
             .ok_or_else(|| Error::Load(format!("{what}: required symbol '{BIND_SYMBOL}' not found")))?;
         // SAFETY: the symbols are functions of the documented upstream
-        // signatures (orch_abi.md §2.1): references lower to pointers and
+        // signatures (upstream's `pto_orchestration_api.h`, c68d9bbe6): references lower to pointers and
         // the 4-byte config struct is returned in a register, matching the
         // Rust types. The library outlives the pointers (field order).
         let (entry, config, bind) = unsafe {

@@ -1,13 +1,19 @@
 //! A device context: one simulated device as upstream's C API sees it
 //! (`DeviceContextHandle`). It owns the device memory, the callable
 //! registry, the per-device configuration latched at init (the "init
-//! channel": `scheduler_timeout_ms`, the optional runtime override) and the
-//! runtime state of each variant it has run. Each callable runs on its own
-//! variant (inferred from its orchestration binary at prepare), so TRB and
-//! HBG callables can share one context. Per-variant state is created on first
-//! use: the TRB engine and arenas at the first TRB run; an HBG graph is built
-//! by each HBG run and lives for that run only. Contexts are independent:
-//! several can run at the same time on different threads of one process.
+//! channel": `scheduler_timeout_ms`, the optional runtime override) and one
+//! runtime backend ([`RuntimeBackend`]) per variant it has prepared a callable
+//! for. Each callable runs on its own variant (inferred from its
+//! orchestration binary at prepare), so TRB and HBG callables can share one
+//! context. Backends are created at the first prepare of their variant and
+//! create their device-side state at their first run (the TRB engine and
+//! arenas; an HBG graph is built by each HBG run and lives for that run
+//! only). Contexts are independent: several can run at the same time on
+//! different threads of one process.
+
+mod exec;
+
+pub use exec::{ExecParams, ExecShape, RunTiming, MAX_AICPU_THREADS, MAX_BLOCK_DIM};
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -15,87 +21,11 @@ use std::time::Instant;
 
 use crate::abi::callable::ParsedCallable;
 use crate::abi::task_args::ChipStorageTaskArgs;
-use crate::callable::RuntimeOverride;
-use crate::config::{self, EnvSource, ProcessEnv, ResolvedDevice, ResolvedRun, RuntimeConfig, RuntimeVariant};
+use crate::callable::{Registry, RuntimeOverride};
+use crate::config::{self, EnvSource, ProcessEnv, ResolvedDevice, RuntimeConfig, RuntimeVariant};
 use crate::device::memory::DeviceMemory;
 use crate::diagnostics::{log, Error, Result};
-
-/// Upstream's `PLATFORM_MAX_BLOCKDIM` (a2a3): clusters of 1 AIC + 2 AIV.
-pub const MAX_BLOCK_DIM: i32 = 24;
-/// Upstream's `PLATFORM_MAX_AICPU_THREADS` (a2a3).
-pub const MAX_AICPU_THREADS: i32 = 4;
-
-/// Execution knobs of one run (upstream `CallConfig` minus ring sizing).
-#[derive(Debug, Clone, Default)]
-pub struct ExecParams {
-    /// Clusters (0 = the maximum, 24).
-    pub block_dim: i32,
-    /// AICPU threads: schedulers + 1 orchestrator (trb), schedulers (hbg).
-    pub aicpu_thread_num: i32,
-    /// Swimlane level: any non-zero level writes the task trace
-    /// `<output_prefix>/trace/trace.json` on tensormap_and_ringbuffer
-    /// (host_build_graph: ignored with a warning).
-    pub enable_l2_swimlane: i32,
-    /// Tensor dump level (unsupported: ignored with a warning).
-    pub enable_dump_tensor: i32,
-    /// PMU (unsupported: ignored with a warning).
-    pub enable_pmu: i32,
-    /// Dependency graph dump (unsupported: ignored with a warning).
-    pub enable_dep_gen: i32,
-    /// Scope statistics (tensormap_and_ringbuffer; host_build_graph has no
-    /// rings: warned once per context, nothing written).
-    pub enable_scope_stats: i32,
-    /// Directory for diagnostics output.
-    pub output_prefix: String,
-}
-
-/// Validated execution parameters.
-#[derive(Debug, Clone, Copy)]
-pub struct ExecShape {
-    /// Clusters.
-    pub block_dim: u32,
-    /// AICPU threads.
-    pub threads: u32,
-}
-
-impl ExecParams {
-    /// Checks ranges as upstream's sim runner does; returns the effective shape.
-    pub fn shape(&self) -> Result<ExecShape> {
-        let block_dim = if self.block_dim == 0 { MAX_BLOCK_DIM } else { self.block_dim };
-        if !(1..=MAX_BLOCK_DIM).contains(&block_dim) {
-            return Err(Error::InvalidArgument(format!(
-                "block_dim = {} is invalid: must be 0 (auto) or in [1, {MAX_BLOCK_DIM}]",
-                self.block_dim
-            )));
-        }
-        if !(1..=MAX_AICPU_THREADS).contains(&self.aicpu_thread_num) {
-            return Err(Error::InvalidArgument(format!(
-                "aicpu_thread_num = {} is invalid: must be in [1, {MAX_AICPU_THREADS}]",
-                self.aicpu_thread_num
-            )));
-        }
-        let any_diag = [
-            self.enable_l2_swimlane,
-            self.enable_dump_tensor,
-            self.enable_pmu,
-            self.enable_dep_gen,
-            self.enable_scope_stats,
-        ]
-        .iter()
-        .any(|&f| f != 0);
-        crate::abi::call_config::check_diagnostics(any_diag, self.output_prefix.is_empty())?;
-        Ok(ExecShape { block_dim: block_dim as u32, threads: self.aicpu_thread_num as u32 })
-    }
-}
-
-/// Timing of a successful run.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RunTiming {
-    /// Wall time of the whole call.
-    pub host_wall_ns: u64,
-    /// Wall time of the device phase.
-    pub device_wall_ns: u64,
-}
+use crate::runtime::{new_backend, RunRequest, RuntimeBackend};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -107,16 +37,31 @@ enum Phase {
 struct Inner {
     phase: Phase,
     device: Option<ResolvedDevice>,
-    registry: crate::callable::Registry,
-    trb: Option<crate::runtime::trb::host::TrbDevice>,
-    /// Set when a host_build_graph run abandoned a thread stuck in a kernel
-    /// or in the orchestration function.
-    hbg_poisoned: Option<String>,
-    /// The host_build_graph orchestration thread (started at the first run).
-    hbg_orch: crate::runtime::hbg::watch::OrchThread,
+    registry: Registry,
+    /// At most one per variant, created at the first prepare of the variant.
+    backends: Vec<Box<dyn RuntimeBackend>>,
     warned: HashSet<&'static str>,
     aicpu_binary: Vec<u8>,
     aicore_binary: Vec<u8>,
+}
+
+impl Inner {
+    /// Why the context is poisoned (a run abandoned a stuck thread), if it is.
+    fn poisoned(&self) -> Option<&str> {
+        self.backends.iter().find_map(|b| b.poisoned())
+    }
+}
+
+/// The backend of `variant`, created on first use.
+fn backend(backends: &mut Vec<Box<dyn RuntimeBackend>>, variant: RuntimeVariant) -> Result<&mut dyn RuntimeBackend> {
+    let i = match backends.iter().position(|b| b.variant() == variant) {
+        Some(i) => i,
+        None => {
+            backends.push(new_backend(variant)?);
+            backends.len() - 1
+        }
+    };
+    Ok(&mut *backends[i])
 }
 
 /// The locked state. Log messages emitted while it is held reach a log
@@ -163,9 +108,7 @@ impl DeviceContext {
                 phase: Phase::Created,
                 device: None,
                 registry: Default::default(),
-                trb: None,
-                hbg_poisoned: None,
-                hbg_orch: Default::default(),
+                backends: Vec::new(),
                 warned: HashSet::new(),
                 aicpu_binary: Vec::new(),
                 aicore_binary: Vec::new(),
@@ -239,7 +182,7 @@ impl DeviceContext {
     }
 
     fn initialized(inner: &Inner) -> Result<(i32, ResolvedDevice)> {
-        if let Some(p) = inner.trb.as_ref().and_then(|t| t.poisoned()).or(inner.hbg_poisoned.as_deref()) {
+        if let Some(p) = inner.poisoned() {
             return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
         }
         match (inner.phase, inner.device) {
@@ -264,6 +207,12 @@ impl DeviceContext {
             .runtime_override()
             .map(|variant| RuntimeOverride { variant, origin: device.runtime_override_origin() });
         inner.registry.register(id, parsed, over)?;
+        let variant = inner.registry.get(id)?.variant;
+        let Inner { registry, backends, .. } = &mut *inner;
+        if let Err(e) = backend(backends, variant).and_then(|b| b.prepare(id, registry)) {
+            registry.unregister(id)?;
+            return Err(e);
+        }
         if log::enabled(log::Level::Debug) {
             let r = inner.registry.get(id)?;
             log::debug(
@@ -288,6 +237,8 @@ impl DeviceContext {
     pub fn unregister(&self, id: i32) -> Result<()> {
         let mut inner = self.lock();
         Self::initialized(&inner)?;
+        crate::callable::registry::check_id(id)?;
+        inner.backends.iter_mut().for_each(|b| b.unregister(id));
         inner.registry.unregister(id)
     }
 
@@ -321,7 +272,7 @@ impl DeviceContext {
         warnings.iter().for_each(|w| w.emit());
         self.warn_unsupported(&mut inner, exec, variant);
         // The one validation pass of the entry arguments, before any staging or dispatch.
-        crate::abi::task_args::validate_args(args, &inner.registry.get(id)?.signature)?;
+        crate::abi::validate_args(args, &inner.registry.get(id)?.signature)?;
         let debug = log::enabled(log::Level::Debug);
         if debug {
             log::debug(
@@ -335,13 +286,20 @@ impl DeviceContext {
                 ),
             );
         }
-        let device_ns = match variant {
-            RuntimeVariant::HostBuildGraph => self.run_hbg(&mut inner, id, args, shape, device_id),
-            RuntimeVariant::TensormapAndRingbuffer => {
-                self.run_trb(&mut inner, id, args, exec, shape, device_id, &device, &run_cfg)
-            }
-            RuntimeVariant::AicpuBuildGraph => Err(Error::Unsupported("aicpu_build_graph".into())),
+        let req = RunRequest {
+            id,
+            args,
+            device_id,
+            block_dim: shape.block_dim,
+            threads: shape.threads,
+            timeout_ms: device.timeout_ms(),
+            run_cfg: &run_cfg,
+            trace: exec.enable_l2_swimlane != 0,
+            scope_stats: exec.enable_scope_stats != 0,
+            output_prefix: &exec.output_prefix,
         };
+        let Inner { registry, backends, .. } = &mut *inner;
+        let device_ns = backend(backends, variant).and_then(|b| b.run(&req, registry, &self.memory));
         let device_ns = device_ns.inspect_err(|e| {
             if debug {
                 log::debug("device", &format!("run of callable {id} failed after {:?}: {e}", t0.elapsed()));
@@ -398,114 +356,10 @@ impl DeviceContext {
         }
     }
 
-    fn run_hbg(
-        &self,
-        inner: &mut Inner,
-        id: i32,
-        args: &ChipStorageTaskArgs,
-        shape: ExecShape,
-        device_id: i32,
-    ) -> Result<u64> {
-        let reg = inner.registry.get(id)?;
-        let host =
-            reg.host_orch.as_ref().ok_or_else(|| Error::State(format!("callable {id} has no host orchestration")))?;
-        crate::kernel::sim_context::clear_pipe_state(device_id)?;
-        let timeout_ms =
-            inner.device.map_or(crate::runtime::trb::layout::DEFAULT_SCHEDULER_TIMEOUT_MS, |d| d.timeout_ms());
-        let (mut orch, result) = match crate::runtime::hbg::run_watched(
-            &mut inner.hbg_orch,
-            host.func,
-            args,
-            self.memory.clone(),
-            timeout_ms,
-        ) {
-            crate::runtime::hbg::Watched::Done(orch, result) => (orch, result),
-            crate::runtime::hbg::Watched::Abandoned(e) => {
-                // The stuck orchestration thread may still use the device
-                // memory it allocated and the orchestration SO: leak them
-                // and poison the context (its builder and graph are its own).
-                self.memory.leak_all();
-                inner.hbg_poisoned = Some(e.to_string());
-                std::mem::forget(std::mem::take(&mut inner.registry));
-                return Err(e);
-            }
-        };
-        let t_dev = Instant::now();
-        let mut abandoned = false;
-        let result = result.and_then(|()| {
-            let kernel = |fid: i32| reg.kernel_entry(fid);
-            let bind: crate::runtime::hbg::exec::Binder = std::sync::Arc::new(move |core| {
-                let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, device_id);
-            });
-            let out = crate::runtime::hbg::execute(
-                &mut orch.graph,
-                shape.threads as usize,
-                shape.block_dim,
-                &kernel,
-                bind,
-                timeout_ms,
-            );
-            abandoned = out.abandoned;
-            out.result
-        });
-        if abandoned {
-            // A thread stuck in a kernel may still use the run's device
-            // memory and the kernel SOs: leak them (the caller poisons the
-            // context).
-            std::mem::forget(orch);
-            self.memory.leak_all();
-            let e = result.err().unwrap_or_else(|| Error::State("a host_build_graph thread was abandoned".into()));
-            inner.hbg_poisoned = Some(e.to_string());
-            std::mem::forget(std::mem::take(&mut inner.registry));
-            return Err(e);
-        }
-        let device_ns = t_dev.elapsed().as_nanos() as u64;
-        // Copy back only after a fully successful run; always release device memory.
-        let mut result = result;
-        if result.is_ok() {
-            for p in &orch.pairs {
-                // SAFETY: the host pointer and size were recorded by the
-                // orchestration for exactly this copy-back (upstream contract);
-                // the device range is checked by copy_from_device.
-                if let Err(e) = unsafe { self.memory.copy_from_device(p.host, p.dev, p.size) } {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        let mut freed: HashSet<usize> = HashSet::new();
-        for p in orch.pairs.iter().map(|p| p.dev).chain(orch.allocations.iter().copied()) {
-            if freed.insert(p as usize) {
-                let _ = self.memory.free(p);
-            }
-        }
-        result.map(|()| device_ns)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run_trb(
-        &self,
-        inner: &mut Inner,
-        id: i32,
-        args: &ChipStorageTaskArgs,
-        exec: &ExecParams,
-        shape: ExecShape,
-        device_id: i32,
-        device: &ResolvedDevice,
-        run_cfg: &ResolvedRun,
-    ) -> Result<u64> {
-        if inner.trb.is_none() {
-            inner.trb = Some(crate::runtime::trb::host::TrbDevice::new(device.timeout_ms())?);
-        }
-        let Inner { registry, trb, .. } = inner;
-        let trb = trb.as_mut().expect("created above");
-        crate::runtime::trb::host::run(trb, registry, &self.memory, id, args, exec, shape, device_id, run_cfg)
-    }
-
     /// How many times a tensormap_and_ringbuffer arena was built for this
     /// context (a run with an unchanged sizing key reuses the previous one).
     pub fn arena_builds(&self) -> u64 {
-        self.lock().trb.as_ref().map_or(0, |t| t.arena_builds())
+        self.lock().backends.iter().map(|b| b.arena_builds()).sum()
     }
 
     /// Releases every resource (idempotent). Later calls other than
@@ -514,10 +368,9 @@ impl DeviceContext {
         let mut inner = self.lock();
         // A poisoned context (a run abandoned a thread stuck in user code)
         // leaks its device memory: the stuck thread may still write to it.
-        let poisoned = inner.trb.as_ref().is_some_and(|t| t.poisoned().is_some()) || inner.hbg_poisoned.is_some();
+        let poisoned = inner.poisoned().is_some();
         inner.registry.clear();
-        inner.trb = None;
-        inner.hbg_orch = Default::default();
+        inner.backends.clear();
         inner.device = None;
         inner.phase = Phase::Finalized;
         self.memory.close_finalized();
