@@ -155,6 +155,33 @@ impl RuntimeVariant {
     }
 }
 
+/// aicpu_build_graph's build mode (knob `build_mode`, encoded 0 / 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BuildMode {
+    /// The schedulers wait until the builder is done (build, then schedule).
+    Sequential = 0,
+    /// The schedulers run while the builder builds, seeing published tasks only.
+    Concurrent = 1,
+}
+
+/// Names of the build modes, in their numeric order (0, 1).
+pub const BUILD_MODE_NAMES: &[&str] = &["sequential", "concurrent"];
+
+impl BuildMode {
+    /// The mode's name (`sequential`, `concurrent`).
+    pub fn name(self) -> &'static str {
+        BUILD_MODE_NAMES[self as usize]
+    }
+    /// Decodes the encoding (0, 1).
+    pub fn from_code(v: u64) -> Option<BuildMode> {
+        match v {
+            0 => Some(BuildMode::Sequential),
+            1 => Some(BuildMode::Concurrent),
+            _ => None,
+        }
+    }
+}
+
 /// The declaration of one knob.
 #[derive(Debug, Clone, Copy)]
 pub struct KnobSpec {

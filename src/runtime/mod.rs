@@ -1,5 +1,6 @@
 //! Runtime variants executed on the simulated device.
 
+pub mod abg;
 pub mod hbg;
 pub mod trb;
 
