@@ -333,7 +333,10 @@ impl KnobSpec {
             Shape::Bool => "bool".to_string(),
             Shape::Choice(names) => format!("one of {}", names.join(" | ")),
             Shape::Mode(names) => {
-                format!("mode: {}", names.iter().enumerate().map(|(i, n)| format!("{i}/{n}")).collect::<Vec<_>>().join(" | "))
+                format!(
+                    "mode: {}",
+                    names.iter().enumerate().map(|(i, n)| format!("{i}/{n}")).collect::<Vec<_>>().join(" | ")
+                )
             }
         }
     }

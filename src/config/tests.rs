@@ -417,7 +417,9 @@ fn build_mode_env_reads_as_upstream_and_explicit_values_are_strict() {
     }
     // Explicit values: a name or its index, anything else is an error; explicit beats the environment.
     let mut cfg = RuntimeConfig::new();
-    for (text, mode) in [("sequential", BuildMode::Sequential), ("1", BuildMode::Concurrent), ("0", BuildMode::Sequential)] {
+    for (text, mode) in
+        [("sequential", BuildMode::Sequential), ("1", BuildMode::Concurrent), ("0", BuildMode::Sequential)]
+    {
         cfg.set_str("build_mode", text).unwrap();
         assert_eq!(cfg.build_mode, Some(mode), "{text}");
     }

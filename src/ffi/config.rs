@@ -8,8 +8,8 @@ use std::mem::{offset_of, size_of};
 use once_cell::sync::Lazy;
 
 use crate::config::{
-    self, BuildMode, ConfigError, ProcessEnv, Resolved, ResolvedConfig, RingValue, RuntimeConfig, RuntimeVariant, Shape,
-    Source, KNOBS,
+    self, BuildMode, ConfigError, ProcessEnv, Resolved, ResolvedConfig, RingValue, RuntimeConfig, RuntimeVariant,
+    Shape, Source, KNOBS,
 };
 use crate::diagnostics::{last_error, Error, ErrorCode, Result};
 use crate::ffi::{guard_code, guard_lookup, guard_lookup_code};

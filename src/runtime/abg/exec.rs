@@ -160,7 +160,8 @@ fn scheduler(st: &State, cores: &[CoreIdentity], mode: BuildMode, bind: &Binder)
         if mode == BuildMode::Concurrent || sh.g.build_done {
             if let Some(id) = sh.g.pop(owns) {
                 let node = &sh.g.nodes[id as usize];
-                let (mut args, entry, ty, func_id) = (node.task.args, node.entry, node.task.core_type, node.task.func_id);
+                let (mut args, entry, ty, func_id) =
+                    (node.task.args, node.entry, node.task.core_type, node.task.func_id);
                 drop(sh);
                 let mine: Vec<&CoreIdentity> = cores.iter().filter(|c| c.core_type == ty).collect();
                 bind(*mine[next[ty as usize] % mine.len()]);
@@ -176,7 +177,10 @@ fn scheduler(st: &State, cores: &[CoreIdentity], mode: BuildMode, bind: &Binder)
                     Ok(()) => sh.g.complete(id),
                     Err(e) => {
                         sh.g.running -= 1;
-                        sh.fail(Error::UserCode(format!("aicpu_build_graph task {id} (func_id {func_id}): {e}")), &st.cv);
+                        sh.fail(
+                            Error::UserCode(format!("aicpu_build_graph task {id} (func_id {func_id}): {e}")),
+                            &st.cv,
+                        );
                     }
                 }
                 st.cv.notify_all();
@@ -248,8 +252,10 @@ pub fn run(r: AbgRun<'_>) -> AbgOutcome {
     };
     {
         let (st, plugin, rt) = (state.clone(), r.plugin.clone(), RuntimeBox(rt));
-        let spawned =
-            std::thread::Builder::new().name("abg-builder".into()).stack_size(8 << 20).spawn(move || builder(st, plugin, rt));
+        let spawned = std::thread::Builder::new()
+            .name("abg-builder".into())
+            .stack_size(8 << 20)
+            .spawn(move || builder(st, plugin, rt));
         if let Err(e) = spawned {
             spawn_failed(&state, "builder", e);
             state.lock().builder_exited = true;
@@ -257,7 +263,8 @@ pub fn run(r: AbgRun<'_>) -> AbgOutcome {
     }
     for cores in owned {
         let (st, bind, mode) = (state.clone(), r.bind.clone(), r.build_mode);
-        let spawned = std::thread::Builder::new().name("abg-sched".into()).spawn(move || scheduler(&st, &cores, mode, &bind));
+        let spawned =
+            std::thread::Builder::new().name("abg-sched".into()).spawn(move || scheduler(&st, &cores, mode, &bind));
         if let Err(e) = spawned {
             spawn_failed(&state, "scheduler", e);
             state.lock().sched_exited += 1;
@@ -268,7 +275,11 @@ pub fn run(r: AbgRun<'_>) -> AbgOutcome {
         // The abandoned thread may still read the staged arguments and use
         // the plugin's allocations: leave them to the caller's leak.
         std::mem::forget(staged);
-        let e = state.lock().failed.take().unwrap_or_else(|| Error::State("an aicpu_build_graph thread was abandoned".into()));
+        let e = state
+            .lock()
+            .failed
+            .take()
+            .unwrap_or_else(|| Error::State("an aicpu_build_graph thread was abandoned".into()));
         return AbgOutcome { result: Err(e), abandoned: true };
     }
     let result = {

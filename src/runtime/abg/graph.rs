@@ -75,9 +75,8 @@ impl Graph {
             let Some(f) = slot else {
                 return Err(format!("add_task: func_id {func_id} is out of range [0, {MAX_FUNC_ID})"));
             };
-            self.kernels[f].ok_or_else(|| {
-                format!("add_task: func_id {func_id} has no kernel (kernel_addrs[{func_id}] is 0)")
-            })?
+            self.kernels[f]
+                .ok_or_else(|| format!("add_task: func_id {func_id} has no kernel (kernel_addrs[{func_id}] is 0)"))?
         } else {
             self.kernels.iter().flatten().copied().find(|&k| k as usize as u64 == addr).ok_or_else(|| {
                 format!("add_task: function_bin_addr {addr:#x} is not a kernel of the callable (use 0 or a kernel_addrs entry)")
@@ -106,7 +105,9 @@ impl Graph {
             ));
         }
         if self.nodes[f].task.fanout.len() >= MAX_FANOUT {
-            return Err(format!("add_successor_conditional({from}, {to}): task {from} already has {MAX_FANOUT} successors"));
+            return Err(format!(
+                "add_successor_conditional({from}, {to}): task {from} already has {MAX_FANOUT} successors"
+            ));
         }
         self.nodes[f].task.fanout.push(t as u32);
         if !self.nodes[f].completed {
@@ -142,10 +143,7 @@ impl Graph {
     /// Pops a ready task of a core type `owns` marks, skipping (and dropping)
     /// entries that are unpublished, dispatched, completed or not ready.
     pub(crate) fn pop(&mut self, owns: [bool; 2]) -> Option<u32> {
-        for ty in 0..2 {
-            if !owns[ty] {
-                continue;
-            }
+        for (ty, _) in owns.iter().enumerate().filter(|(_, &own)| own) {
             while let Some(id) = self.ready[ty].pop_front() {
                 if self.poppable(id) {
                     self.nodes[id as usize].dispatched = true;

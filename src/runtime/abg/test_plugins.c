@@ -22,6 +22,7 @@ int unpublished(Runtime *rt);
 int unpublished_pred(Runtime *rt);
 int stuck(Runtime *rt);
 int throw_task(Runtime *rt);
+int slow_task(Runtime *rt);
 
 static void sleep_us(long us) {
     struct timespec ts;
@@ -143,5 +144,11 @@ int throw_task(Runtime *rt) {
     rt->aicpu_build_api.add_successor_conditional(rt, a, b);
     rt->aicpu_build_api.publish_task(rt, a);
     rt->aicpu_build_api.publish_task(rt, b);
+    return 0;
+}
+
+/* One task whose kernel sleeps 8 s. */
+int slow_task(Runtime *rt) {
+    rt->aicpu_build_api.publish_task(rt, log_task(rt, 0, 8000000));
     return 0;
 }

@@ -99,6 +99,27 @@ fn vector_example_in_both_build_modes() {
     }
 }
 
+#[test]
+fn runs_with_different_build_modes_at_the_same_time() {
+    let handles: Vec<_> = [BuildMode::Sequential, BuildMode::Concurrent]
+        .into_iter()
+        .map(|mode| {
+            std::thread::spawn(move || {
+                let (s, p) = vector_setup();
+                for _ in 0..5 {
+                    let (out, f) = run_vector(&s, &p, mode, 3);
+                    out.result.unwrap();
+                    assert!(f.iter().all(|&v| v == 42.0), "{mode:?}");
+                }
+                assert_eq!(s.memory.live_allocations(), 0);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
 fn case_setup() -> Setup {
     let (sos, table) =
         kernels(&[("src/runtime/abg/test_kernels.c", false), ("src/runtime/abg/test_kernel_throw.cpp", true)]);
@@ -191,6 +212,19 @@ fn a_stuck_builder_is_stopped_by_the_watchdog() {
 }
 
 #[test]
+fn a_kernel_without_progress_is_stopped_by_the_watchdog() {
+    let s = case_setup();
+    let t0 = Instant::now();
+    let (out, _) = run_case(&s, "slow_task", BuildMode::Concurrent, 200);
+    let e = out.result.unwrap_err();
+    assert!(matches!(e, Error::Runtime { code: 100, .. }), "{e}");
+    assert!(out.abandoned && e.to_string().contains("1 kernel(s) running"), "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(7), "stopped before the kernel returns: {:?}", t0.elapsed());
+    // The abandoned scheduler still runs the kernel: its SO stays loaded.
+    std::mem::forget(s);
+}
+
+#[test]
 fn thread_and_core_rules() {
     let (s, p) = vector_setup();
     let (out, _) = run_vector(&s, &p, BuildMode::Concurrent, 1);
@@ -205,8 +239,8 @@ fn thread_and_core_rules() {
 
 #[test]
 fn header_constants_match() {
-    let h = std::fs::read_to_string(crate::orchestration::testutil::repo_path("include/pto_aicpu_build_graph.h"))
-        .unwrap();
+    let h =
+        std::fs::read_to_string(crate::orchestration::testutil::repo_path("include/pto_aicpu_build_graph.h")).unwrap();
     let def = |name: &str| -> usize {
         let line = h.lines().find(|l| l.starts_with(&format!("#define {name} "))).unwrap();
         line.split_whitespace().nth(2).unwrap().parse().unwrap()
