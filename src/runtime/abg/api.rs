@@ -140,15 +140,18 @@ fn rt_state(rt: *mut AbgRuntime) -> *const State {
     unsafe { (*rt).state.cast::<State>() }
 }
 
-/// Applies one graph operation; its error fails the run.
-fn graph_op<T>(s: &State, fail: T, op: impl FnOnce(&mut super::graph::Graph) -> Result<T, String>) -> T {
+/// Applies one graph operation; its error fails the run. `wakes`: the
+/// operation can make a task ready (schedulers popping during the build are woken).
+fn graph_op<T>(s: &State, fail: T, wakes: bool, op: impl FnOnce(&mut super::graph::Graph) -> Result<T, String>) -> T {
     let mut sh = s.lock();
     if sh.failed.is_some() {
         return fail;
     }
     match op(&mut sh.g) {
         Ok(v) => {
-            s.cv.notify_all();
+            if wakes && s.wake_on_build {
+                s.cv.notify_all();
+            }
             v
         }
         Err(msg) => {
@@ -167,7 +170,7 @@ unsafe extern "C" fn api_add_task(
     function_bin_addr: u64,
 ) -> i32 {
     with_state(rt_state(rt), -1, |s| {
-        graph_op(s, -1, |g| {
+        graph_op(s, -1, false, |g| {
             let n = usize::try_from(num_args).map_err(|_| format!("add_task: num_args {num_args} is negative"))?;
             let core = match core_type {
                 0 => CoreType::Aic,
@@ -192,11 +195,11 @@ unsafe extern "C" fn api_add_task(
 }
 
 unsafe extern "C" fn api_add_successor(rt: *mut AbgRuntime, from: i32, to: i32) {
-    with_state(rt_state(rt), (), |s| graph_op(s, (), |g| g.add_successor(from, to)))
+    with_state(rt_state(rt), (), |s| graph_op(s, (), false, |g| g.add_successor(from, to)))
 }
 
 unsafe extern "C" fn api_publish_task(rt: *mut AbgRuntime, id: i32) {
-    with_state(rt_state(rt), (), |s| graph_op(s, (), |g| g.publish(id)))
+    with_state(rt_state(rt), (), |s| graph_op(s, (), true, |g| g.publish(id)))
 }
 
 unsafe extern "C" fn api_device_malloc(size: usize) -> *mut c_void {

@@ -226,7 +226,8 @@ pub fn run(r: AbgRun<'_>) -> AbgOutcome {
     for (slot, k) in kernels.iter_mut().zip(r.kernels) {
         *slot = *k;
     }
-    let state = Arc::new(State::new(Graph::new(kernels), r.memory.clone()));
+    let wake = r.build_mode == BuildMode::Concurrent;
+    let state = Arc::new(State::new(Graph::new(kernels), r.memory.clone(), wake));
     let mut rt = Box::new(AbgRuntime {
         aicpu_build_api: API,
         build_mode: r.build_mode as i32,

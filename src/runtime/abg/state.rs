@@ -35,10 +35,13 @@ pub(crate) struct State {
     pub calls: AtomicU64,
     /// The watchdog gave up on the builder: every later API call fails.
     pub abandoned: AtomicBool,
+    /// Whether schedulers pop while the builder builds (concurrent mode):
+    /// only then does a graph change need to wake them.
+    pub wake_on_build: bool,
 }
 
 impl State {
-    pub(crate) fn new(g: Graph, memory: Arc<DeviceMemory>) -> State {
+    pub(crate) fn new(g: Graph, memory: Arc<DeviceMemory>, wake_on_build: bool) -> State {
         State {
             shared: Mutex::new(Shared { g, failed: None, sched_exited: 0, builder_exited: false }),
             cv: Condvar::new(),
@@ -46,6 +49,7 @@ impl State {
             allocations: Mutex::new(Vec::new()),
             calls: AtomicU64::new(0),
             abandoned: AtomicBool::new(false),
+            wake_on_build,
         }
     }
 

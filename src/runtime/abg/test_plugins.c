@@ -1,7 +1,7 @@
 /* Builder plugins of the aicpu_build_graph tests, one entry per case.
  * Tensor 0 (orch_args[0]) is a uint64_t log of LOG_CAP slots that the log
  * kernel (func 0: {log, id, sleep_us}) appends to: log[0] = count, then ids.
- * func 1 is a kernel that throws. */
+ * func 1 is a kernel that throws, func 2 one that does nothing. */
 #define _POSIX_C_SOURCE 200809L
 #include <time.h>
 
@@ -23,6 +23,7 @@ int unpublished_pred(Runtime *rt);
 int stuck(Runtime *rt);
 int throw_task(Runtime *rt);
 int slow_task(Runtime *rt);
+int independent(Runtime *rt);
 
 static void sleep_us(long us) {
     struct timespec ts;
@@ -150,5 +151,16 @@ int throw_task(Runtime *rt) {
 /* One task whose kernel sleeps 8 s. */
 int slow_task(Runtime *rt) {
     rt->aicpu_build_api.publish_task(rt, log_task(rt, 0, 8000000));
+    return 0;
+}
+
+/* 20000 independent tasks of the no-op kernel (func 2), each published at once. */
+int independent(Runtime *rt) {
+    int i;
+    for (i = 0; i < 20000; ++i) {
+        int t = rt->aicpu_build_api.add_task(rt, NULL, 0, 2, (i % 3) ? ABG_CORE_AIV : ABG_CORE_AIC, 0);
+        if (t < 0) return 1;
+        rt->aicpu_build_api.publish_task(rt, t);
+    }
     return 0;
 }
