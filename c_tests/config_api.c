@@ -54,6 +54,14 @@ int main(void) {
     CHECK(contains(pto_last_error_message(), "ring_task_window"), "unknown-knob message lists knobs");
     CHECK(pto_runtime_config_set(&cfg, "orch_to_sched", "true") == PTO_OK && cfg.orch_to_sched == 1, "bool");
     CHECK(pto_runtime_config_set(&cfg, "runtime", "host_build_graph") == PTO_OK && cfg.runtime == PTO_RUNTIME_HOST_BUILD_GRAPH, "runtime");
+    CHECK(cfg.build_mode == PTO_BUILD_MODE_UNSET, "build_mode unset marker");
+    CHECK(pto_runtime_config_set(&cfg, "build_mode", "sequential") == PTO_OK && cfg.build_mode == PTO_BUILD_MODE_SEQUENTIAL, "build_mode");
+    CHECK(pto_runtime_config_set(&cfg, "build_mode", "2") == PTO_ERR_INVALID_VALUE && cfg.build_mode == PTO_BUILD_MODE_SEQUENTIAL,
+          "build_mode 2 is refused explicitly");
+    cfg.build_mode = 5;
+    CHECK(pto_runtime_config_validate(&cfg) == PTO_ERR_INVALID_VALUE && contains(pto_last_error_message(), "build_mode"),
+          "a direct build_mode write is checked: %s", pto_last_error_message());
+    cfg.build_mode = PTO_BUILD_MODE_SEQUENTIAL;
     CHECK(pto_runtime_config_validate(&cfg) == PTO_OK, "valid config validates");
 
     /* Direct field writes are validated too, naming the ring. */
@@ -79,13 +87,14 @@ int main(void) {
     CHECK(res.ready_queue_shards.value == 3 && res.ready_queue_shards.source == PTO_SOURCE_DEFAULT, "default");
     CHECK(res.orch_to_sched.value == 1 && res.runtime.value == PTO_RUNTIME_HOST_BUILD_GRAPH, "bool and runtime");
     CHECK(res.scheduler_timeout_ms.value == 10000, "timeout default");
+    CHECK(res.build_mode.value == PTO_BUILD_MODE_SEQUENTIAL && res.build_mode.source == PTO_SOURCE_EXPLICIT, "build_mode resolved");
     unsetenv("PTO2_RING_DEP_POOL");
     unsetenv("PTO2_RING_HEAP");
     CHECK(pto_runtime_config_set(&cfg, "ring_heap", "unset") == PTO_OK && cfg.ring_heap == 0, "unset keyword");
 
     /* The schema is readable from C. */
     n = pto_runtime_config_knob_count();
-    CHECK(n == 7, "7 knobs, got %zu", n);
+    CHECK(n == 8, "8 knobs, got %zu", n);
     for (i = 0; i < n; i++) {
         CHECK(pto_runtime_config_describe(i, &info) == PTO_OK, "describe %zu", i);
         CHECK(info.name && info.env && info.rule && info.doc && info.default_value && info.tier, "strings %zu", i);

@@ -80,6 +80,14 @@ extern "C" int simpler_call_hbg_entry(int (*fn)(void *, const void *), void *rt,
     return guarded(err, errlen, [&] { *rc = fn(rt, args); });
 }
 
+// aicpu_build_graph: the builder plugin `int f(Runtime *rt)` runs on the
+// run's builder thread. Calls fn(rt), storing its return value in *rc. Same
+// return convention as simpler_call_hbg_entry.
+extern "C" int simpler_call_abg_entry(int (*fn)(void *), void *rt, int *rc, char *err, std::size_t errlen) noexcept {
+    copy_message(err, errlen, "");
+    return guarded(err, errlen, [&] { *rc = fn(rt); });
+}
+
 // Kernels: `void kernel_entry(int64_t *args)` runs on a scheduler thread (one
 // call per subtask). Calls entry(args). Returns 0 on a normal return, 1 if a
 // std::exception escaped (what() copied to err), 2 for any other exception.

@@ -66,6 +66,21 @@
 #define PTO_RUNTIME_AICPU_BUILD_GRAPH 3
 
 /**
+ * Value of `build_mode` meaning "unset".
+ */
+#define PTO_BUILD_MODE_UNSET -1
+
+/**
+ * `build_mode` = sequential (the schedulers wait until the builder is done).
+ */
+#define PTO_BUILD_MODE_SEQUENTIAL 0
+
+/**
+ * `build_mode` = concurrent (build and schedule overlap).
+ */
+#define PTO_BUILD_MODE_CONCURRENT 1
+
+/**
  * Number of scope-depth rings.
  */
 #define PTO_RING_COUNT 4
@@ -320,6 +335,10 @@ typedef struct pto_runtime_config_t {
    * runtime (env SIMPLER_RUNTIME, per device, an optional override): one of tensormap_and_ringbuffer, host_build_graph, aicpu_build_graph, stored as PTO_RUNTIME_* (1, 2, 3); default inferred per callable (from its orchestration binary); PTO_RUNTIME_UNSET (0) = unset. A set value that contradicts a callable's binary fails prepare_callable.
    */
   int32_t runtime;
+  /**
+   * build_mode (env PTO_AICPU_BUILD_GRAPH_BUILD_MODE, aicpu_build_graph): 0 or sequential, 1 or concurrent; in the environment also any other integer (non-zero: concurrent), stored as PTO_BUILD_MODE_SEQUENTIAL (0: the schedulers wait until the builder is done) or PTO_BUILD_MODE_CONCURRENT (1: they run while it builds); default concurrent; PTO_BUILD_MODE_UNSET (-1) = unset.
+   */
+  int32_t build_mode;
 } pto_runtime_config_t;
 
 /**
@@ -376,6 +395,10 @@ typedef struct pto_resolved_config_t {
    * Runtime variant override (PTO_RUNTIME_*; PTO_RUNTIME_UNSET = none, inferred per callable).
    */
   struct pto_resolved_value_t runtime;
+  /**
+   * aicpu_build_graph build mode (PTO_BUILD_MODE_*).
+   */
+  struct pto_resolved_value_t build_mode;
 } pto_resolved_config_t;
 
 /**

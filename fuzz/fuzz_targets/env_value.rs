@@ -69,6 +69,19 @@ pub fn run(data: &[u8]) {
                 Err(e) => panic!("{}={text:?} used although it does not parse: {e}", spec.env),
             },
             Shape::Bool => vec![(u64::from(legacy_env_bool(text)), Source::Env); RING_COUNT],
+            Shape::Mode(names) => {
+                // A mode name, else an integer: zero reads as 0, any other value as 1.
+                let t = text.trim_matches([' ', '\t']);
+                let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+                let v = match names.iter().position(|n| *n == t) {
+                    Some(i) => i as u64,
+                    None if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                        u64::from(digits.bytes().any(|b| b != b'0'))
+                    }
+                    None => panic!("{}={text:?} used although it is neither a mode name nor an integer", spec.env),
+                };
+                vec![(v, Source::Env); RING_COUNT]
+            }
             Shape::Choice(_) => match RuntimeVariant::from_name(text.trim()) {
                 Some(v) => vec![(v as u64, Source::Env); RING_COUNT],
                 None => panic!("{}={text:?} used although it names no variant", spec.env),

@@ -32,6 +32,7 @@ class PtoRuntimeConfig(ctypes.Structure):
         ("scheduler_timeout_ms", c_uint64),
         ("orch_to_sched", c_int32),
         ("runtime", c_int32),
+        ("build_mode", c_int32),
     ]
 
 
@@ -53,6 +54,7 @@ class PtoResolvedConfig(ctypes.Structure):
         ("orch_to_sched", PtoResolvedValue),
         ("scheduler_timeout_ms", PtoResolvedValue),
         ("runtime", PtoResolvedValue),
+        ("build_mode", PtoResolvedValue),
     ]
 
 

@@ -27,6 +27,9 @@ SOURCES = {0: "default", 1: "env", 2: "env_per_ring", 3: "explicit", 4: "explici
 #: PTO_RUNTIME_* values of the ``runtime`` knob.
 RUNTIMES = {1: "tensormap_and_ringbuffer", 2: "host_build_graph", 3: "aicpu_build_graph"}
 
+#: PTO_BUILD_MODE_* values of the ``build_mode`` knob (aicpu_build_graph).
+BUILD_MODES = {0: "sequential", 1: "concurrent"}
+
 RING_KNOBS = ("ring_task_window", "ring_heap", "ring_dep_pool")
 SCALAR_KNOBS = ("ready_queue_shards", "scheduler_timeout_ms")
 
@@ -48,6 +51,8 @@ def _text(knob: str, value: object) -> str:
     spelling is decided here; the library checks the value."""
     if knob == "orch_to_sched" and isinstance(value, bool):
         return "true" if value else "false"
+    if knob == "build_mode" and isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return str(value)  # not an integer to the library: rejected with its message
     if knob in RING_KNOBS and isinstance(value, (list, tuple)):
@@ -61,7 +66,8 @@ def _text(knob: str, value: object) -> str:
 class Resolved:
     """One effective value and where it came from (``default``, ``env``, ``env_per_ring``,
     ``explicit`` or ``explicit_per_ring``). ``runtime`` is ``None`` when no override is set
-    (each callable runs on the variant its orchestration binary implements)."""
+    (each callable runs on the variant its orchestration binary implements); ``build_mode`` is
+    ``"sequential"`` or ``"concurrent"``."""
 
     value: Union[int, bool, str, None]
     source: str
@@ -108,7 +114,7 @@ def describe() -> List[KnobInfo]:
 
 #: Knob names in schema order (the keywords and attributes of :class:`RuntimeConfig`).
 KNOBS = ("ring_task_window", "ring_heap", "ring_dep_pool", "ready_queue_shards", "orch_to_sched",
-         "scheduler_timeout_ms", "runtime")
+         "build_mode", "scheduler_timeout_ms", "runtime")
 
 #: Upstream's plural per-ring names (``RuntimeEnv.ring_*s``, ``pto_runtime_config_t.ring_*s``), accepted as
 #: aliases of the knob names.
@@ -167,6 +173,8 @@ def _read(c: PtoRuntimeConfig, knob: str) -> _Value:
         return None if c.orch_to_sched < 0 else bool(c.orch_to_sched)
     if knob == "runtime":
         return RUNTIMES.get(int(c.runtime)) if c.runtime else None
+    if knob == "build_mode":
+        return BUILD_MODES.get(int(c.build_mode)) if c.build_mode >= 0 else None
     return int(getattr(c, knob)) or None
 
 
@@ -179,6 +187,8 @@ class RuntimeConfig:
     ``ring_dep_pools`` (upstream's plural names) are aliases. Every value is validated by the library,
     on construction and on assignment (``cfg.ring_heap = 4096``); an invalid value raises
     ``ValueError`` (``SimplerConfigError``) with the library's message and leaves the object unchanged.
+    ``build_mode`` (aicpu_build_graph) takes ``"sequential"``/``0`` or ``"concurrent"``/``1`` and reads
+    back as the name.
     Unknown attributes raise ``AttributeError``. Equal configurations compare and hash equal;
     ``repr`` is a constructor call.
     """
@@ -194,6 +204,7 @@ class RuntimeConfig:
         orch_to_sched: Optional[bool] = None,
         scheduler_timeout_ms: Optional[int] = None,
         runtime: Optional[str] = None,
+        build_mode: Union[None, int, str] = None,
         *,
         ring_task_windows: Optional[RingValue] = None,
         ring_heaps: Optional[RingValue] = None,
@@ -207,6 +218,7 @@ class RuntimeConfig:
             "orch_to_sched": orch_to_sched,
             "scheduler_timeout_ms": scheduler_timeout_ms,
             "runtime": runtime,
+            "build_mode": build_mode,
         }
         for alias, value in (("ring_task_windows", ring_task_windows), ("ring_heaps", ring_heaps),
                              ("ring_dep_pools", ring_dep_pools)):
@@ -300,6 +312,8 @@ class RuntimeConfig:
             value: Union[int, bool, str, None] = int(v.value)
             if kind == "bool":
                 value = bool(v.value)
+            elif kind == "build_mode":
+                value = BUILD_MODES.get(int(v.value), str(v.value))
             elif kind == "runtime":
                 # 0 = no override: each callable's orchestration binary decides its variant.
                 value = None if int(v.value) == 0 else RUNTIMES.get(int(v.value), str(v.value))
@@ -310,6 +324,7 @@ class RuntimeConfig:
             out[knob] = [one(getattr(res, knob + "s")[r]) for r in range(RING_COUNT)]
         out["ready_queue_shards"] = one(res.ready_queue_shards)
         out["orch_to_sched"] = one(res.orch_to_sched, "bool")
+        out["build_mode"] = one(res.build_mode, "build_mode")
         out["scheduler_timeout_ms"] = one(res.scheduler_timeout_ms)
         out["runtime"] = one(res.runtime, "runtime")
         return out

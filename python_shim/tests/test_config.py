@@ -31,7 +31,7 @@ def test_int_broadcasts_and_list_sets_per_ring():
     assert list(c.ring_task_windows) == [64, 128, 256, 512]
     assert c.ring_task_window == 0
     assert c.ring_heap == 1 << 20
-    assert c.struct_size == 152
+    assert c.struct_size == 160
 
 
 def test_list_zero_entry_falls_through_to_scalar_env(monkeypatch):
@@ -100,7 +100,7 @@ def test_describe_is_the_library_schema():
     assert len(knobs) == lib.pto_runtime_config_knob_count()
     by_name = {k.name: k for k in knobs}
     for name in ("ring_task_window", "ring_heap", "ring_dep_pool", "ready_queue_shards", "orch_to_sched",
-                 "scheduler_timeout_ms", "runtime"):
+                 "build_mode", "scheduler_timeout_ms", "runtime"):
         assert name in by_name, name
         assert by_name[name].rule and by_name[name].doc and by_name[name].env
     assert by_name["ring_heap"].env == "PTO2_RING_HEAP" and by_name["ring_heap"].per_ring
@@ -121,3 +121,21 @@ def test_to_c_is_a_copy():
     c = cfg.to_c()
     c.ring_heap = 1
     assert cfg.to_c().ring_heap == 4096
+
+
+def test_build_mode_knob(monkeypatch):
+    monkeypatch.delenv("PTO_AICPU_BUILD_GRAPH_BUILD_MODE", raising=False)
+    assert RuntimeConfig().resolve()["build_mode"] == pysimpler.Resolved("concurrent", "default")
+    cfg = RuntimeConfig(build_mode="sequential")
+    assert cfg.build_mode == "sequential" and cfg.to_c().build_mode == 0
+    assert cfg.resolve()["build_mode"] == pysimpler.Resolved("sequential", "explicit")
+    cfg.build_mode = 1
+    assert cfg.build_mode == "concurrent"
+    del cfg.build_mode
+    assert cfg.build_mode is None and cfg.to_c().build_mode == -1
+    with pytest.raises(ValueError, match="build_mode"):
+        RuntimeConfig(build_mode=2)
+    monkeypatch.setenv("PTO_AICPU_BUILD_GRAPH_BUILD_MODE", "sequential")
+    assert RuntimeConfig().resolve()["build_mode"] == pysimpler.Resolved("sequential", "env")
+    monkeypatch.setenv("PTO_AICPU_BUILD_GRAPH_BUILD_MODE", "7")
+    assert RuntimeConfig().resolve()["build_mode"] == pysimpler.Resolved("concurrent", "env")

@@ -76,7 +76,6 @@ pub const DOCUMENTED_VARIABLES: &[(&str, &str)] = &[
     ("SIMPLER_BUILD_TARGET", "build.rs: target triple of the build (cargo also sets it when running tests)"),
     ("SIMPLER_PMU_EVENT_TYPE", "upstream: PMU event type (no effect: the simulated device has no PMU)"),
     ("SIMPLER_DEVICE_PROFILING", "upstream (later versions): device-phase markers (no effect)"),
-    ("PTO_AICPU_BUILD_GRAPH_BUILD_MODE", "upstream aicpu_build_graph build mode (no effect: runtime not available)"),
     ("PTO2_SERIAL_ORCH_SCHED", "upstream (later versions): serial orchestrator/scheduler start (no effect)"),
     ("PTO2_OP_EXECUTE_TIMEOUT_US", "upstream onboard operation timeout (no effect on the simulated device)"),
     ("PTO2_STREAM_SYNC_TIMEOUT_MS", "upstream onboard stream-sync timeout (no effect on the simulated device)"),

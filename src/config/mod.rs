@@ -15,7 +15,7 @@ pub use model::{RingValue, RuntimeConfig, RuntimeConfigBuilder};
 pub use resolve::{
     resolve, resolve_device, resolve_run, EnvWarning, Resolved, ResolvedConfig, ResolvedDevice, ResolvedRun, Source,
 };
-pub use schema::{Knob, KnobSpec, RuntimeVariant, Shape, Tier, KNOBS, RING_COUNT};
+pub use schema::{BuildMode, Knob, KnobSpec, RuntimeVariant, Shape, Tier, KNOBS, RING_COUNT};
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 
 use super::error::ConfigError;
 use super::parse::{self, SyntaxError};
-use super::schema::{self, Knob, KnobSpec, RuntimeVariant, Shape, RING_COUNT};
+use super::schema::{self, BuildMode, Knob, KnobSpec, RuntimeVariant, Shape, RING_COUNT};
 
 /// An explicit per-ring knob: a scalar broadcast to all rings and/or
 /// individual ring values. A per-ring value beats the scalar.
@@ -60,6 +60,8 @@ pub struct RuntimeConfig {
     pub ready_queue_shards: Option<u64>,
     /// `orch_to_sched`.
     pub orch_to_sched: Option<bool>,
+    /// `build_mode` (aicpu_build_graph).
+    pub build_mode: Option<BuildMode>,
     /// `scheduler_timeout_ms` ([1, 2^31-1]; per device).
     pub scheduler_timeout_ms: Option<u64>,
     /// `runtime` variant (per device).
@@ -101,6 +103,7 @@ impl RuntimeConfig {
         match knob {
             Knob::ReadyQueueShards => self.ready_queue_shards,
             Knob::OrchToSched => self.orch_to_sched.map(u64::from),
+            Knob::BuildMode => self.build_mode.map(|m| m as u64),
             Knob::SchedulerTimeoutMs => self.scheduler_timeout_ms,
             Knob::Runtime => self.runtime.map(|r| r as u64),
             _ => None,
@@ -128,7 +131,7 @@ impl RuntimeConfig {
                         check(spec, None, v)?;
                     }
                 }
-                Shape::Bool | Shape::Choice(_) => {}
+                Shape::Bool | Shape::Choice(_) | Shape::Mode(_) => {}
             }
         }
         // The windows of the four rings share one task-id space: their sum
@@ -218,6 +221,22 @@ impl RuntimeConfig {
                     })?)
                 };
             }
+            Shape::Mode(names) => {
+                self.build_mode = if unset {
+                    None
+                } else {
+                    let t = parse::trim_blanks(text);
+                    let code = names.iter().position(|n| *n == t).or_else(|| t.parse::<usize>().ok());
+                    Some(code.and_then(|c| BuildMode::from_code(c as u64)).ok_or_else(|| {
+                        ConfigError::InvalidValue {
+                            knob: spec.name,
+                            ring: None,
+                            value: text.to_string(),
+                            rule: "0 or sequential, 1 or concurrent".into(),
+                        }
+                    })?)
+                };
+            }
             Shape::Choice(_) => {
                 self.runtime = if unset {
                     None
@@ -244,6 +263,7 @@ impl RuntimeConfig {
             ring_dep_pool: self.ring_dep_pool.overlay(&other.ring_dep_pool),
             ready_queue_shards: other.ready_queue_shards.or(self.ready_queue_shards),
             orch_to_sched: other.orch_to_sched.or(self.orch_to_sched),
+            build_mode: other.build_mode.or(self.build_mode),
             scheduler_timeout_ms: other.scheduler_timeout_ms.or(self.scheduler_timeout_ms),
             runtime: other.runtime.or(self.runtime),
         }
@@ -270,6 +290,7 @@ pub(crate) fn syntax_hint(spec: &KnobSpec) -> String {
         Shape::Scalar => "one unsigned decimal integer".into(),
         Shape::Bool => "a boolean".into(),
         Shape::Choice(names) => format!("one of {}", names.join(", ")),
+        Shape::Mode(names) => format!("a mode name ({}) or its index", names.join(", ")),
     }
 }
 
@@ -337,6 +358,11 @@ impl RuntimeConfigBuilder {
     /// Sets `orch_to_sched`.
     pub fn orch_to_sched(mut self, v: bool) -> Self {
         self.cfg.orch_to_sched = Some(v);
+        self
+    }
+    /// Sets `build_mode` (aicpu_build_graph).
+    pub fn build_mode(mut self, v: BuildMode) -> Self {
+        self.cfg.build_mode = Some(v);
         self
     }
     /// Sets `scheduler_timeout_ms`.

@@ -11,7 +11,7 @@ use super::env::EnvSource;
 use super::error::ConfigError;
 use super::model::{syntax_hint, RuntimeConfig};
 use super::parse;
-use super::schema::{self, Knob, KnobSpec, RuntimeVariant, Shape, RING_COUNT};
+use super::schema::{self, BuildMode, Knob, KnobSpec, RuntimeVariant, Shape, RING_COUNT};
 
 /// Where an effective value came from.
 #[repr(i32)]
@@ -102,6 +102,8 @@ pub struct ResolvedRun {
     pub ready_queue_shards: Resolved,
     /// Orchestrator joins scheduling.
     pub orch_to_sched: Resolved,
+    /// aicpu_build_graph build mode (0 sequential, 1 concurrent).
+    pub build_mode: Resolved,
 }
 
 impl ResolvedRun {
@@ -124,6 +126,10 @@ impl ResolvedRun {
     /// Whether the orchestrator joins scheduling.
     pub fn orch_to_sched(&self) -> bool {
         self.orch_to_sched.value != 0
+    }
+    /// The aicpu_build_graph build mode.
+    pub fn build_mode(&self) -> BuildMode {
+        BuildMode::from_code(self.build_mode.value).unwrap_or(BuildMode::Concurrent)
     }
 }
 
@@ -174,6 +180,7 @@ impl ResolvedConfig {
             Knob::RingDepPool => self.run.ring_dep_pool[r],
             Knob::ReadyQueueShards => self.run.ready_queue_shards,
             Knob::OrchToSched => self.run.orch_to_sched,
+            Knob::BuildMode => self.run.build_mode,
             Knob::SchedulerTimeoutMs => self.device.scheduler_timeout_ms,
             Knob::Runtime => self.device.runtime,
         }
@@ -224,11 +231,29 @@ fn read_env_noting(
             }
             Ok(Some(vec![u64::from(parse::legacy_env_bool(&text))]))
         }
+        Shape::Mode(names) => match parse_env_mode(names, &text) {
+            Some(v) => Ok(Some(vec![v])),
+            None => Err(warn(format!("{} must be {}", spec.env, spec.rule_text()))),
+        },
         Shape::Choice(_) => match RuntimeVariant::from_name(parse::trim_blanks(&text)) {
             Some(v) => Ok(Some(vec![v as u64])),
             None => Err(warn(format!("{} must be {}", spec.env, spec.rule_text()))),
         },
     }
+}
+
+/// Upstream's reading of a mode variable: a mode name or `0`/`1`, and any
+/// other integer (optional sign, decimal digits) counts as 1 unless it is zero.
+fn parse_env_mode(names: &[&str], text: &str) -> Option<u64> {
+    let t = parse::trim_blanks(text);
+    if let Some(i) = names.iter().position(|n| *n == t) {
+        return Some(i as u64);
+    }
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(u64::from(digits.bytes().any(|b| b != b'0')))
 }
 
 fn resolve_ring(
@@ -286,6 +311,7 @@ pub fn resolve_run(cfg: &RuntimeConfig, env: &dyn EnvSource) -> Result<(Resolved
         ring_dep_pool: resolve_ring(schema::spec(Knob::RingDepPool), cfg, env, &mut w),
         ready_queue_shards: resolve_scalar(schema::spec(Knob::ReadyQueueShards), cfg, env, &mut w),
         orch_to_sched: resolve_scalar(schema::spec(Knob::OrchToSched), cfg, env, &mut w),
+        build_mode: resolve_scalar(schema::spec(Knob::BuildMode), cfg, env, &mut w),
     };
     super::model::check_window_sum(&run.windows(), "resolved")?;
     Ok((run, w))
@@ -365,6 +391,7 @@ pub fn run_summary(r: &ResolvedRun) -> String {
         ring_text(schema::spec(Knob::RingDepPool), &r.ring_dep_pool),
         scalar(Knob::ReadyQueueShards, r.ready_queue_shards),
         scalar(Knob::OrchToSched, r.orch_to_sched),
+        scalar(Knob::BuildMode, r.build_mode),
     ]
     .join(", ")
 }

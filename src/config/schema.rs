@@ -20,6 +20,8 @@ pub enum Knob {
     ReadyQueueShards,
     /// Orchestrator thread joins scheduling after orchestration.
     OrchToSched,
+    /// aicpu_build_graph: sequential or concurrent build and schedule.
+    BuildMode,
     /// Scheduler no-progress watchdog.
     SchedulerTimeoutMs,
     /// Runtime variant override of a device context (unset: inferred per callable).
@@ -37,6 +39,9 @@ pub enum Shape {
     Bool,
     /// One of a fixed set of names.
     Choice(&'static [&'static str]),
+    /// A named mode, encoded as its index: explicit values are a name or
+    /// its index; the environment also takes any integer (non-zero: 1).
+    Mode(&'static [&'static str]),
 }
 
 /// When a knob is read.
@@ -155,6 +160,33 @@ impl RuntimeVariant {
     }
 }
 
+/// aicpu_build_graph's build mode (knob `build_mode`, encoded 0 / 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BuildMode {
+    /// The schedulers wait until the builder is done (build, then schedule).
+    Sequential = 0,
+    /// The schedulers run while the builder builds, seeing published tasks only.
+    Concurrent = 1,
+}
+
+/// Names of the build modes, in their numeric order (0, 1).
+pub const BUILD_MODE_NAMES: &[&str] = &["sequential", "concurrent"];
+
+impl BuildMode {
+    /// The mode's name (`sequential`, `concurrent`).
+    pub fn name(self) -> &'static str {
+        BUILD_MODE_NAMES[self as usize]
+    }
+    /// Decodes the encoding (0, 1).
+    pub fn from_code(v: u64) -> Option<BuildMode> {
+        match v {
+            0 => Some(BuildMode::Sequential),
+            1 => Some(BuildMode::Concurrent),
+            _ => None,
+        }
+    }
+}
+
 /// The declaration of one knob.
 #[derive(Debug, Clone, Copy)]
 pub struct KnobSpec {
@@ -238,6 +270,17 @@ pub const KNOBS: &[KnobSpec] = &[
         doc: "When true, the orchestrator thread becomes a scheduler once orchestration is done.",
     },
     KnobSpec {
+        knob: Knob::BuildMode,
+        name: "build_mode",
+        env: "PTO_AICPU_BUILD_GRAPH_BUILD_MODE",
+        shape: Shape::Mode(BUILD_MODE_NAMES),
+        rule: Rule::Choice,
+        default: BuildMode::Concurrent as u64,
+        tier: Tier::PerRun,
+        unit: "",
+        doc: "aicpu_build_graph: sequential (0) = the schedulers wait until the builder is done; concurrent (1) = they run while it builds, seeing published tasks only.",
+    },
+    KnobSpec {
         knob: Knob::SchedulerTimeoutMs,
         name: "scheduler_timeout_ms",
         env: "PTO2_SCHEDULER_TIMEOUT_MS",
@@ -289,6 +332,12 @@ impl KnobSpec {
             Shape::Scalar => "scalar".to_string(),
             Shape::Bool => "bool".to_string(),
             Shape::Choice(names) => format!("one of {}", names.join(" | ")),
+            Shape::Mode(names) => {
+                format!(
+                    "mode: {}",
+                    names.iter().enumerate().map(|(i, n)| format!("{i}/{n}")).collect::<Vec<_>>().join(" | ")
+                )
+            }
         }
     }
 
@@ -296,6 +345,11 @@ impl KnobSpec {
     pub fn rule_text(&self) -> String {
         match self.shape {
             Shape::Choice(names) => format!("one of {}", names.join(", ")),
+            Shape::Mode(names) => format!(
+                "{}; in the environment also any other integer (non-zero: {})",
+                names.iter().enumerate().map(|(i, n)| format!("{i} or {n}")).collect::<Vec<_>>().join(", "),
+                names.last().copied().unwrap_or_default()
+            ),
             _ => self.rule.to_string(),
         }
     }
@@ -314,6 +368,7 @@ impl KnobSpec {
 pub fn render_value(spec: &KnobSpec, v: u64) -> String {
     match spec.shape {
         Shape::Bool => (v != 0).to_string(),
+        Shape::Mode(names) => names.get(v as usize).map_or_else(|| format!("<invalid {v}>"), |n| n.to_string()),
         Shape::Choice(_) if v == RUNTIME_INFERRED => RUNTIME_INFERRED_TEXT.to_string(),
         Shape::Choice(_) => {
             RuntimeVariant::from_code(v).map_or_else(|| format!("<invalid {v}>"), |r| r.name().to_string())

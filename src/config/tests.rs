@@ -283,6 +283,7 @@ fn schema_is_complete_and_consistent() {
         "ring_dep_pool",
         "ready_queue_shards",
         "orch_to_sched",
+        "build_mode",
         "scheduler_timeout_ms",
         "runtime",
     ] {
@@ -387,4 +388,52 @@ fn run_summary_names_values_and_sources() {
     );
     assert!(s.contains("orch_to_sched=true (env)"), "{s}");
     assert!(s.contains("ready_queue_shards=3 (default)"), "{s}");
+}
+
+#[test]
+fn build_mode_env_reads_as_upstream_and_explicit_values_are_strict() {
+    const B: &str = "PTO_AICPU_BUILD_GRAPH_BUILD_MODE";
+    let (r, w) = run(&RuntimeConfig::new(), &[]);
+    assert_eq!((r.build_mode(), r.build_mode.source, w.len()), (BuildMode::Concurrent, Source::Default, 0));
+    for (text, mode) in [
+        ("0", BuildMode::Sequential),
+        ("sequential", BuildMode::Sequential),
+        ("00", BuildMode::Sequential),
+        ("1", BuildMode::Concurrent),
+        ("concurrent", BuildMode::Concurrent),
+        ("2", BuildMode::Concurrent),
+        ("-3", BuildMode::Concurrent),
+        (" 7 ", BuildMode::Concurrent),
+    ] {
+        let (r, w) = run(&RuntimeConfig::new(), &[(B, text)]);
+        assert_eq!((r.build_mode(), r.build_mode.source), (mode, Source::Env), "{text:?}");
+        assert!(w.is_empty(), "{text:?}: {w:?}");
+    }
+    for bad in ["fast", "", "1x", "Sequential", "-"] {
+        let (r, w) = run(&RuntimeConfig::new(), &[(B, bad)]);
+        assert_eq!((r.build_mode(), r.build_mode.source), (BuildMode::Concurrent, Source::Default), "{bad:?}");
+        assert_eq!(w.len(), 1, "{bad:?}: exactly one warning");
+        assert!(w[0].to_string().contains(B) && w[0].ignored, "{}", w[0]);
+    }
+    // Explicit values: a name or its index, anything else is an error; explicit beats the environment.
+    let mut cfg = RuntimeConfig::new();
+    for (text, mode) in
+        [("sequential", BuildMode::Sequential), ("1", BuildMode::Concurrent), ("0", BuildMode::Sequential)]
+    {
+        cfg.set_str("build_mode", text).unwrap();
+        assert_eq!(cfg.build_mode, Some(mode), "{text}");
+    }
+    for bad in ["2", "fast", "-1", ""] {
+        let e = cfg.set_str("build_mode", bad).unwrap_err();
+        assert!(e.to_string().contains("build_mode"), "{e}");
+        assert_eq!(cfg.build_mode, Some(BuildMode::Sequential), "a refused set changes nothing");
+    }
+    let (r, _) = run(&cfg, &[(B, "1")]);
+    assert_eq!((r.build_mode(), r.build_mode.source), (BuildMode::Sequential, Source::Explicit));
+    cfg.set_str("build_mode", "unset").unwrap();
+    assert_eq!(cfg.build_mode, None);
+    let b = RuntimeConfig::builder().build_mode(BuildMode::Sequential).build().unwrap();
+    assert_eq!(b.scalar(Knob::BuildMode), Some(0));
+    assert_eq!(render_value(spec(Knob::BuildMode), 0), "sequential");
+    assert!(resolve::run_summary(&run(&b, &[]).0).contains("build_mode=sequential (explicit)"));
 }

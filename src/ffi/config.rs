@@ -8,8 +8,8 @@ use std::mem::{offset_of, size_of};
 use once_cell::sync::Lazy;
 
 use crate::config::{
-    self, ConfigError, ProcessEnv, Resolved, ResolvedConfig, RingValue, RuntimeConfig, RuntimeVariant, Shape, Source,
-    KNOBS,
+    self, BuildMode, ConfigError, ProcessEnv, Resolved, ResolvedConfig, RingValue, RuntimeConfig, RuntimeVariant,
+    Shape, Source, KNOBS,
 };
 use crate::diagnostics::{last_error, Error, ErrorCode, Result};
 use crate::ffi::{guard_code, guard_lookup, guard_lookup_code};
@@ -25,6 +25,12 @@ pub const PTO_RUNTIME_TENSORMAP_AND_RINGBUFFER: i32 = 1;
 pub const PTO_RUNTIME_HOST_BUILD_GRAPH: i32 = 2;
 /// `runtime` = aicpu_build_graph.
 pub const PTO_RUNTIME_AICPU_BUILD_GRAPH: i32 = 3;
+/// Value of `build_mode` meaning "unset".
+pub const PTO_BUILD_MODE_UNSET: i32 = -1;
+/// `build_mode` = sequential (the schedulers wait until the builder is done).
+pub const PTO_BUILD_MODE_SEQUENTIAL: i32 = 0;
+/// `build_mode` = concurrent (build and schedule overlap).
+pub const PTO_BUILD_MODE_CONCURRENT: i32 = 1;
 /// Number of scope-depth rings.
 pub const PTO_RING_COUNT: usize = 4;
 
@@ -58,10 +64,13 @@ pub struct pto_runtime_config_t {
     pub orch_to_sched: i32,
     /// runtime (env SIMPLER_RUNTIME, per device, an optional override): one of tensormap_and_ringbuffer, host_build_graph, aicpu_build_graph, stored as PTO_RUNTIME_* (1, 2, 3); default inferred per callable (from its orchestration binary); PTO_RUNTIME_UNSET (0) = unset. A set value that contradicts a callable's binary fails prepare_callable.
     pub runtime: i32,
+    /// build_mode (env PTO_AICPU_BUILD_GRAPH_BUILD_MODE, aicpu_build_graph): 0 or sequential, 1 or concurrent; in the environment also any other integer (non-zero: concurrent), stored as PTO_BUILD_MODE_SEQUENTIAL (0: the schedulers wait until the builder is done) or PTO_BUILD_MODE_CONCURRENT (1: they run while it builds); default concurrent; PTO_BUILD_MODE_UNSET (-1) = unset.
+    pub build_mode: i32,
 }
 
 const _: () = {
-    assert!(size_of::<pto_runtime_config_t>() == 152);
+    assert!(size_of::<pto_runtime_config_t>() == 160);
+    assert!(offset_of!(pto_runtime_config_t, build_mode) == 152);
     assert!(offset_of!(pto_runtime_config_t, ring_task_window) == 8);
     assert!(offset_of!(pto_runtime_config_t, ring_task_windows) == 32);
     assert!(offset_of!(pto_runtime_config_t, ring_heaps) == 64);
@@ -120,9 +129,11 @@ pub struct pto_resolved_config_t {
     pub scheduler_timeout_ms: pto_resolved_value_t,
     /// Runtime variant override (PTO_RUNTIME_*; PTO_RUNTIME_UNSET = none, inferred per callable).
     pub runtime: pto_resolved_value_t,
+    /// aicpu_build_graph build mode (PTO_BUILD_MODE_*).
+    pub build_mode: pto_resolved_value_t,
 }
 
-const _: () = assert!(size_of::<pto_resolved_config_t>() == 8 + 16 * 16);
+const _: () = assert!(size_of::<pto_resolved_config_t>() == 8 + 17 * 16);
 
 /// Schema entry of one knob, as read by `pto_runtime_config_describe`.
 /// All strings are static and NUL-terminated.
@@ -209,6 +220,15 @@ pub fn config_from_c(c: &pto_runtime_config_t) -> Result<RuntimeConfig> {
             rule: "a PTO_RUNTIME_* constant (1..3) or PTO_RUNTIME_UNSET (0)".into(),
         })?),
     };
+    let build_mode = match c.build_mode {
+        PTO_BUILD_MODE_UNSET => None,
+        v => Some(BuildMode::from_code(v as u64).filter(|_| v >= 0).ok_or_else(|| ConfigError::InvalidValue {
+            knob: "build_mode",
+            ring: None,
+            value: v.to_string(),
+            rule: "PTO_BUILD_MODE_SEQUENTIAL (0), PTO_BUILD_MODE_CONCURRENT (1) or PTO_BUILD_MODE_UNSET (-1)".into(),
+        })?),
+    };
     let nz = |v: u64| (v != 0).then_some(v);
     Ok(RuntimeConfig {
         ring_task_window: RingValue::from_raw(c.ring_task_window, c.ring_task_windows),
@@ -216,6 +236,7 @@ pub fn config_from_c(c: &pto_runtime_config_t) -> Result<RuntimeConfig> {
         ring_dep_pool: RingValue::from_raw(c.ring_dep_pool, c.ring_dep_pools),
         ready_queue_shards: nz(c.ready_queue_shards),
         orch_to_sched,
+        build_mode,
         scheduler_timeout_ms: nz(c.scheduler_timeout_ms),
         runtime,
     })
@@ -236,6 +257,7 @@ pub fn config_to_c(cfg: &RuntimeConfig, out: &mut pto_runtime_config_t) {
     out.scheduler_timeout_ms = cfg.scheduler_timeout_ms.unwrap_or(0);
     out.orch_to_sched = cfg.orch_to_sched.map_or(PTO_BOOL_UNSET, i32::from);
     out.runtime = cfg.runtime.map_or(PTO_RUNTIME_UNSET, |r| r as i32);
+    out.build_mode = cfg.build_mode.map_or(PTO_BUILD_MODE_UNSET, |m| m as i32);
 }
 
 fn unset_c_config() -> pto_runtime_config_t {
@@ -251,6 +273,7 @@ fn unset_c_config() -> pto_runtime_config_t {
         scheduler_timeout_ms: 0,
         orch_to_sched: PTO_BOOL_UNSET,
         runtime: PTO_RUNTIME_UNSET,
+        build_mode: PTO_BUILD_MODE_UNSET,
     };
     config_to_c(&RuntimeConfig::new(), &mut c);
     c
@@ -269,6 +292,7 @@ pub fn resolved_into_c(r: &ResolvedConfig, out: &mut pto_resolved_config_t) {
     out.orch_to_sched = resolved_to_c(r.run.orch_to_sched);
     out.scheduler_timeout_ms = resolved_to_c(r.device.scheduler_timeout_ms);
     out.runtime = resolved_to_c(r.device.runtime);
+    out.build_mode = resolved_to_c(r.run.build_mode);
 }
 
 const _: () = {

@@ -2,6 +2,7 @@
 //! self-contained folder (host glue, orchestration ABI, device-side state)
 //! implementing [`RuntimeBackend`], the interface the device context drives.
 
+pub mod abg;
 pub mod hbg;
 pub mod trb;
 pub(crate) mod wait;
