@@ -5,6 +5,7 @@
 pub mod abg;
 pub mod hbg;
 pub mod trb;
+pub mod trace;
 pub(crate) mod wait;
 
 use std::sync::Arc;
