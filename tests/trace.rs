@@ -257,19 +257,13 @@ fn hbg_trace_has_lanes_tasks_build_and_dependency_order() {
         let svg = dir.join("hbg.svg");
         let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_simpler"));
         let args = [std::ffi::OsStr::new("trace"), dir.as_os_str(), "--svg".as_ref(), svg.as_os_str()];
-        let out = common::run_program(
-            &exe,
-            &args,
-            &[],
-            std::time::Duration::from_secs(60),
-            "trace_hbg_svg",
-        );
+        let out = common::run_program(&exe, &args, &[], std::time::Duration::from_secs(60), "trace_hbg_svg");
         assert!(out.success, "simpler trace failed: {}\n{}", out.status, out.stderr);
         assert!(out.stdout.contains("host_build_graph") && out.stdout.contains("4 task executions"), "{}", out.stdout);
         let drawn = std::fs::read_to_string(&svg).expect("svg written");
         assert!(drawn.starts_with("<svg") && drawn.trim_end().ends_with("</svg>"), "{drawn}");
-        for k in 0..4 {
-            assert!(drawn.contains(&format!("task {k} f{}", HBG_FUNCS[k])), "task {k} not drawn");
+        for (k, func) in HBG_FUNCS.iter().enumerate() {
+            assert!(drawn.contains(&format!("task {k} f{func}")), "task {k} not drawn");
         }
         assert!(drawn.contains(">orchestrator<") && drawn.contains(">scheduler 3<"), "lanes not drawn");
     }

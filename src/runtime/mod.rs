@@ -4,8 +4,8 @@
 
 pub mod abg;
 pub mod hbg;
-pub mod trb;
 pub mod trace;
+pub mod trb;
 pub(crate) mod wait;
 
 use std::sync::Arc;

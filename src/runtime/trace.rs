@@ -3,7 +3,7 @@
 //! orchestrator-lane marks, dependency edges), the lanes, and the writer of
 //! Chrome Trace Event Format JSON (`<output_prefix>/trace/trace.json`, loads
 //! in Perfetto and chrome://tracing). Each variant records into these types
-//! from its own glue and says how its task ids read ([`TraceForm`]).
+//! from its own glue and says how its task ids read (`TraceForm`).
 //!
 //! Lanes (`tid`): 0 the orchestrator, `1 + k` scheduler thread `k`,
 //! `100 + c` simulated core `c` (AIC `0..block_dim`, then AIV `c.lane`).
@@ -36,13 +36,33 @@ pub(crate) struct TaskSpan {
 /// An orchestrator-lane event.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OrchMark {
-    ScopeBegin { ts_ns: u64, depth: i32 },
-    ScopeEnd { ts_ns: u64, depth: i32 },
-    Submit { ts_ns: u64, task: TaskId, depth: i32 },
-    Edge { producer: TaskId, consumer: TaskId },
-    Done { ts_ns: u64 },
+    ScopeBegin {
+        ts_ns: u64,
+        depth: i32,
+    },
+    ScopeEnd {
+        ts_ns: u64,
+        depth: i32,
+    },
+    Submit {
+        ts_ns: u64,
+        task: TaskId,
+        depth: i32,
+    },
+    Edge {
+        producer: TaskId,
+        consumer: TaskId,
+    },
+    Done {
+        ts_ns: u64,
+    },
     /// The orchestration building a whole graph before any task runs.
-    Build { start_ns: u64, end_ns: u64, tasks: usize, edges: usize },
+    Build {
+        start_ns: u64,
+        end_ns: u64,
+        tasks: usize,
+        edges: usize,
+    },
 }
 
 /// Where scheduler threads merge their spans at the end of their loop.
@@ -304,7 +324,12 @@ pub(crate) fn to_json(log: &TraceLog, device_id: i32, form: &TraceForm) -> Strin
 }
 
 /// Writes `<prefix>/trace/trace.json`; returns the path.
-pub(crate) fn write(prefix: &str, log: &TraceLog, device_id: i32, form: &TraceForm) -> crate::diagnostics::Result<String> {
+pub(crate) fn write(
+    prefix: &str,
+    log: &TraceLog,
+    device_id: i32,
+    form: &TraceForm,
+) -> crate::diagnostics::Result<String> {
     let dir = std::path::Path::new(prefix).join("trace");
     let path = dir.join("trace.json");
     let shown = path.display().to_string();

@@ -352,6 +352,39 @@ mod tests {
             .contains("func_id 7"));
     }
 
+    unsafe extern "C" fn spin(_args: *mut i64) {
+        std::hint::black_box((0..1000u64).sum::<u64>());
+    }
+
+    #[test]
+    fn a_recorder_gets_one_span_per_task_in_dependency_order() {
+        let mut g = Graph::default();
+        for f in 0..5 {
+            g.add_task(&[], f, if f == 2 { CoreType::Aic } else { CoreType::Aiv });
+        }
+        let edges = [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)];
+        for (a, b) in edges {
+            g.add_successor(a, b);
+        }
+        let k = |_: i32| Some(spin as KernelFn);
+        let rec = Arc::new(Recorder::new(std::time::Instant::now()));
+        let out = execute(&mut g, 3, 2, &k, Arc::new(|_| {}), 10_000, Some(rec.clone()));
+        out.result.unwrap();
+        assert_eq!(out.threads, 3);
+        let mut spans = rec.take();
+        spans.sort_by_key(|p| p.task);
+        assert_eq!(spans.iter().map(|p| p.task).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+        for p in &spans {
+            assert_eq!(p.func, p.task as i32);
+            assert!(p.start_ns <= p.end_ns && p.lead && p.sched < 3, "{p:?}");
+            let ty = if p.func == 2 { CoreType::Aic } else { CoreType::Aiv };
+            assert_eq!(p.core, core_for(p.sched as usize, ty, 2).core_id, "{p:?}");
+        }
+        for (a, b) in edges {
+            assert!(spans[b as usize].start_ns >= spans[a as usize].end_ns, "{b} started before {a} ended");
+        }
+    }
+
     #[test]
     fn core_identities() {
         assert_eq!(

@@ -161,8 +161,7 @@ impl RuntimeBackend for HbgBackend {
         if let (Some(rec), Some(orch_marks)) = (recorder, marks) {
             // Written for failed runs too (the trace shows how far the run got);
             // a failed write fails a successful run before any copy-back.
-            let log =
-                TraceLog { spans: rec.take(), orch: orch_marks, block_dim: req.block_dim, sched_threads };
+            let log = TraceLog { spans: rec.take(), orch: orch_marks, block_dim: req.block_dim, sched_threads };
             if let Err(e) = trace::write(req.output_prefix, &log, device_id, &TRACE_FORM) {
                 match result {
                     Ok(()) => result = Err(e),
