@@ -177,6 +177,18 @@ fn hbg_trace_has_lanes_tasks_build_and_dependency_order() {
     ctx.init_with_env(0, &RuntimeConfig::default(), &[], &[], &MapEnv::default()).expect("init");
     register(&ctx, 0, &hbg_image()).unwrap();
     run_hbg(&ctx, &off, 0);
+    // An unwritable trace fails the run before any copy-back; the context stays usable.
+    let blocker = off.join("not_a_dir");
+    std::fs::write(&blocker, b"file").unwrap();
+    let (mut a, mut b) = simpler::demo::vector_inputs(4096);
+    let mut f = vec![f32::NAN; 4096];
+    let args = simpler::demo::args_of(&mut [&mut a, &mut b, &mut f], &[]).unwrap();
+    let mut ex = exec(None);
+    ex.enable_l2_swimlane = 1;
+    ex.output_prefix = blocker.to_string_lossy().into_owned();
+    let e = ctx.run(0, &args, &ex, &RuntimeConfig::default()).expect_err("trace cannot be written");
+    assert!(e.to_string().contains("cannot write task trace"), "{e}");
+    assert!(f.iter().all(|v| v.is_nan()), "host buffer written by a failed run");
     run_hbg(&ctx, &dir, 1);
     ctx.finalize();
     simpler::diagnostics::log::set_callback(None);
