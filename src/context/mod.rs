@@ -157,9 +157,6 @@ impl DeviceContext {
         config::env::warn_unknown_variables(env);
         let (device, warnings) = config::resolve_device(cfg, env)?;
         warnings.iter().for_each(|w| w.emit());
-        if device.runtime_override() == Some(RuntimeVariant::AicpuBuildGraph) {
-            return Err(Error::Unsupported("runtime aicpu_build_graph is not available (it was removed upstream); use tensormap_and_ringbuffer or host_build_graph".into()));
-        }
         crate::kernel::sim_context::ensure_loaded()?;
         inner.device = Some(device);
         inner.aicpu_binary = aicpu.to_vec();
