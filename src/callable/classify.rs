@@ -244,6 +244,7 @@ fn cached_symbols(bytes: &[u8]) -> Result<Arc<ExportedSymbols>> {
 
 /// The variant the orchestration binary `bytes` of a callable with
 /// `func_name` implements (cached per distinct binary).
+#[cfg(test)]
 pub(crate) fn classify(bytes: &[u8], func_name: &str) -> Result<Classified> {
     classify_symbols(cached_symbols(bytes)?.as_ref(), func_name)
 }
@@ -269,7 +270,7 @@ pub(crate) fn decide(
 ) -> Result<(RuntimeVariant, Option<AbgForm>)> {
     let symbols = cached_symbols(bytes)?;
     let c = classify_symbols(&symbols, func_name);
-    if let Some(o) = over.filter(|o| o.variant == RuntimeVariant::AicpuBuildGraph) {
+    if over.is_some_and(|o| o.variant == RuntimeVariant::AicpuBuildGraph) {
         let unmarked_entry_only = match &c {
             Ok(c) => c.variant == RuntimeVariant::HostBuildGraph,
             Err(_) => !symbols.defines(TRB_BIND_SYMBOL) && symbols.defines(abg_entry(func_name)),

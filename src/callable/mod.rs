@@ -9,5 +9,5 @@
 pub mod classify;
 pub mod registry;
 
-pub use classify::{AbgForm, RuntimeOverride};
+pub use classify::RuntimeOverride;
 pub use registry::{Registered, Registry};
