@@ -131,7 +131,10 @@ fn an_unmarked_plugin_needs_the_override() {
     assert_eq!(decide(&hbg_orch(), HBG_FUNC, Some(ABG)).unwrap(), ORIGINAL);
     // Not a TRB orchestration, nor a binary lacking the entry.
     let msg = decide(assets::TRB_VECTOR_ORCH, "", Some(ABG)).unwrap_err().to_string();
-    assert!(msg.contains("is tensormap_and_ringbuffer") && msg.contains("SIMPLER_RUNTIME = aicpu_build_graph"), "{msg}");
+    assert!(
+        msg.contains("is tensormap_and_ringbuffer") && msg.contains("SIMPLER_RUNTIME = aicpu_build_graph"),
+        "{msg}"
+    );
     assert!(decide(&so, "other", Some(ABG)).is_err());
 }
 

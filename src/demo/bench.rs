@@ -322,7 +322,9 @@ fn compare_runtimes(
         let w = kind.workload(n);
         let graph = |ctx: &DeviceContext, c: &RuntimeConfig| -> Result<f64> {
             run_graph_bench(ctx, 0, w.mode, n, ex, c)?;
-            let v = (0..reps).map(|_| run_graph_bench(ctx, 0, w.mode, n, ex, c).map(|ns| ns as f64)).collect::<Result<_>>()?;
+            let v = (0..reps)
+                .map(|_| run_graph_bench(ctx, 0, w.mode, n, ex, c).map(|ns| ns as f64))
+                .collect::<Result<_>>()?;
             Ok(median(v) / w.tasks.max(1) as f64)
         };
         let h = graph(&hbg.0, cfg)?;
@@ -342,4 +344,3 @@ fn compare_runtimes(
     }
     Ok(())
 }
-

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use super::report::{DemoEvent, DemoFailure, DemoSummary, ExampleReport};
-use super::{args_of, assets, check, exec, register, run_vector, scope_stats_summary, vector_inputs};
 use super::variants::{graph_vector_callable, graph_vector_expected, median_us, run_graph_vector, with_build_mode};
+use super::{args_of, assets, check, exec, register, run_vector, scope_stats_summary, vector_inputs};
 use super::{vector_expected, vector_style_callable};
 use crate::abi::ArgDirection::{In, Out};
 use crate::config::{self, docs, BuildMode, ProcessEnv, RuntimeConfig, RuntimeVariant};
@@ -246,8 +246,7 @@ pub fn run_demo_with(
     // Each example runs on a context pinned to the variant it is written for.
     let cfg = &opts.config;
     let note = super::pin_note(&ProcessEnv);
-    let (resolved, warnings) =
-        config::resolve(&super::pinned(cfg), &ProcessEnv).map_err(|e| setup(e.into()))?;
+    let (resolved, warnings) = config::resolve(&super::pinned(cfg), &ProcessEnv).map_err(|e| setup(e.into()))?;
     warnings.iter().for_each(|w| w.emit());
     let mut contexts = Contexts::default();
     contexts.get(super::DEMO_VARIANT, cfg).map_err(setup)?;

@@ -403,7 +403,9 @@ pub extern "C" fn pto_runtime_config_set(
         config_to_c(&rc, &mut c);
         // SAFETY: `cfg` is non-NULL (read_config checked it) and the caller's
         // object is `len` bytes; `c` is at least that long.
-        unsafe { std::ptr::copy_nonoverlapping((&c as *const pto_runtime_config_t).cast::<u8>(), cfg.cast::<u8>(), len) };
+        unsafe {
+            std::ptr::copy_nonoverlapping((&c as *const pto_runtime_config_t).cast::<u8>(), cfg.cast::<u8>(), len)
+        };
         Ok(())
     })
 }

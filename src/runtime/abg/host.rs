@@ -84,7 +84,8 @@ impl RuntimeBackend for AbgBackend {
         if out.abandoned {
             // The stuck thread keeps its own reference to the plugin; the
             // kernel SOs and device memory it may use are leaked here.
-            let e = out.result.err().unwrap_or_else(|| Error::State("an aicpu_build_graph thread was abandoned".into()));
+            let e =
+                out.result.err().unwrap_or_else(|| Error::State("an aicpu_build_graph thread was abandoned".into()));
             std::mem::forget(plugin);
             self.poison(&e, registry, memory);
             return Err(e);
