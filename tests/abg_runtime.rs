@@ -98,3 +98,43 @@ fn simpler_runtime_abg_routes_an_unmarked_plugin_c() {
 fn simpler_runtime_abg_routes_an_unmarked_plugin_cxx() {
     run_harness(true, Some("aicpu_build_graph"), "abg_env_cpp", 4);
 }
+
+/// A builder stuck in user code through the Rust API of a device context:
+/// the watchdog fails the run with -100 within its bound, the thread is
+/// abandoned, the context is poisoned (every later run says so) and
+/// finalize still returns; the process keeps working with a new context.
+#[test]
+fn a_stuck_builder_fails_the_run_and_poisons_the_context() {
+    use simpler::abi::callable::ChipCallableBuilder;
+    use simpler::abi::ArgDirection::Out;
+    use simpler::config::RuntimeConfig;
+    use simpler::context::DeviceContext;
+    use simpler::demo;
+
+    let b = built();
+    let read = |p: &PathBuf| std::fs::read(p).expect("fixture");
+    let image = |entry: &str| {
+        ChipCallableBuilder::new(&[Out], entry, &read(&b.sos[5])).child(0, &[], &read(&b.sos[2])).build().unwrap()
+    };
+    let cfg = RuntimeConfig::builder().scheduler_timeout_ms(200).build().unwrap();
+    let ctx = DeviceContext::new();
+    ctx.init(0, &cfg, &[], &[]).unwrap();
+    demo::register(&ctx, 0, &image("stuck_builder")).unwrap();
+    demo::register(&ctx, 1, &image("mode_probe")).unwrap();
+    let mut out = vec![0f32; 2];
+    let args = demo::args_of(&mut [&mut out], &[]).unwrap();
+    let t = std::time::Instant::now();
+    let e = ctx.run(0, &args, &demo::exec(None), &RuntimeConfig::new()).unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(20), "bounded: {:?}", t.elapsed());
+    let msg = e.to_string();
+    assert!(msg.contains("builder made no progress") && msg.contains("abandoned"), "{msg}");
+    let again = ctx.run(1, &args, &demo::exec(None), &RuntimeConfig::new()).unwrap_err().to_string();
+    assert!(again.contains("context poisoned"), "{again}");
+    ctx.finalize();
+    let fresh = DeviceContext::new();
+    fresh.init(0, &RuntimeConfig::new(), &[], &[]).unwrap();
+    demo::register(&fresh, 1, &image("mode_probe")).unwrap();
+    fresh.run(1, &args, &demo::exec(None), &RuntimeConfig::new()).expect("a new context runs");
+    assert_eq!(out, [1.0, 1.0], "default build_mode 1 observed by the builder");
+    fresh.finalize();
+}
