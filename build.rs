@@ -179,7 +179,7 @@ fn build_examples() {
     std::fs::create_dir_all(&out_dir).expect("create OUT_DIR/examples");
     let cc = cc::Build::new().get_compiler();
     let cxx = cc::Build::new().cpp(true).get_compiler();
-    let jobs: [(&str, &str, bool); 8] = [
+    let jobs: [(&str, &str, bool); 15] = [
         ("examples/bench/orchestration.cpp", "bench_orch.so", true),
         ("examples/trb_vector/orchestration.cpp", "trb_vector_orch.so", true),
         ("examples/trb_nested/orchestration.cpp", "trb_nested_orch.so", true),
@@ -188,10 +188,20 @@ fn build_examples() {
         ("examples/kernels/kernel_add_scalar.c", "kernel_add_scalar.so", false),
         ("examples/kernels/kernel_mul.c", "kernel_mul.so", false),
         ("examples/kernels/kernel_noop.c", "kernel_noop.so", false),
+        ("examples/abg_vector/orchestration.c", "abg_vector_orch.so", false),
+        ("examples/abg_vector/kernel_add.c", "abg_kernel_add.so", false),
+        ("examples/abg_vector/kernel_add_scalar.c", "abg_kernel_add_scalar.so", false),
+        ("examples/abg_vector/kernel_mul.c", "abg_kernel_mul.so", false),
+        ("c_tests/fixtures/hbg_vector/orchestration.c", "hbg_vector_orch.so", false),
+        ("examples/bench/abg_orchestration.c", "abg_bench_orch.so", false),
+        ("examples/bench/hbg_orchestration.c", "hbg_bench_orch.so", false),
     ];
     println!("cargo:rerun-if-changed=examples");
     println!("cargo:rerun-if-changed=include/pto_orchestration_api.h");
     println!("cargo:rerun-if-changed=include/pto_kernel_abi.h");
+    println!("cargo:rerun-if-changed=include/pto_aicpu_build_graph.h");
+    println!("cargo:rerun-if-changed=c_tests/fixtures/hbg_vector");
+    println!("cargo:rerun-if-changed=c_tests/include");
     for (src, out, cpp) in jobs {
         let mut cmd = if cpp { cxx.to_command() } else { cc.to_command() };
         if cpp {
@@ -209,6 +219,7 @@ fn build_examples() {
             "-Wl,--build-id=sha1",
             "-Iinclude",
             "-Iexamples/kernels",
+            "-Ic_tests/include",
         ])
         .arg("-o")
         .arg(out_dir.join(out))

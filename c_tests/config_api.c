@@ -2,6 +2,7 @@
  * CHECK macro of include/linked_check.h) and links libsimpler. Compiled as C11
  * and as C++17 by tests/c_config.rs. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,77 @@ int main(void) {
     CHECK(strcmp(pto_error_name(PTO_ERR_NULL_POINTER), "PTO_ERR_NULL_POINTER") == 0, "error names");
     CHECK(strcmp(pto_error_name(12345), "PTO_ERR_UNKNOWN") == 0, "unknown code name");
     CHECK(simpler_version()[0] != '\0', "version");
+
+    /* Versioned by size: a caller compiled against the 152-byte layout (before
+     * build_mode) is accepted; only its 152 bytes are read and written, and
+     * the field it lacks is unset. The bytes after it are a canary. */
+    {
+        typedef struct {
+            uint64_t struct_size, ring_task_window, ring_heap, ring_dep_pool;
+            uint64_t ring_task_windows[4], ring_heaps[4], ring_dep_pools[4];
+            uint64_t ready_queue_shards, scheduler_timeout_ms;
+            int32_t orch_to_sched, runtime;
+        } config_v152;
+        typedef struct {
+            uint64_t struct_size;
+            pto_resolved_value_t values[16];
+        } resolved_v264;
+        union {
+            config_v152 v;
+            unsigned char bytes[sizeof(pto_runtime_config_t) + 16];
+        } old;
+        union {
+            resolved_v264 v;
+            unsigned char bytes[sizeof(pto_resolved_config_t) + 16];
+        } old_res;
+        DeviceContextHandle ctx;
+        CHECK(sizeof(config_v152) == 152 && sizeof(resolved_v264) == 264, "the released layouts");
+        memset(old.bytes, 0xA5, sizeof old.bytes);
+        memset(&old.v, 0, sizeof old.v);
+        old.v.struct_size = sizeof old.v;
+        old.v.orch_to_sched = PTO_BOOL_UNSET;
+        old.v.runtime = PTO_RUNTIME_UNSET;
+        CHECK(pto_runtime_config_validate((const pto_runtime_config_t *)(void *)&old.v) == PTO_OK,
+              "152-byte config validates: %s", pto_last_error_message());
+        CHECK(pto_runtime_config_set((pto_runtime_config_t *)(void *)&old.v, "ring_heap", "8192") == PTO_OK &&
+                  old.v.ring_heap == 8192,
+              "set on a 152-byte config: %s", pto_last_error_message());
+        rc = pto_runtime_config_set((pto_runtime_config_t *)(void *)&old.v, "build_mode", "0");
+        CHECK(rc == PTO_ERR_INVALID_ARGUMENT && contains(pto_last_error_message(), "build_mode") &&
+                  contains(pto_last_error_message(), "152"),
+              "build_mode has no field in the old layout (rc %d): %s", rc, pto_last_error_message());
+        for (i = 152; i < sizeof old.bytes; i++) CHECK(old.bytes[i] == 0xA5, "byte %zu past the 152-byte config untouched", i);
+        memset(old_res.bytes, 0xA5, sizeof old_res.bytes);
+        old_res.v.struct_size = 264;
+        CHECK(pto_runtime_config_resolve((const pto_runtime_config_t *)(void *)&old.v,
+                                         (pto_resolved_config_t *)(void *)&old_res.v) == PTO_OK,
+              "resolve a 152-byte config into a 264-byte result: %s", pto_last_error_message());
+        CHECK(old_res.v.values[4].value == 8192 && old_res.v.values[4].source == PTO_SOURCE_EXPLICIT, "ring_heaps[0] explicit");
+        for (i = 264; i < sizeof old_res.bytes; i++) CHECK(old_res.bytes[i] == 0xA5, "byte %zu past the 264-byte result untouched", i);
+        /* The full result of that config: build_mode unset, so the default. */
+        res.struct_size = sizeof res;
+        CHECK(pto_runtime_config_resolve((const pto_runtime_config_t *)(void *)&old.v, &res) == PTO_OK &&
+                  res.build_mode.value == PTO_BUILD_MODE_CONCURRENT && res.build_mode.source == PTO_SOURCE_DEFAULT,
+              "the missing build_mode is unset");
+        /* The config-taking entries accept it too. */
+        ctx = create_device_context();
+        CHECK(ctx != NULL, "context");
+        CHECK(simpler_init_with_config(ctx, 0, NULL, 0, NULL, 0, NULL, 0, (const pto_runtime_config_t *)(void *)&old.v) == PTO_OK,
+              "simpler_init_with_config with a 152-byte config: %s", pto_last_error_message());
+        destroy_device_context(ctx);
+        /* Sizes that are no released layout are refused, naming the sizes. */
+        old.v.struct_size = 156;
+        rc = pto_runtime_config_validate((const pto_runtime_config_t *)(void *)&old.v);
+        CHECK(rc == PTO_ERR_STRUCT_SIZE && contains(pto_last_error_message(), "152, 160"),
+              "156 is no layout (rc %d): %s", rc, pto_last_error_message());
+        old.v.struct_size = 144;
+        CHECK(pto_runtime_config_validate((const pto_runtime_config_t *)(void *)&old.v) == PTO_ERR_STRUCT_SIZE, "144 refused");
+        old_res.v.struct_size = 270;
+        old.v.struct_size = 152;
+        CHECK(pto_runtime_config_resolve((const pto_runtime_config_t *)(void *)&old.v,
+                                         (pto_resolved_config_t *)(void *)&old_res.v) == PTO_ERR_STRUCT_SIZE,
+              "a 270-byte result is refused");
+    }
 
     return linked_check_finish("");
 }

@@ -11,7 +11,17 @@
  *
  *     int orchestration(Runtime *rt);      // 0 = success, non-zero aborts the run
  *
- * and builds the graph through rt->aicpu_build_api:
+ * and, once in the SO, the marker that tells libsimpler the SO is an
+ * aicpu_build_graph plugin (a host_build_graph orchestration exports the
+ * same kind of entry, and nothing else in the binary tells them apart):
+ *
+ *     PTO_AICPU_BUILD_GRAPH_PLUGIN;        // exports simpler_aicpu_build_graph_abi
+ *
+ * Without the marker, the binary is taken for host_build_graph unless the
+ * runtime override (knob `runtime`, env SIMPLER_RUNTIME) is
+ * aicpu_build_graph, which routes a binary exporting only its entry here.
+ *
+ * The entry builds the graph through rt->aicpu_build_api:
  *
  *     int t = api->add_task(rt, args, n, func_id, ABG_CORE_AIV, 0);  // id, or -1
  *     api->add_successor_conditional(rt, producer, t);  // before t is dispatched
@@ -108,6 +118,21 @@ struct Runtime {
 };
 
 typedef int (*AbgOrchestrationFunc)(Runtime *rt);
+
+/* The plugin marker (see the top of this file): its presence in the SO's
+ * dynamic symbol table selects aicpu_build_graph, original form; the value
+ * is the version of this interface. */
+#define PTO_AICPU_BUILD_GRAPH_ABI_VERSION 1u
+extern const uint32_t simpler_aicpu_build_graph_abi;
+#ifdef __cplusplus
+#define PTO_AICPU_BUILD_GRAPH_PLUGIN                                                              \
+    extern "C" __attribute__((visibility("default"), used)) const uint32_t simpler_aicpu_build_graph_abi = \
+        PTO_AICPU_BUILD_GRAPH_ABI_VERSION
+#else
+#define PTO_AICPU_BUILD_GRAPH_PLUGIN                                                              \
+    __attribute__((visibility("default"), used)) const uint32_t simpler_aicpu_build_graph_abi =   \
+        PTO_AICPU_BUILD_GRAPH_ABI_VERSION
+#endif
 
 PTO_ABG_STATIC_ASSERT(sizeof(void *) == 8, "a 64-bit target");
 PTO_ABG_STATIC_ASSERT(sizeof(AicpuBuildApi) == 40, "AicpuBuildApi is 40 bytes");

@@ -292,7 +292,16 @@ typedef void *CommHandle;
  */
 typedef struct pto_runtime_config_t {
   /**
-   * Must be `sizeof(pto_runtime_config_t)` (set by `pto_runtime_config_init`).
+   * `sizeof(pto_runtime_config_t)` of the header the caller was compiled
+   * against (set by `pto_runtime_config_init`). Versioned by size: the
+   * library also accepts each released smaller layout, 152 (the layout
+   * before `build_mode`), reading and writing only those bytes, the fields
+   * that layout lacks being unset; `pto_runtime_config_set` of a knob
+   * without a field in it is an error. A larger size (a newer header) is
+   * accepted and only the fields known here are used; any other size is
+   * PTO_ERR_STRUCT_SIZE. `pto_runtime_config_init` writes the current
+   * layout: a caller of an older layout sets `struct_size` and the unset
+   * markers itself instead.
    */
   uint64_t struct_size;
   /**
@@ -364,7 +373,9 @@ typedef struct pto_resolved_value_t {
  */
 typedef struct pto_resolved_config_t {
   /**
-   * Must be `sizeof(pto_resolved_config_t)`.
+   * `sizeof(pto_resolved_config_t)`, set by the caller; versioned by size
+   * like `pto_runtime_config_t.struct_size` (the released smaller layout
+   * is 264 bytes, before `build_mode`; only its bytes are written).
    */
   uint64_t struct_size;
   /**

@@ -13,6 +13,8 @@
  */
 #include "pto_aicpu_build_graph.h"
 
+PTO_AICPU_BUILD_GRAPH_PLUGIN;
+
 #define F32_ONE_BITS 0x3F800000u
 #define F32_TWO_BITS 0x40000000u
 

@@ -19,10 +19,11 @@ except ImportError:
 HBG = REPO / "cmake" / "example" / "hbg"
 
 
-def compile_shared(source: Path, out: Path) -> bytes:
+def compile_shared(source: Path, out: Path, include: bool = False) -> bytes:
     cc = os.environ.get("CC") or shutil.which("cc") or "cc"
+    flags = ["-I", str(REPO / "include")] if include else []
     subprocess.run(
-        [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-fPIC", "-shared", str(source), "-o", str(out)],
+        [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-fPIC", "-shared", *flags, str(source), "-o", str(out)],
         check=True, timeout=120,
     )
     return out.read_bytes()
@@ -33,6 +34,23 @@ def hbg_callable(tmp_path_factory):
     """(orchestration SO bytes, kernel SO bytes) of the example: out = a + 2 b, scalar 0 = element count."""
     d = tmp_path_factory.mktemp("hbg")
     return compile_shared(HBG / "orch.c", d / "liborch.so"), compile_shared(HBG / "kernel_add.c", d / "libkernel.so")
+
+
+ABG = REPO / "examples" / "abg_vector"
+ABG_FIXTURES = REPO / "c_tests" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def abg_callable(tmp_path_factory):
+    """aicpu_build_graph vector example (examples/abg_vector): the marked plugin, the same plugin
+    without the marker, and the kernels add, add_scalar, mul (bytes each)."""
+    d = tmp_path_factory.mktemp("abg")
+    plugin = compile_shared(ABG / "orchestration.c", d / "libabg.so", include=True)
+    unmarked = compile_shared(ABG_FIXTURES / "abg_vector_unmarked" / "orchestration.c", d / "libabg_unmarked.so",
+                              include=True)
+    kernels = [compile_shared(ABG / f"kernel_{k}.c", d / f"libabg_{k}.so") for k in ("add", "add_scalar", "mul")]
+    probe = compile_shared(ABG_FIXTURES / "abg_probe" / "orchestration.c", d / "libabg_probe.so", include=True)
+    return plugin, unmarked, kernels, probe
 
 
 def pytest_report_header(config):

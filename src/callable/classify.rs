@@ -1,15 +1,30 @@
-//! Which runtime variant an orchestration binary implements, told from the
-//! symbols it exports (nothing in upstream's C ABI names the variant:
-//! upstream picks it by which `libhost_runtime.so` the host loads).
+//! Which runtime variant (and, for aicpu_build_graph, which form) an
+//! orchestration binary implements, told from the symbols it exports
+//! (nothing in upstream's C ABI names the variant: upstream picks it by
+//! which `libhost_runtime.so` the host loads).
 //!
-//! The rule, first match wins:
+//! The rule table [`RULES`], first match wins:
 //! 1. the binary exports `framework_bind_runtime` → tensormap_and_ringbuffer
 //!    (every TRB orchestration upstream builds links the TRB orchestration
 //!    common source that defines it);
-//! 2. it exports the entry named by the callable's `func_name` and not
-//!    `framework_bind_runtime` → host_build_graph (an HBG orchestration
-//!    defines only its builder function);
-//! 3. otherwise the variant is ambiguous: an error.
+//! 2. (slot) the ring-based form of aicpu_build_graph ([`AbgForm::Ring`],
+//!    entry `aicpu_orchestration_entry`) gets its rule here;
+//! 3. it exports the marker `simpler_aicpu_build_graph_abi` (the macro
+//!    `PTO_AICPU_BUILD_GRAPH_PLUGIN` of `include/pto_aicpu_build_graph.h`
+//!    defines it) and the entry named by `func_name` (empty: `orchestration`)
+//!    → aicpu_build_graph, original form ([`AbgForm::Original`]);
+//! 4. it exports the entry named by `func_name`, neither the TRB hook nor the
+//!    marker → host_build_graph;
+//! 5. otherwise the variant is ambiguous: an error.
+//!
+//! Why a marker: a host_build_graph orchestration (`int f(OrchestrationRuntime
+//! *, const void *)`) and an original-form aicpu_build_graph plugin
+//! (`int f(Runtime *)`) look the same in the ELF: each exports only its entry
+//! and imports nothing from the runtime (both call it through a table the
+//! runtime passes in), so no structural rule separates them. The explicit
+//! override (`runtime` / `SIMPLER_RUNTIME` = aicpu_build_graph) routes a
+//! binary that exports only its func_name entry to aicpu_build_graph without
+//! the marker.
 //!
 //! The symbols come from the ELF dynamic symbol table read straight from
 //! the bytes (no `dlopen`) by the loader's ELF reader
@@ -29,6 +44,22 @@ use crate::loader::elf::image::Image;
 
 /// The TRB runtime-binding hook every TRB orchestration exports.
 pub(crate) const TRB_BIND_SYMBOL: &str = "framework_bind_runtime";
+
+/// The marker an original-form aicpu_build_graph plugin exports
+/// (`PTO_AICPU_BUILD_GRAPH_PLUGIN` in `include/pto_aicpu_build_graph.h`).
+pub(crate) const ABG_MARKER_SYMBOL: &str = "simpler_aicpu_build_graph_abi";
+
+/// The plugin entry upstream's aicpu_build_graph uses when a callable names none.
+pub(crate) const ABG_DEFAULT_ENTRY: &str = "orchestration";
+
+/// The entry symbol of an original-form aicpu_build_graph plugin.
+pub(crate) fn abg_entry(func_name: &str) -> &str {
+    if func_name.is_empty() {
+        ABG_DEFAULT_ENTRY
+    } else {
+        func_name
+    }
+}
 
 const SHN_UNDEF: u16 = 0;
 const STB_GLOBAL: u8 = 1;
@@ -90,11 +121,25 @@ pub(crate) fn exported_symbols(bytes: &[u8]) -> std::result::Result<ExportedSymb
     read().map_err(ElfError)
 }
 
+/// The two forms of aicpu_build_graph (upstream's original device-built
+/// graph, and the later ring-based one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AbgForm {
+    /// Plugin `int f(Runtime *)` named by func_name, building into the fixed
+    /// task array through the `AicpuBuildApi` table.
+    Original,
+    /// Entry `aicpu_orchestration_entry` (+ optional
+    /// `aicpu_orchestration_config`) over the PTO2 rings with explicit edges.
+    Ring,
+}
+
 /// The variant an orchestration binary implements and the evidence for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Classified {
     /// The inferred variant.
     pub variant: RuntimeVariant,
+    /// The aicpu_build_graph form (`None` for the other variants).
+    pub abg_form: Option<AbgForm>,
     /// What the binary exports that decided it (for messages).
     pub evidence: String,
 }
@@ -102,33 +147,66 @@ pub(crate) struct Classified {
 /// One recognition rule: returns the evidence when the symbols match.
 type Recognise = fn(&ExportedSymbols, &str) -> Option<String>;
 
-/// The recognition rules, in order (first match wins). The extension point
-/// for aicpu_build_graph: its forms (entries `aicpu_orchestration_entry`
-/// without the TRB bind hook, or a plugin `int (*)(Runtime *)` named by
-/// func_name) get a rule here once that runtime exists; until then such a
-/// binary falls under the rules below or is ambiguous.
-const RULES: &[(RuntimeVariant, Recognise)] = &[
-    (RuntimeVariant::TensormapAndRingbuffer, |s, _| {
-        s.defines(TRB_BIND_SYMBOL).then(|| format!("it exports '{TRB_BIND_SYMBOL}'"))
-    }),
-    (RuntimeVariant::HostBuildGraph, |s, func_name| {
-        (!func_name.is_empty() && s.defines(func_name) && !s.defines(TRB_BIND_SYMBOL))
+/// One row of [`RULES`]: what a match classifies as, and the test.
+struct Rule {
+    variant: RuntimeVariant,
+    abg_form: Option<AbgForm>,
+    recognise: Recognise,
+}
+
+/// The recognition rules, in order (first match wins); see the module doc.
+/// The extension point: a new variant or form adds a row here.
+const RULES: &[Rule] = &[
+    Rule {
+        variant: RuntimeVariant::TensormapAndRingbuffer,
+        abg_form: None,
+        recognise: |s, _| s.defines(TRB_BIND_SYMBOL).then(|| format!("it exports '{TRB_BIND_SYMBOL}'")),
+    },
+    // Slot: aicpu_build_graph, ring form (`AbgForm::Ring`) goes here, before
+    // the func_name rules below.
+    Rule {
+        variant: RuntimeVariant::AicpuBuildGraph,
+        abg_form: Some(AbgForm::Original),
+        recognise: |s, func_name| {
+            let entry = abg_entry(func_name);
+            (s.defines(ABG_MARKER_SYMBOL) && s.defines(entry) && !s.defines(TRB_BIND_SYMBOL))
+                .then(|| format!("it exports '{ABG_MARKER_SYMBOL}' and the plugin entry '{entry}'"))
+        },
+    },
+    Rule {
+        variant: RuntimeVariant::HostBuildGraph,
+        abg_form: None,
+        recognise: |s, func_name| {
+            (!func_name.is_empty()
+                && s.defines(func_name)
+                && !s.defines(TRB_BIND_SYMBOL)
+                && !s.defines(ABG_MARKER_SYMBOL))
             .then(|| format!("it exports the func_name entry '{func_name}' and not '{TRB_BIND_SYMBOL}'"))
-    }),
+        },
+    },
 ];
 
 /// Applies [`RULES`] to `symbols`.
 pub(crate) fn classify_symbols(symbols: &ExportedSymbols, func_name: &str) -> Result<Classified> {
-    for (variant, recognise) in RULES {
-        if let Some(evidence) = recognise(symbols, func_name) {
-            return Ok(Classified { variant: *variant, evidence });
+    for rule in RULES {
+        if let Some(evidence) = (rule.recognise)(symbols, func_name) {
+            return Ok(Classified { variant: rule.variant, abg_form: rule.abg_form, evidence });
         }
+    }
+    if symbols.defines(ABG_MARKER_SYMBOL) {
+        return Err(Error::InvalidCallable(format!(
+            "the orchestration binary exports '{ABG_MARKER_SYMBOL}' (an aicpu_build_graph plugin) but not its entry \
+             '{}' (the callable's func_name; empty means '{ABG_DEFAULT_ENTRY}'); exported: {}",
+            abg_entry(func_name),
+            symbols.sample(8)
+        )));
     }
     let entry = if func_name.is_empty() { "(func_name is empty)".to_string() } else { format!("'{func_name}'") };
     Err(Error::InvalidCallable(format!(
         "cannot tell the runtime variant of the orchestration binary: a tensormap_and_ringbuffer orchestration \
-         exports '{TRB_BIND_SYMBOL}', a host_build_graph one exports the entry named by func_name ({entry}); \
-         this one exports neither (exported: {})",
+         exports '{TRB_BIND_SYMBOL}', an aicpu_build_graph plugin '{ABG_MARKER_SYMBOL}' \
+         (PTO_AICPU_BUILD_GRAPH_PLUGIN) and its entry, a host_build_graph one the entry named by func_name \
+         ({entry}); this one exports none of these (exported: {})",
         symbols.sample(8)
     )))
 }
@@ -166,6 +244,7 @@ fn cached_symbols(bytes: &[u8]) -> Result<Arc<ExportedSymbols>> {
 
 /// The variant the orchestration binary `bytes` of a callable with
 /// `func_name` implements (cached per distinct binary).
+#[cfg(test)]
 pub(crate) fn classify(bytes: &[u8], func_name: &str) -> Result<Classified> {
     classify_symbols(cached_symbols(bytes)?.as_ref(), func_name)
 }
@@ -179,9 +258,28 @@ pub struct RuntimeOverride {
     pub origin: &'static str,
 }
 
-/// The variant a callable runs on: the inferred one; an override must agree.
-pub(crate) fn decide(bytes: &[u8], func_name: &str, over: Option<RuntimeOverride>) -> Result<RuntimeVariant> {
-    let c = classify(bytes, func_name)?;
+/// The variant (and aicpu_build_graph form) a callable runs on: the
+/// inferred one; an override must agree, except that an aicpu_build_graph
+/// override routes a binary that exports only its func_name entry (what the
+/// host_build_graph rule matches, or an unmarked plugin with the default
+/// entry) to the original form: the two are indistinguishable in the ELF.
+pub(crate) fn decide(
+    bytes: &[u8],
+    func_name: &str,
+    over: Option<RuntimeOverride>,
+) -> Result<(RuntimeVariant, Option<AbgForm>)> {
+    let symbols = cached_symbols(bytes)?;
+    let c = classify_symbols(&symbols, func_name);
+    if over.is_some_and(|o| o.variant == RuntimeVariant::AicpuBuildGraph) {
+        let unmarked_entry_only = match &c {
+            Ok(c) => c.variant == RuntimeVariant::HostBuildGraph,
+            Err(_) => !symbols.defines(TRB_BIND_SYMBOL) && symbols.defines(abg_entry(func_name)),
+        };
+        if unmarked_entry_only {
+            return Ok((RuntimeVariant::AicpuBuildGraph, Some(AbgForm::Original)));
+        }
+    }
+    let c = c?;
     match over {
         Some(o) if o.variant != c.variant => Err(Error::InvalidCallable(format!(
             "runtime variant mismatch: the orchestration binary is {} ({}), but {} = {} asks for {}; \
@@ -193,7 +291,7 @@ pub(crate) fn decide(bytes: &[u8], func_name: &str, over: Option<RuntimeOverride
             o.variant.name(),
             o.variant.name()
         ))),
-        _ => Ok(c.variant),
+        _ => Ok((c.variant, c.abg_form)),
     }
 }
 

@@ -62,7 +62,7 @@ fn hbg_orchestration_is_hbg_only_through_its_func_name() {
 #[test]
 fn a_kernel_binary_is_ambiguous() {
     let msg = classify(assets::KERNEL_ADD, "build_graph").unwrap_err().to_string();
-    assert!(msg.contains("exports neither") && msg.contains("kernel_entry"), "{msg}");
+    assert!(msg.contains("exports none of these") && msg.contains("kernel_entry"), "{msg}");
 }
 
 #[test]
@@ -79,9 +79,63 @@ fn an_override_must_agree_with_the_binary() {
         msg.contains("is tensormap_and_ringbuffer") && msg.contains("the runtime knob = host_build_graph"),
         "{msg}"
     );
-    assert_eq!(decide(&hbg, HBG_FUNC, Some(host)).unwrap(), RuntimeVariant::HostBuildGraph);
-    assert_eq!(decide(&hbg, HBG_FUNC, None).unwrap(), RuntimeVariant::HostBuildGraph);
-    assert_eq!(decide(assets::TRB_VECTOR_ORCH, "", Some(trb)).unwrap(), RuntimeVariant::TensormapAndRingbuffer);
+    assert_eq!(decide(&hbg, HBG_FUNC, Some(host)).unwrap(), (RuntimeVariant::HostBuildGraph, None));
+    assert_eq!(decide(&hbg, HBG_FUNC, None).unwrap(), (RuntimeVariant::HostBuildGraph, None));
+    assert_eq!(decide(assets::TRB_VECTOR_ORCH, "", Some(trb)).unwrap(), (RuntimeVariant::TensormapAndRingbuffer, None));
+}
+
+fn abg_plugin() -> Vec<u8> {
+    build_so(&["examples/abg_vector/orchestration.c"], false, &[])
+}
+
+fn abg_unmarked() -> Vec<u8> {
+    build_so(&["c_tests/fixtures/abg_vector_unmarked/orchestration.c"], false, &[])
+}
+
+const ABG: RuntimeOverride = RuntimeOverride { variant: RuntimeVariant::AicpuBuildGraph, origin: "SIMPLER_RUNTIME" };
+const ORIGINAL: (RuntimeVariant, Option<AbgForm>) = (RuntimeVariant::AicpuBuildGraph, Some(AbgForm::Original));
+
+#[test]
+fn a_marked_plugin_is_aicpu_build_graph_original_form() {
+    let so = abg_plugin();
+    let s = exported_symbols(&so).unwrap();
+    assert!(s.defines(ABG_MARKER_SYMBOL) && s.defines("orchestration"));
+    for func in ["", "orchestration"] {
+        let c = classify(&so, func).unwrap();
+        assert_eq!((c.variant, c.abg_form), ORIGINAL, "{func:?}");
+        assert!(c.evidence.contains(ABG_MARKER_SYMBOL) && c.evidence.contains("'orchestration'"), "{}", c.evidence);
+        assert_eq!(decide(&so, func, None).unwrap(), ORIGINAL);
+        assert_eq!(decide(&so, func, Some(ABG)).unwrap(), ORIGINAL);
+    }
+    // The marker without the named entry is a specific error.
+    let msg = classify(&so, "build_graph").unwrap_err().to_string();
+    assert!(msg.contains(ABG_MARKER_SYMBOL) && msg.contains("'build_graph'"), "{msg}");
+    // A host_build_graph override contradicts the marker.
+    let host = RuntimeOverride { variant: RuntimeVariant::HostBuildGraph, origin: "the runtime knob" };
+    let msg = decide(&so, "", Some(host)).unwrap_err().to_string();
+    assert!(msg.contains("is aicpu_build_graph") && msg.contains("the runtime knob = host_build_graph"), "{msg}");
+}
+
+#[test]
+fn an_unmarked_plugin_needs_the_override() {
+    let so = abg_unmarked();
+    let s = exported_symbols(&so).unwrap();
+    assert!(!s.defines(ABG_MARKER_SYMBOL) && s.defines("orchestration"));
+    // Without the override it reads as host_build_graph (named entry) or ambiguous (no func_name).
+    assert_eq!(decide(&so, "orchestration", None).unwrap(), (RuntimeVariant::HostBuildGraph, None));
+    assert!(decide(&so, "", None).unwrap_err().to_string().contains("cannot tell the runtime variant"));
+    // The override routes it, with the named or the default entry.
+    assert_eq!(decide(&so, "orchestration", Some(ABG)).unwrap(), ORIGINAL);
+    assert_eq!(decide(&so, "", Some(ABG)).unwrap(), ORIGINAL);
+    // So does it an HBG orchestration (indistinguishable); the backend then runs it as a plugin.
+    assert_eq!(decide(&hbg_orch(), HBG_FUNC, Some(ABG)).unwrap(), ORIGINAL);
+    // Not a TRB orchestration, nor a binary lacking the entry.
+    let msg = decide(assets::TRB_VECTOR_ORCH, "", Some(ABG)).unwrap_err().to_string();
+    assert!(
+        msg.contains("is tensormap_and_ringbuffer") && msg.contains("SIMPLER_RUNTIME = aicpu_build_graph"),
+        "{msg}"
+    );
+    assert!(decide(&so, "other", Some(ABG)).is_err());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::abi::callable::{ParsedCallable, MAX_REGISTERED_CALLABLE_IDS, RUNTIME_MAX_FUNC_ID};
 use crate::abi::hash::{fnv1a64, orch_so_key};
 use crate::abi::ArgDirection;
-use crate::callable::classify::{self, RuntimeOverride};
+use crate::callable::classify::{self, AbgForm, RuntimeOverride};
 use crate::config::RuntimeVariant;
 use crate::diagnostics::{Error, Result};
 use crate::kernel::so::KernelEntry;
@@ -20,6 +20,8 @@ pub struct Registered {
     /// The runtime variant this callable runs on (inferred from its
     /// orchestration binary at registration; an override must agree).
     pub variant: RuntimeVariant,
+    /// The aicpu_build_graph form (`None` for the other variants).
+    pub abg_form: Option<AbgForm>,
     /// Argument directions (tensor i ↔ signature i).
     pub signature: Vec<ArgDirection>,
     /// Orchestration entry name.
@@ -102,7 +104,7 @@ impl Registry {
         // Refused at registration, although a runtime backend may load the
         // orchestration only at the callable's first run.
         crate::loader::elf::check_image(&parsed.orch_so, &format!("orchestration SO of callable {id}"))?;
-        let variant = classify::decide(&parsed.orch_so, &parsed.func_name, over)?;
+        let (variant, abg_form) = classify::decide(&parsed.orch_so, &parsed.func_name, over)?;
         let mut kernels = HashMap::new();
         for child in &parsed.children {
             if !(0..RUNTIME_MAX_FUNC_ID).contains(&child.func_id) {
@@ -139,6 +141,7 @@ impl Registry {
             id,
             Registered {
                 variant,
+                abg_form,
                 signature: parsed.signature,
                 func_name: parsed.func_name,
                 config_name: parsed.config_name,

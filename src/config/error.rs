@@ -37,15 +37,15 @@ pub enum ConfigError {
         /// Why it was rejected, including the expected syntax.
         reason: String,
     },
-    /// `struct_size` of a C config struct is too small.
-    #[error("{what}.struct_size = {got} is invalid: must be at least {min} (call the matching *_init function first)")]
+    /// `struct_size` of a C config struct is not a size of a known layout.
+    #[error("{what}.struct_size = {got} is invalid: must be {rule} (call the matching *_init function first)")]
     StructSize {
         /// The struct's C name.
         what: &'static str,
         /// The size found.
         got: u64,
-        /// The minimum accepted.
-        min: u64,
+        /// The sizes accepted, in words.
+        rule: String,
     },
     /// A per-device knob was given to a per-run entry with a different value.
     #[error("{knob} = {value} cannot be set per run: it is a per-device knob, latched at device init as {latched}; set it with simpler_init_with_config")]

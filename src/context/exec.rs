@@ -13,7 +13,8 @@ pub const MAX_AICPU_THREADS: i32 = 4;
 pub struct ExecParams {
     /// Clusters (0 = the maximum, 24).
     pub block_dim: i32,
-    /// AICPU threads: schedulers + 1 orchestrator (trb), schedulers (hbg).
+    /// AICPU threads: schedulers + 1 orchestrator (trb), schedulers (hbg),
+    /// 1 builder + schedulers (abg).
     pub aicpu_thread_num: i32,
     /// Swimlane level: any non-zero level writes the task trace
     /// `<output_prefix>/trace/trace.json` on tensormap_and_ringbuffer and

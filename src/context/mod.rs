@@ -4,11 +4,11 @@
 //! channel": `scheduler_timeout_ms`, the optional runtime override) and one
 //! runtime backend ([`RuntimeBackend`]) per variant it has prepared a callable
 //! for. Each callable runs on its own variant (inferred from its
-//! orchestration binary at prepare), so TRB and HBG callables can share one
-//! context. Backends are created at the first prepare of their variant and
-//! create their device-side state at their first run (the TRB engine and
-//! arenas; an HBG graph is built by each HBG run and lives for that run
-//! only). Contexts are independent: several can run at the same time on
+//! orchestration binary at prepare), so callables of every variant (TRB,
+//! HBG, ABG) can share one context. Backends are created at the first
+//! prepare of their variant and create their device-side state at their
+//! first run (the TRB engine and arenas; an HBG or ABG graph is built by each
+//! run and lives for that run only). Contexts are independent: several can run at the same time on
 //! different threads of one process.
 
 mod exec;
@@ -157,9 +157,6 @@ impl DeviceContext {
         config::env::warn_unknown_variables(env);
         let (device, warnings) = config::resolve_device(cfg, env)?;
         warnings.iter().for_each(|w| w.emit());
-        if device.runtime_override() == Some(RuntimeVariant::AicpuBuildGraph) {
-            return Err(Error::Unsupported("runtime aicpu_build_graph is not available (it was removed upstream); use tensormap_and_ringbuffer or host_build_graph".into()));
-        }
         crate::kernel::sim_context::ensure_loaded()?;
         inner.device = Some(device);
         inner.aicpu_binary = aicpu.to_vec();

@@ -4,9 +4,10 @@
 
 use std::time::Instant;
 
+use super::variants::{graph_bench_callable, run_graph_bench, with_build_mode};
 use super::{args_of, bench_callable, exec, register, run_vector, vector_style_callable};
 use crate::abi::ArgDirection::{In, Out};
-use crate::config::RuntimeConfig;
+use crate::config::{BuildMode, RuntimeConfig, RuntimeVariant};
 use crate::context::{DeviceContext, ExecParams};
 use crate::device::region::resident_bytes;
 use crate::diagnostics::Result;
@@ -259,6 +260,7 @@ pub fn run_bench_with(opts: &BenchOptions, on_figure: &mut dyn FnMut(&Figure)) -
         format!("vector example    : median {us:.1} us per run_prepared over {runs} runs (after the first)"),
     ));
     let (mib, delta) = (rss1 as f64 / 1048576.0, (rss1 as f64 - rss0 as f64) / 1048576.0);
+    compare_runtimes(&ctx, &opts.config, &ex, reps, scale, on_figure)?;
     on_figure(&fig(
         "resident",
         vec![("resident_mib", mib), ("delta_mib", delta)],
@@ -277,6 +279,67 @@ pub fn run_bench_with(opts: &BenchOptions, on_figure: &mut dyn FnMut(&Figure)) -
             "soak",
             vec![("runs", soak as f64), ("seconds", secs), ("resident_mib", mib), ("delta_mib", delta)],
             format!("soak              : {soak} vector runs on one context in {secs:.1} s, all correct; resident {mib:.1} MiB ({delta:+.1} MiB)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The same no-op task graphs (independent tasks, a chain, rounds of
+/// 1 -> 64 -> 1) on each runtime: host_build_graph (built on the host, then
+/// run), aicpu_build_graph with build_mode 0 and 1 (built on the device by a
+/// plugin), tensormap_and_ringbuffer (`trb`: submitted by the orchestrator,
+/// dependencies from the TensorMap, explicit for the fan's joiner). Each
+/// graph runtime gets its own context pinned to it; same threads and
+/// block_dim as the rest of the bench.
+fn compare_runtimes(
+    trb: &DeviceContext,
+    cfg: &RuntimeConfig,
+    ex: &ExecParams,
+    reps: usize,
+    scale: u64,
+    on_figure: &mut dyn FnMut(&Figure),
+) -> Result<()> {
+    struct Ctx(DeviceContext);
+    impl Drop for Ctx {
+        fn drop(&mut self) {
+            self.0.finalize();
+        }
+    }
+    let pinned = |v: RuntimeVariant| -> Result<Ctx> {
+        let ctx = Ctx(DeviceContext::new());
+        ctx.0.init(0, &super::pinned_to(cfg, v), &[], &[])?;
+        register(&ctx.0, 0, &graph_bench_callable(v)?)?;
+        Ok(ctx)
+    };
+    let (hbg, abg) = (pinned(RuntimeVariant::HostBuildGraph)?, pinned(RuntimeVariant::AicpuBuildGraph)?);
+    let trb_cfg = super::pinned(cfg);
+    let (seq, conc) = (with_build_mode(cfg, BuildMode::Sequential), with_build_mode(cfg, BuildMode::Concurrent));
+    for (kind, n) in [
+        (WorkloadKind::Independent, 50_000 / scale),
+        (WorkloadKind::Chain, 50_000 / scale),
+        (WorkloadKind::Fan, 500 / scale),
+    ] {
+        let w = kind.workload(n);
+        let graph = |ctx: &DeviceContext, c: &RuntimeConfig| -> Result<f64> {
+            run_graph_bench(ctx, 0, w.mode, n, ex, c)?;
+            let v = (0..reps)
+                .map(|_| run_graph_bench(ctx, 0, w.mode, n, ex, c).map(|ns| ns as f64))
+                .collect::<Result<_>>()?;
+            Ok(median(v) / w.tasks.max(1) as f64)
+        };
+        let h = graph(&hbg.0, cfg)?;
+        let a0 = graph(&abg.0, &seq)?;
+        let a1 = graph(&abg.0, &conc)?;
+        ns_per_task(trb, 0, w, 1, ex, &trb_cfg)?;
+        let t = ns_per_task(trb, 0, w, reps, ex, &trb_cfg)?;
+        on_figure(&fig(
+            format!("runtimes_{}", kind.name()),
+            vec![("tasks", w.tasks as f64), ("hbg", h), ("abg_build_mode_0", a0), ("abg_build_mode_1", a1), ("trb", t)],
+            format!(
+                "runtimes, {:<11} ({:>6} tasks): hbg {h:>7.1} | abg build_mode 0 {a0:>7.1} | abg build_mode 1 {a1:>7.1} | trb {t:>7.1} ns/task",
+                kind.name(),
+                w.tasks
+            ),
         ));
     }
     Ok(())

@@ -1,14 +1,16 @@
 //! Bundled example workloads: `simpler demo` (the main job) and `simpler
-//! bench` run them on a device context, and tests reuse them. Every result
+//! bench` run them on device contexts, and tests reuse them. Every result
 //! is checked against a value computed here independently of the
-//! orchestration. The examples are tensormap_and_ringbuffer orchestrations,
-//! so the demo and the bench pin that variant explicitly ([`pinned_config`]):
-//! `SIMPLER_RUNTIME` naming another variant is overridden, with a note.
+//! orchestration. Each example is written for one runtime variant
+//! (tensormap_and_ringbuffer, host_build_graph or aicpu_build_graph) and
+//! runs on a context pinned to it ([`pinned_to`]): `SIMPLER_RUNTIME` is
+//! overridden, with a note.
 
 pub mod assets;
 pub mod bench;
 mod report;
 mod run;
+pub mod variants;
 
 pub use report::{DemoEvent, DemoFailure, DemoSummary, ExampleReport};
 pub use run::{run_demo, run_demo_with, DemoOptions, EXAMPLE_IDS};
@@ -37,19 +39,24 @@ pub fn pinned_config() -> RuntimeConfig {
 /// `cfg` with the runtime pinned to [`DEMO_VARIANT`] unless `cfg` sets one
 /// itself (then a callable of another variant fails at prepare, clearly).
 pub fn pinned(cfg: &RuntimeConfig) -> RuntimeConfig {
+    pinned_to(cfg, DEMO_VARIANT)
+}
+
+/// `cfg` with the runtime pinned to `variant` unless `cfg` sets one itself.
+pub fn pinned_to(cfg: &RuntimeConfig, variant: RuntimeVariant) -> RuntimeConfig {
     let mut pinned = cfg.clone();
-    pinned.runtime = pinned.runtime.or(Some(DEMO_VARIANT));
+    pinned.runtime = pinned.runtime.or(Some(variant));
     pinned
 }
 
-/// A note when `env` sets `SIMPLER_RUNTIME` to something other than the
-/// pinned variant (the demo overrides it rather than fail at prepare).
+/// A note when `env` sets `SIMPLER_RUNTIME` (the demo and the bench pin
+/// each example's own variant rather than fail at prepare).
 pub fn pin_note(env: &dyn EnvSource) -> Option<String> {
     let text = env.var("SIMPLER_RUNTIME")?;
-    (RuntimeVariant::from_name(text.trim()) != Some(DEMO_VARIANT)).then(|| {
+    RuntimeVariant::from_name(text.trim()).map(|_| {
         format!(
-            "note: SIMPLER_RUNTIME={text} is overridden: the bundled examples are {} orchestrations and the demo pins that variant",
-            DEMO_VARIANT.name()
+            "note: SIMPLER_RUNTIME={text} is overridden: each bundled example runs on a context pinned to the \
+             runtime it is written for (tensormap_and_ringbuffer, host_build_graph or aicpu_build_graph)"
         )
     })
 }

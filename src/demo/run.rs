@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use super::report::{DemoEvent, DemoFailure, DemoSummary, ExampleReport};
+use super::variants::{graph_vector_callable, graph_vector_expected, median_us, run_graph_vector, with_build_mode};
 use super::{args_of, assets, check, exec, register, run_vector, scope_stats_summary, vector_inputs};
 use super::{vector_expected, vector_style_callable};
 use crate::abi::ArgDirection::{In, Out};
-use crate::config::{self, docs, ProcessEnv, RuntimeConfig};
+use crate::config::{self, docs, BuildMode, ProcessEnv, RuntimeConfig, RuntimeVariant};
 use crate::context::DeviceContext;
 use crate::diagnostics::{Error, Result};
 
@@ -30,7 +31,7 @@ pub struct DemoOptions {
 }
 
 /// Ids of the examples, in the order they run (also their output subdirectories).
-pub const EXAMPLE_IDS: [&str; 3] = ["vector", "nested", "fanout"];
+pub const EXAMPLE_IDS: [&str; 5] = ["vector", "nested", "fanout", "hbg_vector", "abg_vector"];
 
 /// Removes its directory when dropped (on success, error or unwinding).
 struct TempDir(PathBuf);
@@ -48,15 +49,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Finalizes the device context when dropped.
-struct Finalize<'a>(&'a DeviceContext);
-
-impl Drop for Finalize<'_> {
-    fn drop(&mut self) {
-        self.0.finalize();
     }
 }
 
@@ -161,6 +153,46 @@ fn fanout_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str, trace: bo
     })
 }
 
+fn graph_vector_report(name: &'static str, what: String, detail: String) -> ExampleReport {
+    let (a, b) = vector_inputs(16384);
+    ExampleReport {
+        name,
+        what,
+        checked: format!(
+            "f[i] == (a[i]+b[i]+1)*(a[i]+b[i]+2) for all 16384 elements (f[0] == {}, f[16383] == {})",
+            fmt_f32(graph_vector_expected(a[0], b[0])),
+            fmt_f32(graph_vector_expected(a[16383], b[16383]))
+        ),
+        detail,
+        scope_stats: None,
+    }
+}
+
+fn hbg_vector_example(ctx: &DeviceContext, cfg: &RuntimeConfig, _dir: &str, _trace: bool) -> Result<ExampleReport> {
+    register(ctx, 3, &graph_vector_callable(RuntimeVariant::HostBuildGraph)?)?;
+    let us = median_us(20, || run_graph_vector(ctx, 3, &exec(None), cfg))?;
+    Ok(graph_vector_report(
+        "host_build_graph vector",
+        "f = (a+b+1)*(a+b+2) in 4 tasks with explicit edges, graph built on the host".into(),
+        format!("median of 20 runs {us:.1} us"),
+    ))
+}
+
+fn abg_vector_example(ctx: &DeviceContext, cfg: &RuntimeConfig, _dir: &str, _trace: bool) -> Result<ExampleReport> {
+    register(ctx, 4, &graph_vector_callable(RuntimeVariant::AicpuBuildGraph)?)?;
+    let mut detail = Vec::new();
+    for mode in [BuildMode::Sequential, BuildMode::Concurrent] {
+        let c = with_build_mode(cfg, mode);
+        let us = median_us(20, || run_graph_vector(ctx, 4, &exec(None), &c))?;
+        detail.push(format!("build_mode {} ({}): median of 20 runs {us:.1} us", mode as u8, mode.name()));
+    }
+    Ok(graph_vector_report(
+        "aicpu_build_graph vector",
+        "the same 4-task graph built on the device by a builder plugin (1 builder + 3 schedulers)".into(),
+        detail.join("; "),
+    ))
+}
+
 type Example = fn(&DeviceContext, &RuntimeConfig, &str, bool) -> Result<ExampleReport>;
 
 /// `exec` with the task trace (`enable_l2_swimlane`) on when `trace`.
@@ -169,12 +201,38 @@ fn traced(mut exec: crate::context::ExecParams, trace: bool) -> crate::context::
     exec
 }
 
-/// The examples in order: (name, id = output subdirectory, runner).
-const EXAMPLES: [(&str, &str, Example); 3] = [
-    ("vector", EXAMPLE_IDS[0], vector_example),
-    ("nested scopes", EXAMPLE_IDS[1], nested_example),
-    ("fan-out/fan-in", EXAMPLE_IDS[2], fanout_example),
+/// The examples in order: (name, id = output subdirectory, the runtime it is
+/// written for, runner).
+const EXAMPLES: [(&str, &str, RuntimeVariant, Example); 5] = [
+    ("vector", EXAMPLE_IDS[0], RuntimeVariant::TensormapAndRingbuffer, vector_example),
+    ("nested scopes", EXAMPLE_IDS[1], RuntimeVariant::TensormapAndRingbuffer, nested_example),
+    ("fan-out/fan-in", EXAMPLE_IDS[2], RuntimeVariant::TensormapAndRingbuffer, fanout_example),
+    ("host_build_graph vector", EXAMPLE_IDS[3], RuntimeVariant::HostBuildGraph, hbg_vector_example),
+    ("aicpu_build_graph vector", EXAMPLE_IDS[4], RuntimeVariant::AicpuBuildGraph, abg_vector_example),
 ];
+
+/// One device context per runtime variant, each pinned to it (created at
+/// the first example of the variant, finalized when dropped).
+#[derive(Default)]
+struct Contexts(Vec<(RuntimeVariant, DeviceContext)>);
+
+impl Contexts {
+    fn get(&mut self, variant: RuntimeVariant, cfg: &RuntimeConfig) -> Result<&DeviceContext> {
+        if let Some(i) = self.0.iter().position(|(v, _)| *v == variant) {
+            return Ok(&self.0[i].1);
+        }
+        let ctx = DeviceContext::new();
+        ctx.init(0, &super::pinned_to(cfg, variant), &[], &[])?;
+        self.0.push((variant, ctx));
+        Ok(&self.0.last().expect("just pushed").1)
+    }
+}
+
+impl Drop for Contexts {
+    fn drop(&mut self) {
+        self.0.iter().for_each(|(_, c)| c.finalize());
+    }
+}
 
 /// The main job: runs the bundled examples with `opts.config`, checks every
 /// result, and calls `on_event` as soon as the configuration is resolved and
@@ -185,16 +243,18 @@ pub fn run_demo_with(
 ) -> std::result::Result<DemoSummary, DemoFailure> {
     let setup = |error: Error| DemoFailure { example: "setup", error };
     let t_all = Instant::now();
-    // The bundled examples are TRB orchestrations: pin the variant.
-    let cfg = &super::pinned(&opts.config);
+    // Each example runs on a context pinned to the variant it is written for.
+    let cfg = &opts.config;
     let note = super::pin_note(&ProcessEnv);
-    let (resolved, warnings) = config::resolve(cfg, &ProcessEnv).map_err(|e| setup(e.into()))?;
+    let (resolved, warnings) = config::resolve(&super::pinned(cfg), &ProcessEnv).map_err(|e| setup(e.into()))?;
     warnings.iter().for_each(|w| w.emit());
-    let ctx = DeviceContext::new();
-    ctx.init(0, cfg, &[], &[]).map_err(setup)?;
-    let _finalize = Finalize(&ctx);
+    let mut contexts = Contexts::default();
+    contexts.get(super::DEMO_VARIANT, cfg).map_err(setup)?;
     on_event(DemoEvent::Started {
-        runtime: resolved.device.runtime_override().unwrap_or(super::DEMO_VARIANT).name(),
+        runtime: match cfg.runtime {
+            Some(v) => v.name(),
+            None => "tensormap_and_ringbuffer, host_build_graph and aicpu_build_graph",
+        },
         config: &docs::explain(&resolved),
         note: note.as_deref(),
     });
@@ -213,13 +273,15 @@ pub fn run_demo_with(
         ))));
     }
     let mut ran = 0;
-    for (name, sub, example) in EXAMPLES {
+    for (name, sub, variant, example) in EXAMPLES {
         if !opts.only.is_empty() && !opts.only.iter().any(|id| id == sub) {
             continue;
         }
         ran += 1;
         let dir = root.join(sub).to_string_lossy().into_owned();
-        let report = example(&ctx, cfg, &dir, opts.trace).map_err(|error| DemoFailure { example: name, error })?;
+        let failed = |error| DemoFailure { example: name, error };
+        let ctx = contexts.get(variant, cfg).map_err(failed)?;
+        let report = example(ctx, cfg, &dir, opts.trace).map_err(failed)?;
         on_event(DemoEvent::Example(&report));
     }
     Ok(DemoSummary { examples: ran, elapsed: t_all.elapsed() })

@@ -12,8 +12,8 @@ use crate::config::{
     Shape, Source, KNOBS,
 };
 use crate::diagnostics::{last_error, Error, ErrorCode, Result};
-use crate::ffi::{guard_code, guard_lookup, guard_lookup_code};
-use crate::{ffi_mut, ffi_ref, ffi_str};
+use crate::ffi::{guard_code, guard_lookup, guard_lookup_code, non_null};
+use crate::{ffi_mut, ffi_str};
 
 /// Value of `orch_to_sched` meaning "unset" (fall through to the environment).
 pub const PTO_BOOL_UNSET: i32 = -1;
@@ -42,7 +42,16 @@ pub const PTO_RING_COUNT: usize = 4;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct pto_runtime_config_t {
-    /// Must be `sizeof(pto_runtime_config_t)` (set by `pto_runtime_config_init`).
+    /// `sizeof(pto_runtime_config_t)` of the header the caller was compiled
+    /// against (set by `pto_runtime_config_init`). Versioned by size: the
+    /// library also accepts each released smaller layout, 152 (the layout
+    /// before `build_mode`), reading and writing only those bytes, the fields
+    /// that layout lacks being unset; `pto_runtime_config_set` of a knob
+    /// without a field in it is an error. A larger size (a newer header) is
+    /// accepted and only the fields known here are used; any other size is
+    /// PTO_ERR_STRUCT_SIZE. `pto_runtime_config_init` writes the current
+    /// layout: a caller of an older layout sets `struct_size` and the unset
+    /// markers itself instead.
     pub struct_size: u64,
     /// ring_task_window for all rings (env PTO2_RING_TASK_WINDOW): task slots per ring, a power of two in [4, 2147483647]; default 16384; 0 = unset.
     pub ring_task_window: u64,
@@ -113,7 +122,9 @@ pub struct pto_resolved_value_t {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct pto_resolved_config_t {
-    /// Must be `sizeof(pto_resolved_config_t)`.
+    /// `sizeof(pto_resolved_config_t)`, set by the caller; versioned by size
+    /// like `pto_runtime_config_t.struct_size` (the released smaller layout
+    /// is 264 bytes, before `build_mode`; only its bytes are written).
     pub struct_size: u64,
     /// Task window per ring.
     pub ring_task_windows: [pto_resolved_value_t; PTO_RING_COUNT],
@@ -183,20 +194,61 @@ static KNOB_STRINGS: Lazy<Vec<KnobStrings>> = Lazy::new(|| {
         .collect()
 });
 
-/// Minimum `struct_size` accepted for `pto_runtime_config_t`.
-const CONFIG_MIN_SIZE: u64 = size_of::<pto_runtime_config_t>() as u64;
+/// `struct_size` of the current `pto_runtime_config_t`.
+const CONFIG_SIZE: u64 = size_of::<pto_runtime_config_t>() as u64;
+/// `struct_size` of each released `pto_runtime_config_t` layout, oldest
+/// first: 152 (through `runtime`), 160 (`build_mode` added).
+const CONFIG_SIZES: &[u64] = &[offset_of!(pto_runtime_config_t, build_mode) as u64, CONFIG_SIZE];
+/// `struct_size` of the current `pto_resolved_config_t`.
+const RESOLVED_SIZE: u64 = size_of::<pto_resolved_config_t>() as u64;
+/// `struct_size` of each released `pto_resolved_config_t` layout: 264
+/// (through `runtime`), 280 (`build_mode` added).
+const RESOLVED_SIZES: &[u64] = &[offset_of!(pto_resolved_config_t, build_mode) as u64, RESOLVED_SIZE];
 
-fn check_size(what: &'static str, got: u64, min: u64) -> Result<()> {
-    if got < min {
-        return Err(ConfigError::StructSize { what, got, min }.into());
+/// How many bytes of a caller's struct of `struct_size` `got` this library
+/// reads and writes: the size of a released layout (whose missing trailing
+/// fields are then unset), or at least the current size (a newer, larger
+/// layout: only the fields known here are used). Anything else is
+/// `PTO_ERR_STRUCT_SIZE`.
+fn layout_len(what: &'static str, got: u64, sizes: &[u64]) -> Result<usize> {
+    let current = *sizes.last().expect("at least one layout");
+    if got >= current {
+        return Ok(current as usize);
     }
-    Ok(())
+    if sizes.contains(&got) {
+        return Ok(got as usize);
+    }
+    let list = sizes.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    Err(ConfigError::StructSize { what, got, rule: format!("one of the released sizes {list} or larger") }.into())
+}
+
+/// Copies the caller's `pto_runtime_config_t` of whatever released size it
+/// declares into a current one (fields it lacks stay unset); returns it and
+/// the caller's byte length.
+fn read_config(p: *const pto_runtime_config_t) -> Result<(pto_runtime_config_t, usize)> {
+    if p.is_null() {
+        return Err(Error::NullPointer { what: "cfg" });
+    }
+    // SAFETY: non-NULL; `struct_size` (a u64 at offset 0) begins every
+    // layout, so the caller's object holds it.
+    let got = unsafe { std::ptr::read_unaligned(p.cast::<u64>()) };
+    let len = layout_len("pto_runtime_config_t", got, CONFIG_SIZES)?;
+    let mut c = unset_c_config();
+    // SAFETY: the caller's object is at least `len` bytes (its struct_size
+    // names a layout of that size) and `c` is `CONFIG_SIZE >= len` bytes.
+    unsafe { std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&mut c as *mut pto_runtime_config_t).cast::<u8>(), len) };
+    Ok((c, len))
+}
+
+/// Reads the caller's config (any released size) and decodes it.
+pub fn config_from_ptr(p: *const pto_runtime_config_t) -> Result<RuntimeConfig> {
+    config_from_c(&read_config(p)?.0)
 }
 
 /// Decodes a C config into a [`RuntimeConfig`] (validating unset markers,
 /// not rules: callers run `validate`/`resolve`).
 pub fn config_from_c(c: &pto_runtime_config_t) -> Result<RuntimeConfig> {
-    check_size("pto_runtime_config_t", c.struct_size, CONFIG_MIN_SIZE)?;
+    layout_len("pto_runtime_config_t", c.struct_size, CONFIG_SIZES)?;
     let orch_to_sched = match c.orch_to_sched {
         PTO_BOOL_UNSET => None,
         0 => Some(false),
@@ -260,9 +312,15 @@ pub fn config_to_c(cfg: &RuntimeConfig, out: &mut pto_runtime_config_t) {
     out.build_mode = cfg.build_mode.map_or(PTO_BUILD_MODE_UNSET, |m| m as i32);
 }
 
+/// The first knob set in `rc` whose field lies beyond the first `len`
+/// bytes of the struct (an older layout cannot hold it).
+fn missing_knob(rc: &RuntimeConfig, len: usize) -> Option<&'static str> {
+    (rc.build_mode.is_some() && len <= offset_of!(pto_runtime_config_t, build_mode)).then_some("build_mode")
+}
+
 fn unset_c_config() -> pto_runtime_config_t {
     let mut c = pto_runtime_config_t {
-        struct_size: CONFIG_MIN_SIZE,
+        struct_size: CONFIG_SIZE,
         ring_task_window: 0,
         ring_heap: 0,
         ring_dep_pool: 0,
@@ -329,12 +387,25 @@ pub extern "C" fn pto_runtime_config_set(
     value: *const c_char,
 ) -> i32 {
     guard_code(|| {
-        let cfg = ffi_mut!(cfg, "cfg");
+        let (mut c, len) = read_config(cfg)?;
         let knob = ffi_str!(knob, "knob");
         let value = ffi_str!(value, "value");
-        let mut rc = config_from_c(cfg)?;
+        let mut rc = config_from_c(&c)?;
         rc.set_str(knob, value)?;
-        config_to_c(&rc, cfg);
+        if len < CONFIG_SIZE as usize {
+            if let Some(missing) = missing_knob(&rc, len) {
+                return Err(Error::InvalidArgument(format!(
+                    "knob '{missing}' has no field in a pto_runtime_config_t of struct_size {len} (an older layout); \
+                     use the current header's pto_runtime_config_t (struct_size {CONFIG_SIZE})"
+                )));
+            }
+        }
+        config_to_c(&rc, &mut c);
+        // SAFETY: `cfg` is non-NULL (read_config checked it) and the caller's
+        // object is `len` bytes; `c` is at least that long.
+        unsafe {
+            std::ptr::copy_nonoverlapping((&c as *const pto_runtime_config_t).cast::<u8>(), cfg.cast::<u8>(), len)
+        };
         Ok(())
     })
 }
@@ -344,8 +415,7 @@ pub extern "C" fn pto_runtime_config_set(
 #[no_mangle]
 pub extern "C" fn pto_runtime_config_validate(cfg: *const pto_runtime_config_t) -> i32 {
     guard_code(|| {
-        let cfg = ffi_ref!(cfg, "cfg");
-        config_from_c(cfg)?.validate()?;
+        config_from_ptr(cfg)?.validate()?;
         Ok(())
     })
 }
@@ -356,13 +426,25 @@ pub extern "C" fn pto_runtime_config_validate(cfg: *const pto_runtime_config_t) 
 #[no_mangle]
 pub extern "C" fn pto_runtime_config_resolve(cfg: *const pto_runtime_config_t, out: *mut pto_resolved_config_t) -> i32 {
     guard_code(|| {
-        let cfg = ffi_ref!(cfg, "cfg");
-        let out = ffi_mut!(out, "out");
-        check_size("pto_resolved_config_t", out.struct_size, size_of::<pto_resolved_config_t>() as u64)?;
-        let rc = config_from_c(cfg)?;
+        let rc = config_from_ptr(cfg)?;
+        non_null(out, "out")?;
+        // SAFETY: non-NULL; `struct_size` (a u64 at offset 0) begins every layout.
+        let got = unsafe { std::ptr::read_unaligned(out.cast::<u64>()) };
+        let len = layout_len("pto_resolved_config_t", got, RESOLVED_SIZES)?;
         let (resolved, warnings) = config::resolve(&rc, &ProcessEnv)?;
         warnings.iter().for_each(|w| w.emit());
-        resolved_into_c(&resolved, out);
+        // SAFETY: the value is plain data; every bit pattern of zeroes is valid.
+        let mut full: pto_resolved_config_t = unsafe { std::mem::zeroed() };
+        resolved_into_c(&resolved, &mut full);
+        // SAFETY: the caller's object is `len` bytes from offset 0, of which
+        // the first 8 (struct_size) are kept; `full` is at least `len` bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&full as *const pto_resolved_config_t).cast::<u8>().add(8),
+                out.cast::<u8>().add(8),
+                len - 8,
+            )
+        };
         Ok(())
     })
 }

@@ -20,10 +20,9 @@ use crate::abi::timing::PtoRunTiming;
 use crate::config::RuntimeConfig;
 use crate::context::{DeviceContext, ExecParams, RunTiming};
 use crate::diagnostics::{Error, Result};
-use crate::ffi::config::{config_from_c, pto_runtime_config_t};
+use crate::ffi::config::{config_from_ptr, pto_runtime_config_t};
 use crate::ffi::handles::{Kind, Registry};
 use crate::ffi::{guard, guard_code, guard_legacy, guard_lookup, non_null};
-use crate::ffi_ref;
 
 /// Opaque handle of a device context (`void *`).
 pub type DeviceContextHandle = *mut c_void;
@@ -215,7 +214,7 @@ fn init_impl(
     config: *const pto_runtime_config_t,
 ) -> Result<()> {
     let c = context(ctx)?;
-    let cfg = if config.is_null() { RuntimeConfig::new() } else { config_from_c(ffi_ref!(config, "config"))? };
+    let cfg = if config.is_null() { RuntimeConfig::new() } else { config_from_ptr(config)? };
     let aicpu = bytes_arg(aicpu, aicpu_size, "aicpu_binary")?;
     let aicore = bytes_arg(aicore, aicore_size, "aicore_binary")?;
     bytes_arg(dispatcher, dispatcher_size, "dispatcher_binary")?;
@@ -432,7 +431,7 @@ pub extern "C" fn run_prepared_with_config(
         let (scalars, arrays) = cc.runtime_env.ring_args();
         let mut cfg = RuntimeConfig::from_legacy_ring_args(scalars, arrays);
         if !config.is_null() {
-            cfg = cfg.overlay(&config_from_c(ffi_ref!(config, "config"))?);
+            cfg = cfg.overlay(&config_from_ptr(config)?);
         }
         let exec = ExecParams {
             block_dim: cc.block_dim,

@@ -15,7 +15,7 @@ use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::callable::Registry;
 use crate::config::{ResolvedRun, RuntimeVariant};
 use crate::device::memory::DeviceMemory;
-use crate::diagnostics::{Error, Result};
+use crate::diagnostics::Result;
 
 /// The stuck-orchestration threshold shared by every runtime variant, as a
 /// fraction `STUCK_ORCH_BUDGETS.0 / STUCK_ORCH_BUDGETS.1` of the watchdog
@@ -100,6 +100,6 @@ pub fn new_backend(variant: RuntimeVariant) -> Result<Box<dyn RuntimeBackend>> {
     match variant {
         RuntimeVariant::HostBuildGraph => Ok(Box::new(hbg::host::HbgBackend::default())),
         RuntimeVariant::TensormapAndRingbuffer => Ok(Box::new(trb::host::TrbBackend::default())),
-        RuntimeVariant::AicpuBuildGraph => Err(Error::Unsupported("aicpu_build_graph".into())),
+        RuntimeVariant::AicpuBuildGraph => Ok(Box::new(abg::host::AbgBackend::default())),
     }
 }

@@ -28,6 +28,7 @@
 pub mod api;
 pub mod exec;
 pub mod graph;
+pub mod host;
 pub mod plugin;
 mod state;
 

@@ -6,7 +6,7 @@ use super::api::{AbgOrchFn, AbgRuntime};
 use crate::diagnostics::{Error, Result};
 
 /// The entry name upstream uses when a callable names none.
-pub const DEFAULT_ENTRY: &str = "orchestration";
+pub const DEFAULT_ENTRY: &str = crate::callable::classify::ABG_DEFAULT_ENTRY;
 
 /// A loaded builder plugin.
 pub struct AbgPlugin {
@@ -21,7 +21,7 @@ pub struct AbgPlugin {
 impl AbgPlugin {
     /// Loads `bytes` and resolves `func_name` (empty: `"orchestration"`).
     pub fn load(bytes: &[u8], func_name: &str) -> Result<AbgPlugin> {
-        let name = if func_name.is_empty() { DEFAULT_ENTRY } else { func_name };
+        let name = crate::callable::classify::abg_entry(func_name);
         let lib = crate::loader::temp_so::dlopen_bytes(
             bytes,
             "abg_orch_",

@@ -2,6 +2,8 @@
 // hold): a plugin that publishes one task with no arguments on func 0.
 #include "pto_aicpu_build_graph.h"
 
+PTO_AICPU_BUILD_GRAPH_PLUGIN;
+
 extern "C" int orchestration(Runtime *rt) {
     const AicpuBuildApi &api = rt->aicpu_build_api;
     int t = api.add_task(rt, nullptr, 0, 0, ABG_CORE_AIC, 0);

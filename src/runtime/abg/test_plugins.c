@@ -7,6 +7,8 @@
 
 #include "pto_aicpu_build_graph.h"
 
+PTO_AICPU_BUILD_GRAPH_PLUGIN;
+
 #define LOG_CAP 64
 
 int chain_reverse(Runtime *rt);
