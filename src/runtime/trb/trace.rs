@@ -196,6 +196,9 @@ impl OrchestratorApi for TracingOrch<'_> {
     fn scope_set_site(&mut self, file: &str, line: i32) {
         self.inner.scope_set_site(file, line)
     }
+    fn add_dependency(&mut self, producer: TaskIdRaw, consumer: TaskIdRaw) {
+        self.inner.add_dependency(producer, consumer)
+    }
 }
 
 const PID: u32 = 1;
