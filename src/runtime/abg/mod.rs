@@ -29,6 +29,7 @@ pub mod api;
 pub mod exec;
 pub mod graph;
 pub mod plugin;
+pub mod ring;
 mod state;
 
 #[cfg(test)]
