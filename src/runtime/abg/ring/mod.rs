@@ -24,4 +24,6 @@ pub use host::AbgRingBackend;
 pub use so::RingSo;
 
 #[cfg(test)]
+mod host_tests;
+#[cfg(test)]
 mod tests;
