@@ -37,8 +37,11 @@ impl SubmitResult {
 }
 
 /// `submit_task(rt, const MixedKernels&, const Arg&)`.
-pub type RingSubmitFn =
-    unsafe extern "C" fn(rt: *mut RingRuntimeHead, mixed_kernels: *const MixedKernels, args: *const Arg) -> SubmitResult;
+pub type RingSubmitFn = unsafe extern "C" fn(
+    rt: *mut RingRuntimeHead,
+    mixed_kernels: *const MixedKernels,
+    args: *const Arg,
+) -> SubmitResult;
 /// `add_dependency(rt, PTO2TaskId producer, PTO2TaskId consumer)`: the
 /// 8-byte `PTO2TaskId` travels in an integer register like a `uint64_t`.
 pub type AddDependencyFn = unsafe extern "C" fn(rt: *mut RingRuntimeHead, producer: u64, consumer: u64);

@@ -110,8 +110,7 @@ impl RingSo {
             let mut expected = 0i32;
             // SAFETY: `config` has the ConfigFn signature; `args` is valid per
             // this fn's contract; `expected`/`err` are live locals.
-            let rc =
-                unsafe { simpler_call_orch_config(config, args.cast(), &mut expected, err.as_mut_ptr(), ERR_CAP) };
+            let rc = unsafe { simpler_call_orch_config(config, args.cast(), &mut expected, err.as_mut_ptr(), ERR_CAP) };
             if rc != 0 {
                 return Err(Error::UserCode(format!(
                     "orchestration config of callable {} threw a C++ exception: {}",
@@ -138,7 +137,8 @@ impl RingSo {
         // SAFETY: `entry` has the RingEntryFn signature; `rt_ptr` points to
         // `rt`, which stays in place until after the call; the trampoline
         // catches every C++ exception.
-        let rc = unsafe { simpler_call_abg_ring_entry(self.entry, rt_ptr.cast(), args.cast(), err.as_mut_ptr(), ERR_CAP) };
+        let rc =
+            unsafe { simpler_call_abg_ring_entry(self.entry, rt_ptr.cast(), args.cast(), err.as_mut_ptr(), ERR_CAP) };
         if let Some(msg) = rt.panic_message() {
             return Err(Error::Panic(msg.to_string()));
         }

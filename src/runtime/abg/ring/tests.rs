@@ -297,7 +297,11 @@ fn orchestration_that_never_submits_completes_empty() {
 // ---------------------------------------------------------------------------
 // Failures: a numbered code and a message, never a hang, engine usable after.
 
-fn expect_invalid(bench: &mut Bench, needle: &str, f: impl FnMut(&mut dyn OrchestratorApi) -> crate::diagnostics::Result<()>) {
+fn expect_invalid(
+    bench: &mut Bench,
+    needle: &str,
+    f: impl FnMut(&mut dyn OrchestratorApi) -> crate::diagnostics::Result<()>,
+) {
     let rec = Recorder::new();
     let rep = bench.run(params(1, false), &rec, f).unwrap();
     assert_eq!(rep.status, -codes::INVALID_ARGS, "{}", rep.message);

@@ -102,11 +102,8 @@ impl Orchestrator<'_> {
 
     /// `add_dependency(producer, consumer)` in explicit mode.
     pub(super) fn explicit_add(&mut self, producer: TaskIdRaw, consumer: TaskIdRaw) {
-        let bad = |what: &str| {
-            format!(
-                "FATAL: Invalid Arg Detected! add_dependency(0x{producer:x}, 0x{consumer:x}): {what}"
-            )
-        };
+        let bad =
+            |what: &str| format!("FATAL: Invalid Arg Detected! add_dependency(0x{producer:x}, 0x{consumer:x}): {what}");
         for (role, id) in [("producer", producer), ("consumer", consumer)] {
             if !self.is_submitted(id) {
                 let m = bad(&format!("{role} 0x{id:x} is not a task id submit_task returned in this run"));
