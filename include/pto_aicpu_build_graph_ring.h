@@ -28,8 +28,14 @@
 #define PTO_AICPU_BUILD_GRAPH_RING_H
 
 #ifndef __cplusplus
-#error "pto_aicpu_build_graph_ring.h is C++17 (its ops table takes C++ references)"
+/* The ring-form orchestration API is C++17 (its ops table takes C++
+ * references). Included from C, this header provides the kernel-side
+ * argument ABI only (pto_kernel_abi.h). */
+#include "pto_kernel_abi.h"
 #else
+#if __cplusplus < 201703L
+#error "pto_aicpu_build_graph_ring.h requires C++17"
+#endif
 
 #if defined(PTO_ORCHESTRATION_API_H) && !defined(PTO_ORCHESTRATION_TYPES_ONLY)
 #error "pto_aicpu_build_graph_ring.h cannot be combined with the tensormap_and_ringbuffer API in one translation unit"
