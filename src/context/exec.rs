@@ -16,8 +16,8 @@ pub struct ExecParams {
     /// AICPU threads: schedulers + 1 orchestrator (trb), schedulers (hbg).
     pub aicpu_thread_num: i32,
     /// Swimlane level: any non-zero level writes the task trace
-    /// `<output_prefix>/trace/trace.json` on tensormap_and_ringbuffer
-    /// (host_build_graph: ignored with a warning).
+    /// `<output_prefix>/trace/trace.json` on tensormap_and_ringbuffer and
+    /// host_build_graph.
     pub enable_l2_swimlane: i32,
     /// Tensor dump level (unsupported: ignored with a warning).
     pub enable_dump_tensor: i32,

@@ -333,8 +333,9 @@ impl DeviceContext {
                 ),
             );
         }
-        // tensormap_and_ringbuffer writes the task trace for enable_l2_swimlane.
-        let swimlane = if variant == RuntimeVariant::TensormapAndRingbuffer { 0 } else { exec.enable_l2_swimlane };
+        // tensormap_and_ringbuffer and host_build_graph write the task trace for enable_l2_swimlane.
+        let traced = matches!(variant, RuntimeVariant::TensormapAndRingbuffer | RuntimeVariant::HostBuildGraph);
+        let swimlane = if traced { 0 } else { exec.enable_l2_swimlane };
         for (name, on) in [
             ("enable_l2_swimlane", swimlane),
             ("enable_dump_tensor", exec.enable_dump_tensor),
@@ -346,7 +347,9 @@ impl DeviceContext {
                     "run_prepared",
                     &if name == "enable_l2_swimlane" {
                         format!(
-                            "{name}: host_build_graph writes no task trace (tensormap_and_ringbuffer does); the flag is ignored"
+                            "{name}: {} writes no task trace (tensormap_and_ringbuffer and host_build_graph do); \
+                             the flag is ignored",
+                            variant.name()
                         )
                     } else {
                         format!("{name} is not produced by the simulated device; the flag is ignored")

@@ -1,4 +1,4 @@
-//! ELF64 images given as bytes: one reader ([`image`]: the validated header,
+//! ELF64 images given as bytes: one reader (`image`: the validated header,
 //! the program, section and dynamic tables, the dynamic symbols) and the
 //! pre-`dlopen` check built on it ([`check_image`]).
 

@@ -3,6 +3,10 @@
 //! runs them inline as one of its cores; successors whose fanin reaches zero
 //! become ready. A dependency cycle is detected (nothing ready, nothing
 //! running, tasks left) and reported instead of hanging.
+//!
+//! Task trace: given a [`Recorder`], each thread records one span per task
+//! (two clock reads) into its own buffer and merges it once, when it exits;
+//! without one, the cost is one branch on a run-constant `Option` per task.
 
 use crate::runtime::wait::StallClock;
 use std::collections::VecDeque;
@@ -13,6 +17,7 @@ use std::time::Duration;
 use super::graph::{Graph, Task, MAX_ARGS};
 use crate::abi::CoreType;
 use crate::diagnostics::{Error, Result};
+use crate::runtime::trace::{Recorder, TaskSpan, SPANS_PER_THREAD};
 
 /// A kernel entry point: `void kernel_entry(int64_t *args)`.
 pub type KernelFn = crate::kernel::so::KernelEntry;
@@ -70,6 +75,7 @@ struct State {
     cv: Condvar,
     bind: Binder,
     block_dim: u32,
+    trace: Option<Arc<Recorder>>,
 }
 
 /// Publishes the executing core's identity before each kernel call.
@@ -82,11 +88,18 @@ impl State {
 
     fn worker(&self, thread: usize) {
         let total = self.tasks.len();
+        let mut spans = match &self.trace {
+            Some(_) => Vec::with_capacity(total.min(SPANS_PER_THREAD)),
+            None => Vec::new(),
+        };
         loop {
             let id = {
                 let mut s = self.lock();
                 loop {
                     if s.failed.is_some() || s.done == total {
+                        if let Some(rec) = &self.trace {
+                            rec.merge(&mut spans);
+                        }
                         s.exited += 1;
                         self.cv.notify_all();
                         return;
@@ -106,7 +119,9 @@ impl State {
                 }
             };
             let t = &self.tasks[id as usize];
-            (self.bind)(core_for(thread, t.core_type, self.block_dim));
+            let core = core_for(thread, t.core_type, self.block_dim);
+            (self.bind)(core);
+            let start_ns = self.trace.as_ref().map_or(0, |rec| rec.now());
             let args = self.args[id as usize].0.get().cast::<i64>();
             // SAFETY: the entry was resolved from a loaded kernel SO that
             // outlives the run (or, when this thread is abandoned, is never
@@ -114,6 +129,17 @@ impl State {
             // this thread, 16 slots as the kernel ABI requires. The trampoline
             // turns a C++ exception into an error.
             let r = unsafe { crate::kernel::so::call_kernel(self.entries[id as usize], args) };
+            if let Some(rec) = &self.trace {
+                spans.push(TaskSpan {
+                    task: u64::from(id),
+                    func: t.func_id,
+                    core: core.core_id,
+                    sched: thread as u32,
+                    lead: true,
+                    start_ns,
+                    end_ns: rec.now(),
+                });
+            }
             let mut newly = Vec::new();
             if r.is_ok() {
                 for &succ in &t.fanout {
@@ -147,6 +173,8 @@ pub struct ExecOutcome {
     pub result: Result<()>,
     /// A thread was abandoned inside a kernel.
     pub abandoned: bool,
+    /// Executor threads started (the scheduler lanes of a task trace).
+    pub threads: usize,
 }
 
 /// Runs every task of `graph` in dependency order on `threads` executor
@@ -156,6 +184,8 @@ pub struct ExecOutcome {
 /// When no task completes for more than `timeout_ms` while a kernel runs,
 /// the run fails with status -100 (`PTO2_ERROR_SCHEDULER_TIMEOUT`); a
 /// thread still inside a kernel half a budget later is abandoned (detached).
+/// With `trace`, every executed task's span is merged into it by the time
+/// this returns (unless a thread was abandoned).
 pub fn execute(
     graph: &mut Graph,
     threads: usize,
@@ -163,11 +193,12 @@ pub fn execute(
     kernel: &(dyn Fn(i32) -> Option<KernelFn> + Sync),
     bind: Binder,
     timeout_ms: u64,
+    trace: Option<Arc<Recorder>>,
 ) -> ExecOutcome {
-    let fail = |e| ExecOutcome { result: Err(e), abandoned: false };
+    let fail = |e| ExecOutcome { result: Err(e), abandoned: false, threads: 0 };
     let total = graph.tasks.len();
     if total == 0 {
-        return ExecOutcome { result: Ok(()), abandoned: false };
+        return ExecOutcome { result: Ok(()), abandoned: false, threads: 0 };
     }
     // Resolve every kernel up front: an unknown func_id fails before anything runs.
     let mut entries = Vec::with_capacity(total);
@@ -198,6 +229,7 @@ pub fn execute(
         cv: Condvar::new(),
         bind,
         block_dim,
+        trace,
     });
     let n = threads.clamp(1, total);
     for t in 0..n {
@@ -259,7 +291,7 @@ pub fn execute(
             graph.tasks = st.tasks;
         }
     }
-    ExecOutcome { result, abandoned }
+    ExecOutcome { result, abandoned, threads: n }
 }
 
 #[cfg(test)]
@@ -288,7 +320,7 @@ mod tests {
             g.add_successor(a, b);
         }
         let k = |_: i32| Some(record as KernelFn);
-        execute(&mut g, 3, 3, &k, Arc::new(|_| {}), 10_000).result.unwrap();
+        execute(&mut g, 3, 3, &k, Arc::new(|_| {}), 10_000, None).result.unwrap();
         let order = ORDER.lock().unwrap().clone();
         let pos = |x: u64| order.iter().position(|&v| v == x).unwrap();
         assert_eq!(order.len(), 6);
@@ -307,17 +339,50 @@ mod tests {
         }
         cyc.add_successor(1, 2);
         cyc.add_successor(2, 1);
-        let e = execute(&mut cyc, 2, 3, &k, Arc::new(|_| {}), 10_000).result.unwrap_err();
+        let e = execute(&mut cyc, 2, 3, &k, Arc::new(|_| {}), 10_000, None).result.unwrap_err();
         assert!(e.to_string().contains("cycle"), "{e}");
 
         let mut missing = Graph::default();
         missing.add_task(&[], 7, CoreType::Aic);
         let none = |_: i32| None;
-        assert!(execute(&mut missing, 1, 3, &none, Arc::new(|_| {}), 10_000)
+        assert!(execute(&mut missing, 1, 3, &none, Arc::new(|_| {}), 10_000, None)
             .result
             .unwrap_err()
             .to_string()
             .contains("func_id 7"));
+    }
+
+    unsafe extern "C" fn spin(_args: *mut i64) {
+        std::hint::black_box((0..1000u64).sum::<u64>());
+    }
+
+    #[test]
+    fn a_recorder_gets_one_span_per_task_in_dependency_order() {
+        let mut g = Graph::default();
+        for f in 0..5 {
+            g.add_task(&[], f, if f == 2 { CoreType::Aic } else { CoreType::Aiv });
+        }
+        let edges = [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)];
+        for (a, b) in edges {
+            g.add_successor(a, b);
+        }
+        let k = |_: i32| Some(spin as KernelFn);
+        let rec = Arc::new(Recorder::new(std::time::Instant::now()));
+        let out = execute(&mut g, 3, 2, &k, Arc::new(|_| {}), 10_000, Some(rec.clone()));
+        out.result.unwrap();
+        assert_eq!(out.threads, 3);
+        let mut spans = rec.take();
+        spans.sort_by_key(|p| p.task);
+        assert_eq!(spans.iter().map(|p| p.task).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+        for p in &spans {
+            assert_eq!(p.func, p.task as i32);
+            assert!(p.start_ns <= p.end_ns && p.lead && p.sched < 3, "{p:?}");
+            let ty = if p.func == 2 { CoreType::Aic } else { CoreType::Aiv };
+            assert_eq!(p.core, core_for(p.sched as usize, ty, 2).core_id, "{p:?}");
+        }
+        for (a, b) in edges {
+            assert!(spans[b as usize].start_ns >= spans[a as usize].end_ns, "{b} started before {a} ended");
+        }
     }
 
     #[test]

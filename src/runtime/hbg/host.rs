@@ -2,13 +2,17 @@
 //! callable's orchestration on the host at registration, runs it watched on
 //! the context's orchestration thread, executes the built graph on the
 //! simulated cores, copies the recorded tensor pairs back only when the whole
-//! run succeeded and frees the run's device memory.
+//! run succeeded and frees the run's device memory. With `enable_l2_swimlane`
+//! it writes the task trace (`<output_prefix>/trace/trace.json`): the graph
+//! build on the orchestrator lane, each task on its executor thread's
+//! scheduler lane and on its simulated core, the graph's edges as flow arrows.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::exec::Binder;
+use super::graph::Graph;
 use super::ops::HbgOrchFn;
 use super::watch::{run_watched, OrchThread, Watched};
 use crate::callable::Registry;
@@ -16,7 +20,23 @@ use crate::config::RuntimeVariant;
 use crate::device::memory::DeviceMemory;
 use crate::diagnostics::{Error, Result};
 use crate::loader::temp_so;
+use crate::runtime::trace::{self, OrchMark, Recorder, TaskIds, TraceForm, TraceLog};
 use crate::runtime::{RunRequest, RuntimeBackend};
+
+/// How host_build_graph task ids read in a trace: graph indices, no rings or scopes.
+const TRACE_FORM: TraceForm = TraceForm { variant: "host_build_graph", ids: TaskIds::Plain };
+
+/// The orchestrator lane of a traced run: the graph build (as the host saw
+/// the watched call) and one edge mark per dependency of the graph.
+fn orch_marks(graph: &Graph, start_ns: u64, end_ns: u64) -> Vec<OrchMark> {
+    let edges: usize = graph.tasks.iter().map(|t| t.fanout.len()).sum();
+    let mut marks = Vec::with_capacity(1 + edges);
+    marks.push(OrchMark::Build { start_ns, end_ns, tasks: graph.tasks.len(), edges });
+    for (p, t) in graph.tasks.iter().enumerate() {
+        marks.extend(t.fanout.iter().map(|&c| OrchMark::Edge { producer: p as u64, consumer: u64::from(c) }));
+    }
+    marks
+}
 
 /// A host_build_graph orchestration loaded on the host.
 struct HostOrch {
@@ -92,6 +112,7 @@ impl RuntimeBackend for HbgBackend {
         let func =
             self.orchs.get(&id).ok_or_else(|| Error::State(format!("callable {id} has no host orchestration")))?.func;
         crate::kernel::sim_context::clear_pipe_state(device_id)?;
+        let epoch = req.trace.then(Instant::now);
         let (mut orch, result) =
             match run_watched(&mut self.orch_thread, func, req.args, memory.clone(), req.timeout_ms) {
                 Watched::Done(orch, result) => (orch, result),
@@ -104,16 +125,27 @@ impl RuntimeBackend for HbgBackend {
                 }
             };
         let t_dev = Instant::now();
+        let recorder = epoch.map(|e| Arc::new(Recorder::new(e)));
+        let marks = epoch.map(|e| orch_marks(&orch.graph, 0, t_dev.duration_since(e).as_nanos() as u64));
         let mut abandoned = false;
+        let mut sched_threads = 0;
         let reg = registry.get(id)?;
         let result = result.and_then(|()| {
             let kernel = |fid: i32| reg.kernel_entry(fid);
             let bind: Binder = Arc::new(move |core| {
                 let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, device_id);
             });
-            let out =
-                super::execute(&mut orch.graph, req.threads as usize, req.block_dim, &kernel, bind, req.timeout_ms);
+            let out = super::execute(
+                &mut orch.graph,
+                req.threads as usize,
+                req.block_dim,
+                &kernel,
+                bind,
+                req.timeout_ms,
+                recorder.clone(),
+            );
             abandoned = out.abandoned;
+            sched_threads = out.threads;
             out.result
         });
         if abandoned {
@@ -125,8 +157,19 @@ impl RuntimeBackend for HbgBackend {
             return Err(e);
         }
         let device_ns = t_dev.elapsed().as_nanos() as u64;
-        // Copy back only after a fully successful run; always release device memory.
         let mut result = result;
+        if let (Some(rec), Some(orch_marks)) = (recorder, marks) {
+            // Written for failed runs too (the trace shows how far the run got);
+            // a failed write fails a successful run before any copy-back.
+            let log = TraceLog { spans: rec.take(), orch: orch_marks, block_dim: req.block_dim, sched_threads };
+            if let Err(e) = trace::write(req.output_prefix, &log, device_id, &TRACE_FORM) {
+                match result {
+                    Ok(()) => result = Err(e),
+                    Err(_) => crate::diagnostics::log::warn("host_build_graph", &e.to_string()),
+                }
+            }
+        }
+        // Copy back only after a fully successful run; always release device memory.
         if result.is_ok() {
             for p in &orch.pairs {
                 // SAFETY: the host pointer and size were recorded by the

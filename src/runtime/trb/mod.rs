@@ -9,7 +9,7 @@ pub mod layout;
 pub mod orchestration;
 pub mod orchestrator;
 pub mod pools;
-pub mod queue;
+pub(crate) mod queue;
 pub mod ring;
 pub mod shared;
 pub mod stats;
