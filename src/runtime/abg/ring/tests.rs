@@ -467,3 +467,65 @@ fn tensormap_mode_refuses_add_dependency() {
     assert_eq!(rep.status, -codes::INVALID_ARGS, "{}", rep.message);
     assert!(rep.message.contains("explicit-edge mode"), "{}", rep.message);
 }
+
+// ---------------------------------------------------------------------------
+// Through the real ops table of a compiled orchestration.
+
+fn test_so() -> RingSo {
+    let bytes = build_so(&["src/runtime/abg/ring/test_orch.cpp"], true, &[]);
+    RingSo::load(&bytes, 8, "", "").expect("load ring test orchestration")
+}
+
+fn run_case(bench: &mut Bench, so: &RingSo, case: u64) -> crate::diagnostics::Result<RunReport> {
+    let img = ChipArgsImage::new(&[], &[case]);
+    let rec = Recorder::new();
+    // SAFETY: live 64-aligned image.
+    bench.run(params(1, false), &rec, |o| unsafe { so.run(o, img.as_ptr()) })
+}
+
+#[test]
+fn log_entries_format_and_forward_every_level() {
+    use crate::runtime::trb::orchestration::ops::LOG_CAPTURE;
+    use crate::runtime::trb::orchestration::testutil::MockApi;
+    let so = test_so();
+    assert!(!so.has_config());
+    let img = ChipArgsImage::new(&[], &[0]);
+    let mut api = MockApi::new();
+    LOG_CAPTURE.with(|c| c.borrow_mut().clear());
+    // SAFETY: live 64-aligned image; case 0 only logs.
+    unsafe { so.run(&mut api, img.as_ptr()) }.expect("run");
+    let logs: Vec<(i32, String, String)> =
+        LOG_CAPTURE.with(|c| c.borrow().iter().map(|(l, f, _, m)| (*l, f.clone(), m.clone())).collect());
+    let f = "aicpu_orchestration_entry".to_string();
+    assert_eq!(
+        logs,
+        vec![
+            (0, f.clone(), "e1".into()),
+            (1, f.clone(), "w2".into()),
+            (4, f.clone(), "i3".into()),
+            (2, f.clone(), "d4".into()),
+            (4, f, "a5".into()),
+        ]
+    );
+}
+
+#[test]
+fn compiled_orchestration_failures_end_with_codes_and_messages() {
+    let so = test_so();
+    let mut bench = Bench::new();
+    let rep = run_case(&mut bench, &so, 1).unwrap();
+    assert_eq!(rep.status, -codes::INVALID_ARGS, "{}", rep.message);
+    assert!(rep.message.contains("cycle"), "{}", rep.message);
+
+    let e = run_case(&mut bench, &so, 2).expect_err("C++ exception");
+    assert!(e.to_string().contains("get_ref: index out of range"), "{e}");
+
+    let rep = run_case(&mut bench, &so, 3).unwrap();
+    assert_eq!(rep.status, -codes::INVALID_ARGS, "{}", rep.message);
+    assert!(rep.message.contains("producer 0xdead is not a task id"), "{}", rep.message);
+
+    // A cross-ring edge (root scope ring 0 -> scope ring 1) after the failures.
+    let rep = run_case(&mut bench, &so, 4).unwrap();
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(rep.completed_tasks, 2);
+}
