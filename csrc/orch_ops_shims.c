@@ -26,7 +26,9 @@ enum {
     SIMPLER_ORCH_LOG_ERROR = 0,
     SIMPLER_ORCH_LOG_WARN = 1,
     SIMPLER_ORCH_LOG_DEBUG = 2,
-    SIMPLER_ORCH_LOG_INFO = 3
+    SIMPLER_ORCH_LOG_INFO = 3,
+    /* aicpu_build_graph ring form: log_info / log_always (no verbosity tier). */
+    SIMPLER_ORCH_LOG_PLAIN = 4
 };
 
 /* rt is the runtime object; msg is NULL when fmt was NULL or empty. */
@@ -44,6 +46,8 @@ void simpler_orch_log_error(const char *func, const char *fmt, ...) __attribute_
 void simpler_orch_log_warn(const char *func, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void simpler_orch_log_debug(const char *func, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void simpler_orch_log_info_v(const char *func, int v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void simpler_orch_log_info(const char *func, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void simpler_orch_log_always(const char *func, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void simpler_orch_shims_register(simpler_orch_fatal_cb fatal_cb, simpler_orch_log_cb log_cb) {
     __atomic_store_n(&g_fatal_cb, fatal_cb, __ATOMIC_RELEASE);
@@ -118,4 +122,23 @@ void simpler_orch_log_info_v(const char *func, int v, const char *fmt, ...) {
     format_message(buf, sizeof buf, fmt, ap);
     va_end(ap);
     forward_log(SIMPLER_ORCH_LOG_INFO, func, (int32_t)v, buf);
+}
+
+/* aicpu_build_graph ring form (log_info and log_always of its ops table). */
+void simpler_orch_log_info(const char *func, const char *fmt, ...) {
+    char buf[SIMPLER_LOG_MSG_CAP];
+    va_list ap;
+    va_start(ap, fmt);
+    format_message(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    forward_log(SIMPLER_ORCH_LOG_PLAIN, func, 0, buf);
+}
+
+void simpler_orch_log_always(const char *func, const char *fmt, ...) {
+    char buf[SIMPLER_LOG_MSG_CAP];
+    va_list ap;
+    va_start(ap, fmt);
+    format_message(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    forward_log(SIMPLER_ORCH_LOG_PLAIN, func, 0, buf);
 }

@@ -88,6 +88,15 @@ extern "C" int simpler_call_abg_entry(int (*fn)(void *), void *rt, int *rc, char
     return guarded(err, errlen, [&] { *rc = fn(rt); });
 }
 
+// aicpu_build_graph ring form: `void aicpu_orchestration_entry(PTO2Runtime *rt,
+// const ChipStorageTaskArgs &args)` runs on the run's orchestrator thread.
+// Calls entry(rt, args). Same return convention as simpler_call_orch_entry.
+extern "C" int simpler_call_abg_ring_entry(void (*entry)(void *, const void *), void *rt, const void *args, char *err,
+                                           std::size_t errlen) noexcept {
+    copy_message(err, errlen, "");
+    return guarded(err, errlen, [&] { entry(rt, args); });
+}
+
 // Kernels: `void kernel_entry(int64_t *args)` runs on a scheduler thread (one
 // call per subtask). Calls entry(args). Returns 0 on a normal return, 1 if a
 // std::exception escaped (what() copied to err), 2 for any other exception.

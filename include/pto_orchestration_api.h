@@ -546,6 +546,9 @@ static_assert(offsetof(TaskOutputTensors, tensors_) == 16, "TaskOutputTensors.te
 static_assert(std::is_trivially_copyable<TaskOutputTensors>::value && std::is_trivially_destructible<TaskOutputTensors>::value,
               "TaskOutputTensors must be returned through the hidden result pointer");
 
+#ifndef PTO_ORCHESTRATION_TYPES_ONLY
+// (PTO_ORCHESTRATION_TYPES_ONLY: the shared argument types above and the kernel side
+// below only, for the aicpu_build_graph ring-form header pto_aicpu_build_graph_ring.h.)
 // ---------------------------------------------------------------------------
 // The runtime object and its ops table (15 entries, 120 B).
 
@@ -592,11 +595,14 @@ static_assert(offsetof(PTO2RuntimeOps, alloc_tensors) == 96, "ops.alloc_tensors 
 static_assert(offsetof(PTO2RuntimeOps, submit_dummy_task) == 104, "ops.submit_dummy_task @104");
 static_assert(offsetof(PTO2RuntimeOps, scope_set_site) == 112, "ops.scope_set_site @112");
 
+#endif  // PTO_ORCHESTRATION_TYPES_ONLY
+
 struct PTO2OrchestrationConfig {
     int expected_arg_count;
 };
 static_assert(sizeof(PTO2OrchestrationConfig) == 4, "PTO2OrchestrationConfig is 4 bytes");
 
+#ifndef PTO_ORCHESTRATION_TYPES_ONLY
 // ---------------------------------------------------------------------------
 // Runtime binding. Each orchestration SO has its own bound-runtime pointer:
 // hidden visibility keeps it private to the SO (and out of STB_GNU_UNIQUE),
@@ -837,6 +843,8 @@ private:
 #define LOG_INFO_V7(fmt, ...) PTO2_LOG_INFO_V_(7, fmt, ##__VA_ARGS__)
 #define LOG_INFO_V8(fmt, ...) PTO2_LOG_INFO_V_(8, fmt, ##__VA_ARGS__)
 #define LOG_INFO_V9(fmt, ...) PTO2_LOG_INFO_V_(9, fmt, ##__VA_ARGS__)
+
+#endif  // PTO_ORCHESTRATION_TYPES_ONLY
 
 // ---------------------------------------------------------------------------
 // Kernel side (sim): `extern "C" void kernel_entry(int64_t *args)`.

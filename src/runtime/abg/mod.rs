@@ -30,6 +30,7 @@ pub mod exec;
 pub mod graph;
 pub mod host;
 pub mod plugin;
+pub mod ring;
 mod state;
 
 #[cfg(test)]

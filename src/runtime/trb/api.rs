@@ -121,4 +121,14 @@ pub trait OrchestratorApi {
     fn set_tensor_data(&mut self, tensor: &Tensor, indices: &[u32], value: u64);
     /// Records the call site of the next scope (scope statistics).
     fn scope_set_site(&mut self, file: &str, line: i32);
+    /// Adds the edge `producer -> consumer` (aicpu_build_graph ring form:
+    /// the orchestrator runs with explicit edges). Not part of the
+    /// tensormap_and_ringbuffer API: the default latches INVALID_ARGS.
+    fn add_dependency(&mut self, producer: TaskIdRaw, consumer: TaskIdRaw) {
+        let _ = (producer, consumer);
+        self.report_fatal(
+            crate::runtime::trb::layout::codes::INVALID_ARGS,
+            "add_dependency needs an orchestrator with explicit edges (aicpu_build_graph ring form)",
+        );
+    }
 }

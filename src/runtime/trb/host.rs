@@ -195,6 +195,39 @@ impl RuntimeBackend for TrbBackend {
     }
 }
 
+/// An orchestration a TRB-engine run executes on its orchestrator thread:
+/// a TRB orchestration SO, or another variant's program driving the same
+/// engine (aicpu_build_graph's ring form).
+pub(crate) trait OrchProgram {
+    /// Runs the orchestration against `api`.
+    ///
+    /// # Safety
+    /// `args` points to the staged, 64-aligned `ChipStorageTaskArgs` and
+    /// stays valid for the call; no other thread runs this program meanwhile.
+    unsafe fn run_on(&self, api: &mut dyn super::api::OrchestratorApi, args: *const u8) -> Result<()>;
+}
+
+impl OrchProgram for OrchestrationSo {
+    unsafe fn run_on(&self, api: &mut dyn super::api::OrchestratorApi, args: *const u8) -> Result<()> {
+        // SAFETY: forwarded contract.
+        unsafe { self.run(api, args) }
+    }
+}
+
+/// Fails when `trb` cannot run `req` (poisoned, or no scheduler thread).
+pub(crate) fn check_runnable(trb: &TrbDevice, req: &RunRequest<'_>, variant: &str) -> Result<()> {
+    if let Some(p) = trb.poisoned() {
+        return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
+    }
+    if req.threads < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "aicpu_thread_num = {} leaves no scheduler thread for {variant}: must be in [2, 4] (schedulers + 1 orchestrator)",
+            req.threads
+        )));
+    }
+    Ok(())
+}
+
 /// Runs callable `req.id` on the TRB engine. Returns the device wall time.
 fn run(
     trb: &mut TrbDevice,
@@ -203,31 +236,46 @@ fn run(
     memory: &DeviceMemory,
     req: &RunRequest<'_>,
 ) -> Result<u64> {
-    let RunRequest { id, args, device_id, run_cfg, .. } = *req;
-    if let Some(p) = trb.poisoned() {
-        return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
-    }
-    if req.threads < 2 {
-        return Err(Error::InvalidArgument(format!(
-            "aicpu_thread_num = {} leaves no scheduler thread for tensormap_and_ringbuffer: must be in [2, 4] (schedulers + 1 orchestrator)",
-            req.threads
-        )));
-    }
-    let windows = run_cfg.windows();
-    let key = ArenaSizingKey {
-        task_window_sizes: windows,
-        heap_sizes: run_cfg.heaps(),
-        dep_pool_capacities: run_cfg.dep_pools().map(|d| d as u32),
-    };
+    let id = req.id;
+    check_runnable(trb, req, "tensormap_and_ringbuffer")?;
     // Load the orchestration SO at the first run of this id (upstream's
     // device-side dlopen), kept until unregister.
     let reg = registry.get(id)?;
     if let std::collections::hash_map::Entry::Vacant(slot) = orchs.entry(id) {
         slot.insert(OrchestrationSo::load(&reg.orch_bytes, id, &reg.func_name, &reg.config_name)?);
     }
+    let result = run_program(trb, &orchs[&id], registry, memory, req, false);
+    if trb.poisoned().is_some() {
+        // A thread stuck in user code may still use the loaded SOs.
+        std::mem::forget(std::mem::take(orchs));
+    }
+    result
+}
+
+/// Runs `program` for callable `req.id` on the TRB engine (after
+/// [`check_runnable`]): stages the entry tensors by signature, runs with the
+/// run's ring sizing and knobs (`explicit_deps`: explicit-edge orchestrator),
+/// maps the status and copies outputs back only on success. Returns the
+/// device wall time. When the run abandons a stuck thread, `program` must be
+/// kept alive forever by the caller (`trb` is then poisoned).
+pub(crate) fn run_program(
+    trb: &mut TrbDevice,
+    program: &dyn OrchProgram,
+    registry: &mut Registry,
+    memory: &DeviceMemory,
+    req: &RunRequest<'_>,
+    explicit_deps: bool,
+) -> Result<u64> {
+    let RunRequest { id, args, device_id, run_cfg, .. } = *req;
+    let windows = run_cfg.windows();
+    let key = ArenaSizingKey {
+        task_window_sizes: windows,
+        heap_sizes: run_cfg.heaps(),
+        dep_pool_capacities: run_cfg.dep_pools().map(|d| d as u32),
+    };
     registry.note_device_load(id);
     let reg = registry.get(id)?;
-    let so = &orchs[&id];
+    let so = program;
     // Boxed: a thread abandoned in a kernel keeps using it, so it must be
     // leakable.
     let executor = Box::new(KernelExecutor { callable: reg, device_id, missing: AtomicI32::new(-1) });
@@ -252,6 +300,7 @@ fn run(
         dep_pools: key.dep_pool_capacities,
         scope_stats: req.scope_stats,
         trace: req.trace,
+        explicit_deps,
     };
     if let Err(e) = crate::kernel::sim_context::clear_pipe_state(device_id) {
         staged.release(memory);
@@ -265,7 +314,7 @@ fn run(
             // SAFETY: `entry_args` is the staged, 64-aligned 17472-byte
             // ChipStorageTaskArgs, alive until `staged` is consumed below
             // (or leaked with it).
-            unsafe { so.run(api, entry_args) }
+            unsafe { so.run_on(api, entry_args) }
         });
     let report = trb.engine.run(&mem, params, &*executor, &mut *orchestrate);
     let device_ns = t0.elapsed().as_nanos() as u64;
@@ -282,7 +331,6 @@ fn run(
         Box::leak(orchestrate);
         Box::leak(executor);
         std::mem::forget(staged);
-        std::mem::forget(std::mem::take(orchs));
         std::mem::forget(std::mem::take(registry));
         memory.leak_all();
         return Err(if report.status != 0 { runtime_error(&report) } else { Error::UserCode(report.message.clone()) });

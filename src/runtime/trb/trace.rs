@@ -143,6 +143,9 @@ impl OrchestratorApi for TracingOrch<'_> {
     fn scope_set_site(&mut self, file: &str, line: i32) {
         self.inner.scope_set_site(file, line)
     }
+    fn add_dependency(&mut self, producer: TaskIdRaw, consumer: TaskIdRaw) {
+        self.inner.add_dependency(producer, consumer)
+    }
 }
 
 /// Writes `<prefix>/trace/trace.json`; returns the path.

@@ -151,6 +151,7 @@ impl TrbEngine {
             block_dim: params.block_dim,
             orch_to_sched: params.orch_to_sched,
             trace: params.trace,
+            explicit_deps: params.explicit_deps,
             done: done.clone(),
         };
         let orch_tx = &self.orch.as_ref().expect("ensured above").tx;

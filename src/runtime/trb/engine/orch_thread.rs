@@ -45,6 +45,8 @@ pub(super) struct OrchJob {
     pub(super) orch_to_sched: bool,
     /// Record the orchestrator lane of the task trace.
     pub(super) trace: bool,
+    /// Run the orchestrator with explicit edges (`RunParams::explicit_deps`).
+    pub(super) explicit_deps: bool,
     pub(super) done: Arc<(Mutex<Completion>, Condvar)>,
 }
 
@@ -61,11 +63,15 @@ impl OrchJob {
             block_dim,
             orch_to_sched,
             trace,
+            explicit_deps,
             done,
         } = self;
         let sh = &*shared;
         let bd = block_dim;
         let mut orch = Orchestrator::new(sh, tables.0, bd, 2 * bd);
+        if explicit_deps {
+            orch.enable_explicit_edges();
+        }
         orch.scope_begin(crate::runtime::trb::api::ScopeMode::Auto);
         let f = orchestrate.0;
         sh.orch_epoch.0.fetch_add(1, SeqCst); // now in user code
@@ -170,5 +176,8 @@ impl OrchestratorApi for Tracked<'_, '_> {
     }
     fn scope_set_site(&mut self, file: &str, line: i32) {
         self.call(|o| o.scope_set_site(file, line))
+    }
+    fn add_dependency(&mut self, producer: u64, consumer: u64) {
+        self.call(|o| o.add_dependency(producer, consumer))
     }
 }

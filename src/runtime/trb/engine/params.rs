@@ -41,6 +41,11 @@ pub struct RunParams {
     pub scope_stats: bool,
     /// Record the task trace (`RunReport::trace`).
     pub trace: bool,
+    /// Explicit edges instead of TensorMap derivation (aicpu_build_graph
+    /// ring form): no TensorMap lookup/insert, no creator edges; edges come
+    /// from `add_dependency` and `Arg` explicit deps, and a scope's tasks
+    /// reach the schedulers at its end.
+    pub explicit_deps: bool,
 }
 
 impl Default for RunParams {
@@ -56,6 +61,7 @@ impl Default for RunParams {
             dep_pools: [crate::runtime::trb::layout::DEFAULT_DEP_POOL; 4],
             scope_stats: false,
             trace: false,
+            explicit_deps: false,
         }
     }
 }

@@ -157,7 +157,7 @@ pub fn ops_table() -> &'static PTO2RuntimeOps {
 // ---------------------------------------------------------------------------
 // Shared entry plumbing.
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -171,7 +171,7 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 ///
 /// # Safety
 /// `p` is NULL or a NUL-terminated string valid for `'s`.
-unsafe fn c_text<'s>(p: *const c_char) -> std::borrow::Cow<'s, str> {
+pub(crate) unsafe fn c_text<'s>(p: *const c_char) -> std::borrow::Cow<'s, str> {
     if p.is_null() {
         std::borrow::Cow::Borrowed("")
     } else {
@@ -232,7 +232,7 @@ unsafe fn with_runtime<R>(
 ///
 /// # Safety
 /// A non-NULL, aligned `p` must point to a live `T` for `'x`.
-unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T, String> {
+pub(crate) unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T, String> {
     if p.is_null() {
         return Err(format!("{what} is NULL"));
     }
@@ -243,7 +243,7 @@ unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T, String> {
     Ok(unsafe { &*p })
 }
 
-fn fatal_invalid(api: &mut dyn OrchestratorApi, func: &str, msg: &str) {
+pub(crate) fn fatal_invalid(api: &mut dyn OrchestratorApi, func: &str, msg: &str) {
     log::error(func, &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS));
     api.report_fatal(error_code::INVALID_ARGS, msg);
 }
@@ -369,11 +369,12 @@ fn encode(outcome: SubmitOutcome) -> TaskOutputTensors {
     out
 }
 
-/// Common body of the three Arg-taking entries.
+/// Common body of the Arg-taking entries (also of aicpu_build_graph's ring
+/// form, which shares the `Arg` layout).
 ///
 /// # Safety
 /// `args` is NULL or points to a live `Arg` for the duration of the call.
-unsafe fn submit_common(
+pub(crate) unsafe fn submit_common(
     api: &mut dyn OrchestratorApi,
     func: &str,
     args: *const Arg,
@@ -610,6 +611,7 @@ extern "C" fn log_callback(level: i32, func: *const c_char, v: i32, msg: *const 
             0 => log::error(&func, &msg),
             1 => log::warn(&func, &msg),
             2 => log::debug(&func, &msg),
+            4 => log::info(&func, &msg),
             _ => log::info(&func, &format!("[v{}] {msg}", v.clamp(0, 9))),
         }
     });

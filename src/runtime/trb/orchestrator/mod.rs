@@ -6,6 +6,7 @@
 //! on that ring, so a retired task's payload is always read before its slot
 //! can be handed out again.
 
+mod explicit;
 mod flow;
 mod scope;
 mod submit;
@@ -60,6 +61,8 @@ pub(crate) struct Orchestrator<'s> {
     pub(crate) stats: Vec<ScopeStatRecord>,
     pending_site: Option<(String, i32)>,
     done: bool,
+    /// Explicit-edge mode state (`None`: TensorMap derivation, the TRB default).
+    explicit: Option<Box<explicit::ExplicitEdges>>,
 }
 
 fn kernels_mask(k: &MixedKernelIds) -> u8 {
@@ -96,6 +99,7 @@ impl<'s> Orchestrator<'s> {
             stats: Vec::new(),
             pending_site: None,
             done: false,
+            explicit: None,
         }
     }
 
@@ -149,6 +153,7 @@ impl<'s> Orchestrator<'s> {
         if self.done {
             return;
         }
+        self.explicit_finish();
         self.done = true;
         let total: u64 = self.sh.rings.iter().map(|r| r.current_task_index.load(Acquire)).sum();
         self.sh.total_tasks.store(total, SeqCst);
@@ -277,6 +282,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         }
         self.top += 1;
         self.scope_begins[self.top as usize] = self.scope_size;
+        self.explicit_scope_begin();
         if mode == ScopeMode::Manual && !self.in_manual_scope() {
             self.manual_begin_depth = self.top;
         }
@@ -288,6 +294,7 @@ impl OrchestratorApi for Orchestrator<'_> {
             return;
         }
         self.record_stat(ScopePhase::End, None);
+        self.explicit_scope_end();
         let begin = self.scope_begins[self.top as usize];
         if self.top == self.manual_begin_depth {
             self.manual_begin_depth = MAX_SCOPE_DEPTH as i32;
@@ -364,5 +371,19 @@ impl OrchestratorApi for Orchestrator<'_> {
 
     fn scope_set_site(&mut self, file: &str, line: i32) {
         self.pending_site = Some((file.to_string(), line));
+    }
+
+    fn add_dependency(&mut self, producer: u64, consumer: u64) {
+        if self.shared_fatal() || self.refuse_after_done("add_dependency") {
+            return;
+        }
+        if !self.explicit_mode() {
+            self.mark_fatal(
+                codes::INVALID_ARGS,
+                "FATAL: Invalid Arg Detected! add_dependency needs explicit-edge mode (aicpu_build_graph ring form); tensormap_and_ringbuffer derives edges from tensors",
+            );
+            return;
+        }
+        self.explicit_add(producer, consumer);
     }
 }

@@ -167,16 +167,9 @@ impl Orchestrator<'_> {
         Some((offs, total))
     }
 
-    /// Writes the payload (fanins, tensors, scalars) and returns the output pointers.
-    pub(super) fn write_payload(
-        &mut self,
-        ring: usize,
-        local: u64,
-        raw: u64,
-        base: u64,
-        offs: &[u64],
-        args: &TaskArgsView<'_>,
-    ) -> Option<Vec<*const Tensor>> {
+    /// Writes the fanin part of a task's payload from `self.fanins`
+    /// (spilling past the inline capacity). False once fatal.
+    pub(super) fn write_fanins(&mut self, ring: usize, local: u64) -> bool {
         let p = self.sh.rings[ring].payload_ptr(local);
         let n = self.fanins.len();
         let mut spill_start = 0i32;
@@ -184,7 +177,7 @@ impl Orchestrator<'_> {
         if n > FANIN_INLINE_CAP {
             let need = (n - FANIN_INLINE_CAP) as u64;
             if !self.ensure_spill(ring, need) {
-                return None;
+                return false;
             }
             let pool = &mut self.t.fanin_pools[ring];
             spill_pool = pool.base();
@@ -199,14 +192,33 @@ impl Orchestrator<'_> {
         // slot was just allocated, so no other thread reads it until the task
         // is published through the wiring queue.
         let pl: &mut TaskPayload = unsafe { &mut *p };
-        pl.tensor_count = args.tensors.len() as i32;
-        pl.scalar_count = args.scalars.len() as i32;
         pl.fanin_actual_count = n as i32;
         pl.fanin_spill_start = spill_start;
         pl.fanin_spill_pool = spill_pool;
         for (k, &f) in self.fanins.iter().take(FANIN_INLINE_CAP).enumerate() {
             pl.fanin_inline[k] = f;
         }
+        true
+    }
+
+    /// Writes the payload (fanins, tensors, scalars) and returns the output pointers.
+    pub(super) fn write_payload(
+        &mut self,
+        ring: usize,
+        local: u64,
+        raw: u64,
+        base: u64,
+        offs: &[u64],
+        args: &TaskArgsView<'_>,
+    ) -> Option<Vec<*const Tensor>> {
+        if !self.write_fanins(ring, local) {
+            return None;
+        }
+        let p = self.sh.rings[ring].payload_ptr(local);
+        // SAFETY: as in write_fanins: the freshly allocated, unpublished slot.
+        let pl: &mut TaskPayload = unsafe { &mut *p };
+        pl.tensor_count = args.tensors.len() as i32;
+        pl.scalar_count = args.scalars.len() as i32;
         let mut outs = Vec::new();
         let mut oi = 0;
         for (i, a) in args.tensors.iter().enumerate() {
@@ -258,8 +270,11 @@ impl Orchestrator<'_> {
         let Some((ring, local, base, raw)) = self.prepare(total, kernels, mask, args.block_num) else {
             return SubmitOutcome::empty();
         };
-        let la = self.sh.rings[ring].last_task_alive.load(Acquire);
-        self.t.tensormap.sync(ring, local, la);
+        let explicit = self.explicit_mode();
+        if !explicit {
+            let la = self.sh.rings[ring].last_task_alive.load(Acquire);
+            self.t.tensormap.sync(ring, local, la);
+        }
         self.next_epoch();
         self.fanins.clear();
         // Explicit dependencies.
@@ -273,6 +288,16 @@ impl Orchestrator<'_> {
                 return SubmitOutcome::empty();
             }
             self.claim(dep);
+        }
+        if explicit {
+            // Explicit edges only; fanins are written at publication.
+            let claimed = std::mem::take(&mut self.fanins);
+            let Some(outputs) = self.write_payload(ring, local, raw, base, &offs, args) else {
+                return SubmitOutcome::empty();
+            };
+            self.fanins = claimed;
+            self.defer(ring, local, raw, args.explicit_deps);
+            return SubmitOutcome { task_id: raw, outputs };
         }
         let manual = self.in_manual_scope();
         let mut registrable = 0usize;
