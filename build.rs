@@ -179,7 +179,7 @@ fn build_examples() {
     std::fs::create_dir_all(&out_dir).expect("create OUT_DIR/examples");
     let cc = cc::Build::new().get_compiler();
     let cxx = cc::Build::new().cpp(true).get_compiler();
-    let jobs: [(&str, &str, bool); 15] = [
+    let jobs: [(&str, &str, bool); 16] = [
         ("examples/bench/orchestration.cpp", "bench_orch.so", true),
         ("examples/trb_vector/orchestration.cpp", "trb_vector_orch.so", true),
         ("examples/trb_nested/orchestration.cpp", "trb_nested_orch.so", true),
@@ -189,6 +189,7 @@ fn build_examples() {
         ("examples/kernels/kernel_mul.c", "kernel_mul.so", false),
         ("examples/kernels/kernel_noop.c", "kernel_noop.so", false),
         ("examples/abg_vector/orchestration.c", "abg_vector_orch.so", false),
+        ("examples/abg_ring_vector/orchestration.cpp", "abg_ring_vector_orch.so", true),
         ("examples/abg_vector/kernel_add.c", "abg_kernel_add.so", false),
         ("examples/abg_vector/kernel_add_scalar.c", "abg_kernel_add_scalar.so", false),
         ("examples/abg_vector/kernel_mul.c", "abg_kernel_mul.so", false),
@@ -200,6 +201,7 @@ fn build_examples() {
     println!("cargo:rerun-if-changed=include/pto_orchestration_api.h");
     println!("cargo:rerun-if-changed=include/pto_kernel_abi.h");
     println!("cargo:rerun-if-changed=include/pto_aicpu_build_graph.h");
+    println!("cargo:rerun-if-changed=include/pto_aicpu_build_graph_ring.h");
     println!("cargo:rerun-if-changed=c_tests/fixtures/hbg_vector");
     println!("cargo:rerun-if-changed=c_tests/include");
     for (src, out, cpp) in jobs {

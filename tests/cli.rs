@@ -164,7 +164,7 @@ fn demo_reports_each_example_with_checked_values_and_ring_table() {
     assert!(o.stdout.contains("scopes on rings 0, 1, 2, 3"));
     assert!(o.stdout.contains("tasks peak / window") && o.stdout.contains("dep pool peak / capacity"));
     assert!(!o.stdout.contains("\"version\""), "raw JSON in the human report:\n{}", o.stdout);
-    assert!(o.stdout.contains("all 5 examples passed"));
+    assert!(o.stdout.contains("all 6 examples passed"));
     assert_dir_empty(&tmp);
 }
 

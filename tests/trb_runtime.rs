@@ -164,6 +164,6 @@ fn chain_and_fan_workloads_complete() {
 #[test]
 fn demo_main_job_passes() {
     let report = demo::run_demo().unwrap();
-    assert!(report.contains("all 5 examples passed"), "{report}");
+    assert!(report.contains("all 6 examples passed"), "{report}");
     assert!(report.contains("ring 3:"), "{report}");
 }

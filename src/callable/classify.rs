@@ -7,8 +7,10 @@
 //! 1. the binary exports `framework_bind_runtime` → tensormap_and_ringbuffer
 //!    (every TRB orchestration upstream builds links the TRB orchestration
 //!    common source that defines it);
-//! 2. (slot) the ring-based form of aicpu_build_graph ([`AbgForm::Ring`],
-//!    entry `aicpu_orchestration_entry`) gets its rule here;
+//! 2. it exports `aicpu_orchestration_entry` (the hard-coded entry of
+//!    aicpu_build_graph's ring form) but neither the TRB hook nor the marker
+//!    below → aicpu_build_graph, ring form ([`AbgForm::Ring`]); the
+//!    callable's func_name is not used (upstream ignores it for this form);
 //! 3. it exports the marker `simpler_aicpu_build_graph_abi` (the macro
 //!    `PTO_AICPU_BUILD_GRAPH_PLUGIN` of `include/pto_aicpu_build_graph.h`
 //!    defines it) and the entry named by `func_name` (empty: `orchestration`)
@@ -48,6 +50,9 @@ pub(crate) const TRB_BIND_SYMBOL: &str = "framework_bind_runtime";
 /// The marker an original-form aicpu_build_graph plugin exports
 /// (`PTO_AICPU_BUILD_GRAPH_PLUGIN` in `include/pto_aicpu_build_graph.h`).
 pub(crate) const ABG_MARKER_SYMBOL: &str = "simpler_aicpu_build_graph_abi";
+
+/// The hard-coded entry of an aicpu_build_graph ring-form orchestration.
+pub(crate) const ABG_RING_ENTRY: &str = "aicpu_orchestration_entry";
 
 /// The plugin entry upstream's aicpu_build_graph uses when a callable names none.
 pub(crate) const ABG_DEFAULT_ENTRY: &str = "orchestration";
@@ -162,8 +167,14 @@ const RULES: &[Rule] = &[
         abg_form: None,
         recognise: |s, _| s.defines(TRB_BIND_SYMBOL).then(|| format!("it exports '{TRB_BIND_SYMBOL}'")),
     },
-    // Slot: aicpu_build_graph, ring form (`AbgForm::Ring`) goes here, before
-    // the func_name rules below.
+    Rule {
+        variant: RuntimeVariant::AicpuBuildGraph,
+        abg_form: Some(AbgForm::Ring),
+        recognise: |s, _| {
+            (s.defines(ABG_RING_ENTRY) && !s.defines(TRB_BIND_SYMBOL) && !s.defines(ABG_MARKER_SYMBOL))
+                .then(|| format!("it exports '{ABG_RING_ENTRY}' and not '{TRB_BIND_SYMBOL}'"))
+        },
+    },
     Rule {
         variant: RuntimeVariant::AicpuBuildGraph,
         abg_form: Some(AbgForm::Original),
@@ -204,8 +215,8 @@ pub(crate) fn classify_symbols(symbols: &ExportedSymbols, func_name: &str) -> Re
     let entry = if func_name.is_empty() { "(func_name is empty)".to_string() } else { format!("'{func_name}'") };
     Err(Error::InvalidCallable(format!(
         "cannot tell the runtime variant of the orchestration binary: a tensormap_and_ringbuffer orchestration \
-         exports '{TRB_BIND_SYMBOL}', an aicpu_build_graph plugin '{ABG_MARKER_SYMBOL}' \
-         (PTO_AICPU_BUILD_GRAPH_PLUGIN) and its entry, a host_build_graph one the entry named by func_name \
+         exports '{TRB_BIND_SYMBOL}', an aicpu_build_graph ring-form one '{ABG_RING_ENTRY}', an \
+         aicpu_build_graph plugin '{ABG_MARKER_SYMBOL}' (PTO_AICPU_BUILD_GRAPH_PLUGIN) and its entry, a host_build_graph one the entry named by func_name \
          ({entry}); this one exports none of these (exported: {})",
         symbols.sample(8)
     )))

@@ -22,6 +22,8 @@ pub const KERNEL_ADD_SCALAR: &[u8] = asset!("kernel_add_scalar.so");
 pub const KERNEL_MUL: &[u8] = asset!("kernel_mul.so");
 /// Does nothing.
 pub const KERNEL_NOOP: &[u8] = asset!("kernel_noop.so");
+/// The aicpu_build_graph ring-form vector example (`examples/abg_ring_vector`).
+pub const ABG_RING_VECTOR_ORCH: &[u8] = asset!("abg_ring_vector_orch.so");
 /// The aicpu_build_graph vector example plugin (`examples/abg_vector`).
 pub const ABG_VECTOR_ORCH: &[u8] = asset!("abg_vector_orch.so");
 /// Raw-argument kernel `z = x + y` of the host_build_graph / aicpu_build_graph examples.

@@ -31,7 +31,7 @@ pub struct DemoOptions {
 }
 
 /// Ids of the examples, in the order they run (also their output subdirectories).
-pub const EXAMPLE_IDS: [&str; 5] = ["vector", "nested", "fanout", "hbg_vector", "abg_vector"];
+pub const EXAMPLE_IDS: [&str; 6] = ["vector", "nested", "fanout", "hbg_vector", "abg_vector", "abg_ring_vector"];
 
 /// Removes its directory when dropped (on success, error or unwinding).
 struct TempDir(PathBuf);
@@ -193,6 +193,21 @@ fn abg_vector_example(ctx: &DeviceContext, cfg: &RuntimeConfig, _dir: &str, _tra
     ))
 }
 
+fn abg_ring_vector_example(
+    ctx: &DeviceContext,
+    cfg: &RuntimeConfig,
+    _dir: &str,
+    _trace: bool,
+) -> Result<ExampleReport> {
+    register(ctx, 5, &super::variants::abg_ring_vector_callable()?)?;
+    let us = median_us(20, || run_graph_vector(ctx, 5, &exec(None), cfg))?;
+    Ok(graph_vector_report(
+        "aicpu_build_graph ring vector",
+        "the 4-task graph in the ring form: submit_task + add_dependency on the tensormap_and_ringbuffer rings, published at scope end".into(),
+        format!("median of 20 runs {us:.1} us"),
+    ))
+}
+
 type Example = fn(&DeviceContext, &RuntimeConfig, &str, bool) -> Result<ExampleReport>;
 
 /// `exec` with the task trace (`enable_l2_swimlane`) on when `trace`.
@@ -203,12 +218,13 @@ fn traced(mut exec: crate::context::ExecParams, trace: bool) -> crate::context::
 
 /// The examples in order: (name, id = output subdirectory, the runtime it is
 /// written for, runner).
-const EXAMPLES: [(&str, &str, RuntimeVariant, Example); 5] = [
+const EXAMPLES: [(&str, &str, RuntimeVariant, Example); 6] = [
     ("vector", EXAMPLE_IDS[0], RuntimeVariant::TensormapAndRingbuffer, vector_example),
     ("nested scopes", EXAMPLE_IDS[1], RuntimeVariant::TensormapAndRingbuffer, nested_example),
     ("fan-out/fan-in", EXAMPLE_IDS[2], RuntimeVariant::TensormapAndRingbuffer, fanout_example),
     ("host_build_graph vector", EXAMPLE_IDS[3], RuntimeVariant::HostBuildGraph, hbg_vector_example),
     ("aicpu_build_graph vector", EXAMPLE_IDS[4], RuntimeVariant::AicpuBuildGraph, abg_vector_example),
+    ("aicpu_build_graph ring vector", EXAMPLE_IDS[5], RuntimeVariant::AicpuBuildGraph, abg_ring_vector_example),
 ];
 
 /// One device context per runtime variant, each pinned to it (created at

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{args_of, assets, check, vector_inputs};
 use crate::abi::callable::ChipCallableBuilder;
-use crate::abi::ArgDirection::{In, Out};
+use crate::abi::ArgDirection::{In, Inout, Out};
 use crate::config::{BuildMode, RuntimeConfig, RuntimeVariant};
 use crate::context::{DeviceContext, ExecParams};
 use crate::diagnostics::Result;
@@ -24,6 +24,18 @@ pub fn graph_vector_callable(variant: RuntimeVariant) -> Result<Vec<u8>> {
         .child(0, &[In, In, Out], assets::ABG_KERNEL_ADD)
         .child(1, &[In, Out], assets::ABG_KERNEL_ADD_SCALAR)
         .child(2, &[In, In, Out], assets::ABG_KERNEL_MUL)
+        .build()
+}
+
+/// The aicpu_build_graph ring-form vector example: entry
+/// `aicpu_orchestration_entry` (the form's fixed name), f written in place,
+/// the tensormap_and_ringbuffer kernels.
+pub fn abg_ring_vector_callable() -> Result<Vec<u8>> {
+    ChipCallableBuilder::new(&[In, In, Inout], "aicpu_orchestration_entry", assets::ABG_RING_VECTOR_ORCH)
+        .config_name("aicpu_orchestration_config")
+        .child(0, &[In, In, Out], assets::KERNEL_ADD)
+        .child(1, &[In, Out], assets::KERNEL_ADD_SCALAR)
+        .child(2, &[In, In, Out], assets::KERNEL_MUL)
         .build()
 }
 

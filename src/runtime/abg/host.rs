@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use super::exec::{run, AbgRun};
 use super::plugin::AbgPlugin;
+use super::ring::AbgRingBackend;
+use crate::callable::classify::AbgForm;
 use crate::callable::Registry;
 use crate::config::RuntimeVariant;
 use crate::device::memory::DeviceMemory;
@@ -25,6 +27,8 @@ use crate::runtime::{RunRequest, RuntimeBackend};
 pub struct AbgBackend {
     plugins: HashMap<i32, Arc<AbgPlugin>>,
     poisoned: Option<String>,
+    /// Callables of the ring form run on the TRB engine through this.
+    ring: AbgRingBackend,
 }
 
 impl AbgBackend {
@@ -46,6 +50,10 @@ impl RuntimeBackend for AbgBackend {
 
     fn prepare(&mut self, id: i32, registry: &mut Registry) -> Result<()> {
         let reg = registry.get(id)?;
+        if reg.abg_form == Some(AbgForm::Ring) {
+            // The ring form's orchestration SO is loaded at its first run.
+            return Ok(());
+        }
         let plugin = AbgPlugin::load(&reg.orch_bytes, &reg.func_name)?;
         self.plugins.insert(id, Arc::new(plugin));
         Ok(())
@@ -54,6 +62,9 @@ impl RuntimeBackend for AbgBackend {
     fn run(&mut self, req: &RunRequest<'_>, registry: &mut Registry, memory: &Arc<DeviceMemory>) -> Result<u64> {
         if let Some(p) = &self.poisoned {
             return Err(Error::State(format!("context poisoned, finalize and re-create the device context: {p}")));
+        }
+        if registry.get(req.id)?.abg_form == Some(AbgForm::Ring) {
+            return self.ring.run_ring(req, registry, memory);
         }
         let (id, device_id) = (req.id, req.device_id);
         let plugin = self
@@ -95,9 +106,14 @@ impl RuntimeBackend for AbgBackend {
 
     fn unregister(&mut self, id: i32) {
         self.plugins.remove(&id);
+        self.ring.unregister(id);
     }
 
     fn poisoned(&self) -> Option<&str> {
-        self.poisoned.as_deref()
+        self.poisoned.as_deref().or_else(|| self.ring.poisoned())
+    }
+
+    fn arena_builds(&self) -> u64 {
+        self.ring.arena_builds()
     }
 }
