@@ -365,14 +365,27 @@ pub(crate) struct RunShared {
 /// one that announced last; any awake thread finds the work. The park
 /// timeout (1 ms in the scheduler loop) bounds any remaining gap and drives
 /// the watchdog checks.
+///
+/// # Spinning threads
+/// `spinning` counts the idle threads that are looking for work without
+/// being parked. While one spins, `wake_one` wakes nobody: the spinner finds
+/// the work (no futex call on the pusher's path). A spinner stops spinning
+/// either because it found work (`stop_spinning`; if more work is left it
+/// then wakes another thread itself) or to park, in which case it
+/// `announce`s first, then `stop_spinning`, then fences and re-checks for
+/// work. All of it is `SeqCst`, so a waker that reads `spinning > 0` counted
+/// a spinner whose decrement it did not see; that spinner's fence comes after
+/// the waker's, so its re-check sees the work. A waker that reads 0 after a
+/// spinner's decrement also sees the `count` that spinner stored before.
 pub(crate) struct Parker {
     sleeping: Mutex<Vec<std::thread::Thread>>,
     count: AtomicUsize,
+    spinning: AtomicUsize,
 }
 
 impl Default for Parker {
     fn default() -> Self {
-        Parker { sleeping: Mutex::new(Vec::new()), count: AtomicUsize::new(0) }
+        Parker { sleeping: Mutex::new(Vec::new()), count: AtomicUsize::new(0), spinning: AtomicUsize::new(0) }
     }
 }
 
@@ -392,10 +405,25 @@ impl Parker {
         self.count.store(v.len(), SeqCst);
     }
 
-    /// Wakes one sleeper, if any.
+    /// Counts the current thread as spinning unless `limit` threads spin
+    /// already; true when it was counted (it must `stop_spinning` later).
+    pub(crate) fn start_spinning(&self, limit: usize) -> bool {
+        if self.spinning.load(SeqCst) >= limit {
+            return false;
+        }
+        self.spinning.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// Ends the current thread's spin (after `start_spinning` returned true).
+    pub(crate) fn stop_spinning(&self) {
+        self.spinning.fetch_sub(1, SeqCst);
+    }
+
+    /// Wakes one sleeper, if any and nobody spins.
     pub(crate) fn wake_one(&self) {
         std::sync::atomic::fence(SeqCst);
-        if self.count.load(SeqCst) == 0 {
+        if self.spinning.load(SeqCst) > 0 || self.count.load(SeqCst) == 0 {
             return;
         }
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
@@ -724,3 +752,7 @@ impl RunShared {
         (s.fanout_refcount.load(Acquire) & !SCOPE_BIT) >= (s.fanout_count.load(Acquire) & !SCOPE_BIT)
     }
 }
+
+#[cfg(test)]
+#[path = "parker_tests.rs"]
+mod parker_tests;
