@@ -171,10 +171,21 @@ impl ReadyQueues {
 
     /// Pops from shard `home` first, then steals from the others.
     pub(crate) fn pop(&self, shp: usize, home: usize) -> Option<u64> {
-        let n = self.num_shards();
-        for k in 0..n {
-            if let Some(v) = self.shards[shp][(home + k) % n].pop() {
-                return Some(v);
+        let qs = &self.shards[shp];
+        let n = qs.len();
+        let mut i = home % n;
+        for _ in 0..n {
+            // The emptiness hint (two loads) skips empty shards cheaply; a
+            // push it misses is found by the next round of the caller.
+            let q = &qs[i];
+            if !q.is_empty_hint() {
+                if let Some(v) = q.pop() {
+                    return Some(v);
+                }
+            }
+            i += 1;
+            if i == n {
+                i = 0;
             }
         }
         if self.overflow_len.load(Acquire) > 0 {
@@ -318,7 +329,7 @@ pub(crate) struct RunShared {
     pub(crate) start: Instant,
     /// Watchdog budget.
     pub(crate) timeout_ms: u64,
-    /// `submitted` as seen by the last watchdog check.
+    /// `submitted + completed` as seen by the last watchdog check.
     pub(crate) watchdog_seen_submitted: AtomicU64,
     /// Scope stats enabled.
     pub(crate) scope_stats: bool,
@@ -612,8 +623,10 @@ impl RunShared {
     pub(crate) fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
         self.complete_task(s, ready);
         self.release_task(s);
+        // No clock read here: the watchdog samples `completed` as progress
+        // (`sample_orch_progress`), which keeps a system call per task off
+        // the completion path.
         self.completed.fetch_add(1, SeqCst);
-        self.progress();
     }
 
     /// Whether the run's work is complete (orchestration done, all counted).
@@ -668,11 +681,11 @@ impl RunShared {
     /// Watchdog check (`scheduler_timeout_ms` / `PTO2_SCHEDULER_TIMEOUT_MS`); returns true when it fired. It fires when
     /// nothing progressed for more than `timeout_ms` while a kernel runs,
     /// tasks are pending, or the orchestration is in user code (a stuck
-    /// orchestration). Progress is any completion or wiring, and every
-    /// orchestrator API call (a slow orchestrator is not a stall), which the
-    /// watchdog thread samples (`sample`, every millisecond) and any thread
-    /// samples before firing, so the fire comes one budget after the last
-    /// progress, not two.
+    /// orchestration). Progress is any wiring (recorded by the wiring
+    /// thread) and any completion, submission or orchestrator API call (a
+    /// slow orchestrator is not a stall), which the watchdog thread samples
+    /// (`sample`, every tick) and any thread samples before firing, so the
+    /// fire comes one budget after the last progress, not two.
     pub(crate) fn watchdog(&self, sample: bool) -> bool {
         if self.run_complete.load(Acquire) {
             return false;
@@ -733,14 +746,15 @@ impl RunShared {
         true
     }
 
-    /// Counts orchestrator activity (submissions, API calls) since the last
-    /// sample as progress at `now`; true when there was some.
+    /// Counts activity (submissions, completions, orchestrator API calls)
+    /// since the last sample as progress at `now`; true when there was some.
     fn sample_orch_progress(&self, now: u64, epoch: u64) -> bool {
-        let submitted = self.submitted.load(Acquire);
+        // Both counters only grow, so their sum moves iff either does.
+        let count = self.submitted.load(Acquire).wrapping_add(self.completed.load(Acquire));
         let moved =
-            self.watchdog_seen_submitted.load(Relaxed) != submitted || self.watchdog_seen_epoch.load(Relaxed) != epoch;
+            self.watchdog_seen_submitted.load(Relaxed) != count || self.watchdog_seen_epoch.load(Relaxed) != epoch;
         if moved {
-            self.watchdog_seen_submitted.store(submitted, Relaxed);
+            self.watchdog_seen_submitted.store(count, Relaxed);
             self.watchdog_seen_epoch.store(epoch, Relaxed);
             self.last_progress_ms.fetch_max(now, Relaxed);
         }

@@ -156,11 +156,13 @@ impl<'a> Sched<'a> {
                     progress |= self.drain_wiring(&mut ws);
                 }
             }
-            for _ in 0..16 {
-                let Some(v) = sh.dummy.pop() else { break };
-                let s = sh.slot_of(SlotRef::from_bits(v));
-                sh.finish_task(s, |c| self.make_ready(c));
-                progress = true;
+            if !sh.dummy.is_empty_hint() {
+                for _ in 0..16 {
+                    let Some(v) = sh.dummy.pop() else { break };
+                    let s = sh.slot_of(SlotRef::from_bits(v));
+                    sh.finish_task(s, |c| self.make_ready(c));
+                    progress = true;
+                }
             }
             if let Some(v) = self.next_task() {
                 // Found work: stop spinning first, so that pushes made while
@@ -178,7 +180,15 @@ impl<'a> Sched<'a> {
                 spinning = sh.parker.start_spinning(self.max_spinners);
             }
             if spinning && !self.spin_exhausted(&mut idle) {
-                idle.snooze();
+                // Poll only the cheap emptiness hints until work shows up,
+                // the run ends or the ladder's yield (every 64th snooze)
+                // passed; then the full round above runs again.
+                loop {
+                    idle.snooze();
+                    if idle.step() & 63 == 0 || self.queued_work() || sh.run_complete.load(Relaxed) {
+                        break;
+                    }
+                }
                 continue;
             }
             sh.parker.announce();
@@ -221,7 +231,7 @@ impl<'a> Sched<'a> {
     /// lasted `spin` (the clock is read every 64 snoozes only).
     fn spin_exhausted(&self, idle: &mut Backoff) -> bool {
         let n = idle.step();
-        n >= self.spin_steps || (n & 63 == 63 && idle.stalled_for() >= self.spin)
+        n >= self.spin_steps || (n & 63 == 0 && n > 0 && idle.stalled_for() >= self.spin)
     }
 
     /// Work in the shared queues (not this thread's local task).
