@@ -166,7 +166,12 @@ impl<'a> Sched<'a> {
             }
             if let Some(v) = self.next_task() {
                 // Found work: stop spinning first, so that pushes made while
-                // running it wake a parked thread.
+                // running it wake a parked thread. A thread woken from a park
+                // passes the wakeup on when more work waits (the pushes it
+                // was woken for may have skipped further wakeups).
+                if parked && !spinning && self.queued_work() {
+                    sh.parker.wake_one();
+                }
                 self.stop_spinning(&mut spinning);
                 progress |= self.execute(v);
             }
