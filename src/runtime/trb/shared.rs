@@ -171,10 +171,21 @@ impl ReadyQueues {
 
     /// Pops from shard `home` first, then steals from the others.
     pub(crate) fn pop(&self, shp: usize, home: usize) -> Option<u64> {
-        let n = self.num_shards();
-        for k in 0..n {
-            if let Some(v) = self.shards[shp][(home + k) % n].pop() {
-                return Some(v);
+        let qs = &self.shards[shp];
+        let n = qs.len();
+        let mut i = home % n;
+        for _ in 0..n {
+            // The emptiness hint (two loads) skips empty shards cheaply; a
+            // push it misses is found by the next round of the caller.
+            let q = &qs[i];
+            if !q.is_empty_hint() {
+                if let Some(v) = q.pop() {
+                    return Some(v);
+                }
+            }
+            i += 1;
+            if i == n {
+                i = 0;
             }
         }
         if self.overflow_len.load(Acquire) > 0 {
@@ -318,7 +329,7 @@ pub(crate) struct RunShared {
     pub(crate) start: Instant,
     /// Watchdog budget.
     pub(crate) timeout_ms: u64,
-    /// `submitted` as seen by the last watchdog check.
+    /// `submitted + completed` as seen by the last watchdog check.
     pub(crate) watchdog_seen_submitted: AtomicU64,
     /// Scope stats enabled.
     pub(crate) scope_stats: bool,
@@ -365,14 +376,27 @@ pub(crate) struct RunShared {
 /// one that announced last; any awake thread finds the work. The park
 /// timeout (1 ms in the scheduler loop) bounds any remaining gap and drives
 /// the watchdog checks.
+///
+/// # Spinning threads
+/// `spinning` counts the idle threads that are looking for work without
+/// being parked. While one spins, `wake_one` wakes nobody: the spinner finds
+/// the work (no futex call on the pusher's path). A spinner stops spinning
+/// either because it found work (`stop_spinning`; if more work is left it
+/// then wakes another thread itself) or to park, in which case it
+/// `announce`s first, then `stop_spinning`, then fences and re-checks for
+/// work. All of it is `SeqCst`, so a waker that reads `spinning > 0` counted
+/// a spinner whose decrement it did not see; that spinner's fence comes after
+/// the waker's, so its re-check sees the work. A waker that reads 0 after a
+/// spinner's decrement also sees the `count` that spinner stored before.
 pub(crate) struct Parker {
     sleeping: Mutex<Vec<std::thread::Thread>>,
     count: AtomicUsize,
+    spinning: AtomicUsize,
 }
 
 impl Default for Parker {
     fn default() -> Self {
-        Parker { sleeping: Mutex::new(Vec::new()), count: AtomicUsize::new(0) }
+        Parker { sleeping: Mutex::new(Vec::new()), count: AtomicUsize::new(0), spinning: AtomicUsize::new(0) }
     }
 }
 
@@ -392,10 +416,25 @@ impl Parker {
         self.count.store(v.len(), SeqCst);
     }
 
-    /// Wakes one sleeper, if any.
+    /// Counts the current thread as spinning unless `limit` threads spin
+    /// already; true when it was counted (it must `stop_spinning` later).
+    pub(crate) fn start_spinning(&self, limit: usize) -> bool {
+        if self.spinning.load(SeqCst) >= limit {
+            return false;
+        }
+        self.spinning.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// Ends the current thread's spin (after `start_spinning` returned true).
+    pub(crate) fn stop_spinning(&self) {
+        self.spinning.fetch_sub(1, SeqCst);
+    }
+
+    /// Wakes one sleeper, if any and nobody spins.
     pub(crate) fn wake_one(&self) {
         std::sync::atomic::fence(SeqCst);
-        if self.count.load(SeqCst) == 0 {
+        if self.spinning.load(SeqCst) > 0 || self.count.load(SeqCst) == 0 {
             return;
         }
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
@@ -584,8 +623,10 @@ impl RunShared {
     pub(crate) fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
         self.complete_task(s, ready);
         self.release_task(s);
+        // No clock read here: the watchdog samples `completed` as progress
+        // (`sample_orch_progress`), which keeps a system call per task off
+        // the completion path.
         self.completed.fetch_add(1, SeqCst);
-        self.progress();
     }
 
     /// Whether the run's work is complete (orchestration done, all counted).
@@ -640,11 +681,11 @@ impl RunShared {
     /// Watchdog check (`scheduler_timeout_ms` / `PTO2_SCHEDULER_TIMEOUT_MS`); returns true when it fired. It fires when
     /// nothing progressed for more than `timeout_ms` while a kernel runs,
     /// tasks are pending, or the orchestration is in user code (a stuck
-    /// orchestration). Progress is any completion or wiring, and every
-    /// orchestrator API call (a slow orchestrator is not a stall), which the
-    /// watchdog thread samples (`sample`, every millisecond) and any thread
-    /// samples before firing, so the fire comes one budget after the last
-    /// progress, not two.
+    /// orchestration). Progress is any wiring (recorded by the wiring
+    /// thread) and any completion, submission or orchestrator API call (a
+    /// slow orchestrator is not a stall), which the watchdog thread samples
+    /// (`sample`, every tick) and any thread samples before firing, so the
+    /// fire comes one budget after the last progress, not two.
     pub(crate) fn watchdog(&self, sample: bool) -> bool {
         if self.run_complete.load(Acquire) {
             return false;
@@ -705,14 +746,15 @@ impl RunShared {
         true
     }
 
-    /// Counts orchestrator activity (submissions, API calls) since the last
-    /// sample as progress at `now`; true when there was some.
+    /// Counts activity (submissions, completions, orchestrator API calls)
+    /// since the last sample as progress at `now`; true when there was some.
     fn sample_orch_progress(&self, now: u64, epoch: u64) -> bool {
-        let submitted = self.submitted.load(Acquire);
+        // Both counters only grow, so their sum moves iff either does.
+        let count = self.submitted.load(Acquire).wrapping_add(self.completed.load(Acquire));
         let moved =
-            self.watchdog_seen_submitted.load(Relaxed) != submitted || self.watchdog_seen_epoch.load(Relaxed) != epoch;
+            self.watchdog_seen_submitted.load(Relaxed) != count || self.watchdog_seen_epoch.load(Relaxed) != epoch;
         if moved {
-            self.watchdog_seen_submitted.store(submitted, Relaxed);
+            self.watchdog_seen_submitted.store(count, Relaxed);
             self.watchdog_seen_epoch.store(epoch, Relaxed);
             self.last_progress_ms.fetch_max(now, Relaxed);
         }
@@ -724,3 +766,7 @@ impl RunShared {
         (s.fanout_refcount.load(Acquire) & !SCOPE_BIT) >= (s.fanout_count.load(Acquire) & !SCOPE_BIT)
     }
 }
+
+#[cfg(test)]
+#[path = "parker_tests.rs"]
+mod parker_tests;

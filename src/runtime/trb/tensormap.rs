@@ -50,6 +50,22 @@ pub fn overlap(t: &Tensor, e: &TmEntry) -> Overlap {
     if st != &e.strides[..n] || st[n - 1] != 1 || st.contains(&0) {
         return Overlap::Other;
     }
+    if n == 1 {
+        // The general steps below for one dimension of stride 1 (the common
+        // case): the offsets are the starts, the dimension is the buffer.
+        let total = t.buffer_size / elem;
+        let (c0, c1) = (t.start_offset, t.start_offset + t.shapes[0] as u64);
+        let (p0, p1) = (e.start_offset, e.start_offset + e.shapes[0] as u64);
+        return if c1 > total || p1 > total {
+            Overlap::Other
+        } else if c1 <= p0 || p1 <= c0 {
+            Overlap::None
+        } else if c0 <= p0 && p1 <= c1 {
+            Overlap::Covered
+        } else {
+            Overlap::Other
+        };
+    }
     if (1..n).any(|i| st[i - 1] % st[i] != 0) {
         return Overlap::Other;
     }
@@ -316,13 +332,15 @@ impl TensorMap {
         let mut cur = self.buckets.as_slice()[b];
         while cur != NIL64 {
             let idx = cur as usize;
-            let e = self.entries.as_slice()[idx];
+            // Borrow the entry in place (no copy of its 128 bytes); the
+            // borrow ends before `remove` may unlink it.
+            let e = &self.entries.as_slice()[idx];
             cur = if e.next_in_bucket == NIL { NIL64 } else { e.next_in_bucket as u64 };
-            if e.buffer_addr != t.buffer_addr || !self.is_valid(&e) {
+            if e.buffer_addr != t.buffer_addr || !self.is_valid(e) {
                 continue;
             }
-            let ov = overlap(t, &e);
-            if ov != Overlap::None && f(e.producer_task_id, ov) {
+            let (producer, ov) = (e.producer_task_id, overlap(t, e));
+            if ov != Overlap::None && f(producer, ov) {
                 self.remove(idx);
             }
         }
@@ -378,6 +396,20 @@ mod tests {
         let mut v = view(0x1000, 100, 90, 10);
         v.version = 1;
         assert_eq!(producers(&mut m, &v), vec![(1, Overlap::Other)]);
+    }
+
+    #[test]
+    fn one_dim_partial_inside_and_out_of_bounds() {
+        let mut m = map();
+        m.insert(&view(0x2000, 100, 10, 20), 3);
+        // Consumer 0..15 overlaps 10..30 partly; 12..20 lies inside it (the
+        // producer is not covered); 40..50 is disjoint.
+        assert_eq!(producers(&mut m, &view(0x2000, 100, 0, 15)), vec![(3, Overlap::Other)]);
+        assert_eq!(producers(&mut m, &view(0x2000, 100, 12, 8)), vec![(3, Overlap::Other)]);
+        assert!(producers(&mut m, &view(0x2000, 100, 40, 10)).is_empty());
+        // A view reaching past its buffer is never provably covered.
+        assert_eq!(producers(&mut m, &view(0x2000, 100, 0, 120)), vec![(3, Overlap::Other)]);
+        assert_eq!(producers(&mut m, &view(0x2000, 100, 10, 20)), vec![(3, Overlap::Covered)]);
     }
 
     #[test]

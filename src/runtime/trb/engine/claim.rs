@@ -32,12 +32,12 @@ impl Sched<'_> {
                 return Some(c);
             }
         }
-        let all: Vec<SimCore> = if aic {
-            (0..bd).map(SimCore::aic).collect()
+        // Any idle core of the type (no allocation on the dispatch path).
+        if aic {
+            (0..bd).map(SimCore::aic).find(|c| self.try_claim(c, tag))
         } else {
-            (0..bd).flat_map(|c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]).collect()
-        };
-        all.into_iter().find(|c| self.try_claim(c, tag))
+            (0..bd).flat_map(|c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]).find(|c| self.try_claim(c, tag))
+        }
     }
 
     pub(super) fn cluster_lanes(&self, cluster: u32, mask: u8) -> Vec<(usize, SimCore)> {
@@ -60,9 +60,9 @@ impl Sched<'_> {
             return None;
         }
         let bd = self.sh.block_dim;
-        let order: Vec<u32> =
-            self.own_clusters.iter().copied().chain((0..bd).filter(|c| !self.own_clusters.contains(c))).collect();
-        for c in order {
+        // Own clusters first, then the others (iterated, not collected).
+        let own = &self.own_clusters;
+        for c in own.iter().copied().chain((0..bd).filter(|c| !own.contains(c))) {
             let lanes = self.cluster_lanes(c, mask);
             let mut got = 0;
             for (_, core) in &lanes {

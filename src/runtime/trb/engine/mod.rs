@@ -22,8 +22,11 @@
 //!   local next task (chain hops stay on one thread), the rest go to the
 //!   shared ready queues.
 //! * Idle threads spin for `idle_spin_us`, then park (1 ms timeout, used for
-//!   the watchdog); pushers wake one parked thread. Between runs the threads
-//!   block on a channel and use no CPU.
+//!   the watchdog); pushers wake one parked thread unless a thread spins
+//!   (it finds the work). When the run has more threads (schedulers plus the
+//!   orchestrator) than the host has CPUs, only one thread spins at a time
+//!   and only for a few microseconds, so the orchestrator keeps a CPU.
+//!   Between runs the threads block on a channel and use no CPU.
 //!
 //! # Knobs
 //! * `ready_queue_shards` (1..=4): each shape's ready queue is split into that
@@ -42,6 +45,8 @@ mod orch_thread;
 mod params;
 mod report;
 mod sched;
+#[cfg(test)]
+mod sched_tests;
 mod tables;
 mod threads;
 mod wiring;

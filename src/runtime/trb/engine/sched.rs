@@ -10,6 +10,24 @@ use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Idle snoozes of a spinning thread before it parks when the run has more
+/// threads than the host has CPUs: two rounds of 63 busy steps and a yield
+/// (a few microseconds), so an idle scheduler hands its CPU back to the
+/// orchestrator quickly.
+pub(super) const OVERSUBSCRIBED_SPIN_STEPS: u64 = 128;
+
+/// Logical CPUs of the host (read once).
+pub(super) fn host_cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Whether a run of `nsched` scheduler threads plus the orchestrator thread
+/// has more busy threads than the host has CPUs.
+pub(super) fn oversubscribed(nsched: usize) -> bool {
+    nsched + 1 > host_cpus()
+}
+
 /// One scheduler thread's state for a run.
 pub(super) struct Sched<'a> {
     pub(super) sh: &'a RunShared,
@@ -25,6 +43,11 @@ pub(super) struct Sched<'a> {
     pub(super) mix_bufs: Vec<DispatchBox>,
     pub(super) odd: bool,
     pub(super) spin: Duration,
+    /// Idle snoozes before parking (bounded when the run oversubscribes
+    /// the host CPUs, else unbounded: `spin` decides).
+    pub(super) spin_steps: u64,
+    /// At most this many threads of the run spin at once.
+    pub(super) max_spinners: usize,
     pub(super) rr: usize,
     /// Task trace on (run constant) and this thread's spans.
     pub(super) trace_on: bool,
@@ -59,6 +82,8 @@ impl<'a> Sched<'a> {
             mix_bufs: (0..2).map(|_| DispatchBuffer::new()).collect(),
             odd: idx % 2 == 1,
             spin: Duration::from_micros(spin_us),
+            spin_steps: if oversubscribed(nsched) { OVERSUBSCRIBED_SPIN_STEPS } else { u64::MAX },
+            max_spinners: if oversubscribed(nsched) { 1 } else { nsched + 1 },
             rr: 0,
             trace_on: sh.trace.is_some(),
             spans: if sh.trace.is_some() {
@@ -109,6 +134,10 @@ impl<'a> Sched<'a> {
     pub(super) fn run_loop(&mut self) {
         let sh = self.sh;
         let mut idle = Backoff::new(Ladder::IDLE_SPIN);
+        // Counted in `sh.parker`'s spinning threads (see `Parker`).
+        let mut spinning = false;
+        // Parked since the last progress (then it does not spin again).
+        let mut parked = false;
         loop {
             if sh.run_complete.load(Acquire) {
                 break;
@@ -127,36 +156,93 @@ impl<'a> Sched<'a> {
                     progress |= self.drain_wiring(&mut ws);
                 }
             }
-            for _ in 0..16 {
-                let Some(v) = sh.dummy.pop() else { break };
-                let s = sh.slot_of(SlotRef::from_bits(v));
-                sh.finish_task(s, |c| self.make_ready(c));
-                progress = true;
+            if !sh.dummy.is_empty_hint() {
+                for _ in 0..16 {
+                    let Some(v) = sh.dummy.pop() else { break };
+                    let s = sh.slot_of(SlotRef::from_bits(v));
+                    sh.finish_task(s, |c| self.make_ready(c));
+                    progress = true;
+                }
             }
             if let Some(v) = self.next_task() {
+                // Found work: stop spinning first, so that pushes made while
+                // running it wake a parked thread. A thread woken from a park
+                // passes the wakeup on when more work waits (the pushes it
+                // was woken for may have skipped further wakeups).
+                if parked && !spinning && self.queued_work() {
+                    sh.parker.wake_one();
+                }
+                self.stop_spinning(&mut spinning);
                 progress |= self.execute(v);
             }
             if progress {
+                self.stop_spinning(&mut spinning);
                 idle.reset();
+                parked = false;
                 continue;
             }
-            if idle.stalled_for() < self.spin {
-                idle.snooze();
+            if !spinning && !parked {
+                spinning = sh.parker.start_spinning(self.max_spinners);
+            }
+            if spinning && !self.spin_exhausted(&mut idle) {
+                // Poll only the cheap emptiness hints until work shows up,
+                // the run ends or the ladder's yield (every 64th snooze)
+                // passed; then the full round above runs again.
+                loop {
+                    idle.snooze();
+                    if idle.step() & 63 == 0 || self.queued_work() || sh.run_complete.load(Relaxed) {
+                        break;
+                    }
+                }
                 continue;
             }
             sh.parker.announce();
+            if spinning {
+                spinning = false;
+                sh.parker.stop_spinning();
+            }
             std::sync::atomic::fence(SeqCst);
             if !self.has_work() && !sh.run_complete.load(Acquire) {
                 std::thread::park_timeout(Duration::from_millis(1));
+                // No new spin after a park until some progress.
+                parked = true;
             }
             sh.parker.retract();
             sh.watchdog(false);
+        }
+        if spinning {
+            sh.parker.stop_spinning();
         }
         // Hand a held local task back (only matters on emergency exit).
         if let Some(v) = self.local.take() {
             let s = sh.slot_of(SlotRef::from_bits(v));
             sh.ready.push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
         }
+    }
+
+    /// Ends this thread's spin, if it spins; wakes another thread when work
+    /// is left in the queues (pushes skipped the wakeup while it spun).
+    fn stop_spinning(&self, spinning: &mut bool) {
+        if *spinning {
+            *spinning = false;
+            self.sh.parker.stop_spinning();
+            if self.queued_work() {
+                self.sh.parker.wake_one();
+            }
+        }
+    }
+
+    /// Whether the idle spin is over: after `spin_steps` snoozes, or once it
+    /// lasted `spin` (the clock is read every 64 snoozes only).
+    fn spin_exhausted(&self, idle: &mut Backoff) -> bool {
+        let n = idle.step();
+        n >= self.spin_steps || (n & 63 == 0 && n > 0 && idle.stalled_for() >= self.spin)
+    }
+
+    /// Work in the shared queues (not this thread's local task).
+    fn queued_work(&self) -> bool {
+        let sh = self.sh;
+        !sh.wiring.is_empty() || !sh.dummy.is_empty_hint() || (0..3).any(|k| sh.ready.has_work(k))
     }
 
     pub(super) fn has_work(&self) -> bool {

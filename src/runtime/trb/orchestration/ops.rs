@@ -285,20 +285,8 @@ fn decode_create_info(ci: &TensorCreateInfo, slot: usize) -> Result<TensorCreate
     })
 }
 
-/// Decodes `arg` (whose `has_error` is already known to be clear) into a
-/// [`TaskArgsView`] without copying tensors, and passes it to `f`.
-fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, String> {
-    let tc = arg.tensor_count;
-    let sc = arg.scalar_count;
-    if tc < 0 || tc as usize > MAX_TENSOR_ARGS {
-        return Err(format!("tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"));
-    }
-    if sc < 0 || sc as usize > MAX_SCALAR_ARGS {
-        return Err(format!("scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"));
-    }
-    let (tc, sc) = (tc as usize, sc as usize);
-
-    let mut creates = [PLACEHOLDER_CREATE; MAX_TENSOR_ARGS];
+/// Decodes the create info of every OUTPUT slot of `arg` into `creates`.
+fn fill_creates(arg: &Arg, tc: usize, creates: &mut [TensorCreate; MAX_TENSOR_ARGS]) -> Result<(), String> {
     for (i, create) in creates.iter_mut().enumerate().take(tc) {
         if arg.tags[i] == tag::OUTPUT {
             let p = arg.refs[i].cast::<TensorCreateInfo>();
@@ -312,6 +300,33 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
             *create = decode_create_info(&ci, i)?;
         }
     }
+    Ok(())
+}
+
+/// Decodes `arg` (whose `has_error` is already known to be clear) into a
+/// [`TaskArgsView`] without copying tensors, and passes it to `f`.
+fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, String> {
+    let tc = arg.tensor_count;
+    let sc = arg.scalar_count;
+    if tc < 0 || tc as usize > MAX_TENSOR_ARGS {
+        return Err(format!("tensor count {tc} out of range 0..={MAX_TENSOR_ARGS}"));
+    }
+    if sc < 0 || sc as usize > MAX_SCALAR_ARGS {
+        return Err(format!("scalar count {sc} out of range 0..={MAX_SCALAR_ARGS}"));
+    }
+    let (tc, sc) = (tc as usize, sc as usize);
+
+    // Decoded OUTPUT create infos; the 32-entry array is built only when the
+    // task has an output (filling it costs more than the rest of the
+    // decoding for the common input/inout-only task).
+    let mut creates_store;
+    let creates: &[TensorCreate] = if arg.tags[..tc].contains(&tag::OUTPUT) {
+        creates_store = [PLACEHOLDER_CREATE; MAX_TENSOR_ARGS];
+        fill_creates(arg, tc, &mut creates_store)?;
+        &creates_store
+    } else {
+        &[]
+    };
 
     let mut tensors = [TensorArg::Input(&PLACEHOLDER_TENSOR); MAX_TENSOR_ARGS];
     for i in 0..tc {
