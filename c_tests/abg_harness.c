@@ -14,7 +14,17 @@
  * in a numbered code and a message and the context stays usable; the explicit
  * runtime knob routes the unmarked plugin to aicpu_build_graph and a
  * host_build_graph knob refuses the marked one. SIMPLER_RUNTIME =
- * aicpu_build_graph: the unmarked plugin runs. Last line: "N passed, M failed".
+ * aicpu_build_graph: the unmarked plugin runs.
+ *
+ * usage: abg_harness <libsimpler.so> ring <ring_vector_orch.so> <add.so> <add_scalar.so> <mul.so>
+ *                    <ring_cycle_orch.so>
+ *
+ * The ring form (entry aicpu_orchestration_entry, kernels of examples/kernels):
+ * told from the binary, the vector example runs with 2 and 4 AICPU threads,
+ * orch_to_sched off and on, every element of f checked; an orchestration
+ * closing a cycle fails with a numbered code and a message and the context
+ * stays usable; the aicpu_build_graph knob accepts the ring binary and a
+ * host_build_graph knob refuses it. Last line: "N passed, M failed".
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -30,6 +40,7 @@
 #include "test_report.h"
 
 #define PTO_ERR_USER_CODE_CODE (-1015)
+#define PTO_ERR_INVALID_ARGS_CODE (-5)
 
 static SimplerApi api;
 static size_t runtime_size;
@@ -327,24 +338,141 @@ static void overridden(const Bins *b, void *rtbuf, HbgData *d) {
     free(unnamed);
 }
 
+/* The ring-form vector callable: signature [IN, IN, INOUT], entry aicpu_orchestration_entry,
+ * config `config` (aicpu_orchestration_config for the example), kernels 0 add, 1 add_scalar, 2 mul (examples/kernels). */
+static uint8_t *ring_callable(const Bins *b, const uint8_t *orch, size_t orch_size, const char *config) {
+    static const int32_t sig[3] = {CCB_ARG_IN, CCB_ARG_IN, CCB_ARG_INOUT};
+    static const int32_t ksig[3] = {CCB_ARG_IN, CCB_ARG_IN, CCB_ARG_OUT};
+    static const int32_t ksig2[2] = {CCB_ARG_IN, CCB_ARG_OUT};
+    CcbChild ch[3];
+    size_t size;
+    int i;
+    for (i = 0; i < 3; ++i) {
+        ch[i].func_id = i;
+        ch[i].signature = i == 1 ? ksig2 : ksig;
+        ch[i].sig_count = i == 1 ? 2 : 3;
+        ch[i].binary = b->kernels[i];
+        ch[i].binary_size = b->kernel_sizes[i];
+    }
+    return ccb_build_chip_callable(sig, 3, "aicpu_orchestration_entry", config, orch, orch_size, ch, 3, &size);
+}
+
+/* One ring run through run_prepared_with_config with orch_to_sched = o2s ("true"/"false"), f checked. */
+static int ring_run(void *ctx, void *rtbuf, int32_t cid, HbgData *d, unsigned variant, int threads, const char *o2s) {
+    SimplerConfigStorage cs;
+    pto_runtime_config_t *cfg = simpler_config_ptr(&cs);
+    unsigned char cc[SIMPLER_CALL_CONFIG_SIZE];
+    PtoRunTiming t = {0, 0};
+    int rc;
+    hbg_data_fill(d, variant);
+    simpler_call_config_build(cc, 3, threads);
+    api.pto_runtime_config_init(cfg);
+    rc = api.pto_runtime_config_set(cfg, "orch_to_sched", o2s);
+    if (rc == 0) rc = api.run_prepared_with_config(ctx, rtbuf, cid, d->args, cc, cfg, &t);
+    if (rc != 0) {
+        snprintf(err, sizeof err, "run of cid %d returned %d: %s", (int)cid, rc, hbg_last_error(&api));
+        return rc;
+    }
+    if (t.host_wall_ns == 0 || t.device_wall_ns == 0) {
+        snprintf(err, sizeof err, "a successful run reports zero timing");
+        return -2;
+    }
+    return hbg_data_check(d, variant, err, sizeof err);
+}
+
+static void ring(const Bins *b, void *rtbuf, HbgData *d) {
+    uint8_t *vec = ring_callable(b, b->vector, b->vector_size, "aicpu_orchestration_config");
+    uint8_t *cycle = ring_callable(b, b->probe, b->probe_size, ""); /* exports no config */
+    static const char *const o2s[2] = {"false", "true"};
+    char name[200];
+    void *c;
+    int rc, i, j;
+    if (!check("ring callables built", vec && cycle, "out of memory")) return;
+
+    c = new_ctx(NULL);
+    if (!check("ring: context created and initialised", c != NULL, "%s", hbg_last_error(&api))) return;
+    rc = api.prepare_callable(c, 1, vec);
+    check("prepare_callable(ring vector example) == 0", rc == 0, "rc %d: %s", rc, hbg_last_error(&api));
+    check("legacy run_prepared (4 threads) of the ring example correct", vector_run(c, rtbuf, 1, d, 0, 4, NULL) == 0,
+          "%s", err);
+    for (i = 0; i < 2; ++i) {
+        for (j = 0; j < 2; ++j) {
+            int threads = 2 + 2 * i;
+            snprintf(name, sizeof name, "ring example, %d AICPU threads, orch_to_sched %s: f correct", threads, o2s[j]);
+            check(name, ring_run(c, rtbuf, 1, d, (unsigned)(1 + 2 * i + j), threads, o2s[j]) == 0, "%s", err);
+        }
+    }
+    check("one device-side (AICPU) load for the ring example, no host load",
+          api.get_aicpu_dlopen_count(c) == 1 && api.get_host_dlopen_count(c) == 0, "aicpu %zu host %zu",
+          api.get_aicpu_dlopen_count(c), api.get_host_dlopen_count(c));
+
+    /* An edge closing a cycle: a numbered code and a message; nothing written; the context stays usable. */
+    rc = api.prepare_callable(c, 2, cycle);
+    check("prepare_callable(ring cycle fixture) == 0", rc == 0, "rc %d: %s", rc, hbg_last_error(&api));
+    for (j = 0; j < 2; ++j) {
+        uint32_t k;
+        int untouched = 1;
+        rc = ring_run(c, rtbuf, 2, d, 0, 2 + 2 * j, o2s[j]); /* fills f with NaN first */
+        for (k = 0; k < HBG_SIZE; ++k) untouched = untouched && d->f[k] != d->f[k];
+        snprintf(name, sizeof name, "ring cycle (%d threads) fails with PTO_ERR_INVALID_ARGS naming the cycle, f untouched",
+                 2 + 2 * j);
+        check(name,
+              rc == PTO_ERR_INVALID_ARGS_CODE && api.pto_last_error_code() == rc &&
+                  strstr(hbg_last_error(&api), "cycle") != NULL && untouched,
+              "rc %d, code %d, f untouched %d: %s", rc, api.pto_last_error_code(), untouched, hbg_last_error(&api));
+    }
+    check("the context still runs the ring example after the failures",
+          ring_run(c, rtbuf, 1, d, 7, 3, "true") == 0, "%s", err);
+    rc = api.unregister_callable(c, 1);
+    check("unregister_callable(ring) == 0", rc == 0, "rc %d", rc);
+    rc = api.prepare_callable(c, 1, vec);
+    check("ring example registered again and correct", rc == 0 && ring_run(c, rtbuf, 1, d, 8, 4, "false") == 0,
+          "rc %d %s", rc, err);
+    end_ctx(c, "ring context");
+
+    c = new_ctx("aicpu_build_graph");
+    if (check("context with runtime knob aicpu_build_graph", c != NULL, "%s", hbg_last_error(&api))) {
+        rc = api.prepare_callable(c, 1, vec);
+        check("knob aicpu_build_graph: the ring example prepares and runs correctly",
+              rc == 0 && ring_run(c, rtbuf, 1, d, 9, 2, "true") == 0, "rc %d %s %s", rc, hbg_last_error(&api), err);
+        end_ctx(c, "ring knob context");
+    }
+    c = new_ctx("host_build_graph");
+    if (check("context with runtime knob host_build_graph", c != NULL, "%s", hbg_last_error(&api))) {
+        rc = api.prepare_callable(c, 1, vec);
+        check("knob host_build_graph refuses the ring example (-1) naming both variants",
+              rc == -1 && strstr(hbg_last_error(&api), "is aicpu_build_graph") != NULL &&
+                  strstr(hbg_last_error(&api), "host_build_graph") != NULL,
+              "rc %d: %s", rc, hbg_last_error(&api));
+        end_ctx(c, "ring hbg knob context");
+    }
+    free(vec);
+    free(cycle);
+}
+
 int main(int argc, char **argv) {
     Bins b;
     HbgData d;
     void *rtbuf;
-    int i, ok = 1;
+    int i, ok = 1, ring_mode;
     if (argc != 8) {
-        fprintf(stderr, "usage: %s <libsimpler.so> <abg_vector.so> <abg_unmarked.so> <add.so> <add_scalar.so> <mul.so> <abg_probe.so>\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s <libsimpler.so> <abg_vector.so> <abg_unmarked.so> <add.so> <add_scalar.so> <mul.so> <abg_probe.so>\n"
+                "       %s <libsimpler.so> ring <ring_vector.so> <add.so> <add_scalar.so> <mul.so> <ring_cycle.so>\n",
+                argv[0], argv[0]);
         return 2;
     }
+    ring_mode = strcmp(argv[2], "ring") == 0;
     memset(&b, 0, sizeof b);
-    b.vector = read_file(argv[2], &b.vector_size);
-    b.unmarked = read_file(argv[3], &b.unmarked_size);
+    /* Ring mode: vector = the ring vector example, probe = the ring cycle fixture, no unmarked plugin. */
+    b.vector = read_file(argv[2 + ring_mode], &b.vector_size);
+    if (!ring_mode) b.unmarked = read_file(argv[3], &b.unmarked_size);
     for (i = 0; i < 3; ++i) {
         b.kernels[i] = read_file(argv[4 + i], &b.kernel_sizes[i]);
         ok = ok && b.kernels[i] != NULL;
     }
     b.probe = read_file(argv[7], &b.probe_size);
-    if (!check("fixtures read", ok && b.vector && b.unmarked && b.probe, "cannot read an argument file"))
+    if (!check("fixtures read", ok && b.vector && (ring_mode || b.unmarked) && b.probe, "cannot read an argument file"))
         return test_report_finish();
     if (!check("libsimpler loaded like ChipWorker::init (26 symbols + extensions)",
                simpler_api_load(&api, argv[1], 1, err, sizeof err) == 0, "%s", err))
@@ -352,7 +480,9 @@ int main(int argc, char **argv) {
     if (!check("host buffers", hbg_data_init(&d) == 0, "out of memory")) return test_report_finish();
     runtime_size = api.get_runtime_size();
     rtbuf = calloc(runtime_size, 1);
-    if (getenv("SIMPLER_RUNTIME") == NULL)
+    if (ring_mode)
+        ring(&b, rtbuf, &d);
+    else if (getenv("SIMPLER_RUNTIME") == NULL)
         inferred(&b, rtbuf, &d);
     else
         overridden(&b, rtbuf, &d);

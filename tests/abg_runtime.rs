@@ -2,8 +2,11 @@
 //! ChipWorker's call sequence: `c_tests/abg_harness.c`, built as C11 and as
 //! C++17 (`-Wall -Wextra -Werror`), against plugins built from
 //! `examples/abg_vector` (with the plugin marker), the same plugin without
-//! it, and the probe plugins of `c_tests/fixtures/abg_probe`. Every program
-//! run is bounded by a timeout.
+//! it, and the probe plugins of `c_tests/fixtures/abg_probe`; and the ring
+//! form (harness mode `ring`) against `examples/abg_ring_vector`, the
+//! kernels of `examples/kernels` and the cycle fixture
+//! `c_tests/fixtures/abg_ring_cycle`. Every program run is bounded by a
+//! timeout.
 
 mod common;
 
@@ -16,6 +19,8 @@ const TIMEOUT: Duration = Duration::from_secs(180);
 struct Built {
     /// marked vector plugin, unmarked plugin, add, add_scalar, mul, probe plugins.
     sos: [PathBuf; 6],
+    /// ring vector orchestration, add, add_scalar, mul (examples/kernels), ring cycle fixture.
+    ring_sos: [PathBuf; 5],
     harness_c: PathBuf,
     harness_cxx: PathBuf,
 }
@@ -26,11 +31,12 @@ fn built() -> &'static Built {
         let repo = common::repo();
         let out = common::scratch("abg_runtime");
         let c_include = format!("-I{}", repo.join("c_tests/include").display());
-        let so = |src: &str, name: &str| {
+        let so_lang = |cpp: bool, src: &str, name: &str| {
             let dst = out.join(name);
-            common::compile(false, &[repo.join(src)], &dst, &["-shared", "-fPIC", "-Wl,--build-id=sha1"]);
+            common::compile(cpp, &[repo.join(src)], &dst, &["-shared", "-fPIC", "-Wl,--build-id=sha1"]);
             dst
         };
+        let so = |src: &str, name: &str| so_lang(false, src, name);
         let sos = [
             so("examples/abg_vector/orchestration.c", "libabg_vector.so"),
             so("c_tests/fixtures/abg_vector_unmarked/orchestration.c", "libabg_unmarked.so"),
@@ -39,12 +45,19 @@ fn built() -> &'static Built {
             so("examples/abg_vector/kernel_mul.c", "libabg_mul.so"),
             so("c_tests/fixtures/abg_probe/orchestration.c", "libabg_probe.so"),
         ];
+        let ring_sos = [
+            so_lang(true, "examples/abg_ring_vector/orchestration.cpp", "libabg_ring_vector.so"),
+            so("examples/kernels/kernel_add.c", "libabg_ring_add.so"),
+            so("examples/kernels/kernel_add_scalar.c", "libabg_ring_add_scalar.so"),
+            so("examples/kernels/kernel_mul.c", "libabg_ring_mul.so"),
+            so_lang(true, "c_tests/fixtures/abg_ring_cycle/orchestration.cpp", "libabg_ring_cycle.so"),
+        ];
         let harness = |cpp: bool| {
             let dst = out.join(if cpp { "abg_harness_cpp" } else { "abg_harness_c" });
             common::compile(cpp, &[repo.join("c_tests/abg_harness.c")], &dst, &[&c_include, "-ldl", "-lm", "-pthread"]);
             dst
         };
-        Built { sos, harness_c: harness(false), harness_cxx: harness(true) }
+        Built { sos, ring_sos, harness_c: harness(false), harness_cxx: harness(true) }
     })
 }
 
@@ -55,11 +68,25 @@ fn run_harness(cpp: bool, runtime: Option<&str>, tag: &str, min_checks: u32) -> 
     let lib = common::libsimpler_so();
     let mut args: Vec<&Path> = vec![lib.as_path()];
     args.extend(b.sos.iter().map(PathBuf::as_path));
+    run_with(cpp, &args, runtime, tag, min_checks)
+}
+
+/// Runs the harness in its ring-form mode (`SIMPLER_RUNTIME` removed).
+fn run_ring_harness(cpp: bool, tag: &str, min_checks: u32) -> String {
+    let b = built();
+    let lib = common::libsimpler_so();
+    let mut args: Vec<&Path> = vec![lib.as_path(), Path::new("ring")];
+    args.extend(b.ring_sos.iter().map(PathBuf::as_path));
+    run_with(cpp, &args, None, tag, min_checks)
+}
+
+fn run_with(cpp: bool, args: &[&Path], runtime: Option<&str>, tag: &str, min_checks: u32) -> String {
+    let b = built();
     let exe = if cpp { &b.harness_cxx } else { &b.harness_c };
     let envs: Vec<(&str, &str)> = runtime.map(|r| ("SIMPLER_RUNTIME", r)).into_iter().collect();
     let run = common::run_program_without(
         exe,
-        &args,
+        args,
         &envs,
         &["SIMPLER_RUNTIME", "PTO_AICPU_BUILD_GRAPH_BUILD_MODE"],
         TIMEOUT,
@@ -87,6 +114,16 @@ fn abg_through_the_c_abi_told_from_the_binary_c() {
 #[test]
 fn abg_through_the_c_abi_told_from_the_binary_cxx() {
     run_harness(true, None, "abg_inferred_cpp", 30);
+}
+
+#[test]
+fn abg_ring_form_through_the_c_abi_c() {
+    run_ring_harness(false, "abg_ring_c", 16);
+}
+
+#[test]
+fn abg_ring_form_through_the_c_abi_cxx() {
+    run_ring_harness(true, "abg_ring_cpp", 16);
 }
 
 #[test]
