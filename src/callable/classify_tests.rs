@@ -224,3 +224,52 @@ fn random_corruption_never_panics() {
         let _ = exported_symbols(&b);
     }
 }
+
+const RING: (RuntimeVariant, Option<AbgForm>) = (RuntimeVariant::AicpuBuildGraph, Some(AbgForm::Ring));
+
+#[test]
+fn the_ring_example_is_aicpu_build_graph_ring_form() {
+    let s = exported_symbols(assets::ABG_RING_VECTOR_ORCH).unwrap();
+    assert!(s.defines(ABG_RING_ENTRY) && !s.defines(TRB_BIND_SYMBOL) && !s.defines(ABG_MARKER_SYMBOL));
+    for func in ["aicpu_orchestration_entry", "", "anything"] {
+        let c = classify(assets::ABG_RING_VECTOR_ORCH, func).unwrap();
+        assert_eq!((c.variant, c.abg_form), RING, "{func:?}");
+        assert!(c.evidence.contains(ABG_RING_ENTRY) && c.evidence.contains(TRB_BIND_SYMBOL), "{}", c.evidence);
+    }
+    assert_eq!(decide(assets::ABG_RING_VECTOR_ORCH, ABG_RING_ENTRY, None).unwrap(), RING);
+}
+
+#[test]
+fn the_ring_entry_next_to_the_trb_hook_stays_trb() {
+    let s = exported_symbols(assets::TRB_VECTOR_ORCH).unwrap();
+    assert!(s.defines(ABG_RING_ENTRY) && s.defines(TRB_BIND_SYMBOL));
+    let c = classify(assets::TRB_VECTOR_ORCH, ABG_RING_ENTRY).unwrap();
+    assert_eq!((c.variant, c.abg_form), (RuntimeVariant::TensormapAndRingbuffer, None));
+    assert_eq!(
+        decide(assets::TRB_VECTOR_ORCH, ABG_RING_ENTRY, None).unwrap(),
+        (RuntimeVariant::TensormapAndRingbuffer, None)
+    );
+    let abg = RuntimeOverride { variant: RuntimeVariant::AicpuBuildGraph, origin: "SIMPLER_RUNTIME" };
+    let msg = decide(assets::TRB_VECTOR_ORCH, ABG_RING_ENTRY, Some(abg)).unwrap_err().to_string();
+    assert!(
+        msg.contains("is tensormap_and_ringbuffer") && msg.contains("SIMPLER_RUNTIME = aicpu_build_graph"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn overrides_on_the_ring_example() {
+    let abg = RuntimeOverride { variant: RuntimeVariant::AicpuBuildGraph, origin: "SIMPLER_RUNTIME" };
+    assert_eq!(decide(assets::ABG_RING_VECTOR_ORCH, ABG_RING_ENTRY, Some(abg)).unwrap(), RING);
+    let host = RuntimeOverride { variant: RuntimeVariant::HostBuildGraph, origin: "the runtime knob" };
+    let e = decide(assets::ABG_RING_VECTOR_ORCH, ABG_RING_ENTRY, Some(host)).unwrap_err();
+    assert_eq!(e.code(), crate::diagnostics::ErrorCode::PtoErrInvalidCallable);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("runtime variant mismatch")
+            && msg.contains("is aicpu_build_graph")
+            && msg.contains(ABG_RING_ENTRY)
+            && msg.contains("the runtime knob = host_build_graph"),
+        "{msg}"
+    );
+}
