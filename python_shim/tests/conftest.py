@@ -19,11 +19,14 @@ except ImportError:
 HBG = REPO / "cmake" / "example" / "hbg"
 
 
-def compile_shared(source: Path, out: Path, include: bool = False) -> bytes:
-    cc = os.environ.get("CC") or shutil.which("cc") or "cc"
+def compile_shared(source: Path, out: Path, include: bool = False, cxx: bool = False) -> bytes:
+    if cxx:
+        cc, std = os.environ.get("CXX") or shutil.which("c++") or "c++", "-std=c++17"
+    else:
+        cc, std = os.environ.get("CC") or shutil.which("cc") or "cc", "-std=c11"
     flags = ["-I", str(REPO / "include")] if include else []
     subprocess.run(
-        [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-fPIC", "-shared", *flags, str(source), "-o", str(out)],
+        [cc, std, "-Wall", "-Wextra", "-Werror", "-O2", "-fPIC", "-shared", *flags, str(source), "-o", str(out)],
         check=True, timeout=120,
     )
     return out.read_bytes()
@@ -51,6 +54,19 @@ def abg_callable(tmp_path_factory):
     kernels = [compile_shared(ABG / f"kernel_{k}.c", d / f"libabg_{k}.so") for k in ("add", "add_scalar", "mul")]
     probe = compile_shared(ABG_FIXTURES / "abg_probe" / "orchestration.c", d / "libabg_probe.so", include=True)
     return plugin, unmarked, kernels, probe
+
+
+@pytest.fixture(scope="session")
+def abg_ring_callable(tmp_path_factory):
+    """aicpu_build_graph ring form (examples/abg_ring_vector, C++): the vector orchestration, the
+    cycle fixture (c_tests/fixtures/abg_ring_cycle) and the kernels add, add_scalar, mul of
+    examples/kernels (bytes each)."""
+    d = tmp_path_factory.mktemp("abg_ring")
+    orch = compile_shared(REPO / "examples" / "abg_ring_vector" / "orchestration.cpp", d / "libring.so", True, True)
+    cycle = compile_shared(ABG_FIXTURES / "abg_ring_cycle" / "orchestration.cpp", d / "libring_cycle.so", True, True)
+    kernels = [compile_shared(REPO / "examples" / "kernels" / f"kernel_{k}.c", d / f"libring_{k}.so", True)
+               for k in ("add", "add_scalar", "mul")]
+    return orch, cycle, kernels
 
 
 def pytest_report_header(config):

@@ -1,7 +1,8 @@
 """aicpu_build_graph (original form) through pysimpler: the vector example (examples/abg_vector,
 f = (a+b+1)*(a+b+2)) told from its binary, build_mode 0 and 1 observed by a probe plugin, two
 workers with different build modes, a failing builder, and the runtime override routing an
-unmarked plugin. Needs libsimpler's host entries (marker ``host_api``)."""
+unmarked plugin; the ring form (examples/abg_ring_vector, entry aicpu_orchestration_entry) told
+from its binary, with orch_to_sched off and on, and a cycle failing with a numbered error. Needs libsimpler's host entries (marker ``host_api``)."""
 from __future__ import annotations
 
 import threading
@@ -13,7 +14,7 @@ from pysimpler import ArgDirection, CallConfig, RuntimeConfig, SimplerError, Wor
 
 pytestmark = pytest.mark.host_api
 
-IN, OUT = ArgDirection.IN, ArgDirection.OUT
+IN, OUT, INOUT = ArgDirection.IN, ArgDirection.OUT, ArgDirection.INOUT
 SIG = [IN, IN, OUT]
 
 
@@ -112,3 +113,31 @@ def test_override_routes_an_unmarked_plugin(abg_callable, monkeypatch):
     with Worker(config=RuntimeConfig(runtime="host_build_graph")) as w:
         with pytest.raises(SimplerError, match="runtime variant mismatch.*aicpu_build_graph"):
             register(w, abg_callable)
+
+
+def register_ring(w, abg_ring_callable, cycle=False):
+    orch, cycle_orch, (add, add_scalar, mul) = abg_ring_callable
+    kernels = {0: (add, SIG), 1: (add_scalar, [IN, OUT]), 2: (mul, SIG)}
+    return w.register(cycle_orch if cycle else orch, kernels, [IN, IN, INOUT],
+                      func_name="aicpu_orchestration_entry",
+                      config_name="" if cycle else "aicpu_orchestration_config")
+
+
+def test_ring_form_vector_example(abg_ring_callable, monkeypatch):
+    monkeypatch.delenv("SIMPLER_RUNTIME", raising=False)
+    with Worker() as w:
+        cid = register_ring(w, abg_ring_callable)
+        for i, (o2s, threads) in enumerate([(False, 2), (True, 2), (False, 4), (True, 4)]):
+            check_vector(w, cid, 20 + i, config=RuntimeConfig(orch_to_sched=o2s),
+                         call_config=CallConfig(block_dim=3, aicpu_thread_num=threads))
+        cycle = register_ring(w, abg_ring_callable, cycle=True)
+        f = np.full(4096, np.nan, dtype=np.float32)
+        ones = np.ones(4096, dtype=np.float32)
+        with pytest.raises(SimplerError, match="cycle") as e:
+            w.run(cycle, [ones, ones, f])
+        assert e.value.code == -5  # PTO_ERR_INVALID_ARGS
+        assert np.isnan(f).all()  # nothing written back by a failed run
+        check_vector(w, cid, 30)
+    with Worker(config=RuntimeConfig(runtime="host_build_graph")) as w:
+        with pytest.raises(SimplerError, match="runtime variant mismatch.*aicpu_build_graph"):
+            register_ring(w, abg_ring_callable)
