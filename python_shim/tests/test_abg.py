@@ -135,7 +135,7 @@ def test_ring_form_vector_example(abg_ring_callable, monkeypatch):
         ones = np.ones(4096, dtype=np.float32)
         with pytest.raises(SimplerError, match="cycle") as e:
             w.run(cycle, [ones, ones, f])
-        assert e.value.code == -5  # PTO_ERR_INVALID_ARGS
+        assert e.value.code == -5  # the orchestrator's fatal INVALID_ARGS (5), negated
         assert np.isnan(f).all()  # nothing written back by a failed run
         check_vector(w, cid, 30)
     with Worker(config=RuntimeConfig(runtime="host_build_graph")) as w:
