@@ -8,6 +8,7 @@ pub mod model;
 pub mod parse;
 pub mod resolve;
 pub mod schema;
+pub mod sizing;
 
 pub use env::{EnvSource, MapEnv, ProcessEnv};
 pub use error::ConfigError;
@@ -16,6 +17,7 @@ pub use resolve::{
     resolve, resolve_device, resolve_run, EnvWarning, Resolved, ResolvedConfig, ResolvedDevice, ResolvedRun, Source,
 };
 pub use schema::{BuildMode, Knob, KnobSpec, RuntimeVariant, Shape, Tier, KNOBS, RING_COUNT};
+pub use sizing::{DepPool, HeapBytes, RingSize, RingSizing, TaskWindow};
 
 #[cfg(test)]
 mod tests;

@@ -312,10 +312,7 @@ pub(crate) fn check_window_sum(windows: &[u64; RING_COUNT], how: &str) -> Result
         knob: spec.name,
         ring: None,
         value: format!("{windows:?} ({how}, sum {sum})"),
-        rule: format!(
-            "four windows summing to at most {MAX_WINDOW_SUM} (INT32_MAX): lower {} / {}",
-            spec.name, spec.env
-        ),
+        rule: format!("four windows summing to at most {MAX_WINDOW_SUM} (INT32_MAX): lower {}", spec.hint()),
     })
 }
 

@@ -354,6 +354,12 @@ impl KnobSpec {
         }
     }
 
+    /// How a message names the knob to change: `ring_task_window / PTO2_RING_TASK_WINDOW`
+    /// (the knob, then its environment variable).
+    pub fn hint(&self) -> String {
+        format!("{} / {}", self.name, self.env)
+    }
+
     /// Tier in words.
     pub fn tier_text(&self) -> &'static str {
         match self.tier {

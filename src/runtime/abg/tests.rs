@@ -258,8 +258,10 @@ fn thread_and_core_rules() {
 
 #[test]
 fn header_constants_match() {
-    let h =
-        std::fs::read_to_string(crate::runtime::trb::orchestration::testutil::repo_path("include/pto_aicpu_build_graph.h")).unwrap();
+    let h = std::fs::read_to_string(crate::runtime::trb::orchestration::testutil::repo_path(
+        "include/pto_aicpu_build_graph.h",
+    ))
+    .unwrap();
     let def = |name: &str| -> usize {
         let line = h.lines().find(|l| l.starts_with(&format!("#define {name} "))).unwrap();
         line.split_whitespace().nth(2).unwrap().parse().unwrap()

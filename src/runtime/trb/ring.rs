@@ -6,6 +6,7 @@ use super::layout::{
     align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE, ALLOC_DEADLOCK_TIMEOUT_MS,
     SCOPE_BIT, SPIN_CHECK_INTERVAL,
 };
+use crate::config::{schema, Knob, RingSize};
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::time::Duration;
@@ -64,19 +65,19 @@ pub(crate) struct RingShared {
 }
 
 impl RingShared {
-    /// Builds the ring over its tables. `window` must be a power of two ≥ 4
-    /// and equal the length of every region.
+    /// Builds ring `ring` of sizes `size` over its tables: every region
+    /// holds `size.window` elements, the heap at `heap_base` `size.heap` bytes.
     pub(crate) fn new(
         ring: usize,
+        size: &RingSize,
         descriptors: Region<TaskDescriptor>,
         payloads: Region<TaskPayload>,
         slots: Region<SlotState>,
         heap_base: u64,
-        heap_size: u64,
     ) -> RingShared {
-        let window = slots.len() as u64;
-        assert!(window.is_power_of_two() && descriptors.len() == slots.len());
-        assert!(payloads.len() == slots.len());
+        let w = size.window.slots();
+        assert!(descriptors.len() == w && payloads.len() == w && slots.len() == w);
+        let (window, heap_size) = (size.window.to_u64(), size.heap.get());
         RingShared {
             ring,
             current_task_index: AtomicU64::new(0),
@@ -413,17 +414,20 @@ impl TaskAllocator {
             Blocked::Window => AllocFailure {
                 code: codes::FLOW_CONTROL_DEADLOCK,
                 message: format!(
-                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window (ring_task_window / PTO2_RING_TASK_WINDOW)",
-                    ring.ring, common
+                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window ({})",
+                    ring.ring,
+                    common,
+                    schema::spec(Knob::RingTaskWindow).hint()
                 ),
             },
             Blocked::Heap => AllocFailure {
                 code: codes::HEAP_RING_DEADLOCK,
                 message: format!(
-                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap (ring_heap / PTO2_RING_HEAP)",
+                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap ({})",
                     ring.ring,
                     align_up(size, ALIGN_SIZE),
-                    common
+                    common,
+                    schema::spec(Knob::RingHeap).hint()
                 ),
             },
         }
@@ -436,13 +440,18 @@ pub(crate) mod tests {
     use std::time::Instant;
 
     pub(crate) fn test_ring(ring: usize, window: usize, heap: &Region<u8>) -> RingShared {
+        let size = RingSize {
+            window: crate::config::TaskWindow::new(None, window as u64).unwrap(),
+            heap: crate::config::HeapBytes::new(None, heap.len() as u64).unwrap(),
+            dep_pool: crate::config::DepPool::new(None, 4).unwrap(),
+        };
         RingShared::new(
             ring,
+            &size,
             Region::zeroed(window),
             Region::zeroed(window),
             Region::zeroed(window),
             heap.as_ptr() as u64,
-            heap.len() as u64,
         )
     }
 

@@ -5,7 +5,9 @@ use crate::runtime::trb::shared::SimCore;
 
 // The dispatch payload and its contexts are the ABI types a kernel's `args`
 // points into, defined once in the orchestration layout module.
-use crate::runtime::trb::orchestration::layout::{AsyncCtx, GlobalContext, LocalContext, PTO2DispatchPayload as DispatchPayload};
+use crate::runtime::trb::orchestration::layout::{
+    AsyncCtx, GlobalContext, LocalContext, PTO2DispatchPayload as DispatchPayload,
+};
 
 /// `DeferredCompletionSlab` (1600 B).
 #[repr(C)]

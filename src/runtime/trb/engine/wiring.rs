@@ -2,6 +2,7 @@
 //! each submitted task to its producers.
 
 use super::sched::Sched;
+use crate::config::{schema, Knob};
 use crate::runtime::trb::layout::{codes, task_id, MAX_RINGS};
 use crate::runtime::trb::queue::WiringConsumer;
 use crate::runtime::trb::ring::SlotRef;
@@ -74,8 +75,9 @@ impl Sched<'_> {
                         ws.reported[r] = true;
                         let used = cap - pool.available();
                         let msg = format!(
-                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {need} dependency entries, dep pool used {used} of capacity {cap} ({} available); cause: {cause}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL) or split the scope",
-                            pool.available()
+                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {need} dependency entries, dep pool used {used} of capacity {cap} ({} available); cause: {cause}. Solution: raise the ring's dep pool ({}) or split the scope",
+                            pool.available(),
+                            schema::spec(Knob::RingDepPool).hint()
                         );
                         crate::diagnostics::log::error("wiring", &msg);
                         sh.latch_orch(codes::DEP_POOL_OVERFLOW, &msg);
