@@ -294,8 +294,11 @@ pub(crate) fn syntax_hint(spec: &KnobSpec) -> String {
     }
 }
 
-/// Smallest valid task window.
-const MIN_WINDOW: u64 = 4;
+/// Smallest valid task window (the `ring_task_window` rule's minimum).
+const MIN_WINDOW: u64 = match schema::KNOBS[0] {
+    KnobSpec { knob: Knob::RingTaskWindow, rule: schema::Rule::PowerOfTwoIn { min, .. }, .. } => min,
+    _ => panic!("KNOBS[0] is ring_task_window, a power-of-two rule"),
+};
 /// Upper bound of the sum of the four rings' task windows (INT32_MAX):
 /// task slots of all rings are numbered in one 32-bit signed space.
 pub const MAX_WINDOW_SUM: u64 = i32::MAX as u64;

@@ -360,6 +360,11 @@ impl KnobSpec {
         format!("{} / {}", self.name, self.env)
     }
 
+    /// [`KnobSpec::hint`] with the value in effect: `scheduler_timeout_ms=100 / PTO2_SCHEDULER_TIMEOUT_MS`.
+    pub fn hint_value(&self, v: u64) -> String {
+        format!("{}={} / {}", self.name, render_value(self, v), self.env)
+    }
+
     /// Tier in words.
     pub fn tier_text(&self) -> &'static str {
         match self.tier {

@@ -31,14 +31,17 @@ impl TaskWindow {
         Ok(TaskWindow(w))
     }
     /// Slots.
+    #[inline]
     pub fn get(self) -> u32 {
         self.0
     }
     /// Slots, as an index bound.
+    #[inline]
     pub fn slots(self) -> usize {
         self.0 as usize
     }
     /// Slots, as a 64-bit count.
+    #[inline]
     pub fn to_u64(self) -> u64 {
         u64::from(self.0)
     }
@@ -54,6 +57,7 @@ impl HeapBytes {
         checked(Knob::RingHeap, ring, v).map(HeapBytes)
     }
     /// Bytes.
+    #[inline]
     pub fn get(self) -> u64 {
         self.0
     }
@@ -70,10 +74,12 @@ impl DepPool {
         Ok(DepPool(u32::try_from(v).expect("the dep-pool rule bounds it by INT32_MAX")))
     }
     /// Entries.
+    #[inline]
     pub fn get(self) -> u32 {
         self.0
     }
     /// Entries, as an index bound.
+    #[inline]
     pub fn entries(self) -> usize {
         self.0 as usize
     }

@@ -6,7 +6,7 @@ use super::layout::{
     align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE, ALLOC_DEADLOCK_TIMEOUT_MS,
     SCOPE_BIT, SPIN_CHECK_INTERVAL,
 };
-use crate::config::{schema, Knob, RingSize};
+use crate::config::{schema, Knob, RingSize, TaskWindow};
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::time::Duration;
@@ -56,8 +56,8 @@ pub(crate) struct RingShared {
     pub(crate) payloads: Region<TaskPayload>,
     /// Slot states (`W`).
     pub(crate) slots: Region<SlotState>,
-    /// Window size (power of two).
-    pub(crate) window: u64,
+    /// Window size.
+    pub(crate) window: TaskWindow,
     /// Heap base address.
     pub(crate) heap_base: u64,
     /// Heap size in bytes.
@@ -77,7 +77,7 @@ impl RingShared {
     ) -> RingShared {
         let w = size.window.slots();
         assert!(descriptors.len() == w && payloads.len() == w && slots.len() == w);
-        let (window, heap_size) = (size.window.to_u64(), size.heap.get());
+        let (window, heap_size) = (size.window, size.heap.get());
         RingShared {
             ring,
             current_task_index: AtomicU64::new(0),
@@ -94,7 +94,7 @@ impl RingShared {
 
     /// Slot index of a local id.
     pub(crate) fn slot_index(&self, local: u64) -> usize {
-        (local & (self.window - 1)) as usize
+        (local & (self.window.to_u64() - 1)) as usize
     }
 
     /// Slot state of a local id.
@@ -323,7 +323,7 @@ impl TaskAllocator {
         let aligned = if size > 0 { align_up(size, ALIGN_SIZE) } else { 0 };
         let last_alive = ring.last_task_alive.load(Acquire);
         self.update_heap_tail(ring, last_alive);
-        if self.next_local - last_alive + 1 >= ring.window {
+        if self.next_local - last_alive + 1 >= ring.window.to_u64() {
             return Err(Blocked::Window);
         }
         let off = self.heap.try_bump(aligned).ok_or(Blocked::Heap)?;
@@ -398,7 +398,7 @@ impl TaskAllocator {
             self.next_local,
             la,
             self.next_local - la,
-            ring.window,
+            ring.window.get(),
             self.heap.top,
             self.heap.tail,
             self.heap.size,

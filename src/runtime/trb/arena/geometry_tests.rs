@@ -57,7 +57,7 @@ fn arena_reserves_exactly_what_the_engine_carves() {
         let bounds = arena_bounds(&l);
         for (r, ring) in sh.rings.iter().enumerate() {
             let w = sizing.ring(r).window.slots();
-            assert_eq!((ring.slots.len(), ring.window), (w, w as u64));
+            assert_eq!((ring.slots.len(), ring.window), (w, sizing.ring(r).window));
             // Shared memory: descriptors, payloads, slot states back to back.
             let s = &l.sm.rings[r];
             let sm_bounds =

@@ -104,7 +104,7 @@ impl Sched<'_> {
             // SAFETY: the descriptor pointer was set at submit.
             let local = task_id::local(unsafe { (*s.task.load(Relaxed)).task_id.load(Relaxed) });
             debug_assert!(
-                local.wrapping_sub(ring.last_task_alive.load(Acquire)) & 0xFFFF_FFFF < ring.window,
+                local.wrapping_sub(ring.last_task_alive.load(Acquire)) & 0xFFFF_FFFF < ring.window.to_u64(),
                 "task {local} retired before it was wired"
             );
             // The slot's ABI mark mirrors the pool's record (for observers).

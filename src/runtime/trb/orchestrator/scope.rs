@@ -70,7 +70,7 @@ impl Orchestrator<'_> {
             return true;
         }
         let in_scope = self.scope_size - self.scope_begins[self.top as usize];
-        let w = self.sh.rings[ring].window as usize;
+        let w = self.sh.rings[ring].window.slots();
         if in_scope >= w - 1 {
             let msg = format!(
                 "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window ({})",
