@@ -96,27 +96,20 @@ pub struct RingSize {
     pub dep_pool: DepPool,
 }
 
-/// The sizes of all rings: each value satisfies its knob's rule, the windows
-/// sum to at most INT32_MAX (one task-id space) and the heaps to at most
-/// `u64::MAX` bytes. Hashable: it is the arena cache's key.
+/// The sizes of all rings: each value satisfies its knob's rule and the
+/// windows sum to at most INT32_MAX (one task-id space). Hashable: it is the
+/// arena cache's key. Whether the heaps fit the address space together is
+/// decided where they are mapped (the arena: [`RingSizing::total_heap`] is
+/// `None` when their sum overflows `u64`), as for every other allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RingSizing {
     rings: [RingSize; RING_COUNT],
 }
 
 impl RingSizing {
-    /// Checks the cross-ring rules (window sum, heap sum) over valid rings.
+    /// Checks the cross-ring rule (window sum) over valid rings.
     pub fn new(rings: [RingSize; RING_COUNT]) -> Result<RingSizing, ConfigError> {
         check_window_sum(&rings.map(|r| r.window.to_u64()), "resolved")?;
-        if rings.iter().try_fold(0u64, |acc, r| acc.checked_add(r.heap.get())).is_none() {
-            let spec = schema::spec(Knob::RingHeap);
-            return Err(ConfigError::InvalidValue {
-                knob: spec.name,
-                ring: None,
-                value: format!("{:?}", rings.map(|r| r.heap.get())),
-                rule: format!("four heaps summing to at most {} bytes: lower {}", u64::MAX, spec.hint()),
-            });
-        }
         Ok(RingSizing { rings })
     }
 
@@ -157,15 +150,15 @@ impl RingSizing {
         self.rings.iter().map(|r| r.window.slots()).sum()
     }
 
-    /// Σ heaps (fits `u64` by construction).
-    pub fn total_heap(&self) -> u64 {
+    /// Σ heaps; `None` if the sum overflows `u64`.
+    pub fn total_heap(&self) -> Option<u64> {
         self.heap_offset(RING_COUNT)
     }
 
-    /// Offset of ring `r`'s heap in the concatenated heaps (`Σ_{i<r} H_i`);
-    /// `r == RING_COUNT` gives the total.
-    pub fn heap_offset(&self, r: usize) -> u64 {
-        self.rings[..r].iter().map(|x| x.heap.get()).sum()
+    /// Offset of ring `r`'s heap in the concatenated heaps (`Σ_{i<r} H_i`;
+    /// `r == RING_COUNT` gives the total); `None` if it overflows `u64`.
+    pub fn heap_offset(&self, r: usize) -> Option<u64> {
+        self.rings[..r].iter().try_fold(0u64, |acc, x| acc.checked_add(x.heap.get()))
     }
 }
 
@@ -195,7 +188,7 @@ mod tests {
             assert_eq!(u64::from(r.dep_pool.get()), schema::spec(Knob::RingDepPool).default);
         }
         assert_eq!(s.total_window(), 4 * 16384);
-        assert_eq!(s.total_heap(), 1 << 30);
+        assert_eq!(s.total_heap(), Some(1 << 30));
     }
 
     #[test]
@@ -220,12 +213,12 @@ mod tests {
         assert!(e.contains("INT32_MAX") && e.contains("PTO2_RING_TASK_WINDOW"), "{e}");
         let ok = RingSizing::from_values([1 << 30, 1 << 29, 1 << 28, 1 << 27], [1024; 4], [4; 4]).unwrap();
         assert_eq!(ok.total_window(), (1 << 31) - (1 << 27));
-        let e = RingSizing::from_values([4; 4], [u64::MAX / 2, u64::MAX / 2, 1024, 1024], [4; 4]).unwrap_err();
-        assert!(e.to_string().contains("PTO2_RING_HEAP"), "sum u64::MAX - 1 + 2048 overflows: {e}");
+        let s = RingSizing::from_values([4; 4], [u64::MAX / 2, u64::MAX / 2, 1024, 1024], [4; 4]).unwrap();
+        assert_eq!((s.heap_offset(2), s.total_heap()), (Some(u64::MAX - 1), None));
         let s = RingSizing::from_values([4; 4], [u64::MAX / 2 - 2048, u64::MAX / 2, 1024, 1024], [4; 4]).unwrap();
-        assert_eq!(s.total_heap(), u64::MAX - 1);
+        assert_eq!(s.total_heap(), Some(u64::MAX - 1));
         let s = RingSizing::from_values([4, 8, 16, 32], [1024, 2048, 4096, 8192], [4; 4]).unwrap();
-        assert_eq!(s.heap_offset(2), 3072);
-        assert_eq!(s.total_heap(), 15360);
+        assert_eq!(s.heap_offset(2), Some(3072));
+        assert_eq!(s.total_heap(), Some(15360));
     }
 }

@@ -165,6 +165,13 @@ impl ArenaLayout {
     /// total heap. The sizing is valid by construction; only address-space
     /// arithmetic can fail.
     pub fn compute(sizing: &RingSizing) -> Result<ArenaLayout> {
+        let total_heap = sizing.total_heap().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "sum of ring heaps overflows u64: {:?} (lower {})",
+                sizing.rings().map(|r| r.heap.get()),
+                crate::config::schema::spec(crate::config::Knob::RingHeap).hint()
+            ))
+        })?;
         let g = Geometry::of(sizing);
         let mut c = ArenaCursor::new();
         let mut o = ArenaOffsets {
@@ -202,7 +209,7 @@ impl ArenaLayout {
         o.arena_size = c.cursor;
 
         let sm = SmLayout::compute(sizing.rings().map(|r| r.window.to_u64()))?;
-        Ok(ArenaLayout { sizing: *sizing, geometry: g, offsets: o, sm, total_heap: sizing.total_heap() })
+        Ok(ArenaLayout { sizing: *sizing, geometry: g, offsets: o, sm, total_heap })
     }
 
     /// Offset of ring `ring`'s heap from the GM heap base (`Σ_{i<ring} H_i`;
@@ -211,7 +218,7 @@ impl ArenaLayout {
     /// # Panics
     /// If `ring > 4`.
     pub fn heap_offset(&self, ring: usize) -> u64 {
-        self.sizing.heap_offset(ring)
+        self.sizing.heap_offset(ring).expect("the total heap was checked by compute")
     }
 }
 
@@ -311,6 +318,17 @@ mod tests {
         let key = RingSizing::from_values([1 << 30, 1 << 29, 1 << 28, 1 << 27], [1024; 4], [4; 4]).unwrap();
         let l = ArenaLayout::compute(&key).unwrap();
         assert!(l.offsets.arena_size > (1u64 << 31) * 8);
+    }
+
+    #[test]
+    fn heap_sum_overflow_is_rejected() {
+        let key = RingSizing::from_values([16384; 4], [u64::MAX / 2, u64::MAX / 2, 1024, 1024], [16384; 4]).unwrap();
+        let e = ArenaLayout::compute(&key).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)));
+        assert!(e.to_string().contains("sum of ring heaps overflows u64"), "{e}");
+        assert!(e.to_string().contains("PTO2_RING_HEAP"), "{e}");
+        let key = RingSizing::from_values([16384; 4], [u64::MAX / 2, u64::MAX / 2 - 2047, 1024, 1024], [16384; 4]);
+        assert_eq!(ArenaLayout::compute(&key.unwrap()).unwrap().total_heap, u64::MAX);
     }
 
     #[test]
