@@ -1,5 +1,6 @@
 //! Typed runtime configuration: one schema ([`schema::KNOBS`]), one parser
-//! ([`parse`]), one resolver ([`resolve()`]). Everything else calls them.
+//! ([`parse`]), one resolver ([`resolve()`]), which also produces the
+//! validated ring sizes ([`sizing::RingSizing`]). Everything else calls them.
 
 pub mod docs;
 pub mod env;
