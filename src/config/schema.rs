@@ -309,6 +309,21 @@ pub fn spec(knob: Knob) -> &'static KnobSpec {
     KNOBS.iter().find(|s| s.knob == knob).expect("every Knob is declared in KNOBS")
 }
 
+/// [`KnobSpec::hint`] of `knob`, for failure messages (cold: kept out of the
+/// hot paths that report them).
+#[cold]
+#[inline(never)]
+pub fn hint(knob: Knob) -> String {
+    spec(knob).hint()
+}
+
+/// [`KnobSpec::hint_value`] of `knob` (cold, as [`hint`]).
+#[cold]
+#[inline(never)]
+pub fn hint_value(knob: Knob, v: u64) -> String {
+    spec(knob).hint_value(v)
+}
+
 /// Looks a knob up by its name or its environment variable.
 pub fn find(name: &str) -> Option<&'static KnobSpec> {
     KNOBS.iter().find(|s| s.name == name || s.env == name)

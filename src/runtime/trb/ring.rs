@@ -343,7 +343,23 @@ impl TaskAllocator {
     /// Blocking allocation with progress detection, the structural
     /// scope-gated test and the 500 ms backstop. `fatal` returns true when
     /// another fatal error was latched (the wait unwinds with code 0).
+    #[inline]
     pub(crate) fn alloc(
+        &mut self,
+        ring: &RingShared,
+        size: u64,
+        fatal: &dyn Fn() -> bool,
+    ) -> Result<Allocation, AllocFailure> {
+        // The common case (room in the window and the heap) stays inline in
+        // the submit path; the wait is out of line.
+        match self.try_alloc(ring, size) {
+            Ok(a) => Ok(a),
+            Err(_) => self.alloc_blocking(ring, size, fatal),
+        }
+    }
+
+    #[inline(never)]
+    fn alloc_blocking(
         &mut self,
         ring: &RingShared,
         size: u64,
@@ -381,6 +397,7 @@ impl TaskAllocator {
         }
     }
 
+    #[cold]
     fn report_deadlock(&self, ring: &RingShared, blocked: Blocked, size: u64, structural: bool) -> AllocFailure {
         let la = ring.last_task_alive.load(Acquire);
         let head = ring.slot(la);
@@ -417,7 +434,7 @@ impl TaskAllocator {
                     "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window ({})",
                     ring.ring,
                     common,
-                    schema::spec(Knob::RingTaskWindow).hint()
+                    schema::hint(Knob::RingTaskWindow)
                 ),
             },
             Blocked::Heap => AllocFailure {
@@ -427,7 +444,7 @@ impl TaskAllocator {
                     ring.ring,
                     align_up(size, ALIGN_SIZE),
                     common,
-                    schema::spec(Knob::RingHeap).hint()
+                    schema::hint(Knob::RingHeap)
                 ),
             },
         }

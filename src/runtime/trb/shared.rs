@@ -687,7 +687,7 @@ impl RunShared {
             let msg = format!(
                 "TIMEOUT_EXIT: scheduler made no progress for {} ms (budget {}){stuck_orch} sub_class={} completed={} submitted={} running={} ready={} waiting={} orch_done={} stuck_task_id=0x{:x} stuck_core={}",
                 now - last,
-                crate::config::schema::spec(crate::config::Knob::SchedulerTimeoutMs).hint_value(self.timeout_ms),
+                crate::config::schema::hint_value(crate::config::Knob::SchedulerTimeoutMs, self.timeout_ms),
                 stall::label(info.detail),
                 info.completed,
                 self.submitted.load(Acquire),

@@ -184,7 +184,7 @@ impl TrbEngine {
             let mut report = make_report(&sh, &params, stats);
             let msg = format!(
                 "{what} did not return within the watchdog budget ({}) and was abandoned",
-                crate::config::schema::spec(crate::config::Knob::SchedulerTimeoutMs).hint_value(sh.timeout_ms)
+                crate::config::schema::hint_value(crate::config::Knob::SchedulerTimeoutMs, sh.timeout_ms)
             );
             crate::diagnostics::log::error("trb_engine", &msg);
             report.message = format!("{}; {msg}", report.message);

@@ -77,7 +77,7 @@ impl Sched<'_> {
                         let msg = format!(
                             "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {need} dependency entries, dep pool used {used} of capacity {cap} ({} available); cause: {cause}. Solution: raise the ring's dep pool ({}) or split the scope",
                             pool.available(),
-                            schema::spec(Knob::RingDepPool).hint()
+                            schema::hint(Knob::RingDepPool)
                         );
                         crate::diagnostics::log::error("wiring", &msg);
                         sh.latch_orch(codes::DEP_POOL_OVERFLOW, &msg);

@@ -24,7 +24,7 @@ impl Orchestrator<'_> {
             if need > pool_cap {
                 let msg = format!(
                     "Fanin Spill Pool Overflow: ring {ring} task needs {need} spill entries, pool capacity {pool_cap}. Solution: raise the ring's dep pool ({})",
-                    schema::spec(Knob::RingDepPool).hint()
+                    schema::hint(Knob::RingDepPool)
                 );
                 self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
                 return false;
@@ -52,7 +52,7 @@ impl Orchestrator<'_> {
                     let msg = format!(
                         "Fanin Spill Pool Deadlock Detected! ring {ring}: used {} of capacity {pool_cap}, need {need}; cause: {cause}. Solution: raise the ring's dep pool ({}) or split the scope",
                         pool.used(),
-                        schema::spec(Knob::RingDepPool).hint()
+                        schema::hint(Knob::RingDepPool)
                     );
                     self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
                     return false;

@@ -76,7 +76,7 @@ impl Orchestrator<'_> {
                 "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window ({})",
                 self.top,
                 w - 1,
-                schema::spec(Knob::RingTaskWindow).hint()
+                schema::hint(Knob::RingTaskWindow)
             );
             self.mark_fatal(codes::SCOPE_DEADLOCK, &msg);
             return false;
@@ -86,7 +86,7 @@ impl Orchestrator<'_> {
                 "scope_tasks overflow: {} tasks registered in open scopes (capacity Σ task windows = {}). Solution: raise the rings' task windows ({})",
                 self.scope_size,
                 self.t.scope_tasks.len(),
-                schema::spec(Knob::RingTaskWindow).hint()
+                schema::hint(Knob::RingTaskWindow)
             );
             self.mark_fatal(codes::SCOPE_TASKS_OVERFLOW, &msg);
             return false;
