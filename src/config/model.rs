@@ -294,8 +294,11 @@ pub(crate) fn syntax_hint(spec: &KnobSpec) -> String {
     }
 }
 
-/// Smallest valid task window.
-const MIN_WINDOW: u64 = 4;
+/// Smallest valid task window (the `ring_task_window` rule's minimum).
+const MIN_WINDOW: u64 = match schema::KNOBS[0] {
+    KnobSpec { knob: Knob::RingTaskWindow, rule: schema::Rule::PowerOfTwoIn { min, .. }, .. } => min,
+    _ => panic!("KNOBS[0] is ring_task_window, a power-of-two rule"),
+};
 /// Upper bound of the sum of the four rings' task windows (INT32_MAX):
 /// task slots of all rings are numbered in one 32-bit signed space.
 pub const MAX_WINDOW_SUM: u64 = i32::MAX as u64;
@@ -312,10 +315,7 @@ pub(crate) fn check_window_sum(windows: &[u64; RING_COUNT], how: &str) -> Result
         knob: spec.name,
         ring: None,
         value: format!("{windows:?} ({how}, sum {sum})"),
-        rule: format!(
-            "four windows summing to at most {MAX_WINDOW_SUM} (INT32_MAX): lower {} / {}",
-            spec.name, spec.env
-        ),
+        rule: format!("four windows summing to at most {MAX_WINDOW_SUM} (INT32_MAX): lower {}", spec.hint()),
     })
 }
 

@@ -12,6 +12,7 @@ use super::error::ConfigError;
 use super::model::{syntax_hint, RuntimeConfig};
 use super::parse;
 use super::schema::{self, BuildMode, Knob, KnobSpec, RuntimeVariant, Shape, RING_COUNT};
+use super::sizing::RingSizing;
 
 /// Where an effective value came from.
 #[repr(i32)]
@@ -104,21 +105,11 @@ pub struct ResolvedRun {
     pub orch_to_sched: Resolved,
     /// aicpu_build_graph build mode (0 sequential, 1 concurrent).
     pub build_mode: Resolved,
+    /// The validated ring sizes (the values of the three ring knobs above).
+    pub sizing: RingSizing,
 }
 
 impl ResolvedRun {
-    /// Task windows per ring.
-    pub fn windows(&self) -> [u64; RING_COUNT] {
-        self.ring_task_window.map(|r| r.value)
-    }
-    /// Heap bytes per ring.
-    pub fn heaps(&self) -> [u64; RING_COUNT] {
-        self.ring_heap.map(|r| r.value)
-    }
-    /// Dep pool entries per ring.
-    pub fn dep_pools(&self) -> [u64; RING_COUNT] {
-        self.ring_dep_pool.map(|r| r.value)
-    }
     /// Shard count.
     pub fn shards(&self) -> u32 {
         self.ready_queue_shards.value as u32
@@ -305,15 +296,24 @@ fn resolve_scalar(
 pub fn resolve_run(cfg: &RuntimeConfig, env: &dyn EnvSource) -> Result<(ResolvedRun, Vec<EnvWarning>), ConfigError> {
     cfg.validate()?;
     let mut w = Vec::new();
+    let ring_task_window = resolve_ring(schema::spec(Knob::RingTaskWindow), cfg, env, &mut w);
+    let ring_heap = resolve_ring(schema::spec(Knob::RingHeap), cfg, env, &mut w);
+    let ring_dep_pool = resolve_ring(schema::spec(Knob::RingDepPool), cfg, env, &mut w);
+    // The one place the ring sizes are checked as a whole (window sum, heap sum).
+    let sizing = RingSizing::from_values(
+        ring_task_window.map(|r| r.value),
+        ring_heap.map(|r| r.value),
+        ring_dep_pool.map(|r| r.value),
+    )?;
     let run = ResolvedRun {
-        ring_task_window: resolve_ring(schema::spec(Knob::RingTaskWindow), cfg, env, &mut w),
-        ring_heap: resolve_ring(schema::spec(Knob::RingHeap), cfg, env, &mut w),
-        ring_dep_pool: resolve_ring(schema::spec(Knob::RingDepPool), cfg, env, &mut w),
+        ring_task_window,
+        ring_heap,
+        ring_dep_pool,
         ready_queue_shards: resolve_scalar(schema::spec(Knob::ReadyQueueShards), cfg, env, &mut w),
         orch_to_sched: resolve_scalar(schema::spec(Knob::OrchToSched), cfg, env, &mut w),
         build_mode: resolve_scalar(schema::spec(Knob::BuildMode), cfg, env, &mut w),
+        sizing,
     };
-    super::model::check_window_sum(&run.windows(), "resolved")?;
     Ok((run, w))
 }
 

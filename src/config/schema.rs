@@ -309,6 +309,21 @@ pub fn spec(knob: Knob) -> &'static KnobSpec {
     KNOBS.iter().find(|s| s.knob == knob).expect("every Knob is declared in KNOBS")
 }
 
+/// [`KnobSpec::hint`] of `knob`, for failure messages (cold: kept out of the
+/// hot paths that report them).
+#[cold]
+#[inline(never)]
+pub fn hint(knob: Knob) -> String {
+    spec(knob).hint()
+}
+
+/// [`KnobSpec::hint_value`] of `knob` (cold, as [`hint`]).
+#[cold]
+#[inline(never)]
+pub fn hint_value(knob: Knob, v: u64) -> String {
+    spec(knob).hint_value(v)
+}
+
 /// Looks a knob up by its name or its environment variable.
 pub fn find(name: &str) -> Option<&'static KnobSpec> {
     KNOBS.iter().find(|s| s.name == name || s.env == name)
@@ -352,6 +367,17 @@ impl KnobSpec {
             ),
             _ => self.rule.to_string(),
         }
+    }
+
+    /// How a message names the knob to change: `ring_task_window / PTO2_RING_TASK_WINDOW`
+    /// (the knob, then its environment variable).
+    pub fn hint(&self) -> String {
+        format!("{} / {}", self.name, self.env)
+    }
+
+    /// [`KnobSpec::hint`] with the value in effect: `scheduler_timeout_ms=100 / PTO2_SCHEDULER_TIMEOUT_MS`.
+    pub fn hint_value(&self, v: u64) -> String {
+        format!("{}={} / {}", self.name, render_value(self, v), self.env)
     }
 
     /// Tier in words.

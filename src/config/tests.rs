@@ -437,3 +437,13 @@ fn build_mode_env_reads_as_upstream_and_explicit_values_are_strict() {
     assert_eq!(render_value(spec(Knob::BuildMode), 0), "sequential");
     assert!(resolve::run_summary(&run(&b, &[]).0).contains("build_mode=sequential (explicit)"));
 }
+
+#[test]
+fn knob_hints_name_the_knob_and_its_variable() {
+    assert_eq!(schema::spec(Knob::RingTaskWindow).hint(), "ring_task_window / PTO2_RING_TASK_WINDOW");
+    assert_eq!(schema::spec(Knob::RingDepPool).hint(), "ring_dep_pool / PTO2_RING_DEP_POOL");
+    assert_eq!(
+        schema::spec(Knob::SchedulerTimeoutMs).hint_value(250),
+        "scheduler_timeout_ms=250 / PTO2_SCHEDULER_TIMEOUT_MS"
+    );
+}

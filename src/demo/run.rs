@@ -134,7 +134,9 @@ fn fanout_example(ctx: &DeviceContext, cfg: &RuntimeConfig, dir: &str, trace: bo
     let stats = read_stats(Path::new(dir))?;
     let summary = scope_stats_summary(&stats);
     let total: u64 = summary.iter().map(|r| r.2).sum();
-    let window1 = config::resolve_run(cfg, &ProcessEnv).map(|(r, _)| r.windows()[1]).unwrap_or(16384);
+    let sizing =
+        config::resolve_run(cfg, &ProcessEnv).map_or_else(|_| config::RingSizing::default(), |(r, _)| r.sizing);
+    let window1 = sizing.ring(1).window.get();
     let reuse = summary.iter().find(|r| r.0 == 1).map_or(0.0, |r| r.2 as f64 / window1 as f64);
     Ok(ExampleReport {
         name: "fan-out/fan-in",

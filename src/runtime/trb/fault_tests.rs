@@ -4,11 +4,13 @@
 //! thread was abandoned, the poisoned error and a fresh engine that works).
 
 use super::api::*;
+use super::arena::OwnedTrbMemory;
 use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
-use super::layout::{codes, OwnedTrbMemory, TrbMemory};
+use super::layout::{codes, TrbMemory};
 use super::shared::FatalSource;
 use crate::abi::tensor::Tensor;
 use crate::abi::DataType;
+use crate::config::RingSizing;
 use crate::diagnostics::Error;
 use std::time::{Duration, Instant};
 
@@ -28,9 +30,7 @@ fn params(windows: u32, heap: u64, deps: u32, timeout_ms: u64) -> RunParams {
     RunParams {
         block_dim: 3,
         sched_threads: 2,
-        windows: [windows; 4],
-        heaps: [heap; 4],
-        dep_pools: [deps; 4],
+        sizing: RingSizing::uniform(windows.into(), heap, deps.into()).unwrap(),
         scheduler_timeout_ms: timeout_ms,
         ..RunParams::default()
     }
@@ -44,11 +44,7 @@ struct Bench {
 
 impl Bench {
     fn new(p: RunParams) -> Bench {
-        Bench {
-            engine: TrbEngine::new(EngineConfig::default()).unwrap(),
-            mem: TrbMemory::owned(p.windows, p.heaps, p.dep_pools),
-            p,
-        }
+        Bench { engine: TrbEngine::new(EngineConfig::default()).unwrap(), mem: TrbMemory::owned(&p.sizing), p }
     }
 
     fn run(&mut self, exec: &dyn CoreExecutor, mut f: impl FnMut(&mut dyn OrchestratorApi)) -> RunReport {

@@ -1,6 +1,6 @@
-//! Host side of tensormap_and_ringbuffer on the simulated device: resolves
-//! the run's sizing into an [`ArenaSizingKey`], carves the engine's tables out
-//! of the prebuilt arena for that key (built once, reused while the key is
+//! Host side of tensormap_and_ringbuffer on the simulated device: takes the
+//! run's resolved [`RingSizing`] as the arena key, carves the engine's tables
+//! out of the prebuilt arena for that key (built once, reused while the key is
 //! unchanged, lazily committed), stages tensors by signature, runs the
 //! orchestration SO on the calling thread while the engine schedules, maps
 //! the PTO2 status, writes scope statistics and copies outputs back only on
@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
-use super::arena::{ArenaCache, ArenaSizingKey, PreparedArena};
+use super::arena::{ArenaCache, PreparedArena};
 use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 use super::layout::{codes, RingMemory, TrbMemory};
 use super::shared::FatalSource;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::orchestration::so::OrchestrationSo;
 use crate::callable::Registry;
-use crate::config::RuntimeVariant;
+use crate::config::{RingSizing, RuntimeVariant};
 use crate::device::memory::DeviceMemory;
 use crate::device::staging;
 use crate::diagnostics::{Error, Result};
@@ -74,7 +74,7 @@ impl TrbDevice {
 /// Builds the engine's memory map from a prepared arena: SM rings from the
 /// shared-memory layout, ring heaps from the GM heap, tables from the arena
 /// offsets. The one layout computation (`ArenaLayout`) decides every address.
-fn memory_of(a: &PreparedArena) -> TrbMemory {
+pub(crate) fn memory_of(a: &PreparedArena) -> TrbMemory {
     let l = &a.layout;
     let sm = a.sm.as_ptr();
     let heap = a.heap.as_ptr();
@@ -91,16 +91,12 @@ fn memory_of(a: &PreparedArena) -> TrbMemory {
             fanin_seen_epoch: at(arena, l.offsets.orch.fanin_seen_epoch[r]).cast(),
             task_entry_heads: at(arena, l.offsets.orch.task_entry_heads[r]).cast(),
             dep_list: at(arena, l.offsets.sched.dep_pools[r]).cast(),
-            window: l.sizing.task_window_sizes[r] as u32,
-            heap_size: l.sizing.heap_sizes[r],
-            dep_pool: l.sizing.dep_pool_capacities[r],
         }
     });
     let q = &l.offsets.sched;
     TrbMemory {
         rings,
         scope_tasks: at(arena, l.offsets.orch.scope_tasks).cast(),
-        scope_tasks_cap: l.sizing.total_task_window() as usize,
         tm_buckets: at(arena, l.offsets.orch.tensormap_buckets).cast(),
         tm_entries: at(arena, l.offsets.orch.tensormap_entries).cast(),
         tm_free_list: at(arena, l.offsets.orch.tensormap_free_list).cast(),
@@ -267,12 +263,8 @@ pub(crate) fn run_program(
     explicit_deps: bool,
 ) -> Result<u64> {
     let RunRequest { id, args, device_id, run_cfg, .. } = *req;
-    let windows = run_cfg.windows();
-    let key = ArenaSizingKey {
-        task_window_sizes: windows,
-        heap_sizes: run_cfg.heaps(),
-        dep_pool_capacities: run_cfg.dep_pools().map(|d| d as u32),
-    };
+    // The resolved sizing is the arena key and the engine's sizing, one value.
+    let key: RingSizing = run_cfg.sizing;
     registry.note_device_load(id);
     let reg = registry.get(id)?;
     let so = program;
@@ -295,9 +287,7 @@ pub(crate) fn run_program(
         ready_queue_shards: run_cfg.shards(),
         orch_to_sched: run_cfg.orch_to_sched(),
         scheduler_timeout_ms: trb.timeout_ms,
-        windows: windows.map(|w| w as u32),
-        heaps: key.heap_sizes,
-        dep_pools: key.dep_pool_capacities,
+        sizing: key,
         scope_stats: req.scope_stats,
         trace: req.trace,
         explicit_deps,

@@ -7,8 +7,8 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI16, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8};
 
-/// Number of rings (`PTO2_MAX_RING_DEPTH`).
-pub const MAX_RINGS: usize = 4;
+/// Number of rings (`PTO2_MAX_RING_DEPTH`): the configuration's ring count.
+pub use crate::config::RING_COUNT as MAX_RINGS;
 /// Scope reference bit of `fanout_count` / `fanout_refcount`.
 pub const SCOPE_BIT: u32 = 0x8000_0000;
 /// TensorMap entry pool size (global).
@@ -45,12 +45,6 @@ pub const DEFAULT_SCHEDULER_TIMEOUT_MS: u64 = 10_000;
 pub const SPIN_CHECK_INTERVAL: u64 = 1024;
 /// Kernel id of an inactive lane.
 pub const INVALID_KERNEL_ID: i32 = -1;
-/// Default per-ring window.
-pub const DEFAULT_TASK_WINDOW: u32 = 16384;
-/// Default per-ring heap (bytes).
-pub const DEFAULT_HEAP_SIZE: u64 = 256 << 20;
-/// Default per-ring dep pool.
-pub const DEFAULT_DEP_POOL: u32 = 16384;
 
 /// PTO2 status codes (positive; the host status is the negation).
 pub mod codes {
@@ -483,19 +477,15 @@ pub struct RingMemory {
     pub task_entry_heads: *mut u64,
     /// Dependency list pool, `D` entries of 16 B.
     pub dep_list: *mut DepEntry,
-    /// Window capacity `W` the arrays were sized for.
-    pub window: u32,
-    /// Heap capacity in bytes.
-    pub heap_size: u64,
-    /// Dep pool capacity `D`.
-    pub dep_pool: u32,
 }
 
-/// Raw base pointers of every big table of the engine. The lead backs them
-/// with a lazily committed arena; [`TrbMemory::owned`] allocates them.
+/// Raw base pointers of every big table of the engine. The host backs them
+/// with a lazily committed arena; `TrbMemory::owned` (`arena::geometry`)
+/// allocates them.
 ///
-/// Contract for `run`: every pointer is valid, aligned and sized as its doc
-/// states, the regions do not overlap, nothing else touches them during a
+/// Contract for `run`: every pointer is valid, aligned and holds the table
+/// `arena::geometry::Geometry::of(&params.sizing)` gives it (the run's
+/// `RunParams::sizing`), the regions do not overlap, nothing else touches them during a
 /// run, and the zero-initialised tables (`ready_queues`) were zero at first
 /// use (the engine restores them to zero at the end of each run).
 #[derive(Debug, Clone, Copy)]
@@ -504,8 +494,6 @@ pub struct TrbMemory {
     pub rings: [RingMemory; MAX_RINGS],
     /// `Σ W` entries of 8 B.
     pub scope_tasks: *mut u64,
-    /// Capacity of `scope_tasks`.
-    pub scope_tasks_cap: usize,
     /// 4096 × 8 B.
     pub tm_buckets: *mut u64,
     /// 65536 × 128 B.
@@ -523,83 +511,6 @@ pub struct TrbMemory {
 unsafe impl Send for TrbMemory {}
 // SAFETY: as above.
 unsafe impl Sync for TrbMemory {}
-
-/// Owning backing of a [`TrbMemory`] (for tests and arena-less use).
-pub struct OwnedTrbMemory {
-    memory: TrbMemory,
-    _allocs: Vec<Region<u8>>,
-}
-
-impl std::ops::Deref for OwnedTrbMemory {
-    type Target = TrbMemory;
-    fn deref(&self) -> &TrbMemory {
-        &self.memory
-    }
-}
-
-impl TrbMemory {
-    /// Allocates zeroed memory for the given ring sizes (lazily committed).
-    pub fn owned(windows: [u32; 4], heaps: [u64; 4], dep_pools: [u32; 4]) -> OwnedTrbMemory {
-        let mut allocs: Vec<Region<u8>> = Vec::new();
-        let mut get = |bytes: usize| -> *mut u8 {
-            let r = Region::<u8>::zeroed(bytes);
-            // Region::zeroed aligns to 64; heaps want 1024.
-            let p = r.as_ptr();
-            allocs.push(r);
-            p
-        };
-        let mut rings = [RingMemory {
-            descriptors: std::ptr::null_mut(),
-            payloads: std::ptr::null_mut(),
-            slot_states: std::ptr::null_mut(),
-            heap: std::ptr::null_mut(),
-            fanin_spill: std::ptr::null_mut(),
-            fanin_seen_epoch: std::ptr::null_mut(),
-            task_entry_heads: std::ptr::null_mut(),
-            dep_list: std::ptr::null_mut(),
-            window: 0,
-            heap_size: 0,
-            dep_pool: 0,
-        }; MAX_RINGS];
-        for r in 0..MAX_RINGS {
-            let w = windows[r] as usize;
-            let d = dep_pools[r] as usize;
-            rings[r] = RingMemory {
-                descriptors: get(w * 40).cast(),
-                payloads: get(w * 4800).cast(),
-                slot_states: get(w * 64).cast(),
-                heap: get(heaps[r] as usize + 1024),
-                fanin_spill: get(d.max(1) * 8).cast(),
-                fanin_seen_epoch: get(w * 4).cast(),
-                task_entry_heads: get(w * 8).cast(),
-                dep_list: get(d.max(1) * 16).cast(),
-                window: windows[r],
-                heap_size: heaps[r],
-                dep_pool: dep_pools[r],
-            };
-            // Align the heap to 1024 inside its allocation.
-            let h = rings[r].heap as usize;
-            rings[r].heap = (align_up(h as u64, 1024) as usize) as *mut u8;
-        }
-        let scope_cap: usize = windows.iter().map(|&w| w as usize).sum();
-        let memory = TrbMemory {
-            rings,
-            scope_tasks: get(scope_cap * 8).cast(),
-            scope_tasks_cap: scope_cap,
-            tm_buckets: get(TENSORMAP_NUM_BUCKETS * 8).cast(),
-            tm_entries: get(TENSORMAP_POOL_SIZE * 128).cast(),
-            tm_free_list: get(TENSORMAP_POOL_SIZE * 8).cast(),
-            ready_queues: [
-                get(READY_QUEUE_SIZE * 16).cast(),
-                get(READY_QUEUE_SIZE * 16).cast(),
-                get(READY_QUEUE_SIZE * 16).cast(),
-                get(READY_QUEUE_SIZE * 16).cast(),
-            ],
-            wiring: get(WIRING_QUEUE_SIZE * 8).cast(),
-        };
-        OwnedTrbMemory { memory, _allocs: allocs }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -620,19 +531,6 @@ mod tests {
         assert_eq!(status_from_codes(3, 100), -3);
         assert_eq!(status_from_codes(0, 100), -100);
         assert_eq!(status_from_codes(-5, 0), -5);
-    }
-
-    #[test]
-    fn owned_memory_is_zeroed_and_aligned() {
-        let m = TrbMemory::owned([4, 8, 16, 32], [1024, 2048, 4096, 8192], [4, 4, 4, 4]);
-        for r in 0..4 {
-            assert_eq!(m.rings[r].heap as usize % 1024, 0);
-            assert_eq!(m.rings[r].payloads as usize % 64, 0);
-            // SAFETY: the owned memory holds `window` zeroed slot states.
-            let s = unsafe { &*m.rings[r].slot_states };
-            assert_eq!(s.state(), task_state::PENDING);
-        }
-        assert_eq!(m.scope_tasks_cap, 60);
     }
 
     #[test]

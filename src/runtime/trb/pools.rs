@@ -119,6 +119,12 @@ impl DepListPool {
         self.entries.len() as u64
     }
 
+    /// The entries' address range `(start, bytes)` (tests).
+    #[cfg(test)]
+    pub(crate) fn span(&self) -> (usize, usize) {
+        (self.entries.as_ptr() as usize, std::mem::size_of_val(self.entries.as_slice()))
+    }
+
     /// Free entries.
     pub(crate) fn available(&self) -> u64 {
         self.capacity() - (self.top - self.tail)

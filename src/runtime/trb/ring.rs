@@ -6,6 +6,7 @@ use super::layout::{
     align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE, ALLOC_DEADLOCK_TIMEOUT_MS,
     SCOPE_BIT, SPIN_CHECK_INTERVAL,
 };
+use crate::config::{schema, Knob, RingSize, TaskWindow};
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::time::Duration;
@@ -55,8 +56,8 @@ pub(crate) struct RingShared {
     pub(crate) payloads: Region<TaskPayload>,
     /// Slot states (`W`).
     pub(crate) slots: Region<SlotState>,
-    /// Window size (power of two).
-    pub(crate) window: u64,
+    /// Window size.
+    pub(crate) window: TaskWindow,
     /// Heap base address.
     pub(crate) heap_base: u64,
     /// Heap size in bytes.
@@ -64,19 +65,19 @@ pub(crate) struct RingShared {
 }
 
 impl RingShared {
-    /// Builds the ring over its tables. `window` must be a power of two ≥ 4
-    /// and equal the length of every region.
+    /// Builds ring `ring` of sizes `size` over its tables: every region
+    /// holds `size.window` elements, the heap at `heap_base` `size.heap` bytes.
     pub(crate) fn new(
         ring: usize,
+        size: &RingSize,
         descriptors: Region<TaskDescriptor>,
         payloads: Region<TaskPayload>,
         slots: Region<SlotState>,
         heap_base: u64,
-        heap_size: u64,
     ) -> RingShared {
-        let window = slots.len() as u64;
-        assert!(window.is_power_of_two() && descriptors.len() == slots.len());
-        assert!(payloads.len() == slots.len());
+        let w = size.window.slots();
+        assert!(descriptors.len() == w && payloads.len() == w && slots.len() == w);
+        let (window, heap_size) = (size.window, size.heap.get());
         RingShared {
             ring,
             current_task_index: AtomicU64::new(0),
@@ -93,7 +94,7 @@ impl RingShared {
 
     /// Slot index of a local id.
     pub(crate) fn slot_index(&self, local: u64) -> usize {
-        (local & (self.window - 1)) as usize
+        (local & (self.window.to_u64() - 1)) as usize
     }
 
     /// Slot state of a local id.
@@ -322,7 +323,7 @@ impl TaskAllocator {
         let aligned = if size > 0 { align_up(size, ALIGN_SIZE) } else { 0 };
         let last_alive = ring.last_task_alive.load(Acquire);
         self.update_heap_tail(ring, last_alive);
-        if self.next_local - last_alive + 1 >= ring.window {
+        if self.next_local - last_alive + 1 >= ring.window.to_u64() {
             return Err(Blocked::Window);
         }
         let off = self.heap.try_bump(aligned).ok_or(Blocked::Heap)?;
@@ -342,7 +343,23 @@ impl TaskAllocator {
     /// Blocking allocation with progress detection, the structural
     /// scope-gated test and the 500 ms backstop. `fatal` returns true when
     /// another fatal error was latched (the wait unwinds with code 0).
+    #[inline]
     pub(crate) fn alloc(
+        &mut self,
+        ring: &RingShared,
+        size: u64,
+        fatal: &dyn Fn() -> bool,
+    ) -> Result<Allocation, AllocFailure> {
+        // The common case (room in the window and the heap) stays inline in
+        // the submit path; the wait is out of line.
+        match self.try_alloc(ring, size) {
+            Ok(a) => Ok(a),
+            Err(_) => self.alloc_blocking(ring, size, fatal),
+        }
+    }
+
+    #[inline(never)]
+    fn alloc_blocking(
         &mut self,
         ring: &RingShared,
         size: u64,
@@ -380,6 +397,7 @@ impl TaskAllocator {
         }
     }
 
+    #[cold]
     fn report_deadlock(&self, ring: &RingShared, blocked: Blocked, size: u64, structural: bool) -> AllocFailure {
         let la = ring.last_task_alive.load(Acquire);
         let head = ring.slot(la);
@@ -397,7 +415,7 @@ impl TaskAllocator {
             self.next_local,
             la,
             self.next_local - la,
-            ring.window,
+            ring.window.get(),
             self.heap.top,
             self.heap.tail,
             self.heap.size,
@@ -413,17 +431,20 @@ impl TaskAllocator {
             Blocked::Window => AllocFailure {
                 code: codes::FLOW_CONTROL_DEADLOCK,
                 message: format!(
-                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window (ring_task_window / PTO2_RING_TASK_WINDOW)",
-                    ring.ring, common
+                    "FATAL: Task Allocator Deadlock - Task Ring Full! ring={}: {}. Solution: split the scope or raise the ring's task window ({})",
+                    ring.ring,
+                    common,
+                    schema::hint(Knob::RingTaskWindow)
                 ),
             },
             Blocked::Heap => AllocFailure {
                 code: codes::HEAP_RING_DEADLOCK,
                 message: format!(
-                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap (ring_heap / PTO2_RING_HEAP)",
+                    "FATAL: Task Allocator Deadlock - Heap Exhausted! ring={}: requested {} bytes; {}. Solution: split the scope or raise the ring's heap ({})",
                     ring.ring,
                     align_up(size, ALIGN_SIZE),
-                    common
+                    common,
+                    schema::hint(Knob::RingHeap)
                 ),
             },
         }
@@ -436,13 +457,18 @@ pub(crate) mod tests {
     use std::time::Instant;
 
     pub(crate) fn test_ring(ring: usize, window: usize, heap: &Region<u8>) -> RingShared {
+        let size = RingSize {
+            window: crate::config::TaskWindow::new(None, window as u64).unwrap(),
+            heap: crate::config::HeapBytes::new(None, heap.len() as u64).unwrap(),
+            dep_pool: crate::config::DepPool::new(None, 4).unwrap(),
+        };
         RingShared::new(
             ring,
+            &size,
             Region::zeroed(window),
             Region::zeroed(window),
             Region::zeroed(window),
             heap.as_ptr() as u64,
-            heap.len() as u64,
         )
     }
 

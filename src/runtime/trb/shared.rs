@@ -726,9 +726,9 @@ impl RunShared {
                 ""
             };
             let msg = format!(
-                "TIMEOUT_EXIT: scheduler made no progress for {} ms (budget scheduler_timeout_ms={} / PTO2_SCHEDULER_TIMEOUT_MS){stuck_orch} sub_class={} completed={} submitted={} running={} ready={} waiting={} orch_done={} stuck_task_id=0x{:x} stuck_core={}",
+                "TIMEOUT_EXIT: scheduler made no progress for {} ms (budget {}){stuck_orch} sub_class={} completed={} submitted={} running={} ready={} waiting={} orch_done={} stuck_task_id=0x{:x} stuck_core={}",
                 now - last,
-                self.timeout_ms,
+                crate::config::schema::hint_value(crate::config::Knob::SchedulerTimeoutMs, self.timeout_ms),
                 stall::label(info.detail),
                 info.completed,
                 self.submitted.load(Acquire),

@@ -169,6 +169,18 @@ impl TensorMap {
         )
     }
 
+    /// The address ranges `(start, bytes)` of the buckets, entries, free
+    /// list and per-ring heads (tests).
+    #[cfg(test)]
+    pub(crate) fn spans(&self) -> Vec<(usize, usize)> {
+        fn span<T>(r: &Region<T>) -> (usize, usize) {
+            (r.as_ptr() as usize, std::mem::size_of_val(r.as_slice()))
+        }
+        let mut v = vec![span(&self.buckets), span(&self.entries), span(&self.free_list)];
+        v.extend(self.heads.iter().map(span));
+        v
+    }
+
     /// Pool capacity.
     pub fn capacity(&self) -> usize {
         self.entries.len()

@@ -8,6 +8,7 @@ use super::scope_stats_jsonl;
 use super::shared::{stall, RunShared};
 use crate::abi::tensor::Tensor;
 use crate::abi::DataType;
+use crate::config::RingSizing;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,9 +25,7 @@ fn params(windows: [u32; 4], heaps: [u64; 4], deps: [u32; 4]) -> RunParams {
     RunParams {
         block_dim: 3,
         sched_threads: 2,
-        windows,
-        heaps,
-        dep_pools: deps,
+        sizing: RingSizing::from_values(windows.map(u64::from), heaps, deps.map(u64::from)).unwrap(),
         scheduler_timeout_ms: 3000,
         ..RunParams::default()
     }
@@ -37,7 +36,7 @@ fn small() -> RunParams {
 }
 
 fn run_with(p: RunParams, exec: &dyn CoreExecutor, mut f: impl FnMut(&mut dyn OrchestratorApi)) -> RunReport {
-    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mem = TrbMemory::owned(&p.sizing);
     let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
     let t = Instant::now();
     let r = engine
@@ -174,7 +173,7 @@ fn empty_orchestration_finishes_at_once() {
 #[test]
 fn engine_is_reusable_across_runs() {
     let p = small();
-    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mem = TrbMemory::owned(&p.sizing);
     let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
     let count = AtomicU32::new(0);
     let exec = FnExec(|_, _, _| {
@@ -203,14 +202,14 @@ fn engine_is_reusable_across_runs() {
 // Orchestrator-only harness (no schedulers): dependency derivation.
 
 struct Harness {
-    _mem: super::layout::OwnedTrbMemory,
+    _mem: super::arena::OwnedTrbMemory,
     sh: RunShared,
     tables: Option<super::orchestrator::OrchTables>,
 }
 
 fn harness(windows: [u32; 4]) -> Harness {
     let p = params(windows, [1 << 16; 4], [64; 4]);
-    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mem = TrbMemory::owned(&p.sizing);
     let (sh, tables) = build_run(&mem, &p);
     Harness { _mem: mem, sh, tables: Some(tables) }
 }
@@ -787,7 +786,7 @@ fn throughput_smoke() {
 #[ignore]
 fn bench_throughput_and_chain() {
     let p = params([16384; 4], [1 << 20; 4], [16384; 4]);
-    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mem = TrbMemory::owned(&p.sizing);
     let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
     let exec = noop();
     for &(shards, o2s) in &[(1u32, false), (2, false), (1, true)] {
@@ -848,7 +847,7 @@ fn slow_orchestrator_is_not_a_stall_and_user_errors_propagate() {
         std::thread::sleep(Duration::from_millis(40));
     });
     assert_eq!(rep.status, 0, "{}", rep.message);
-    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mem = TrbMemory::owned(&p.sizing);
     let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
     let r = engine.run(&mem, p, &noop(), &mut |o| {
         o.submit_task(aiv(0), &view(&[], &[]));

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 use super::so::RingSo;
 use crate::abi::tensor::Tensor;
 use crate::abi::DataType;
+use crate::config::RingSizing;
 use crate::runtime::trb::api::{MixedKernelIds, OrchestratorApi, ScopeMode, TaskArgsView, TensorArg};
 use crate::runtime::trb::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
-use crate::runtime::trb::layout::{codes, OwnedTrbMemory, TrbMemory};
+use crate::runtime::trb::layout::codes;
 use crate::runtime::trb::orchestration::testutil::{build_so, ChipArgsImage};
+use crate::runtime::trb::{OwnedTrbMemory, TrbMemory};
 
 const N: u32 = 1024;
 
@@ -55,9 +57,7 @@ fn params(sched: usize, orch_to_sched: bool) -> RunParams {
         block_dim: 3,
         sched_threads: sched,
         orch_to_sched,
-        windows: [64; 4],
-        heaps: [1 << 20; 4],
-        dep_pools: [256; 4],
+        sizing: RingSizing::uniform(64, 1 << 20, 256).unwrap(),
         scheduler_timeout_ms: 3000,
         explicit_deps: true,
         ..RunParams::default()
@@ -72,10 +72,7 @@ struct Bench {
 impl Bench {
     fn new() -> Bench {
         let p = params(1, false);
-        Bench {
-            engine: TrbEngine::new(EngineConfig::default()).unwrap(),
-            mem: TrbMemory::owned(p.windows, p.heaps, p.dep_pools),
-        }
+        Bench { engine: TrbEngine::new(EngineConfig::default()).unwrap(), mem: TrbMemory::owned(&p.sizing) }
     }
 
     fn run(
@@ -417,7 +414,7 @@ fn scope_larger_than_the_task_window_reports_trb_scope_deadlock() {
     let rec = Recorder::new();
     let mut bench = Bench::new();
     let mut p = params(1, false);
-    p.windows = [8; 4];
+    p.sizing = RingSizing::uniform(8, 1 << 20, 256).unwrap();
     let rep = bench
         .run(p, &rec, |o| {
             o.scope_begin(ScopeMode::Auto);

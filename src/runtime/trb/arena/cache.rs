@@ -3,12 +3,13 @@
 //!
 //! Upstream's sim keeps three pooled, 1024-aligned buffers per device and
 //! regrows them on demand (upstream c68d9bbe6, sim platform). Here the three buffers
-//! are lazily committed [`Region`]s built for one [`ArenaSizingKey`]: runs with
+//! are lazily committed [`Region`]s built for one [`RingSizing`]: runs with
 //! the same key reuse them, a different key replaces them, and at most one
 //! set is alive at a time, so memory stays flat across runs.
 
-use super::layout::{ArenaLayout, ArenaSizingKey};
+use super::layout::ArenaLayout;
 use super::shared_memory::SmHeader;
+use crate::config::RingSizing;
 use crate::device::region::Region;
 use crate::diagnostics::{Error, Result};
 
@@ -74,11 +75,11 @@ impl ArenaCache {
     /// was built for a different key (or none is cached). The previous arena
     /// is released before the new one is mapped, so at most one set of
     /// regions exists. On error the cache is left empty.
-    pub fn get_or_build(&mut self, key: &ArenaSizingKey) -> Result<&mut PreparedArena> {
+    pub fn get_or_build(&mut self, key: &RingSizing) -> Result<&mut PreparedArena> {
         let hit = matches!(&self.current, Some(p) if p.layout.sizing == *key);
         if !hit {
-            // Validate before dropping the cached arena: an invalid key must
-            // not cost the next valid run a rebuild.
+            // Lay out before dropping the cached arena: a layout that cannot
+            // be computed must not cost the next run a rebuild.
             let layout = ArenaLayout::compute(key)?;
             self.current = None;
             self.current = Some(PreparedArena::build(layout)?);
@@ -110,8 +111,8 @@ mod tests {
     use crate::runtime::trb::arena::shared_memory::SM_TASK_PAYLOAD_BYTES;
     use std::sync::atomic::Ordering;
 
-    fn small_key(w: u64) -> ArenaSizingKey {
-        ArenaSizingKey::uniform(w, 4096, 16)
+    fn small_key(w: u64) -> RingSizing {
+        RingSizing::uniform(w, 4096, 16).unwrap()
     }
 
     #[test]
@@ -152,8 +153,8 @@ mod tests {
         let mut cache = ArenaCache::new();
         let good = small_key(16);
         cache.get_or_build(&good).unwrap();
-        let bad = small_key(12);
-        assert!(matches!(cache.get_or_build(&bad), Err(Error::InvalidArgument(_))));
+        // An invalid sizing cannot be built at all, so it never reaches the cache.
+        assert!(RingSizing::uniform(12, 4096, 16).is_err());
         assert_eq!(cache.current().unwrap().layout.sizing, good);
         cache.get_or_build(&good).unwrap();
         assert_eq!(cache.builds(), 1);
@@ -167,7 +168,7 @@ mod tests {
             assert_eq!(r.base_addr() % 1024, 0);
         }
         let hdr = p.sm_header();
-        hdr.reset(&p.layout.sm, p.layout.sizing.heap_sizes, p.sm.len() as u64).unwrap();
+        hdr.reset(&p.layout.sm, p.layout.sizing.rings().map(|r| r.heap.get()), p.sm.len() as u64).unwrap();
         hdr.validate().unwrap();
         assert_eq!(
             hdr.rings[1].slot_states.load(Ordering::Relaxed),
@@ -178,9 +179,9 @@ mod tests {
     /// Builds the default arena, touches the SM header and the first payload
     /// of each ring plus the runtime state, and checks residency.
     fn build_default_and_touch(cache: &mut ArenaCache) -> &PreparedArena {
-        let p = cache.get_or_build(&ArenaSizingKey::default()).unwrap();
+        let p = cache.get_or_build(&RingSizing::default()).unwrap();
         let hdr = p.sm_header();
-        hdr.reset(&p.layout.sm, p.layout.sizing.heap_sizes, p.sm.len() as u64).unwrap();
+        hdr.reset(&p.layout.sm, p.layout.sizing.rings().map(|r| r.heap.get()), p.sm.len() as u64).unwrap();
         for ring in p.layout.sm.rings {
             // SAFETY: the first payload of each ring is in bounds, 64-aligned
             // and has no other views.

@@ -2,20 +2,23 @@
 //! sizing key and reused while it is unchanged.
 //!
 //! - [`shared_memory`]: the per-ring shared-memory layout and header.
-//! - [`layout`]: the runtime-arena sizing key and reserve order.
+//! - [`geometry`]: every table's element count and `size_of` for one
+//!   `config::RingSizing` (shared by the arena and the engine).
+//! - [`layout`]: the runtime-arena reserve order and offsets.
 //! - [`cache`]: the prebuilt SM / heap / arena regions for the most recent
 //!   sizing key (upstream's sim pools these buffers per device).
 
 pub mod cache;
+pub mod geometry;
 pub mod layout;
 pub mod shared_memory;
 
 pub use cache::{ArenaCache, PreparedArena};
-pub use layout::{ArenaLayout, ArenaOffsets, ArenaSizingKey, OrchOffsets, SchedOffsets};
+pub use geometry::{Geometry, OwnedTrbMemory, RingTables, Table};
+pub use layout::{ArenaLayout, ArenaOffsets, OrchOffsets, SchedOffsets};
 pub use shared_memory::{SmHeader, SmLayout, SmRingHeader, SmRingLayout};
 
-/// Number of rings (`PTO2_MAX_RING_DEPTH`).
-pub const RING_COUNT: usize = 4;
+pub(crate) use crate::config::RING_COUNT;
 
 /// `align_up(x, align)` for a power-of-two `align`, `None` on overflow.
 pub(crate) fn checked_align_up(x: u64, align: u64) -> Option<u64> {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use super::{checked_align_up, RING_COUNT};
 use crate::diagnostics::{Error, Result};
+use crate::runtime::trb::layout::{SlotState, TaskDescriptor, TaskPayload};
 
 /// Alignment unit of the shared-memory arrays (`PTO2_ALIGN_SIZE`).
 pub const SM_ALIGN: u64 = 64;
@@ -16,12 +17,12 @@ pub const SM_ALIGN: u64 = 64;
 pub const SM_HEADER_SIZE: u64 = 896;
 /// `sizeof(PTO2SharedMemoryRingHeader)`, the stride of `rings[r]`.
 pub const SM_RING_HEADER_SIZE: u64 = 192;
-/// Bytes of one task descriptor.
-pub const SM_TASK_DESCRIPTOR_BYTES: u64 = 40;
-/// Bytes of one task payload.
-pub const SM_TASK_PAYLOAD_BYTES: u64 = 4800;
-/// Bytes of one slot state.
-pub const SM_SLOT_STATE_BYTES: u64 = 64;
+/// Bytes of one task descriptor (the engine's `TaskDescriptor`).
+pub const SM_TASK_DESCRIPTOR_BYTES: u64 = std::mem::size_of::<TaskDescriptor>() as u64;
+/// Bytes of one task payload (the engine's `TaskPayload`).
+pub const SM_TASK_PAYLOAD_BYTES: u64 = std::mem::size_of::<TaskPayload>() as u64;
+/// Bytes of one slot state (the engine's `SlotState`).
+pub const SM_SLOT_STATE_BYTES: u64 = std::mem::size_of::<SlotState>() as u64;
 
 /// Offset of `rings[0]` in the header.
 pub const OFF_RINGS: usize = 0;

@@ -189,8 +189,8 @@ impl TrbEngine {
         if let Some(what) = abandoned {
             let mut report = make_report(&sh, &params, stats);
             let msg = format!(
-                "{what} did not return within the watchdog budget (scheduler_timeout_ms={} / PTO2_SCHEDULER_TIMEOUT_MS) and was abandoned",
-                sh.timeout_ms
+                "{what} did not return within the watchdog budget ({}) and was abandoned",
+                crate::config::schema::hint_value(crate::config::Knob::SchedulerTimeoutMs, sh.timeout_ms)
             );
             crate::diagnostics::log::error("trb_engine", &msg);
             report.message = format!("{}; {msg}", report.message);

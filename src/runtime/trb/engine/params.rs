@@ -1,7 +1,8 @@
 //! Engine and per-run parameters and their validation.
 
+use crate::config::RingSizing;
 use crate::diagnostics::{Error, Result};
-use crate::runtime::trb::layout::{TrbMemory, MAX_RINGS};
+use crate::runtime::trb::layout::TrbMemory;
 
 /// Engine construction options.
 #[derive(Debug, Clone, Copy)]
@@ -31,12 +32,9 @@ pub struct RunParams {
     pub orch_to_sched: bool,
     /// Watchdog budget (0 = 10000 ms default).
     pub scheduler_timeout_ms: u64,
-    /// Task windows per ring (power of two, ≥ 4).
-    pub windows: [u32; 4],
-    /// Heaps per ring (≥ 1024 bytes).
-    pub heaps: [u64; 4],
-    /// Dep pools per ring (≥ 4).
-    pub dep_pools: [u32; 4],
+    /// The rings' sizes (validated by the resolver; `TrbMemory` holds
+    /// tables of exactly `arena::Geometry::of(&sizing)`).
+    pub sizing: RingSizing,
     /// Record scope statistics.
     pub scope_stats: bool,
     /// Record the task trace (`RunReport::trace`).
@@ -56,9 +54,7 @@ impl Default for RunParams {
             ready_queue_shards: 1,
             orch_to_sched: false,
             scheduler_timeout_ms: 0,
-            windows: [crate::runtime::trb::layout::DEFAULT_TASK_WINDOW; 4],
-            heaps: [crate::runtime::trb::layout::DEFAULT_HEAP_SIZE; 4],
-            dep_pools: [crate::runtime::trb::layout::DEFAULT_DEP_POOL; 4],
+            sizing: RingSizing::default(),
             scope_stats: false,
             trace: false,
             explicit_deps: false,
@@ -66,7 +62,7 @@ impl Default for RunParams {
     }
 }
 
-/// Checks `p` against the limits of the engine and the capacities of `memory`.
+/// Checks `p` against the limits of the engine (its sizing is valid by construction).
 pub(super) fn validate(memory: &TrbMemory, p: &RunParams) -> Result<()> {
     let bad = |m: String| Err(Error::InvalidArgument(m));
     if p.block_dim == 0 || p.block_dim > 36 {
@@ -81,31 +77,10 @@ pub(super) fn validate(memory: &TrbMemory, p: &RunParams) -> Result<()> {
     if !(1..=4).contains(&p.ready_queue_shards) {
         return bad(format!("ready_queue_shards must be in 1..=4 (got {})", p.ready_queue_shards));
     }
-    for r in 0..MAX_RINGS {
-        let m = &memory.rings[r];
-        let w = p.windows[r];
-        if w < 4 || !w.is_power_of_two() || w > m.window {
-            return bad(format!(
-                "ring {r}: task window {w} must be a power of two in [4, {}] (PTO2_RING_TASK_WINDOW)",
-                m.window
-            ));
-        }
-        if p.heaps[r] < 1024 || p.heaps[r] > m.heap_size {
-            return bad(format!("ring {r}: heap {} must be in [1024, {}] (PTO2_RING_HEAP)", p.heaps[r], m.heap_size));
-        }
-        if p.dep_pools[r] < 4 || p.dep_pools[r] > m.dep_pool {
-            return bad(format!(
-                "ring {r}: dep pool {} must be in [4, {}] (PTO2_RING_DEP_POOL)",
-                p.dep_pools[r], m.dep_pool
-            ));
-        }
+    for (r, m) in memory.rings.iter().enumerate() {
         if m.descriptors.is_null() || m.payloads.is_null() || m.slot_states.is_null() || m.heap.is_null() {
             return bad(format!("ring {r}: memory not provided"));
         }
-    }
-    let sum: usize = p.windows.iter().map(|&w| w as usize).sum();
-    if memory.scope_tasks_cap < sum {
-        return bad("scope_tasks region smaller than the sum of task windows".into());
     }
     Ok(())
 }

@@ -83,7 +83,10 @@ pub(super) fn make_report(sh: &RunShared, p: &RunParams, scope_stats: Vec<ScopeS
         total_tasks: sh.rings.iter().map(|r| r.current_task_index.load(Acquire)).sum(),
         completed_tasks: sh.completed.load(Acquire),
         scope_stats,
-        capacities: (p.windows.map(|w| w as u64), p.heaps, p.dep_pools.map(|d| d as u64)),
+        capacities: {
+            let s = p.sizing.rings();
+            (s.map(|r| r.window.to_u64()), s.map(|r| r.heap.get()), s.map(|r| u64::from(r.dep_pool.get())))
+        },
         trace: None,
     }
 }

@@ -22,9 +22,7 @@ fn params(sched_threads: usize, window: u32) -> RunParams {
     RunParams {
         block_dim: 3,
         sched_threads,
-        windows: [window; 4],
-        heaps: [1 << 20; 4],
-        dep_pools: [window; 4],
+        sizing: crate::config::RingSizing::uniform(u64::from(window), 1 << 20, u64::from(window)).unwrap(),
         scheduler_timeout_ms: 5000,
         ..RunParams::default()
     }
@@ -49,7 +47,7 @@ fn run_within(
     exec: &dyn CoreExecutor,
     f: &mut dyn FnMut(&mut dyn OrchestratorApi),
 ) -> RunReport {
-    let mem = TrbMemory::owned(p.windows, p.heaps, p.dep_pools);
+    let mem = TrbMemory::owned(&p.sizing);
     let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
     let t = Instant::now();
     let r = engine

@@ -1,10 +1,8 @@
 //! Building a run's shared state and orchestrator tables over its memory.
 
 use super::params::RunParams;
-use crate::runtime::trb::layout::{
-    Region, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS, READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS,
-    TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
-};
+use crate::runtime::trb::arena::Geometry;
+use crate::runtime::trb::layout::{Region, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS};
 use crate::runtime::trb::orchestrator::OrchTables;
 use crate::runtime::trb::pools::{DepListPool, FaninPool};
 use crate::runtime::trb::queue::{ReadyQueue, WiringQueue};
@@ -14,8 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Builds the shared run state and the orchestrator tables over `memory`.
+/// Builds the shared run state and the orchestrator tables over `memory`,
+/// carving each table with the element count [`Geometry`] gives for
+/// `p.sizing` (the counts the arena reserved).
 pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTables) {
+    let g = Geometry::of(&p.sizing);
     let mut rings = Vec::new();
     let mut fanin_pools = Vec::new();
     let mut seen = Vec::new();
@@ -23,33 +24,32 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
     let mut heads: Vec<Region<u64>> = Vec::new();
     let mut spill_pools = [(0usize, 0u64); MAX_RINGS];
     for (r, m) in memory.rings.iter().enumerate() {
-        let w = p.windows[r] as usize;
-        let d = p.dep_pools[r] as usize;
+        let (t, size) = (&g.rings[r], p.sizing.ring(r));
         // SAFETY (all from_raw calls below): the TrbMemory contract gives each
-        // pointer at least the capacity recorded in `memory`, validated to be
-        // ≥ the sizes used here, exclusively for this run.
+        // pointer the table `Geometry::of(&p.sizing)` describes, exclusively
+        // for this run.
         unsafe {
             rings.push(RingShared::new(
                 r,
-                Region::from_raw(m.descriptors, w),
-                Region::from_raw(m.payloads, w),
-                Region::from_raw(m.slot_states, w),
+                size,
+                Region::from_raw(m.descriptors, t.descriptors.count),
+                Region::from_raw(m.payloads, t.payloads.count),
+                Region::from_raw(m.slot_states, t.slot_states.count),
                 m.heap as u64,
-                p.heaps[r],
             ));
-            let pool = FaninPool::new(Region::from_raw(m.fanin_spill, d));
-            spill_pools[r] = (pool.base() as usize, d as u64);
+            let pool = FaninPool::new(Region::from_raw(m.fanin_spill, t.fanin_spill.count));
+            spill_pools[r] = (pool.base() as usize, u64::from(size.dep_pool.get()));
             fanin_pools.push(pool);
-            let mut s = Region::from_raw(m.fanin_seen_epoch, w);
+            let mut s = Region::from_raw(m.fanin_seen_epoch, t.fanin_seen_epoch.count);
             s.as_mut_slice().fill(0);
             seen.push(s);
-            dep_pools.push(DepListPool::new(Region::from_raw(m.dep_list, d), w));
-            heads.push(Region::from_raw(m.task_entry_heads, w));
+            dep_pools.push(DepListPool::new(Region::from_raw(m.dep_list, t.dep_list.count), size.window.slots()));
+            heads.push(Region::from_raw(m.task_entry_heads, t.task_entry_heads.count));
         }
     }
     let shards = p.ready_queue_shards as usize;
-    let shard_cap = (READY_QUEUE_SIZE / shards).next_power_of_two()
-        >> if (READY_QUEUE_SIZE / shards).is_power_of_two() { 0 } else { 1 };
+    let queue = g.ready_queue.count;
+    let shard_cap = (queue / shards).next_power_of_two() >> if (queue / shards).is_power_of_two() { 0 } else { 1 };
     let mut ready_regions = Vec::new();
     for q in 0..3 {
         let mut v = Vec::new();
@@ -66,14 +66,14 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
     let (tensormap, scope_tasks, dummy, (wiring, wiring_tx, wiring_rx)) = unsafe {
         (
             crate::runtime::trb::tensormap::TensorMap::new(
-                Region::from_raw(memory.tm_buckets, TENSORMAP_NUM_BUCKETS),
-                Region::from_raw(memory.tm_entries, TENSORMAP_POOL_SIZE),
-                Region::from_raw(memory.tm_free_list, TENSORMAP_POOL_SIZE),
+                Region::from_raw(memory.tm_buckets, g.tm_buckets.count),
+                Region::from_raw(memory.tm_entries, g.tm_entries.count),
+                Region::from_raw(memory.tm_free_list, g.tm_free_list.count),
                 heads_arr,
             ),
-            Region::from_raw(memory.scope_tasks, p.windows.iter().map(|&w| w as usize).sum()),
-            ReadyQueue::new(Region::from_raw(memory.ready_queues[3], READY_QUEUE_SIZE)),
-            WiringQueue::new(Region::from_raw(memory.wiring, WIRING_QUEUE_SIZE)),
+            Region::from_raw(memory.scope_tasks, g.scope_tasks.count),
+            ReadyQueue::new(Region::from_raw(memory.ready_queues[3], queue)),
+            WiringQueue::new(Region::from_raw(memory.wiring, g.wiring.count)),
         )
     };
     let sh = RunShared {

@@ -2,6 +2,7 @@
 //! each submitted task to its producers.
 
 use super::sched::Sched;
+use crate::config::{schema, Knob};
 use crate::runtime::trb::layout::{codes, task_id, MAX_RINGS};
 use crate::runtime::trb::queue::WiringConsumer;
 use crate::runtime::trb::ring::SlotRef;
@@ -74,8 +75,9 @@ impl Sched<'_> {
                         ws.reported[r] = true;
                         let used = cap - pool.available();
                         let msg = format!(
-                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {need} dependency entries, dep pool used {used} of capacity {cap} ({} available); cause: {cause}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL) or split the scope",
-                            pool.available()
+                            "FATAL: Wiring-Queue Deadlock - Dep Pool Exhausted! ring={r}: task needs {need} dependency entries, dep pool used {used} of capacity {cap} ({} available); cause: {cause}. Solution: raise the ring's dep pool ({}) or split the scope",
+                            pool.available(),
+                            schema::hint(Knob::RingDepPool)
                         );
                         crate::diagnostics::log::error("wiring", &msg);
                         sh.latch_orch(codes::DEP_POOL_OVERFLOW, &msg);
@@ -102,7 +104,7 @@ impl Sched<'_> {
             // SAFETY: the descriptor pointer was set at submit.
             let local = task_id::local(unsafe { (*s.task.load(Relaxed)).task_id.load(Relaxed) });
             debug_assert!(
-                local.wrapping_sub(ring.last_task_alive.load(Acquire)) & 0xFFFF_FFFF < ring.window,
+                local.wrapping_sub(ring.last_task_alive.load(Acquire)) & 0xFFFF_FFFF < ring.window.to_u64(),
                 "task {local} retired before it was wired"
             );
             // The slot's ABI mark mirrors the pool's record (for observers).

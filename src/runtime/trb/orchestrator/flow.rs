@@ -2,6 +2,7 @@
 //! deadlock reports.
 
 use super::Orchestrator;
+use crate::config::{schema, Knob};
 use crate::runtime::trb::layout::{codes, ALLOC_DEADLOCK_TIMEOUT_MS, MAX_RINGS, SPIN_CHECK_INTERVAL};
 use crate::runtime::trb::shared::RunShared;
 use crate::runtime::wait::{Backoff, Ladder};
@@ -22,7 +23,8 @@ impl Orchestrator<'_> {
             }
             if need > pool_cap {
                 let msg = format!(
-                    "Fanin Spill Pool Overflow: ring {ring} task needs {need} spill entries, pool capacity {pool_cap}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL)"
+                    "Fanin Spill Pool Overflow: ring {ring} task needs {need} spill entries, pool capacity {pool_cap}. Solution: raise the ring's dep pool ({})",
+                    schema::hint(Knob::RingDepPool)
                 );
                 self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
                 return false;
@@ -48,8 +50,9 @@ impl Orchestrator<'_> {
                         "no entry freed for 500 ms"
                     };
                     let msg = format!(
-                        "Fanin Spill Pool Deadlock Detected! ring {ring}: used {} of capacity {pool_cap}, need {need}; cause: {cause}. Solution: raise the ring's dep pool (ring_dep_pool / PTO2_RING_DEP_POOL) or split the scope",
-                        pool.used()
+                        "Fanin Spill Pool Deadlock Detected! ring {ring}: used {} of capacity {pool_cap}, need {need}; cause: {cause}. Solution: raise the ring's dep pool ({}) or split the scope",
+                        pool.used(),
+                        schema::hint(Knob::RingDepPool)
                     );
                     self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
                     return false;

@@ -1,6 +1,7 @@
 //! Scopes: admission to a ring's window, scope-end bookkeeping and scope statistics.
 
 use super::Orchestrator;
+use crate::config::{schema, Knob};
 use crate::runtime::trb::api::OrchestratorApi;
 use crate::runtime::trb::layout::codes;
 use crate::runtime::trb::stats::{ScopePhase, ScopeStatRecord};
@@ -69,21 +70,23 @@ impl Orchestrator<'_> {
             return true;
         }
         let in_scope = self.scope_size - self.scope_begins[self.top as usize];
-        let w = self.sh.rings[ring].window as usize;
+        let w = self.sh.rings[ring].window.slots();
         if in_scope >= w - 1 {
             let msg = format!(
-                "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window (ring_task_window / PTO2_RING_TASK_WINDOW)",
+                "FATAL: Scope Deadlock Detected! (ring {ring}): the current scope (depth {}) already holds {in_scope} tasks and ring {ring}'s task window is {w} (at most {} tasks per scope, each held until scope end). Solution: split the scope, or raise the ring's task window ({})",
                 self.top,
-                w - 1
+                w - 1,
+                schema::hint(Knob::RingTaskWindow)
             );
             self.mark_fatal(codes::SCOPE_DEADLOCK, &msg);
             return false;
         }
         if self.scope_size >= self.t.scope_tasks.len() {
             let msg = format!(
-                "scope_tasks overflow: {} tasks registered in open scopes (capacity Σ task windows = {}). Solution: raise PTO2_RING_TASK_WINDOW",
+                "scope_tasks overflow: {} tasks registered in open scopes (capacity Σ task windows = {}). Solution: raise the rings' task windows ({})",
                 self.scope_size,
-                self.t.scope_tasks.len()
+                self.t.scope_tasks.len(),
+                schema::hint(Knob::RingTaskWindow)
             );
             self.mark_fatal(codes::SCOPE_TASKS_OVERFLOW, &msg);
             return false;
