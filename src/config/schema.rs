@@ -300,7 +300,7 @@ pub const KNOBS: &[KnobSpec] = &[
         default: RUNTIME_INFERRED,
         tier: Tier::Override,
         unit: "",
-        doc: "Optional override, latched at init. Unset: each callable runs on the variant its orchestration binary implements (exports framework_bind_runtime: tensormap_and_ringbuffer; exports simpler_aicpu_build_graph_abi and its func_name entry: aicpu_build_graph; exports its func_name entry only: host_build_graph). Set: a callable of another variant fails at prepare, except that aicpu_build_graph also takes a binary exporting only its func_name entry.",
+        doc: "Optional override, latched at init. Unset: each callable runs on the variant its orchestration binary implements (exports framework_bind_runtime: tensormap_and_ringbuffer; exports aicpu_orchestration_entry without framework_bind_runtime: aicpu_build_graph, ring form; exports simpler_aicpu_build_graph_abi and its func_name entry: aicpu_build_graph; exports its func_name entry only: host_build_graph). Set: a callable of another variant fails at prepare, except that aicpu_build_graph also takes a binary exporting only its func_name entry.",
     },
 ];
 
