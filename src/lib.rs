@@ -9,16 +9,17 @@
 //!   [`demo`] sits beside it: the bundled workloads of the `simpler` binary.
 //! - [`context`]: [`context::DeviceContext`], one simulated device (memory,
 //!   callable registry, knobs latched at init), dispatching each run to the
-//!   [`runtime::RuntimeBackend`] of the callable's variant.
-//! - [`runtime`]: the runtime variants, one self-contained folder each (host
-//!   glue, orchestration ABI, device-side state): `runtime::trb`
-//!   (tensormap_and_ringbuffer, with its arena geometry) and `runtime::hbg`
-//!   (host_build_graph).
+//!   `runtime::RuntimeBackend` of the callable's variant.
+//! - `runtime` (crate-private): the runtime variants, one self-contained
+//!   folder each (host glue, orchestration ABI, device-side state):
+//!   `runtime::trb` (tensormap_and_ringbuffer, with its arena geometry),
+//!   `runtime::hbg` (host_build_graph) and `runtime::abg` (aicpu_build_graph,
+//!   both forms; the ring form runs on the trb engine).
 //! - `callable` (parsed images, kernel objects, classification, dlopen
 //!   counters; no runtime objects) and `kernel` (kernel SOs, sim-context
 //!   symbols), both crate-private.
-//! - [`device`]: the generic simulated device: tracked memory, lazily
-//!   committed regions, staging, communicator.
+//! - `device` (crate-private): the generic simulated device: tracked memory,
+//!   lazily committed regions ([`resident_bytes`]), staging, communicator.
 //! - [`abi`] (byte-exact layouts shared with C/C++, pinned by size and offset
 //!   assertions), [`config`] (one schema, one parser, one resolver: explicit >
 //!   environment > default) and [`loader`] (checks of user-supplied shared
@@ -30,14 +31,22 @@ pub(crate) mod callable;
 pub mod config;
 pub mod context;
 pub mod demo;
-pub mod device;
+pub(crate) mod device;
 pub mod diagnostics;
 pub mod ffi;
 pub(crate) mod kernel;
 pub mod loader;
-pub mod runtime;
+pub(crate) mod runtime;
 
 pub use config::{ConfigError, RuntimeConfig};
+pub use device::region::resident_bytes;
+
+/// The scope-statistics file (`<output_prefix>/scope_stats/scope_stats.jsonl`):
+/// its record type and the one reader (`simpler stats` and the demo use it).
+pub mod scope_stats {
+    pub use crate::runtime::trb::stats::{ScopePhase, ScopeStatRecord};
+    pub use crate::runtime::trb::stats_read::{parse_scope_stats, ScopeStats};
+}
 pub use diagnostics::{Error, ErrorCode, Result};
 
 /// Version of this library (`CARGO_PKG_VERSION`; the C header's `SIMPLER_VERSION_STRING`).

@@ -8,7 +8,7 @@ use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig};
 use simpler::context::DeviceContext;
 use simpler::demo::{assets, exec, register, run_vector};
-use simpler::device::region::resident_bytes;
+use simpler::resident_bytes;
 
 fn mappings() -> usize {
     std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps").lines().count()

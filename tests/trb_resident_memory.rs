@@ -7,7 +7,7 @@ use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig};
 use simpler::context::DeviceContext;
 use simpler::demo::{assets, exec, register, run_vector, vector_style_callable};
-use simpler::device::region::resident_bytes;
+use simpler::resident_bytes;
 
 #[test]
 fn default_sizing_is_lazily_committed_and_runs_keep_memory_flat() {

@@ -186,14 +186,6 @@ impl Registry {
         })
     }
 
-    /// Mutable access to callable `id`.
-    pub fn get_mut(&mut self, id: i32) -> Result<&mut Registered> {
-        check_id(id)?;
-        self.callables.get_mut(&id).ok_or_else(|| {
-            Error::CallableId(format!("callable_id {id} is not registered (call prepare_callable first)"))
-        })
-    }
-
     /// Records the first run of `id` since it was registered (device-side orchestration load).
     pub fn note_device_load(&mut self, id: i32) {
         if self.aicpu_seen.insert(id) {
@@ -215,17 +207,6 @@ impl Registry {
     /// Host-side orchestration dlopens (monotonic).
     pub fn host_dlopen_count(&self) -> usize {
         self.host_dlopen_count
-    }
-
-    /// Number of distinct orchestration binaries held.
-    pub fn orch_binaries(&self) -> usize {
-        self.orch_pool.len()
-    }
-
-    /// Number of distinct kernel objects loaded (those used by at least one
-    /// registered callable).
-    pub fn kernel_objects(&self) -> usize {
-        self.kernel_pool.len()
     }
 
     /// Drops everything (finalize). The host dlopen counter is kept (monotonic).

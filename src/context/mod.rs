@@ -2,7 +2,7 @@
 //! (`DeviceContextHandle`). It owns the device memory, the callable
 //! registry, the per-device configuration latched at init (the "init
 //! channel": `scheduler_timeout_ms`, the optional runtime override) and one
-//! runtime backend ([`RuntimeBackend`]) per variant it has prepared a callable
+//! runtime backend (`RuntimeBackend`) per variant it has prepared a callable
 //! for. Each callable runs on its own variant (inferred from its
 //! orchestration binary at prepare), so callables of every variant (TRB,
 //! HBG, ABG) can share one context. Backends are created at the first

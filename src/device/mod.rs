@@ -15,6 +15,3 @@ pub mod comm;
 pub mod memory;
 pub mod region;
 pub mod staging;
-
-pub use memory::DeviceMemory;
-pub use region::Region;

@@ -104,6 +104,7 @@ impl Region {
     }
 
     /// Whether the region is empty.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -114,6 +115,7 @@ impl Region {
     }
 
     /// Number of this region's pages currently resident in RAM (`mincore`).
+    #[cfg(test)]
     pub fn resident_pages(&self) -> Result<usize> {
         if self.len == 0 {
             return Ok(0);
@@ -133,6 +135,7 @@ impl Region {
 
     /// Validates a typed view `[offset, offset + count * size_of::<T>())`
     /// and returns a pointer to its start.
+    #[cfg(test)]
     fn view_ptr<T>(&self, offset: usize, count: usize) -> Result<*mut T> {
         let bytes = count.checked_mul(std::mem::size_of::<T>()).ok_or_else(|| {
             Error::InvalidArgument(format!("region view of {count} x {} bytes overflows", std::mem::size_of::<T>()))
@@ -170,6 +173,7 @@ impl Region {
     /// - while the returned slice lives, nobody may hold a mutable view
     ///   overlapping it or write the bytes, except through interior
     ///   mutability contained in `T` (e.g. atomics).
+    #[cfg(test)]
     pub unsafe fn slice<T>(&self, offset: usize, count: usize) -> Result<&[T]> {
         let p = self.view_ptr::<T>(offset, count)?;
         // SAFETY: `p` is non-null, aligned and in bounds for `count` elements
@@ -190,6 +194,7 @@ impl Region {
     ///   slice lives, no other view (shared or mutable) of any of its bytes
     ///   may exist and no other thread may access them.
     #[allow(clippy::mut_from_ref)]
+    #[cfg(test)]
     pub unsafe fn slice_mut<T>(&self, offset: usize, count: usize) -> Result<&mut [T]> {
         let p = self.view_ptr::<T>(offset, count)?;
         // SAFETY: `p` is non-null, aligned and in bounds for `count` elements
@@ -207,6 +212,7 @@ impl Region {
     /// No live view (from [`slice`](Self::slice) / [`slice_mut`](Self::slice_mut)
     /// or raw pointers in use on another thread) may overlap the released
     /// pages, since their contents change to zero.
+    #[cfg(test)]
     pub unsafe fn release_pages(&self, offset: usize, len: usize) -> Result<()> {
         let end = offset.checked_add(len).filter(|&e| e <= self.len).ok_or_else(|| {
             Error::InvalidArgument(format!("release range {offset}..+{len} exceeds the region length {}", self.len))

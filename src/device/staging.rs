@@ -102,13 +102,9 @@ impl Staged {
     }
 
     /// Number of staged (non-child) tensors.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.tensors.len()
-    }
-
-    /// Whether nothing was staged.
-    pub fn is_empty(&self) -> bool {
-        self.tensors.is_empty()
     }
 }
 

@@ -23,7 +23,10 @@ pub const REGISTER_HOOKS_SYMBOL: &str = "pto_sim_register_hooks";
 #[derive(Debug)]
 pub struct KernelSo {
     entry: KernelEntry,
+    // Kept for the kernel tests and `Debug`; dispatch goes through `entry`.
+    #[cfg_attr(not(test), allow(dead_code))]
     func_id: i32,
+    #[cfg_attr(not(test), allow(dead_code))]
     has_hooks: bool,
     // Dropped last: `entry` points into it.
     _lib: Library,
@@ -61,6 +64,7 @@ impl KernelSo {
     }
 
     /// The func id the kernel was loaded for.
+    #[cfg(test)]
     pub fn func_id(&self) -> i32 {
         self.func_id
     }
@@ -72,11 +76,13 @@ impl KernelSo {
 
     /// `kernel_entry`'s address, as stored in a dispatch payload's
     /// `function_bin_addr`.
+    #[cfg(test)]
     pub fn entry_addr(&self) -> u64 {
         self.entry as usize as u64
     }
 
     /// Whether the SO exported `pto_sim_register_hooks` (and it was called).
+    #[cfg(test)]
     pub fn registered_hooks(&self) -> bool {
         self.has_hooks
     }
@@ -88,6 +94,7 @@ impl KernelSo {
     /// payload's `args`, 50 slots with valid tensor pointers and context
     /// pointers at 48/49, or hbg's 16 raw slots) laid out as the kernel
     /// expects; the kernel is arbitrary user code.
+    #[cfg(test)]
     pub unsafe fn call(&self, args: *mut i64) -> std::result::Result<(), String> {
         // SAFETY: forwarded contract; `entry` is live while `self` is.
         unsafe { call_kernel(self.entry, args) }

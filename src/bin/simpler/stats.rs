@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use simpler::runtime::trb::stats::{ScopePhase as Phase, ScopeStatRecord as Record};
-pub use simpler::runtime::trb::stats_read::{parse_scope_stats as parse, ScopeStats};
+pub use simpler::scope_stats::{parse_scope_stats as parse, ScopeStats};
+use simpler::scope_stats::{ScopePhase as Phase, ScopeStatRecord as Record};
 
 /// Rings of the tensormap_and_ringbuffer runtime (scope depth >= 3 uses ring 3).
 pub const RINGS: usize = simpler::config::RING_COUNT;

@@ -84,7 +84,7 @@ impl Graph {
         };
         let mut a = [0u64; MAX_ARGS];
         a[..args.len()].copy_from_slice(args);
-        let task = Task { func_id, args: a, num_args: args.len(), core_type: core, fanout: Vec::new(), fanin: 0 };
+        let task = Task { func_id, args: a, core_type: core, fanout: Vec::new(), fanin: 0 };
         self.nodes.push(Node { task, entry, published: false, dispatched: false, completed: false });
         Ok((self.nodes.len() - 1) as i32)
     }

@@ -35,8 +35,3 @@ mod state;
 
 #[cfg(test)]
 mod tests;
-
-pub use api::{AbgOrchFn, AbgRuntime, AicpuBuildApi, MAX_ORCH_ARGS};
-pub use exec::{deal_cores, run, AbgOutcome, AbgRun, AbgStats};
-pub use graph::{MAX_FANOUT, MAX_FUNC_ID};
-pub use plugin::{AbgPlugin, DEFAULT_ENTRY};

@@ -5,9 +5,6 @@
 use super::api::{AbgOrchFn, AbgRuntime};
 use crate::diagnostics::{Error, Result};
 
-/// The entry name upstream uses when a callable names none.
-pub const DEFAULT_ENTRY: &str = crate::callable::classify::ABG_DEFAULT_ENTRY;
-
 /// A loaded builder plugin.
 pub struct AbgPlugin {
     /// Keeps the object loaded.

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::*;
+use super::api::MAX_ORCH_ARGS;
+use super::exec::{deal_cores, run, AbgOutcome, AbgRun};
+use super::graph::{MAX_FANOUT, MAX_FUNC_ID};
+use super::plugin::AbgPlugin;
 use crate::abi::task_args::ChipStorageTaskArgs;
 use crate::abi::{ArgDirection, DataType, Tensor};
 use crate::config::BuildMode;

@@ -14,10 +14,8 @@ pub const MAX_FANOUT: usize = 128;
 pub struct Task {
     /// Kernel (`func_id` of a ChipCallable child).
     pub func_id: i32,
-    /// Raw argument slots handed to `kernel_entry` (slots ≥ `num_args` are zero).
+    /// Raw argument slots handed to `kernel_entry` (slots past the arguments given to `add_task` are zero).
     pub args: [u64; MAX_ARGS],
-    /// Arguments given to `add_task`.
-    pub num_args: usize,
     /// AIC or AIV.
     pub core_type: CoreType,
     /// Successor task ids.
@@ -48,7 +46,7 @@ impl Graph {
         }
         let mut a = [0u64; MAX_ARGS];
         a[..args.len()].copy_from_slice(args);
-        self.tasks.push(Task { func_id, args: a, num_args: args.len(), core_type, fanout: Vec::new(), fanin: 0 });
+        self.tasks.push(Task { func_id, args: a, core_type, fanout: Vec::new(), fanin: 0 });
         (self.tasks.len() - 1) as i32
     }
 
@@ -75,11 +73,6 @@ impl Graph {
     /// Number of tasks.
     pub fn len(&self) -> usize {
         self.tasks.len()
-    }
-
-    /// Whether the graph has no task.
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
     }
 }
 

@@ -22,6 +22,4 @@ pub mod progress;
 pub mod watch;
 
 pub use exec::execute;
-pub use graph::{Graph, Task, MAX_ARGS, MAX_FANOUT, MAX_TASKS};
-pub use ops::{call_hbg_entry, run_orchestration, HbgOrchFn};
-pub use watch::{run_watched, Watched};
+pub use graph::{Task, MAX_ARGS, MAX_TASKS};

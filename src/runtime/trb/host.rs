@@ -137,6 +137,24 @@ impl CoreExecutor for KernelExecutor<'_> {
     }
 }
 
+/// The debug-level line of a finished run: status, the first orchestrator
+/// and scheduler codes, tasks completed of total, and the stall locator of a
+/// timeout.
+fn run_summary(id: i32, r: &RunReport) -> String {
+    let mut line = format!(
+        "run of callable {id}: status {}, orchestrator code {}, scheduler code {}, {} of {} tasks completed",
+        r.status, r.orch_error_code, r.sched_error_code, r.completed_tasks, r.total_tasks
+    );
+    if r.stall_detail != 0 {
+        let s = &r.stall;
+        line.push_str(&format!(
+            "; stall {} ({} of {} done, {} running, {} ready, {} waiting)",
+            r.stall_detail, s.completed, s.total, s.running, s.ready, s.waiting
+        ));
+    }
+    line
+}
+
 fn runtime_error(report: &RunReport) -> Error {
     let code = report.status.unsigned_abs() as i32;
     Error::Runtime { code, name: codes::name(code), message: report.message.clone() }
@@ -315,6 +333,9 @@ pub(crate) fn run_program(
             return Err(e);
         }
     };
+    if crate::diagnostics::log::enabled(crate::diagnostics::log::Level::Debug) {
+        crate::diagnostics::log::debug("tensormap_and_ringbuffer", &run_summary(id, &report));
+    }
     if report.abandoned.is_some() {
         // A thread stuck in user code may still use all of these (see
         // TrbDevice): leak them.

@@ -48,8 +48,6 @@ pub const INVALID_KERNEL_ID: i32 = -1;
 
 /// PTO2 status codes (positive; the host status is the negation).
 pub mod codes {
-    /// No error.
-    pub const NONE: i32 = 0;
     /// Scope already holds `W−1` tasks.
     pub const SCOPE_DEADLOCK: i32 = 1;
     /// Allocator blocked on heap.
@@ -65,6 +63,7 @@ pub mod codes {
     /// get/set_tensor_data waited more than 15 s.
     pub const TENSOR_WAIT_TIMEOUT: i32 = 8;
     /// User-reported fatal (convention).
+    #[cfg(test)]
     pub const EXPLICIT_ORCH_FATAL: i32 = 9;
     /// `scope_tasks` full.
     pub const SCOPE_TASKS_OVERFLOW: i32 = 10;
@@ -343,6 +342,7 @@ impl<T> Region<T> {
     /// Owned, zero-filled allocation of `len` elements (lazily committed by
     /// the OS for large sizes). `T` must be valid when all-zero: every
     /// element type of this module is (integers, atomics, null pointers).
+    #[cfg(test)]
     pub fn zeroed(len: usize) -> Region<T> {
         let ptr = alloc_zeroed_bytes(len * std::mem::size_of::<T>(), std::mem::align_of::<T>().max(64));
         Region { ptr: ptr.0.cast(), len, owned: Some(ptr.1) }
@@ -351,11 +351,6 @@ impl<T> Region<T> {
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    /// Whether the region is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Base pointer.
@@ -387,6 +382,7 @@ impl<T> Drop for Region<T> {
     }
 }
 
+#[cfg(test)]
 fn alloc_zeroed_bytes(size: usize, align: usize) -> (NonNull<u8>, Layout) {
     let layout = Layout::from_size_align(size.max(1), align).expect("region layout");
     if size == 0 {

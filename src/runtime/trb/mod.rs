@@ -17,11 +17,7 @@ pub mod stats_read;
 pub mod tensormap;
 pub(crate) mod trace;
 
-pub use arena::OwnedTrbMemory;
 pub use engine::scope_stats_jsonl;
-pub use engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
-pub use layout::TrbMemory;
-pub use stats::ScopeStatRecord;
 
 #[cfg(test)]
 mod fault_tests;

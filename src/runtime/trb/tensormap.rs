@@ -160,6 +160,7 @@ impl TensorMap {
     }
 
     /// Owned map with the default sizes (tests).
+    #[cfg(test)]
     pub fn owned(windows: [usize; MAX_RINGS]) -> TensorMap {
         TensorMap::new(
             Region::zeroed(super::layout::TENSORMAP_NUM_BUCKETS),

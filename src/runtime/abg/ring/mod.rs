@@ -21,7 +21,6 @@ pub mod ops;
 pub mod so;
 
 pub use host::AbgRingBackend;
-pub use so::RingSo;
 
 #[cfg(test)]
 mod host_tests;

@@ -87,6 +87,7 @@ impl RingSo {
     }
 
     /// Whether the SO exports a config function.
+    #[cfg(test)]
     pub fn has_config(&self) -> bool {
         self.config.is_some()
     }

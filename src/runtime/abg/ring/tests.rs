@@ -10,10 +10,11 @@ use crate::abi::tensor::Tensor;
 use crate::abi::DataType;
 use crate::config::RingSizing;
 use crate::runtime::trb::api::{MixedKernelIds, OrchestratorApi, ScopeMode, TaskArgsView, TensorArg};
+use crate::runtime::trb::arena::OwnedTrbMemory;
 use crate::runtime::trb::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 use crate::runtime::trb::layout::codes;
+use crate::runtime::trb::layout::TrbMemory;
 use crate::runtime::trb::orchestration::testutil::{build_so, ChipArgsImage};
-use crate::runtime::trb::{OwnedTrbMemory, TrbMemory};
 
 const N: u32 = 1024;
 

@@ -8,6 +8,7 @@
 //! set is alive at a time, so memory stays flat across runs.
 
 use super::layout::ArenaLayout;
+#[cfg(test)]
 use super::shared_memory::SmHeader;
 use crate::config::RingSizing;
 use crate::device::region::Region;
@@ -44,6 +45,7 @@ impl PreparedArena {
     /// The SM region is page aligned and at least `SM_HEADER_SIZE` bytes, and
     /// the header consists only of atomics and padding, so any bytes are a
     /// valid header; shared references to it may coexist.
+    #[cfg(test)]
     pub fn sm_header(&self) -> &SmHeader {
         const { assert!(crate::device::region::REGION_BASE_ALIGN >= std::mem::align_of::<SmHeader>()) };
         assert!(self.sm.len() >= std::mem::size_of::<SmHeader>());
@@ -89,6 +91,7 @@ impl ArenaCache {
     }
 
     /// The cached arena, if any.
+    #[cfg(test)]
     pub fn current(&self) -> Option<&PreparedArena> {
         self.current.as_ref()
     }
@@ -99,6 +102,7 @@ impl ArenaCache {
     }
 
     /// Drops the cached arena (its regions are unmapped).
+    #[cfg(test)]
     pub fn clear(&mut self) {
         self.current = None;
     }

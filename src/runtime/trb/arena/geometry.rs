@@ -7,10 +7,11 @@
 use std::mem::size_of;
 
 use crate::config::{RingSizing, RING_COUNT};
+#[cfg(test)]
+use crate::runtime::trb::layout::{align_up, Region, RingMemory, TrbMemory};
 use crate::runtime::trb::layout::{
-    align_up, DepEntry, FaninSpillEntry, QueueCell, Region, RingMemory, SlotState, TaskDescriptor, TaskPayload,
-    TmEntry, TrbMemory, MAX_SCOPE_DEPTH, READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE,
-    WIRING_QUEUE_SIZE,
+    DepEntry, FaninSpillEntry, QueueCell, SlotState, TaskDescriptor, TaskPayload, TmEntry, MAX_SCOPE_DEPTH,
+    READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
 };
 
 /// Early-dispatch queue capacity (`PTO2_EARLY_DISPATCH_QUEUE_SIZE`; reserved, not used by the engine).
@@ -107,11 +108,13 @@ impl Geometry {
 }
 
 /// Owning backing of a [`TrbMemory`] (for tests and arena-less use).
+#[cfg(test)]
 pub struct OwnedTrbMemory {
     memory: TrbMemory,
     _allocs: Vec<Region<u8>>,
 }
 
+#[cfg(test)]
 impl std::ops::Deref for OwnedTrbMemory {
     type Target = TrbMemory;
     fn deref(&self) -> &TrbMemory {
@@ -119,6 +122,7 @@ impl std::ops::Deref for OwnedTrbMemory {
     }
 }
 
+#[cfg(test)]
 impl TrbMemory {
     /// Allocates zeroed memory for `sizing` (lazily committed), table sizes from [`Geometry`].
     pub fn owned(sizing: &RingSizing) -> OwnedTrbMemory {

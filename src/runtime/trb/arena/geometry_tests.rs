@@ -1,7 +1,9 @@
 //! The arena reserves exactly what the engine carves.
 
 use super::*;
-use crate::runtime::trb::arena::{ArenaCache, ArenaLayout, SmLayout};
+use crate::runtime::trb::arena::layout::ArenaLayout;
+use crate::runtime::trb::arena::shared_memory::SmLayout;
+use crate::runtime::trb::arena::ArenaCache;
 use crate::runtime::trb::engine::{build_run, RunParams};
 use crate::runtime::trb::host::memory_of;
 use crate::runtime::trb::layout::task_state;

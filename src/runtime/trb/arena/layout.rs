@@ -21,8 +21,6 @@ use super::{checked_align_up, RING_COUNT};
 use crate::config::RingSizing;
 use crate::diagnostics::{Error, Result};
 
-/// Base alignment of the committed arena (`kDefaultBaseAlign`).
-pub const ARENA_BASE_ALIGN: u64 = 1024;
 /// Maximum number of regions a layout may reserve.
 pub const ARENA_MAX_REGIONS: usize = 128;
 /// Alignment of the 64-byte aligned sub-regions (`PTO2_ALIGN_SIZE`).

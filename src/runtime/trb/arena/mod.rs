@@ -14,9 +14,9 @@ pub mod layout;
 pub mod shared_memory;
 
 pub use cache::{ArenaCache, PreparedArena};
-pub use geometry::{Geometry, OwnedTrbMemory, RingTables, Table};
-pub use layout::{ArenaLayout, ArenaOffsets, OrchOffsets, SchedOffsets};
-pub use shared_memory::{SmHeader, SmLayout, SmRingHeader, SmRingLayout};
+pub use geometry::Geometry;
+#[cfg(test)]
+pub use geometry::OwnedTrbMemory;
 
 pub(crate) use crate::config::RING_COUNT;
 

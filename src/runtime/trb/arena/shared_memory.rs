@@ -5,7 +5,9 @@
 //! The layout is byte-exact with upstream's `PTO2SharedMemoryHeader` (LP64),
 //! so the header offsets are pinned by compile-time assertions.
 
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
+#[cfg(test)]
+use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64};
 
 use super::{checked_align_up, RING_COUNT};
 use crate::diagnostics::{Error, Result};
@@ -132,6 +134,7 @@ impl SmLayout {
     }
 
     /// `calculate_size(W)`: one window broadcast to every ring.
+    #[cfg(test)]
     pub fn compute_uniform(window: u64) -> Result<SmLayout> {
         Self::compute([window; RING_COUNT])
     }
@@ -263,6 +266,7 @@ impl SmHeader {
     ///
     /// `total_size` smaller than `layout.total_size` is
     /// [`Error::InvalidArgument`] and leaves the header unchanged.
+    #[cfg(test)]
     pub fn reset(&self, layout: &SmLayout, heaps: [u64; RING_COUNT], total_size: u64) -> Result<()> {
         if total_size < layout.total_size {
             return Err(Error::InvalidArgument(format!(
@@ -308,6 +312,7 @@ impl SmHeader {
     /// upstream's shared-memory `validate()`: per ring, the descriptor offset lies
     /// below `total_size`, the descriptor pointer is 64-aligned and both
     /// flow-control counters are non-negative.
+    #[cfg(test)]
     pub fn validate(&self) -> Result<()> {
         let total = self.total_size.load(Ordering::Acquire);
         for (r, ring) in self.rings.iter().enumerate() {

@@ -12,15 +12,13 @@ pub const MAX_TENSOR_ARGS: usize = 32;
 /// Scalar slots of one task `Arg` (`MAX_SCALAR_ARGS`).
 pub const MAX_SCALAR_ARGS: usize = 16;
 /// Index of the `LocalContext` pointer in a kernel's `args`.
+#[cfg(test)]
 pub const SPMD_LOCAL_CONTEXT_INDEX: usize = 48;
 /// Index of the `GlobalContext` pointer in a kernel's `args`.
+#[cfg(test)]
 pub const SPMD_GLOBAL_CONTEXT_INDEX: usize = 49;
 /// Number of `u64` slots of a dispatch payload's `args`.
 pub const PAYLOAD_ARG_SLOTS: usize = 50;
-/// Deferred-completion entries per task (`MAX_COMPLETIONS_PER_TASK`).
-pub const MAX_COMPLETIONS_PER_TASK: u32 = 64;
-/// Size of upstream's `ChipStorageTaskArgs` (entry/config argument).
-pub const CHIP_STORAGE_TASK_ARGS_SIZE: usize = 17472;
 /// Byte offset of `tensor_count_` inside `ChipStorageTaskArgs`.
 pub const CHIP_STORAGE_TENSOR_COUNT_OFFSET: usize = 17408;
 /// Byte offset of `scalar_count_` inside `ChipStorageTaskArgs`.
@@ -154,6 +152,7 @@ const _: () = {
 
 impl Arg {
     /// An empty argument list (no tensors, no scalars, `block_num` 1).
+    #[cfg(test)]
     pub fn empty() -> Arg {
         Arg {
             tags: [0; MAX_TENSOR_ARGS],
@@ -501,6 +500,7 @@ const _: () = {
 
 impl PTO2DispatchPayload {
     /// A zeroed payload.
+    #[cfg(test)]
     pub fn zeroed() -> PTO2DispatchPayload {
         PTO2DispatchPayload {
             function_bin_addr: 0,
@@ -525,6 +525,7 @@ impl PTO2DispatchPayload {
 
     /// Points `args[48]` / `args[49]` at this payload's own contexts. Must
     /// be called again whenever the payload moves.
+    #[cfg(test)]
     pub fn link_contexts(&mut self) {
         self.args[SPMD_LOCAL_CONTEXT_INDEX] = &self.local_context as *const LocalContext as u64;
         self.args[SPMD_GLOBAL_CONTEXT_INDEX] = &self.global_context as *const GlobalContext as u64;

@@ -6,8 +6,7 @@ pub mod layout;
 pub mod ops;
 pub mod so;
 
-pub use ops::{ops_table, RuntimeObject};
-pub use so::OrchestrationSo;
+pub use ops::ops_table;
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -99,17 +99,14 @@ impl OrchestrationSo {
         Ok(OrchestrationSo { entry, config, bind, callable_id, entry_name: entry_name.to_string(), _lib: lib })
     }
 
-    /// The callable id the SO was loaded for.
-    pub fn callable_id(&self) -> i32 {
-        self.callable_id
-    }
-
     /// The resolved entry symbol name.
+    #[cfg(test)]
     pub fn entry_name(&self) -> &str {
         &self.entry_name
     }
 
     /// Whether the SO exports a config function.
+    #[cfg(test)]
     pub fn has_config(&self) -> bool {
         self.config.is_some()
     }
