@@ -9,15 +9,14 @@
 
 use std::ffi::c_char;
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use once_cell::sync::Lazy;
 
 use super::layout::{RingOps, RingRuntimeHead, SubmitResult};
 use crate::diagnostics::log;
 use crate::runtime::trb::api::{MixedKernelIds, OrchestratorApi, ScopeMode};
-use crate::runtime::trb::orchestration::layout::{error_code, Arg, MixedKernels};
-use crate::runtime::trb::orchestration::ops::{checked_ref, fatal_invalid, panic_text, submit_common};
+use crate::runtime::trb::orchestration::layout::{Arg, MixedKernels};
+use crate::runtime::trb::orchestration::ops::{call_guarded, checked_ref, fatal_invalid, submit_common};
 
 /// Marks a [`RingRuntimeObject`] ("SIMPLABG").
 const RING_MAGIC: u64 = 0x5349_4d50_4c41_4247;
@@ -120,16 +119,7 @@ unsafe fn with_runtime<R>(
     // SAFETY: `api` comes from a `&'a mut dyn OrchestratorApi` that outlives
     // the object, which is its only user.
     let api = unsafe { &mut *obj.api };
-    match catch_unwind(AssertUnwindSafe(|| f(&mut *api))) {
-        Ok(r) => r,
-        Err(payload) => {
-            let msg = format!("panic inside ops entry {func}: {}", panic_text(&*payload));
-            log::error(func, &msg);
-            let _ = catch_unwind(AssertUnwindSafe(|| api.report_fatal(error_code::EXPLICIT_ORCH_FATAL, &msg)));
-            obj.panic_message = Some(msg);
-            fallback
-        }
-    }
+    call_guarded(api, &mut obj.panic_message, func, fallback, f)
 }
 
 unsafe extern "C" fn op_submit_task(

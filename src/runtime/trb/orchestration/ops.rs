@@ -215,14 +215,27 @@ unsafe fn with_runtime<R>(
     // SAFETY: `api` was created from a `&'a mut dyn OrchestratorApi` that
     // outlives the object; the object is the only user of that borrow.
     let api = unsafe { &mut *obj.api };
+    call_guarded(api, &mut obj.panic_message, func, fallback, f)
+}
+
+/// The panic boundary of one ops entry, shared by every ops table on the
+/// TRB engine: runs `f` on `api`; when it panics, logs the panic, latches it
+/// as fatal code 9 on the orchestrator (best effort) and in `panic_message`
+/// (later entries then return their fallback), and returns `fallback`.
+pub(crate) fn call_guarded<R>(
+    api: &mut dyn OrchestratorApi,
+    panic_message: &mut Option<String>,
+    func: &str,
+    fallback: R,
+    f: impl FnOnce(&mut dyn OrchestratorApi) -> R,
+) -> R {
     match catch_unwind(AssertUnwindSafe(|| f(&mut *api))) {
         Ok(r) => r,
         Err(payload) => {
             let msg = format!("panic inside ops entry {func}: {}", panic_text(&*payload));
             log::error(func, &msg);
-            // Best effort: let the orchestrator latch the fatal state too.
             let _ = catch_unwind(AssertUnwindSafe(|| api.report_fatal(error_code::EXPLICIT_ORCH_FATAL, &msg)));
-            obj.panic_message = Some(msg);
+            *panic_message = Some(msg);
             fallback
         }
     }
