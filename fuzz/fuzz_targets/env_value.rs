@@ -33,6 +33,15 @@ pub fn run(data: &[u8]) {
     }
     let (resolved, warnings) = match resolve(&RuntimeConfig::new(), &env) {
         Ok(r) => r,
+        // The one cross-ring rule the environment alone can break: four
+        // valid task windows whose sum exceeds INT32_MAX are refused with an
+        // error naming the bound (there is no single variable to fall back).
+        Err(e)
+            if env.0.contains_key("PTO2_RING_TASK_WINDOW")
+                && e.to_string().contains(&simpler::config::model::MAX_WINDOW_SUM.to_string()) =>
+        {
+            return
+        }
         Err(e) => panic!("resolving an empty config failed: {e}"),
     };
     for w in &warnings {
