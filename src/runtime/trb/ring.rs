@@ -146,6 +146,55 @@ impl RingShared {
     /// released `slot` and it is COMPLETED, mark it CONSUMED and advance the
     /// ring's watermark.
     pub(crate) fn check_consumed(&self, slot: &SlotState) {
+        if Self::consume_locked(slot) {
+            self.advance();
+        }
+    }
+
+    /// Scope release of `slot` (`fanout_refcount += SCOPE_BIT`, then the
+    /// consumed check) without the slot lock and without the advance; true
+    /// when this call moved the slot to CONSUMED, in which case the caller
+    /// must run [`RingShared::advance`] on the slot's ring (once for a batch
+    /// of releases, see `Orchestrator::release_scope`).
+    ///
+    /// Orchestrator thread only. The lock of [`RingShared::check_consumed`]
+    /// orders the count against a concurrent claim, and claims are made by
+    /// the orchestrator itself, so `fanout_count` is stable here. When the
+    /// slot already reads COMPLETED, every contender is an atomic
+    /// read-modify-write (the consumers' `fetch_add`s on `fanout_refcount`
+    /// and the COMPLETED->CONSUMED compare-exchange): the last reference
+    /// added in modification order sees the full count and exactly one
+    /// compare-exchange wins. When every claimed consumer has already
+    /// released (`refcount == count` without the scope bit) nobody else
+    /// writes `fanout_refcount` any more, so a plain store of the final
+    /// value replaces the `fetch_add`. A slot not yet COMPLETED takes the
+    /// locked path: its completion (under the lock) and its own release
+    /// check must be ordered against this release exactly as before.
+    #[inline]
+    pub(crate) fn release_scope_ref(slot: &SlotState) -> bool {
+        let count = slot.fanout_count.load(Relaxed);
+        if slot.task_state.load(Acquire) == task_state::COMPLETED as u32 {
+            let refs = slot.fanout_refcount.load(Acquire);
+            let full = if refs == count & !SCOPE_BIT {
+                slot.fanout_refcount.store(count, Release);
+                true
+            } else {
+                slot.fanout_refcount.fetch_add(SCOPE_BIT, AcqRel).wrapping_add(SCOPE_BIT) == count
+            };
+            return full
+                && slot
+                    .task_state
+                    .compare_exchange(task_state::COMPLETED as u32, task_state::CONSUMED as u32, AcqRel, Relaxed)
+                    .is_ok();
+        }
+        slot.fanout_refcount.fetch_add(SCOPE_BIT, AcqRel);
+        Self::consume_locked(slot)
+    }
+
+    /// The consumed check under the slot lock; true when it moved the slot
+    /// to CONSUMED.
+    #[inline]
+    fn consume_locked(slot: &SlotState) -> bool {
         slot.lock();
         let done = slot.fanout_refcount.load(Acquire) == slot.fanout_count.load(Relaxed)
             && slot
@@ -153,9 +202,7 @@ impl RingShared {
                 .compare_exchange(task_state::COMPLETED as u32, task_state::CONSUMED as u32, AcqRel, Relaxed)
                 .is_ok();
         slot.unlock();
-        if done {
-            self.advance();
-        }
+        done
     }
 
     /// In-order reclamation: moves `last_task_alive` over the contiguous
@@ -167,12 +214,19 @@ impl RingShared {
             }
             let current = self.current_task_index.load(Acquire);
             let start = self.last_task_alive.load(Relaxed);
+            let slots = self.slots.as_slice();
+            let mask = slots.len() - 1;
             let mut la = start;
-            while la < current && self.slot(la).state() == task_state::CONSUMED {
+            // One pass: each passed slot is reset as soon as it is seen
+            // CONSUMED (nothing else touches a CONSUMED slot before the
+            // new watermark is published).
+            while la < current {
+                let s = &slots[la as usize & mask];
+                if s.state() != task_state::CONSUMED {
+                    break;
+                }
+                reset_for_reuse(s);
                 la += 1;
-            }
-            for id in start..la {
-                reset_for_reuse(self.slot(id));
             }
             if la != start {
                 self.last_task_alive.store(la, Release);

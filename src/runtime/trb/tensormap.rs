@@ -6,6 +6,7 @@
 
 use super::layout::{task_id, Region, TmEntry, MAX_RINGS, TENSORMAP_CLEANUP_INTERVAL};
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
+use crate::abi::types::elem_size_of_raw;
 
 const NIL: u32 = u32::MAX;
 const NIL64: u64 = u64::MAX;
@@ -30,7 +31,127 @@ fn extent_of(contiguous: u8, shapes: &[u32], ndims: u32, cache: u64) -> u64 {
 }
 
 /// Overlap check of §7.4 (consumer `t` vs producer entry `e`, same buffer).
+///
+/// Two fast paths give exactly the result of the general check: both views
+/// one-dimensional (the common case), and views of identical geometry
+/// (start, shape, strides, dtype, contiguity: the INOUT chain), where every
+/// per-side step is computed once. The deterministic property test
+/// `fast_paths_agree_with_general_overlap` checks both against the general
+/// computation.
+#[inline]
 pub fn overlap(t: &Tensor, e: &TmEntry) -> Overlap {
+    if t.version > e.version {
+        return Overlap::Other;
+    }
+    if t.ndims == 1 && e.ndims == 1 {
+        return overlap_1d(t, e);
+    }
+    if same_view(t, e) {
+        return overlap_exact(t);
+    }
+    overlap_general(t, e)
+}
+
+/// The general check for two one-dimensional views (same steps, same order
+/// of outcomes).
+#[inline]
+fn overlap_1d(t: &Tensor, e: &TmEntry) -> Overlap {
+    let t_ext = if t.is_contiguous != 0 { t.shapes[0] as u64 } else { t.extent_elem_cache };
+    let e_ext = if e.is_contiguous != 0 { e.shapes[0] as u64 } else { e.extent_elem_cache };
+    let (ts, te) = (t.start_offset, t.start_offset + t_ext);
+    let (es, ee) = (e.start_offset, e.start_offset + e_ext);
+    if te <= es || ee <= ts {
+        return Overlap::None;
+    }
+    let elem = elem_size_of_raw(t.dtype) as u64;
+    let st = t.strides[0];
+    if t.dtype != e.dtype || elem == 0 || st != e.strides[0] || st != 1 {
+        return Overlap::Other;
+    }
+    let total = t.buffer_size / elem;
+    let (c0, c1) = (t.start_offset, t.start_offset + t.shapes[0] as u64);
+    let (p0, p1) = (e.start_offset, e.start_offset + e.shapes[0] as u64);
+    if c1 > total || p1 > total {
+        Overlap::Other
+    } else if c1 <= p0 || p1 <= c0 {
+        Overlap::None
+    } else if c0 <= p0 && p1 <= c1 {
+        Overlap::Covered
+    } else {
+        Overlap::Other
+    }
+}
+
+/// The entry records exactly the geometry of `t`.
+#[inline]
+fn same_view(t: &Tensor, e: &TmEntry) -> bool {
+    t.start_offset == e.start_offset
+        && t.ndims == e.ndims
+        && t.dtype == e.dtype
+        && t.is_contiguous == e.is_contiguous
+        && t.shapes == e.shapes
+        && t.strides == e.strides
+        && t.extent_elem_cache == e.extent_elem_cache
+}
+
+/// The general check of `t` against an entry of the same geometry: both
+/// sides' extents, offsets and bounds are equal, so each is computed once;
+/// every per-dimension interval is then the same on both sides (covered
+/// unless it is empty, which makes the views disjoint).
+fn overlap_exact(t: &Tensor) -> Overlap {
+    let ext = extent_of(t.is_contiguous, &t.shapes, t.ndims, t.extent_elem_cache);
+    let (s, end) = (t.start_offset, t.start_offset + ext);
+    if end <= s {
+        return Overlap::None;
+    }
+    let n = t.ndims as usize;
+    let elem = t.elem_size() as u64;
+    if n == 0 || n > MAX_TENSOR_DIMS || elem == 0 {
+        return Overlap::Other;
+    }
+    let st = &t.strides[..n];
+    if st[n - 1] != 1 || st.contains(&0) || (1..n).any(|i| st[i - 1] % st[i] != 0) {
+        return Overlap::Other;
+    }
+    let total = t.buffer_size / elem;
+    if n == 1 {
+        // Reached only from tests (the 1-D fast path comes first).
+        let c1 = s + t.shapes[0] as u64;
+        return if c1 > total {
+            Overlap::Other
+        } else if t.shapes[0] == 0 {
+            Overlap::None
+        } else {
+            Overlap::Covered
+        };
+    }
+    if total % st[0] as u64 != 0 {
+        return Overlap::Other;
+    }
+    let mut rem = s;
+    let mut covered = true;
+    for i in 0..n {
+        let off = rem / st[i] as u64;
+        rem %= st[i] as u64;
+        let bound = if i == 0 { total / st[0] as u64 } else { (st[i - 1] / st[i]) as u64 };
+        if off + t.shapes[i] as u64 > bound {
+            return Overlap::Other;
+        }
+        if t.shapes[i] == 0 {
+            covered = false;
+        }
+    }
+    if rem != 0 {
+        Overlap::Other
+    } else if covered {
+        Overlap::Covered
+    } else {
+        Overlap::None
+    }
+}
+
+/// The general overlap computation of §7.4.
+fn overlap_general(t: &Tensor, e: &TmEntry) -> Overlap {
     if t.version > e.version {
         return Overlap::Other;
     }
@@ -127,9 +248,37 @@ pub struct TensorMap {
     free_num: usize,
     next_entry_idx: usize,
     heads: [Region<u64>; MAX_RINGS],
+    /// `heads[r].len() - 1` (task windows are powers of two).
+    masks: [u64; MAX_RINGS],
+    /// Live entries per producer ring.
+    live: [usize; MAX_RINGS],
+    /// No live entry of ring `r` has a local id below `low[r]` (`u64::MAX`
+    /// while the ring has none): the cleanup walk starts there.
+    low: [u64; MAX_RINGS],
+    /// The last hashed base address and its bucket: an insert after the
+    /// lookup of the same buffer costs no second hash.
+    probe: (u64, usize),
     /// Cached per-ring watermarks (validity).
     pub last_task_alives: [u64; MAX_RINGS],
     last_cleanup: [u64; MAX_RINGS],
+}
+
+#[inline]
+fn to32(v: u64) -> u32 {
+    if v == NIL64 {
+        NIL
+    } else {
+        v as u32
+    }
+}
+
+#[inline]
+fn to64(v: u32) -> u64 {
+    if v == NIL {
+        NIL64
+    } else {
+        v as u64
+    }
 }
 
 impl TensorMap {
@@ -143,17 +292,23 @@ impl TensorMap {
     ) -> TensorMap {
         assert!(buckets.len().is_power_of_two());
         assert!(free_list.len() >= entries.len());
+        assert!(heads.iter().all(|h| h.len().is_power_of_two()));
         buckets.as_mut_slice().fill(NIL64);
         for h in heads.iter_mut() {
             h.as_mut_slice().fill(NIL64);
         }
+        let probe = (0, bucket_of(0, buckets.len()));
         TensorMap {
             buckets,
             entries,
             free_list,
             free_num: 0,
             next_entry_idx: 0,
+            masks: std::array::from_fn(|r| heads[r].len() as u64 - 1),
             heads,
+            live: [0; MAX_RINGS],
+            low: [u64::MAX; MAX_RINGS],
+            probe,
             last_task_alives: [0; MAX_RINGS],
             last_cleanup: [0; MAX_RINGS],
         }
@@ -192,21 +347,36 @@ impl TensorMap {
         self.next_entry_idx - self.free_num
     }
 
+    #[inline]
     fn is_valid(&self, e: &TmEntry) -> bool {
         let r = task_id::ring(e.producer_task_id).min(MAX_RINGS - 1);
         task_id::local(e.producer_task_id) >= self.last_task_alives[r]
     }
 
+    /// Bucket of `addr`, remembered for the next call.
+    #[inline]
+    fn bucket(&mut self, addr: u64) -> usize {
+        if addr == self.probe.0 {
+            return self.probe.1;
+        }
+        let b = bucket_of(addr, self.buckets.len());
+        self.probe = (addr, b);
+        b
+    }
+
     /// `sync_tensormap`: refresh ring validity and clean up retired tasks'
     /// entries every 64 retirements or when `new_local` reuses the cleanup
     /// cursor's slot.
+    #[inline]
     pub fn sync(&mut self, ring: usize, new_local: u64, last_alive: u64) {
         self.last_task_alives[ring] = last_alive;
-        let mask = self.heads[ring].len() as u64 - 1;
         let lc = self.last_cleanup[ring];
-        if last_alive > lc && (last_alive - lc >= TENSORMAP_CLEANUP_INTERVAL || (new_local & mask) == (lc & mask)) {
-            self.cleanup_retired(ring, lc, last_alive);
-            self.last_cleanup[ring] = last_alive;
+        if last_alive > lc {
+            let mask = self.masks[ring];
+            if last_alive - lc >= TENSORMAP_CLEANUP_INTERVAL || (new_local & mask) == (lc & mask) {
+                self.cleanup_retired(ring, lc, last_alive);
+                self.last_cleanup[ring] = last_alive;
+            }
         }
     }
 
@@ -223,43 +393,65 @@ impl TensorMap {
 
     /// Frees every entry of tasks `[old, new)` of `ring`.
     pub fn cleanup_retired(&mut self, ring: usize, old: u64, new: u64) {
+        if self.live[ring] == 0 {
+            return;
+        }
         let w = self.heads[ring].len() as u64;
         let mask = w - 1;
-        // Only the last W ids can still own a head.
-        let from = old.max(new.saturating_sub(w));
+        // Only the last W ids can still own a head, and no live entry is
+        // older than `low` (a skipped id's slot can hold only entries of
+        // ids >= low, which the walk reaches under their own ids).
+        let from = old.max(new.saturating_sub(w)).max(self.low[ring]);
         for id in from..new {
             let slot = (id & mask) as usize;
-            let mut cur = self.heads[ring].as_slice()[slot];
+            let head = self.heads[ring].as_slice()[slot];
+            let mut cur = head;
             while cur != NIL64 {
                 let idx = cur as usize;
-                let e = self.entries.as_slice()[idx];
+                let e = &self.entries.as_slice()[idx];
                 // Only free entries that belong to this (retired) id.
                 if task_id::local(e.producer_task_id) >= new {
                     break;
                 }
-                let next = e.next_in_task;
+                let next = to64(e.next_in_task);
                 self.unlink_bucket(idx);
                 self.push_free(idx);
-                cur = if next == NIL { NIL64 } else { next as u64 };
+                self.drop_live(ring);
+                cur = next;
             }
-            self.heads[ring].as_mut_slice()[slot] = cur;
-            if cur != NIL64 {
-                self.entries.as_mut_slice()[cur as usize].prev_in_task = NIL;
+            if cur != head {
+                self.heads[ring].as_mut_slice()[slot] = cur;
+                if cur != NIL64 {
+                    self.entries.as_mut_slice()[cur as usize].prev_in_task = NIL;
+                }
+            }
+            if self.live[ring] == 0 {
+                break;
             }
         }
     }
 
+    #[inline]
+    fn drop_live(&mut self, ring: usize) {
+        self.live[ring] -= 1;
+        if self.live[ring] == 0 {
+            self.low[ring] = u64::MAX;
+        }
+    }
+
+    #[inline]
     fn push_free(&mut self, idx: usize) {
         self.entries.as_mut_slice()[idx].bucket_index = -1;
         self.free_list.as_mut_slice()[self.free_num] = idx as u64;
         self.free_num += 1;
     }
 
+    #[inline]
     fn unlink_bucket(&mut self, idx: usize) {
-        let e = self.entries.as_slice()[idx];
-        let (prev, next) = (e.prev_in_bucket, e.next_in_bucket);
+        let e = &self.entries.as_slice()[idx];
+        let (prev, next, bucket) = (e.prev_in_bucket, e.next_in_bucket, e.bucket_index);
         if prev == NIL {
-            self.buckets.as_mut_slice()[e.bucket_index as usize] = if next == NIL { NIL64 } else { next as u64 };
+            self.buckets.as_mut_slice()[bucket as usize] = to64(next);
         } else {
             self.entries.as_mut_slice()[prev as usize].next_in_bucket = next;
         }
@@ -270,20 +462,21 @@ impl TensorMap {
 
     /// Removes one entry (COVERED-by-INOUT eviction).
     pub fn remove(&mut self, idx: usize) {
-        let e = self.entries.as_slice()[idx];
         self.unlink_bucket(idx);
-        let ring = task_id::ring(e.producer_task_id).min(MAX_RINGS - 1);
-        let mask = self.heads[ring].len() as u64 - 1;
-        let slot = (task_id::local(e.producer_task_id) & mask) as usize;
-        if e.prev_in_task == NIL {
-            self.heads[ring].as_mut_slice()[slot] = if e.next_in_task == NIL { NIL64 } else { e.next_in_task as u64 };
+        let e = &self.entries.as_slice()[idx];
+        let (producer, prev, next) = (e.producer_task_id, e.prev_in_task, e.next_in_task);
+        let ring = task_id::ring(producer).min(MAX_RINGS - 1);
+        let slot = (task_id::local(producer) & self.masks[ring]) as usize;
+        if prev == NIL {
+            self.heads[ring].as_mut_slice()[slot] = to64(next);
         } else {
-            self.entries.as_mut_slice()[e.prev_in_task as usize].next_in_task = e.next_in_task;
+            self.entries.as_mut_slice()[prev as usize].next_in_task = next;
         }
-        if e.next_in_task != NIL {
-            self.entries.as_mut_slice()[e.next_in_task as usize].prev_in_task = e.prev_in_task;
+        if next != NIL {
+            self.entries.as_mut_slice()[next as usize].prev_in_task = prev;
         }
         self.push_free(idx);
+        self.drop_live(ring);
     }
 
     /// Free capacity.
@@ -301,32 +494,30 @@ impl TensorMap {
             self.next_entry_idx += 1;
             self.next_entry_idx - 1
         };
-        let b = bucket_of(t.buffer_addr, self.buckets.len());
+        let b = self.bucket(t.buffer_addr);
         let ring = task_id::ring(producer).min(MAX_RINGS - 1);
-        let mask = self.heads[ring].len() as u64 - 1;
-        let slot = (task_id::local(producer) & mask) as usize;
+        let local = task_id::local(producer);
+        let slot = (local & self.masks[ring]) as usize;
         let bhead = self.buckets.as_slice()[b];
         let thead = self.heads[ring].as_slice()[slot];
-        let to32 = |v: u64| if v == NIL64 { NIL } else { v as u32 };
-        self.entries.as_mut_slice()[idx] = TmEntry {
-            buffer_addr: t.buffer_addr,
-            next_in_bucket: to32(bhead),
-            bucket_index: b as i32,
-            producer_task_id: producer,
-            start_offset: t.start_offset,
-            version: t.version,
-            ndims: t.ndims,
-            dtype: t.dtype,
-            manual_dep: t.manual_dep,
-            is_contiguous: t.is_contiguous,
-            shapes: t.shapes,
-            prev_in_bucket: NIL,
-            next_in_task: to32(thead),
-            prev_in_task: NIL,
-            extent_elem_cache: t.extent_elem_cache,
-            strides: t.strides,
-            ..TmEntry::default()
-        };
+        // Field by field in place (the padding is never read).
+        let e = &mut self.entries.as_mut_slice()[idx];
+        e.buffer_addr = t.buffer_addr;
+        e.next_in_bucket = to32(bhead);
+        e.bucket_index = b as i32;
+        e.producer_task_id = producer;
+        e.start_offset = t.start_offset;
+        e.version = t.version;
+        e.ndims = t.ndims;
+        e.dtype = t.dtype;
+        e.manual_dep = t.manual_dep;
+        e.is_contiguous = t.is_contiguous;
+        e.shapes = t.shapes;
+        e.prev_in_bucket = NIL;
+        e.next_in_task = to32(thead);
+        e.prev_in_task = NIL;
+        e.extent_elem_cache = t.extent_elem_cache;
+        e.strides = t.strides;
         if bhead != NIL64 {
             self.entries.as_mut_slice()[bhead as usize].prev_in_bucket = idx as u32;
         }
@@ -335,20 +526,23 @@ impl TensorMap {
         }
         self.buckets.as_mut_slice()[b] = idx as u64;
         self.heads[ring].as_mut_slice()[slot] = idx as u64;
+        self.live[ring] += 1;
+        self.low[ring] = self.low[ring].min(local);
     }
 
     /// Walks the bucket of `t`, calling `f(producer, overlap)` for every
     /// valid overlapping entry of the same buffer; `f` returning true
     /// removes that entry.
+    #[inline]
     pub fn lookup(&mut self, t: &Tensor, mut f: impl FnMut(u64, Overlap) -> bool) {
-        let b = bucket_of(t.buffer_addr, self.buckets.len());
+        let b = self.bucket(t.buffer_addr);
         let mut cur = self.buckets.as_slice()[b];
         while cur != NIL64 {
             let idx = cur as usize;
             // Borrow the entry in place (no copy of its 128 bytes); the
             // borrow ends before `remove` may unlink it.
             let e = &self.entries.as_slice()[idx];
-            cur = if e.next_in_bucket == NIL { NIL64 } else { e.next_in_bucket as u64 };
+            cur = to64(e.next_in_bucket);
             if e.buffer_addr != t.buffer_addr || !self.is_valid(e) {
                 continue;
             }

@@ -15,11 +15,11 @@ mod tensors;
 
 use super::api::{MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg};
 use super::layout::{
-    codes, task_state, Region, SlotState, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS, SCOPE_BIT,
+    codes, task_state, Region, SlotState, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS,
 };
 use super::pools::FaninPool;
 use super::queue::WiringProducer;
-use super::ring::{SlotRef, TaskAllocator};
+use super::ring::TaskAllocator;
 use super::shared::{shape_of, RunShared, FLAG_SYNC_START, LANE_AIC, LANE_AIV0, LANE_AIV1};
 use super::stats::{ScopePhase, ScopeStatRecord};
 use super::tensormap::TensorMap;
@@ -300,11 +300,7 @@ impl OrchestratorApi for Orchestrator<'_> {
             self.manual_begin_depth = MAX_SCOPE_DEPTH as i32;
         }
         self.top -= 1;
-        for i in begin..self.scope_size {
-            let s = self.sh.slot_of(SlotRef::from_bits(self.t.scope_tasks.as_slice()[i]));
-            s.fanout_refcount.fetch_add(SCOPE_BIT, AcqRel);
-            self.sh.ring_of(s).check_consumed(s);
-        }
+        self.release_scope(begin);
         self.scope_size = begin;
         if self.sh.orch_done.load(Acquire) && self.sh.all_done() {
             self.sh.end_run();

@@ -3,7 +3,8 @@
 use super::Orchestrator;
 use crate::config::{schema, Knob};
 use crate::runtime::trb::api::OrchestratorApi;
-use crate::runtime::trb::layout::codes;
+use crate::runtime::trb::layout::{codes, MAX_RINGS};
+use crate::runtime::trb::ring::{RingShared, SlotRef};
 use crate::runtime::trb::stats::{ScopePhase, ScopeStatRecord};
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
@@ -92,6 +93,27 @@ impl Orchestrator<'_> {
             return false;
         }
         true
+    }
+
+    /// The scope release of every task registered since `begin` (in order):
+    /// `fanout_refcount += SCOPE_BIT` and the consumed check per task, then
+    /// one `advance` per ring in which a task became CONSUMED, instead of
+    /// one per task. Deferring the advance to the end of the loop is
+    /// invisible to the schedulers: an advance of theirs meanwhile walks
+    /// over the CONSUMED slots just the same.
+    pub(super) fn release_scope(&mut self, begin: usize) {
+        let mut rings = 0u32;
+        for &bits in &self.t.scope_tasks.as_slice()[begin..self.scope_size] {
+            let s = self.sh.slot_of(SlotRef::from_bits(bits));
+            if RingShared::release_scope_ref(s) {
+                rings |= 1 << (s.ring_id.load(Relaxed) as usize % MAX_RINGS);
+            }
+        }
+        for (r, ring) in self.sh.rings.iter().enumerate().take(MAX_RINGS) {
+            if rings & (1 << r) != 0 {
+                ring.advance();
+            }
+        }
     }
 
     /// `scope_end` as the orchestration calls it: closing a scope that the
