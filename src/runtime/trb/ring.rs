@@ -58,6 +58,8 @@ pub(crate) struct RingShared {
     pub(crate) slots: Region<SlotState>,
     /// Window size.
     pub(crate) window: TaskWindow,
+    /// `window - 1` (the window is a power of two): slot of a local id.
+    mask: u64,
     /// Heap base address.
     pub(crate) heap_base: u64,
     /// Heap size in bytes.
@@ -76,7 +78,7 @@ impl RingShared {
         heap_base: u64,
     ) -> RingShared {
         let w = size.window.slots();
-        assert!(descriptors.len() == w && payloads.len() == w && slots.len() == w);
+        assert!(w.is_power_of_two() && descriptors.len() == w && payloads.len() == w && slots.len() == w);
         let (window, heap_size) = (size.window, size.heap.get());
         RingShared {
             ring,
@@ -87,19 +89,24 @@ impl RingShared {
             payloads,
             slots,
             window,
+            mask: window.to_u64() - 1,
             heap_base,
             heap_size,
         }
     }
 
     /// Slot index of a local id.
+    #[inline]
     pub(crate) fn slot_index(&self, local: u64) -> usize {
-        (local & (self.window.to_u64() - 1)) as usize
+        (local & self.mask) as usize
     }
 
     /// Slot state of a local id.
+    #[inline]
     pub(crate) fn slot(&self, local: u64) -> &SlotState {
-        &self.slots.as_slice()[self.slot_index(local)]
+        // SAFETY: `slot_index` masks with `window - 1` and the region holds
+        // `window` slots (asserted in `new`), so the index is in bounds.
+        unsafe { self.slots.as_slice().get_unchecked(self.slot_index(local)) }
     }
 
     /// The slot `r` names, if it is one of this ring's slots.
@@ -115,11 +122,14 @@ impl RingShared {
     }
 
     /// Descriptor of a local id.
+    #[inline]
     pub(crate) fn descriptor(&self, local: u64) -> &TaskDescriptor {
-        &self.descriptors.as_slice()[self.slot_index(local)]
+        // SAFETY: as in `slot`: the masked index is below the region's `window` length.
+        unsafe { self.descriptors.as_slice().get_unchecked(self.slot_index(local)) }
     }
 
     /// Raw payload pointer of a local id.
+    #[inline]
     pub(crate) fn payload_ptr(&self, local: u64) -> *mut TaskPayload {
         // The index is masked into range, so the pointer stays inside the region.
         self.payloads.as_ptr().wrapping_add(self.slot_index(local))
@@ -214,14 +224,12 @@ impl RingShared {
             }
             let current = self.current_task_index.load(Acquire);
             let start = self.last_task_alive.load(Relaxed);
-            let slots = self.slots.as_slice();
-            let mask = slots.len() - 1;
             let mut la = start;
             // One pass: each passed slot is reset as soon as it is seen
             // CONSUMED (nothing else touches a CONSUMED slot before the
             // new watermark is published).
             while la < current {
-                let s = &slots[la as usize & mask];
+                let s = self.slot(la);
                 if s.state() != task_state::CONSUMED {
                     break;
                 }
@@ -290,6 +298,7 @@ pub(crate) struct HeapRing {
 
 impl HeapRing {
     /// Allocates `n` bytes (already 64-aligned); returns the offset.
+    #[inline]
     pub(crate) fn try_bump(&mut self, n: u64) -> Option<u64> {
         if n == 0 {
             return Some(self.top);
@@ -364,20 +373,28 @@ impl TaskAllocator {
     }
 
     /// Derives the heap tail from the newest consumed task.
+    #[inline]
     pub(crate) fn update_heap_tail(&mut self, ring: &RingShared, last_alive: u64) {
         if last_alive > self.last_alive_seen {
-            let end = ring.descriptor(last_alive - 1).packed_buffer_end.load(Relaxed);
-            self.heap.set_tail(end - ring.heap_base);
-            self.last_alive_seen = last_alive;
+            self.move_heap_tail(ring, last_alive);
         }
     }
 
+    #[inline(never)]
+    fn move_heap_tail(&mut self, ring: &RingShared, last_alive: u64) {
+        let end = ring.descriptor(last_alive - 1).packed_buffer_end.load(Relaxed);
+        self.heap.set_tail(end - ring.heap_base);
+        self.last_alive_seen = last_alive;
+    }
+
     /// Non-blocking attempt.
+    #[inline(always)]
     pub(crate) fn try_alloc(&mut self, ring: &RingShared, size: u64) -> Result<Allocation, Blocked> {
         let aligned = if size > 0 { align_up(size, ALIGN_SIZE) } else { 0 };
         let last_alive = ring.last_task_alive.load(Acquire);
         self.update_heap_tail(ring, last_alive);
-        if self.next_local - last_alive + 1 >= ring.window.to_u64() {
+        // `next - last_alive + 1 >= window`, with `window = mask + 1`.
+        if self.next_local - last_alive >= ring.mask {
             return Err(Blocked::Window);
         }
         let off = self.heap.try_bump(aligned).ok_or(Blocked::Heap)?;
@@ -533,6 +550,93 @@ pub(crate) mod tests {
         s.task_state.store(task_state::COMPLETED as u32, Release);
         s.fanout_refcount.fetch_add(SCOPE_BIT, AcqRel);
         ring.check_consumed(s);
+    }
+
+    /// A slot of `ring` allocated, with `consumers` claimed consumers and state `state`.
+    fn claimed(ring: &RingShared, a: &mut TaskAllocator, consumers: u32, state: u8) -> u64 {
+        let x = a.try_alloc(ring, 0).unwrap();
+        let s = ring.slot(x.local);
+        ring.descriptor(x.local).packed_buffer_end.store(x.end, Relaxed);
+        s.fanout_count.store(SCOPE_BIT | consumers, Relaxed);
+        s.fanout_refcount.store(0, Relaxed);
+        s.task_state.store(state as u32, Release);
+        x.local
+    }
+
+    #[test]
+    fn scope_release_consumes_exactly_when_the_locked_check_would() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 8, &heap);
+        let mut a = TaskAllocator::new(1024);
+        // Completed, no consumers: consumed by the scope release.
+        let t0 = claimed(&ring, &mut a, 0, task_state::COMPLETED);
+        assert!(RingShared::release_scope_ref(ring.slot(t0)));
+        assert_eq!(ring.slot(t0).fanout_refcount.load(Relaxed), SCOPE_BIT);
+        assert_eq!(ring.slot(t0).state(), task_state::CONSUMED);
+        // Completed, one consumer still holding it: the consumer's release consumes.
+        let t1 = claimed(&ring, &mut a, 1, task_state::COMPLETED);
+        assert!(!RingShared::release_scope_ref(ring.slot(t1)));
+        assert_eq!(ring.slot(t1).state(), task_state::COMPLETED);
+        // Pending with no consumer: the locked path; its own completion consumes.
+        let t2 = claimed(&ring, &mut a, 0, task_state::PENDING);
+        assert!(!RingShared::release_scope_ref(ring.slot(t2)));
+        assert_eq!(ring.slot(t2).fanout_refcount.load(Relaxed), SCOPE_BIT);
+        // Completed, its one consumer already released: the plain-store path.
+        let t3 = claimed(&ring, &mut a, 1, task_state::COMPLETED);
+        ring.slot(t3).fanout_refcount.store(1, Relaxed);
+        assert!(RingShared::release_scope_ref(ring.slot(t3)));
+        assert_eq!(ring.slot(t3).fanout_refcount.load(Relaxed), SCOPE_BIT | 1);
+        // The batch's one advance passes t0 only: t1 is still held.
+        ring.advance();
+        assert_eq!(ring.last_task_alive.load(Relaxed), 1);
+        ring.slot(t1).fanout_refcount.fetch_add(1, AcqRel);
+        ring.check_consumed(ring.slot(t1));
+        assert_eq!(ring.last_task_alive.load(Relaxed), 2, "t2 is pending");
+        ring.slot(t2).task_state.store(task_state::COMPLETED as u32, Release);
+        ring.check_consumed(ring.slot(t2));
+        assert_eq!(ring.last_task_alive.load(Relaxed), 4, "t2 and t3 retired in order");
+        // Retired slots were reset for reuse, and the window reopened.
+        assert_eq!(ring.slot(t3).fanout_count.load(Relaxed), SCOPE_BIT);
+        assert_eq!(a.try_alloc(&ring, 0).unwrap().local, 4);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "a 2-thread stress loop; too slow under Miri")]
+    fn scope_release_races_consumer_release_with_one_winner() {
+        const N: u64 = 4000;
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 8192, &heap);
+        let mut a = TaskAllocator::new(1024);
+        for _ in 0..N {
+            claimed(&ring, &mut a, 1, task_state::COMPLETED);
+        }
+        let (by_scope, by_consumer) = std::thread::scope(|sc| {
+            let orch = sc.spawn(|| {
+                let mut won = 0;
+                for id in 0..N {
+                    if RingShared::release_scope_ref(ring.slot(id)) {
+                        won += 1;
+                    }
+                }
+                ring.advance();
+                won
+            });
+            let sched = sc.spawn(|| {
+                let mut won = 0;
+                for id in 0..N {
+                    let s = ring.slot(id);
+                    s.fanout_refcount.fetch_add(1, AcqRel);
+                    if RingShared::consume_locked(s) {
+                        won += 1;
+                    }
+                }
+                ring.advance();
+                won
+            });
+            (orch.join().unwrap(), sched.join().unwrap())
+        });
+        assert_eq!(by_scope + by_consumer, N, "every slot consumed exactly once");
+        assert_eq!(ring.last_task_alive.load(Acquire), N);
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn extent_of(contiguous: u8, shapes: &[u32], ndims: u32, cache: u64) -> u64 {
 /// per-side step is computed once. The deterministic property test
 /// `fast_paths_agree_with_general_overlap` checks both against the general
 /// computation.
-#[inline]
+#[inline(always)]
 pub fn overlap(t: &Tensor, e: &TmEntry) -> Overlap {
     if t.version > e.version {
         return Overlap::Other;
@@ -53,8 +53,9 @@ pub fn overlap(t: &Tensor, e: &TmEntry) -> Overlap {
 }
 
 /// The general check for two one-dimensional views (same steps, same order
-/// of outcomes).
-#[inline]
+/// of outcomes). `c > buffer_size / elem` is evaluated as
+/// `c * elem > buffer_size` in 128 bits (equal for integers, no division).
+#[inline(always)]
 fn overlap_1d(t: &Tensor, e: &TmEntry) -> Overlap {
     let t_ext = if t.is_contiguous != 0 { t.shapes[0] as u64 } else { t.extent_elem_cache };
     let e_ext = if e.is_contiguous != 0 { e.shapes[0] as u64 } else { e.extent_elem_cache };
@@ -63,15 +64,17 @@ fn overlap_1d(t: &Tensor, e: &TmEntry) -> Overlap {
     if te <= es || ee <= ts {
         return Overlap::None;
     }
-    let elem = elem_size_of_raw(t.dtype) as u64;
-    let st = t.strides[0];
-    if t.dtype != e.dtype || elem == 0 || st != e.strides[0] || st != 1 {
+    if t.dtype != e.dtype || t.strides[0] != 1 || e.strides[0] != 1 {
         return Overlap::Other;
     }
-    let total = t.buffer_size / elem;
+    let elem = elem_size_of_raw(t.dtype) as u128;
+    if elem == 0 {
+        return Overlap::Other;
+    }
+    let bytes = t.buffer_size as u128;
     let (c0, c1) = (t.start_offset, t.start_offset + t.shapes[0] as u64);
     let (p0, p1) = (e.start_offset, e.start_offset + e.shapes[0] as u64);
-    if c1 > total || p1 > total {
+    if c1 as u128 * elem > bytes || p1 as u128 * elem > bytes {
         Overlap::Other
     } else if c1 <= p0 || p1 <= c0 {
         Overlap::None
@@ -98,6 +101,7 @@ fn same_view(t: &Tensor, e: &TmEntry) -> bool {
 /// sides' extents, offsets and bounds are equal, so each is computed once;
 /// every per-dimension interval is then the same on both sides (covered
 /// unless it is empty, which makes the views disjoint).
+#[inline(never)]
 fn overlap_exact(t: &Tensor) -> Overlap {
     let ext = extent_of(t.is_contiguous, &t.shapes, t.ndims, t.extent_elem_cache);
     let (s, end) = (t.start_offset, t.start_offset + ext);
@@ -151,6 +155,7 @@ fn overlap_exact(t: &Tensor) -> Overlap {
 }
 
 /// The general overlap computation of §7.4.
+#[inline(never)]
 fn overlap_general(t: &Tensor, e: &TmEntry) -> Overlap {
     if t.version > e.version {
         return Overlap::Other;
@@ -258,6 +263,13 @@ pub struct TensorMap {
     /// The last hashed base address and its bucket: an insert after the
     /// lookup of the same buffer costs no second hash.
     probe: (u64, usize),
+    /// An entry a lookup removed (COVERED by an INOUT) whose unlinking is
+    /// deferred ([`NIL`]: none): it stays linked but is invisible (lookups
+    /// skip it, [`TensorMap::used`] does not count it), and the submit's
+    /// insert of the same view rewrites it in place instead of unlinking
+    /// it and linking a new entry. Every other operation finishes the
+    /// removal first ([`TensorMap::settle`]).
+    pending: u32,
     /// Cached per-ring watermarks (validity).
     pub last_task_alives: [u64; MAX_RINGS],
     last_cleanup: [u64; MAX_RINGS],
@@ -309,6 +321,7 @@ impl TensorMap {
             live: [0; MAX_RINGS],
             low: [u64::MAX; MAX_RINGS],
             probe,
+            pending: NIL,
             last_task_alives: [0; MAX_RINGS],
             last_cleanup: [0; MAX_RINGS],
         }
@@ -342,9 +355,20 @@ impl TensorMap {
         self.entries.len()
     }
 
-    /// Live entries (`next_entry_idx − free_num`).
+    /// Live entries (`next_entry_idx − free_num`, less a removed entry
+    /// whose unlinking is deferred).
     pub fn used(&self) -> usize {
-        self.next_entry_idx - self.free_num
+        self.next_entry_idx - self.free_num - usize::from(self.pending != NIL)
+    }
+
+    /// Finishes a deferred removal.
+    #[inline]
+    fn settle(&mut self) {
+        if self.pending != NIL {
+            let idx = self.pending as usize;
+            self.pending = NIL;
+            self.remove(idx);
+        }
     }
 
     #[inline]
@@ -369,6 +393,7 @@ impl TensorMap {
     /// cursor's slot.
     #[inline]
     pub fn sync(&mut self, ring: usize, new_local: u64, last_alive: u64) {
+        self.settle();
         self.last_task_alives[ring] = last_alive;
         let lc = self.last_cleanup[ring];
         if last_alive > lc {
@@ -382,6 +407,7 @@ impl TensorMap {
 
     /// Syncs and cleans every ring whose watermark passed its cleanup cursor.
     pub fn reclaim_retired_all(&mut self, alives: [u64; MAX_RINGS]) {
+        self.settle();
         for (r, &la) in alives.iter().enumerate() {
             self.last_task_alives[r] = la;
             if la > self.last_cleanup[r] {
@@ -393,6 +419,7 @@ impl TensorMap {
 
     /// Frees every entry of tasks `[old, new)` of `ring`.
     pub fn cleanup_retired(&mut self, ring: usize, old: u64, new: u64) {
+        self.settle();
         if self.live[ring] == 0 {
             return;
         }
@@ -462,6 +489,9 @@ impl TensorMap {
 
     /// Removes one entry (COVERED-by-INOUT eviction).
     pub fn remove(&mut self, idx: usize) {
+        if self.pending == idx as u32 {
+            self.pending = NIL;
+        }
         self.unlink_bucket(idx);
         let e = &self.entries.as_slice()[idx];
         let (producer, prev, next) = (e.producer_task_id, e.prev_in_task, e.next_in_task);
@@ -486,6 +516,16 @@ impl TensorMap {
 
     /// Records `t` as written by `producer`. The caller reserved capacity.
     pub fn insert(&mut self, t: &Tensor, producer: u64) {
+        if self.pending != NIL {
+            let idx = self.pending as usize;
+            let e = &self.entries.as_slice()[idx];
+            if e.buffer_addr == t.buffer_addr && same_view(t, e) {
+                self.pending = NIL;
+                self.rewrite(idx, t, producer);
+                return;
+            }
+            self.settle();
+        }
         let idx = if self.free_num > 0 {
             self.free_num -= 1;
             self.free_list.as_slice()[self.free_num] as usize
@@ -530,6 +570,60 @@ impl TensorMap {
         self.low[ring] = self.low[ring].min(local);
     }
 
+    /// `insert` of `t` into the (removed, still linked) entry `idx` that
+    /// records the same buffer and geometry: the same field values and
+    /// list positions as unlinking it, freeing it and inserting `t` into
+    /// the entry the free list then hands back (this one): the head of
+    /// its bucket and of the producer's task list.
+    fn rewrite(&mut self, idx: usize, t: &Tensor, producer: u64) {
+        let e = &self.entries.as_slice()[idx];
+        let (old, prev_b, next_b, bucket) = (e.producer_task_id, e.prev_in_bucket, e.next_in_bucket, e.bucket_index);
+        let (prev_t, next_t) = (e.prev_in_task, e.next_in_task);
+        // Out of the old producer's task list.
+        let old_ring = task_id::ring(old).min(MAX_RINGS - 1);
+        let old_slot = (task_id::local(old) & self.masks[old_ring]) as usize;
+        if prev_t == NIL {
+            self.heads[old_ring].as_mut_slice()[old_slot] = to64(next_t);
+        } else {
+            self.entries.as_mut_slice()[prev_t as usize].next_in_task = next_t;
+        }
+        if next_t != NIL {
+            self.entries.as_mut_slice()[next_t as usize].prev_in_task = prev_t;
+        }
+        self.drop_live(old_ring);
+        // To the head of its bucket.
+        if prev_b != NIL {
+            self.entries.as_mut_slice()[prev_b as usize].next_in_bucket = next_b;
+            if next_b != NIL {
+                self.entries.as_mut_slice()[next_b as usize].prev_in_bucket = prev_b;
+            }
+            let b = bucket as usize;
+            let bhead = self.buckets.as_slice()[b];
+            self.entries.as_mut_slice()[bhead as usize].prev_in_bucket = idx as u32;
+            let e = &mut self.entries.as_mut_slice()[idx];
+            e.next_in_bucket = bhead as u32;
+            e.prev_in_bucket = NIL;
+            self.buckets.as_mut_slice()[b] = idx as u64;
+        }
+        // To the head of the new producer's task list.
+        let ring = task_id::ring(producer).min(MAX_RINGS - 1);
+        let local = task_id::local(producer);
+        let slot = (local & self.masks[ring]) as usize;
+        let thead = self.heads[ring].as_slice()[slot];
+        if thead != NIL64 {
+            self.entries.as_mut_slice()[thead as usize].prev_in_task = idx as u32;
+        }
+        let e = &mut self.entries.as_mut_slice()[idx];
+        e.producer_task_id = producer;
+        e.version = t.version;
+        e.manual_dep = t.manual_dep;
+        e.next_in_task = to32(thead);
+        e.prev_in_task = NIL;
+        self.heads[ring].as_mut_slice()[slot] = idx as u64;
+        self.live[ring] += 1;
+        self.low[ring] = self.low[ring].min(local);
+    }
+
     /// Walks the bucket of `t`, calling `f(producer, overlap)` for every
     /// valid overlapping entry of the same buffer; `f` returning true
     /// removes that entry.
@@ -543,16 +637,26 @@ impl TensorMap {
             // borrow ends before `remove` may unlink it.
             let e = &self.entries.as_slice()[idx];
             cur = to64(e.next_in_bucket);
-            if e.buffer_addr != t.buffer_addr || !self.is_valid(e) {
+            if e.buffer_addr != t.buffer_addr || !self.is_valid(e) || idx as u32 == self.pending {
                 continue;
             }
             let (producer, ov) = (e.producer_task_id, overlap(t, e));
             if ov != Overlap::None && f(producer, ov) {
-                self.remove(idx);
+                // The first removal is deferred (the submit's insert of the
+                // same view usually rewrites it); further ones unlink now.
+                if self.pending == NIL {
+                    self.pending = idx as u32;
+                } else {
+                    self.remove(idx);
+                }
             }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tensormap_tests.rs"]
+mod diff_tests;
 
 #[cfg(test)]
 mod tests {
