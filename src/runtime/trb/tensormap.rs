@@ -6,7 +6,6 @@
 
 use super::layout::{task_id, Region, TmEntry, MAX_RINGS, TENSORMAP_CLEANUP_INTERVAL};
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
-use crate::abi::types::elem_size_of_raw;
 
 const NIL: u32 = u32::MAX;
 const NIL64: u64 = u64::MAX;
@@ -52,9 +51,13 @@ pub fn overlap(t: &Tensor, e: &TmEntry) -> Overlap {
     overlap_general(t, e)
 }
 
+/// log2 of the element size of each dtype code with a size (the sizes of
+/// `abi::types::elem_size_of_raw`, all powers of two; pinned by the test
+/// `elem_shift_table_matches_dtype_sizes`); other codes have size 0.
+const ELEM_SHIFT: [u8; 12] = [2, 1, 2, 1, 0, 0, 1, 3, 3, 1, 2, 0];
+
 /// The general check for two one-dimensional views (same steps, same order
-/// of outcomes). `c > buffer_size / elem` is evaluated as
-/// `c * elem > buffer_size` in 128 bits (equal for integers, no division).
+/// of outcomes). `buffer_size / elem` is a shift (sizes are powers of two).
 #[inline(always)]
 fn overlap_1d(t: &Tensor, e: &TmEntry) -> Overlap {
     let t_ext = if t.is_contiguous != 0 { t.shapes[0] as u64 } else { t.extent_elem_cache };
@@ -67,14 +70,13 @@ fn overlap_1d(t: &Tensor, e: &TmEntry) -> Overlap {
     if t.dtype != e.dtype || t.strides[0] != 1 || e.strides[0] != 1 {
         return Overlap::Other;
     }
-    let elem = elem_size_of_raw(t.dtype) as u128;
-    if elem == 0 {
+    let Some(&shift) = ELEM_SHIFT.get(t.dtype as usize) else {
         return Overlap::Other;
-    }
-    let bytes = t.buffer_size as u128;
+    };
+    let total = t.buffer_size >> shift;
     let (c0, c1) = (t.start_offset, t.start_offset + t.shapes[0] as u64);
     let (p0, p1) = (e.start_offset, e.start_offset + e.shapes[0] as u64);
-    if c1 as u128 * elem > bytes || p1 as u128 * elem > bytes {
+    if c1 > total || p1 > total {
         Overlap::Other
     } else if c1 <= p0 || p1 <= c0 {
         Overlap::None

@@ -76,6 +76,17 @@ fn entry_of(t: &Tensor, producer: u64) -> TmEntry {
 }
 
 #[test]
+fn elem_shift_table_matches_dtype_sizes() {
+    for code in 0..=255u8 {
+        let size = crate::abi::types::elem_size_of_raw(code);
+        match ELEM_SHIFT.get(code as usize) {
+            Some(&sh) => assert_eq!(size, 1 << sh, "dtype {code}"),
+            None => assert_eq!(size, 0, "dtype {code}"),
+        }
+    }
+}
+
+#[test]
 fn fast_paths_agree_with_general_overlap() {
     let mut g = Rng(0x5EED);
     let (mut fast_1d, mut exact, mut covered) = (0, 0, 0);
