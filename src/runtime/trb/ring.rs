@@ -249,6 +249,58 @@ impl RingShared {
     }
 }
 
+/// A batch of in-order reclamation run by the orchestrator's scope release
+/// ([`RingShared::begin_batch`]): the ring's advance lock is held and
+/// `la` is the watermark the batch will publish.
+pub(crate) struct HeadBatch {
+    start: u64,
+    la: u64,
+}
+
+impl RingShared {
+    /// Takes the advance lock for a batch of releases (`None` when another
+    /// thread holds it: that advance will re-check the head after it).
+    #[inline]
+    pub(crate) fn begin_batch(&self) -> Option<HeadBatch> {
+        if self.advance_lock.compare_exchange(false, true, Acquire, Relaxed).is_err() {
+            return None;
+        }
+        let la = self.last_task_alive.load(Relaxed);
+        Some(HeadBatch { start: la, la })
+    }
+
+    /// `slot` was just made CONSUMED by the batch's owner: if it is the
+    /// slot at the batch's watermark, pass it (reset it for reuse and move
+    /// the watermark) and return true. A live slot at the watermark's slot index is the
+    /// watermark's task itself (at most `W - 1` tasks are alive), so the
+    /// address comparison identifies it; a slot of another ring never
+    /// matches.
+    #[inline]
+    pub(crate) fn batch_pass(&self, b: &mut HeadBatch, slot: &SlotState) -> bool {
+        if !std::ptr::eq(slot, self.slot(b.la)) {
+            return false;
+        }
+        reset_for_reuse(slot);
+        b.la += 1;
+        true
+    }
+
+    /// Publishes the batch's watermark, releases the advance lock, and
+    /// runs the full `advance` if the new head is CONSUMED (a slot the
+    /// batch did not pass, or one consumed by a thread whose advance lost
+    /// the try-lock to the batch).
+    pub(crate) fn end_batch(&self, b: HeadBatch) {
+        if b.la != b.start {
+            self.last_task_alive.store(b.la, Release);
+        }
+        self.advance_lock.store(false, Release);
+        let current = self.current_task_index.load(Acquire);
+        if b.la < current && self.slot(b.la).state() == task_state::CONSUMED {
+            self.advance();
+        }
+    }
+}
+
 /// `reset_for_reuse`: clears the reference counting of a passed slot
 /// (`task_state` stays CONSUMED).
 pub(crate) fn reset_for_reuse(s: &SlotState) {
@@ -598,6 +650,37 @@ pub(crate) mod tests {
         // Retired slots were reset for reuse, and the window reopened.
         assert_eq!(ring.slot(t3).fanout_count.load(Relaxed), SCOPE_BIT);
         assert_eq!(a.try_alloc(&ring, 0).unwrap().local, 4);
+    }
+
+    #[test]
+    fn batch_passes_only_the_head_and_hands_the_rest_to_advance() {
+        let heap = Region::<u8>::zeroed(1024);
+        let ring = test_ring(0, 8, &heap);
+        let mut a = TaskAllocator::new(1024);
+        let ids: Vec<u64> = (0..4).map(|_| claimed(&ring, &mut a, 0, task_state::COMPLETED)).collect();
+        ring.slot(ids[2]).task_state.store(task_state::PENDING as u32, Release);
+        let mut b = ring.begin_batch().unwrap();
+        assert!(ring.begin_batch().is_none(), "the batch holds the advance lock");
+        for &id in &ids[..2] {
+            assert!(RingShared::release_scope_ref(ring.slot(id)));
+            assert!(ring.batch_pass(&mut b, ring.slot(id)));
+        }
+        assert!(!RingShared::release_scope_ref(ring.slot(ids[2])), "pending");
+        assert!(RingShared::release_scope_ref(ring.slot(ids[3])));
+        assert!(!ring.batch_pass(&mut b, ring.slot(ids[3])), "behind the live head");
+        ring.end_batch(b);
+        assert_eq!(ring.last_task_alive.load(Relaxed), 2);
+        assert_eq!(ring.slot(ids[0]).fanout_refcount.load(Relaxed), 0, "passed slots are reset");
+        // The head's own completion retires it and the consumed slot behind it.
+        ring.slot(ids[2]).task_state.store(task_state::COMPLETED as u32, Release);
+        ring.check_consumed(ring.slot(ids[2]));
+        assert_eq!(ring.last_task_alive.load(Relaxed), 4);
+        // A head consumed by another thread during the batch is passed by `end_batch`.
+        let t4 = claimed(&ring, &mut a, 0, task_state::COMPLETED);
+        let b = ring.begin_batch().unwrap();
+        assert!(RingShared::release_scope_ref(ring.slot(t4)));
+        ring.end_batch(b);
+        assert_eq!(ring.last_task_alive.load(Relaxed), 5);
     }
 
     #[test]

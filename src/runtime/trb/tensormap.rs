@@ -517,6 +517,7 @@ impl TensorMap {
     }
 
     /// Records `t` as written by `producer`. The caller reserved capacity.
+    #[inline]
     pub fn insert(&mut self, t: &Tensor, producer: u64) {
         if self.pending != NIL {
             let idx = self.pending as usize;
@@ -528,6 +529,12 @@ impl TensorMap {
             }
             self.settle();
         }
+        self.insert_new(t, producer);
+    }
+
+    /// `insert` into a fresh entry (from the free list, else the pool).
+    #[inline(never)]
+    fn insert_new(&mut self, t: &Tensor, producer: u64) {
         let idx = if self.free_num > 0 {
             self.free_num -= 1;
             self.free_list.as_slice()[self.free_num] as usize
@@ -577,6 +584,7 @@ impl TensorMap {
     /// list positions as unlinking it, freeing it and inserting `t` into
     /// the entry the free list then hands back (this one): the head of
     /// its bucket and of the producer's task list.
+    #[inline(always)]
     fn rewrite(&mut self, idx: usize, t: &Tensor, producer: u64) {
         let e = &self.entries.as_slice()[idx];
         let (old, prev_b, next_b, bucket) = (e.producer_task_id, e.prev_in_bucket, e.next_in_bucket, e.bucket_index);
@@ -593,19 +601,8 @@ impl TensorMap {
             self.entries.as_mut_slice()[next_t as usize].prev_in_task = prev_t;
         }
         self.drop_live(old_ring);
-        // To the head of its bucket.
         if prev_b != NIL {
-            self.entries.as_mut_slice()[prev_b as usize].next_in_bucket = next_b;
-            if next_b != NIL {
-                self.entries.as_mut_slice()[next_b as usize].prev_in_bucket = prev_b;
-            }
-            let b = bucket as usize;
-            let bhead = self.buckets.as_slice()[b];
-            self.entries.as_mut_slice()[bhead as usize].prev_in_bucket = idx as u32;
-            let e = &mut self.entries.as_mut_slice()[idx];
-            e.next_in_bucket = bhead as u32;
-            e.prev_in_bucket = NIL;
-            self.buckets.as_mut_slice()[b] = idx as u64;
+            self.move_to_bucket_head(idx, prev_b, next_b, bucket as usize);
         }
         // To the head of the new producer's task list.
         let ring = task_id::ring(producer).min(MAX_RINGS - 1);
@@ -624,6 +621,22 @@ impl TensorMap {
         self.heads[ring].as_mut_slice()[slot] = idx as u64;
         self.live[ring] += 1;
         self.low[ring] = self.low[ring].min(local);
+    }
+
+    /// Moves entry `idx` (not the head: its predecessor is `prev`) to the
+    /// head of bucket `b`.
+    #[cold]
+    fn move_to_bucket_head(&mut self, idx: usize, prev: u32, next: u32, b: usize) {
+        self.entries.as_mut_slice()[prev as usize].next_in_bucket = next;
+        if next != NIL {
+            self.entries.as_mut_slice()[next as usize].prev_in_bucket = prev;
+        }
+        let bhead = self.buckets.as_slice()[b];
+        self.entries.as_mut_slice()[bhead as usize].prev_in_bucket = idx as u32;
+        let e = &mut self.entries.as_mut_slice()[idx];
+        e.next_in_bucket = bhead as u32;
+        e.prev_in_bucket = NIL;
+        self.buckets.as_mut_slice()[b] = idx as u64;
     }
 
     /// Walks the bucket of `t`, calling `f(producer, overlap)` for every

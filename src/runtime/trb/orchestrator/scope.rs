@@ -96,22 +96,45 @@ impl Orchestrator<'_> {
     }
 
     /// The scope release of every task registered since `begin` (in order):
-    /// `fanout_refcount += SCOPE_BIT` and the consumed check per task, then
-    /// one `advance` per ring in which a task became CONSUMED, instead of
-    /// one per task. Deferring the advance to the end of the loop is
-    /// invisible to the schedulers: an advance of theirs meanwhile walks
-    /// over the CONSUMED slots just the same.
+    /// `fanout_refcount += SCOPE_BIT` and the consumed check per task
+    /// (without the slot lock, [`RingShared::release_scope_ref`]), with the
+    /// in-order reclamation done as one batch under the ring's advance lock
+    /// instead of one `advance` per task: a task this loop consumes at the
+    /// ring's head is passed at once, and the batch's end runs the full
+    /// `advance` if the head it leaves is CONSUMED. A ring with a task
+    /// consumed here but not passed (behind a live head, the advance lock
+    /// was busy, or another ring: not expected, a scope level allocates in
+    /// one ring) gets one `advance` at the end.
     pub(super) fn release_scope(&mut self, begin: usize) {
-        let mut rings = 0u32;
-        for &bits in &self.t.scope_tasks.as_slice()[begin..self.scope_size] {
-            let s = self.sh.slot_of(SlotRef::from_bits(bits));
+        let sh = self.sh;
+        let tasks = &self.t.scope_tasks.as_slice()[begin..self.scope_size];
+        let Some(&first) = tasks.first() else {
+            return;
+        };
+        let ring = sh.ring_of(sh.slot_of(SlotRef::from_bits(first)));
+        let mut batch = ring.begin_batch();
+        // Rings with a task consumed here but not passed by the batch.
+        let mut others = 0u32;
+        for &bits in tasks {
+            let s = sh.slot_of(SlotRef::from_bits(bits));
             if RingShared::release_scope_ref(s) {
-                rings |= 1 << (s.ring_id.load(Relaxed) as usize % MAX_RINGS);
+                let passed = match batch.as_mut() {
+                    Some(b) => ring.batch_pass(b, s),
+                    None => false,
+                };
+                if !passed {
+                    others |= 1 << (s.ring_id.load(Relaxed) as usize % MAX_RINGS);
+                }
             }
         }
-        for (r, ring) in self.sh.rings.iter().enumerate().take(MAX_RINGS) {
-            if rings & (1 << r) != 0 {
-                ring.advance();
+        if let Some(b) = batch {
+            ring.end_batch(b);
+        }
+        if others != 0 {
+            for (r, other) in sh.rings.iter().enumerate().take(MAX_RINGS) {
+                if others & (1 << r) != 0 {
+                    other.advance();
+                }
             }
         }
     }
