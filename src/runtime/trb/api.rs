@@ -3,6 +3,8 @@
 //! ops table) and the TRB orchestrator. Everything here is plain Rust:
 //! no raw layouts cross this line except [`Tensor`].
 
+use super::layout::MAX_TENSOR_ARGS;
+use super::shared::RunShared;
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 
 /// Raw task id: `(ring << 32) | local`.
@@ -82,10 +84,25 @@ pub struct SubmitOutcome {
 
 impl SubmitOutcome {
     /// The empty result returned after a fatal error.
+    #[cfg(test)]
     pub fn empty() -> SubmitOutcome {
         SubmitOutcome { task_id: INVALID_TASK, outputs: Vec::new() }
     }
 }
+
+/// Which of the three submitting calls a [`OrchestratorApi::submit_into`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitKind {
+    /// `submit_task` with these kernels.
+    Task(MixedKernelIds),
+    /// `submit_dummy_task`.
+    Dummy,
+    /// `alloc_tensors`.
+    Alloc,
+}
+
+/// Output pointers of one submit, written in place (no allocation).
+pub type OutputSlots = [*const Tensor; MAX_TENSOR_ARGS];
 
 /// Scope mode (upstream `PTO2ScopeMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +138,29 @@ pub trait OrchestratorApi {
     fn set_tensor_data(&mut self, tensor: &Tensor, indices: &[u32], value: u64);
     /// Records the call site of the next scope (scope statistics).
     fn scope_set_site(&mut self, file: &str, line: i32);
+    /// The allocation-free form of `submit_task` / `submit_dummy_task` /
+    /// `alloc_tensors` (per `kind`): same checks, effects and errors; the
+    /// output pointers go to `outputs[..count]` and the result is
+    /// `(task_id, count)`, `(INVALID_TASK, 0)` after a failure (entries of
+    /// `outputs` may then have been written and are to be ignored). The
+    /// default forwards to the three methods.
+    fn submit_into(&mut self, kind: SubmitKind, args: &TaskArgsView<'_>, outputs: &mut OutputSlots) -> (TaskIdRaw, u32) {
+        let o = match kind {
+            SubmitKind::Task(k) => self.submit_task(k, args),
+            SubmitKind::Dummy => self.submit_dummy_task(args),
+            SubmitKind::Alloc => self.alloc_tensors(args),
+        };
+        let n = o.outputs.len().min(MAX_TENSOR_ARGS);
+        outputs[..n].copy_from_slice(&o.outputs[..n]);
+        (o.task_id, n as u32)
+    }
+    /// The run state whose [`RunShared::failed`] equals [`is_fatal`](Self::is_fatal)
+    /// at every moment, when there is one; it lives as long as `self`. The
+    /// binary interface's `is_fatal` entry then reads it directly. The
+    /// default (`None`) keeps every `is_fatal` a method call.
+    fn fatal_probe(&self) -> Option<&RunShared> {
+        None
+    }
     /// Adds the edge `producer -> consumer` (aicpu_build_graph ring form:
     /// the orchestrator runs with explicit edges). Not part of the
     /// tensormap_and_ringbuffer API: the default latches INVALID_ARGS.

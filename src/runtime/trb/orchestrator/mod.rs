@@ -13,7 +13,10 @@ mod submit;
 mod tensor_data;
 mod tensors;
 
-use super::api::{MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg};
+use super::api::{
+    MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
+    INVALID_TASK,
+};
 use super::layout::{
     codes, task_state, Region, SlotState, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS, SCOPE_BIT,
 };
@@ -172,13 +175,16 @@ impl<'s> Orchestrator<'s> {
     }
 }
 
-impl OrchestratorApi for Orchestrator<'_> {
-    fn submit_task(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>) -> SubmitOutcome {
+/// The result of a failed submit.
+pub(super) const FAILED: (u64, u32) = (INVALID_TASK, 0);
+
+impl Orchestrator<'_> {
+    fn submit_task_into(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> (u64, u32) {
         if self.shared_fatal() {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         if self.refuse_after_done("submit_task") || !self.validate("submit_task", args) {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         let mut ids = [kernels.aic, kernels.aiv0, kernels.aiv1];
         let mut mask = kernels_mask(&kernels);
@@ -187,7 +193,7 @@ impl OrchestratorApi for Orchestrator<'_> {
                 codes::INVALID_ARGS,
                 "FATAL: Invalid Arg Detected! submit_task needs at least one active kernel",
             );
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         if mask == LANE_AIV1 {
             ids = [INVALID_KERNEL_ID, ids[2], INVALID_KERNEL_ID];
@@ -209,30 +215,30 @@ impl OrchestratorApi for Orchestrator<'_> {
                     if aiv_shape { "AIV" } else { "AIC/cluster" }
                 );
                 self.mark_fatal(codes::REQUIRE_SYNC_START_INVALID, &msg);
-                return SubmitOutcome::empty();
+                return FAILED;
             }
             mask |= FLAG_SYNC_START;
         }
-        self.submit_common(ids, mask, args)
+        self.submit_common(ids, mask, args, outs)
     }
 
-    fn submit_dummy_task(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+    fn submit_dummy_into(&mut self, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> (u64, u32) {
         if self.shared_fatal()
             || self.refuse_after_done("submit_dummy_task")
             || !self.validate("submit_dummy_task", args)
         {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         let view = TaskArgsView { block_num: 1, require_sync_start: false, ..*args };
-        self.submit_common([INVALID_KERNEL_ID; 3], 0, &view)
+        self.submit_common([INVALID_KERNEL_ID; 3], 0, &view, outs)
     }
 
-    fn alloc_tensors(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+    fn alloc_tensors_into(&mut self, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> (u64, u32) {
         if self.shared_fatal() {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         if self.refuse_after_done("alloc_tensors") {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         let ok = !args.tensors.is_empty()
             && args.scalars.is_empty()
@@ -243,20 +249,20 @@ impl OrchestratorApi for Orchestrator<'_> {
                 codes::INVALID_ARGS,
                 "FATAL: Invalid Arg Detected! alloc_tensors requires >= 1 tensor, 0 scalars and only OUTPUT tensors",
             );
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         if !self.validate("alloc_tensors", args) {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
-        let Some((offs, total)) = self.output_layout(args) else {
-            return SubmitOutcome::empty();
+        let Some(total) = self.output_total(args) else {
+            return FAILED;
         };
         let Some((ring, local, base, raw)) = self.prepare(total, [INVALID_KERNEL_ID; 3], 0, 1) else {
-            return SubmitOutcome::empty();
+            return FAILED;
         };
         self.fanins.clear();
-        let Some(outputs) = self.write_payload(ring, local, raw, base, &offs, args) else {
-            return SubmitOutcome::empty();
+        let Some(n) = self.write_payload(ring, local, raw, base, args, outs) else {
+            return FAILED;
         };
         let s = self.sh.rings[ring].slot(local);
         s.total_required_subtasks.store(0, Relaxed);
@@ -264,7 +270,43 @@ impl OrchestratorApi for Orchestrator<'_> {
         s.fanin_refcount.store(1, Relaxed);
         s.task_state.store(task_state::COMPLETED as u32, Release);
         self.sh.completed.fetch_add(1, AcqRel);
-        SubmitOutcome { task_id: raw, outputs }
+        (raw, n)
+    }
+
+    /// A submit in the allocating form of the trait's three methods.
+    fn outcome_of(&mut self, kind: SubmitKind, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        let mut outs: OutputSlots = [std::ptr::null(); MAX_TENSOR_ARGS];
+        let (task_id, n) = self.submit_into(kind, args, &mut outs);
+        SubmitOutcome { task_id, outputs: outs[..n as usize].to_vec() }
+    }
+}
+
+impl OrchestratorApi for Orchestrator<'_> {
+    fn submit_task(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.outcome_of(SubmitKind::Task(kernels), args)
+    }
+
+    fn submit_dummy_task(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.outcome_of(SubmitKind::Dummy, args)
+    }
+
+    fn alloc_tensors(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.outcome_of(SubmitKind::Alloc, args)
+    }
+
+    #[inline]
+    fn submit_into(&mut self, kind: SubmitKind, args: &TaskArgsView<'_>, outputs: &mut OutputSlots) -> (u64, u32) {
+        match kind {
+            SubmitKind::Task(k) => self.submit_task_into(k, args, outputs),
+            SubmitKind::Dummy => self.submit_dummy_into(args, outputs),
+            SubmitKind::Alloc => self.alloc_tensors_into(args, outputs),
+        }
+    }
+
+    fn fatal_probe(&self) -> Option<&RunShared> {
+        // Every path that sets `self.fatal` has latched into (or found
+        // already latched in) the run state, so `failed()` is the whole answer.
+        Some(self.sh)
     }
 
     fn scope_begin(&mut self, mode: ScopeMode) {
@@ -316,6 +358,7 @@ impl OrchestratorApi for Orchestrator<'_> {
     }
 
     fn is_fatal(&self) -> bool {
+        debug_assert!(!self.fatal || self.sh.failed(), "orchestrator fatal without a latched run failure");
         self.shared_fatal()
     }
 

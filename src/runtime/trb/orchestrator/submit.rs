@@ -1,10 +1,10 @@
 //! Submitting a task: validation, slot and heap allocation, fanin claiming,
 //! payload writing and publication to the wiring queue.
 
-use super::tensors::{copy_tensor, create_bytes, create_violation, fill, materialize, view_violation};
-use super::Orchestrator;
+use super::tensors::{copy_tensor_into, create_bytes, create_violation, fill, materialize, view_fits, view_violation};
+use super::{Orchestrator, FAILED};
 use crate::abi::tensor::{Tensor, INVALID_TASK_ID};
-use crate::runtime::trb::api::{SubmitOutcome, TaskArgsView, TensorArg, INVALID_TASK};
+use crate::runtime::trb::api::{OutputSlots, TaskArgsView, TensorArg, INVALID_TASK};
 use crate::runtime::trb::layout::{
     align_up, codes, task_id, task_state, SlotState, TaskPayload, FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS,
     MAX_SCALAR_ARGS, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT,
@@ -110,7 +110,27 @@ impl Orchestrator<'_> {
         Some((ring, a.local, a.base, raw))
     }
 
+    /// Checks the counts, `block_num` and every tensor argument; latches
+    /// INVALID_ARGS naming the first problem. False when refused.
+    #[inline]
     pub(super) fn validate(&mut self, func: &str, args: &TaskArgsView<'_>) -> bool {
+        let fast_ok = args.tensors.len() <= MAX_TENSOR_ARGS
+            && args.scalars.len() <= MAX_SCALAR_ARGS
+            && args.block_num >= 1
+            && args.tensors.iter().all(|a| match a {
+                TensorArg::Output(c) => create_violation(c).is_none(),
+                TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => {
+                    view_fits(t)
+                }
+            });
+        fast_ok || self.validate_slow(func, args)
+    }
+
+    /// The full check with its messages (`view_fits` accepts only views
+    /// this accepts too, so it runs only when the fast check said no).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn validate_slow(&mut self, func: &str, args: &TaskArgsView<'_>) -> bool {
         let err = if args.tensors.len() > MAX_TENSOR_ARGS {
             Some(format!("Too many tensor args (max {MAX_TENSOR_ARGS})"))
         } else if args.scalars.len() > MAX_SCALAR_ARGS {
@@ -148,23 +168,29 @@ impl Orchestrator<'_> {
         true
     }
 
-    pub(super) fn output_layout(&mut self, args: &TaskArgsView<'_>) -> Option<(Vec<u64>, u64)> {
-        let mut offs = Vec::new();
+    /// Bytes of the task's packed output block (each OUTPUT aligned to
+    /// `PACKED_OUTPUT_ALIGN`, in argument order); `None` (latched) past INT32_MAX.
+    #[inline]
+    pub(super) fn output_total(&mut self, args: &TaskArgsView<'_>) -> Option<u64> {
         let mut total = 0u64;
         for a in args.tensors {
             if let TensorArg::Output(c) = a {
-                offs.push(total);
                 total += align_up(create_bytes(c), PACKED_OUTPUT_ALIGN);
             }
         }
         if total > i32::MAX as u64 {
-            self.mark_fatal(
-                codes::INVALID_ARGS,
-                &format!("FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"),
-            );
+            self.output_too_large(total);
             return None;
         }
-        Some((offs, total))
+        Some(total)
+    }
+
+    #[cold]
+    fn output_too_large(&mut self, total: u64) {
+        self.mark_fatal(
+            codes::INVALID_ARGS,
+            &format!("FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"),
+        );
     }
 
     /// Writes the fanin part of a task's payload from `self.fanins`
@@ -201,16 +227,20 @@ impl Orchestrator<'_> {
         true
     }
 
-    /// Writes the payload (fanins, tensors, scalars) and returns the output pointers.
+    /// Writes the payload (fanins, then the used tensor and scalar entries
+    /// only) and the output pointers into `outs[..count]`; the count, or
+    /// `None` once fatal. Outputs are materialized at `base` plus their
+    /// offset in the packed block (the layout of [`output_total`](Self::output_total)).
+    #[inline]
     pub(super) fn write_payload(
         &mut self,
         ring: usize,
         local: u64,
         raw: u64,
         base: u64,
-        offs: &[u64],
         args: &TaskArgsView<'_>,
-    ) -> Option<Vec<*const Tensor>> {
+        outs: &mut OutputSlots,
+    ) -> Option<u32> {
         if !self.write_fanins(ring, local) {
             return None;
         }
@@ -219,26 +249,26 @@ impl Orchestrator<'_> {
         let pl: &mut TaskPayload = unsafe { &mut *p };
         pl.tensor_count = args.tensors.len() as i32;
         pl.scalar_count = args.scalars.len() as i32;
-        let mut outs = Vec::new();
-        let mut oi = 0;
-        for (i, a) in args.tensors.iter().enumerate() {
+        let mut oi = 0usize;
+        let mut off = 0u64;
+        for (dst, a) in pl.tensors.iter_mut().zip(args.tensors) {
             match a {
                 TensorArg::Output(c) => {
-                    let t = materialize(c, base + offs[oi], raw);
-                    oi += 1;
-                    pl.tensors[i] = t;
+                    *dst = materialize(c, base + off, raw);
+                    off += align_up(create_bytes(c), PACKED_OUTPUT_ALIGN);
                     if let Some(v) = c.initial_value {
-                        fill(&t, v);
+                        fill(dst, v);
                     }
-                    outs.push(&pl.tensors[i] as *const Tensor);
+                    outs[oi] = dst as *const Tensor;
+                    oi += 1;
                 }
                 TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => {
-                    pl.tensors[i] = copy_tensor(t)
+                    copy_tensor_into(dst, t)
                 }
             }
         }
         pl.scalars[..args.scalars.len()].copy_from_slice(args.scalars);
-        Some(outs)
+        Some(oi as u32)
     }
 
     pub(super) fn publish(&mut self, ring: usize, local: u64) {
@@ -263,12 +293,18 @@ impl Orchestrator<'_> {
         self.sh.producer_blocked.store(false, Release);
     }
 
-    pub(super) fn submit_common(&mut self, kernels: [i32; 3], mask: u8, args: &TaskArgsView<'_>) -> SubmitOutcome {
-        let Some((offs, total)) = self.output_layout(args) else {
-            return SubmitOutcome::empty();
+    pub(super) fn submit_common(
+        &mut self,
+        kernels: [i32; 3],
+        mask: u8,
+        args: &TaskArgsView<'_>,
+        outs: &mut OutputSlots,
+    ) -> (u64, u32) {
+        let Some(total) = self.output_total(args) else {
+            return FAILED;
         };
         let Some((ring, local, base, raw)) = self.prepare(total, kernels, mask, args.block_num) else {
-            return SubmitOutcome::empty();
+            return FAILED;
         };
         let explicit = self.explicit_mode();
         if !explicit {
@@ -281,23 +317,20 @@ impl Orchestrator<'_> {
         for &dep in args.explicit_deps {
             let r = task_id::ring(dep);
             if dep == INVALID_TASK || r >= MAX_RINGS || task_id::local(dep) >= self.alloc[r].next_local {
-                self.mark_fatal(
-                    codes::INVALID_ARGS,
-                    &format!("FATAL: Invalid Arg Detected! explicit dependency 0x{dep:x} is not a submitted task id"),
-                );
-                return SubmitOutcome::empty();
+                self.bad_dependency(dep);
+                return FAILED;
             }
             self.claim(dep);
         }
         if explicit {
             // Explicit edges only; fanins are written at publication.
             let claimed = std::mem::take(&mut self.fanins);
-            let Some(outputs) = self.write_payload(ring, local, raw, base, &offs, args) else {
-                return SubmitOutcome::empty();
+            let Some(n) = self.write_payload(ring, local, raw, base, args, outs) else {
+                return FAILED;
             };
             self.fanins = claimed;
             self.defer(ring, local, raw, args.explicit_deps);
-            return SubmitOutcome { task_id: raw, outputs };
+            return (raw, n);
         }
         let manual = self.in_manual_scope();
         let mut registrable = 0usize;
@@ -343,7 +376,7 @@ impl Orchestrator<'_> {
         }
         if registrable > 0 {
             if !self.ensure_tensormap(registrable) {
-                return SubmitOutcome::empty();
+                return FAILED;
             }
             for a in args.tensors {
                 if let TensorArg::Inout(t) | TensorArg::OutputExisting(t) = a {
@@ -353,8 +386,8 @@ impl Orchestrator<'_> {
                 }
             }
         }
-        let Some(outputs) = self.write_payload(ring, local, raw, base, &offs, args) else {
-            return SubmitOutcome::empty();
+        let Some(n) = self.write_payload(ring, local, raw, base, args, outs) else {
+            return FAILED;
         };
         if shape_of(mask) == crate::runtime::trb::shared::shape::DUMMY && kernels == [INVALID_KERNEL_ID; 3] {
             // Dummy tasks have no subtasks.
@@ -362,8 +395,16 @@ impl Orchestrator<'_> {
         }
         self.publish(ring, local);
         if self.fatal {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
-        SubmitOutcome { task_id: raw, outputs }
+        (raw, n)
+    }
+
+    #[cold]
+    fn bad_dependency(&mut self, dep: u64) {
+        self.mark_fatal(
+            codes::INVALID_ARGS,
+            &format!("FATAL: Invalid Arg Detected! explicit dependency 0x{dep:x} is not a submitted task id"),
+        );
     }
 }

@@ -90,12 +90,54 @@ pub(super) fn fill(t: &Tensor, v: u64) {
     }
 }
 
-/// Payload copy of an input tensor (contiguous views at offset 0 get their
-/// strides and extent recomputed from the shapes).
-pub(super) fn copy_tensor(t: &Tensor) -> Tensor {
-    let mut c = *t;
-    if c.is_contiguous != 0 && c.start_offset == 0 {
-        c.set_row_major_strides();
+/// Writes the payload copy of an input tensor into `dst` (contiguous views
+/// at offset 0 get their strides and extent recomputed from the shapes).
+#[inline]
+pub(super) fn copy_tensor_into(dst: &mut Tensor, t: &Tensor) {
+    *dst = *t;
+    if dst.is_contiguous != 0 && dst.start_offset == 0 {
+        dst.set_row_major_strides();
     }
-    c
+}
+
+/// Fast accept check for a view: true only when [`view_violation`] finds
+/// nothing (same rule, computed in `u64` with every overflow sending the
+/// view to the exact `u128` check instead). False says nothing.
+#[inline]
+pub(super) fn view_fits(t: &Tensor) -> bool {
+    let n = t.ndims as usize;
+    if n == 0 || n > crate::abi::tensor::MAX_TENSOR_DIMS {
+        return false;
+    }
+    let es = t.elem_size() as u64;
+    if es == 0 {
+        return false;
+    }
+    let shapes = &t.shapes[..n];
+    let mut extent: u64 = 1;
+    if t.is_contiguous != 0 {
+        for &s in shapes {
+            match extent.checked_mul(s as u64) {
+                Some(e) => extent = e,
+                None => return false,
+            }
+        }
+        if extent == 0 {
+            return true; // a zero shape: an empty view always fits
+        }
+    } else {
+        for (&s, &st) in shapes.iter().zip(t.strides.iter()) {
+            if s == 0 {
+                return true;
+            }
+            match extent.checked_add((s as u64 - 1) * st as u64) {
+                Some(e) => extent = e,
+                None => return false,
+            }
+        }
+    }
+    match t.start_offset.checked_add(extent).and_then(|e| e.checked_mul(es)) {
+        Some(end) => end <= t.buffer_size,
+        None => false,
+    }
 }
