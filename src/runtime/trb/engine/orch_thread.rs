@@ -123,7 +123,7 @@ impl OrchJob {
 pub(super) struct Tracked<'a, 's>(&'a mut Orchestrator<'s>);
 
 impl Tracked<'_, '_> {
-    #[inline]
+    #[inline(always)]
     pub(super) fn call<R>(&mut self, f: impl FnOnce(&mut Orchestrator<'_>) -> R) -> R {
         let e = &self.0.shared().orch_epoch.0;
         e.store(e.load(Relaxed) + 1, Release);

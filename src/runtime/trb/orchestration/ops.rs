@@ -331,7 +331,7 @@ fn fill_creates(arg: &Arg, tc: usize, creates: &mut [TensorCreate; MAX_TENSOR_AR
 /// Decodes `arg` (whose `has_error` is already known to be clear) into a
 /// [`TaskArgsView`] without copying tensors, and passes it to `f`. Only the
 /// `tensor_count` used entries of the view's tensor array are written.
-#[inline]
+#[inline(always)]
 fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, String> {
     let tc = arg.tensor_count;
     let sc = arg.scalar_count;
@@ -426,7 +426,7 @@ fn encode(outcome: SubmitOutcome) -> TaskOutputTensors {
 ///
 /// # Safety
 /// `args` is NULL or points to a live `Arg` for the duration of the call.
-#[inline]
+#[inline(always)]
 unsafe fn decode_and<R>(
     api: &mut dyn OrchestratorApi,
     func: &str,
@@ -480,63 +480,63 @@ pub(crate) unsafe fn submit_common(
     }
 }
 
-/// Body of the three submitting entries: decodes `args` and submits through
-/// [`OrchestratorApi::submit_into`], writing the outputs straight into
-/// `out` (which holds [`TaskOutputTensors::empty`] on entry). After any
-/// failure `out` is left empty.
+/// Runs one submitting entry into `slot`: decodes `args` and submits
+/// through [`OrchestratorApi::submit_into`], the output pointers going
+/// straight into the result. Every byte of the result is written: the
+/// pointer array is zeroed first (256 bytes, stored inline), then the id,
+/// count and padding are written last; after any failure (including a
+/// caught panic, which may have left pointers behind) the result is
+/// [`TaskOutputTensors::empty`]. Writing through `slot` (instead of
+/// returning the 272 bytes) lets the entry hand down its caller's result
+/// memory: no copy of the result.
 ///
 /// # Safety
-/// `args` is NULL or points to a live `Arg` for the duration of the call.
-#[inline]
-unsafe fn submit_into(
-    api: &mut dyn OrchestratorApi,
-    func: &str,
-    args: *const Arg,
-    kind: SubmitKind,
-    out: &mut TaskOutputTensors,
-) {
-    let slots = &mut out.tensors;
-    // SAFETY: forwarded contract.
-    let r = unsafe { decode_and(api, func, args, |api, view| api.submit_into(kind, view, slots)) };
-    if let Ok((task_id, n)) = r {
-        out.task_id = task_id;
-        out.output_count = n.min(MAX_TENSOR_ARGS as u32);
-    }
-}
-
-/// Runs one submitting entry: the result starts empty, is filled in place,
-/// and is reset to empty unless a task id came back (a failure or a caught
-/// panic may have left output pointers behind). Writing through `slot`
-/// (instead of returning the 272 bytes) lets the entry hand its caller's
-/// result memory straight down: no copy of the result.
-///
-/// # Safety
-/// As for [`with_runtime`] and [`submit_into`].
-#[inline]
+/// As for [`with_runtime`]; `args` is NULL or points to a live `Arg` for the
+/// duration of the call.
+#[inline(always)]
 unsafe fn submit_entry(
     slot: &mut MaybeUninit<TaskOutputTensors>,
     rt: *mut PTO2RuntimeHead,
     func: &str,
     args: *const Arg,
-    kind: impl FnOnce(&mut dyn OrchestratorApi) -> Option<SubmitKind>,
+    kind: Result<SubmitKind, String>,
 ) {
-    let out = slot.write(TaskOutputTensors::empty());
+    let p = slot.as_mut_ptr();
+    // SAFETY: `p` is valid for writes (it comes from `slot`); the array
+    // field is written whole, so the reference below sees initialized memory.
+    let tensors = unsafe {
+        std::ptr::addr_of_mut!((*p).tensors).write([std::ptr::null(); MAX_TENSOR_ARGS]);
+        &mut *std::ptr::addr_of_mut!((*p).tensors)
+    };
+    let mut result = (INVALID_TASK, 0u32);
     // SAFETY: forwarded contract.
     unsafe {
-        with_runtime(rt, func, (), |api| {
-            if let Some(kind) = kind(&mut *api) {
-                submit_into(api, func, args, kind, out)
+        with_runtime(rt, func, (), |api| match kind {
+            Ok(kind) => {
+                // SAFETY: forwarded contract.
+                if let Ok(r) = decode_and(api, func, args, |api, view| api.submit_into(kind, view, tensors)) {
+                    result = r;
+                }
             }
+            Err(e) => fatal_invalid(api, func, &e),
         })
     };
-    if out.task_id == INVALID_TASK {
-        reset_empty(out);
+    if result.0 == INVALID_TASK {
+        reset_empty(slot);
+        return;
+    }
+    // SAFETY: the remaining three fields are written through the valid `p`.
+    unsafe {
+        std::ptr::addr_of_mut!((*p).task_id).write(result.0);
+        std::ptr::addr_of_mut!((*p).output_count).write(result.1.min(MAX_TENSOR_ARGS as u32));
+        std::ptr::addr_of_mut!((*p).pad).write(0);
     }
 }
 
 #[cold]
-fn reset_empty(out: &mut TaskOutputTensors) {
-    *out = TaskOutputTensors::empty();
+#[inline(never)]
+fn reset_empty(slot: &mut MaybeUninit<TaskOutputTensors>) {
+    slot.write(TaskOutputTensors::empty());
 }
 
 // ---------------------------------------------------------------------------
@@ -560,30 +560,19 @@ unsafe extern "C" fn submit_fill(
     // SAFETY: the C++ entry passes its own result object, valid and
     // unaliased for the call.
     let out = unsafe { &mut *out };
+    let (func, kind) = match kind {
+        // SAFETY: a non-NULL MixedKernels reference from the caller is live
+        // for the call.
+        0 => ("submit_task", unsafe { checked_ref(mixed_kernels, "MixedKernels pointer") }.map(|mk| {
+            SubmitKind::Task(MixedKernelIds { aic: mk.aic_kernel_id, aiv0: mk.aiv0_kernel_id, aiv1: mk.aiv1_kernel_id })
+        })),
+        1 => ("alloc_tensors", Ok(SubmitKind::Alloc)),
+        _ => ("submit_dummy_task", Ok(SubmitKind::Dummy)),
+    };
     // SAFETY: `rt` comes from the SO, which received it from
     // RuntimeObject::as_runtime_ptr of a live object (bind contract);
-    // `args` / `mixed_kernels` are the caller's live references.
-    unsafe {
-        match kind {
-            0 => submit_entry(out, rt, "submit_task", args, |api| {
-                // SAFETY: a non-NULL MixedKernels reference from the caller
-                // is live for the call.
-                match checked_ref(mixed_kernels, "MixedKernels pointer") {
-                    Ok(mk) => Some(SubmitKind::Task(MixedKernelIds {
-                        aic: mk.aic_kernel_id,
-                        aiv0: mk.aiv0_kernel_id,
-                        aiv1: mk.aiv1_kernel_id,
-                    })),
-                    Err(e) => {
-                        fatal_invalid(api, "submit_task", &e);
-                        None
-                    }
-                }
-            }),
-            1 => submit_entry(out, rt, "alloc_tensors", args, |_| Some(SubmitKind::Alloc)),
-            _ => submit_entry(out, rt, "submit_dummy_task", args, |_| Some(SubmitKind::Dummy)),
-        }
-    }
+    // `args` is the caller's live reference.
+    unsafe { submit_entry(out, rt, func, args, kind) }
 }
 
 unsafe extern "C" fn op_scope_begin(rt: *mut PTO2RuntimeHead) {

@@ -179,6 +179,7 @@ impl<'s> Orchestrator<'s> {
 pub(super) const FAILED: (u64, u32) = (INVALID_TASK, 0);
 
 impl Orchestrator<'_> {
+    #[inline(always)]
     fn submit_task_into(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> (u64, u32) {
         if self.shared_fatal() {
             return FAILED;
@@ -257,14 +258,14 @@ impl Orchestrator<'_> {
         let Some(total) = self.output_total(args) else {
             return FAILED;
         };
-        let Some((ring, local, base, raw)) = self.prepare(total, [INVALID_KERNEL_ID; 3], 0, 1) else {
+        let Some(f) = self.prepare(total, [INVALID_KERNEL_ID; 3], 0, 1) else {
             return FAILED;
         };
         self.fanins.clear();
-        let Some(n) = self.write_payload(ring, local, raw, base, args, outs) else {
+        let Some(n) = self.write_payload(&f, args, outs) else {
             return FAILED;
         };
-        let s = self.sh.rings[ring].slot(local);
+        let (s, raw) = (f.slot, f.raw);
         s.total_required_subtasks.store(0, Relaxed);
         s.fanin_count.store(1, Relaxed);
         s.fanin_refcount.store(1, Relaxed);
@@ -294,7 +295,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         self.outcome_of(SubmitKind::Alloc, args)
     }
 
-    #[inline]
+    #[inline(always)]
     fn submit_into(&mut self, kind: SubmitKind, args: &TaskArgsView<'_>, outputs: &mut OutputSlots) -> (u64, u32) {
         match kind {
             SubmitKind::Task(k) => self.submit_task_into(k, args, outputs),

@@ -9,13 +9,27 @@ use crate::runtime::trb::layout::{
     align_up, codes, task_id, task_state, SlotState, TaskPayload, FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS,
     MAX_SCALAR_ARGS, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT,
 };
-use crate::runtime::trb::ring::SlotRef;
+use crate::runtime::trb::ring::{RingShared, SlotRef};
 use crate::runtime::trb::shared::shape_of;
 use crate::runtime::trb::tensormap::Overlap;
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
 
-impl Orchestrator<'_> {
+/// A slot just allocated by [`Orchestrator::prepare`] and not yet published.
+pub(super) struct Fresh<'s> {
+    pub(super) ring: usize,
+    pub(super) local: u64,
+    /// Start of the task's packed output block.
+    pub(super) base: u64,
+    pub(super) raw: u64,
+    pub(super) slot: &'s SlotState,
+    /// The slot's ring.
+    pub(super) r: &'s RingShared,
+    /// The task's payload (written only by the orchestrator until published).
+    pub(super) payload: *mut TaskPayload,
+}
+
+impl<'s> Orchestrator<'s> {
     /// Claims producer `raw` for the task being submitted (dedup per submit).
     pub(super) fn claim(&mut self, raw: u64) {
         let r = task_id::ring(raw);
@@ -46,6 +60,7 @@ impl Orchestrator<'_> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn next_epoch(&mut self) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -57,30 +72,26 @@ impl Orchestrator<'_> {
     }
 
     /// Allocates a slot + heap, resets the slot and registers it in the scope.
-    pub(super) fn prepare(
-        &mut self,
-        out_size: u64,
-        kernels: [i32; 3],
-        mask: u8,
-        block_num: i16,
-    ) -> Option<(usize, u64, u64, u64)> {
+    #[inline(always)]
+    pub(super) fn prepare(&mut self, out_size: u64, kernels: [i32; 3], mask: u8, block_num: i16) -> Option<Fresh<'s>> {
         let ring = self.current_ring();
         if !self.scope_can_accept(ring) {
             return None;
         }
         let sh = self.sh;
-        self.t.fanin_pools[ring].reclaim(&sh.rings[ring]);
-        let a = match self.alloc[ring].alloc(&sh.rings[ring], out_size, &|| sh.failed()) {
+        let r = &sh.rings[ring];
+        self.t.fanin_pools[ring].reclaim(r);
+        let a = match self.alloc[ring].alloc(r, out_size, &|| sh.failed()) {
             Ok(a) => a,
             Err(e) => {
                 self.store_fatal(e.code, &e.message);
                 return None;
             }
         };
-        let r = &sh.rings[ring];
         let raw = task_id::make(ring, a.local);
         let s = r.slot(a.local);
         let d = r.descriptor(a.local);
+        let pl = r.payload_ptr(a.local);
         d.task_id.store(raw, Relaxed);
         for (k, &id) in kernels.iter().enumerate() {
             d.kernel_id[k].store(id, Relaxed);
@@ -101,18 +112,18 @@ impl Orchestrator<'_> {
         s.logical_block_num.store(block_num, Relaxed);
         let lanes = (mask & 7).count_ones() as i16;
         s.total_required_subtasks.store(block_num.saturating_mul(lanes), Relaxed);
-        s.payload.store(r.payload_ptr(a.local), Relaxed);
+        s.payload.store(pl, Relaxed);
         s.task.store(d as *const _ as *mut _, Relaxed);
         s.task_state.store(task_state::PENDING as u32, Release);
         self.t.scope_tasks.as_mut_slice()[self.scope_size] = SlotRef::of(s).bits();
         self.scope_size += 1;
         sh.submitted.fetch_add(1, AcqRel);
-        Some((ring, a.local, a.base, raw))
+        Some(Fresh { ring, local: a.local, base: a.base, raw, slot: s, r, payload: pl })
     }
 
     /// Checks the counts, `block_num` and every tensor argument; latches
     /// INVALID_ARGS naming the first problem. False when refused.
-    #[inline]
+    #[inline(always)]
     pub(super) fn validate(&mut self, func: &str, args: &TaskArgsView<'_>) -> bool {
         let fast_ok = args.tensors.len() <= MAX_TENSOR_ARGS
             && args.scalars.len() <= MAX_SCALAR_ARGS
@@ -170,7 +181,7 @@ impl Orchestrator<'_> {
 
     /// Bytes of the task's packed output block (each OUTPUT aligned to
     /// `PACKED_OUTPUT_ALIGN`, in argument order); `None` (latched) past INT32_MAX.
-    #[inline]
+    #[inline(always)]
     pub(super) fn output_total(&mut self, args: &TaskArgsView<'_>) -> Option<u64> {
         let mut total = 0u64;
         for a in args.tensors {
@@ -195,8 +206,8 @@ impl Orchestrator<'_> {
 
     /// Writes the fanin part of a task's payload from `self.fanins`
     /// (spilling past the inline capacity). False once fatal.
-    pub(super) fn write_fanins(&mut self, ring: usize, local: u64) -> bool {
-        let p = self.sh.rings[ring].payload_ptr(local);
+    #[inline(always)]
+    pub(super) fn write_fanins(&mut self, ring: usize, payload: *mut TaskPayload) -> bool {
         let n = self.fanins.len();
         let mut spill_start = 0i32;
         let mut spill_pool = std::ptr::null_mut();
@@ -207,23 +218,22 @@ impl Orchestrator<'_> {
             }
             let pool = &mut self.t.fanin_pools[ring];
             spill_pool = pool.base();
-            for (k, &f) in self.fanins[FANIN_INLINE_CAP..].iter().enumerate() {
-                let lin = pool.push(f).expect("space ensured");
+            for (k, &fi) in self.fanins[FANIN_INLINE_CAP..].iter().enumerate() {
+                let lin = pool.push(fi).expect("space ensured");
                 if k == 0 {
                     spill_start = lin as i32;
                 }
             }
         }
-        // SAFETY: `p` is this task's payload slot inside the ring region; the
-        // slot was just allocated, so no other thread reads it until the task
-        // is published through the wiring queue.
-        let pl: &mut TaskPayload = unsafe { &mut *p };
+        // SAFETY: `payload` is this task's payload slot inside the ring
+        // region; the slot was allocated and not yet published, so no other
+        // thread reads it until the task is published through the wiring queue.
+        let pl: &mut TaskPayload = unsafe { &mut *payload };
         pl.fanin_actual_count = n as i32;
         pl.fanin_spill_start = spill_start;
         pl.fanin_spill_pool = spill_pool;
-        for (k, &f) in self.fanins.iter().take(FANIN_INLINE_CAP).enumerate() {
-            pl.fanin_inline[k] = f;
-        }
+        let inline = n.min(FANIN_INLINE_CAP);
+        pl.fanin_inline[..inline].copy_from_slice(&self.fanins[..inline]);
         true
     }
 
@@ -231,22 +241,14 @@ impl Orchestrator<'_> {
     /// only) and the output pointers into `outs[..count]`; the count, or
     /// `None` once fatal. Outputs are materialized at `base` plus their
     /// offset in the packed block (the layout of [`output_total`](Self::output_total)).
-    #[inline]
-    pub(super) fn write_payload(
-        &mut self,
-        ring: usize,
-        local: u64,
-        raw: u64,
-        base: u64,
-        args: &TaskArgsView<'_>,
-        outs: &mut OutputSlots,
-    ) -> Option<u32> {
-        if !self.write_fanins(ring, local) {
+    #[inline(always)]
+    pub(super) fn write_payload(&mut self, f: &Fresh<'_>, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> Option<u32> {
+        if !self.write_fanins(f.ring, f.payload) {
             return None;
         }
-        let p = self.sh.rings[ring].payload_ptr(local);
+        let (raw, base) = (f.raw, f.base);
         // SAFETY: as in write_fanins: the freshly allocated, unpublished slot.
-        let pl: &mut TaskPayload = unsafe { &mut *p };
+        let pl: &mut TaskPayload = unsafe { &mut *f.payload };
         pl.tensor_count = args.tensors.len() as i32;
         pl.scalar_count = args.scalars.len() as i32;
         let mut oi = 0usize;
@@ -271,8 +273,9 @@ impl Orchestrator<'_> {
         Some(oi as u32)
     }
 
-    pub(super) fn publish(&mut self, ring: usize, local: u64) {
-        let s = SlotRef::of(self.sh.rings[ring].slot(local)).bits();
+    #[inline(always)]
+    pub(super) fn publish(&mut self, slot: &SlotState) {
+        let s = SlotRef::of(slot).bits();
         if self.t.wiring.push(&self.sh.wiring, s) {
             self.sh.parker.wake_one();
             return;
@@ -293,6 +296,7 @@ impl Orchestrator<'_> {
         self.sh.producer_blocked.store(false, Release);
     }
 
+    #[inline(always)]
     pub(super) fn submit_common(
         &mut self,
         kernels: [i32; 3],
@@ -303,12 +307,13 @@ impl Orchestrator<'_> {
         let Some(total) = self.output_total(args) else {
             return FAILED;
         };
-        let Some((ring, local, base, raw)) = self.prepare(total, kernels, mask, args.block_num) else {
+        let Some(f) = self.prepare(total, kernels, mask, args.block_num) else {
             return FAILED;
         };
+        let (ring, local, raw) = (f.ring, f.local, f.raw);
         let explicit = self.explicit_mode();
         if !explicit {
-            let la = self.sh.rings[ring].last_task_alive.load(Acquire);
+            let la = f.r.last_task_alive.load(Acquire);
             self.t.tensormap.sync(ring, local, la);
         }
         self.next_epoch();
@@ -325,7 +330,7 @@ impl Orchestrator<'_> {
         if explicit {
             // Explicit edges only; fanins are written at publication.
             let claimed = std::mem::take(&mut self.fanins);
-            let Some(n) = self.write_payload(ring, local, raw, base, args, outs) else {
+            let Some(n) = self.write_payload(&f, args, outs) else {
                 return FAILED;
             };
             self.fanins = claimed;
@@ -386,14 +391,14 @@ impl Orchestrator<'_> {
                 }
             }
         }
-        let Some(n) = self.write_payload(ring, local, raw, base, args, outs) else {
+        let Some(n) = self.write_payload(&f, args, outs) else {
             return FAILED;
         };
         if shape_of(mask) == crate::runtime::trb::shared::shape::DUMMY && kernels == [INVALID_KERNEL_ID; 3] {
             // Dummy tasks have no subtasks.
-            self.sh.rings[ring].slot(local).total_required_subtasks.store(0, Relaxed);
+            f.slot.total_required_subtasks.store(0, Relaxed);
         }
-        self.publish(ring, local);
+        self.publish(f.slot);
         if self.fatal {
             return FAILED;
         }
