@@ -4,7 +4,6 @@
 //! no raw layouts cross this line except [`Tensor`].
 
 use super::layout::MAX_TENSOR_ARGS;
-use super::shared::RunShared;
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 
 /// Raw task id: `(ring << 32) | local`.
@@ -101,6 +100,17 @@ pub enum SubmitKind {
     Alloc,
 }
 
+/// A way to read [`OrchestratorApi::is_fatal`] without a method call on the
+/// api: `read(ctx)` equals `is_fatal()` at every moment, and `ctx` stays
+/// valid as long as the api object that handed the probe out.
+#[derive(Debug, Clone, Copy)]
+pub struct FatalProbe {
+    /// The state `read` inspects.
+    pub ctx: *const (),
+    /// Reads the fatal state behind `ctx`.
+    pub read: unsafe fn(*const ()) -> bool,
+}
+
 /// Output pointers of one submit, written in place (no allocation).
 pub type OutputSlots = [*const Tensor; MAX_TENSOR_ARGS];
 
@@ -154,11 +164,11 @@ pub trait OrchestratorApi {
         outputs[..n].copy_from_slice(&o.outputs[..n]);
         (o.task_id, n as u32)
     }
-    /// The run state whose [`RunShared::failed`] equals [`is_fatal`](Self::is_fatal)
-    /// at every moment, when there is one; it lives as long as `self`. The
-    /// binary interface's `is_fatal` entry then reads it directly. The
-    /// default (`None`) keeps every `is_fatal` a method call.
-    fn fatal_probe(&self) -> Option<&RunShared> {
+    /// A [`FatalProbe`] for this api, when it has one: the binary
+    /// interface's `is_fatal` entry (asked before every call by the
+    /// orchestration header) then reads it directly. The default (`None`)
+    /// keeps every `is_fatal` a method call.
+    fn fatal_probe(&self) -> Option<FatalProbe> {
         None
     }
     /// Adds the edge `producer -> consumer` (aicpu_build_graph ring form:

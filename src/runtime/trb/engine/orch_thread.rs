@@ -151,7 +151,7 @@ impl OrchestratorApi for Tracked<'_, '_> {
     ) -> (u64, u32) {
         self.call(|o| o.submit_into(kind, args, outputs))
     }
-    fn fatal_probe(&self) -> Option<&RunShared> {
+    fn fatal_probe(&self) -> Option<crate::runtime::trb::api::FatalProbe> {
         self.0.fatal_probe()
     }
     fn submit_dummy_task(

@@ -35,10 +35,9 @@ use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 use crate::abi::DataType;
 use crate::diagnostics::log;
 use crate::runtime::trb::api::{
-    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg, TensorCreate,
+    FatalProbe, MixedKernelIds, OrchestratorApi, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg, TensorCreate,
     INVALID_TASK,
 };
-use crate::runtime::trb::shared::RunShared;
 
 /// Marks a [`RuntimeObject`] (checked by every entry before use).
 const RUNTIME_MAGIC: u64 = 0x5349_4d50_4c45_5254; // "SIMPLERT"
@@ -54,9 +53,9 @@ pub struct RuntimeObject<'a> {
     head: PTO2RuntimeHead,
     magic: u64,
     api: *mut (dyn OrchestratorApi + 'a),
-    /// `api.fatal_probe()` taken at creation (NULL: none); it lives as long
-    /// as `api`, so for the object's whole life.
-    probe: *const RunShared,
+    /// `api.fatal_probe()` taken at creation; it stays valid as long as
+    /// `api`, so for the object's whole life.
+    probe: Option<FatalProbe>,
     panic_message: Option<String>,
     _borrow: PhantomData<&'a mut dyn OrchestratorApi>,
 }
@@ -65,7 +64,7 @@ impl<'a> RuntimeObject<'a> {
     /// A runtime object forwarding to `api`, with the ops table installed
     /// and `pending_scope_mode` = AUTO.
     pub fn new(api: &'a mut dyn OrchestratorApi) -> RuntimeObject<'a> {
-        let probe = api.fatal_probe().map_or(std::ptr::null(), |s| s as *const RunShared);
+        let probe = api.fatal_probe();
         RuntimeObject {
             probe,
             head: PTO2RuntimeHead { ops: ops_table(), pending_scope_mode: 0, pad: [0; 7] },
@@ -619,10 +618,10 @@ unsafe extern "C" fn op_is_fatal(rt: *mut PTO2RuntimeHead) -> bool {
         // with_runtime); the three reads stay inside the object and no
         // reference to it is in use (entries do not nest).
         let (magic, probe, panicked) = unsafe { ((*obj).magic, (*obj).probe, (*obj).panic_message.is_some()) };
-        if magic == RUNTIME_MAGIC && !probe.is_null() && !panicked {
-            // SAFETY: a non-NULL probe was taken from the object's api,
-            // which outlives the object (`OrchestratorApi::fatal_probe`).
-            return unsafe { (*probe).failed() };
+        if let (RUNTIME_MAGIC, Some(p), false) = (magic, probe, panicked) {
+            // SAFETY: the probe was taken from the object's api, which
+            // outlives the object (`OrchestratorApi::fatal_probe`).
+            return unsafe { (p.read)(p.ctx) };
         }
     }
     // SAFETY: see submit_fill.

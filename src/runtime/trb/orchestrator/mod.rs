@@ -14,7 +14,7 @@ mod tensor_data;
 mod tensors;
 
 use super::api::{
-    MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
+    FatalProbe, MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
     INVALID_TASK,
 };
 use super::layout::{
@@ -175,6 +175,15 @@ impl<'s> Orchestrator<'s> {
     }
 }
 
+/// [`FatalProbe::read`] of an orchestrator.
+///
+/// # Safety
+/// `ctx` points to a live [`RunShared`].
+unsafe fn run_failed(ctx: *const ()) -> bool {
+    // SAFETY: per this fn's contract.
+    unsafe { &*ctx.cast::<RunShared>() }.failed()
+}
+
 /// The result of a failed submit.
 pub(super) const FAILED: (u64, u32) = (INVALID_TASK, 0);
 
@@ -304,10 +313,11 @@ impl OrchestratorApi for Orchestrator<'_> {
         }
     }
 
-    fn fatal_probe(&self) -> Option<&RunShared> {
+    fn fatal_probe(&self) -> Option<FatalProbe> {
         // Every path that sets `self.fatal` has latched into (or found
-        // already latched in) the run state, so `failed()` is the whole answer.
-        Some(self.sh)
+        // already latched in) the run state, so `failed()` is the whole
+        // answer; the run state outlives the orchestrator.
+        Some(FatalProbe { ctx: (self.sh as *const RunShared).cast(), read: run_failed })
     }
 
     fn scope_begin(&mut self, mode: ScopeMode) {
