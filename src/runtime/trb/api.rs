@@ -154,7 +154,12 @@ pub trait OrchestratorApi {
     /// `(task_id, count)`, `(INVALID_TASK, 0)` after a failure (entries of
     /// `outputs` may then have been written and are to be ignored). The
     /// default forwards to the three methods.
-    fn submit_into(&mut self, kind: SubmitKind, args: &TaskArgsView<'_>, outputs: &mut OutputSlots) -> (TaskIdRaw, u32) {
+    fn submit_into(
+        &mut self,
+        kind: SubmitKind,
+        args: &TaskArgsView<'_>,
+        outputs: &mut OutputSlots,
+    ) -> (TaskIdRaw, u32) {
         let o = match kind {
             SubmitKind::Task(k) => self.submit_task(k, args),
             SubmitKind::Dummy => self.submit_dummy_task(args),

@@ -35,8 +35,8 @@ use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 use crate::abi::DataType;
 use crate::diagnostics::log;
 use crate::runtime::trb::api::{
-    FatalProbe, MixedKernelIds, OrchestratorApi, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg, TensorCreate,
-    INVALID_TASK,
+    FatalProbe, MixedKernelIds, OrchestratorApi, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
+    TensorCreate, INVALID_TASK,
 };
 
 /// Marks a [`RuntimeObject`] (checked by every entry before use).
@@ -400,8 +400,8 @@ fn decode_tensor<'x>(arg: &Arg, i: usize, creates: &'x [TensorCreate]) -> Result
     }
     // SAFETY: the caller's Arg contract makes slot i point to a live
     // Tensor for the duration of the call; NULL/alignment are checked.
-    let tensor =
-        unsafe { checked_ref(arg.refs[i].cast::<Tensor>(), "tensor pointer") }.map_err(|e| format!("tensor {i}: {e}"))?;
+    let tensor = unsafe { checked_ref(arg.refs[i].cast::<Tensor>(), "tensor pointer") }
+        .map_err(|e| format!("tensor {i}: {e}"))?;
     Ok(match t {
         tag::INPUT => TensorArg::Input(tensor),
         tag::INOUT => TensorArg::Inout(tensor),
@@ -562,9 +562,16 @@ unsafe extern "C" fn submit_fill(
     let (func, kind) = match kind {
         // SAFETY: a non-NULL MixedKernels reference from the caller is live
         // for the call.
-        0 => ("submit_task", unsafe { checked_ref(mixed_kernels, "MixedKernels pointer") }.map(|mk| {
-            SubmitKind::Task(MixedKernelIds { aic: mk.aic_kernel_id, aiv0: mk.aiv0_kernel_id, aiv1: mk.aiv1_kernel_id })
-        })),
+        0 => (
+            "submit_task",
+            unsafe { checked_ref(mixed_kernels, "MixedKernels pointer") }.map(|mk| {
+                SubmitKind::Task(MixedKernelIds {
+                    aic: mk.aic_kernel_id,
+                    aiv0: mk.aiv0_kernel_id,
+                    aiv1: mk.aiv1_kernel_id,
+                })
+            }),
+        ),
         1 => ("alloc_tensors", Ok(SubmitKind::Alloc)),
         _ => ("submit_dummy_task", Ok(SubmitKind::Dummy)),
     };

@@ -10,12 +10,14 @@ mod explicit;
 mod flow;
 mod scope;
 mod submit;
+#[cfg(test)]
+mod submit_tests;
 mod tensor_data;
 mod tensors;
 
 use super::api::{
-    FatalProbe, MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
-    INVALID_TASK,
+    FatalProbe, MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView,
+    TensorArg, INVALID_TASK,
 };
 use super::layout::{
     codes, task_state, Region, SlotState, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS, SCOPE_BIT,
@@ -189,7 +191,12 @@ pub(super) const FAILED: (u64, u32) = (INVALID_TASK, 0);
 
 impl Orchestrator<'_> {
     #[inline(always)]
-    fn submit_task_into(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> (u64, u32) {
+    fn submit_task_into(
+        &mut self,
+        kernels: MixedKernelIds,
+        args: &TaskArgsView<'_>,
+        outs: &mut OutputSlots,
+    ) -> (u64, u32) {
         if self.shared_fatal() {
             return FAILED;
         }

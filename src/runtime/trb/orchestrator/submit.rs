@@ -242,7 +242,12 @@ impl<'s> Orchestrator<'s> {
     /// `None` once fatal. Outputs are materialized at `base` plus their
     /// offset in the packed block (the layout of [`output_total`](Self::output_total)).
     #[inline(always)]
-    pub(super) fn write_payload(&mut self, f: &Fresh<'_>, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> Option<u32> {
+    pub(super) fn write_payload(
+        &mut self,
+        f: &Fresh<'_>,
+        args: &TaskArgsView<'_>,
+        outs: &mut OutputSlots,
+    ) -> Option<u32> {
         if !self.write_fanins(f.ring, f.payload) {
             return None;
         }

@@ -37,12 +37,21 @@ pub(super) fn view_violation(t: &Tensor) -> Option<String> {
     if shapes.contains(&0) {
         return None;
     }
-    let extent: u128 = if t.is_contiguous != 0 {
-        shapes.iter().map(|&s| s as u128).product()
+    // Five u32 shapes can exceed u128 (a strided extent cannot): such a
+    // view lies beyond any u64 buffer size.
+    let extent: Option<u128> = if t.is_contiguous != 0 {
+        shapes.iter().try_fold(1u128, |a, &s| a.checked_mul(s as u128))
     } else {
-        1 + shapes.iter().zip(t.strides.iter()).map(|(&s, &st)| (s as u128 - 1) * st as u128).sum::<u128>()
+        Some(1 + shapes.iter().zip(t.strides.iter()).map(|(&s, &st)| (s as u128 - 1) * st as u128).sum::<u128>())
     };
-    let end = (t.start_offset as u128 + extent) * es;
+    let Some(end) = extent.and_then(|e| (t.start_offset as u128 + e).checked_mul(es)) else {
+        return Some(format!(
+            "view of shape {shapes:?} at start_offset {} ends beyond byte {}, beyond the tensor's buffer.size {} (a task tensor view must lie within its tensor)",
+            t.start_offset,
+            u128::MAX,
+            t.buffer_size
+        ));
+    };
     if end > t.buffer_size as u128 {
         return Some(format!(
             "view of shape {shapes:?} at start_offset {} ends at byte {end}, beyond the tensor's buffer.size {} (a task tensor view must lie within its tensor)",
