@@ -355,8 +355,8 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
     };
 
     let mut store = [const { MaybeUninit::<TensorArg<'_>>::uninit() }; MAX_TENSOR_ARGS];
-    for i in 0..tc {
-        store[i].write(decode_tensor(arg, i, creates)?);
+    for (i, slot) in store.iter_mut().enumerate().take(tc) {
+        slot.write(decode_tensor(arg, i, creates)?);
     }
     // SAFETY: entries 0..tc were written by the loop above (an early return
     // leaves the function before the slice exists); `TensorArg` is `Copy`,

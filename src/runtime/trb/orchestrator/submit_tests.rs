@@ -43,7 +43,7 @@ fn create(n: u32, init: Option<u64>) -> TensorCreate {
     }
 }
 
-fn payload<'a>(sh: &'a RunShared, raw: u64) -> &'a TaskPayload {
+fn payload(sh: &RunShared, raw: u64) -> &TaskPayload {
     // SAFETY: the task was submitted in this harness (no scheduler runs), so
     // its payload is complete and nobody writes it.
     unsafe { &*sh.rings[task_id::ring(raw)].payload_ptr(task_id::local(raw)) }
