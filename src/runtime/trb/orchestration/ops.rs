@@ -389,25 +389,40 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
 }
 
 /// Tensor slot `i` of `arg` (`creates` holds the decoded OUTPUT infos).
-#[inline]
+#[inline(always)]
 fn decode_tensor<'x>(arg: &Arg, i: usize, creates: &'x [TensorCreate]) -> Result<TensorArg<'x>, String> {
     let t = arg.tags[i];
     if t == tag::OUTPUT {
         return Ok(TensorArg::Output(&creates[i]));
     }
-    if !(tag::INPUT..=tag::NO_DEP).contains(&t) {
-        return Err(format!("tensor {i}: invalid tensor arg tag {t}"));
+    let p = arg.refs[i].cast::<Tensor>();
+    if !(tag::INPUT..=tag::NO_DEP).contains(&t) || p.is_null() || (p as usize) % std::mem::align_of::<Tensor>() != 0 {
+        return Err(bad_tensor_slot(t, p, i));
     }
-    // SAFETY: the caller's Arg contract makes slot i point to a live
-    // Tensor for the duration of the call; NULL/alignment are checked.
-    let tensor = unsafe { checked_ref(arg.refs[i].cast::<Tensor>(), "tensor pointer") }
-        .map_err(|e| format!("tensor {i}: {e}"))?;
+    // SAFETY: non-NULL and aligned (checked); the caller's Arg contract
+    // makes slot i point to a live Tensor for the duration of the call.
+    let tensor = unsafe { &*p };
     Ok(match t {
         tag::INPUT => TensorArg::Input(tensor),
         tag::INOUT => TensorArg::Inout(tensor),
         tag::OUTPUT_EXISTING => TensorArg::OutputExisting(tensor),
         _ => TensorArg::NoDep(tensor),
     })
+}
+
+/// The message for a tensor slot with an invalid tag or pointer.
+#[cold]
+#[inline(never)]
+fn bad_tensor_slot(t: i32, p: *const Tensor, i: usize) -> String {
+    if !(tag::INPUT..=tag::NO_DEP).contains(&t) {
+        return format!("tensor {i}: invalid tensor arg tag {t}");
+    }
+    // SAFETY: never dereferenced: checked_ref refuses a NULL or misaligned
+    // pointer before any use, which is the only case reaching here.
+    match unsafe { checked_ref(p, "tensor pointer") } {
+        Err(e) => format!("tensor {i}: {e}"),
+        Ok(_) => format!("tensor {i}: invalid tensor pointer"),
+    }
 }
 
 fn encode(outcome: SubmitOutcome) -> TaskOutputTensors {

@@ -15,6 +15,20 @@ use crate::runtime::trb::tensormap::Overlap;
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
 
+/// `dst.copy_from_slice(src)` with the usual short lengths (0 to 4) as
+/// inline moves instead of a `memcpy` call.
+#[inline(always)]
+pub(super) fn copy_small<T: Copy>(dst: &mut [T], src: &[T]) {
+    match src.len() {
+        0 => {}
+        1 => dst[0] = src[0],
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        3 => dst[..3].copy_from_slice(&src[..3]),
+        4 => dst[..4].copy_from_slice(&src[..4]),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// A slot just allocated by [`Orchestrator::prepare`] and not yet published.
 pub(super) struct Fresh<'s> {
     pub(super) ring: usize,
@@ -31,6 +45,7 @@ pub(super) struct Fresh<'s> {
 
 impl<'s> Orchestrator<'s> {
     /// Claims producer `raw` for the task being submitted (dedup per submit).
+    #[inline(always)]
     pub(super) fn claim(&mut self, raw: u64) {
         let r = task_id::ring(raw);
         if r >= MAX_RINGS {
@@ -233,7 +248,7 @@ impl<'s> Orchestrator<'s> {
         pl.fanin_spill_start = spill_start;
         pl.fanin_spill_pool = spill_pool;
         let inline = n.min(FANIN_INLINE_CAP);
-        pl.fanin_inline[..inline].copy_from_slice(&self.fanins[..inline]);
+        copy_small(&mut pl.fanin_inline[..inline], &self.fanins[..inline]);
         true
     }
 
@@ -274,7 +289,7 @@ impl<'s> Orchestrator<'s> {
                 }
             }
         }
-        pl.scalars[..args.scalars.len()].copy_from_slice(args.scalars);
+        copy_small(&mut pl.scalars[..args.scalars.len()], args.scalars);
         Some(oi as u32)
     }
 

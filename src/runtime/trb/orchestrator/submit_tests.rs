@@ -373,3 +373,25 @@ fn view_fast_check_accepts_only_what_the_full_check_accepts() {
     }
     assert!(accepted > 1000, "the fast path is used ({accepted})");
 }
+
+#[test]
+fn small_copies_and_rank_one_strides_match_the_general_forms() {
+    let src: Vec<u64> = (1..=20).collect();
+    for n in 0..=src.len() {
+        let mut a = [0u64; 20];
+        let mut b = [0u64; 20];
+        super::submit::copy_small(&mut a[..n], &src[..n]);
+        b[..n].copy_from_slice(&src[..n]);
+        assert_eq!(a, b, "length {n}");
+    }
+    for ndims in 1..=MAX_TENSOR_DIMS as u32 {
+        let mut t = Tensor::external(0x1000, &[7, 5, 3, 2, 9][..ndims as usize], DataType::Float32);
+        t.strides = [11, 12, 13, 14, 15];
+        let mut got = Tensor::default();
+        super::tensors::copy_tensor_into(&mut got, &t);
+        let mut want = t;
+        want.set_row_major_strides();
+        assert_eq!(got.strides, want.strides, "rank {ndims}");
+        assert!(same_tensor(&got, &want));
+    }
+}

@@ -105,7 +105,12 @@ pub(super) fn fill(t: &Tensor, v: u64) {
 pub(super) fn copy_tensor_into(dst: &mut Tensor, t: &Tensor) {
     *dst = *t;
     if dst.is_contiguous != 0 && dst.start_offset == 0 {
-        dst.set_row_major_strides();
+        if dst.ndims == 1 {
+            // What set_row_major_strides gives a rank-1 view.
+            dst.strides = [1, 0, 0, 0, 0];
+        } else {
+            dst.set_row_major_strides();
+        }
     }
 }
 
