@@ -61,7 +61,6 @@ pub(crate) struct Orchestrator<'s> {
     aic_count: u32,
     aiv_count: u32,
     fanins: Vec<*const SlotState>,
-    scratch: Vec<u64>,
     /// Scope statistics records (when enabled).
     pub(crate) stats: Vec<ScopeStatRecord>,
     pending_site: Option<(String, i32)>,
@@ -100,7 +99,6 @@ impl<'s> Orchestrator<'s> {
             aic_count,
             aiv_count,
             fanins: Vec::with_capacity(64),
-            scratch: Vec::with_capacity(16),
             stats: Vec::new(),
             pending_site: None,
             done: false,

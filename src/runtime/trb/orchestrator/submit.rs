@@ -5,12 +5,14 @@ use super::tensors::{copy_tensor_into, create_bytes, create_violation, fill, mat
 use super::{Orchestrator, FAILED};
 use crate::abi::tensor::{Tensor, INVALID_TASK_ID};
 use crate::runtime::trb::api::{OutputSlots, TaskArgsView, TensorArg, INVALID_TASK};
+use crate::runtime::trb::layout::Region;
 use crate::runtime::trb::layout::{
     align_up, codes, task_id, task_state, SlotState, TaskPayload, FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS,
     MAX_SCALAR_ARGS, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT,
 };
-use crate::runtime::trb::ring::{RingShared, SlotRef};
+use crate::runtime::trb::ring::{RingShared, SlotRef, TaskAllocator};
 use crate::runtime::trb::shared::shape_of;
+use crate::runtime::trb::shared::RunShared;
 use crate::runtime::trb::tensormap::Overlap;
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
@@ -43,7 +45,17 @@ pub(super) struct Fresh<'s> {
     pub(super) payload: *mut TaskPayload,
 }
 
-impl<'s> Orchestrator<'s> {
+/// The parts of the orchestrator a claim touches (disjoint from the
+/// TensorMap, so producers are claimed while a lookup walks it).
+pub(super) struct Claimer<'a, 's> {
+    sh: &'s RunShared,
+    alloc: &'a [TaskAllocator],
+    seen: &'a mut [Region<u32>],
+    epoch: u32,
+    fanins: &'a mut Vec<*const SlotState>,
+}
+
+impl Claimer<'_, '_> {
     /// Claims producer `raw` for the task being submitted (dedup per submit).
     #[inline(always)]
     pub(super) fn claim(&mut self, raw: u64) {
@@ -57,7 +69,7 @@ impl<'s> Orchestrator<'s> {
             return;
         }
         let idx = ring.slot_index(local);
-        if self.t.seen[r].as_slice()[idx] == self.epoch {
+        if self.seen[r].as_slice()[idx] == self.epoch {
             return;
         }
         let s = ring.slot(local);
@@ -70,9 +82,24 @@ impl<'s> Orchestrator<'s> {
         }
         s.unlock();
         if !gone {
-            self.t.seen[r].as_mut_slice()[idx] = self.epoch;
+            self.seen[r].as_mut_slice()[idx] = self.epoch;
             self.fanins.push(s as *const SlotState);
         }
+    }
+}
+
+impl<'s> Orchestrator<'s> {
+    /// Claims producer `raw` for the task being submitted (dedup per submit).
+    #[inline(always)]
+    pub(super) fn claim(&mut self, raw: u64) {
+        let mut c = Claimer {
+            sh: self.sh,
+            alloc: &self.alloc,
+            seen: &mut self.t.seen,
+            epoch: self.epoch,
+            fanins: &mut self.fanins,
+        };
+        c.claim(raw);
     }
 
     #[inline(always)]
@@ -387,16 +414,17 @@ impl<'s> Orchestrator<'s> {
                 if inout {
                     registrable += 1;
                 }
-                self.scratch.clear();
-                let scratch = &mut self.scratch;
+                let mut c = Claimer {
+                    sh: self.sh,
+                    alloc: &self.alloc,
+                    seen: &mut self.t.seen,
+                    epoch: self.epoch,
+                    fanins: &mut self.fanins,
+                };
                 self.t.tensormap.lookup(t, |p, ov| {
-                    scratch.push(p);
+                    c.claim(p);
                     inout && ov == Overlap::Covered
                 });
-                for k in 0..self.scratch.len() {
-                    let p = self.scratch[k];
-                    self.claim(p);
-                }
             }
         }
         if registrable > 0 {
