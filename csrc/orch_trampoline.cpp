@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <atomic>
 #include <exception>
 
 namespace {
@@ -105,4 +106,62 @@ extern "C" int simpler_call_abg_ring_entry(void (*entry)(void *, const void *), 
 extern "C" __attribute__((noinline)) int simpler_call_kernel(void (*entry)(int64_t *), int64_t *args, char *err,
                                                              std::size_t errlen) noexcept {
     return guarded(err, errlen, [&] { entry(args); });
+}
+
+// ---------------------------------------------------------------------------
+// The three submitting entries of the PTO2 ops table (submit_task,
+// alloc_tensors, submit_dummy_task) return the 272-byte TaskOutputTensors by
+// value, through the caller's hidden result pointer. Each entry below names
+// its result object and hands its address to the Rust body registered by
+// src/runtime/trb/orchestration/ops.rs; C++ copy elision makes that object
+// the caller's result memory, so the result is written once, in place (a
+// Rust function returning the struct copies it out of a local).
+
+namespace {
+
+// Mirror of TaskOutputTensors (upstream c68d9bbe6, 272 B).
+struct SubmitResult {
+    uint64_t task_id;
+    uint32_t output_count;
+    uint32_t pad;
+    const void *tensors[32];
+};
+static_assert(sizeof(SubmitResult) == 272 && alignof(SubmitResult) == 8, "TaskOutputTensors is 272 bytes");
+
+// kind: 0 submit_task (mk = the MixedKernels), 1 alloc_tensors, 2 submit_dummy_task (mk unused).
+using SubmitFill = void (*)(int32_t kind, SubmitResult *out, void *rt, const void *mk, const void *args);
+
+std::atomic<SubmitFill> g_submit_fill{nullptr};
+
+inline SubmitResult submit_via(int32_t kind, void *rt, const void *mk, const void *args) noexcept {
+    SubmitResult r;
+    SubmitFill fill = g_submit_fill.load(std::memory_order_acquire);
+    if (fill == nullptr) {
+        // Unreachable: the table is handed out only after registration.
+        std::memset(&r, 0, sizeof r);
+        r.task_id = UINT64_MAX;
+        return r;
+    }
+    fill(kind, &r, rt, mk, args);
+    return r;
+}
+
+}  // namespace
+
+// Registers the Rust body of the submitting entries (it writes all 272
+// bytes of the result and never unwinds).
+extern "C" void simpler_submit_shims_register(SubmitFill fill) noexcept {
+    g_submit_fill.store(fill, std::memory_order_release);
+}
+
+extern "C" SubmitResult simpler_op_submit_task(void *rt, const void *mk, const void *args) noexcept {
+    return submit_via(0, rt, mk, args);
+}
+
+extern "C" SubmitResult simpler_op_alloc_tensors(void *rt, const void *args) noexcept {
+    return submit_via(1, rt, nullptr, args);
+}
+
+extern "C" SubmitResult simpler_op_submit_dummy_task(void *rt, const void *args) noexcept {
+    return submit_via(2, rt, nullptr, args);
 }

@@ -3,6 +3,7 @@
 //! ops table) and the TRB orchestrator. Everything here is plain Rust:
 //! no raw layouts cross this line except [`Tensor`].
 
+use super::layout::MAX_TENSOR_ARGS;
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 
 /// Raw task id: `(ring << 32) | local`.
@@ -82,10 +83,36 @@ pub struct SubmitOutcome {
 
 impl SubmitOutcome {
     /// The empty result returned after a fatal error.
+    #[cfg(test)]
     pub fn empty() -> SubmitOutcome {
         SubmitOutcome { task_id: INVALID_TASK, outputs: Vec::new() }
     }
 }
+
+/// Which of the three submitting calls a [`OrchestratorApi::submit_into`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitKind {
+    /// `submit_task` with these kernels.
+    Task(MixedKernelIds),
+    /// `submit_dummy_task`.
+    Dummy,
+    /// `alloc_tensors`.
+    Alloc,
+}
+
+/// A way to read [`OrchestratorApi::is_fatal`] without a method call on the
+/// api: `read(ctx)` equals `is_fatal()` at every moment, and `ctx` stays
+/// valid as long as the api object that handed the probe out.
+#[derive(Debug, Clone, Copy)]
+pub struct FatalProbe {
+    /// The state `read` inspects.
+    pub ctx: *const (),
+    /// Reads the fatal state behind `ctx`.
+    pub read: unsafe fn(*const ()) -> bool,
+}
+
+/// Output pointers of one submit, written in place (no allocation).
+pub type OutputSlots = [*const Tensor; MAX_TENSOR_ARGS];
 
 /// Scope mode (upstream `PTO2ScopeMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +148,34 @@ pub trait OrchestratorApi {
     fn set_tensor_data(&mut self, tensor: &Tensor, indices: &[u32], value: u64);
     /// Records the call site of the next scope (scope statistics).
     fn scope_set_site(&mut self, file: &str, line: i32);
+    /// The allocation-free form of `submit_task` / `submit_dummy_task` /
+    /// `alloc_tensors` (per `kind`): same checks, effects and errors; the
+    /// output pointers go to `outputs[..count]` and the result is
+    /// `(task_id, count)`, `(INVALID_TASK, 0)` after a failure (entries of
+    /// `outputs` may then have been written and are to be ignored). The
+    /// default forwards to the three methods.
+    fn submit_into(
+        &mut self,
+        kind: SubmitKind,
+        args: &TaskArgsView<'_>,
+        outputs: &mut OutputSlots,
+    ) -> (TaskIdRaw, u32) {
+        let o = match kind {
+            SubmitKind::Task(k) => self.submit_task(k, args),
+            SubmitKind::Dummy => self.submit_dummy_task(args),
+            SubmitKind::Alloc => self.alloc_tensors(args),
+        };
+        let n = o.outputs.len().min(MAX_TENSOR_ARGS);
+        outputs[..n].copy_from_slice(&o.outputs[..n]);
+        (o.task_id, n as u32)
+    }
+    /// A [`FatalProbe`] for this api, when it has one: the binary
+    /// interface's `is_fatal` entry (asked before every call by the
+    /// orchestration header) then reads it directly. The default (`None`)
+    /// keeps every `is_fatal` a method call.
+    fn fatal_probe(&self) -> Option<FatalProbe> {
+        None
+    }
     /// Adds the edge `producer -> consumer` (aicpu_build_graph ring form:
     /// the orchestrator runs with explicit edges). Not part of the
     /// tensormap_and_ringbuffer API: the default latches INVALID_ARGS.

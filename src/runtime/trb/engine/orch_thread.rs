@@ -123,6 +123,7 @@ impl OrchJob {
 pub(super) struct Tracked<'a, 's>(&'a mut Orchestrator<'s>);
 
 impl Tracked<'_, '_> {
+    #[inline(always)]
     pub(super) fn call<R>(&mut self, f: impl FnOnce(&mut Orchestrator<'_>) -> R) -> R {
         let e = &self.0.shared().orch_epoch.0;
         e.store(e.load(Relaxed) + 1, Release);
@@ -140,6 +141,18 @@ impl OrchestratorApi for Tracked<'_, '_> {
         args: &crate::runtime::trb::api::TaskArgsView<'_>,
     ) -> crate::runtime::trb::api::SubmitOutcome {
         self.call(|o| o.submit_task(kernels, args))
+    }
+    #[inline]
+    fn submit_into(
+        &mut self,
+        kind: crate::runtime::trb::api::SubmitKind,
+        args: &crate::runtime::trb::api::TaskArgsView<'_>,
+        outputs: &mut crate::runtime::trb::api::OutputSlots,
+    ) -> (u64, u32) {
+        self.call(|o| o.submit_into(kind, args, outputs))
+    }
+    fn fatal_probe(&self) -> Option<crate::runtime::trb::api::FatalProbe> {
+        self.0.fatal_probe()
     }
     fn submit_dummy_task(
         &mut self,

@@ -2,10 +2,12 @@
 //! (`PTO2Runtime` as the SO sees it) through which each entry reaches the
 //! Rust [`OrchestratorApi`].
 //!
-//! The ten non-variadic entries are Rust `extern "C"` functions; structs are
-//! returned by value as the 272-byte [`TaskOutputTensors`], which the C ABI
-//! lowers to the hidden sret pointer exactly as upstream's C++ callers
-//! expect. The five C-variadic entries live in `csrc/orch_ops_shims.c`:
+//! Seven non-variadic entries are Rust `extern "C"` functions. The three
+//! submitting ones return the 272-byte [`TaskOutputTensors`] by value (the
+//! hidden result pointer upstream's C++ callers pass): they are C++ entries
+//! in `csrc/orch_trampoline.cpp` that hand their result memory to
+//! [`submit_fill`], which writes the result in place. The five C-variadic
+//! entries live in `csrc/orch_ops_shims.c`:
 //! they format with `vsnprintf` and call the non-variadic callbacks
 //! registered here. Every Rust entry runs inside `catch_unwind`; a panic
 //! latches a fatal error instead of unwinding into C/C++ frames.
@@ -20,6 +22,7 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use once_cell::sync::Lazy;
@@ -32,7 +35,8 @@ use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 use crate::abi::DataType;
 use crate::diagnostics::log;
 use crate::runtime::trb::api::{
-    MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg, TensorCreate,
+    FatalProbe, MixedKernelIds, OrchestratorApi, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
+    TensorCreate, INVALID_TASK,
 };
 
 /// Marks a [`RuntimeObject`] (checked by every entry before use).
@@ -49,6 +53,9 @@ pub struct RuntimeObject<'a> {
     head: PTO2RuntimeHead,
     magic: u64,
     api: *mut (dyn OrchestratorApi + 'a),
+    /// `api.fatal_probe()` taken at creation; it stays valid as long as
+    /// `api`, so for the object's whole life.
+    probe: Option<FatalProbe>,
     panic_message: Option<String>,
     _borrow: PhantomData<&'a mut dyn OrchestratorApi>,
 }
@@ -57,7 +64,9 @@ impl<'a> RuntimeObject<'a> {
     /// A runtime object forwarding to `api`, with the ops table installed
     /// and `pending_scope_mode` = AUTO.
     pub fn new(api: &'a mut dyn OrchestratorApi) -> RuntimeObject<'a> {
+        let probe = api.fatal_probe();
         RuntimeObject {
+            probe,
             head: PTO2RuntimeHead { ops: ops_table(), pending_scope_mode: 0, pad: [0; 7] },
             magic: RUNTIME_MAGIC,
             api: api as *mut (dyn OrchestratorApi + 'a),
@@ -109,9 +118,24 @@ impl Drop for CurrentRuntimeGuard<'_> {
 
 type FatalCb = extern "C" fn(rt: *mut c_void, code: i32, func: *const c_char, msg: *const c_char);
 type LogCb = extern "C" fn(level: i32, func: *const c_char, v: i32, msg: *const c_char);
+type SubmitFillCb = unsafe extern "C" fn(
+    kind: i32,
+    out: *mut MaybeUninit<TaskOutputTensors>,
+    rt: *mut PTO2RuntimeHead,
+    mixed_kernels: *const MixedKernels,
+    args: *const Arg,
+);
 
 extern "C" {
     fn simpler_orch_shims_register(fatal_cb: FatalCb, log_cb: LogCb);
+    fn simpler_submit_shims_register(fill: SubmitFillCb);
+    fn simpler_op_submit_task(
+        rt: *mut PTO2RuntimeHead,
+        mixed_kernels: *const MixedKernels,
+        args: *const Arg,
+    ) -> TaskOutputTensors;
+    fn simpler_op_alloc_tensors(rt: *mut PTO2RuntimeHead, args: *const Arg) -> TaskOutputTensors;
+    fn simpler_op_submit_dummy_task(rt: *mut PTO2RuntimeHead, args: *const Arg) -> TaskOutputTensors;
     fn simpler_orch_report_fatal(
         rt: *mut PTO2RuntimeHead,
         error_code: i32,
@@ -130,8 +154,12 @@ static OPS: Lazy<PTO2RuntimeOps> = Lazy::new(|| {
     // callback signatures the C shims declare; the C side stores them
     // atomically and calls them only with the documented arguments.
     unsafe { simpler_orch_shims_register(fatal_callback, log_callback) };
+    // SAFETY: registers the body of the three C++ submitting entries, with
+    // exactly the `SubmitFill` signature orch_trampoline.cpp declares; it
+    // is stored atomically before the table below is first handed out.
+    unsafe { simpler_submit_shims_register(submit_fill) };
     PTO2RuntimeOps {
-        submit_task: Some(op_submit_task),
+        submit_task: Some(simpler_op_submit_task),
         scope_begin: Some(op_scope_begin),
         scope_end: Some(op_scope_end),
         orchestration_done: Some(op_orchestration_done),
@@ -143,8 +171,8 @@ static OPS: Lazy<PTO2RuntimeOps> = Lazy::new(|| {
         log_info_v: Some(simpler_orch_log_info_v),
         get_tensor_data: Some(op_get_tensor_data),
         set_tensor_data: Some(op_set_tensor_data),
-        alloc_tensors: Some(op_alloc_tensors),
-        submit_dummy_task: Some(op_submit_dummy_task),
+        alloc_tensors: Some(simpler_op_alloc_tensors),
+        submit_dummy_task: Some(simpler_op_submit_dummy_task),
         scope_set_site: Some(op_scope_set_site),
     }
 });
@@ -261,23 +289,6 @@ pub(crate) fn fatal_invalid(api: &mut dyn OrchestratorApi, func: &str, msg: &str
     api.report_fatal(error_code::INVALID_ARGS, msg);
 }
 
-static PLACEHOLDER_TENSOR: Tensor = Tensor {
-    buffer_addr: 0,
-    buffer_size: 0,
-    owner_task_id: u64::MAX,
-    start_offset: 0,
-    version: 0,
-    ndims: 0,
-    dtype: 0,
-    manual_dep: 0,
-    is_contiguous: 0,
-    child_memory: 0,
-    shapes: [0; MAX_TENSOR_DIMS],
-    extent_elem_cache: 0,
-    strides: [0; MAX_TENSOR_DIMS],
-    pad_cl2: [0; 36],
-};
-
 const PLACEHOLDER_CREATE: TensorCreate =
     TensorCreate { shapes: [0; MAX_TENSOR_DIMS], ndims: 0, dtype: 0, manual_dep: false, initial_value: None };
 
@@ -317,7 +328,9 @@ fn fill_creates(arg: &Arg, tc: usize, creates: &mut [TensorCreate; MAX_TENSOR_AR
 }
 
 /// Decodes `arg` (whose `has_error` is already known to be clear) into a
-/// [`TaskArgsView`] without copying tensors, and passes it to `f`.
+/// [`TaskArgsView`] without copying tensors, and passes it to `f`. Only the
+/// `tensor_count` used entries of the view's tensor array are written.
+#[inline(always)]
 fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, String> {
     let tc = arg.tensor_count;
     let sc = arg.scalar_count;
@@ -341,27 +354,14 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
         &[]
     };
 
-    let mut tensors = [TensorArg::Input(&PLACEHOLDER_TENSOR); MAX_TENSOR_ARGS];
-    for i in 0..tc {
-        let t = arg.tags[i];
-        if t == tag::OUTPUT {
-            tensors[i] = TensorArg::Output(&creates[i]);
-            continue;
-        }
-        if !(tag::INPUT..=tag::NO_DEP).contains(&t) {
-            return Err(format!("tensor {i}: invalid tensor arg tag {t}"));
-        }
-        // SAFETY: the caller's Arg contract makes slot i point to a live
-        // Tensor for the duration of the call; NULL/alignment are checked.
-        let tensor = unsafe { checked_ref(arg.refs[i].cast::<Tensor>(), "tensor pointer") }
-            .map_err(|e| format!("tensor {i}: {e}"))?;
-        tensors[i] = match t {
-            tag::INPUT => TensorArg::Input(tensor),
-            tag::INOUT => TensorArg::Inout(tensor),
-            tag::OUTPUT_EXISTING => TensorArg::OutputExisting(tensor),
-            _ => TensorArg::NoDep(tensor),
-        };
+    let mut store = [const { MaybeUninit::<TensorArg<'_>>::uninit() }; MAX_TENSOR_ARGS];
+    for (i, slot) in store.iter_mut().enumerate().take(tc) {
+        slot.write(decode_tensor(arg, i, creates)?);
     }
+    // SAFETY: entries 0..tc were written by the loop above (an early return
+    // leaves the function before the slice exists); `TensorArg` is `Copy`,
+    // so nothing needs dropping.
+    let tensors: &[TensorArg<'_>] = unsafe { std::slice::from_raw_parts(store.as_ptr().cast(), tc) };
 
     let deps: &[u64] = if arg.explicit_dep_count == 0 {
         &[]
@@ -379,13 +379,50 @@ fn with_view<R>(arg: &Arg, f: impl FnOnce(&TaskArgsView<'_>) -> R) -> Result<R, 
     };
 
     let view = TaskArgsView {
-        tensors: &tensors[..tc],
+        tensors,
         scalars: &arg.scalars[..sc],
         block_num: arg.launch_spec.block_num,
         require_sync_start: arg.launch_spec.require_sync_start != 0,
         explicit_deps: deps,
     };
     Ok(f(&view))
+}
+
+/// Tensor slot `i` of `arg` (`creates` holds the decoded OUTPUT infos).
+#[inline(always)]
+fn decode_tensor<'x>(arg: &Arg, i: usize, creates: &'x [TensorCreate]) -> Result<TensorArg<'x>, String> {
+    let t = arg.tags[i];
+    if t == tag::OUTPUT {
+        return Ok(TensorArg::Output(&creates[i]));
+    }
+    let p = arg.refs[i].cast::<Tensor>();
+    if !(tag::INPUT..=tag::NO_DEP).contains(&t) || p.is_null() || (p as usize) % std::mem::align_of::<Tensor>() != 0 {
+        return Err(bad_tensor_slot(t, p, i));
+    }
+    // SAFETY: non-NULL and aligned (checked); the caller's Arg contract
+    // makes slot i point to a live Tensor for the duration of the call.
+    let tensor = unsafe { &*p };
+    Ok(match t {
+        tag::INPUT => TensorArg::Input(tensor),
+        tag::INOUT => TensorArg::Inout(tensor),
+        tag::OUTPUT_EXISTING => TensorArg::OutputExisting(tensor),
+        _ => TensorArg::NoDep(tensor),
+    })
+}
+
+/// The message for a tensor slot with an invalid tag or pointer.
+#[cold]
+#[inline(never)]
+fn bad_tensor_slot(t: i32, p: *const Tensor, i: usize) -> String {
+    if !(tag::INPUT..=tag::NO_DEP).contains(&t) {
+        return format!("tensor {i}: invalid tensor arg tag {t}");
+    }
+    // SAFETY: never dereferenced: checked_ref refuses a NULL or misaligned
+    // pointer before any use, which is the only case reaching here.
+    match unsafe { checked_ref(p, "tensor pointer") } {
+        Err(e) => format!("tensor {i}: {e}"),
+        Ok(_) => format!("tensor {i}: invalid tensor pointer"),
+    }
 }
 
 fn encode(outcome: SubmitOutcome) -> TaskOutputTensors {
@@ -397,8 +434,50 @@ fn encode(outcome: SubmitOutcome) -> TaskOutputTensors {
     out
 }
 
-/// Common body of the Arg-taking entries (also of aicpu_build_graph's ring
-/// form, which shares the `Arg` layout).
+/// Checks the `Arg` pointer and its builder error, then decodes it and runs
+/// `call` on the view; `Err(())` after a malformed `Arg` (reported as fatal
+/// code 5).
+///
+/// # Safety
+/// `args` is NULL or points to a live `Arg` for the duration of the call.
+#[inline(always)]
+unsafe fn decode_and<R>(
+    api: &mut dyn OrchestratorApi,
+    func: &str,
+    args: *const Arg,
+    call: impl FnOnce(&mut dyn OrchestratorApi, &TaskArgsView<'_>) -> R,
+) -> Result<R, ()> {
+    // SAFETY: liveness of a non-NULL `args` is this fn's contract.
+    let arg = match unsafe { checked_ref(args, "Arg pointer") } {
+        Ok(a) => a,
+        Err(e) => {
+            fatal_invalid(api, func, &e);
+            return Err(());
+        }
+    };
+    if arg.has_error != 0 {
+        builder_error(api, func, arg);
+        return Err(());
+    }
+    match with_view(arg, |view| call(&mut *api, view)) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            fatal_invalid(api, func, &e);
+            Err(())
+        }
+    }
+}
+
+#[cold]
+fn builder_error(api: &mut dyn OrchestratorApi, func: &str, arg: &Arg) {
+    // SAFETY: error_msg is NULL or a static NUL-terminated string.
+    let msg = unsafe { c_text(arg.error_msg) };
+    let msg = if msg.is_empty() { "invalid task arguments".into() } else { msg };
+    fatal_invalid(api, func, &msg);
+}
+
+/// Common body of the Arg-taking entries of aicpu_build_graph's ring form,
+/// which shares the `Arg` layout.
 ///
 /// # Safety
 /// `args` is NULL or points to a live `Arg` for the duration of the call.
@@ -408,79 +487,113 @@ pub(crate) unsafe fn submit_common(
     args: *const Arg,
     call: impl FnOnce(&mut dyn OrchestratorApi, &TaskArgsView<'_>) -> SubmitOutcome,
 ) -> TaskOutputTensors {
-    // SAFETY: liveness of a non-NULL `args` is this fn's contract.
-    let arg = match unsafe { checked_ref(args, "Arg pointer") } {
-        Ok(a) => a,
-        Err(e) => {
-            fatal_invalid(api, func, &e);
-            return TaskOutputTensors::empty();
-        }
-    };
-    if arg.has_error != 0 {
-        // SAFETY: error_msg is NULL or a static NUL-terminated string.
-        let msg = unsafe { c_text(arg.error_msg) };
-        let msg = if msg.is_empty() { "invalid task arguments".into() } else { msg };
-        fatal_invalid(api, func, &msg);
-        return TaskOutputTensors::empty();
-    }
-    match with_view(arg, |view| call(&mut *api, view)) {
+    // SAFETY: forwarded contract.
+    match unsafe { decode_and(api, func, args, call) } {
         Ok(outcome) => encode(outcome),
-        Err(e) => {
-            fatal_invalid(api, func, &e);
-            TaskOutputTensors::empty()
-        }
+        Err(()) => TaskOutputTensors::empty(),
     }
+}
+
+/// Runs one submitting entry into `slot`: decodes `args` and submits
+/// through [`OrchestratorApi::submit_into`], the output pointers going
+/// straight into the result. Every byte of the result is written: the
+/// pointer array is zeroed first (256 bytes, stored inline), then the id,
+/// count and padding are written last; after any failure (including a
+/// caught panic, which may have left pointers behind) the result is
+/// [`TaskOutputTensors::empty`]. Writing through `slot` (instead of
+/// returning the 272 bytes) lets the entry hand down its caller's result
+/// memory: no copy of the result.
+///
+/// # Safety
+/// As for [`with_runtime`]; `args` is NULL or points to a live `Arg` for the
+/// duration of the call.
+#[inline(always)]
+unsafe fn submit_entry(
+    slot: &mut MaybeUninit<TaskOutputTensors>,
+    rt: *mut PTO2RuntimeHead,
+    func: &str,
+    args: *const Arg,
+    kind: Result<SubmitKind, String>,
+) {
+    let p = slot.as_mut_ptr();
+    // SAFETY: `p` is valid for writes (it comes from `slot`); the array
+    // field is written whole, so the reference below sees initialized memory.
+    let tensors = unsafe {
+        std::ptr::addr_of_mut!((*p).tensors).write([std::ptr::null(); MAX_TENSOR_ARGS]);
+        &mut *std::ptr::addr_of_mut!((*p).tensors)
+    };
+    let mut result = (INVALID_TASK, 0u32);
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_runtime(rt, func, (), |api| match kind {
+            Ok(kind) => {
+                // SAFETY: forwarded contract.
+                if let Ok(r) = decode_and(api, func, args, |api, view| api.submit_into(kind, view, tensors)) {
+                    result = r;
+                }
+            }
+            Err(e) => fatal_invalid(api, func, &e),
+        })
+    };
+    if result.0 == INVALID_TASK {
+        reset_empty(slot);
+        return;
+    }
+    // SAFETY: the remaining three fields are written through the valid `p`.
+    unsafe {
+        std::ptr::addr_of_mut!((*p).task_id).write(result.0);
+        std::ptr::addr_of_mut!((*p).output_count).write(result.1.min(MAX_TENSOR_ARGS as u32));
+        std::ptr::addr_of_mut!((*p).pad).write(0);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn reset_empty(slot: &mut MaybeUninit<TaskOutputTensors>) {
+    slot.write(TaskOutputTensors::empty());
 }
 
 // ---------------------------------------------------------------------------
 // Non-variadic entries.
 
-unsafe extern "C" fn op_submit_task(
+/// `SubmitFill` of the C++ entries `simpler_op_submit_task` (kind 0),
+/// `simpler_op_alloc_tensors` (1) and `simpler_op_submit_dummy_task` (2):
+/// writes the whole result into `out`, which is the entry's caller's result
+/// memory.
+///
+/// # Safety
+/// `out` is valid for writing a `TaskOutputTensors`; `rt`, `mixed_kernels`
+/// and `args` are the entry's arguments (see [`submit_entry`]).
+unsafe extern "C" fn submit_fill(
+    kind: i32,
+    out: *mut MaybeUninit<TaskOutputTensors>,
     rt: *mut PTO2RuntimeHead,
     mixed_kernels: *const MixedKernels,
     args: *const Arg,
-) -> TaskOutputTensors {
-    const F: &str = "submit_task";
+) {
+    // SAFETY: the C++ entry passes its own result object, valid and
+    // unaliased for the call.
+    let out = unsafe { &mut *out };
+    let (func, kind) = match kind {
+        // SAFETY: a non-NULL MixedKernels reference from the caller is live
+        // for the call.
+        0 => (
+            "submit_task",
+            unsafe { checked_ref(mixed_kernels, "MixedKernels pointer") }.map(|mk| {
+                SubmitKind::Task(MixedKernelIds {
+                    aic: mk.aic_kernel_id,
+                    aiv0: mk.aiv0_kernel_id,
+                    aiv1: mk.aiv1_kernel_id,
+                })
+            }),
+        ),
+        1 => ("alloc_tensors", Ok(SubmitKind::Alloc)),
+        _ => ("submit_dummy_task", Ok(SubmitKind::Dummy)),
+    };
     // SAFETY: `rt` comes from the SO, which received it from
-    // RuntimeObject::as_runtime_ptr of a live object (bind contract).
-    unsafe {
-        with_runtime(rt, F, TaskOutputTensors::empty(), |api| {
-            // SAFETY: a non-NULL MixedKernels reference from the caller is
-            // live for the call.
-            let mk = match checked_ref(mixed_kernels, "MixedKernels pointer") {
-                Ok(mk) => *mk,
-                Err(e) => {
-                    fatal_invalid(api, F, &e);
-                    return TaskOutputTensors::empty();
-                }
-            };
-            let ids = MixedKernelIds { aic: mk.aic_kernel_id, aiv0: mk.aiv0_kernel_id, aiv1: mk.aiv1_kernel_id };
-            // SAFETY: `args` is the caller's live Arg reference.
-            submit_common(api, F, args, |api, view| api.submit_task(ids, view))
-        })
-    }
-}
-
-unsafe extern "C" fn op_alloc_tensors(rt: *mut PTO2RuntimeHead, args: *const Arg) -> TaskOutputTensors {
-    const F: &str = "alloc_tensors";
-    // SAFETY: see op_submit_task.
-    unsafe {
-        with_runtime(rt, F, TaskOutputTensors::empty(), |api| {
-            // SAFETY: `args` is the caller's live Arg reference.
-            submit_common(api, F, args, |api, view| api.alloc_tensors(view))
-        })
-    }
-}
-
-unsafe extern "C" fn op_submit_dummy_task(rt: *mut PTO2RuntimeHead, args: *const Arg) -> TaskOutputTensors {
-    const F: &str = "submit_dummy_task";
-    // SAFETY: see op_submit_task.
-    unsafe {
-        with_runtime(rt, F, TaskOutputTensors::empty(), |api| {
-            // SAFETY: `args` is the caller's live Arg reference.
-            submit_common(api, F, args, |api, view| api.submit_dummy_task(view))
-        })
-    }
+    // RuntimeObject::as_runtime_ptr of a live object (bind contract);
+    // `args` is the caller's live reference.
+    unsafe { submit_entry(out, rt, func, args, kind) }
 }
 
 unsafe extern "C" fn op_scope_begin(rt: *mut PTO2RuntimeHead) {
@@ -497,7 +610,7 @@ unsafe extern "C" fn op_scope_begin(rt: *mut PTO2RuntimeHead) {
         (*rt).pending_scope_mode = 0;
         m
     };
-    // SAFETY: see op_submit_task.
+    // SAFETY: see submit_fill.
     unsafe {
         with_runtime(rt, F, (), |api| match mode {
             0 => api.scope_begin(ScopeMode::Auto),
@@ -508,19 +621,45 @@ unsafe extern "C" fn op_scope_begin(rt: *mut PTO2RuntimeHead) {
 }
 
 unsafe extern "C" fn op_scope_end(rt: *mut PTO2RuntimeHead) {
-    // SAFETY: see op_submit_task.
+    // SAFETY: see submit_fill.
     unsafe { with_runtime(rt, "scope_end", (), |api| api.scope_end()) }
 }
 
 unsafe extern "C" fn op_orchestration_done(rt: *mut PTO2RuntimeHead) {
-    // SAFETY: see op_submit_task.
+    // SAFETY: see submit_fill.
     unsafe { with_runtime(rt, "orchestration_done", (), |api| api.orchestration_done()) }
 }
 
 unsafe extern "C" fn op_is_fatal(rt: *mut PTO2RuntimeHead) -> bool {
+    // The header's wrappers ask this before every call: a live object with a
+    // fatal probe answers from the run state's flags, without the panic
+    // boundary or a method call (the probe equals `api.is_fatal()`).
+    if !rt.is_null() && (rt as usize) % std::mem::align_of::<RuntimeObject<'static>>() == 0 {
+        let obj = rt.cast::<RuntimeObject<'static>>();
+        // SAFETY: `rt` points to a live RuntimeObject (bind contract, as in
+        // with_runtime); the three reads stay inside the object and no
+        // reference to it is in use (entries do not nest).
+        let (magic, probe, panicked) = unsafe { ((*obj).magic, (*obj).probe, (*obj).panic_message.is_some()) };
+        if let (RUNTIME_MAGIC, Some(p), false) = (magic, probe, panicked) {
+            // SAFETY: the probe was taken from the object's api, which
+            // outlives the object (`OrchestratorApi::fatal_probe`).
+            return unsafe { (p.read)(p.ctx) };
+        }
+    }
+    // SAFETY: see submit_fill.
+    unsafe { is_fatal_slow(rt) }
+}
+
+/// `is_fatal` through the panic boundary and the api's method.
+///
+/// # Safety
+/// As for [`with_runtime`].
+#[cold]
+#[inline(never)]
+unsafe fn is_fatal_slow(rt: *mut PTO2RuntimeHead) -> bool {
     // A runtime that panicked (or an invalid pointer) reports fatal so the
     // SO stops issuing work.
-    // SAFETY: see op_submit_task.
+    // SAFETY: forwarded contract.
     unsafe { with_runtime(rt, "is_fatal", true, |api| api.is_fatal()) }
 }
 
@@ -550,7 +689,7 @@ unsafe extern "C" fn op_get_tensor_data(
     indices: *const u32,
 ) -> u64 {
     const F: &str = "get_tensor_data";
-    // SAFETY: see op_submit_task.
+    // SAFETY: see submit_fill.
     unsafe {
         with_runtime(rt, F, 0, |api| {
             // SAFETY: `tensor`/`indices` are the caller's live arguments.
@@ -575,7 +714,7 @@ unsafe extern "C" fn op_set_tensor_data(
     value: u64,
 ) {
     const F: &str = "set_tensor_data";
-    // SAFETY: see op_submit_task.
+    // SAFETY: see submit_fill.
     unsafe {
         with_runtime(rt, F, (), |api| {
             // SAFETY: `tensor`/`indices` are the caller's live arguments.

@@ -174,10 +174,11 @@ impl Orchestrator<'_> {
                 return;
             }
             self.fanins = p.fanins;
-            if !self.write_fanins(p.ring, p.local) {
+            let ring = &self.sh.rings[p.ring];
+            if !self.write_fanins(p.ring, ring.payload_ptr(p.local)) {
                 return;
             }
-            self.publish(p.ring, p.local);
+            self.publish(ring.slot(p.local));
         }
     }
 

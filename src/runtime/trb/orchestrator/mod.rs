@@ -10,10 +10,15 @@ mod explicit;
 mod flow;
 mod scope;
 mod submit;
+#[cfg(test)]
+mod submit_tests;
 mod tensor_data;
 mod tensors;
 
-use super::api::{MixedKernelIds, OrchestratorApi, ScopeMode, SubmitOutcome, TaskArgsView, TensorArg};
+use super::api::{
+    FatalProbe, MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView,
+    TensorArg, INVALID_TASK,
+};
 use super::layout::{
     codes, task_state, Region, SlotState, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS,
 };
@@ -56,7 +61,6 @@ pub(crate) struct Orchestrator<'s> {
     aic_count: u32,
     aiv_count: u32,
     fanins: Vec<*const SlotState>,
-    scratch: Vec<u64>,
     /// Scope statistics records (when enabled).
     pub(crate) stats: Vec<ScopeStatRecord>,
     pending_site: Option<(String, i32)>,
@@ -95,7 +99,6 @@ impl<'s> Orchestrator<'s> {
             aic_count,
             aiv_count,
             fanins: Vec::with_capacity(64),
-            scratch: Vec::with_capacity(16),
             stats: Vec::new(),
             pending_site: None,
             done: false,
@@ -172,13 +175,31 @@ impl<'s> Orchestrator<'s> {
     }
 }
 
-impl OrchestratorApi for Orchestrator<'_> {
-    fn submit_task(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>) -> SubmitOutcome {
+/// [`FatalProbe::read`] of an orchestrator.
+///
+/// # Safety
+/// `ctx` points to a live [`RunShared`].
+unsafe fn run_failed(ctx: *const ()) -> bool {
+    // SAFETY: per this fn's contract.
+    unsafe { &*ctx.cast::<RunShared>() }.failed()
+}
+
+/// The result of a failed submit.
+pub(super) const FAILED: (u64, u32) = (INVALID_TASK, 0);
+
+impl Orchestrator<'_> {
+    #[inline(always)]
+    fn submit_task_into(
+        &mut self,
+        kernels: MixedKernelIds,
+        args: &TaskArgsView<'_>,
+        outs: &mut OutputSlots,
+    ) -> (u64, u32) {
         if self.shared_fatal() {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         if self.refuse_after_done("submit_task") || !self.validate("submit_task", args) {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         let mut ids = [kernels.aic, kernels.aiv0, kernels.aiv1];
         let mut mask = kernels_mask(&kernels);
@@ -187,7 +208,7 @@ impl OrchestratorApi for Orchestrator<'_> {
                 codes::INVALID_ARGS,
                 "FATAL: Invalid Arg Detected! submit_task needs at least one active kernel",
             );
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         if mask == LANE_AIV1 {
             ids = [INVALID_KERNEL_ID, ids[2], INVALID_KERNEL_ID];
@@ -209,30 +230,30 @@ impl OrchestratorApi for Orchestrator<'_> {
                     if aiv_shape { "AIV" } else { "AIC/cluster" }
                 );
                 self.mark_fatal(codes::REQUIRE_SYNC_START_INVALID, &msg);
-                return SubmitOutcome::empty();
+                return FAILED;
             }
             mask |= FLAG_SYNC_START;
         }
-        self.submit_common(ids, mask, args)
+        self.submit_common(ids, mask, args, outs)
     }
 
-    fn submit_dummy_task(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+    fn submit_dummy_into(&mut self, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> (u64, u32) {
         if self.shared_fatal()
             || self.refuse_after_done("submit_dummy_task")
             || !self.validate("submit_dummy_task", args)
         {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         let view = TaskArgsView { block_num: 1, require_sync_start: false, ..*args };
-        self.submit_common([INVALID_KERNEL_ID; 3], 0, &view)
+        self.submit_common([INVALID_KERNEL_ID; 3], 0, &view, outs)
     }
 
-    fn alloc_tensors(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+    fn alloc_tensors_into(&mut self, args: &TaskArgsView<'_>, outs: &mut OutputSlots) -> (u64, u32) {
         if self.shared_fatal() {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         if self.refuse_after_done("alloc_tensors") {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         let ok = !args.tensors.is_empty()
             && args.scalars.is_empty()
@@ -243,28 +264,65 @@ impl OrchestratorApi for Orchestrator<'_> {
                 codes::INVALID_ARGS,
                 "FATAL: Invalid Arg Detected! alloc_tensors requires >= 1 tensor, 0 scalars and only OUTPUT tensors",
             );
-            return SubmitOutcome::empty();
+            return FAILED;
         }
         if !self.validate("alloc_tensors", args) {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
-        let Some((offs, total)) = self.output_layout(args) else {
-            return SubmitOutcome::empty();
+        let Some(total) = self.output_total(args) else {
+            return FAILED;
         };
-        let Some((ring, local, base, raw)) = self.prepare(total, [INVALID_KERNEL_ID; 3], 0, 1) else {
-            return SubmitOutcome::empty();
+        let Some(f) = self.prepare(total, [INVALID_KERNEL_ID; 3], 0, 1) else {
+            return FAILED;
         };
         self.fanins.clear();
-        let Some(outputs) = self.write_payload(ring, local, raw, base, &offs, args) else {
-            return SubmitOutcome::empty();
+        let Some(n) = self.write_payload(&f, args, outs) else {
+            return FAILED;
         };
-        let s = self.sh.rings[ring].slot(local);
+        let (s, raw) = (f.slot, f.raw);
         s.total_required_subtasks.store(0, Relaxed);
         s.fanin_count.store(1, Relaxed);
         s.fanin_refcount.store(1, Relaxed);
         s.task_state.store(task_state::COMPLETED as u32, Release);
         self.sh.completed.fetch_add(1, AcqRel);
-        SubmitOutcome { task_id: raw, outputs }
+        (raw, n)
+    }
+
+    /// A submit in the allocating form of the trait's three methods.
+    fn outcome_of(&mut self, kind: SubmitKind, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        let mut outs: OutputSlots = [std::ptr::null(); MAX_TENSOR_ARGS];
+        let (task_id, n) = self.submit_into(kind, args, &mut outs);
+        SubmitOutcome { task_id, outputs: outs[..n as usize].to_vec() }
+    }
+}
+
+impl OrchestratorApi for Orchestrator<'_> {
+    fn submit_task(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.outcome_of(SubmitKind::Task(kernels), args)
+    }
+
+    fn submit_dummy_task(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.outcome_of(SubmitKind::Dummy, args)
+    }
+
+    fn alloc_tensors(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.outcome_of(SubmitKind::Alloc, args)
+    }
+
+    #[inline(always)]
+    fn submit_into(&mut self, kind: SubmitKind, args: &TaskArgsView<'_>, outputs: &mut OutputSlots) -> (u64, u32) {
+        match kind {
+            SubmitKind::Task(k) => self.submit_task_into(k, args, outputs),
+            SubmitKind::Dummy => self.submit_dummy_into(args, outputs),
+            SubmitKind::Alloc => self.alloc_tensors_into(args, outputs),
+        }
+    }
+
+    fn fatal_probe(&self) -> Option<FatalProbe> {
+        // Every path that sets `self.fatal` has latched into (or found
+        // already latched in) the run state, so `failed()` is the whole
+        // answer; the run state outlives the orchestrator.
+        Some(FatalProbe { ctx: (self.sh as *const RunShared).cast(), read: run_failed })
     }
 
     fn scope_begin(&mut self, mode: ScopeMode) {
@@ -312,6 +370,7 @@ impl OrchestratorApi for Orchestrator<'_> {
     }
 
     fn is_fatal(&self) -> bool {
+        debug_assert!(!self.fatal || self.sh.failed(), "orchestrator fatal without a latched run failure");
         self.shared_fatal()
     }
 

@@ -1,22 +1,63 @@
 //! Submitting a task: validation, slot and heap allocation, fanin claiming,
 //! payload writing and publication to the wiring queue.
 
-use super::tensors::{copy_tensor, create_bytes, create_violation, fill, materialize, view_violation};
-use super::Orchestrator;
+use super::tensors::{copy_tensor_into, create_bytes, create_violation, fill, materialize, view_fits, view_violation};
+use super::{Orchestrator, FAILED};
 use crate::abi::tensor::{Tensor, INVALID_TASK_ID};
-use crate::runtime::trb::api::{SubmitOutcome, TaskArgsView, TensorArg, INVALID_TASK};
+use crate::runtime::trb::api::{OutputSlots, TaskArgsView, TensorArg, INVALID_TASK};
+use crate::runtime::trb::layout::Region;
 use crate::runtime::trb::layout::{
     align_up, codes, task_id, task_state, SlotState, TaskPayload, FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS,
     MAX_SCALAR_ARGS, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT,
 };
-use crate::runtime::trb::ring::SlotRef;
+use crate::runtime::trb::ring::{RingShared, SlotRef, TaskAllocator};
 use crate::runtime::trb::shared::shape_of;
+use crate::runtime::trb::shared::RunShared;
 use crate::runtime::trb::tensormap::Overlap;
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
 
-impl Orchestrator<'_> {
+/// `dst.copy_from_slice(src)` with the usual short lengths (0 to 4) as
+/// inline moves instead of a `memcpy` call.
+#[inline(always)]
+pub(super) fn copy_small<T: Copy>(dst: &mut [T], src: &[T]) {
+    match src.len() {
+        0 => {}
+        1 => dst[0] = src[0],
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        3 => dst[..3].copy_from_slice(&src[..3]),
+        4 => dst[..4].copy_from_slice(&src[..4]),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// A slot just allocated by [`Orchestrator::prepare`] and not yet published.
+pub(super) struct Fresh<'s> {
+    pub(super) ring: usize,
+    pub(super) local: u64,
+    /// Start of the task's packed output block.
+    pub(super) base: u64,
+    pub(super) raw: u64,
+    pub(super) slot: &'s SlotState,
+    /// The slot's ring.
+    pub(super) r: &'s RingShared,
+    /// The task's payload (written only by the orchestrator until published).
+    pub(super) payload: *mut TaskPayload,
+}
+
+/// The parts of the orchestrator a claim touches (disjoint from the
+/// TensorMap, so producers are claimed while a lookup walks it).
+pub(super) struct Claimer<'a, 's> {
+    sh: &'s RunShared,
+    alloc: &'a [TaskAllocator],
+    seen: &'a mut [Region<u32>],
+    epoch: u32,
+    fanins: &'a mut Vec<*const SlotState>,
+}
+
+impl Claimer<'_, '_> {
     /// Claims producer `raw` for the task being submitted (dedup per submit).
+    #[inline(always)]
     pub(super) fn claim(&mut self, raw: u64) {
         let r = task_id::ring(raw);
         if r >= MAX_RINGS {
@@ -28,7 +69,7 @@ impl Orchestrator<'_> {
             return;
         }
         let idx = ring.slot_index(local);
-        if self.t.seen[r].as_slice()[idx] == self.epoch {
+        if self.seen[r].as_slice()[idx] == self.epoch {
             return;
         }
         let s = ring.slot(local);
@@ -41,11 +82,27 @@ impl Orchestrator<'_> {
         }
         s.unlock();
         if !gone {
-            self.t.seen[r].as_mut_slice()[idx] = self.epoch;
+            self.seen[r].as_mut_slice()[idx] = self.epoch;
             self.fanins.push(s as *const SlotState);
         }
     }
+}
 
+impl<'s> Orchestrator<'s> {
+    /// Claims producer `raw` for the task being submitted (dedup per submit).
+    #[inline(always)]
+    pub(super) fn claim(&mut self, raw: u64) {
+        let mut c = Claimer {
+            sh: self.sh,
+            alloc: &self.alloc,
+            seen: &mut self.t.seen,
+            epoch: self.epoch,
+            fanins: &mut self.fanins,
+        };
+        c.claim(raw);
+    }
+
+    #[inline(always)]
     pub(super) fn next_epoch(&mut self) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -57,30 +114,26 @@ impl Orchestrator<'_> {
     }
 
     /// Allocates a slot + heap, resets the slot and registers it in the scope.
-    pub(super) fn prepare(
-        &mut self,
-        out_size: u64,
-        kernels: [i32; 3],
-        mask: u8,
-        block_num: i16,
-    ) -> Option<(usize, u64, u64, u64)> {
+    #[inline(always)]
+    pub(super) fn prepare(&mut self, out_size: u64, kernels: [i32; 3], mask: u8, block_num: i16) -> Option<Fresh<'s>> {
         let ring = self.current_ring();
         if !self.scope_can_accept(ring) {
             return None;
         }
         let sh = self.sh;
-        self.t.fanin_pools[ring].reclaim(&sh.rings[ring]);
-        let a = match self.alloc[ring].alloc(&sh.rings[ring], out_size, &|| sh.failed()) {
+        let r = &sh.rings[ring];
+        self.t.fanin_pools[ring].reclaim(r);
+        let a = match self.alloc[ring].alloc(r, out_size, &|| sh.failed()) {
             Ok(a) => a,
             Err(e) => {
                 self.store_fatal(e.code, &e.message);
                 return None;
             }
         };
-        let r = &sh.rings[ring];
         let raw = task_id::make(ring, a.local);
         let s = r.slot(a.local);
         let d = r.descriptor(a.local);
+        let pl = r.payload_ptr(a.local);
         d.task_id.store(raw, Relaxed);
         for (k, &id) in kernels.iter().enumerate() {
             d.kernel_id[k].store(id, Relaxed);
@@ -101,16 +154,36 @@ impl Orchestrator<'_> {
         s.logical_block_num.store(block_num, Relaxed);
         let lanes = (mask & 7).count_ones() as i16;
         s.total_required_subtasks.store(block_num.saturating_mul(lanes), Relaxed);
-        s.payload.store(r.payload_ptr(a.local), Relaxed);
+        s.payload.store(pl, Relaxed);
         s.task.store(d as *const _ as *mut _, Relaxed);
         s.task_state.store(task_state::PENDING as u32, Release);
         self.t.scope_tasks.as_mut_slice()[self.scope_size] = SlotRef::of(s).bits();
         self.scope_size += 1;
         sh.submitted.fetch_add(1, AcqRel);
-        Some((ring, a.local, a.base, raw))
+        Some(Fresh { ring, local: a.local, base: a.base, raw, slot: s, r, payload: pl })
     }
 
+    /// Checks the counts, `block_num` and every tensor argument; latches
+    /// INVALID_ARGS naming the first problem. False when refused.
+    #[inline(always)]
     pub(super) fn validate(&mut self, func: &str, args: &TaskArgsView<'_>) -> bool {
+        let fast_ok = args.tensors.len() <= MAX_TENSOR_ARGS
+            && args.scalars.len() <= MAX_SCALAR_ARGS
+            && args.block_num >= 1
+            && args.tensors.iter().all(|a| match a {
+                TensorArg::Output(c) => create_violation(c).is_none(),
+                TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => {
+                    view_fits(t)
+                }
+            });
+        fast_ok || self.validate_slow(func, args)
+    }
+
+    /// The full check with its messages (`view_fits` accepts only views
+    /// this accepts too, so it runs only when the fast check said no).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn validate_slow(&mut self, func: &str, args: &TaskArgsView<'_>) -> bool {
         let err = if args.tensors.len() > MAX_TENSOR_ARGS {
             Some(format!("Too many tensor args (max {MAX_TENSOR_ARGS})"))
         } else if args.scalars.len() > MAX_SCALAR_ARGS {
@@ -148,29 +221,35 @@ impl Orchestrator<'_> {
         true
     }
 
-    pub(super) fn output_layout(&mut self, args: &TaskArgsView<'_>) -> Option<(Vec<u64>, u64)> {
-        let mut offs = Vec::new();
+    /// Bytes of the task's packed output block (each OUTPUT aligned to
+    /// `PACKED_OUTPUT_ALIGN`, in argument order); `None` (latched) past INT32_MAX.
+    #[inline(always)]
+    pub(super) fn output_total(&mut self, args: &TaskArgsView<'_>) -> Option<u64> {
         let mut total = 0u64;
         for a in args.tensors {
             if let TensorArg::Output(c) = a {
-                offs.push(total);
                 total += align_up(create_bytes(c), PACKED_OUTPUT_ALIGN);
             }
         }
         if total > i32::MAX as u64 {
-            self.mark_fatal(
-                codes::INVALID_ARGS,
-                &format!("FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"),
-            );
+            self.output_too_large(total);
             return None;
         }
-        Some((offs, total))
+        Some(total)
+    }
+
+    #[cold]
+    fn output_too_large(&mut self, total: u64) {
+        self.mark_fatal(
+            codes::INVALID_ARGS,
+            &format!("FATAL: Invalid Arg Detected! packed output size {total} exceeds INT32_MAX"),
+        );
     }
 
     /// Writes the fanin part of a task's payload from `self.fanins`
     /// (spilling past the inline capacity). False once fatal.
-    pub(super) fn write_fanins(&mut self, ring: usize, local: u64) -> bool {
-        let p = self.sh.rings[ring].payload_ptr(local);
+    #[inline(always)]
+    pub(super) fn write_fanins(&mut self, ring: usize, payload: *mut TaskPayload) -> bool {
         let n = self.fanins.len();
         let mut spill_start = 0i32;
         let mut spill_pool = std::ptr::null_mut();
@@ -181,68 +260,69 @@ impl Orchestrator<'_> {
             }
             let pool = &mut self.t.fanin_pools[ring];
             spill_pool = pool.base();
-            for (k, &f) in self.fanins[FANIN_INLINE_CAP..].iter().enumerate() {
-                let lin = pool.push(f).expect("space ensured");
+            for (k, &fi) in self.fanins[FANIN_INLINE_CAP..].iter().enumerate() {
+                let lin = pool.push(fi).expect("space ensured");
                 if k == 0 {
                     spill_start = lin as i32;
                 }
             }
         }
-        // SAFETY: `p` is this task's payload slot inside the ring region; the
-        // slot was just allocated, so no other thread reads it until the task
-        // is published through the wiring queue.
-        let pl: &mut TaskPayload = unsafe { &mut *p };
+        // SAFETY: `payload` is this task's payload slot inside the ring
+        // region; the slot was allocated and not yet published, so no other
+        // thread reads it until the task is published through the wiring queue.
+        let pl: &mut TaskPayload = unsafe { &mut *payload };
         pl.fanin_actual_count = n as i32;
         pl.fanin_spill_start = spill_start;
         pl.fanin_spill_pool = spill_pool;
-        for (k, &f) in self.fanins.iter().take(FANIN_INLINE_CAP).enumerate() {
-            pl.fanin_inline[k] = f;
-        }
+        let inline = n.min(FANIN_INLINE_CAP);
+        copy_small(&mut pl.fanin_inline[..inline], &self.fanins[..inline]);
         true
     }
 
-    /// Writes the payload (fanins, tensors, scalars) and returns the output pointers.
+    /// Writes the payload (fanins, then the used tensor and scalar entries
+    /// only) and the output pointers into `outs[..count]`; the count, or
+    /// `None` once fatal. Outputs are materialized at `base` plus their
+    /// offset in the packed block (the layout of [`output_total`](Self::output_total)).
+    #[inline(always)]
     pub(super) fn write_payload(
         &mut self,
-        ring: usize,
-        local: u64,
-        raw: u64,
-        base: u64,
-        offs: &[u64],
+        f: &Fresh<'_>,
         args: &TaskArgsView<'_>,
-    ) -> Option<Vec<*const Tensor>> {
-        if !self.write_fanins(ring, local) {
+        outs: &mut OutputSlots,
+    ) -> Option<u32> {
+        if !self.write_fanins(f.ring, f.payload) {
             return None;
         }
-        let p = self.sh.rings[ring].payload_ptr(local);
+        let (raw, base) = (f.raw, f.base);
         // SAFETY: as in write_fanins: the freshly allocated, unpublished slot.
-        let pl: &mut TaskPayload = unsafe { &mut *p };
+        let pl: &mut TaskPayload = unsafe { &mut *f.payload };
         pl.tensor_count = args.tensors.len() as i32;
         pl.scalar_count = args.scalars.len() as i32;
-        let mut outs = Vec::new();
-        let mut oi = 0;
-        for (i, a) in args.tensors.iter().enumerate() {
+        let mut oi = 0usize;
+        let mut off = 0u64;
+        for (dst, a) in pl.tensors.iter_mut().zip(args.tensors) {
             match a {
                 TensorArg::Output(c) => {
-                    let t = materialize(c, base + offs[oi], raw);
-                    oi += 1;
-                    pl.tensors[i] = t;
+                    *dst = materialize(c, base + off, raw);
+                    off += align_up(create_bytes(c), PACKED_OUTPUT_ALIGN);
                     if let Some(v) = c.initial_value {
-                        fill(&t, v);
+                        fill(dst, v);
                     }
-                    outs.push(&pl.tensors[i] as *const Tensor);
+                    outs[oi] = dst as *const Tensor;
+                    oi += 1;
                 }
                 TensorArg::Input(t) | TensorArg::Inout(t) | TensorArg::OutputExisting(t) | TensorArg::NoDep(t) => {
-                    pl.tensors[i] = copy_tensor(t)
+                    copy_tensor_into(dst, t)
                 }
             }
         }
-        pl.scalars[..args.scalars.len()].copy_from_slice(args.scalars);
-        Some(outs)
+        copy_small(&mut pl.scalars[..args.scalars.len()], args.scalars);
+        Some(oi as u32)
     }
 
-    pub(super) fn publish(&mut self, ring: usize, local: u64) {
-        let s = SlotRef::of(self.sh.rings[ring].slot(local)).bits();
+    #[inline(always)]
+    pub(super) fn publish(&mut self, slot: &SlotState) {
+        let s = SlotRef::of(slot).bits();
         if self.t.wiring.push(&self.sh.wiring, s) {
             self.sh.parker.wake_one();
             return;
@@ -263,16 +343,24 @@ impl Orchestrator<'_> {
         self.sh.producer_blocked.store(false, Release);
     }
 
-    pub(super) fn submit_common(&mut self, kernels: [i32; 3], mask: u8, args: &TaskArgsView<'_>) -> SubmitOutcome {
-        let Some((offs, total)) = self.output_layout(args) else {
-            return SubmitOutcome::empty();
+    #[inline(always)]
+    pub(super) fn submit_common(
+        &mut self,
+        kernels: [i32; 3],
+        mask: u8,
+        args: &TaskArgsView<'_>,
+        outs: &mut OutputSlots,
+    ) -> (u64, u32) {
+        let Some(total) = self.output_total(args) else {
+            return FAILED;
         };
-        let Some((ring, local, base, raw)) = self.prepare(total, kernels, mask, args.block_num) else {
-            return SubmitOutcome::empty();
+        let Some(f) = self.prepare(total, kernels, mask, args.block_num) else {
+            return FAILED;
         };
+        let (ring, local, raw) = (f.ring, f.local, f.raw);
         let explicit = self.explicit_mode();
         if !explicit {
-            let la = self.sh.rings[ring].last_task_alive.load(Acquire);
+            let la = f.r.last_task_alive.load(Acquire);
             self.t.tensormap.sync(ring, local, la);
         }
         self.next_epoch();
@@ -281,23 +369,20 @@ impl Orchestrator<'_> {
         for &dep in args.explicit_deps {
             let r = task_id::ring(dep);
             if dep == INVALID_TASK || r >= MAX_RINGS || task_id::local(dep) >= self.alloc[r].next_local {
-                self.mark_fatal(
-                    codes::INVALID_ARGS,
-                    &format!("FATAL: Invalid Arg Detected! explicit dependency 0x{dep:x} is not a submitted task id"),
-                );
-                return SubmitOutcome::empty();
+                self.bad_dependency(dep);
+                return FAILED;
             }
             self.claim(dep);
         }
         if explicit {
             // Explicit edges only; fanins are written at publication.
             let claimed = std::mem::take(&mut self.fanins);
-            let Some(outputs) = self.write_payload(ring, local, raw, base, &offs, args) else {
-                return SubmitOutcome::empty();
+            let Some(n) = self.write_payload(&f, args, outs) else {
+                return FAILED;
             };
             self.fanins = claimed;
             self.defer(ring, local, raw, args.explicit_deps);
-            return SubmitOutcome { task_id: raw, outputs };
+            return (raw, n);
         }
         let manual = self.in_manual_scope();
         let mut registrable = 0usize;
@@ -329,21 +414,22 @@ impl Orchestrator<'_> {
                 if inout {
                     registrable += 1;
                 }
-                self.scratch.clear();
-                let scratch = &mut self.scratch;
+                let mut c = Claimer {
+                    sh: self.sh,
+                    alloc: &self.alloc,
+                    seen: &mut self.t.seen,
+                    epoch: self.epoch,
+                    fanins: &mut self.fanins,
+                };
                 self.t.tensormap.lookup(t, |p, ov| {
-                    scratch.push(p);
+                    c.claim(p);
                     inout && ov == Overlap::Covered
                 });
-                for k in 0..self.scratch.len() {
-                    let p = self.scratch[k];
-                    self.claim(p);
-                }
             }
         }
         if registrable > 0 {
             if !self.ensure_tensormap(registrable) {
-                return SubmitOutcome::empty();
+                return FAILED;
             }
             for a in args.tensors {
                 if let TensorArg::Inout(t) | TensorArg::OutputExisting(t) = a {
@@ -353,17 +439,25 @@ impl Orchestrator<'_> {
                 }
             }
         }
-        let Some(outputs) = self.write_payload(ring, local, raw, base, &offs, args) else {
-            return SubmitOutcome::empty();
+        let Some(n) = self.write_payload(&f, args, outs) else {
+            return FAILED;
         };
         if shape_of(mask) == crate::runtime::trb::shared::shape::DUMMY && kernels == [INVALID_KERNEL_ID; 3] {
             // Dummy tasks have no subtasks.
-            self.sh.rings[ring].slot(local).total_required_subtasks.store(0, Relaxed);
+            f.slot.total_required_subtasks.store(0, Relaxed);
         }
-        self.publish(ring, local);
+        self.publish(f.slot);
         if self.fatal {
-            return SubmitOutcome::empty();
+            return FAILED;
         }
-        SubmitOutcome { task_id: raw, outputs }
+        (raw, n)
+    }
+
+    #[cold]
+    fn bad_dependency(&mut self, dep: u64) {
+        self.mark_fatal(
+            codes::INVALID_ARGS,
+            &format!("FATAL: Invalid Arg Detected! explicit dependency 0x{dep:x} is not a submitted task id"),
+        );
     }
 }

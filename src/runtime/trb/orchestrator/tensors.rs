@@ -37,12 +37,21 @@ pub(super) fn view_violation(t: &Tensor) -> Option<String> {
     if shapes.contains(&0) {
         return None;
     }
-    let extent: u128 = if t.is_contiguous != 0 {
-        shapes.iter().map(|&s| s as u128).product()
+    // Five u32 shapes can exceed u128 (a strided extent cannot): such a
+    // view lies beyond any u64 buffer size.
+    let extent: Option<u128> = if t.is_contiguous != 0 {
+        shapes.iter().try_fold(1u128, |a, &s| a.checked_mul(s as u128))
     } else {
-        1 + shapes.iter().zip(t.strides.iter()).map(|(&s, &st)| (s as u128 - 1) * st as u128).sum::<u128>()
+        Some(1 + shapes.iter().zip(t.strides.iter()).map(|(&s, &st)| (s as u128 - 1) * st as u128).sum::<u128>())
     };
-    let end = (t.start_offset as u128 + extent) * es;
+    let Some(end) = extent.and_then(|e| (t.start_offset as u128 + e).checked_mul(es)) else {
+        return Some(format!(
+            "view of shape {shapes:?} at start_offset {} ends beyond byte {}, beyond the tensor's buffer.size {} (a task tensor view must lie within its tensor)",
+            t.start_offset,
+            u128::MAX,
+            t.buffer_size
+        ));
+    };
     if end > t.buffer_size as u128 {
         return Some(format!(
             "view of shape {shapes:?} at start_offset {} ends at byte {end}, beyond the tensor's buffer.size {} (a task tensor view must lie within its tensor)",
@@ -90,12 +99,59 @@ pub(super) fn fill(t: &Tensor, v: u64) {
     }
 }
 
-/// Payload copy of an input tensor (contiguous views at offset 0 get their
-/// strides and extent recomputed from the shapes).
-pub(super) fn copy_tensor(t: &Tensor) -> Tensor {
-    let mut c = *t;
-    if c.is_contiguous != 0 && c.start_offset == 0 {
-        c.set_row_major_strides();
+/// Writes the payload copy of an input tensor into `dst` (contiguous views
+/// at offset 0 get their strides and extent recomputed from the shapes).
+#[inline]
+pub(super) fn copy_tensor_into(dst: &mut Tensor, t: &Tensor) {
+    *dst = *t;
+    if dst.is_contiguous != 0 && dst.start_offset == 0 {
+        if dst.ndims == 1 {
+            // What set_row_major_strides gives a rank-1 view.
+            dst.strides = [1, 0, 0, 0, 0];
+        } else {
+            dst.set_row_major_strides();
+        }
     }
-    c
+}
+
+/// Fast accept check for a view: true only when [`view_violation`] finds
+/// nothing (same rule, computed in `u64` with every overflow sending the
+/// view to the exact `u128` check instead). False says nothing.
+#[inline]
+pub(super) fn view_fits(t: &Tensor) -> bool {
+    let n = t.ndims as usize;
+    if n == 0 || n > crate::abi::tensor::MAX_TENSOR_DIMS {
+        return false;
+    }
+    let es = t.elem_size() as u64;
+    if es == 0 {
+        return false;
+    }
+    let shapes = &t.shapes[..n];
+    let mut extent: u64 = 1;
+    if t.is_contiguous != 0 {
+        for &s in shapes {
+            match extent.checked_mul(s as u64) {
+                Some(e) => extent = e,
+                None => return false,
+            }
+        }
+        if extent == 0 {
+            return true; // a zero shape: an empty view always fits
+        }
+    } else {
+        for (&s, &st) in shapes.iter().zip(t.strides.iter()) {
+            if s == 0 {
+                return true;
+            }
+            match extent.checked_add((s as u64 - 1) * st as u64) {
+                Some(e) => extent = e,
+                None => return false,
+            }
+        }
+    }
+    match t.start_offset.checked_add(extent).and_then(|e| e.checked_mul(es)) {
+        Some(end) => end <= t.buffer_size,
+        None => false,
+    }
 }
