@@ -8,7 +8,7 @@
 //! set is alive at a time, so memory stays flat across runs.
 
 use super::layout::ArenaLayout;
-use super::residency::Residency;
+use super::residency::{ArenaRegions, Residency};
 #[cfg(test)]
 use super::shared_memory::SmHeader;
 use crate::config::RingSizing;
@@ -41,6 +41,20 @@ impl PreparedArena {
         let heap = Region::new(size(layout.total_heap, "GM heap")?)?;
         let arena = Region::new(size(layout.offsets.arena_size, "runtime arena")?)?;
         Ok(PreparedArena { layout, sm, heap, arena, residency: Residency::default() })
+    }
+
+    /// Gives back what the run that just finished does not need
+    /// ([`Residency::after_run`]). Must be called only after a run, when no
+    /// thread touches the regions.
+    pub fn after_run(&mut self, total_tasks: u64) {
+        let m = ArenaRegions { layout: &self.layout, sm: &self.sm, heap: &self.heap, arena: &self.arena };
+        self.residency.after_run(m, total_tasks);
+    }
+
+    /// Records a run that ended without a task count
+    /// ([`Residency::after_unknown_run`]).
+    pub fn after_unknown_run(&mut self) {
+        self.residency.after_unknown_run(&self.layout);
     }
 
     /// The shared-memory header at the start of the SM region.

@@ -1,6 +1,6 @@
 //! Giving back the arena memory a finished run does not need.
 //!
-//! The three regions of a [`PreparedArena`] are lazily committed: a page
+//! The three regions of a `PreparedArena` are lazily committed: a page
 //! becomes resident when a run first touches it and stays resident until it
 //! is released (`madvise(MADV_DONTNEED)`, after which it reads as zero again,
 //! the state of a fresh arena). A first touch costs a page fault (a few µs on
@@ -30,7 +30,7 @@
 //! a result. Releasing is best effort: a failed `madvise` is logged and the
 //! pages stay resident.
 
-use super::cache::PreparedArena;
+use super::layout::ArenaLayout;
 use super::RING_COUNT;
 use crate::device::region::Region;
 
@@ -44,7 +44,7 @@ pub const WARM_TABLE_BYTES: u64 = 64 << 10;
 /// trim of the default sizing costs ~20 µs of system calls, ~0.1 µs a run).
 pub const SPARE_TRIM_PERIOD: u32 = 256;
 
-/// What of a [`PreparedArena`] may be resident, and the trim schedule.
+/// What of a `PreparedArena` may be resident, and the trim schedule.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Residency {
     /// Per ring: slots `[0, n)` of the ring tables may be resident.
@@ -66,7 +66,7 @@ fn release(region: &Region, what: &str, start: u64, end: u64) {
     }
     // Both bounds lie inside the region, whose length fits in usize.
     let (start, len) = (start as usize, (end - start) as usize);
-    // SAFETY: called only between runs (`PreparedArena::after_run`), when no
+    // SAFETY: called only between runs (`Residency::after_run`), when no
     // thread holds a view of or accesses the arena's memory; every table is
     // valid all-zero, which is what the released pages read as.
     if let Err(e) = unsafe { region.release_pages(start, len) } {
@@ -74,22 +74,35 @@ fn release(region: &Region, what: &str, start: u64, end: u64) {
     }
 }
 
-impl PreparedArena {
-    /// Gives back what the run that just finished does not need, given its
-    /// task count (`Σ current_task_index` over the rings); see the module
-    /// docs for the policy.
+/// The regions of one arena and their layout.
+#[derive(Clone, Copy)]
+pub struct ArenaRegions<'a> {
+    /// The layout the regions were built for.
+    pub layout: &'a ArenaLayout,
+    /// Shared memory.
+    pub sm: &'a Region,
+    /// GM heap.
+    pub heap: &'a Region,
+    /// Runtime arena.
+    pub arena: &'a Region,
+}
+
+impl Residency {
+    /// Gives back what the run that just finished on `m` does not need,
+    /// given its task count (`Σ current_task_index` over the rings); see the
+    /// module docs for the policy.
     ///
-    /// Must be called only after a run, when no thread touches the arena
+    /// Must be called only after a run, when no thread touches the regions
     /// (a run that abandoned a thread must not call it).
-    pub fn after_run(&mut self, total_tasks: u64) {
+    pub fn after_run(&mut self, m: ArenaRegions<'_>, total_tasks: u64) {
         let n = usize::try_from(total_tasks).unwrap_or(usize::MAX);
-        let l = &self.layout;
+        let l = m.layout;
         for r in 0..RING_COUNT {
             let t = &l.geometry.rings[r];
             let window = t.slot_states.count;
             let used = n.min(window);
             let keep = used.max(WARM_SLOTS.min(window));
-            let resident = self.residency.ring_slots[r].max(used);
+            let resident = self.ring_slots[r].max(used);
             if resident > keep {
                 let s = &l.sm.rings[r];
                 for (base, elem, what) in [
@@ -98,38 +111,38 @@ impl PreparedArena {
                     (s.slot_states, t.slot_states.elem, "slot state"),
                 ] {
                     let elem = elem as u64;
-                    release(&self.sm, what, base + keep as u64 * elem, base + resident as u64 * elem);
+                    release(m.sm, what, base + keep as u64 * elem, base + resident as u64 * elem);
                 }
-                self.residency.ring_releases += 1;
+                self.ring_releases += 1;
             }
-            self.residency.ring_slots[r] = resident.min(keep);
+            self.ring_slots[r] = resident.min(keep);
         }
         if n > WARM_SLOTS {
-            self.residency.big_since_trim = true;
+            self.big_since_trim = true;
             return;
         }
-        self.residency.small_since_trim += 1;
-        if self.residency.big_since_trim || self.residency.small_since_trim >= SPARE_TRIM_PERIOD {
-            self.trim_spare();
+        self.small_since_trim += 1;
+        if self.big_since_trim || self.small_since_trim >= SPARE_TRIM_PERIOD {
+            self.trim_spare(m);
         }
     }
 
-    /// Records that a run ended without a task count (it failed before a
-    /// report): every ring slot may be resident, so the next
-    /// [`after_run`](Self::after_run) releases everything above what it
-    /// needs, and the next small run trims the spare tables.
-    pub fn after_unknown_run(&mut self) {
-        let g = &self.layout.geometry;
-        self.residency.ring_slots = std::array::from_fn(|r| g.rings[r].slot_states.count);
-        self.residency.big_since_trim = true;
+    /// Records that a run on an arena of `layout` ended without a task
+    /// count (it failed before a report): every ring slot may be resident,
+    /// so the next [`after_run`](Self::after_run) releases everything above
+    /// what it needs, and the next small run trims the spare tables.
+    pub fn after_unknown_run(&mut self, layout: &ArenaLayout) {
+        let g = &layout.geometry;
+        self.ring_slots = std::array::from_fn(|r| g.rings[r].slot_states.count);
+        self.big_since_trim = true;
     }
 
     /// Trims the heaps and the spare arena tables to their warm prefixes.
-    fn trim_spare(&mut self) {
-        let l = &self.layout;
+    fn trim_spare(&mut self, m: ArenaRegions<'_>) {
+        let l = m.layout;
         for r in 0..RING_COUNT {
             let (start, end) = (l.heap_offset(r), l.heap_offset(r + 1));
-            release(&self.heap, "GM heap", start + WARM_HEAP_BYTES.min(end - start), end);
+            release(m.heap, "GM heap", start + WARM_HEAP_BYTES.min(end - start), end);
         }
         let (g, o) = (&l.geometry, &l.offsets);
         let mut tables = vec![
@@ -144,11 +157,11 @@ impl PreparedArena {
             tables.push((o.sched.dep_pools[r], g.rings[r].dep_list.bytes()));
         }
         for (off, bytes) in tables {
-            release(&self.arena, "arena table", off + WARM_TABLE_BYTES.min(bytes), off + bytes);
+            release(m.arena, "arena table", off + WARM_TABLE_BYTES.min(bytes), off + bytes);
         }
-        self.residency.big_since_trim = false;
-        self.residency.small_since_trim = 0;
-        self.residency.spare_trims += 1;
+        self.big_since_trim = false;
+        self.small_since_trim = 0;
+        self.spare_trims += 1;
     }
 }
 

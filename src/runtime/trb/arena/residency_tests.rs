@@ -1,7 +1,7 @@
 use super::*;
 use crate::config::RingSizing;
 use crate::device::region::page_size;
-use crate::runtime::trb::arena::ArenaCache;
+use crate::runtime::trb::arena::{ArenaCache, PreparedArena};
 
 const W: usize = 4096;
 
