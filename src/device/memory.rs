@@ -11,12 +11,17 @@ use std::alloc::{self, Layout};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::diagnostics::{Error, Result};
 
 /// Alignment of every device allocation, in bytes.
 pub const DEVICE_ALLOC_ALIGN: usize = 64;
+
+/// Largest freed block kept for reuse.
+pub const SPARE_BLOCK_MAX_BYTES: usize = 1 << 20;
+/// Bytes of freed blocks kept for reuse at most.
+pub const SPARE_MAX_BYTES: usize = 4 << 20;
 
 /// One live allocation. The pointer keeps the allocation's provenance so the
 /// memory is always accessed and freed through the pointer `alloc` returned.
@@ -36,6 +41,12 @@ struct Allocation {
 /// never be freed while a copy into it is in progress.
 pub struct DeviceMemory {
     live: RwLock<BTreeMap<usize, Allocation>>,
+    /// Freed blocks kept for an allocation of the same size (at most
+    /// [`SPARE_MAX_BYTES`], each at most [`SPARE_BLOCK_MAX_BYTES`]): a run
+    /// frees its staging buffers and the next run allocates the same sizes,
+    /// and handing them back to malloc lets it return the pages to the
+    /// kernel, so every run would fault them in again. Oldest first.
+    spare: Mutex<Vec<Allocation>>,
     /// One of the `OPEN` / `NOT_INITIALIZED` / `FINALIZED` states.
     state: AtomicU8,
 }
@@ -76,14 +87,18 @@ impl std::fmt::Debug for DeviceMemory {
 impl DeviceMemory {
     /// An empty tracker that accepts operations at once.
     pub fn new() -> Self {
-        Self { live: RwLock::new(BTreeMap::new()), state: AtomicU8::new(OPEN) }
+        Self { live: RwLock::new(BTreeMap::new()), spare: Mutex::new(Vec::new()), state: AtomicU8::new(OPEN) }
     }
 
     /// An empty tracker of a device context that is not initialized yet:
     /// every operation except [`free_all`](Self::free_all) is
     /// [`Error::State`] until [`open`](Self::open).
     pub fn new_uninitialized() -> Self {
-        Self { live: RwLock::new(BTreeMap::new()), state: AtomicU8::new(NOT_INITIALIZED) }
+        Self {
+            live: RwLock::new(BTreeMap::new()),
+            spare: Mutex::new(Vec::new()),
+            state: AtomicU8::new(NOT_INITIALIZED),
+        }
     }
 
     /// Accepts operations (the owning context was initialized).
@@ -132,12 +147,56 @@ impl DeviceMemory {
         let layout = Layout::from_size_align(size, DEVICE_ALLOC_ALIGN).map_err(|_| {
             Error::DeviceMemory(format!("cannot allocate {size} bytes: size exceeds the address space"))
         })?;
-        // SAFETY: `layout` has a non-zero size (checked above).
-        let raw = unsafe { alloc::alloc_zeroed(layout) };
-        let ptr =
-            NonNull::new(raw).ok_or_else(|| Error::DeviceMemory(format!("out of memory allocating {size} bytes")))?;
+        let reused = {
+            let mut spare = self.spare_blocks();
+            spare.iter().rposition(|a| a.layout == layout).map(|i| spare.remove(i))
+        };
+        let ptr = match reused {
+            Some(a) => {
+                // SAFETY: `a` is a block of `layout` that was freed by
+                // `free` and is in no map, so nothing else accesses it.
+                unsafe { a.ptr.as_ptr().write_bytes(0, layout.size()) };
+                a.ptr
+            }
+            None => {
+                // SAFETY: `layout` has a non-zero size (checked above).
+                let raw = unsafe { alloc::alloc_zeroed(layout) };
+                NonNull::new(raw)
+                    .ok_or_else(|| Error::DeviceMemory(format!("out of memory allocating {size} bytes")))?
+            }
+        };
         self.write().insert(ptr.as_ptr() as usize, Allocation { ptr, layout });
         Ok(ptr.as_ptr())
+    }
+
+    fn spare_blocks(&self) -> std::sync::MutexGuard<'_, Vec<Allocation>> {
+        // Every mutation is a single push/remove: poisoning is ignored.
+        self.spare.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps freed block `a` for reuse, or deallocates it (too big); the
+    /// oldest spare blocks go back to malloc to stay within
+    /// [`SPARE_MAX_BYTES`].
+    fn retire(&self, a: Allocation) {
+        let mut evicted = Vec::new();
+        if a.layout.size() > SPARE_BLOCK_MAX_BYTES {
+            evicted.push(a);
+        } else {
+            let mut spare = self.spare_blocks();
+            spare.push(a);
+            let mut total: usize = spare.iter().map(|b| b.layout.size()).sum();
+            while total > SPARE_MAX_BYTES {
+                let old = spare.remove(0);
+                total -= old.layout.size();
+                evicted.push(old);
+            }
+        }
+        for b in evicted {
+            // SAFETY: `b.ptr` was returned by `alloc_zeroed(b.layout)`, is in
+            // neither the live map nor the spare list any more, and is
+            // deallocated only here.
+            unsafe { alloc::dealloc(b.ptr.as_ptr(), b.layout) };
+        }
     }
 
     /// Frees an allocation returned by [`alloc`](Self::alloc).
@@ -150,11 +209,9 @@ impl DeviceMemory {
         let removed = self.write().remove(&(ptr as usize));
         match removed {
             Some(a) => {
-                // SAFETY: `a.ptr` was returned by `alloc_zeroed(a.layout)` and
-                // has just been removed from the live map, so this is its only
-                // deallocation and no copy can be using it (copies hold the
-                // read lock, the removal held the write lock).
-                unsafe { alloc::dealloc(a.ptr.as_ptr(), a.layout) };
+                // Removed from the live map under the write lock: no copy can
+                // be using it (copies hold the read lock).
+                self.retire(a);
                 Ok(())
             }
             None => Err(Error::DeviceMemory(format!(
@@ -251,14 +308,17 @@ impl DeviceMemory {
         Ok(())
     }
 
-    /// Frees every live allocation; returns how many were freed.
+    /// Frees every live allocation and every spare block; returns how many
+    /// live allocations were freed.
     pub fn free_all(&self) -> usize {
         let drained = std::mem::take(&mut *self.write());
         let n = drained.len();
-        for a in drained.into_values() {
+        let spare = std::mem::take(&mut *self.spare_blocks());
+        for a in drained.into_values().chain(spare) {
             // SAFETY: each entry was allocated by `alloc_zeroed(a.layout)` and
-            // has been removed from the map under the write lock, so it is
-            // deallocated exactly once with no copy in flight.
+            // has been removed from the live map under the write lock (or
+            // from the spare list), so it is deallocated exactly once with no
+            // copy in flight.
             unsafe { alloc::dealloc(a.ptr.as_ptr(), a.layout) };
         }
         n
@@ -271,7 +331,15 @@ impl DeviceMemory {
         let drained = std::mem::take(&mut *self.write());
         let n = drained.len();
         std::mem::forget(drained.into_values().collect::<Vec<_>>());
+        // A stuck thread may also write to blocks freed during the run.
+        std::mem::forget(std::mem::take(&mut *self.spare_blocks()));
         n
+    }
+
+    /// Bytes of freed blocks kept for reuse (tests).
+    #[cfg(test)]
+    fn spare_bytes(&self) -> usize {
+        self.spare_blocks().iter().map(|a| a.layout.size()).sum()
     }
 
     /// Number of live allocations.
@@ -295,6 +363,43 @@ impl Drop for DeviceMemory {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn freed_blocks_are_reused_zeroed_and_bounded() {
+        let m = DeviceMemory::new();
+        let p = m.alloc(65536).unwrap();
+        let ones = vec![1u8; 65536];
+        // SAFETY: `ones` is readable for 65536 bytes.
+        unsafe { m.copy_to_device(p, ones.as_ptr(), 65536) }.unwrap();
+        m.free(p).unwrap();
+        assert_eq!(m.spare_bytes(), 65536);
+        assert!(m.check_range(p, 1).is_err(), "a spare block is not live");
+        assert!(m.free(p).is_err(), "double free is still refused");
+        // Another size does not take it; the same size does, zeroed.
+        let q = m.alloc(4096).unwrap();
+        assert_eq!(m.spare_bytes(), 65536);
+        let r = m.alloc(65536).unwrap();
+        assert_eq!(r, p);
+        assert_eq!(m.spare_bytes(), 0);
+        let mut back = vec![7u8; 65536];
+        // SAFETY: `back` is writable for 65536 bytes.
+        unsafe { m.copy_from_device(back.as_mut_ptr(), r, 65536) }.unwrap();
+        assert!(back.iter().all(|&b| b == 0));
+        // Too big to keep, and the total stays bounded.
+        let big = m.alloc(SPARE_BLOCK_MAX_BYTES + 64).unwrap();
+        m.free(big).unwrap();
+        assert_eq!(m.spare_bytes(), 0);
+        let blocks: Vec<_> = (0..6).map(|_| m.alloc(SPARE_BLOCK_MAX_BYTES).unwrap()).collect();
+        for b in blocks {
+            m.free(b).unwrap();
+        }
+        assert_eq!(m.spare_bytes(), SPARE_MAX_BYTES);
+        m.free(q).unwrap();
+        m.free(r).unwrap();
+        assert!(m.spare_bytes() <= SPARE_MAX_BYTES);
+        assert_eq!(m.free_all(), 0);
+        assert_eq!(m.spare_bytes(), 0);
+    }
 
     #[test]
     fn alloc_is_aligned_zeroed_and_tracked() {

@@ -212,7 +212,6 @@ impl Region {
     /// No live view (from [`slice`](Self::slice) / [`slice_mut`](Self::slice_mut)
     /// or raw pointers in use on another thread) may overlap the released
     /// pages, since their contents change to zero.
-    #[cfg(test)]
     pub unsafe fn release_pages(&self, offset: usize, len: usize) -> Result<()> {
         let end = offset.checked_add(len).filter(|&e| e <= self.len).ok_or_else(|| {
             Error::InvalidArgument(format!("release range {offset}..+{len} exceeds the region length {}", self.len))

@@ -329,12 +329,17 @@ pub(crate) fn run_program(
     let report = match report {
         Ok(r) => r,
         Err(e) => {
+            trb.arenas.after_unknown_run();
             staged.release(memory);
             return Err(e);
         }
     };
     if crate::diagnostics::log::enabled(crate::diagnostics::log::Level::Debug) {
         crate::diagnostics::log::debug("tensormap_and_ringbuffer", &run_summary(id, &report));
+    }
+    if report.abandoned.is_none() {
+        // Every engine thread is parked: give back what the run left resident.
+        trb.arenas.after_run(report.total_tasks);
     }
     if report.abandoned.is_some() {
         // A thread stuck in user code may still use all of these (see

@@ -8,6 +8,7 @@
 //! set is alive at a time, so memory stays flat across runs.
 
 use super::layout::ArenaLayout;
+use super::residency::{ArenaRegions, Residency};
 #[cfg(test)]
 use super::shared_memory::SmHeader;
 use crate::config::RingSizing;
@@ -25,6 +26,8 @@ pub struct PreparedArena {
     pub heap: Region,
     /// Runtime arena (`layout.offsets.arena_size` bytes).
     pub arena: Region,
+    /// What may be resident (see [`super::residency`]).
+    pub residency: Residency,
 }
 
 impl PreparedArena {
@@ -37,7 +40,21 @@ impl PreparedArena {
         let sm = Region::new(size(layout.sm.total_size, "shared memory")?)?;
         let heap = Region::new(size(layout.total_heap, "GM heap")?)?;
         let arena = Region::new(size(layout.offsets.arena_size, "runtime arena")?)?;
-        Ok(PreparedArena { layout, sm, heap, arena })
+        Ok(PreparedArena { layout, sm, heap, arena, residency: Residency::default() })
+    }
+
+    /// Gives back what the run that just finished does not need
+    /// ([`Residency::after_run`]). Must be called only after a run, when no
+    /// thread touches the regions.
+    pub fn after_run(&mut self, total_tasks: u64) {
+        let m = ArenaRegions { layout: &self.layout, sm: &self.sm, heap: &self.heap, arena: &self.arena };
+        self.residency.after_run(m, total_tasks);
+    }
+
+    /// Records a run that ended without a task count
+    /// ([`Residency::after_unknown_run`]).
+    pub fn after_unknown_run(&mut self) {
+        self.residency.after_unknown_run(&self.layout);
     }
 
     /// The shared-memory header at the start of the SM region.
@@ -88,6 +105,21 @@ impl ArenaCache {
             self.builds += 1;
         }
         self.current.as_mut().ok_or_else(|| Error::State("arena cache is empty after a build".to_string()))
+    }
+
+    /// Gives back what the run that just finished on the cached arena does
+    /// not need ([`PreparedArena::after_run`]); nothing when none is cached.
+    pub fn after_run(&mut self, total_tasks: u64) {
+        if let Some(p) = self.current.as_mut() {
+            p.after_run(total_tasks);
+        }
+    }
+
+    /// [`PreparedArena::after_unknown_run`] on the cached arena, if any.
+    pub fn after_unknown_run(&mut self) {
+        if let Some(p) = self.current.as_mut() {
+            p.after_unknown_run();
+        }
     }
 
     /// The cached arena, if any.

@@ -7,10 +7,12 @@
 //! - [`layout`]: the runtime-arena reserve order and offsets.
 //! - [`cache`]: the prebuilt SM / heap / arena regions for the most recent
 //!   sizing key (upstream's sim pools these buffers per device).
+//! - [`residency`]: what a finished run gives back of those regions.
 
 pub mod cache;
 pub mod geometry;
 pub mod layout;
+pub mod residency;
 pub mod shared_memory;
 
 pub use cache::{ArenaCache, PreparedArena};
