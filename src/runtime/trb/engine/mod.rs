@@ -198,6 +198,7 @@ impl TrbEngine {
             self.poisoned = Some(msg);
             return Ok(report);
         }
+        tables::clear_seen(memory, &params, &sh);
         let mut sh = match Arc::try_unwrap(sh) {
             Ok(s) => s,
             Err(_) => return Err(Error::State("run state still shared after shutdown".into())),
