@@ -130,12 +130,27 @@ impl SimCore {
     }
 }
 
+/// Per-shape counts of queued tasks, on one cache line.
+#[repr(align(64))]
+#[derive(Debug, Default)]
+struct QueuedCounts([AtomicI64; 3]);
+
 /// Ready queues of the three dispatchable shapes, each split into shards.
+///
+/// `queued[shape]` counts the tasks of that shape in its shards and its
+/// overflow list: a push adds one after publishing the task, a successful pop
+/// subtracts one after taking it, so a probe of an empty shape is one load
+/// (`pop`, `any_work`). A count may lag a concurrent push or pop (it is a
+/// hint, like the shards' own emptiness test); it never reads zero
+/// while a task whose increment is done sits queued, which is what the
+/// parking handshake needs (see [`Parker`]: the waker's increment precedes
+/// its fence, the sleeper's check follows its own).
 pub(crate) struct ReadyQueues {
     shards: Vec<Vec<ReadyQueue>>,
     overflow: Mutex<[VecDeque<u64>; 3]>,
     overflow_len: AtomicUsize,
     rr: AtomicUsize,
+    queued: QueuedCounts,
 }
 
 impl ReadyQueues {
@@ -146,6 +161,7 @@ impl ReadyQueues {
             overflow: Mutex::new(Default::default()),
             overflow_len: AtomicUsize::new(0),
             rr: AtomicUsize::new(0),
+            queued: QueuedCounts::default(),
         }
     }
 
@@ -161,16 +177,29 @@ impl ReadyQueues {
         let h = home.unwrap_or_else(|| self.rr.fetch_add(1, Relaxed)) % n;
         for k in 0..n {
             if self.shards[shp][(h + k) % n].push(v) {
+                self.queued.0[shp].fetch_add(1, Release);
                 return;
             }
         }
         let mut o = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
         o[shp].push_back(v);
         self.overflow_len.fetch_add(1, Release);
+        self.queued.0[shp].fetch_add(1, Release);
     }
 
     /// Pops from shard `home` first, then steals from the others.
     pub(crate) fn pop(&self, shp: usize, home: usize) -> Option<u64> {
+        if self.queued.0[shp].load(Acquire) <= 0 {
+            return None;
+        }
+        let v = self.pop_queued(shp, home);
+        if v.is_some() {
+            self.queued.0[shp].fetch_sub(1, Release);
+        }
+        v
+    }
+
+    fn pop_queued(&self, shp: usize, home: usize) -> Option<u64> {
         let qs = &self.shards[shp];
         let n = qs.len();
         let mut i = home % n;
@@ -198,9 +227,11 @@ impl ReadyQueues {
         None
     }
 
-    /// Whether any queue of `shp` may hold work.
-    pub(crate) fn has_work(&self, shp: usize) -> bool {
-        self.shards[shp].iter().any(|q| !q.is_empty_hint()) || self.overflow_len.load(Acquire) > 0
+    /// Whether any queue of any shape may hold work (three loads of one line).
+    #[inline]
+    pub(crate) fn any_work(&self) -> bool {
+        let q = &self.queued.0;
+        q[0].load(Acquire) > 0 || q[1].load(Acquire) > 0 || q[2].load(Acquire) > 0
     }
 
     /// Restores every touched cell to zero (exclusive use only).
@@ -429,6 +460,13 @@ impl Parker {
     /// Ends the current thread's spin (after `start_spinning` returned true).
     pub(crate) fn stop_spinning(&self) {
         self.spinning.fetch_sub(1, SeqCst);
+    }
+
+    /// Whether some thread is idle (announced as sleeping, or spinning): a
+    /// relaxed hint for a thread deciding to share the tasks it holds.
+    #[inline]
+    pub(crate) fn idle_hint(&self) -> bool {
+        self.count.load(Relaxed) > 0 || self.spinning.load(Relaxed) > 0
     }
 
     /// Wakes one sleeper, if any and nobody spins.

@@ -41,6 +41,7 @@ mod claim;
 mod dispatch;
 mod execute;
 mod gang;
+mod local;
 mod orch_thread;
 mod params;
 mod report;
@@ -78,6 +79,30 @@ pub trait CoreExecutor: Sync {
     /// of a dispatch payload; `core` is the simulated core. An error
     /// (e.g. the kernel threw) fails the run with that message.
     fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> std::result::Result<(), String>;
+
+    /// [`run_subtask`](Self::run_subtask) on a scheduler thread whose
+    /// previous subtask of this run ran on `core` too when `core_changed` is
+    /// false: the thread already carries that core's identity, so an
+    /// executor may skip publishing it again. The engine passes true for the
+    /// first subtask of each thread in a run and after any other core.
+    fn run_subtask_on(
+        &self,
+        func_id: i32,
+        args: *mut u64,
+        core: SimCore,
+        core_changed: bool,
+    ) -> std::result::Result<(), String> {
+        let _ = core_changed;
+        self.run_subtask(func_id, args, core)
+    }
+
+    /// Whether `run_subtask` may panic. An executor returning false is
+    /// called without a panic boundary on the scheduler threads' inline
+    /// path (a panic there still ends the run with an error: the thread's
+    /// own boundary latches it); gang helpers always keep one.
+    fn may_unwind(&self) -> bool {
+        true
+    }
 }
 
 /// The engine: persistent scheduler threads plus the gang pool.
