@@ -348,6 +348,8 @@ pub(crate) struct RunShared {
     pub(crate) submitted: AtomicU64,
     /// Completed tasks (including inline-completed alloc tasks).
     pub(crate) completed: AtomicU64,
+    /// Tasks wired so far (progress the watchdog samples, like `submitted`).
+    pub(crate) wired: AtomicU64,
     /// The run is over (normal end or emergency).
     pub(crate) run_complete: AtomicBool,
     /// Core occupancy.
@@ -521,14 +523,6 @@ impl RunShared {
     /// Milliseconds since the run started.
     pub(crate) fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
-    }
-
-    /// Records progress for the watchdog.
-    pub(crate) fn progress(&self) {
-        let now = self.now_ms();
-        if self.last_progress_ms.load(Relaxed) < now {
-            self.last_progress_ms.fetch_max(now, Relaxed);
-        }
     }
 
     /// Whether any fatal condition ends the run.
@@ -719,9 +713,9 @@ impl RunShared {
     /// Watchdog check (`scheduler_timeout_ms` / `PTO2_SCHEDULER_TIMEOUT_MS`); returns true when it fired. It fires when
     /// nothing progressed for more than `timeout_ms` while a kernel runs,
     /// tasks are pending, or the orchestration is in user code (a stuck
-    /// orchestration). Progress is any wiring (recorded by the wiring
-    /// thread) and any completion, submission or orchestrator API call (a
-    /// slow orchestrator is not a stall), which the watchdog thread samples
+    /// orchestration). Progress is any wiring, completion, submission or
+    /// orchestrator API call (a slow orchestrator is not a stall): counters
+    /// the watchdog thread samples
     /// (`sample`, every tick) and any thread samples before firing, so the
     /// fire comes one budget after the last progress, not two.
     pub(crate) fn watchdog(&self, sample: bool) -> bool {
@@ -787,8 +781,12 @@ impl RunShared {
     /// Counts activity (submissions, completions, orchestrator API calls)
     /// since the last sample as progress at `now`; true when there was some.
     fn sample_orch_progress(&self, now: u64, epoch: u64) -> bool {
-        // Both counters only grow, so their sum moves iff either does.
-        let count = self.submitted.load(Acquire).wrapping_add(self.completed.load(Acquire));
+        // The counters only grow, so their sum moves iff any does.
+        let count = self
+            .submitted
+            .load(Acquire)
+            .wrapping_add(self.completed.load(Acquire))
+            .wrapping_add(self.wired.load(Acquire));
         let moved =
             self.watchdog_seen_submitted.load(Relaxed) != count || self.watchdog_seen_epoch.load(Relaxed) != epoch;
         if moved {

@@ -29,13 +29,17 @@ impl Sched<'_> {
         // again. The start moves on only when that core was taken.
         let own = if aic { &self.own_aic } else { &self.own_aiv };
         let n = own.len();
-        for k in 0..n {
-            let i = (self.rr + k) % n;
+        let mut i = self.rr;
+        for _ in 0..n {
+            if i >= n {
+                i = 0;
+            }
             let c = own[i];
             if self.try_claim(&c, tag) {
                 self.rr = i;
                 return Some(c);
             }
+            i += 1;
         }
         // Any idle core of the type (no allocation on the dispatch path).
         if aic {

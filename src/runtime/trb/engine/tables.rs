@@ -98,6 +98,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         total_tasks: AtomicU64::new(0),
         submitted: AtomicU64::new(0),
         completed: AtomicU64::new(0),
+        wired: AtomicU64::new(0),
         run_complete: AtomicBool::new(false),
         cores,
         block_dim: p.block_dim,

@@ -125,7 +125,9 @@ impl Sched<'_> {
             }
         }
         if wired > 0 {
-            sh.progress();
+            // Progress for the watchdog, which samples the count (no clock
+            // read on the wiring path).
+            sh.wired.fetch_add(wired, Relaxed);
         }
         wired > 0
     }
