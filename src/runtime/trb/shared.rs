@@ -620,6 +620,7 @@ impl RunShared {
 
     /// `on_task_complete`: marks COMPLETED and notifies consumers; `ready`
     /// receives every consumer whose fanin became satisfied.
+    #[inline]
     pub(crate) fn complete_task(&self, s: &SlotState, mut ready: impl FnMut(&SlotState)) {
         s.lock();
         s.task_state.store(task_state::COMPLETED as u32, Release);
@@ -639,6 +640,7 @@ impl RunShared {
     }
 
     /// `on_task_release`: releases every producer, then checks the task itself.
+    #[inline]
     pub(crate) fn release_task(&self, s: &SlotState) {
         // SAFETY: `s` is a completed, not yet consumed task (it still holds
         // its own scope or consumer references until the check below).
@@ -652,6 +654,7 @@ impl RunShared {
     }
 
     /// Finishes a task: complete, release, count.
+    #[inline]
     pub(crate) fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
         self.complete_task(s, ready);
         self.release_task(s);

@@ -264,6 +264,7 @@ impl<'a> Sched<'a> {
     /// A task became ready on this thread: dependency-only tasks go to the
     /// dummy queue, the others stay local while there is room (the shared
     /// queues and a wakeup otherwise).
+    #[inline]
     pub(super) fn make_ready(&mut self, c: &crate::runtime::trb::layout::SlotState) {
         let v = SlotRef::of(c).bits();
         let shp = shape_of(c.active_mask.load(Relaxed));
@@ -293,6 +294,7 @@ impl<'a> Sched<'a> {
         self.sh.parker.wake_one();
     }
 
+    #[inline]
     pub(super) fn next_task(&mut self) -> Option<u64> {
         if !self.local.is_empty() {
             if self.local.len() > 1 && self.sh.parker.idle_hint() {
@@ -326,6 +328,7 @@ impl<'a> Sched<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn subtasks_done(&mut self, s: &crate::runtime::trb::layout::SlotState, n: i16) {
         let total = s.total_required_subtasks.load(Relaxed);
         // A task whose subtasks all ran in this call (one block, as most)
