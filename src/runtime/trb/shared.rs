@@ -646,8 +646,19 @@ impl RunShared {
         // its own scope or consumer references until the check below).
         unsafe {
             self.for_each_fanin(s.payload.load(Relaxed), |p| {
-                p.fanout_refcount.fetch_add(1, AcqRel);
-                self.ring_of(p).check_consumed(p);
+                let now = p.fanout_refcount.fetch_add(1, AcqRel) + 1;
+                // `p` becomes consumable only when its releases reach its
+                // claims (`check_consumed` tests exactly that, under the
+                // slot lock). A claim's increment happens before its
+                // consumer's release, which this AcqRel increment follows,
+                // so `now` never exceeds the count read here; when it is
+                // below, `p` is not consumable now, and whoever adds the
+                // missing releases checks after its own increment (the scope
+                // release and `p`'s own completion check unconditionally).
+                // A fan-in's producers thus skip a locked check per release.
+                if now == p.fanout_count.load(Acquire) {
+                    self.ring_of(p).check_consumed(p);
+                }
             })
         };
         self.ring_of(s).check_consumed(s);
