@@ -436,16 +436,29 @@ impl Default for Parker {
 impl Parker {
     /// Registers the current thread as sleeping.
     pub(crate) fn announce(&self) {
+        self.announce_as(&std::thread::current());
+    }
+
+    /// Registers `me`, the calling thread's handle (kept by a thread that
+    /// parks often, saving the handle lookup), as sleeping.
+    pub(crate) fn announce_as(&self, me: &std::thread::Thread) {
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
-        v.push(std::thread::current());
+        v.push(me.clone());
         self.count.store(v.len(), SeqCst);
     }
 
     /// Deregisters the current thread.
     pub(crate) fn retract(&self) {
-        let id = std::thread::current().id();
+        self.retract_as(&std::thread::current());
+    }
+
+    /// Deregisters `me`, the calling thread's handle.
+    pub(crate) fn retract_as(&self, me: &std::thread::Thread) {
+        let id = me.id();
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
-        v.retain(|t| t.id() != id);
+        if let Some(i) = v.iter().position(|t| t.id() == id) {
+            v.swap_remove(i);
+        }
         self.count.store(v.len(), SeqCst);
     }
 

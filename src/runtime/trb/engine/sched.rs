@@ -147,6 +147,7 @@ impl<'a> Sched<'a> {
         let mut spinning = false;
         // Parked since the last progress (then it does not spin again).
         let mut parked = false;
+        let me = std::thread::current();
         loop {
             // Every fatal and the normal end set `run_complete` (`end_run`);
             // completions check `all_done` themselves, so one load suffices
@@ -209,7 +210,7 @@ impl<'a> Sched<'a> {
                 }
                 continue;
             }
-            sh.parker.announce();
+            sh.parker.announce_as(&me);
             if spinning {
                 spinning = false;
                 sh.parker.stop_spinning();
@@ -220,7 +221,7 @@ impl<'a> Sched<'a> {
                 // No new spin after a park until some progress.
                 parked = true;
             }
-            sh.parker.retract();
+            sh.parker.retract_as(&me);
             sh.watchdog(false);
         }
         if spinning {
