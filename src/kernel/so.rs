@@ -116,6 +116,7 @@ const KERNEL_ERR_CAP: usize = 512;
 /// # Safety
 /// `entry` is a live `kernel_entry` and `args` the argument array it
 /// expects (see [`KernelSo::call`]).
+#[inline]
 pub unsafe fn call_kernel(entry: KernelEntry, args: *mut i64) -> std::result::Result<(), String> {
     let mut err = std::mem::MaybeUninit::<[c_char; KERNEL_ERR_CAP]>::uninit();
     // SAFETY: forwarded contract; the trampoline writes at most
@@ -125,8 +126,15 @@ pub unsafe fn call_kernel(entry: KernelEntry, args: *mut i64) -> std::result::Re
     if rc == 0 {
         return Ok(());
     }
+    Err(thrown(&err))
+}
+
+/// The error of a kernel that threw (the trampoline's message in `err`).
+#[cold]
+#[inline(never)]
+fn thrown(err: &std::mem::MaybeUninit<[c_char; KERNEL_ERR_CAP]>) -> String {
     // SAFETY: on a non-zero return the trampoline stored a NUL-terminated
     // message inside the buffer.
     let msg = unsafe { CStr::from_ptr(err.as_ptr().cast::<c_char>()) }.to_string_lossy();
-    Err(format!("the kernel threw a C++ exception: {msg}"))
+    format!("the kernel threw a C++ exception: {msg}")
 }

@@ -120,9 +120,22 @@ struct KernelExecutor<'a> {
 
 impl CoreExecutor for KernelExecutor<'_> {
     fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> std::result::Result<(), String> {
+        self.run_subtask_on(func_id, args, core, true)
+    }
+
+    /// Publishes the core identity only when the thread's core changed.
+    fn run_subtask_on(
+        &self,
+        func_id: i32,
+        args: *mut u64,
+        core: SimCore,
+        core_changed: bool,
+    ) -> std::result::Result<(), String> {
         match self.callable.kernel_entry(func_id) {
             Some(f) => {
-                let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, self.device_id);
+                if core_changed {
+                    let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, self.device_id);
+                }
                 // SAFETY: `f` is the `kernel_entry` of a kernel SO that stays
                 // loaded for the whole run; `args` is the 50-slot argument
                 // array of the dispatch payload the engine built for it.
@@ -134,6 +147,12 @@ impl CoreExecutor for KernelExecutor<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// No Rust code here can panic (a table lookup, a TLS setter, the kernel
+    /// behind the exception-catching C++ trampoline).
+    fn may_unwind(&self) -> bool {
+        false
     }
 }
 

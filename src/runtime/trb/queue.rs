@@ -267,8 +267,10 @@ impl WiringConsumer {
     /// Drops the oldest value of `q` (after a `peek` returned it).
     pub(crate) fn advance(&mut self, q: &WiringQueue) {
         debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
-        // Release: our reads of the cell happen before the producer reuses it.
-        q.head.0.fetch_add(1, Release);
+        // Only this handle writes `head`, so a plain store suffices (no
+        // read-modify-write). Release: our reads of the cell happen before
+        // the producer reuses it.
+        q.head.0.store(q.head.0.load(Relaxed) + 1, Release);
     }
 }
 

@@ -130,12 +130,27 @@ impl SimCore {
     }
 }
 
+/// Per-shape counts of queued tasks, on one cache line.
+#[repr(align(64))]
+#[derive(Debug, Default)]
+struct QueuedCounts([AtomicI64; 3]);
+
 /// Ready queues of the three dispatchable shapes, each split into shards.
+///
+/// `queued[shape]` counts the tasks of that shape in its shards and its
+/// overflow list: a push adds one after publishing the task, a successful pop
+/// subtracts one after taking it, so a probe of an empty shape is one load
+/// (`pop`, `any_work`). A count may lag a concurrent push or pop (it is a
+/// hint, like the shards' own emptiness test); it never reads zero
+/// while a task whose increment is done sits queued, which is what the
+/// parking handshake needs (see [`Parker`]: the waker's increment precedes
+/// its fence, the sleeper's check follows its own).
 pub(crate) struct ReadyQueues {
     shards: Vec<Vec<ReadyQueue>>,
     overflow: Mutex<[VecDeque<u64>; 3]>,
     overflow_len: AtomicUsize,
     rr: AtomicUsize,
+    queued: QueuedCounts,
 }
 
 impl ReadyQueues {
@@ -146,6 +161,7 @@ impl ReadyQueues {
             overflow: Mutex::new(Default::default()),
             overflow_len: AtomicUsize::new(0),
             rr: AtomicUsize::new(0),
+            queued: QueuedCounts::default(),
         }
     }
 
@@ -161,16 +177,29 @@ impl ReadyQueues {
         let h = home.unwrap_or_else(|| self.rr.fetch_add(1, Relaxed)) % n;
         for k in 0..n {
             if self.shards[shp][(h + k) % n].push(v) {
+                self.queued.0[shp].fetch_add(1, Release);
                 return;
             }
         }
         let mut o = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
         o[shp].push_back(v);
         self.overflow_len.fetch_add(1, Release);
+        self.queued.0[shp].fetch_add(1, Release);
     }
 
     /// Pops from shard `home` first, then steals from the others.
     pub(crate) fn pop(&self, shp: usize, home: usize) -> Option<u64> {
+        if self.queued.0[shp].load(Acquire) <= 0 {
+            return None;
+        }
+        let v = self.pop_queued(shp, home);
+        if v.is_some() {
+            self.queued.0[shp].fetch_sub(1, Release);
+        }
+        v
+    }
+
+    fn pop_queued(&self, shp: usize, home: usize) -> Option<u64> {
         let qs = &self.shards[shp];
         let n = qs.len();
         let mut i = home % n;
@@ -198,9 +227,11 @@ impl ReadyQueues {
         None
     }
 
-    /// Whether any queue of `shp` may hold work.
-    pub(crate) fn has_work(&self, shp: usize) -> bool {
-        self.shards[shp].iter().any(|q| !q.is_empty_hint()) || self.overflow_len.load(Acquire) > 0
+    /// Whether any queue of any shape may hold work (three loads of one line).
+    #[inline]
+    pub(crate) fn any_work(&self) -> bool {
+        let q = &self.queued.0;
+        q[0].load(Acquire) > 0 || q[1].load(Acquire) > 0 || q[2].load(Acquire) > 0
     }
 
     /// Restores every touched cell to zero (exclusive use only).
@@ -317,6 +348,8 @@ pub(crate) struct RunShared {
     pub(crate) submitted: AtomicU64,
     /// Completed tasks (including inline-completed alloc tasks).
     pub(crate) completed: AtomicU64,
+    /// Tasks wired so far (progress the watchdog samples, like `submitted`).
+    pub(crate) wired: AtomicU64,
     /// The run is over (normal end or emergency).
     pub(crate) run_complete: AtomicBool,
     /// Core occupancy.
@@ -403,16 +436,29 @@ impl Default for Parker {
 impl Parker {
     /// Registers the current thread as sleeping.
     pub(crate) fn announce(&self) {
+        self.announce_as(&std::thread::current());
+    }
+
+    /// Registers `me`, the calling thread's handle (kept by a thread that
+    /// parks often, saving the handle lookup), as sleeping.
+    pub(crate) fn announce_as(&self, me: &std::thread::Thread) {
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
-        v.push(std::thread::current());
+        v.push(me.clone());
         self.count.store(v.len(), SeqCst);
     }
 
     /// Deregisters the current thread.
     pub(crate) fn retract(&self) {
-        let id = std::thread::current().id();
+        self.retract_as(&std::thread::current());
+    }
+
+    /// Deregisters `me`, the calling thread's handle.
+    pub(crate) fn retract_as(&self, me: &std::thread::Thread) {
+        let id = me.id();
         let mut v = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
-        v.retain(|t| t.id() != id);
+        if let Some(i) = v.iter().position(|t| t.id() == id) {
+            v.swap_remove(i);
+        }
         self.count.store(v.len(), SeqCst);
     }
 
@@ -429,6 +475,13 @@ impl Parker {
     /// Ends the current thread's spin (after `start_spinning` returned true).
     pub(crate) fn stop_spinning(&self) {
         self.spinning.fetch_sub(1, SeqCst);
+    }
+
+    /// Whether some thread is idle (announced as sleeping, or spinning): a
+    /// relaxed hint for a thread deciding to share the tasks it holds.
+    #[inline]
+    pub(crate) fn idle_hint(&self) -> bool {
+        self.count.load(Relaxed) > 0 || self.spinning.load(Relaxed) > 0
     }
 
     /// Wakes one sleeper, if any and nobody spins.
@@ -483,14 +536,6 @@ impl RunShared {
     /// Milliseconds since the run started.
     pub(crate) fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
-    }
-
-    /// Records progress for the watchdog.
-    pub(crate) fn progress(&self) {
-        let now = self.now_ms();
-        if self.last_progress_ms.load(Relaxed) < now {
-            self.last_progress_ms.fetch_max(now, Relaxed);
-        }
     }
 
     /// Whether any fatal condition ends the run.
@@ -588,6 +633,7 @@ impl RunShared {
 
     /// `on_task_complete`: marks COMPLETED and notifies consumers; `ready`
     /// receives every consumer whose fanin became satisfied.
+    #[inline]
     pub(crate) fn complete_task(&self, s: &SlotState, mut ready: impl FnMut(&SlotState)) {
         s.lock();
         s.task_state.store(task_state::COMPLETED as u32, Release);
@@ -607,19 +653,32 @@ impl RunShared {
     }
 
     /// `on_task_release`: releases every producer, then checks the task itself.
+    #[inline]
     pub(crate) fn release_task(&self, s: &SlotState) {
         // SAFETY: `s` is a completed, not yet consumed task (it still holds
         // its own scope or consumer references until the check below).
         unsafe {
             self.for_each_fanin(s.payload.load(Relaxed), |p| {
-                p.fanout_refcount.fetch_add(1, AcqRel);
-                self.ring_of(p).check_consumed(p);
+                let now = p.fanout_refcount.fetch_add(1, AcqRel) + 1;
+                // `p` becomes consumable only when its releases reach its
+                // claims (`check_consumed` tests exactly that, under the
+                // slot lock). A claim's increment happens before its
+                // consumer's release, which this AcqRel increment follows,
+                // so `now` never exceeds the count read here; when it is
+                // below, `p` is not consumable now, and whoever adds the
+                // missing releases checks after its own increment (the scope
+                // release and `p`'s own completion check unconditionally).
+                // A fan-in's producers thus skip a locked check per release.
+                if now == p.fanout_count.load(Acquire) {
+                    self.ring_of(p).check_consumed(p);
+                }
             })
         };
         self.ring_of(s).check_consumed(s);
     }
 
     /// Finishes a task: complete, release, count.
+    #[inline]
     pub(crate) fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
         self.complete_task(s, ready);
         self.release_task(s);
@@ -681,9 +740,9 @@ impl RunShared {
     /// Watchdog check (`scheduler_timeout_ms` / `PTO2_SCHEDULER_TIMEOUT_MS`); returns true when it fired. It fires when
     /// nothing progressed for more than `timeout_ms` while a kernel runs,
     /// tasks are pending, or the orchestration is in user code (a stuck
-    /// orchestration). Progress is any wiring (recorded by the wiring
-    /// thread) and any completion, submission or orchestrator API call (a
-    /// slow orchestrator is not a stall), which the watchdog thread samples
+    /// orchestration). Progress is any wiring, completion, submission or
+    /// orchestrator API call (a slow orchestrator is not a stall): counters
+    /// the watchdog thread samples
     /// (`sample`, every tick) and any thread samples before firing, so the
     /// fire comes one budget after the last progress, not two.
     pub(crate) fn watchdog(&self, sample: bool) -> bool {
@@ -749,8 +808,12 @@ impl RunShared {
     /// Counts activity (submissions, completions, orchestrator API calls)
     /// since the last sample as progress at `now`; true when there was some.
     fn sample_orch_progress(&self, now: u64, epoch: u64) -> bool {
-        // Both counters only grow, so their sum moves iff either does.
-        let count = self.submitted.load(Acquire).wrapping_add(self.completed.load(Acquire));
+        // The counters only grow, so their sum moves iff any does.
+        let count = self
+            .submitted
+            .load(Acquire)
+            .wrapping_add(self.completed.load(Acquire))
+            .wrapping_add(self.wired.load(Acquire));
         let moved =
             self.watchdog_seen_submitted.load(Relaxed) != count || self.watchdog_seen_epoch.load(Relaxed) != epoch;
         if moved {

@@ -23,14 +23,23 @@ impl Sched<'_> {
             return None;
         }
         let bd = self.sh.block_dim;
+        // Own cores first, starting at the one this thread used last: a
+        // thread that keeps its core keeps its published core identity
+        // (`CoreExecutor::run_subtask_on`), so the executor need not set it
+        // again. The start moves on only when that core was taken.
         let own = if aic { &self.own_aic } else { &self.own_aiv };
         let n = own.len();
-        for k in 0..n {
-            let c = own[(self.rr + k) % n];
+        let mut i = self.rr;
+        for _ in 0..n {
+            if i >= n {
+                i = 0;
+            }
+            let c = own[i];
             if self.try_claim(&c, tag) {
-                self.rr = self.rr.wrapping_add(1);
+                self.rr = i;
                 return Some(c);
             }
+            i += 1;
         }
         // Any idle core of the type (no allocation on the dispatch path).
         if aic {

@@ -36,7 +36,7 @@ pub(super) struct DispatchBuffer {
 
 impl DispatchBuffer {
     pub(super) fn new() -> Box<DispatchBuffer> {
-        Box::new(DispatchBuffer {
+        let mut b = Box::new(DispatchBuffer {
             payload: DispatchPayload {
                 function_bin_addr: 0,
                 args: [0; 50],
@@ -57,7 +57,16 @@ impl DispatchBuffer {
                 reserved: 0,
             },
             slab: CompletionSlab { count: 0, error_code: 0, entries: [0; 64 * 24], _pad: [0; 56] },
-        })
+        });
+        // The pointers into the buffer itself never change (it is boxed):
+        // set once here, not at every `prepare`.
+        let lc = &mut b.payload.local_context;
+        lc.async_ctx.completion_count = &mut b.slab.count;
+        lc.async_ctx.completion_error_code = &mut b.slab.error_code;
+        lc.async_ctx.completion_entries = b.slab.entries.as_mut_ptr().cast();
+        b.payload.args[48] = &b.payload.local_context as *const _ as u64;
+        b.payload.args[49] = &b.payload.global_context as *const _ as u64;
+        b
     }
 
     /// Fills the payload for one subtask of the task with payload `p`.
@@ -76,13 +85,8 @@ impl DispatchBuffer {
         let lc = &mut self.payload.local_context;
         lc.block_idx = block;
         lc.block_num = blocks;
-        lc.async_ctx.completion_count = &mut self.slab.count;
-        lc.async_ctx.completion_error_code = &mut self.slab.error_code;
-        lc.async_ctx.completion_entries = self.slab.entries.as_mut_ptr().cast();
         lc.async_ctx.task_token = raw;
         self.payload.global_context.sub_block_id = if core.is_aic { 0 } else { core.lane as i32 };
-        self.payload.args[48] = &self.payload.local_context as *const _ as u64;
-        self.payload.args[49] = &self.payload.global_context as *const _ as u64;
     }
 
     pub(super) fn args(&mut self) -> *mut u64 {

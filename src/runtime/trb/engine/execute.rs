@@ -1,7 +1,7 @@
 //! Executing a ready task: single-core, cluster (gang) and sync-start dispatch.
 
 use super::dispatch::DispatchBuffer;
-use super::gang::run_guarded;
+use super::gang::run_inline;
 use super::sched::Sched;
 use crate::runtime::trb::layout::TaskPayload;
 use crate::runtime::trb::ring::SlotRef;
@@ -43,7 +43,9 @@ impl Sched<'_> {
                 self.buf.prepare(payload, raw, b as i32, blocks as i32, core);
                 let args = self.buf.args();
                 let t0 = self.trace_now();
-                let r = run_guarded(self.exec, func, args, core);
+                let changed = core.core_id != self.last_core;
+                self.last_core = core.core_id;
+                let r = run_inline(self.exec, self.unwinds, func, args, core, changed);
                 self.trace_dispatch(raw, t0, std::iter::once((func, core.core_id)));
                 self.release(&core);
                 if let Some(m) = r {
@@ -76,6 +78,8 @@ impl Sched<'_> {
                 }
                 let t0 = self.trace_now();
                 let failure = self.gang.run_all(self.exec, &mut jobs);
+                // The first lane ran here and published its own core.
+                self.last_core = u32::MAX;
                 self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
                 lanes.iter().for_each(|(_, c)| self.release(c));
                 for (_, buf, _) in &jobs {
@@ -160,6 +164,7 @@ impl Sched<'_> {
             .collect();
         let t0 = self.trace_now();
         let failure = self.gang.run_all(self.exec, &mut jobs);
+        self.last_core = u32::MAX;
         self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
         cores.iter().for_each(|(_, c, _)| self.release(c));
         for (_, buf, _) in &jobs {

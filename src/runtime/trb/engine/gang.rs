@@ -20,7 +20,7 @@ unsafe impl Send for ExecRef {}
 unsafe impl Sync for ExecRef {}
 
 impl ExecRef {
-    fn get(&self) -> &dyn CoreExecutor {
+    pub(super) fn get(&self) -> &dyn CoreExecutor {
         // SAFETY: see the Send impl: `run` outlives every use.
         unsafe { &*self.0 }
     }
@@ -42,6 +42,29 @@ pub(super) fn run_guarded(exec: ExecRef, func: i32, args: *mut u64, core: SimCor
         Ok(Err(m)) => Some(m),
         Err(p) => Some(format!("kernel func_id={func} panicked on the simulated device: {}", panic_text(&*p))),
     }
+}
+
+/// Runs one subtask on the calling scheduler thread: behind a panic
+/// boundary when the executor may unwind (`unwinds`), else directly (the
+/// kernel path: a C function behind the C++ trampoline, which catches every
+/// exception and returns it as an error).
+#[inline]
+pub(super) fn run_inline(
+    exec: ExecRef,
+    unwinds: bool,
+    func: i32,
+    args: *mut u64,
+    core: SimCore,
+    core_changed: bool,
+) -> Option<String> {
+    if unwinds {
+        return match catch_unwind(AssertUnwindSafe(|| exec.get().run_subtask_on(func, args, core, core_changed))) {
+            Ok(Ok(())) => None,
+            Ok(Err(m)) => Some(m),
+            Err(p) => Some(format!("kernel func_id={func} panicked on the simulated device: {}", panic_text(&*p))),
+        };
+    }
+    exec.get().run_subtask_on(func, args, core, core_changed).err()
 }
 
 pub(super) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {

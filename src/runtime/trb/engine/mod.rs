@@ -18,9 +18,19 @@
 //! * SPMD tasks without sync start are claimed one block at a time
 //!   (`next_block_idx`); a thread that claims a block re-queues the task while
 //!   blocks remain, so several threads run blocks in parallel.
-//! * Completions make consumers ready; the first one is kept as the thread's
-//!   local next task (chain hops stay on one thread), the rest go to the
-//!   shared ready queues.
+//! * Tasks a thread makes ready (its completions' consumers, the tasks it
+//!   wires) go to its private FIFO of up to 64 tasks (`local.rs`), not to the
+//!   shared queues: a chain hop or a wired batch costs no queue atomics and no
+//!   wakeup, and the wiring drain stops when the FIFO is full. Whenever
+//!   another thread idles (parked or spinning), the owner moves all but its
+//!   next task to the shared ready queues and wakes a sleeper. Shared queues
+//!   keep per-shape counts, so probing an empty shape is one load.
+//! * A thread keeps the simulated core it used last while that core is free,
+//!   and the executor is told when the core changed
+//!   (`CoreExecutor::run_subtask_on`), so the kernel-facing core identity is
+//!   published only on a change; executors that cannot unwind
+//!   (`CoreExecutor::may_unwind`, the kernel executor: a C function behind the
+//!   exception-catching C++ trampoline) run without a panic boundary.
 //! * Idle threads spin for `idle_spin_us`, then park (1 ms timeout, used for
 //!   the watchdog); pushers wake one parked thread unless a thread spins
 //!   (it finds the work). When the run has more threads (schedulers plus the
@@ -41,6 +51,7 @@ mod claim;
 mod dispatch;
 mod execute;
 mod gang;
+mod local;
 mod orch_thread;
 mod params;
 mod report;
@@ -78,6 +89,30 @@ pub trait CoreExecutor: Sync {
     /// of a dispatch payload; `core` is the simulated core. An error
     /// (e.g. the kernel threw) fails the run with that message.
     fn run_subtask(&self, func_id: i32, args: *mut u64, core: SimCore) -> std::result::Result<(), String>;
+
+    /// [`run_subtask`](Self::run_subtask) on a scheduler thread whose
+    /// previous subtask of this run ran on `core` too when `core_changed` is
+    /// false: the thread already carries that core's identity, so an
+    /// executor may skip publishing it again. The engine passes true for the
+    /// first subtask of each thread in a run and after any other core.
+    fn run_subtask_on(
+        &self,
+        func_id: i32,
+        args: *mut u64,
+        core: SimCore,
+        core_changed: bool,
+    ) -> std::result::Result<(), String> {
+        let _ = core_changed;
+        self.run_subtask(func_id, args, core)
+    }
+
+    /// Whether `run_subtask` may panic. An executor returning false is
+    /// called without a panic boundary on the scheduler threads' inline
+    /// path (a panic there still ends the run with an error: the thread's
+    /// own boundary latches it); gang helpers always keep one.
+    fn may_unwind(&self) -> bool {
+        true
+    }
 }
 
 /// The engine: persistent scheduler threads plus the gang pool.
@@ -134,13 +169,6 @@ impl TrbEngine {
             )
         });
         let done = Arc::new((Mutex::new(Completion { sched_left: nsched, orch: None }), Condvar::new()));
-        for idx in 0..nsched {
-            let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
-            if self.workers[idx].tx.send(job).is_err() {
-                let (m, _) = &*done;
-                m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
-            }
-        }
         let job = OrchJob {
             sh: sh.clone(),
             tables: SendTables(tables),
@@ -159,9 +187,18 @@ impl TrbEngine {
             explicit_deps: params.explicit_deps,
             done: done.clone(),
         };
+        // The orchestrator first: it starts submitting while the scheduler
+        // threads are being woken (each send may wake a blocked thread).
         let orch_tx = &self.orch.as_ref().expect("ensured above").tx;
         if orch_tx.send(job).is_err() {
             return Err(Error::State("the orchestrator thread is gone".into()));
+        }
+        for idx in 0..nsched {
+            let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
+            if self.workers[idx].tx.send(job).is_err() {
+                let (m, _) = &*done;
+                m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
+            }
         }
         // Watchdog: wait for the end of the run, checking every 1/20 budget
         // (1..=20 ms): the fire lands at most that late after one budget.
@@ -198,6 +235,7 @@ impl TrbEngine {
             self.poisoned = Some(msg);
             return Ok(report);
         }
+        tables::clear_seen(memory, &params, &sh);
         let mut sh = match Arc::try_unwrap(sh) {
             Ok(s) => s,
             Err(_) => return Err(Error::State("run state still shared after shutdown".into())),

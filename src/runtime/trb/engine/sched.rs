@@ -3,6 +3,7 @@
 
 use super::dispatch::{DispatchBox, DispatchBuffer};
 use super::gang::{ExecRef, Gang};
+use super::local::{LocalQueue, LOCAL_CAP};
 use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{shape, shape_of, FatalSource, RunShared, SimCore};
 use crate::runtime::wait::{Backoff, Ladder};
@@ -38,7 +39,13 @@ pub(super) struct Sched<'a> {
     pub(super) own_aic: Vec<SimCore>,
     pub(super) own_aiv: Vec<SimCore>,
     pub(super) own_clusters: Vec<u32>,
-    pub(super) local: Option<u64>,
+    /// Ready tasks this thread made ready and keeps (see `local.rs`).
+    pub(super) local: LocalQueue,
+    /// Core id of the last subtask this thread ran inline (the simulated
+    /// core identity it published), `u32::MAX` before the first.
+    pub(super) last_core: u32,
+    /// The executor's `may_unwind` (read once per run).
+    pub(super) unwinds: bool,
     pub(super) buf: Box<DispatchBuffer>,
     pub(super) mix_bufs: Vec<DispatchBox>,
     pub(super) odd: bool,
@@ -77,7 +84,9 @@ impl<'a> Sched<'a> {
             own_aic,
             own_aiv,
             own_clusters,
-            local: None,
+            local: LocalQueue::new(),
+            last_core: u32::MAX,
+            unwinds: exec.get().may_unwind(),
             buf: DispatchBuffer::new(),
             mix_bufs: (0..2).map(|_| DispatchBuffer::new()).collect(),
             odd: idx % 2 == 1,
@@ -138,20 +147,18 @@ impl<'a> Sched<'a> {
         let mut spinning = false;
         // Parked since the last progress (then it does not spin again).
         let mut parked = false;
+        let me = std::thread::current();
         loop {
+            // Every fatal and the normal end set `run_complete` (`end_run`);
+            // completions check `all_done` themselves, so one load suffices
+            // on the busy path (the idle path below checks everything).
             if sh.run_complete.load(Acquire) {
                 break;
             }
-            if sh.failed() {
-                sh.end_run();
-                break;
-            }
-            if sh.all_done() {
-                sh.end_run();
-                break;
-            }
             let mut progress = false;
-            if !sh.wiring.is_empty() {
+            // Wire in batches, while this thread has room to keep what it
+            // makes ready (`drain_wiring` stops when its local queue fills).
+            if self.local.len() <= LOCAL_CAP / 2 && !sh.wiring.is_empty() {
                 if let Ok(mut ws) = sh.wiring_state.try_lock() {
                     progress |= self.drain_wiring(&mut ws);
                 }
@@ -162,6 +169,9 @@ impl<'a> Sched<'a> {
                     let s = sh.slot_of(SlotRef::from_bits(v));
                     sh.finish_task(s, |c| self.make_ready(c));
                     progress = true;
+                }
+                if sh.all_done() {
+                    sh.end_run();
                 }
             }
             if let Some(v) = self.next_task() {
@@ -181,6 +191,10 @@ impl<'a> Sched<'a> {
                 parked = false;
                 continue;
             }
+            if sh.failed() || sh.all_done() {
+                sh.end_run();
+                break;
+            }
             if !spinning && !parked {
                 spinning = sh.parker.start_spinning(self.max_spinners);
             }
@@ -196,7 +210,7 @@ impl<'a> Sched<'a> {
                 }
                 continue;
             }
-            sh.parker.announce();
+            sh.parker.announce_as(&me);
             if spinning {
                 spinning = false;
                 sh.parker.stop_spinning();
@@ -207,16 +221,15 @@ impl<'a> Sched<'a> {
                 // No new spin after a park until some progress.
                 parked = true;
             }
-            sh.parker.retract();
+            sh.parker.retract_as(&me);
             sh.watchdog(false);
         }
         if spinning {
             sh.parker.stop_spinning();
         }
-        // Hand a held local task back (only matters on emergency exit).
-        if let Some(v) = self.local.take() {
-            let s = sh.slot_of(SlotRef::from_bits(v));
-            sh.ready.push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
+        // Hand held local tasks back (only matters on emergency exit).
+        while let Some(v) = self.local.pop() {
+            self.push_shared(v);
         }
     }
 
@@ -239,38 +252,56 @@ impl<'a> Sched<'a> {
         n >= self.spin_steps || (n & 63 == 0 && n > 0 && idle.stalled_for() >= self.spin)
     }
 
-    /// Work in the shared queues (not this thread's local task).
+    /// Work in the shared queues (not this thread's local tasks).
     fn queued_work(&self) -> bool {
         let sh = self.sh;
-        !sh.wiring.is_empty() || !sh.dummy.is_empty_hint() || (0..3).any(|k| sh.ready.has_work(k))
+        !sh.wiring.is_empty() || !sh.dummy.is_empty_hint() || sh.ready.any_work()
     }
 
     pub(super) fn has_work(&self) -> bool {
-        let sh = self.sh;
-        self.local.is_some()
-            || !sh.wiring.is_empty()
-            || !sh.dummy.is_empty_hint()
-            || (0..3).any(|k| sh.ready.has_work(k))
-            || sh.all_done()
+        !self.local.is_empty() || self.queued_work() || self.sh.all_done()
     }
 
+    /// A task became ready on this thread: dependency-only tasks go to the
+    /// dummy queue, the others stay local while there is room (the shared
+    /// queues and a wakeup otherwise).
+    #[inline]
     pub(super) fn make_ready(&mut self, c: &crate::runtime::trb::layout::SlotState) {
         let v = SlotRef::of(c).bits();
         let shp = shape_of(c.active_mask.load(Relaxed));
         if shp == shape::DUMMY {
             self.sh.dummy.push(v);
             self.sh.parker.wake_one();
-        } else if self.local.is_none() {
-            self.local = Some(v);
-        } else {
+        } else if !self.local.push(v) {
             self.sh.ready.push(shp, v, Some(self.home));
             self.sh.parker.wake_one();
         }
     }
 
+    /// Pushes `v` to the shared ready queue of its shape (home shard first).
+    fn push_shared(&self, v: u64) {
+        let s = self.sh.slot_of(SlotRef::from_bits(v));
+        self.sh.ready.push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
+    }
+
+    /// Moves every local task but the oldest to the shared queues and wakes
+    /// a sleeper (another thread is idle: let it help).
+    fn share_local(&mut self) {
+        let Some(first) = self.local.pop() else { return };
+        while let Some(v) = self.local.pop() {
+            self.push_shared(v);
+        }
+        self.local.push(first);
+        self.sh.parker.wake_one();
+    }
+
+    #[inline]
     pub(super) fn next_task(&mut self) -> Option<u64> {
-        if let Some(v) = self.local.take() {
-            return Some(v);
+        if !self.local.is_empty() {
+            if self.local.len() > 1 && self.sh.parker.idle_hint() {
+                self.share_local();
+            }
+            return self.local.pop();
         }
         let sh = self.sh;
         if let Some(v) = sh.ready.pop(shape::MIX, self.home) {
@@ -298,9 +329,13 @@ impl<'a> Sched<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn subtasks_done(&mut self, s: &crate::runtime::trb::layout::SlotState, n: i16) {
-        let prev = s.completed_subtasks.fetch_add(n, AcqRel);
-        if prev + n >= s.total_required_subtasks.load(Relaxed) {
+        let total = s.total_required_subtasks.load(Relaxed);
+        // A task whose subtasks all ran in this call (one block, as most)
+        // needs no shared count: no other thread completes any of them.
+        let prev = if n >= total { 0 } else { s.completed_subtasks.fetch_add(n, AcqRel) };
+        if prev + n >= total {
             let sh = self.sh;
             sh.finish_task(s, |c| self.make_ready(c));
             if sh.all_done() {

@@ -186,3 +186,175 @@ fn parking_and_waking_never_lose_a_task() {
         assert_eq!(ran.load(Relaxed), want, "{threads} thread(s)");
     }
 }
+
+/// Kernel ids 0, 1, 2 on AIV lane 0: the task kinds of the tests below.
+const fn kind(k: i32) -> MixedKernelIds {
+    MixedKernelIds { aic: -1, aiv0: k, aiv1: -1 }
+}
+
+/// An executor that sees the kernel id (the task kind).
+struct KindExec<F: Fn(i32) + Sync>(F);
+impl<F: Fn(i32) + Sync> CoreExecutor for KindExec<F> {
+    fn run_subtask(&self, func_id: i32, _args: *mut u64, _core: SimCore) -> Result<(), String> {
+        (self.0)(func_id);
+        Ok(())
+    }
+}
+
+/// Counts per task kind, checked by the kinds that depend on them.
+struct Stages {
+    done: [AtomicU64; 3],
+    bad: AtomicU64,
+}
+
+impl Stages {
+    fn new() -> Stages {
+        Stages { done: Default::default(), bad: AtomicU64::new(0) }
+    }
+    /// Kind `k` ran: kinds after 0 require `need` completions of kind `k - 1`.
+    fn ran(&self, k: i32, need: u64) {
+        let k = k as usize;
+        if k > 0 && self.done[k - 1].load(Acquire) < need {
+            self.bad.fetch_add(1, Relaxed);
+        }
+        self.done[k].fetch_add(1, AcqRel);
+    }
+    fn reset(&self) {
+        self.done.iter().for_each(|d| d.store(0, Relaxed));
+    }
+}
+
+#[test]
+fn held_tasks_are_shared_with_idle_threads() {
+    // A root's completion makes 60 consumers ready on the thread that ran
+    // it; they fit its local FIFO, and while the other threads idle it must
+    // hand them over, so more than one thread runs consumers. The root waits
+    // until every consumer is submitted (and then a little, for the wiring),
+    // and each consumer sleeps (yielding the CPU), so even on a loaded
+    // machine the woken threads get to run.
+    for threads in [2, 4] {
+        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+        let ran = AtomicU64::new(0);
+        let submitted = AtomicBool::new(false);
+        let exec = KindExec(|k| {
+            if k == 0 {
+                let t0 = Instant::now();
+                while !submitted.load(Acquire) && t0.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                return;
+            }
+            seen.lock().unwrap().insert(std::thread::current().id());
+            ran.fetch_add(1, Relaxed);
+            std::thread::sleep(Duration::from_millis(1));
+        });
+        let root = vec![0u64; 1];
+        let cells = vec![0u64; 60];
+        let ta = ext(&root);
+        let tc: Vec<Tensor> = (0..60).map(|k| ext(&cells[k..k + 1])).collect();
+        let rep = run_within(params(threads, 1024), Duration::from_secs(30), &exec, &mut |o| {
+            o.scope_begin(ScopeMode::Auto);
+            o.submit_task(kind(0), &view(&[TensorArg::Inout(&ta)], &[]));
+            for t in &tc {
+                o.submit_task(kind(1), &view(&[TensorArg::Input(&ta), TensorArg::Inout(t)], &[]));
+            }
+            o.scope_end();
+            submitted.store(true, Release);
+        });
+        assert_eq!(rep.status, 0, "{}", rep.message);
+        assert_eq!(ran.load(Relaxed), 60);
+        let n = seen.lock().unwrap().len();
+        assert!(n >= 2, "{threads} scheduler threads: only {n} ran the consumers");
+    }
+}
+
+#[test]
+fn fan_wider_than_the_local_fifo_completes_in_order() {
+    // 1 -> 300 -> 1: the root's completion makes more consumers ready than
+    // a thread keeps locally (the rest go to the shared queues); every
+    // consumer must run after the root, the sink after every consumer.
+    const FAN: u64 = 300;
+    for threads in [1, 3] {
+        let st = Stages::new();
+        let sinks = FAN.div_ceil(15);
+        let exec = KindExec(|k| st.ran(k, if k == 2 { FAN + sinks - 1 } else { 1 }));
+        let root = vec![0u64; 1];
+        let cells = vec![0u64; FAN as usize];
+        let ta = ext(&root);
+        let tc: Vec<Tensor> = (0..FAN as usize).map(|k| ext(&cells[k..k + 1])).collect();
+        let rep = run_within(params(threads, 1024), Duration::from_secs(30), &exec, &mut |o| {
+            o.scope_begin(ScopeMode::Auto);
+            o.submit_task(kind(0), &view(&[TensorArg::Inout(&ta)], &[]));
+            for t in &tc {
+                o.submit_task(kind(1), &view(&[TensorArg::Input(&ta), TensorArg::Inout(t)], &[]));
+            }
+            o.scope_end();
+            // The sink reads every cell (in chunks: at most 16 tensors per
+            // task, so a chain of sinks where only the last one counts).
+            o.scope_begin(ScopeMode::Auto);
+            let ins: Vec<TensorArg<'_>> = tc.iter().map(TensorArg::Input).collect();
+            let chunks: Vec<&[TensorArg<'_>]> = ins.chunks(15).collect();
+            let acc = vec![0u64; 1];
+            let tacc = ext(&acc);
+            for (n, chunk) in chunks.iter().enumerate() {
+                let mut args: Vec<TensorArg<'_>> = chunk.to_vec();
+                args.push(TensorArg::Inout(&tacc));
+                let k = if n + 1 == chunks.len() { 2 } else { 1 };
+                if k == 1 {
+                    // Intermediate sinks count as fan tasks for the check;
+                    // they run after the root like the others.
+                    o.submit_task(kind(1), &view(&args, &[]));
+                } else {
+                    o.submit_task(kind(2), &view(&args, &[]));
+                }
+            }
+            o.scope_end();
+        });
+        assert_eq!(rep.status, 0, "{threads} thread(s): {}", rep.message);
+        assert_eq!(rep.total_tasks, 1 + FAN + sinks);
+        assert_eq!(st.done[1].load(Relaxed), FAN + sinks - 1);
+        assert_eq!(st.done[2].load(Relaxed), 1);
+        assert_eq!(st.bad.load(Relaxed), 0, "{threads} thread(s): a task ran before its producers");
+    }
+}
+
+#[test]
+fn many_short_runs_with_parked_threads_lose_nothing() {
+    // One engine, many tiny runs (a diamond a -> b, c -> d), with pauses so
+    // the threads park between runs and inside them; every run must finish
+    // promptly with every task run after its producers.
+    let p = params(3, 64);
+    let mem = TrbMemory::owned(&p.sizing);
+    let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
+    let st = Stages::new();
+    let exec = KindExec(|k| st.ran(k, if k == 2 { 2 } else { 1 }));
+    let (x, y, z) = (vec![0u64; 1], vec![0u64; 1], vec![0u64; 1]);
+    let (tx, ty, tz) = (ext(&x), ext(&y), ext(&z));
+    let t0 = Instant::now();
+    for run in 0..200u64 {
+        st.reset();
+        let t = Instant::now();
+        let rep = engine
+            .run(&mem, p, &exec, &mut |o| {
+                o.submit_task(kind(0), &view(&[TensorArg::Inout(&tx)], &[]));
+                if run % 5 == 0 {
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+                o.submit_task(kind(1), &view(&[TensorArg::Input(&tx), TensorArg::Inout(&ty)], &[]));
+                o.submit_task(kind(1), &view(&[TensorArg::Input(&tx), TensorArg::Inout(&tz)], &[]));
+                o.submit_task(kind(2), &view(&[TensorArg::Input(&ty), TensorArg::Input(&tz)], &[]));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(rep.status, 0, "run {run}: {}", rep.message);
+        assert_eq!(rep.completed_tasks, 4, "run {run}");
+        assert_eq!(st.done.iter().map(|d| d.load(Relaxed)).sum::<u64>(), 4, "run {run}");
+        assert!(t.elapsed() < Duration::from_secs(5), "run {run} took {:?}", t.elapsed());
+        if run % 7 == 0 {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+    assert_eq!(st.bad.load(Relaxed), 0, "a task ran before its producers");
+    assert!(t0.elapsed() < Duration::from_secs(60));
+}

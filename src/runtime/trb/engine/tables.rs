@@ -40,8 +40,11 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
             let pool = FaninPool::new(Region::from_raw(m.fanin_spill, t.fanin_spill.count));
             spill_pools[r] = (pool.base() as usize, u64::from(size.dep_pool.get()));
             fanin_pools.push(pool);
-            let mut s = Region::from_raw(m.fanin_seen_epoch, t.fanin_seen_epoch.count);
-            s.as_mut_slice().fill(0);
+            // Zero at the start of every run without a pass over the whole
+            // window: fresh arena memory is zero and every run zeroes what it
+            // touched (`clear_seen`, when it ends).
+            let s = Region::from_raw(m.fanin_seen_epoch, t.fanin_seen_epoch.count);
+            debug_assert!(s.as_slice().iter().take(64).all(|&e| e == 0), "ring {r}: seen epochs not cleared");
             seen.push(s);
             dep_pools.push(DepListPool::new(Region::from_raw(m.dep_list, t.dep_list.count), size.window.slots()));
             heads.push(Region::from_raw(m.task_entry_heads, t.task_entry_heads.count));
@@ -95,6 +98,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         total_tasks: AtomicU64::new(0),
         submitted: AtomicU64::new(0),
         completed: AtomicU64::new(0),
+        wired: AtomicU64::new(0),
         run_complete: AtomicBool::new(false),
         cores,
         block_dim: p.block_dim,
@@ -111,4 +115,23 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
     };
     let tables = OrchTables { fanin_pools, seen, tensormap, scope_tasks, wiring: wiring_tx };
     (sh, tables)
+}
+
+/// Restores the orchestrator's seen-epoch arrays of `memory` to zero after a
+/// run over it ended (every thread done with the run): the orchestrator marks
+/// only slots of tasks it allocated, so the first `current_task_index` slots
+/// of each ring (all of them once the run wrapped its window) cover every
+/// mark. The next run then starts from zeroed arrays without clearing the
+/// whole window (four windows of 16384 entries at the default sizing).
+pub(crate) fn clear_seen(memory: &TrbMemory, p: &RunParams, sh: &RunShared) {
+    let g = Geometry::of(&p.sizing);
+    for (r, m) in memory.rings.iter().enumerate() {
+        let w = g.rings[r].fanin_seen_epoch.count;
+        let used = sh.rings[r].current_task_index.load(std::sync::atomic::Ordering::Acquire);
+        let n = usize::try_from(used).map_or(w, |u| u.min(w));
+        // SAFETY: the TrbMemory contract (see `build_run`); the run is over,
+        // so nothing else uses the array.
+        let mut s = unsafe { Region::from_raw(m.fanin_seen_epoch, w) };
+        s.as_mut_slice()[..n].fill(0);
+    }
 }

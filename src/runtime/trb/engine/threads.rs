@@ -50,8 +50,16 @@ impl TrbEngine {
                         }
                         drop(sh);
                         let (m, cv) = &*done;
-                        m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
-                        cv.notify_all();
+                        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+                        g.sched_left -= 1;
+                        // Only the last finisher wakes the waiting `run`
+                        // (it waits for all of them): one wakeup, not one
+                        // per thread.
+                        let last = g.sched_left == 0 && g.orch.is_some();
+                        drop(g);
+                        if last {
+                            cv.notify_all();
+                        }
                     }
                 })
                 .map_err(|e| Error::State(format!("cannot spawn scheduler thread: {e}")))?;

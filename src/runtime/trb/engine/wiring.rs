@@ -38,7 +38,11 @@ impl Sched<'_> {
     pub(super) fn drain_wiring(&mut self, ws: &mut WiringState) -> bool {
         let sh = self.sh;
         let mut wired = 0;
-        while let Some(v) = ws.wiring.peek(&sh.wiring) {
+        // Stop when this thread's local queue is full: what it wires next
+        // would go to the shared queues (a push and a pop more per task);
+        // the rest stays queued for the next round or another thread.
+        while !self.local.is_full() {
+            let Some(v) = ws.wiring.peek(&sh.wiring) else { break };
             let s = sh.slot_of(SlotRef::from_bits(v));
             let r = s.ring_id.load(Relaxed) as usize % MAX_RINGS;
             let ring = &sh.rings[r];
@@ -121,7 +125,9 @@ impl Sched<'_> {
             }
         }
         if wired > 0 {
-            sh.progress();
+            // Progress for the watchdog, which samples the count (no clock
+            // read on the wiring path).
+            sh.wired.fetch_add(wired, Relaxed);
         }
         wired > 0
     }
