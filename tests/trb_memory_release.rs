@@ -1,7 +1,8 @@
 //! Resident memory after big runs (Linux, `/proc/self/statm`): a run that
 //! cycles the whole default task window (16384 slots, about 75 MiB of task
 //! payloads) keeps its pages while it is repeated, gives them back after the
-//! next small run, and alternating big and small runs stay flat. Its own
+//! next small run or after an idle period, and alternating big and small
+//! runs stay flat. Its own
 //! test binary (one test), so nothing else runs in this process meanwhile.
 
 use simpler::abi::ArgDirection::{In, Out};
@@ -69,5 +70,27 @@ fn big_runs_keep_their_pages_while_repeated_and_give_them_back_after() {
         let s = rss_mib();
         assert!(s < flat + 8.0, "round {round}: {s:.1} MiB after the small run (before: {flat:.1})");
     }
+
+    // Left idle after a big run, the device gives the pages back by itself
+    // (after ~200 ms; polled for up to 10 s on a loaded machine).
+    big_run(&ctx, 20_000);
+    let b = rss_mib();
+    let start = std::time::Instant::now();
+    let mut idle = b;
+    while start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        idle = rss_mib();
+        if idle - base < 8.0 {
+            break;
+        }
+    }
+    assert!(
+        idle - base < 8.0 && b - idle > 24.0,
+        "RSS {base:.1} MiB before, {b:.1} MiB after a big run, {idle:.1} MiB after {:?} idle",
+        start.elapsed()
+    );
+    // And the next run works on the trimmed arena.
+    small(1);
+    big_run(&ctx, 20_000);
     ctx.finalize();
 }

@@ -261,10 +261,13 @@ pub fn run_bench_with(opts: &BenchOptions, on_figure: &mut dyn FnMut(&Figure)) -
     ));
     let (mib, delta) = (rss1 as f64 / 1048576.0, (rss1 as f64 - rss0 as f64) / 1048576.0);
     compare_runtimes(&ctx, &opts.config, &ex, reps, scale, on_figure)?;
+    // After the comparison's host_build_graph and aicpu_build_graph contexts
+    // were finalized: what the whole bench leaves resident.
+    let rss_end = resident_bytes().unwrap_or(0) as f64 / 1048576.0;
     on_figure(&fig(
         "resident",
-        vec![("resident_mib", mib), ("delta_mib", delta)],
-        format!("resident memory   : {mib:.1} MiB now, {delta:+.1} MiB over those runs"),
+        vec![("resident_mib", mib), ("delta_mib", delta), ("resident_end_mib", rss_end)],
+        format!("resident memory   : {mib:.1} MiB after the vector runs ({delta:+.1} MiB over them), {rss_end:.1} MiB after the runtime comparison"),
     ));
     if !quick {
         let soak = 100_000;

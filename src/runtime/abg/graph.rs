@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 
 use crate::abi::CoreType;
+use crate::device::paged_vec::PagedVec;
 use crate::runtime::hbg::exec::KernelFn;
 use crate::runtime::hbg::{Task, MAX_ARGS, MAX_TASKS};
 
@@ -31,8 +32,10 @@ pub(crate) struct Node {
 
 /// The graph of one run with its scheduling state.
 pub(crate) struct Graph {
-    /// Tasks by id (ids are indices, allocated monotonically).
-    pub nodes: Vec<Node>,
+    /// Tasks by id (ids are indices, allocated monotonically), in their own
+    /// mapping: a finished run's array is unmapped, not left in the
+    /// builder thread's malloc arena.
+    pub nodes: PagedVec<Node>,
     /// Kernel entry of every func_id in `[0, MAX_FUNC_ID)` (`kernel_addrs`).
     pub kernels: [Option<KernelFn>; MAX_FUNC_ID],
     /// Ready queues by core type (index `CoreType as usize`); entries may be
@@ -51,7 +54,7 @@ pub(crate) struct Graph {
 impl Graph {
     pub(crate) fn new(kernels: [Option<KernelFn>; MAX_FUNC_ID]) -> Graph {
         Graph {
-            nodes: Vec::new(),
+            nodes: PagedVec::new(MAX_TASKS),
             kernels,
             ready: [VecDeque::new(), VecDeque::new()],
             published: 0,
@@ -85,7 +88,9 @@ impl Graph {
         let mut a = [0u64; MAX_ARGS];
         a[..args.len()].copy_from_slice(args);
         let task = Task { func_id, args: a, core_type: core, fanout: Vec::new(), fanin: 0 };
-        self.nodes.push(Node { task, entry, published: false, dispatched: false, completed: false });
+        if self.nodes.push(Node { task, entry, published: false, dispatched: false, completed: false }).is_err() {
+            return Err("add_task: cannot map the task array".into());
+        }
         Ok((self.nodes.len() - 1) as i32)
     }
 

@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::graph::{Graph, Task, MAX_ARGS};
+use crate::device::paged_vec::PagedVec;
 use crate::abi::CoreType;
 use crate::diagnostics::{Error, Result};
 use crate::runtime::trace::{Recorder, TaskSpan, SPANS_PER_THREAD};
@@ -67,9 +68,10 @@ unsafe impl Sync for ArgSlots {}
 /// Everything the executor threads use, owned by them (an abandoned stuck
 /// thread keeps it alive).
 struct State {
-    tasks: Vec<Task>,
+    tasks: PagedVec<Task>,
     entries: Vec<KernelFn>,
-    args: Vec<ArgSlots>,
+    /// Like `tasks`, in its own mapping (see [`PagedVec`]).
+    args: PagedVec<ArgSlots>,
     fanin: Vec<AtomicU32>,
     shared: Mutex<Shared>,
     cv: Condvar,
@@ -216,7 +218,17 @@ pub fn execute(
     let tasks = std::mem::take(&mut graph.tasks);
     let state = Arc::new(State {
         fanin: tasks.iter().map(|t| AtomicU32::new(t.fanin)).collect(),
-        args: tasks.iter().map(|t| ArgSlots(std::cell::UnsafeCell::new(t.args))).collect(),
+        args: {
+            let mut args = PagedVec::new(total);
+            for t in tasks.iter() {
+                if args.push(ArgSlots(std::cell::UnsafeCell::new(t.args))).is_err() {
+                    return fail(Error::DeviceMemory(format!(
+                        "host_build_graph: cannot map the argument table of {total} tasks"
+                    )));
+                }
+            }
+            args
+        },
         shared: Mutex::new(Shared {
             ready: (0..total as u32).filter(|&i| tasks[i as usize].fanin == 0).collect(),
             running: 0,

@@ -1,6 +1,7 @@
 //! The static task graph built by a host_build_graph orchestration.
 
 use crate::abi::CoreType;
+use crate::device::paged_vec::PagedVec;
 
 /// Maximum tasks per run (upstream `RUNTIME_MAX_TASKS`).
 pub const MAX_TASKS: usize = 131_072;
@@ -25,12 +26,19 @@ pub struct Task {
 }
 
 /// A graph under construction (and then executed).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Graph {
-    /// Tasks by id (ids are indices, allocated monotonically).
-    pub tasks: Vec<Task>,
+    /// Tasks by id (ids are indices, allocated monotonically), in their own
+    /// mapping: a finished run's table is unmapped, not left in a malloc arena.
+    pub tasks: PagedVec<Task>,
     /// First problem found while building (reported when the run fails).
     pub error: Option<String>,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Graph { tasks: PagedVec::new(MAX_TASKS), error: None }
+    }
 }
 
 impl Graph {
@@ -46,7 +54,10 @@ impl Graph {
         }
         let mut a = [0u64; MAX_ARGS];
         a[..args.len()].copy_from_slice(args);
-        self.tasks.push(Task { func_id, args: a, core_type, fanout: Vec::new(), fanin: 0 });
+        if self.tasks.push(Task { func_id, args: a, core_type, fanout: Vec::new(), fanin: 0 }).is_err() {
+            self.note("add_task: cannot map the task table".into());
+            return -1;
+        }
         (self.tasks.len() - 1) as i32
     }
 

@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 use super::arena::{ArenaCache, PreparedArena};
+use super::idle_trim::{self, IdleTrimmer, SharedArenas};
 use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
 use super::layout::{codes, RingMemory, TrbMemory};
 use super::shared::FatalSource;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::orchestration::so::OrchestrationSo;
 use crate::callable::Registry;
@@ -39,7 +40,9 @@ use crate::runtime::{RunRequest, RuntimeBackend};
 /// for them.
 pub struct TrbDevice {
     engine: TrbEngine,
-    arenas: ArenaCache,
+    /// Shared with the idle trimmer; a run holds the lock throughout.
+    arenas: SharedArenas,
+    idle: IdleTrimmer,
     timeout_ms: u64,
 }
 
@@ -52,9 +55,10 @@ impl TrbDevice {
 
 impl Drop for TrbDevice {
     fn drop(&mut self) {
+        self.idle.stop();
         if self.engine.poisoned().is_some() {
             // The stuck thread may still use the arenas.
-            std::mem::forget(std::mem::take(&mut self.arenas));
+            std::mem::forget(self.arenas.clone());
         }
     }
 }
@@ -62,12 +66,17 @@ impl Drop for TrbDevice {
 impl TrbDevice {
     /// Creates the engine; `timeout_ms` is the latched per-device watchdog.
     pub fn new(timeout_ms: u64) -> Result<TrbDevice> {
-        Ok(TrbDevice { engine: TrbEngine::new(EngineConfig::default())?, arenas: ArenaCache::new(), timeout_ms })
+        Ok(TrbDevice {
+            engine: TrbEngine::new(EngineConfig::default())?,
+            arenas: Arc::new(Mutex::new(ArenaCache::new())),
+            idle: IdleTrimmer::default(),
+            timeout_ms,
+        })
     }
 
     /// How many times an arena was built (reuse is visible as a constant count).
     pub fn arena_builds(&self) -> u64 {
-        self.arenas.builds()
+        idle_trim::lock(&self.arenas).builds()
     }
 }
 
@@ -310,7 +319,10 @@ pub(crate) fn run_program(
     let executor = Box::new(KernelExecutor { callable: reg, device_id, missing: AtomicI32::new(-1) });
 
     let staged = staging::stage(memory, args, &reg.signature)?;
-    let arena = match trb.arenas.get_or_build(&key) {
+    // Held until the run's memory is settled, so the idle trimmer never
+    // touches an arena a run uses.
+    let mut arenas = idle_trim::lock(&trb.arenas);
+    let arena = match arenas.get_or_build(&key) {
         Ok(a) => a,
         Err(e) => {
             staged.release(memory);
@@ -348,7 +360,9 @@ pub(crate) fn run_program(
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            trb.arenas.after_unknown_run();
+            arenas.after_unknown_run();
+            drop(arenas);
+            trb.idle.run_ended(&trb.arenas);
             staged.release(memory);
             return Err(e);
         }
@@ -358,9 +372,14 @@ pub(crate) fn run_program(
     }
     if report.abandoned.is_none() {
         // Every engine thread is parked: give back what the run left resident.
-        trb.arenas.after_run(report.total_tasks);
+        arenas.after_run(report.total_tasks);
+        drop(arenas);
+        trb.idle.run_ended(&trb.arenas);
     }
     if report.abandoned.is_some() {
+        // Before the cache lock is released: the trimmer must never touch
+        // what the stuck thread may still use.
+        trb.idle.stop();
         // A thread stuck in user code may still use all of these (see
         // TrbDevice): leak them.
         Box::leak(orchestrate);

@@ -5,6 +5,7 @@ pub mod api;
 pub mod arena;
 pub mod engine;
 pub mod host;
+pub(crate) mod idle_trim;
 pub mod layout;
 pub mod orchestration;
 pub mod orchestrator;

@@ -51,6 +51,13 @@ impl PreparedArena {
         self.residency.after_run(m, total_tasks);
     }
 
+    /// Gives back what no run needs after an idle period
+    /// ([`Residency::after_idle`]); same contract as `after_run`.
+    pub fn after_idle(&mut self) {
+        let m = ArenaRegions { layout: &self.layout, sm: &self.sm, heap: &self.heap, arena: &self.arena };
+        self.residency.after_idle(m);
+    }
+
     /// Records a run that ended without a task count
     /// ([`Residency::after_unknown_run`]).
     pub fn after_unknown_run(&mut self) {
@@ -112,6 +119,13 @@ impl ArenaCache {
     pub fn after_run(&mut self, total_tasks: u64) {
         if let Some(p) = self.current.as_mut() {
             p.after_run(total_tasks);
+        }
+    }
+
+    /// [`PreparedArena::after_idle`] on the cached arena, if any.
+    pub fn after_idle(&mut self) {
+        if let Some(p) = self.current.as_mut() {
+            p.after_idle();
         }
     }
 

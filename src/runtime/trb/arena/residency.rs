@@ -96,6 +96,33 @@ impl Residency {
     /// (a run that abandoned a thread must not call it).
     pub fn after_run(&mut self, m: ArenaRegions<'_>, total_tasks: u64) {
         let n = usize::try_from(total_tasks).unwrap_or(usize::MAX);
+        self.release_rings(m, n);
+        if n > WARM_SLOTS {
+            self.big_since_trim = true;
+            return;
+        }
+        self.small_since_trim += 1;
+        if self.big_since_trim || self.small_since_trim >= SPARE_TRIM_PERIOD {
+            self.trim_spare(m);
+        }
+    }
+
+    /// Gives back what no run needs once the arena has been idle for a
+    /// while: ring slots above [`WARM_SLOTS`] and, when a big run left them,
+    /// the spare tables beyond their warm prefixes. The next big run faults
+    /// its pages in again.
+    ///
+    /// Same contract as [`after_run`](Self::after_run): no thread touches
+    /// the regions.
+    pub fn after_idle(&mut self, m: ArenaRegions<'_>) {
+        self.release_rings(m, 0);
+        if self.big_since_trim {
+            self.trim_spare(m);
+        }
+    }
+
+    /// Releases ring slots above `max(WARM_SLOTS, min(n, W))` of each ring.
+    fn release_rings(&mut self, m: ArenaRegions<'_>, n: usize) {
         let l = m.layout;
         for r in 0..RING_COUNT {
             let t = &l.geometry.rings[r];
@@ -116,14 +143,6 @@ impl Residency {
                 self.ring_releases += 1;
             }
             self.ring_slots[r] = resident.min(keep);
-        }
-        if n > WARM_SLOTS {
-            self.big_since_trim = true;
-            return;
-        }
-        self.small_since_trim += 1;
-        if self.big_since_trim || self.small_since_trim >= SPARE_TRIM_PERIOD {
-            self.trim_spare(m);
         }
     }
 
