@@ -78,7 +78,15 @@ impl Claimer<'_, '_> {
             || ring.descriptor(local).task_id.load(Relaxed) != raw
             || s.state() == task_state::CONSUMED;
         if !gone {
-            s.fanout_count.fetch_add(1, Relaxed);
+            // Nobody else writes `fanout_count` now: the orchestrator (this
+            // thread) sets it in `prepare` and raises it here; the only other
+            // writer, `reset_for_reuse`, runs on slots already CONSUMED, and
+            // a slot becomes CONSUMED on another thread only under this lock
+            // (`consume_locked`; the unlocked scope release runs on this
+            // thread). So a load and a store give what a `fetch_add` gives,
+            // without the locked instruction.
+            let c = s.fanout_count.load(Relaxed);
+            s.fanout_count.store(c + 1, Relaxed);
         }
         s.unlock();
         if !gone {
