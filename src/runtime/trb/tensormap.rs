@@ -353,12 +353,14 @@ impl TensorMap {
     }
 
     /// Pool capacity.
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.entries.len()
     }
 
     /// Live entries (`next_entry_idx − free_num`, less a removed entry
     /// whose unlinking is deferred).
+    #[inline]
     pub fn used(&self) -> usize {
         self.next_entry_idx - self.free_num - usize::from(self.pending != NIL)
     }
@@ -529,6 +531,7 @@ impl TensorMap {
     }
 
     /// Free capacity.
+    #[inline]
     pub fn free_capacity(&self) -> usize {
         self.capacity() - self.used()
     }

@@ -35,7 +35,7 @@ use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 use crate::abi::DataType;
 use crate::diagnostics::log;
 use crate::runtime::trb::api::{
-    FatalProbe, MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
+    FatalProbe, MixedKernelIds, OrchestratorApi, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
     TensorCreate, INVALID_TASK,
 };
 
@@ -57,10 +57,6 @@ pub struct RuntimeObject<'a> {
     /// `api`, so for the object's whole life.
     probe: Option<FatalProbe>,
     panic_message: Option<String>,
-    /// The output pointers of the submit in progress (`submit_into`
-    /// writes its `count` first entries, which are copied into the result;
-    /// later entries are stale and never read).
-    outs: OutputSlots,
     _borrow: PhantomData<&'a mut dyn OrchestratorApi>,
 }
 
@@ -75,7 +71,6 @@ impl<'a> RuntimeObject<'a> {
             magic: RUNTIME_MAGIC,
             api: api as *mut (dyn OrchestratorApi + 'a),
             panic_message: None,
-            outs: [std::ptr::null(); MAX_TENSOR_ARGS],
             _borrow: PhantomData,
         }
     }
@@ -249,39 +244,6 @@ unsafe fn with_runtime<R>(
     // outlives the object; the object is the only user of that borrow.
     let api = unsafe { &mut *obj.api };
     call_guarded(api, &mut obj.panic_message, func, fallback, f)
-}
-
-/// [`with_runtime`] for the submitting entries: `f` also gets the object's
-/// output scratch ([`RuntimeObject::outs`]).
-///
-/// # Safety
-/// As for [`with_runtime`].
-#[inline(always)]
-unsafe fn with_runtime_outs<R>(
-    rt: *mut PTO2RuntimeHead,
-    func: &str,
-    fallback: R,
-    f: impl FnOnce(&mut dyn OrchestratorApi, &mut OutputSlots) -> R,
-) -> R {
-    if rt.is_null() || (rt as usize) % std::mem::align_of::<RuntimeObject<'static>>() != 0 {
-        log::error(func, "called with a NULL or misaligned runtime pointer");
-        return fallback;
-    }
-    let obj = rt.cast::<RuntimeObject<'static>>();
-    // SAFETY: as in with_runtime.
-    if unsafe { (*obj).magic } != RUNTIME_MAGIC {
-        log::error(func, "called with a pointer that is not a simpler runtime object");
-        return fallback;
-    }
-    // SAFETY: as in with_runtime.
-    let obj = unsafe { &mut *obj };
-    if obj.panic_message.is_some() {
-        return fallback;
-    }
-    // SAFETY: as in with_runtime.
-    let api = unsafe { &mut *obj.api };
-    let outs = &mut obj.outs;
-    call_guarded(api, &mut obj.panic_message, func, fallback, |api| f(api, outs))
 }
 
 /// The panic boundary of one ops entry, shared by every ops table on the
@@ -533,15 +495,14 @@ pub(crate) unsafe fn submit_common(
 }
 
 /// Runs one submitting entry into `slot`: decodes `args` and submits
-/// through [`OrchestratorApi::submit_into`] into the object's output
-/// scratch, then writes the id, count, padding and the `count` used output
-/// pointers; the unused pointer entries are left as they are (upstream
-/// leaves them unspecified, and zeroing 256 bytes per submit costs more
-/// than the rest of the entry's bookkeeping). After any failure (including
-/// a caught panic) the result is [`TaskOutputTensors::empty`], every byte
-/// written. Writing through `slot` (instead of returning the 272 bytes)
-/// lets the entry hand down its caller's result memory: no copy of the
-/// result.
+/// through [`OrchestratorApi::submit_into`], the output pointers going
+/// straight into the result. Every byte of the result is written: the
+/// pointer array is zeroed first (256 bytes, stored inline), then the id,
+/// count and padding are written last; after any failure (including a
+/// caught panic, which may have left pointers behind) the result is
+/// [`TaskOutputTensors::empty`]. Writing through `slot` (instead of
+/// returning the 272 bytes) lets the entry hand down its caller's result
+/// memory: no copy of the result.
 ///
 /// # Safety
 /// As for [`with_runtime`]; `args` is NULL or points to a live `Arg` for the
@@ -555,22 +516,20 @@ unsafe fn submit_entry(
     kind: Result<SubmitKind, String>,
 ) {
     let p = slot.as_mut_ptr();
+    // SAFETY: `p` is valid for writes (it comes from `slot`); the array
+    // field is written whole, so the reference below sees initialized memory.
+    let tensors = unsafe {
+        std::ptr::addr_of_mut!((*p).tensors).write([std::ptr::null(); MAX_TENSOR_ARGS]);
+        &mut *std::ptr::addr_of_mut!((*p).tensors)
+    };
     let mut result = (INVALID_TASK, 0u32);
     // SAFETY: forwarded contract.
     unsafe {
-        with_runtime_outs(rt, func, (), |api, outs| match kind {
+        with_runtime(rt, func, (), |api| match kind {
             Ok(kind) => {
                 // SAFETY: forwarded contract.
-                if let Ok(r) = decode_and(api, func, args, |api, view| api.submit_into(kind, view, outs)) {
-                    if r.0 != INVALID_TASK {
-                        let n = r.1.min(MAX_TENSOR_ARGS as u32);
-                        // SAFETY: `p` is valid for writes (it comes from
-                        // `slot`); the pointer array is written through a
-                        // raw pointer, never read.
-                        let dst = std::ptr::addr_of_mut!((*p).tensors).cast::<*const Tensor>();
-                        copy_outs(dst, &outs[..n as usize]);
-                        result = (r.0, n);
-                    }
+                if let Ok(r) = decode_and(api, func, args, |api, view| api.submit_into(kind, view, tensors)) {
+                    result = r;
                 }
             }
             Err(e) => fatal_invalid(api, func, &e),
@@ -583,28 +542,8 @@ unsafe fn submit_entry(
     // SAFETY: the remaining three fields are written through the valid `p`.
     unsafe {
         std::ptr::addr_of_mut!((*p).task_id).write(result.0);
-        std::ptr::addr_of_mut!((*p).output_count).write(result.1);
+        std::ptr::addr_of_mut!((*p).output_count).write(result.1.min(MAX_TENSOR_ARGS as u32));
         std::ptr::addr_of_mut!((*p).pad).write(0);
-    }
-}
-
-/// Writes `src` to `dst[..src.len()]`; the usual short lengths as moves.
-///
-/// # Safety
-/// `dst` is valid for writes of `src.len()` pointers and does not overlap `src`.
-#[inline(always)]
-unsafe fn copy_outs(dst: *mut *const Tensor, src: &[*const Tensor]) {
-    // SAFETY: per this fn's contract.
-    unsafe {
-        match src.len() {
-            0 => {}
-            1 => dst.write(src[0]),
-            2 => {
-                dst.write(src[0]);
-                dst.add(1).write(src[1]);
-            }
-            n => std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n),
-        }
     }
 }
 
