@@ -167,7 +167,10 @@ impl<'s> Orchestrator<'s> {
         s.task_state.store(task_state::PENDING as u32, Release);
         self.t.scope_tasks.as_mut_slice()[self.scope_size] = SlotRef::of(s).bits();
         self.scope_size += 1;
-        sh.submitted.fetch_add(1, AcqRel);
+        // This thread is the only writer of `submitted` (readers load it
+        // with Acquire): a Release store of the next value publishes the
+        // same as a `fetch_add`, without the locked instruction.
+        sh.submitted.store(sh.submitted.load(Relaxed) + 1, Release);
         Some(Fresh { ring, local: a.local, base: a.base, raw, slot: s, r, payload: pl })
     }
 
