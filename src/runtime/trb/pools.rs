@@ -67,12 +67,19 @@ impl FaninPool {
     /// Releases the spill entries of tasks retired since the last call.
     /// Must run before every allocation on `ring` (see module docs of the
     /// orchestrator) so that retired slots still hold their payload.
+    #[inline(always)]
     pub(crate) fn reclaim(&mut self, ring: &RingShared) {
         let last_alive = ring.last_task_alive.load(Acquire);
         if self.top == self.tail {
             self.reclaim_cursor = last_alive;
             return;
         }
+        self.reclaim_walk(ring, last_alive);
+    }
+
+    /// The walk of [`reclaim`](Self::reclaim) while spill entries are live.
+    #[inline(never)]
+    fn reclaim_walk(&mut self, ring: &RingShared, last_alive: u64) {
         while self.reclaim_cursor < last_alive {
             let p = ring.payload_ptr(self.reclaim_cursor);
             // SAFETY: the payload pointer is inside the ring's region; the

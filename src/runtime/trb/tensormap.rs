@@ -353,12 +353,14 @@ impl TensorMap {
     }
 
     /// Pool capacity.
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.entries.len()
     }
 
     /// Live entries (`next_entry_idx − free_num`, less a removed entry
     /// whose unlinking is deferred).
+    #[inline]
     pub fn used(&self) -> usize {
         self.next_entry_idx - self.free_num - usize::from(self.pending != NIL)
     }
@@ -393,18 +395,35 @@ impl TensorMap {
     /// `sync_tensormap`: refresh ring validity and clean up retired tasks'
     /// entries every 64 retirements or when `new_local` reuses the cleanup
     /// cursor's slot.
-    #[inline]
+    /// Inlined into every submit: the common call (nothing pending, no
+    /// cleanup due) is a few loads and one store; the rest is out of line.
+    #[inline(always)]
     pub fn sync(&mut self, ring: usize, new_local: u64, last_alive: u64) {
-        self.settle();
+        if self.pending != NIL {
+            self.settle_slow();
+        }
         self.last_task_alives[ring] = last_alive;
         let lc = self.last_cleanup[ring];
         if last_alive > lc {
             let mask = self.masks[ring];
             if last_alive - lc >= TENSORMAP_CLEANUP_INTERVAL || (new_local & mask) == (lc & mask) {
-                self.cleanup_retired(ring, lc, last_alive);
-                self.last_cleanup[ring] = last_alive;
+                self.cleanup_due(ring, lc, last_alive);
             }
         }
+    }
+
+    /// The deferred removal of [`sync`](Self::sync), out of line.
+    #[cold]
+    #[inline(never)]
+    fn settle_slow(&mut self) {
+        self.settle();
+    }
+
+    /// The cleanup of [`sync`](Self::sync), out of line.
+    #[inline(never)]
+    fn cleanup_due(&mut self, ring: usize, lc: u64, last_alive: u64) {
+        self.cleanup_retired(ring, lc, last_alive);
+        self.last_cleanup[ring] = last_alive;
     }
 
     /// Syncs and cleans every ring whose watermark passed its cleanup cursor.
@@ -512,6 +531,7 @@ impl TensorMap {
     }
 
     /// Free capacity.
+    #[inline]
     pub fn free_capacity(&self) -> usize {
         self.capacity() - self.used()
     }

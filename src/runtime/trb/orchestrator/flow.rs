@@ -61,10 +61,14 @@ impl Orchestrator<'_> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn ensure_tensormap(&mut self, needed: usize) -> bool {
-        if self.t.tensormap.free_capacity() >= needed {
-            return true;
-        }
+        self.t.tensormap.free_capacity() >= needed || self.wait_tensormap(needed)
+    }
+
+    /// The shortfall path of [`ensure_tensormap`](Self::ensure_tensormap).
+    #[inline(never)]
+    fn wait_tensormap(&mut self, needed: usize) -> bool {
         let sh = self.sh;
         let alives = |sh: &RunShared| {
             let mut a = [0u64; MAX_RINGS];

@@ -69,18 +69,25 @@ pub(crate) struct Orchestrator<'s> {
     explicit: Option<Box<explicit::ExplicitEdges>>,
 }
 
+/// The lanes with a kernel (id >= 0), without branches.
+#[inline(always)]
 fn kernels_mask(k: &MixedKernelIds) -> u8 {
-    let mut m = 0;
-    if k.aic >= 0 {
-        m |= LANE_AIC;
+    (u8::from(k.aic >= 0) * LANE_AIC) | (u8::from(k.aiv0 >= 0) * LANE_AIV0) | (u8::from(k.aiv1 >= 0) * LANE_AIV1)
+}
+
+/// The kernel ids and lane mask a task is stored with: every negative id
+/// becomes INVALID_KERNEL_ID (-1, so `max` does it without a branch per
+/// lane), and a task with only an AIV1 kernel runs it as AIV0. A mask of 0
+/// (no kernel) is the caller's error.
+#[inline(always)]
+pub(super) fn lanes_of(k: &MixedKernelIds) -> ([i32; 3], u8) {
+    const _: () = assert!(INVALID_KERNEL_ID == -1);
+    let ids = [k.aic.max(INVALID_KERNEL_ID), k.aiv0.max(INVALID_KERNEL_ID), k.aiv1.max(INVALID_KERNEL_ID)];
+    let mask = kernels_mask(k);
+    if mask == LANE_AIV1 {
+        return ([INVALID_KERNEL_ID, ids[2], INVALID_KERNEL_ID], LANE_AIV0);
     }
-    if k.aiv0 >= 0 {
-        m |= LANE_AIV0;
-    }
-    if k.aiv1 >= 0 {
-        m |= LANE_AIV1;
-    }
-    m
+    (ids, mask)
 }
 
 impl<'s> Orchestrator<'s> {
@@ -201,23 +208,13 @@ impl Orchestrator<'_> {
         if self.refuse_after_done("submit_task") || !self.validate("submit_task", args) {
             return FAILED;
         }
-        let mut ids = [kernels.aic, kernels.aiv0, kernels.aiv1];
-        let mut mask = kernels_mask(&kernels);
+        let (ids, mut mask) = lanes_of(&kernels);
         if mask == 0 {
             self.mark_fatal(
                 codes::INVALID_ARGS,
                 "FATAL: Invalid Arg Detected! submit_task needs at least one active kernel",
             );
             return FAILED;
-        }
-        if mask == LANE_AIV1 {
-            ids = [INVALID_KERNEL_ID, ids[2], INVALID_KERNEL_ID];
-            mask = LANE_AIV0;
-        }
-        for id in ids.iter_mut() {
-            if *id < 0 {
-                *id = INVALID_KERNEL_ID;
-            }
         }
         if args.block_num > 1 && args.require_sync_start {
             let aiv_shape = shape_of(mask) == super::shared::shape::AIV;

@@ -66,10 +66,26 @@ impl Orchestrator<'_> {
         });
     }
 
+    /// Whether the open scope may take one more task of `ring`; latches
+    /// the fatal error (out of line) when not.
+    #[inline(always)]
     pub(super) fn scope_can_accept(&mut self, ring: usize) -> bool {
         if self.top < 0 {
             return true;
         }
+        let in_scope = self.scope_size - self.scope_begins[self.top as usize];
+        let w = self.sh.rings[ring].window.slots();
+        if in_scope >= w - 1 || self.scope_size >= self.t.scope_tasks.len() {
+            return self.scope_refuse(ring);
+        }
+        true
+    }
+
+    /// The refusal of [`scope_can_accept`](Self::scope_can_accept): the
+    /// same checks, with their messages.
+    #[cold]
+    #[inline(never)]
+    fn scope_refuse(&mut self, ring: usize) -> bool {
         let in_scope = self.scope_size - self.scope_begins[self.top as usize];
         let w = self.sh.rings[ring].window.slots();
         if in_scope >= w - 1 {

@@ -78,7 +78,15 @@ impl Claimer<'_, '_> {
             || ring.descriptor(local).task_id.load(Relaxed) != raw
             || s.state() == task_state::CONSUMED;
         if !gone {
-            s.fanout_count.fetch_add(1, Relaxed);
+            // Nobody else writes `fanout_count` now: the orchestrator (this
+            // thread) sets it in `prepare` and raises it here; the only other
+            // writer, `reset_for_reuse`, runs on slots already CONSUMED, and
+            // a slot becomes CONSUMED on another thread only under this lock
+            // (`consume_locked`; the unlocked scope release runs on this
+            // thread). So a load and a store give what a `fetch_add` gives,
+            // without the locked instruction.
+            let c = s.fanout_count.load(Relaxed);
+            s.fanout_count.store(c + 1, Relaxed);
         }
         s.unlock();
         if !gone {
@@ -159,7 +167,10 @@ impl<'s> Orchestrator<'s> {
         s.task_state.store(task_state::PENDING as u32, Release);
         self.t.scope_tasks.as_mut_slice()[self.scope_size] = SlotRef::of(s).bits();
         self.scope_size += 1;
-        sh.submitted.fetch_add(1, AcqRel);
+        // This thread is the only writer of `submitted` (readers load it
+        // with Acquire): a Release store of the next value publishes the
+        // same as a `fetch_add`, without the locked instruction.
+        sh.submitted.store(sh.submitted.load(Relaxed) + 1, Release);
         Some(Fresh { ring, local: a.local, base: a.base, raw, slot: s, r, payload: pl })
     }
 

@@ -395,3 +395,48 @@ fn small_copies_and_rank_one_strides_match_the_general_forms() {
         assert!(same_tensor(&got, &want));
     }
 }
+
+/// `lanes_of` (branch-free) against the per-lane loop it replaced, over
+/// every combination of negative, zero and positive ids.
+#[test]
+fn lanes_of_matches_the_per_lane_normalization() {
+    use crate::runtime::trb::layout::INVALID_KERNEL_ID;
+    use crate::runtime::trb::shared::{LANE_AIC, LANE_AIV0, LANE_AIV1};
+    fn reference(k: &MixedKernelIds) -> ([i32; 3], u8) {
+        let mut m = 0;
+        if k.aic >= 0 {
+            m |= LANE_AIC;
+        }
+        if k.aiv0 >= 0 {
+            m |= LANE_AIV0;
+        }
+        if k.aiv1 >= 0 {
+            m |= LANE_AIV1;
+        }
+        let mut ids = [k.aic, k.aiv0, k.aiv1];
+        if m == LANE_AIV1 {
+            ids = [INVALID_KERNEL_ID, ids[2], INVALID_KERNEL_ID];
+            m = LANE_AIV0;
+        }
+        for id in ids.iter_mut() {
+            if *id < 0 {
+                *id = INVALID_KERNEL_ID;
+            }
+        }
+        (ids, m)
+    }
+    let vals = [i32::MIN, -7, -2, -1, 0, 1, 5, i32::MAX];
+    let mut seen_masks = 0u32;
+    for &aic in &vals {
+        for &aiv0 in &vals {
+            for &aiv1 in &vals {
+                let k = MixedKernelIds { aic, aiv0, aiv1 };
+                let got = super::lanes_of(&k);
+                assert_eq!(got, reference(&k), "{k:?}");
+                seen_masks |= 1 << got.1;
+            }
+        }
+    }
+    // Every stored mask occurs (AIV1 alone is stored as AIV0).
+    assert_eq!(seen_masks, (0..8u32).filter(|&m| m != u32::from(LANE_AIV1)).map(|m| 1 << m).sum::<u32>());
+}
