@@ -15,8 +15,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::graph::{Graph, Task, MAX_ARGS};
-use crate::device::paged_vec::PagedVec;
 use crate::abi::CoreType;
+use crate::device::paged_vec::PagedVec;
 use crate::diagnostics::{Error, Result};
 use crate::runtime::trace::{Recorder, TaskSpan, SPANS_PER_THREAD};
 

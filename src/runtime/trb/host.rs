@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 use super::arena::{ArenaCache, PreparedArena};
-use super::idle_trim::{self, IdleTrimmer, SharedArenas};
 use super::engine::{CoreExecutor, EngineConfig, RunParams, RunReport, SimCore, TrbEngine};
+use super::idle_trim::{self, IdleTrimmer, SharedArenas};
 use super::layout::{codes, RingMemory, TrbMemory};
 use super::shared::FatalSource;
 use std::collections::HashMap;

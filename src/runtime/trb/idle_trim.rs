@@ -72,8 +72,7 @@ impl IdleTrimmer {
         drop(st);
         if self.thread.is_none() {
             let (shared, arenas) = (self.shared.clone(), arenas.clone());
-            match std::thread::Builder::new().name("trb-idle-trim".into()).spawn(move || trim_loop(&shared, &arenas))
-            {
+            match std::thread::Builder::new().name("trb-idle-trim".into()).spawn(move || trim_loop(&shared, &arenas)) {
                 Ok(h) => self.thread = Some(h),
                 // Best effort: without the thread nothing is trimmed when idle.
                 Err(e) => crate::diagnostics::log::warn("arena", &format!("cannot start the idle trimmer: {e}")),

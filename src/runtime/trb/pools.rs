@@ -118,7 +118,7 @@ pub(crate) struct DepListPool {
 impl DepListPool {
     /// Pool over `entries` for a ring of `window` slots.
     pub(crate) fn new(entries: Region<DepEntry>, window: usize) -> DepListPool {
-        DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0, marks: vec![0; window] }
+        DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0, marks: spare_marks(window) }
     }
 
     /// Capacity.
@@ -189,6 +189,35 @@ impl DepListPool {
         }
         self.last_reclaimed = la;
         la
+    }
+}
+
+/// Mark tables of finished runs, reused by the next runs' pools: a fresh
+/// `vec![0; window]` (128 KiB at the default window) is a new mapping that
+/// page-faults in on every run. A reused table needs no zeroing: a pool
+/// reads only the marks of tasks it wired itself (see `marks`).
+static SPARE_MARKS: std::sync::Mutex<Vec<Vec<u64>>> = std::sync::Mutex::new(Vec::new());
+/// Tables kept at most (four rings of two devices).
+const SPARE_MARKS_MAX: usize = 8;
+
+fn spare_marks(window: usize) -> Vec<u64> {
+    let reused = SPARE_MARKS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    match reused {
+        Some(mut v) => {
+            v.resize(window, 0);
+            v
+        }
+        None => vec![0; window],
+    }
+}
+
+impl Drop for DepListPool {
+    fn drop(&mut self) {
+        let marks = std::mem::take(&mut self.marks);
+        let mut spare = SPARE_MARKS.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_MARKS_MAX {
+            spare.push(marks);
+        }
     }
 }
 

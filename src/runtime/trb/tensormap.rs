@@ -8,7 +8,10 @@ use super::layout::{task_id, Region, TmEntry, MAX_RINGS, TENSORMAP_CLEANUP_INTER
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 
 const NIL: u32 = u32::MAX;
-const NIL64: u64 = u64::MAX;
+/// "No entry" in the bucket and task-head tables, which hold entry index
+/// + 1: all-zero memory (a fresh or released arena page) is an empty table,
+/// so a run never fills them; the map zeroes what it set when it is dropped.
+const NIL64: u64 = 0;
 
 /// Result of the overlap check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,40 +280,41 @@ pub struct TensorMap {
     last_cleanup: [u64; MAX_RINGS],
 }
 
+/// A bucket/head table value as an entry link.
 #[inline]
 fn to32(v: u64) -> u32 {
     if v == NIL64 {
         NIL
     } else {
-        v as u32
+        (v - 1) as u32
     }
 }
 
+/// An entry link as a bucket/head table value.
 #[inline]
 fn to64(v: u32) -> u64 {
     if v == NIL {
         NIL64
     } else {
-        v as u64
+        v as u64 + 1
     }
 }
 
 impl TensorMap {
-    /// Builds an empty map over the given tables (buckets and heads are
-    /// reset here; entries are initialised on allocation).
+    /// Builds an empty map over the given tables. Buckets and heads must be
+    /// all-zero (empty): a fresh or released arena is, and every map leaves
+    /// them so when dropped. Entries are initialised on allocation.
     pub fn new(
-        mut buckets: Region<u64>,
+        buckets: Region<u64>,
         entries: Region<TmEntry>,
         free_list: Region<u64>,
-        mut heads: [Region<u64>; MAX_RINGS],
+        heads: [Region<u64>; MAX_RINGS],
     ) -> TensorMap {
         assert!(buckets.len().is_power_of_two());
         assert!(free_list.len() >= entries.len());
         assert!(heads.iter().all(|h| h.len().is_power_of_two()));
-        buckets.as_mut_slice().fill(NIL64);
-        for h in heads.iter_mut() {
-            h.as_mut_slice().fill(NIL64);
-        }
+        debug_assert!(buckets.as_slice().iter().all(|&v| v == NIL64), "TensorMap buckets not empty");
+        debug_assert!(heads.iter().all(|h| h.as_slice().iter().all(|&v| v == NIL64)), "TensorMap heads not empty");
         let probe = (0, bucket_of(0, buckets.len()));
         TensorMap {
             buckets,
@@ -455,7 +459,7 @@ impl TensorMap {
             let head = self.heads[ring].as_slice()[slot];
             let mut cur = head;
             while cur != NIL64 {
-                let idx = cur as usize;
+                let idx = to32(cur) as usize;
                 let e = &self.entries.as_slice()[idx];
                 // Only free entries that belong to this (retired) id.
                 if task_id::local(e.producer_task_id) >= new {
@@ -470,7 +474,7 @@ impl TensorMap {
             if cur != head {
                 self.heads[ring].as_mut_slice()[slot] = cur;
                 if cur != NIL64 {
-                    self.entries.as_mut_slice()[cur as usize].prev_in_task = NIL;
+                    self.entries.as_mut_slice()[to32(cur) as usize].prev_in_task = NIL;
                 }
             }
             if self.live[ring] == 0 {
@@ -588,13 +592,13 @@ impl TensorMap {
         e.extent_elem_cache = t.extent_elem_cache;
         e.strides = t.strides;
         if bhead != NIL64 {
-            self.entries.as_mut_slice()[bhead as usize].prev_in_bucket = idx as u32;
+            self.entries.as_mut_slice()[to32(bhead) as usize].prev_in_bucket = idx as u32;
         }
         if thead != NIL64 {
-            self.entries.as_mut_slice()[thead as usize].prev_in_task = idx as u32;
+            self.entries.as_mut_slice()[to32(thead) as usize].prev_in_task = idx as u32;
         }
-        self.buckets.as_mut_slice()[b] = idx as u64;
-        self.heads[ring].as_mut_slice()[slot] = idx as u64;
+        self.buckets.as_mut_slice()[b] = to64(idx as u32);
+        self.heads[ring].as_mut_slice()[slot] = to64(idx as u32);
         self.live[ring] += 1;
         self.low[ring] = self.low[ring].min(local);
     }
@@ -630,7 +634,7 @@ impl TensorMap {
         let slot = (local & self.masks[ring]) as usize;
         let thead = self.heads[ring].as_slice()[slot];
         if thead != NIL64 {
-            self.entries.as_mut_slice()[thead as usize].prev_in_task = idx as u32;
+            self.entries.as_mut_slice()[to32(thead) as usize].prev_in_task = idx as u32;
         }
         let e = &mut self.entries.as_mut_slice()[idx];
         e.producer_task_id = producer;
@@ -638,7 +642,7 @@ impl TensorMap {
         e.manual_dep = t.manual_dep;
         e.next_in_task = to32(thead);
         e.prev_in_task = NIL;
-        self.heads[ring].as_mut_slice()[slot] = idx as u64;
+        self.heads[ring].as_mut_slice()[slot] = to64(idx as u32);
         self.live[ring] += 1;
         self.low[ring] = self.low[ring].min(local);
     }
@@ -652,11 +656,11 @@ impl TensorMap {
             self.entries.as_mut_slice()[next as usize].prev_in_bucket = prev;
         }
         let bhead = self.buckets.as_slice()[b];
-        self.entries.as_mut_slice()[bhead as usize].prev_in_bucket = idx as u32;
+        self.entries.as_mut_slice()[to32(bhead) as usize].prev_in_bucket = idx as u32;
         let e = &mut self.entries.as_mut_slice()[idx];
-        e.next_in_bucket = bhead as u32;
+        e.next_in_bucket = to32(bhead);
         e.prev_in_bucket = NIL;
-        self.buckets.as_mut_slice()[b] = idx as u64;
+        self.buckets.as_mut_slice()[b] = to64(idx as u32);
     }
 
     /// Walks the bucket of `t`, calling `f(producer, overlap)` for every
@@ -667,7 +671,7 @@ impl TensorMap {
         let b = self.bucket(t.buffer_addr);
         let mut cur = self.buckets.as_slice()[b];
         while cur != NIL64 {
-            let idx = cur as usize;
+            let idx = to32(cur) as usize;
             // Borrow the entry in place (no copy of its 128 bytes); the
             // borrow ends before `remove` may unlink it.
             let e = &self.entries.as_slice()[idx];
@@ -685,6 +689,29 @@ impl TensorMap {
                     self.remove(idx);
                 }
             }
+        }
+    }
+}
+
+impl Drop for TensorMap {
+    /// Leaves the bucket and task-head tables all-zero (empty) for the next
+    /// run, touching only what this map set: every non-empty position is the
+    /// head of a chain of entries allocated in `[0, next_entry_idx)`, and
+    /// each entry records its bucket and its producer (whose ring slot names
+    /// the head). Entries on the free list clear stale positions, which is
+    /// harmless. O(entries used) instead of a fill of all buckets and heads
+    /// at every run start.
+    fn drop(&mut self) {
+        let (nb, n) = (self.buckets.len(), self.next_entry_idx.min(self.entries.len()));
+        for idx in 0..n {
+            let e = &self.entries.as_slice()[idx];
+            let (b, producer) = (e.bucket_index as usize, e.producer_task_id);
+            let ring = task_id::ring(producer).min(MAX_RINGS - 1);
+            let slot = (task_id::local(producer) & self.masks[ring]) as usize;
+            if b < nb {
+                self.buckets.as_mut_slice()[b] = NIL64;
+            }
+            self.heads[ring].as_mut_slice()[slot] = NIL64;
         }
     }
 }
@@ -707,6 +734,42 @@ mod tests {
         t.shapes[0] = len;
         t.start_offset = start;
         t
+    }
+
+    #[test]
+    fn a_dropped_map_leaves_its_tables_empty_for_the_next_run() {
+        use crate::runtime::trb::layout::{TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE};
+        let windows = [16usize, 16, 16, 16];
+        let mut buckets = Region::<u64>::zeroed(TENSORMAP_NUM_BUCKETS);
+        let mut entries = Region::<TmEntry>::zeroed(TENSORMAP_POOL_SIZE);
+        let mut free = Region::<u64>::zeroed(TENSORMAP_POOL_SIZE);
+        let mut heads = windows.map(Region::<u64>::zeroed);
+        // SAFETY: views of the owned regions above, which outlive every map
+        // built over them; one map at a time uses them.
+        let run = |buckets: &mut Region<u64>,
+                   entries: &mut Region<TmEntry>,
+                   free: &mut Region<u64>,
+                   heads: &mut [Region<u64>; MAX_RINGS]| unsafe {
+            TensorMap::new(
+                Region::from_raw(buckets.as_mut_slice().as_mut_ptr(), buckets.len()),
+                Region::from_raw(entries.as_mut_slice().as_mut_ptr(), entries.len()),
+                Region::from_raw(free.as_mut_slice().as_mut_ptr(), free.len()),
+                std::array::from_fn(|r| Region::from_raw(heads[r].as_mut_slice().as_mut_ptr(), heads[r].len())),
+            )
+        };
+        for round in 0..3u64 {
+            let mut m = run(&mut buckets, &mut entries, &mut free, &mut heads);
+            for k in 0..40u64 {
+                let t = view(0x1000 + 0x100 * (k % 7), 64, 0, 64);
+                assert_eq!(producers(&mut m, &t).len(), usize::from(k >= 7), "round {round}, tensor {k}: a fresh map");
+                m.lookup(&t, |_, o| o == Overlap::Covered);
+                m.insert(&t, task_id::make((k % 4) as usize, k));
+            }
+            assert!(m.used() > 0);
+            drop(m);
+            assert!(buckets.as_slice().iter().all(|&v| v == NIL64), "round {round}: buckets left set");
+            assert!(heads.iter().all(|h| h.as_slice().iter().all(|&v| v == NIL64)), "round {round}: heads left set");
+        }
     }
 
     fn producers(m: &mut TensorMap, t: &Tensor) -> Vec<(u64, Overlap)> {

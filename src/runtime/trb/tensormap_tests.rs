@@ -153,6 +153,10 @@ fn deferred_removal_is_invisible_and_rewritten_in_place() {
     assert_eq!((m.used(), m.next_entry_idx), (1, 2));
 }
 
+/// The reference's "no entry" in its bucket and head tables (it stores raw
+/// entry indices; the map under test stores index + 1 with 0 as empty).
+const REF_NIL64: u64 = u64::MAX;
+
 /// The TensorMap as it was before the fast paths (upstream §7.3–7.5 done
 /// plainly): the oracle of `map_matches_reference_under_random_submits`.
 struct Reference {
@@ -169,10 +173,10 @@ struct Reference {
 impl Reference {
     fn new(windows: [usize; MAX_RINGS]) -> Reference {
         let mut buckets = Region::zeroed(super::super::layout::TENSORMAP_NUM_BUCKETS);
-        buckets.as_mut_slice().fill(NIL64);
+        buckets.as_mut_slice().fill(REF_NIL64);
         let mut heads = windows.map(Region::<u64>::zeroed);
         for h in heads.iter_mut() {
-            h.as_mut_slice().fill(NIL64);
+            h.as_mut_slice().fill(REF_NIL64);
         }
         Reference {
             buckets,
@@ -225,7 +229,7 @@ impl Reference {
         for id in from..new {
             let slot = (id & mask) as usize;
             let mut cur = self.heads[ring].as_slice()[slot];
-            while cur != NIL64 {
+            while cur != REF_NIL64 {
                 let idx = cur as usize;
                 let e = self.entries.as_slice()[idx];
                 // Only free entries that belong to this (retired) id.
@@ -235,10 +239,10 @@ impl Reference {
                 let next = e.next_in_task;
                 self.unlink_bucket(idx);
                 self.push_free(idx);
-                cur = if next == NIL { NIL64 } else { next as u64 };
+                cur = if next == NIL { REF_NIL64 } else { next as u64 };
             }
             self.heads[ring].as_mut_slice()[slot] = cur;
-            if cur != NIL64 {
+            if cur != REF_NIL64 {
                 self.entries.as_mut_slice()[cur as usize].prev_in_task = NIL;
             }
         }
@@ -254,7 +258,7 @@ impl Reference {
         let e = self.entries.as_slice()[idx];
         let (prev, next) = (e.prev_in_bucket, e.next_in_bucket);
         if prev == NIL {
-            self.buckets.as_mut_slice()[e.bucket_index as usize] = if next == NIL { NIL64 } else { next as u64 };
+            self.buckets.as_mut_slice()[e.bucket_index as usize] = if next == NIL { REF_NIL64 } else { next as u64 };
         } else {
             self.entries.as_mut_slice()[prev as usize].next_in_bucket = next;
         }
@@ -271,7 +275,8 @@ impl Reference {
         let mask = self.heads[ring].len() as u64 - 1;
         let slot = (task_id::local(e.producer_task_id) & mask) as usize;
         if e.prev_in_task == NIL {
-            self.heads[ring].as_mut_slice()[slot] = if e.next_in_task == NIL { NIL64 } else { e.next_in_task as u64 };
+            self.heads[ring].as_mut_slice()[slot] =
+                if e.next_in_task == NIL { REF_NIL64 } else { e.next_in_task as u64 };
         } else {
             self.entries.as_mut_slice()[e.prev_in_task as usize].next_in_task = e.next_in_task;
         }
@@ -297,7 +302,7 @@ impl Reference {
         let slot = (task_id::local(producer) & mask) as usize;
         let bhead = self.buckets.as_slice()[b];
         let thead = self.heads[ring].as_slice()[slot];
-        let to32 = |v: u64| if v == NIL64 { NIL } else { v as u32 };
+        let to32 = |v: u64| if v == REF_NIL64 { NIL } else { v as u32 };
         self.entries.as_mut_slice()[idx] = TmEntry {
             buffer_addr: t.buffer_addr,
             next_in_bucket: to32(bhead),
@@ -317,10 +322,10 @@ impl Reference {
             strides: t.strides,
             ..TmEntry::default()
         };
-        if bhead != NIL64 {
+        if bhead != REF_NIL64 {
             self.entries.as_mut_slice()[bhead as usize].prev_in_bucket = idx as u32;
         }
-        if thead != NIL64 {
+        if thead != REF_NIL64 {
             self.entries.as_mut_slice()[thead as usize].prev_in_task = idx as u32;
         }
         self.buckets.as_mut_slice()[b] = idx as u64;
@@ -333,12 +338,12 @@ impl Reference {
     fn lookup(&mut self, t: &Tensor, mut f: impl FnMut(u64, Overlap) -> bool) {
         let b = bucket_of(t.buffer_addr, self.buckets.len());
         let mut cur = self.buckets.as_slice()[b];
-        while cur != NIL64 {
+        while cur != REF_NIL64 {
             let idx = cur as usize;
             // Borrow the entry in place (no copy of its 128 bytes); the
             // borrow ends before `remove` may unlink it.
             let e = &self.entries.as_slice()[idx];
-            cur = if e.next_in_bucket == NIL { NIL64 } else { e.next_in_bucket as u64 };
+            cur = if e.next_in_bucket == NIL { REF_NIL64 } else { e.next_in_bucket as u64 };
             if e.buffer_addr != t.buffer_addr || !self.is_valid(e) {
                 continue;
             }
