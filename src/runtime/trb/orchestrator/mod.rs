@@ -133,7 +133,7 @@ impl<'s> Orchestrator<'s> {
     }
 
     fn shared_fatal(&self) -> bool {
-        self.fatal || self.sh.failed()
+        self.fatal || self.sh.any_fatal()
     }
 
     /// Latches `code` (first wins) and marks the orchestrator fatal.
@@ -188,7 +188,7 @@ impl<'s> Orchestrator<'s> {
 /// `ctx` points to a live [`RunShared`].
 unsafe fn run_failed(ctx: *const ()) -> bool {
     // SAFETY: per this fn's contract.
-    unsafe { &*ctx.cast::<RunShared>() }.failed()
+    unsafe { &*ctx.cast::<RunShared>() }.any_fatal()
 }
 
 /// The result of a failed submit.

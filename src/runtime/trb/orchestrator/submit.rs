@@ -131,7 +131,7 @@ impl<'s> Orchestrator<'s> {
         let sh = self.sh;
         let r = &sh.rings[ring];
         self.t.fanin_pools[ring].reclaim(r);
-        let a = match self.alloc[ring].alloc(r, out_size, &|| sh.failed()) {
+        let a = match self.alloc[ring].alloc(r, out_size, &|| sh.any_fatal()) {
             Ok(a) => a,
             Err(e) => {
                 self.store_fatal(e.code, &e.message);

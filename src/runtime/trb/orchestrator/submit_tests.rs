@@ -323,6 +323,27 @@ fn is_fatal_fast_path_follows_a_later_fatal() {
     assert!(o.is_fatal());
 }
 
+#[test]
+fn the_one_load_fatal_summary_matches_failed_for_every_latch_source() {
+    use crate::runtime::trb::shared::FatalSource;
+    let cases: [(FatalSource, i32); 5] = [
+        (FatalSource::Orchestrator, 5),
+        (FatalSource::Orchestrator, 0),
+        (FatalSource::Scheduler, 8),
+        (FatalSource::Scheduler, 0),
+        (FatalSource::UserCode, 0),
+    ];
+    for (source, code) in cases {
+        let h = harness();
+        assert!(!h.sh.failed() && !h.sh.any_fatal());
+        assert!(h.sh.latch_fatal(source, code, "first"));
+        assert!(h.sh.failed() && h.sh.any_fatal(), "{source:?} code {code}");
+        // A second latch changes neither answer.
+        assert!(!h.sh.latch_fatal(FatalSource::Orchestrator, 3, "second"));
+        assert!(h.sh.failed() && h.sh.any_fatal());
+    }
+}
+
 /// Tensors covering every branch of the view rule, overflow included.
 fn views() -> Vec<Tensor> {
     let mut v = Vec::new();
