@@ -111,6 +111,18 @@ pub struct FatalProbe {
     pub read: unsafe fn(*const ()) -> bool,
 }
 
+/// The binary interface's submitting body specialised to one concrete api
+/// type (see [`OrchestratorApi::direct_fill`]). Its arguments are those of
+/// the ops table's submitting entries (kind, result memory, runtime
+/// object, `MixedKernels`, `Arg`), type-erased at this boundary.
+pub type DirectFill = unsafe extern "C" fn(
+    i32,
+    *mut std::ffi::c_void,
+    *mut std::ffi::c_void,
+    *const std::ffi::c_void,
+    *const std::ffi::c_void,
+);
+
 /// Output pointers of one submit, written in place (no allocation).
 pub type OutputSlots = [*const Tensor; MAX_TENSOR_ARGS];
 
@@ -174,6 +186,17 @@ pub trait OrchestratorApi {
     /// orchestration header) then reads it directly. The default (`None`)
     /// keeps every `is_fatal` a method call.
     fn fatal_probe(&self) -> Option<FatalProbe> {
+        None
+    }
+    /// The submitting body of the binary interface specialised to this
+    /// api's concrete type, when it has one: exactly
+    /// `orchestration::ops::fill_for::<Self>` (which treats the runtime
+    /// object's api as a `Self`; returning any other function is undefined
+    /// behaviour). The submitting entries then reach this api's
+    /// `submit_into` inlined, without a dynamic call. Same checks, effects
+    /// and results as the dynamic path. The default (`None`) keeps the
+    /// dynamic call.
+    fn direct_fill(&self) -> Option<DirectFill> {
         None
     }
     /// Adds the edge `producer -> consumer` (aicpu_build_graph ring form:

@@ -330,6 +330,9 @@ pub(crate) struct RunShared {
     pub(crate) sched_error: AtomicI32,
     /// Fatal without a PTO2 code (report_fatal(0), user code, unwinding).
     pub(crate) fatal_flag: AtomicBool,
+    /// Set (after the code or flag above) whenever a first fatal is
+    /// latched: `failed()` in one load ([`any_fatal`](Self::any_fatal)).
+    pub(crate) any_fatal: AtomicBool,
     /// Stall locator.
     pub(crate) stall: Mutex<StallInfo>,
     /// The first fatal error and the later (secondary) ones.
@@ -543,6 +546,12 @@ impl RunShared {
         self.orch_error.load(Acquire) != 0 || self.sched_error.load(Acquire) != 0 || self.fatal_flag.load(Acquire)
     }
 
+    /// [`failed`](Self::failed) in one load (the summary flag every latch sets).
+    #[inline]
+    pub(crate) fn any_fatal(&self) -> bool {
+        self.any_fatal.load(Acquire)
+    }
+
     /// Latches a fatal error and ends the run. The first fatal of the run
     /// wins atomically, whatever its source: it alone stores its code
     /// (orchestrator codes into `orch_error`, scheduler codes into
@@ -559,6 +568,7 @@ impl RunShared {
                 FatalSource::Scheduler if code != 0 => self.sched_error.store(code, SeqCst),
                 _ => self.fatal_flag.store(true, SeqCst),
             }
+            self.any_fatal.store(true, SeqCst);
         } else if f.secondary.len() < MAX_SECONDARY {
             f.secondary.push(msg.to_string());
         }

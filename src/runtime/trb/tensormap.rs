@@ -8,8 +8,8 @@ use super::layout::{task_id, Region, TmEntry, MAX_RINGS, TENSORMAP_CLEANUP_INTER
 use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 
 const NIL: u32 = u32::MAX;
-/// "No entry" in the bucket and task-head tables, which hold entry index
-/// + 1: all-zero memory (a fresh or released arena page) is an empty table,
+/// "No entry" in the bucket and task-head tables, which hold entry
+/// index plus one: all-zero memory (a fresh or released arena page) is an empty table,
 /// so a run never fills them; the map zeroes what it set when it is dropped.
 const NIL64: u64 = 0;
 

@@ -142,7 +142,7 @@ impl OrchestratorApi for Tracked<'_, '_> {
     ) -> crate::runtime::trb::api::SubmitOutcome {
         self.call(|o| o.submit_task(kernels, args))
     }
-    #[inline]
+    #[inline(always)]
     fn submit_into(
         &mut self,
         kind: crate::runtime::trb::api::SubmitKind,
@@ -150,6 +150,9 @@ impl OrchestratorApi for Tracked<'_, '_> {
         outputs: &mut crate::runtime::trb::api::OutputSlots,
     ) -> (u64, u32) {
         self.call(|o| o.submit_into(kind, args, outputs))
+    }
+    fn direct_fill(&self) -> Option<crate::runtime::trb::api::DirectFill> {
+        Some(crate::runtime::trb::orchestration::ops::fill_for::<Self>)
     }
     fn fatal_probe(&self) -> Option<crate::runtime::trb::api::FatalProbe> {
         self.0.fatal_probe()

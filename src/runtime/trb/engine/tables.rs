@@ -90,6 +90,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         orch_error: Default::default(),
         sched_error: Default::default(),
         fatal_flag: AtomicBool::new(false),
+        any_fatal: AtomicBool::new(false),
         stall: Mutex::new(StallInfo::default()),
         fatal: Mutex::new(FatalState::default()),
         orch_epoch: crate::runtime::trb::shared::CachePadded(AtomicU64::new(1)),

@@ -35,8 +35,8 @@ use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 use crate::abi::DataType;
 use crate::diagnostics::log;
 use crate::runtime::trb::api::{
-    FatalProbe, MixedKernelIds, OrchestratorApi, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView, TensorArg,
-    TensorCreate, INVALID_TASK,
+    DirectFill, FatalProbe, MixedKernelIds, OrchestratorApi, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView,
+    TensorArg, TensorCreate, INVALID_TASK,
 };
 
 /// Marks a [`RuntimeObject`] (checked by every entry before use).
@@ -56,6 +56,9 @@ pub struct RuntimeObject<'a> {
     /// `api.fatal_probe()` taken at creation; it stays valid as long as
     /// `api`, so for the object's whole life.
     probe: Option<FatalProbe>,
+    /// `api.direct_fill()` taken at creation: the submitting body
+    /// specialised to the api's concrete type, if it has one.
+    direct: Option<DirectFill>,
     panic_message: Option<String>,
     _borrow: PhantomData<&'a mut dyn OrchestratorApi>,
 }
@@ -65,8 +68,10 @@ impl<'a> RuntimeObject<'a> {
     /// and `pending_scope_mode` = AUTO.
     pub fn new(api: &'a mut dyn OrchestratorApi) -> RuntimeObject<'a> {
         let probe = api.fatal_probe();
+        let direct = api.direct_fill();
         RuntimeObject {
             probe,
+            direct,
             head: PTO2RuntimeHead { ops: ops_table(), pending_scope_mode: 0, pad: [0; 7] },
             magic: RUNTIME_MAGIC,
             api: api as *mut (dyn OrchestratorApi + 'a),
@@ -223,19 +228,12 @@ unsafe fn with_runtime<R>(
     fallback: R,
     f: impl FnOnce(&mut dyn OrchestratorApi) -> R,
 ) -> R {
-    if rt.is_null() || (rt as usize) % std::mem::align_of::<RuntimeObject<'static>>() != 0 {
-        log::error(func, "called with a NULL or misaligned runtime pointer");
+    // SAFETY: forwarded contract.
+    let Some(obj) = (unsafe { live_object(rt, func) }) else {
         return fallback;
-    }
-    let obj = rt.cast::<RuntimeObject<'static>>();
-    // SAFETY: `rt` points to a live RuntimeObject (the head is its first
-    // field, so the addresses coincide) per this fn's contract; the magic
-    // read stays inside the object.
-    if unsafe { (*obj).magic } != RUNTIME_MAGIC {
-        log::error(func, "called with a pointer that is not a simpler runtime object");
-        return fallback;
-    }
-    // SAFETY: as above; the object is alive and not otherwise borrowed.
+    };
+    // SAFETY: `live_object` checked the pointer; the object is alive and not
+    // otherwise borrowed (this fn's contract).
     let obj = unsafe { &mut *obj };
     if obj.panic_message.is_some() {
         return fallback;
@@ -244,6 +242,28 @@ unsafe fn with_runtime<R>(
     // outlives the object; the object is the only user of that borrow.
     let api = unsafe { &mut *obj.api };
     call_guarded(api, &mut obj.panic_message, func, fallback, f)
+}
+
+/// The runtime object behind `rt`, or `None` (logged) when `rt` is NULL,
+/// misaligned or not a [`RuntimeObject`].
+///
+/// # Safety
+/// As for [`with_runtime`].
+#[inline(always)]
+unsafe fn live_object(rt: *mut PTO2RuntimeHead, func: &str) -> Option<*mut RuntimeObject<'static>> {
+    if rt.is_null() || (rt as usize) % std::mem::align_of::<RuntimeObject<'static>>() != 0 {
+        log::error(func, "called with a NULL or misaligned runtime pointer");
+        return None;
+    }
+    let obj = rt.cast::<RuntimeObject<'static>>();
+    // SAFETY: `rt` points to a live RuntimeObject (the head is its first
+    // field, so the addresses coincide) per this fn's contract; the magic
+    // read stays inside the object.
+    if unsafe { (*obj).magic } != RUNTIME_MAGIC {
+        log::error(func, "called with a pointer that is not a simpler runtime object");
+        return None;
+    }
+    Some(obj)
 }
 
 /// The panic boundary of one ops entry, shared by every ops table on the
@@ -256,6 +276,18 @@ pub(crate) fn call_guarded<R>(
     func: &str,
     fallback: R,
     f: impl FnOnce(&mut dyn OrchestratorApi) -> R,
+) -> R {
+    call_guarded_on(api, panic_message, func, fallback, |a| f(a))
+}
+
+/// [`call_guarded`] for any api type (a concrete one keeps its calls static).
+#[inline(always)]
+fn call_guarded_on<A: OrchestratorApi + ?Sized, R>(
+    api: &mut A,
+    panic_message: &mut Option<String>,
+    func: &str,
+    fallback: R,
+    f: impl FnOnce(&mut A) -> R,
 ) -> R {
     match catch_unwind(AssertUnwindSafe(|| f(&mut *api))) {
         Ok(r) => r,
@@ -285,6 +317,13 @@ pub(crate) unsafe fn checked_ref<'x, T>(p: *const T, what: &str) -> Result<&'x T
 }
 
 pub(crate) fn fatal_invalid(api: &mut dyn OrchestratorApi, func: &str, msg: &str) {
+    fatal_invalid_on(api, func, msg)
+}
+
+/// [`fatal_invalid`] for any api type.
+#[cold]
+#[inline(never)]
+fn fatal_invalid_on<A: OrchestratorApi + ?Sized>(api: &mut A, func: &str, msg: &str) {
     log::error(func, &format!("FATAL(code={}): {msg}", error_code::INVALID_ARGS));
     api.report_fatal(error_code::INVALID_ARGS, msg);
 }
@@ -441,17 +480,17 @@ fn encode(outcome: SubmitOutcome) -> TaskOutputTensors {
 /// # Safety
 /// `args` is NULL or points to a live `Arg` for the duration of the call.
 #[inline(always)]
-unsafe fn decode_and<R>(
-    api: &mut dyn OrchestratorApi,
+unsafe fn decode_and<A: OrchestratorApi + ?Sized, R>(
+    api: &mut A,
     func: &str,
     args: *const Arg,
-    call: impl FnOnce(&mut dyn OrchestratorApi, &TaskArgsView<'_>) -> R,
+    call: impl FnOnce(&mut A, &TaskArgsView<'_>) -> R,
 ) -> Result<R, ()> {
     // SAFETY: liveness of a non-NULL `args` is this fn's contract.
     let arg = match unsafe { checked_ref(args, "Arg pointer") } {
         Ok(a) => a,
         Err(e) => {
-            fatal_invalid(api, func, &e);
+            fatal_invalid_on(api, func, &e);
             return Err(());
         }
     };
@@ -462,18 +501,18 @@ unsafe fn decode_and<R>(
     match with_view(arg, |view| call(&mut *api, view)) {
         Ok(r) => Ok(r),
         Err(e) => {
-            fatal_invalid(api, func, &e);
+            fatal_invalid_on(api, func, &e);
             Err(())
         }
     }
 }
 
 #[cold]
-fn builder_error(api: &mut dyn OrchestratorApi, func: &str, arg: &Arg) {
+fn builder_error<A: OrchestratorApi + ?Sized>(api: &mut A, func: &str, arg: &Arg) {
     // SAFETY: error_msg is NULL or a static NUL-terminated string.
     let msg = unsafe { c_text(arg.error_msg) };
     let msg = if msg.is_empty() { "invalid task arguments".into() } else { msg };
-    fatal_invalid(api, func, &msg);
+    fatal_invalid_on(api, func, &msg);
 }
 
 /// Common body of the Arg-taking entries of aicpu_build_graph's ring form,
@@ -488,33 +527,52 @@ pub(crate) unsafe fn submit_common(
     call: impl FnOnce(&mut dyn OrchestratorApi, &TaskArgsView<'_>) -> SubmitOutcome,
 ) -> TaskOutputTensors {
     // SAFETY: forwarded contract.
-    match unsafe { decode_and(api, func, args, call) } {
+    match unsafe { decode_and(api, func, args, |a, v| call(a, v)) } {
         Ok(outcome) => encode(outcome),
         Err(()) => TaskOutputTensors::empty(),
     }
 }
 
-/// Runs one submitting entry into `slot`: decodes `args` and submits
-/// through [`OrchestratorApi::submit_into`], the output pointers going
-/// straight into the result. Every byte of the result is written: the
+/// Runs one submitting entry into `slot` on `api`: decodes `args` and
+/// submits through [`OrchestratorApi::submit_into`], the output pointers
+/// going straight into the result. Every byte of the result is written: the
 /// pointer array is zeroed first (256 bytes, stored inline), then the id,
 /// count and padding are written last; after any failure (including a
 /// caught panic, which may have left pointers behind) the result is
 /// [`TaskOutputTensors::empty`]. Writing through `slot` (instead of
 /// returning the 272 bytes) lets the entry hand down its caller's result
-/// memory: no copy of the result.
+/// memory: no copy of the result. `kind` is the entry's kind code (0
+/// submit_task with `mixed_kernels`, 1 alloc_tensors, else
+/// submit_dummy_task). Generic so that a concrete api (see [`fill_for`])
+/// gets its `submit_into` inlined here.
 ///
 /// # Safety
-/// As for [`with_runtime`]; `args` is NULL or points to a live `Arg` for the
-/// duration of the call.
+/// `panic_message` is the runtime object's, whose api is `api`;
+/// `mixed_kernels` is NULL or live; `args` is NULL or points to a live `Arg`
+/// for the duration of the call.
 #[inline(always)]
-unsafe fn submit_entry(
+unsafe fn fill_on<A: OrchestratorApi + ?Sized>(
+    api: &mut A,
+    panic_message: &mut Option<String>,
     slot: &mut MaybeUninit<TaskOutputTensors>,
-    rt: *mut PTO2RuntimeHead,
-    func: &str,
+    kind: i32,
+    mixed_kernels: *const MixedKernels,
     args: *const Arg,
-    kind: Result<SubmitKind, String>,
 ) {
+    if panic_message.is_some() {
+        reset_empty(slot);
+        return;
+    }
+    let func = entry_name(kind);
+    let kind = match kind {
+        // SAFETY: a non-NULL MixedKernels reference from the caller is live
+        // for the call.
+        0 => unsafe { checked_ref(mixed_kernels, "MixedKernels pointer") }.map(|mk| {
+            SubmitKind::Task(MixedKernelIds { aic: mk.aic_kernel_id, aiv0: mk.aiv0_kernel_id, aiv1: mk.aiv1_kernel_id })
+        }),
+        1 => Ok(SubmitKind::Alloc),
+        _ => Ok(SubmitKind::Dummy),
+    };
     let p = slot.as_mut_ptr();
     // SAFETY: `p` is valid for writes (it comes from `slot`); the array
     // field is written whole, so the reference below sees initialized memory.
@@ -523,18 +581,15 @@ unsafe fn submit_entry(
         &mut *std::ptr::addr_of_mut!((*p).tensors)
     };
     let mut result = (INVALID_TASK, 0u32);
-    // SAFETY: forwarded contract.
-    unsafe {
-        with_runtime(rt, func, (), |api| match kind {
-            Ok(kind) => {
-                // SAFETY: forwarded contract.
-                if let Ok(r) = decode_and(api, func, args, |api, view| api.submit_into(kind, view, tensors)) {
-                    result = r;
-                }
+    call_guarded_on(api, panic_message, func, (), |api| match kind {
+        Ok(kind) => {
+            // SAFETY: forwarded contract.
+            if let Ok(r) = unsafe { decode_and(api, func, args, |api, view| api.submit_into(kind, view, tensors)) } {
+                result = r;
             }
-            Err(e) => fatal_invalid(api, func, &e),
-        })
-    };
+        }
+        Err(e) => fatal_invalid_on(api, func, &e),
+    });
     if result.0 == INVALID_TASK {
         reset_empty(slot);
         return;
@@ -544,6 +599,16 @@ unsafe fn submit_entry(
         std::ptr::addr_of_mut!((*p).task_id).write(result.0);
         std::ptr::addr_of_mut!((*p).output_count).write(result.1.min(MAX_TENSOR_ARGS as u32));
         std::ptr::addr_of_mut!((*p).pad).write(0);
+    }
+}
+
+/// The name of a submitting entry by kind code (for messages).
+#[inline(always)]
+fn entry_name(kind: i32) -> &'static str {
+    match kind {
+        0 => "submit_task",
+        1 => "alloc_tensors",
+        _ => "submit_dummy_task",
     }
 }
 
@@ -559,11 +624,14 @@ fn reset_empty(slot: &mut MaybeUninit<TaskOutputTensors>) {
 /// `SubmitFill` of the C++ entries `simpler_op_submit_task` (kind 0),
 /// `simpler_op_alloc_tensors` (1) and `simpler_op_submit_dummy_task` (2):
 /// writes the whole result into `out`, which is the entry's caller's result
-/// memory.
+/// memory. A runtime object whose api has a [`DirectFill`] continues there
+/// (a tail call: the whole submit then runs in that one specialised
+/// function); otherwise through the dynamic api.
 ///
 /// # Safety
 /// `out` is valid for writing a `TaskOutputTensors`; `rt`, `mixed_kernels`
-/// and `args` are the entry's arguments (see [`submit_entry`]).
+/// and `args` are the entry's arguments (see [`fill_on`]); `rt` is NULL or
+/// obtained from [`RuntimeObject::as_runtime_ptr`] of a live object.
 unsafe extern "C" fn submit_fill(
     kind: i32,
     out: *mut MaybeUninit<TaskOutputTensors>,
@@ -571,29 +639,78 @@ unsafe extern "C" fn submit_fill(
     mixed_kernels: *const MixedKernels,
     args: *const Arg,
 ) {
-    // SAFETY: the C++ entry passes its own result object, valid and
-    // unaliased for the call.
-    let out = unsafe { &mut *out };
-    let (func, kind) = match kind {
-        // SAFETY: a non-NULL MixedKernels reference from the caller is live
-        // for the call.
-        0 => (
-            "submit_task",
-            unsafe { checked_ref(mixed_kernels, "MixedKernels pointer") }.map(|mk| {
-                SubmitKind::Task(MixedKernelIds {
-                    aic: mk.aic_kernel_id,
-                    aiv0: mk.aiv0_kernel_id,
-                    aiv1: mk.aiv1_kernel_id,
-                })
-            }),
-        ),
-        1 => ("alloc_tensors", Ok(SubmitKind::Alloc)),
-        _ => ("submit_dummy_task", Ok(SubmitKind::Dummy)),
-    };
+    // The fast path only reads the object after the same pointer checks as
+    // `live_object` (whose messages the slow path gives); both calls below
+    // are tail calls, so this function keeps no frame.
+    if !rt.is_null() && (rt as usize) % std::mem::align_of::<RuntimeObject<'static>>() == 0 {
+        let obj = rt.cast::<RuntimeObject<'static>>();
+        // SAFETY: `rt` comes from the SO, which received it from
+        // RuntimeObject::as_runtime_ptr of a live object (bind contract);
+        // the two reads stay inside the object.
+        if let (RUNTIME_MAGIC, Some(direct)) = unsafe { ((*obj).magic, (*obj).direct) } {
+            // SAFETY: `direct` is `fill_for::<A>` for the object's api type
+            // A (the `direct_fill` contract); the arguments are forwarded.
+            return unsafe { direct(kind, out.cast(), rt.cast(), mixed_kernels.cast(), args.cast()) };
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { submit_fill_dyn(kind, out, rt, mixed_kernels, args) }
+}
+
+/// [`submit_fill`] through the dynamic api (or the empty result after an
+/// invalid runtime pointer, logged).
+///
+/// # Safety
+/// As for [`submit_fill`].
+#[inline(never)]
+unsafe fn submit_fill_dyn(
+    kind: i32,
+    out: *mut MaybeUninit<TaskOutputTensors>,
+    rt: *mut PTO2RuntimeHead,
+    mixed_kernels: *const MixedKernels,
+    args: *const Arg,
+) {
     // SAFETY: `rt` comes from the SO, which received it from
-    // RuntimeObject::as_runtime_ptr of a live object (bind contract);
-    // `args` is the caller's live reference.
-    unsafe { submit_entry(out, rt, func, args, kind) }
+    // RuntimeObject::as_runtime_ptr of a live object (bind contract).
+    let Some(obj) = (unsafe { live_object(rt, entry_name(kind)) }) else {
+        // SAFETY: the C++ entry passes its own result object, valid and
+        // unaliased for the call.
+        reset_empty(unsafe { &mut *out });
+        return;
+    };
+    // SAFETY: `obj` is live (checked above) and not otherwise borrowed
+    // (entries do not nest); `api` was created from a `&'a mut dyn
+    // OrchestratorApi` outliving the object, whose only user it is; `out`
+    // is the C++ entry's result object; the rest is forwarded.
+    unsafe {
+        let obj = &mut *obj;
+        fill_on(&mut *obj.api, &mut obj.panic_message, &mut *out, kind, mixed_kernels, args)
+    }
+}
+
+/// The [`DirectFill`] of api type `A` (what `A::direct_fill` returns): the
+/// body of [`submit_fill`] with `A::submit_into` called statically.
+///
+/// # Safety
+/// Reached only from [`submit_fill`], after it checked `rt`: a live
+/// [`RuntimeObject`] whose api is an `A` (the object took this function
+/// from that api's `direct_fill`); the other arguments as for `submit_fill`.
+pub(crate) unsafe extern "C" fn fill_for<A: OrchestratorApi>(
+    kind: i32,
+    out: *mut c_void,
+    rt: *mut c_void,
+    mixed_kernels: *const c_void,
+    args: *const c_void,
+) {
+    // SAFETY: per this fn's contract the object is live and unborrowed and
+    // its api (a `&mut` borrow outliving the object) is an `A`; dropping
+    // the trait-object metadata leaves the pointer to that `A`. `out` is
+    // the C++ entry's own result object.
+    unsafe {
+        let obj = &mut *rt.cast::<RuntimeObject<'static>>();
+        let api = &mut *obj.api.cast::<A>();
+        fill_on(api, &mut obj.panic_message, &mut *out.cast(), kind, mixed_kernels.cast(), args.cast())
+    }
 }
 
 unsafe extern "C" fn op_scope_begin(rt: *mut PTO2RuntimeHead) {

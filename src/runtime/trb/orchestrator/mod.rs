@@ -16,12 +16,13 @@ mod tensor_data;
 mod tensors;
 
 use super::api::{
-    FatalProbe, MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome, TaskArgsView,
-    TensorArg, INVALID_TASK,
+    DirectFill, FatalProbe, MixedKernelIds, OrchestratorApi, OutputSlots, ScopeMode, SubmitKind, SubmitOutcome,
+    TaskArgsView, TensorArg, INVALID_TASK,
 };
 use super::layout::{
     codes, task_state, Region, SlotState, INVALID_KERNEL_ID, MAX_RINGS, MAX_SCOPE_DEPTH, MAX_TENSOR_ARGS,
 };
+use super::orchestration::ops::fill_for;
 use super::pools::FaninPool;
 use super::queue::WiringProducer;
 use super::ring::TaskAllocator;
@@ -133,7 +134,7 @@ impl<'s> Orchestrator<'s> {
     }
 
     fn shared_fatal(&self) -> bool {
-        self.fatal || self.sh.failed()
+        self.fatal || self.sh.any_fatal()
     }
 
     /// Latches `code` (first wins) and marks the orchestrator fatal.
@@ -188,7 +189,7 @@ impl<'s> Orchestrator<'s> {
 /// `ctx` points to a live [`RunShared`].
 unsafe fn run_failed(ctx: *const ()) -> bool {
     // SAFETY: per this fn's contract.
-    unsafe { &*ctx.cast::<RunShared>() }.failed()
+    unsafe { &*ctx.cast::<RunShared>() }.any_fatal()
 }
 
 /// The result of a failed submit.
@@ -313,6 +314,10 @@ impl OrchestratorApi for Orchestrator<'_> {
             SubmitKind::Dummy => self.submit_dummy_into(args, outputs),
             SubmitKind::Alloc => self.alloc_tensors_into(args, outputs),
         }
+    }
+
+    fn direct_fill(&self) -> Option<DirectFill> {
+        Some(fill_for::<Self>)
     }
 
     fn fatal_probe(&self) -> Option<FatalProbe> {

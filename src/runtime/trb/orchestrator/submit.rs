@@ -131,7 +131,7 @@ impl<'s> Orchestrator<'s> {
         let sh = self.sh;
         let r = &sh.rings[ring];
         self.t.fanin_pools[ring].reclaim(r);
-        let a = match self.alloc[ring].alloc(r, out_size, &|| sh.failed()) {
+        let a = match self.alloc[ring].alloc(r, out_size, &|| sh.any_fatal()) {
             Ok(a) => a,
             Err(e) => {
                 self.store_fatal(e.code, &e.message);
@@ -221,15 +221,22 @@ impl<'s> Orchestrator<'s> {
 
     /// Latches INVALID_ARGS for an API call made after
     /// `rt_orchestration_done`; true when the call must be refused.
+    #[inline(always)]
     pub(super) fn refuse_after_done(&mut self, func: &str) -> bool {
         if !self.done {
             return false;
         }
+        self.refuse_done_call(func);
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refuse_done_call(&mut self, func: &str) {
         self.mark_fatal(
             codes::INVALID_ARGS,
             &format!("FATAL: Invalid Arg Detected! {func} after rt_orchestration_done (no call may submit or open a scope once orchestration is done)"),
         );
-        true
     }
 
     /// Bytes of the task's packed output block (each OUTPUT aligned to

@@ -323,6 +323,27 @@ fn is_fatal_fast_path_follows_a_later_fatal() {
     assert!(o.is_fatal());
 }
 
+#[test]
+fn the_one_load_fatal_summary_matches_failed_for_every_latch_source() {
+    use crate::runtime::trb::shared::FatalSource;
+    let cases: [(FatalSource, i32); 5] = [
+        (FatalSource::Orchestrator, 5),
+        (FatalSource::Orchestrator, 0),
+        (FatalSource::Scheduler, 8),
+        (FatalSource::Scheduler, 0),
+        (FatalSource::UserCode, 0),
+    ];
+    for (source, code) in cases {
+        let h = harness();
+        assert!(!h.sh.failed() && !h.sh.any_fatal());
+        assert!(h.sh.latch_fatal(source, code, "first"));
+        assert!(h.sh.failed() && h.sh.any_fatal(), "{source:?} code {code}");
+        // A second latch changes neither answer.
+        assert!(!h.sh.latch_fatal(FatalSource::Orchestrator, 3, "second"));
+        assert!(h.sh.failed() && h.sh.any_fatal());
+    }
+}
+
 /// Tensors covering every branch of the view rule, overflow included.
 fn views() -> Vec<Tensor> {
     let mut v = Vec::new();
@@ -439,4 +460,167 @@ fn lanes_of_matches_the_per_lane_normalization() {
     }
     // Every stored mask occurs (AIV1 alone is stored as AIV0).
     assert_eq!(seen_masks, (0..8u32).filter(|&m| m != u32::from(LANE_AIV1)).map(|m| 1 << m).sum::<u32>());
+}
+
+/// The orchestrator behind the dynamic api only: every method forwarded,
+/// except `direct_fill` (left at its default `None`).
+struct DynOnly<'x, 's>(&'x mut Orchestrator<'s>);
+
+impl OrchestratorApi for DynOnly<'_, '_> {
+    fn submit_task(&mut self, kernels: MixedKernelIds, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.0.submit_task(kernels, args)
+    }
+    fn submit_dummy_task(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.0.submit_dummy_task(args)
+    }
+    fn alloc_tensors(&mut self, args: &TaskArgsView<'_>) -> SubmitOutcome {
+        self.0.alloc_tensors(args)
+    }
+    fn submit_into(&mut self, kind: SubmitKind, args: &TaskArgsView<'_>, outputs: &mut OutputSlots) -> (u64, u32) {
+        self.0.submit_into(kind, args, outputs)
+    }
+    fn fatal_probe(&self) -> Option<FatalProbe> {
+        self.0.fatal_probe()
+    }
+    fn scope_begin(&mut self, mode: ScopeMode) {
+        self.0.scope_begin(mode)
+    }
+    fn scope_end(&mut self) {
+        self.0.scope_end()
+    }
+    fn orchestration_done(&mut self) {
+        self.0.orchestration_done()
+    }
+    fn is_fatal(&self) -> bool {
+        self.0.is_fatal()
+    }
+    fn report_fatal(&mut self, code: i32, message: &str) {
+        self.0.report_fatal(code, message)
+    }
+    fn get_tensor_data(&mut self, tensor: &Tensor, indices: &[u32]) -> u64 {
+        self.0.get_tensor_data(tensor, indices)
+    }
+    fn set_tensor_data(&mut self, tensor: &Tensor, indices: &[u32], value: u64) {
+        self.0.set_tensor_data(tensor, indices, value)
+    }
+    fn scope_set_site(&mut self, file: &str, line: i32) {
+        self.0.scope_set_site(file, line)
+    }
+}
+
+/// What one submit through the ops table produced, in harness-independent
+/// terms: id, count, padding, each output as (offset from its task's
+/// payload, owner), whether entries past the count are NULL, the fanin ids.
+type Observed = (u64, u32, u32, Vec<(usize, u64)>, bool, Vec<u64>);
+
+/// Runs `script` (0: a mixed, valid sequence; 1..=5: one malformed call
+/// after a valid one) through the ops table on a fresh orchestrator, either
+/// through its specialised `direct_fill` or through the dynamic api.
+fn run_ops_script(script: u32, direct: bool) -> (Vec<Observed>, Option<(i32, String)>) {
+    let mut h = harness();
+    let mut o = Orchestrator::new(&h.sh, h.tables.take().unwrap(), 3, 6);
+    o.scope_begin(ScopeMode::Auto);
+    let ops = *ops_table();
+    let ci = TensorCreateInfo {
+        initial_value: 7,
+        has_initial_value: 1,
+        pad1: [0; 7],
+        pad2: 0,
+        start_offset: 0,
+        version: 0,
+        ndims: 1,
+        dtype: DataType::Float32 as u8,
+        manual_dep: 0,
+        is_contiguous: 1,
+        pad_flags: 0,
+        shapes: [16, 0, 0, 0, 0],
+    };
+    let buf = vec![0f32; 64];
+    let mut t = Tensor::external(buf.as_ptr() as u64, &[64], DataType::Float32);
+    t.buffer_size = 256;
+    let mk = MixedKernels { aic_kernel_id: 1, aiv0_kernel_id: 0, aiv1_kernel_id: -1 };
+    let ci_p = &ci as *const TensorCreateInfo as *const std::ffi::c_void;
+    let t_p = &t as *const Tensor as *const std::ffi::c_void;
+    let mut results = Vec::new();
+    {
+        let mut dyn_only = DynOnly(&mut o);
+        assert!(dyn_only.0.direct_fill().is_some() && dyn_only.direct_fill().is_none());
+        let mut rt = if direct { RuntimeObject::new(&mut *dyn_only.0) } else { RuntimeObject::new(&mut dyn_only) };
+        let ptr = rt.as_runtime_ptr();
+        let mut record = |r: TaskOutputTensors| {
+            let n = (r.output_count as usize).min(MAX_TENSOR_ARGS);
+            let (outs, fanins) = if r.task_id == u64::MAX {
+                (Vec::new(), Vec::new())
+            } else {
+                let base = payload(&h.sh, r.task_id) as *const TaskPayload as usize;
+                // SAFETY: non-NULL output pointers of a successful submit
+                // point into that task's payload, live in this harness.
+                let outs = r.tensors[..n].iter().map(|&p| (p as usize - base, unsafe { (*p).owner_task_id })).collect();
+                (outs, fanin_ids(&h.sh, r.task_id))
+            };
+            results.push((r.task_id, r.output_count, r.pad, outs, r.tensors[n..].iter().all(|p| p.is_null()), fanins));
+        };
+        // SAFETY (every call below): live runtime object and stack arguments.
+        unsafe {
+            let arg = arg_with(&[(tag::INPUT, t_p), (tag::OUTPUT, ci_p), (tag::OUTPUT, ci_p)], &[5, 6]);
+            let first = (ops.submit_task.unwrap())(ptr, &mk, &arg);
+            let out0 = first.tensors[0] as *const std::ffi::c_void;
+            record(first);
+            match script {
+                0 => {
+                    let arg = arg_with(&[(tag::INOUT, out0), (tag::OUTPUT_EXISTING, t_p)], &[1]);
+                    record((ops.submit_task.unwrap())(ptr, &mk, &arg));
+                    let arg = arg_with(&[(tag::OUTPUT, ci_p)], &[]);
+                    record((ops.alloc_tensors.unwrap())(ptr, &arg));
+                    let arg = arg_with(&[(tag::INPUT, t_p), (tag::INPUT, out0)], &[]);
+                    record((ops.submit_dummy_task.unwrap())(ptr, &arg));
+                    let arg = arg_with(&[(tag::NO_DEP, out0), (tag::OUTPUT, ci_p)], &[3]);
+                    record((ops.submit_task.unwrap())(ptr, &mk, &arg));
+                }
+                1 => record((ops.submit_task.unwrap())(ptr, &mk, std::ptr::null())),
+                2 => {
+                    let arg = arg_with(&[(tag::INPUT, t_p)], &[]);
+                    record((ops.submit_task.unwrap())(ptr, std::ptr::null(), &arg));
+                }
+                3 => {
+                    let mut arg = arg_with(&[(tag::INPUT, t_p)], &[]);
+                    arg.has_error = 1;
+                    record((ops.submit_task.unwrap())(ptr, &mk, &arg));
+                }
+                4 => {
+                    let arg = arg_with(&[(9, t_p)], &[]);
+                    record((ops.alloc_tensors.unwrap())(ptr, &arg));
+                }
+                _ => {
+                    let mut arg = arg_with(&[(tag::INPUT, t_p)], &[]);
+                    arg.tensor_count = 40;
+                    record((ops.submit_dummy_task.unwrap())(ptr, &arg));
+                }
+            }
+            // After a fatal every entry gives the empty result.
+            let arg = arg_with(&[(tag::OUTPUT, ci_p)], &[]);
+            record((ops.submit_task.unwrap())(ptr, &mk, &arg));
+        }
+    }
+    let first = h.sh.fatal.lock().unwrap().first.as_ref().map(|(_, c, m)| (*c, m.clone()));
+    (results, first)
+}
+
+#[test]
+fn direct_fill_matches_the_dynamic_submit_path() {
+    for script in 0..=5 {
+        let direct = run_ops_script(script, true);
+        let dynamic = run_ops_script(script, false);
+        assert_eq!(direct, dynamic, "script {script}");
+        let (results, fatal) = &direct;
+        assert!(results.iter().all(|r| r.4), "script {script}: entries past the count are NULL");
+        if script == 0 {
+            assert!(fatal.is_none(), "{fatal:?}");
+            assert!(results.iter().all(|r| r.0 != u64::MAX));
+            assert_eq!(results[1].5, vec![results[0].0], "the INOUT reader depends on the writer");
+        } else {
+            assert_eq!(fatal.as_ref().map(|f| f.0), Some(5), "script {script}: {fatal:?}");
+            assert!(results[1..].iter().all(|r| r.0 == u64::MAX && r.1 == 0 && r.3.is_empty()));
+        }
+    }
 }
