@@ -185,7 +185,13 @@ impl DeviceMemory {
                 // SAFETY: `layout` has a non-zero size (checked above).
                 // Without bytes to copy, the allocator's zeroed memory (often
                 // fresh zero pages) is the fill.
-                let raw = unsafe { if len == 0 { alloc::alloc_zeroed(layout) } else { alloc::alloc(layout) } };
+                let raw = unsafe {
+                    if len == 0 {
+                        alloc::alloc_zeroed(layout)
+                    } else {
+                        alloc::alloc(layout)
+                    }
+                };
                 let p = NonNull::new(raw)
                     .ok_or_else(|| Error::DeviceMemory(format!("out of memory allocating {size} bytes")))?;
                 if len == 0 {
