@@ -352,6 +352,23 @@ fn bench_runs_only_the_selected_workloads_at_the_given_size() {
 }
 
 #[test]
+fn bench_vector_workload_runs_the_vector_example_size_times() {
+    let o = simpler(&["bench", "--workload", "vector", "--size", "3", "--warmup", "1", "--json"], "bench-vector");
+    assert!(o.success, "{}", o.stderr);
+    let v = json(&o.stdout);
+    let f = v["figures"].as_object().unwrap();
+    let mut keys: Vec<&str> = f.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["setup", "vector"], "{v}");
+    assert_eq!(f["vector"]["runs"], 3.0);
+    assert!(f["vector"]["median_us_per_run"].as_f64().unwrap() > 0.0, "{v}");
+    // No runs: the instruction-count baseline, 0 us.
+    let o = simpler(&["bench", "--workload", "vector", "--size", "0", "--json"], "bench-vector-empty");
+    assert!(o.success, "{}", o.stderr);
+    assert_eq!(json(&o.stdout)["figures"]["vector"]["median_us_per_run"], 0.0);
+}
+
+#[test]
 fn a_closed_stdout_is_not_a_panic() {
     use std::process::{Command, Stdio};
     for args in [&["config", "list"][..], &["--help"], &["config", "list", "--json"]] {

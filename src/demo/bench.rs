@@ -94,11 +94,17 @@ pub enum WorkloadKind {
     Chain,
     /// W3: rounds of 1 -> 64 -> 1 (default 1000 rounds, 66 tasks each).
     Fan,
+    /// The vector example (5 tasks over 3 tensors of 16384 fp32, upstream's
+    /// launch shape): size = runs (default 500); only when selected.
+    Vector,
 }
 
 impl WorkloadKind {
     /// Every workload, in bench order.
     pub const ALL: [WorkloadKind; 3] = [WorkloadKind::Independent, WorkloadKind::Chain, WorkloadKind::Fan];
+    /// Every workload `--workload` can select (the task graphs and the vector example).
+    pub const SELECTABLE: [WorkloadKind; 4] =
+        [WorkloadKind::Independent, WorkloadKind::Chain, WorkloadKind::Fan, WorkloadKind::Vector];
 
     /// The figure key and command-line name.
     pub fn name(self) -> &'static str {
@@ -106,6 +112,7 @@ impl WorkloadKind {
             WorkloadKind::Independent => "independent",
             WorkloadKind::Chain => "chain",
             WorkloadKind::Fan => "fan",
+            WorkloadKind::Vector => "vector",
         }
     }
 
@@ -115,6 +122,7 @@ impl WorkloadKind {
             WorkloadKind::Independent => Workload { mode: 0, n, tasks: n },
             WorkloadKind::Chain => Workload { mode: 1, n, tasks: n },
             WorkloadKind::Fan => Workload { mode: 2, n, tasks: n * 66 },
+            WorkloadKind::Vector => Workload { mode: 3, n, tasks: n * 5 },
         }
     }
 
@@ -124,6 +132,7 @@ impl WorkloadKind {
             WorkloadKind::Independent => 1_000_000,
             WorkloadKind::Chain => 100_000,
             WorkloadKind::Fan => 1000,
+            WorkloadKind::Vector => 500,
         }
     }
 }
@@ -140,6 +149,9 @@ fn measure(
     cfg: &RuntimeConfig,
     on_figure: &mut dyn FnMut(&Figure),
 ) -> Result<()> {
+    if kind == WorkloadKind::Vector {
+        return measure_vector(ctx, n, warmup, cfg, on_figure);
+    }
     let w = kind.workload(n);
     for _ in 0..warmup {
         ns_per_task(ctx, 0, w, 1, ex, cfg)?;
@@ -162,7 +174,32 @@ fn measure(
             vec![("rounds", n as f64), ("tasks", tasks), ("ns_per_task", ns)],
             format!("1 -> 64 -> 1      : {n:>8} rounds {ns:>8.1} ns/task"),
         ),
+        WorkloadKind::Vector => unreachable!("measured by measure_vector"),
     });
+    Ok(())
+}
+
+/// `runs` vector-example runs (callable 1, upstream's launch shape) after
+/// `warmup` untimed ones; reports the median us per run (0 for no runs).
+/// With `runs` 0 it is the instruction-count baseline of the vector workload.
+fn measure_vector(
+    ctx: &DeviceContext,
+    runs: u64,
+    warmup: usize,
+    cfg: &RuntimeConfig,
+    on_figure: &mut dyn FnMut(&Figure),
+) -> Result<()> {
+    let vex = exec(None);
+    for _ in 0..warmup {
+        run_vector(ctx, 1, &vex, cfg)?;
+    }
+    let samples = (0..runs).map(|_| run_vector(ctx, 1, &vex, cfg).map(|ns| ns as f64)).collect::<Result<Vec<_>>>()?;
+    let us = if samples.is_empty() { 0.0 } else { median(samples) / 1e3 };
+    on_figure(&fig(
+        "vector",
+        vec![("runs", runs as f64), ("median_us_per_run", us)],
+        format!("vector example    : median {us:.1} us per run_prepared over {runs} runs"),
+    ));
     Ok(())
 }
 

@@ -140,6 +140,34 @@ impl DeviceMemory {
     /// `size == 0` is [`Error::InvalidArgument`]; a size the allocator cannot
     /// satisfy is [`Error::DeviceMemory`].
     pub fn alloc(&self, size: usize) -> Result<*mut u8> {
+        // SAFETY: no source bytes are read.
+        unsafe { self.alloc_init(size, std::ptr::null(), 0) }
+    }
+
+    /// [`alloc`](Self::alloc) whose first `len` bytes are a copy of `host`
+    /// (the rest zeroed): every byte is written once, not zero-filled and
+    /// then overwritten by a copy (staging an IN or INOUT tensor). A NULL
+    /// `host` with `len > 0` is [`Error::NullPointer`]; `len > size` is
+    /// [`Error::DeviceMemory`]; nothing is allocated on an error.
+    ///
+    /// # Safety
+    /// `host` must be valid for reads of `len` bytes.
+    pub unsafe fn alloc_copy_of(&self, size: usize, host: *const u8, len: usize) -> Result<*mut u8> {
+        if len > size {
+            return Err(Error::DeviceMemory(format!("cannot copy {len} bytes into a {size}-byte allocation")));
+        }
+        if len > 0 && host.is_null() {
+            return Err(Error::NullPointer { what: "host_ptr" });
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.alloc_init(size, host, len) }
+    }
+
+    /// Allocates `size` bytes: `len` copied from `host`, the rest zeroed.
+    ///
+    /// # Safety
+    /// `len <= size`; `host` is valid for reads of `len` bytes when `len > 0`.
+    unsafe fn alloc_init(&self, size: usize, host: *const u8, len: usize) -> Result<*mut u8> {
         self.check_open("device_malloc")?;
         if size == 0 {
             return Err(Error::InvalidArgument("device allocation size must be > 0".to_string()));
@@ -152,19 +180,37 @@ impl DeviceMemory {
             spare.iter().rposition(|a| a.layout == layout).map(|i| spare.remove(i))
         };
         let ptr = match reused {
-            Some(a) => {
-                // SAFETY: `a` is a block of `layout` that was freed by
-                // `free` and is in no map, so nothing else accesses it.
-                unsafe { a.ptr.as_ptr().write_bytes(0, layout.size()) };
-                a.ptr
-            }
+            Some(a) => a.ptr,
             None => {
                 // SAFETY: `layout` has a non-zero size (checked above).
-                let raw = unsafe { alloc::alloc_zeroed(layout) };
-                NonNull::new(raw)
-                    .ok_or_else(|| Error::DeviceMemory(format!("out of memory allocating {size} bytes")))?
+                // Without bytes to copy, the allocator's zeroed memory (often
+                // fresh zero pages) is the fill.
+                let raw = unsafe {
+                    if len == 0 {
+                        alloc::alloc_zeroed(layout)
+                    } else {
+                        alloc::alloc(layout)
+                    }
+                };
+                let p = NonNull::new(raw)
+                    .ok_or_else(|| Error::DeviceMemory(format!("out of memory allocating {size} bytes")))?;
+                if len == 0 {
+                    self.write().insert(p.as_ptr() as usize, Allocation { ptr: p, layout });
+                    return Ok(p.as_ptr());
+                }
+                p
             }
         };
+        // SAFETY: `ptr` is a block of `layout` (`size` bytes) in no map, so
+        // nothing else accesses it; `len <= size` and the caller guarantees
+        // `host` is readable for `len` bytes (a host buffer never overlaps a
+        // block this tracker owns exclusively).
+        unsafe {
+            if len > 0 {
+                std::ptr::copy_nonoverlapping(host, ptr.as_ptr(), len);
+            }
+            ptr.as_ptr().add(len).write_bytes(0, size - len);
+        }
         self.write().insert(ptr.as_ptr() as usize, Allocation { ptr, layout });
         Ok(ptr.as_ptr())
     }
@@ -399,6 +445,36 @@ mod tests {
         assert!(m.spare_bytes() <= SPARE_MAX_BYTES);
         assert_eq!(m.free_all(), 0);
         assert_eq!(m.spare_bytes(), 0);
+    }
+
+    #[test]
+    fn alloc_copy_of_copies_the_head_and_zeroes_the_tail_fresh_or_reused() {
+        let m = DeviceMemory::new();
+        let src: Vec<u8> = (1..=40).collect();
+        let mut back = vec![0xAAu8; 256];
+        for round in 0..2 {
+            // SAFETY: `src` is readable for 40 bytes.
+            let p = unsafe { m.alloc_copy_of(256, src.as_ptr(), 40) }.unwrap();
+            assert_eq!(p as usize % DEVICE_ALLOC_ALIGN, 0);
+            // SAFETY: `back` is writable for 256 bytes.
+            unsafe { m.copy_from_device(back.as_mut_ptr(), p, 256) }.unwrap();
+            assert_eq!(&back[..40], &src[..], "round {round}");
+            assert!(back[40..].iter().all(|&b| b == 0), "round {round}: the tail is zeroed");
+            // Dirty the block so the reused round proves the tail is re-zeroed.
+            m.memset(p, 0xFF, 256).unwrap();
+            m.free(p).unwrap();
+        }
+        assert_eq!(m.spare_bytes(), 256, "the second round reused the freed block");
+        // Bad requests allocate nothing.
+        // SAFETY: nothing is read on these error paths.
+        let too_long = unsafe { m.alloc_copy_of(16, src.as_ptr(), 40) };
+        assert!(matches!(too_long, Err(Error::DeviceMemory(_))), "{too_long:?}");
+        let null = unsafe { m.alloc_copy_of(64, std::ptr::null(), 8) };
+        assert!(matches!(null, Err(Error::NullPointer { what: "host_ptr" })), "{null:?}");
+        let zero = unsafe { m.alloc_copy_of(0, src.as_ptr(), 0) };
+        assert!(matches!(zero, Err(Error::InvalidArgument(_))), "{zero:?}");
+        assert_eq!(m.live_allocations(), 0);
+        assert_eq!(m.spare_bytes(), 256);
     }
 
     #[test]

@@ -51,23 +51,24 @@ pub fn stage(memory: &DeviceMemory, args: &ChipStorageTaskArgs, signature: &[Arg
         }
         let size = t.nbytes() as usize;
         let dir = signature.get(i).copied().unwrap_or(ArgDirection::Inout);
-        let dev = match memory.alloc(size.max(64)) {
+        // IN and INOUT start as a copy of the host buffer (written once, no
+        // zero-fill first); OUT and an empty or unbacked tensor are zeroed.
+        let copy_in = dir != ArgDirection::Out && size > 0 && t.buffer_addr != 0;
+        // SAFETY: with `copy_in` the caller's tensor describes a readable
+        // host buffer of numel × elem_size bytes at buffer_addr (C API
+        // contract), and `size <= size.max(64)`.
+        let allocated = if copy_in {
+            unsafe { memory.alloc_copy_of(size.max(64), t.buffer_addr as *const u8, size) }
+        } else {
+            memory.alloc(size.max(64))
+        };
+        let dev = match allocated {
             Ok(p) => p,
             Err(e) => {
                 staged.release(memory);
                 return Err(e);
             }
         };
-        if dir != ArgDirection::Out && size > 0 && t.buffer_addr != 0 {
-            // SAFETY: the caller's tensor describes a readable host buffer of
-            // numel × elem_size bytes at buffer_addr (C API contract); the
-            // device range was just allocated with at least `size` bytes.
-            if let Err(e) = unsafe { memory.copy_to_device(dev, t.buffer_addr as *const u8, size) } {
-                let _ = memory.free(dev);
-                staged.release(memory);
-                return Err(e);
-            }
-        }
         staged.tensors.push(StagedTensor {
             host: t.buffer_addr as *mut u8,
             dev,
@@ -152,6 +153,18 @@ mod tests {
         staged.release(&mem);
         assert_eq!(out[0], 5.0, "a failed run leaves host buffers untouched");
         assert_eq!(mem.live_allocations(), 0);
+
+        // A tensor smaller than the 64-byte minimum block: IN copied, the rest zero.
+        let mut small = [2.5f32; 3];
+        let mut one = ChipStorageTaskArgs::new();
+        one.push_tensor(Tensor::external(small.as_mut_ptr() as u64, &[3], DataType::Float32)).unwrap();
+        let staged = stage(&mem, &one, &[ArgDirection::In]).unwrap();
+        let dev = staged.args.tensors()[0].buffer_addr as *const f32;
+        // SAFETY: the staged block holds 64 bytes (16 floats).
+        let block: Vec<f32> = (0..16).map(|i| unsafe { *dev.add(i) }).collect();
+        assert_eq!(&block[..3], &[2.5; 3]);
+        assert!(block[3..].iter().all(|&v| v == 0.0), "{block:?}");
+        staged.release(&mem);
 
         // A buffer smaller than its shape is refused, nothing stays allocated.
         args.tensors_mut()[2].buffer_size -= 1;

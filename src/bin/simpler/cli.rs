@@ -92,11 +92,12 @@ pub struct BenchArgs {
     /// Print the figures as one JSON object
     #[arg(long)]
     pub json: bool,
-    /// Run only this workload (repeatable): no sweep, vector example or soak
-    #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(["independent", "chain", "fan"]))]
+    /// Run only this workload (repeatable): no sweep, runtime comparison or soak; `vector` is the
+    /// vector example (size = runs)
+    #[arg(long = "workload", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(["independent", "chain", "fan", "vector"]))]
     pub workloads: Vec<String>,
-    /// Size of each selected workload: tasks (independent), hops (chain), rounds of 66 tasks (fan);
-    /// 0 is an empty run
+    /// Size of each selected workload: tasks (independent), hops (chain), rounds of 66 tasks (fan),
+    /// runs (vector); 0 is an empty run
     #[arg(long, value_name = "N", requires = "workloads", value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
     pub size: Option<u64>,
     /// Timed repetitions per workload, median reported (default 7, --quick 3)

@@ -181,7 +181,8 @@ fn demo(a: DemoArgs) -> CmdResult {
 }
 
 fn bench(a: BenchArgs) -> CmdResult {
-    let only = a.workloads.iter().filter_map(|name| WorkloadKind::ALL.into_iter().find(|k| k.name() == name)).collect();
+    let only =
+        a.workloads.iter().filter_map(|name| WorkloadKind::SELECTABLE.into_iter().find(|k| k.name() == name)).collect();
     let opts = BenchOptions {
         quick: a.quick,
         threads: a.threads,

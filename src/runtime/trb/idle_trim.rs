@@ -35,10 +35,19 @@ struct State {
     runs: u64,
     /// The `runs` value the last idle trim was done for.
     trimmed: u64,
+    /// When the last run ended (`None` before the first).
+    last_end: Option<Instant>,
+    /// The thread waits for a run end with no deadline (every run so far
+    /// is trimmed): only then does `run_ended` wake it. While it waits for
+    /// an idle deadline it re-reads `last_end` when the deadline passes, so
+    /// a run end costs no wakeup of this thread.
+    sleeping: bool,
     /// Stop for good (device dropped or poisoned).
     stop: bool,
     /// Idle trims done (tests).
     trims: u64,
+    /// Times the thread was woken by `run_ended` (tests).
+    woken: u64,
 }
 
 #[derive(Default)]
@@ -69,6 +78,8 @@ impl IdleTrimmer {
             return;
         }
         st.runs += 1;
+        st.last_end = Some(Instant::now());
+        let wake = st.sleeping;
         drop(st);
         if self.thread.is_none() {
             let (shared, arenas) = (self.shared.clone(), arenas.clone());
@@ -78,7 +89,10 @@ impl IdleTrimmer {
                 Err(e) => crate::diagnostics::log::warn("arena", &format!("cannot start the idle trimmer: {e}")),
             }
         }
-        self.shared.cv.notify_one();
+        if wake {
+            self.shared.state().woken += 1;
+            self.shared.cv.notify_one();
+        }
     }
 
     /// Stops the thread for good and waits for it (it never blocks on the
@@ -111,20 +125,18 @@ fn trim_loop(shared: &Shared, arenas: &SharedArenas) {
             return;
         }
         if st.runs == st.trimmed {
+            st.sleeping = true;
             st = shared.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.sleeping = false;
             continue;
         }
-        // Wait until IDLE_TRIM_AFTER passed with no new run end.
+        // Wait until IDLE_TRIM_AFTER passed since the last run end (a later
+        // run end moves the deadline; it is re-read after each wait).
         let seen = st.runs;
-        let deadline = Instant::now() + IDLE_TRIM_AFTER;
-        while !st.stop && st.runs == seen {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
+        let deadline = st.last_end.unwrap_or_else(Instant::now) + IDLE_TRIM_AFTER;
+        let now = Instant::now();
+        if now < deadline {
             st = shared.cv.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        if st.stop || st.runs != seen {
             continue;
         }
         drop(st);
@@ -164,6 +176,27 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         f()
+    }
+
+    #[test]
+    fn run_ends_during_the_idle_wait_move_the_deadline_without_waking_the_thread() {
+        let arenas: SharedArenas = Arc::new(Mutex::new(ArenaCache::new()));
+        let mut idle = IdleTrimmer::default();
+        idle.run_ended(&arenas);
+        // Runs keep ending for twice the idle period: no trim, and the
+        // thread (waiting for the deadline) is never woken for them.
+        let start = Instant::now();
+        while start.elapsed() < IDLE_TRIM_AFTER * 2 {
+            idle.run_ended(&arenas);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(idle.trims(), 0, "runs ended within every idle period");
+        assert_eq!(idle.shared.state().woken, 0, "no wakeup while the thread waits for a deadline");
+        assert!(eventually(|| idle.trims() == 1), "one trim once the runs stop");
+        // Now it sleeps without a deadline: the next run end wakes it.
+        idle.run_ended(&arenas);
+        assert_eq!(idle.shared.state().woken, 1);
+        assert!(eventually(|| idle.trims() == 2));
     }
 
     #[test]
