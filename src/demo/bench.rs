@@ -301,10 +301,14 @@ pub fn run_bench_with(opts: &BenchOptions, on_figure: &mut dyn FnMut(&Figure)) -
     // After the comparison's host_build_graph and aicpu_build_graph contexts
     // were finalized: what the whole bench leaves resident.
     let rss_end = resident_bytes().unwrap_or(0) as f64 / 1048576.0;
+    // Idle for twice the idle-trim delay: the TRB device gives back what its
+    // last (big) run left resident.
+    std::thread::sleep(2 * crate::runtime::trb::idle_trim::IDLE_TRIM_AFTER);
+    let rss_idle = resident_bytes().unwrap_or(0) as f64 / 1048576.0;
     on_figure(&fig(
         "resident",
-        vec![("resident_mib", mib), ("delta_mib", delta), ("resident_end_mib", rss_end)],
-        format!("resident memory   : {mib:.1} MiB after the vector runs ({delta:+.1} MiB over them), {rss_end:.1} MiB after the runtime comparison"),
+        vec![("resident_mib", mib), ("delta_mib", delta), ("resident_end_mib", rss_end), ("resident_idle_mib", rss_idle)],
+        format!("resident memory   : {mib:.1} MiB after the vector runs ({delta:+.1} MiB over them), {rss_end:.1} MiB after the runtime comparison, {rss_idle:.1} MiB after {} ms idle", 2 * crate::runtime::trb::idle_trim::IDLE_TRIM_AFTER.as_millis()),
     ));
     if !quick {
         let soak = 100_000;
