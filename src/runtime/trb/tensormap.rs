@@ -379,6 +379,29 @@ impl TensorMap {
         }
     }
 
+    /// The task-head position `(ring, slot)` of `producer`'s entry list.
+    #[inline(always)]
+    fn head_of(&self, producer: u64) -> (usize, usize) {
+        let ring = task_id::ring(producer).min(MAX_RINGS - 1);
+        (ring, (task_id::local(producer) & self.masks[ring]) as usize)
+    }
+
+    /// Unlinks the entry whose task-list neighbours are `prev`/`next` from
+    /// the task list of `producer`; returns the producer's ring.
+    #[inline(always)]
+    fn unlink_task(&mut self, producer: u64, prev: u32, next: u32) -> usize {
+        let (ring, slot) = self.head_of(producer);
+        if prev == NIL {
+            self.heads[ring].as_mut_slice()[slot] = to64(next);
+        } else {
+            self.entries.as_mut_slice()[prev as usize].next_in_task = next;
+        }
+        if next != NIL {
+            self.entries.as_mut_slice()[next as usize].prev_in_task = prev;
+        }
+        ring
+    }
+
     #[inline]
     fn is_valid(&self, e: &TmEntry) -> bool {
         let r = task_id::ring(e.producer_task_id).min(MAX_RINGS - 1);
@@ -520,16 +543,7 @@ impl TensorMap {
         self.unlink_bucket(idx);
         let e = &self.entries.as_slice()[idx];
         let (producer, prev, next) = (e.producer_task_id, e.prev_in_task, e.next_in_task);
-        let ring = task_id::ring(producer).min(MAX_RINGS - 1);
-        let slot = (task_id::local(producer) & self.masks[ring]) as usize;
-        if prev == NIL {
-            self.heads[ring].as_mut_slice()[slot] = to64(next);
-        } else {
-            self.entries.as_mut_slice()[prev as usize].next_in_task = next;
-        }
-        if next != NIL {
-            self.entries.as_mut_slice()[next as usize].prev_in_task = prev;
-        }
+        let ring = self.unlink_task(producer, prev, next);
         self.push_free(idx);
         self.drop_live(ring);
     }
@@ -568,9 +582,8 @@ impl TensorMap {
             self.next_entry_idx - 1
         };
         let b = self.bucket(t.buffer_addr);
-        let ring = task_id::ring(producer).min(MAX_RINGS - 1);
         let local = task_id::local(producer);
-        let slot = (local & self.masks[ring]) as usize;
+        let (ring, slot) = self.head_of(producer);
         let bhead = self.buckets.as_slice()[b];
         let thead = self.heads[ring].as_slice()[slot];
         // Field by field in place (the padding is never read).
@@ -614,24 +627,14 @@ impl TensorMap {
         let (old, prev_b, next_b, bucket) = (e.producer_task_id, e.prev_in_bucket, e.next_in_bucket, e.bucket_index);
         let (prev_t, next_t) = (e.prev_in_task, e.next_in_task);
         // Out of the old producer's task list.
-        let old_ring = task_id::ring(old).min(MAX_RINGS - 1);
-        let old_slot = (task_id::local(old) & self.masks[old_ring]) as usize;
-        if prev_t == NIL {
-            self.heads[old_ring].as_mut_slice()[old_slot] = to64(next_t);
-        } else {
-            self.entries.as_mut_slice()[prev_t as usize].next_in_task = next_t;
-        }
-        if next_t != NIL {
-            self.entries.as_mut_slice()[next_t as usize].prev_in_task = prev_t;
-        }
+        let old_ring = self.unlink_task(old, prev_t, next_t);
         self.drop_live(old_ring);
         if prev_b != NIL {
             self.move_to_bucket_head(idx, prev_b, next_b, bucket as usize);
         }
         // To the head of the new producer's task list.
-        let ring = task_id::ring(producer).min(MAX_RINGS - 1);
         let local = task_id::local(producer);
-        let slot = (local & self.masks[ring]) as usize;
+        let (ring, slot) = self.head_of(producer);
         let thead = self.heads[ring].as_slice()[slot];
         if thead != NIL64 {
             self.entries.as_mut_slice()[to32(thead) as usize].prev_in_task = idx as u32;
@@ -705,9 +708,8 @@ impl Drop for TensorMap {
         let (nb, n) = (self.buckets.len(), self.next_entry_idx.min(self.entries.len()));
         for idx in 0..n {
             let e = &self.entries.as_slice()[idx];
-            let (b, producer) = (e.bucket_index as usize, e.producer_task_id);
-            let ring = task_id::ring(producer).min(MAX_RINGS - 1);
-            let slot = (task_id::local(producer) & self.masks[ring]) as usize;
+            let b = e.bucket_index as usize;
+            let (ring, slot) = self.head_of(e.producer_task_id);
             if b < nb {
                 self.buckets.as_mut_slice()[b] = NIL64;
             }
