@@ -234,16 +234,11 @@ fn is_empty_result(r: &TaskOutputTensors) -> bool {
     r.task_id == u64::MAX && r.output_count == 0 && r.pad == 0 && r.tensors.iter().all(|p| p.is_null())
 }
 
-#[test]
-fn ops_entries_write_a_fully_defined_result_and_is_fatal_reads_the_probe() {
-    let mut h = harness();
-    let mut o = Orchestrator::new(&h.sh, h.tables.take().unwrap(), 3, 6);
-    o.scope_begin(ScopeMode::Auto);
-    assert!(o.fatal_probe().is_some());
-    let ops = *ops_table();
-    let ci = TensorCreateInfo {
-        initial_value: 0,
-        has_initial_value: 0,
+/// A 1-D fp32 OUTPUT create info of 16 elements, filled with `initial` if given.
+fn f32_create_info(initial: Option<u64>) -> TensorCreateInfo {
+    TensorCreateInfo {
+        initial_value: initial.unwrap_or(0),
+        has_initial_value: u8::from(initial.is_some()),
         pad1: [0; 7],
         pad2: 0,
         start_offset: 0,
@@ -254,7 +249,16 @@ fn ops_entries_write_a_fully_defined_result_and_is_fatal_reads_the_probe() {
         is_contiguous: 1,
         pad_flags: 0,
         shapes: [16, 0, 0, 0, 0],
-    };
+    }
+}
+#[test]
+fn ops_entries_write_a_fully_defined_result_and_is_fatal_reads_the_probe() {
+    let mut h = harness();
+    let mut o = Orchestrator::new(&h.sh, h.tables.take().unwrap(), 3, 6);
+    o.scope_begin(ScopeMode::Auto);
+    assert!(o.fatal_probe().is_some());
+    let ops = *ops_table();
+    let ci = f32_create_info(None);
     let buf = vec![0f32; 64];
     let mut t = Tensor::external(buf.as_ptr() as u64, &[64], DataType::Float32);
     t.buffer_size = 256;
@@ -521,20 +525,7 @@ fn run_ops_script(script: u32, direct: bool) -> (Vec<Observed>, Option<(i32, Str
     let mut o = Orchestrator::new(&h.sh, h.tables.take().unwrap(), 3, 6);
     o.scope_begin(ScopeMode::Auto);
     let ops = *ops_table();
-    let ci = TensorCreateInfo {
-        initial_value: 7,
-        has_initial_value: 1,
-        pad1: [0; 7],
-        pad2: 0,
-        start_offset: 0,
-        version: 0,
-        ndims: 1,
-        dtype: DataType::Float32 as u8,
-        manual_dep: 0,
-        is_contiguous: 1,
-        pad_flags: 0,
-        shapes: [16, 0, 0, 0, 0],
-    };
+    let ci = f32_create_info(Some(7));
     let buf = vec![0f32; 64];
     let mut t = Tensor::external(buf.as_ptr() as u64, &[64], DataType::Float32);
     t.buffer_size = 256;
