@@ -360,3 +360,77 @@ fn orchestration_that_does_not_return_is_abandoned() {
     std::mem::forget(b.engine);
     Bench::new(b.p).assert_usable();
 }
+
+// ---------------------------------------------------------------------------
+// Staged submissions (the orchestrator publishes tasks to the schedulers in
+// batches): a task is never held back by a batch that does not fill.
+
+/// The orchestration submits fewer tasks than a batch and then stays in
+/// user code, without another runtime call, until the tasks have run: an
+/// idle scheduler publishes them on the orchestrator's behalf. Without that
+/// the run would hang until the watchdog (3 s here) fires.
+#[test]
+fn staged_tasks_run_while_the_orchestration_stays_in_user_code() {
+    use std::sync::atomic::{AtomicU32, Ordering::*};
+    for sched_threads in [1, 2] {
+        let mut b = Bench::new(RunParams { sched_threads, ..params(64, 1 << 20, 256, 3000) });
+        let ran = AtomicU32::new(0);
+        let exec = Exec(|_| {
+            ran.fetch_add(1, SeqCst);
+            Ok(())
+        });
+        let mut seen = 0;
+        let rep = b.run(&exec, |o| {
+            for _ in 0..3 {
+                assert_ne!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
+            }
+            let t = Instant::now();
+            while ran.load(SeqCst) < 3 && t.elapsed() < Duration::from_secs(2) {
+                std::hint::spin_loop();
+            }
+            seen = ran.load(SeqCst);
+        });
+        assert_eq!(seen, 3, "tasks run before the orchestration returned ({sched_threads} schedulers)");
+        assert_eq!(rep.status, 0, "{}", rep.message);
+        assert_eq!(rep.completed_tasks, 3);
+        b.assert_usable();
+    }
+}
+
+/// A long chain and wide independent runs, with and without scopes, cross
+/// many batch boundaries: every task runs once, in dependency order.
+#[test]
+fn batched_publication_keeps_every_task_and_the_chain_order() {
+    use std::sync::atomic::{AtomicI64, AtomicU32, Ordering::*};
+    let mut b = Bench::new(params(64, 1 << 20, 256, 3000));
+    let last = AtomicI64::new(-1);
+    let order_ok = AtomicU32::new(1);
+    let exec = Exec(|f| {
+        // func_id = hop index: each hop must follow the previous one.
+        if last.swap(f as i64, SeqCst) != f as i64 - 1 {
+            order_ok.store(0, SeqCst);
+        }
+        Ok(())
+    });
+    let buf = vec![0f32; 16];
+    let x = ext(&buf, 16);
+    for n in [1usize, 15, 16, 17, 33, 200] {
+        last.store(-1, SeqCst);
+        let rep = b.run(&exec, |o| {
+            for i in 0..n {
+                if i % 40 == 0 {
+                    o.scope_begin(ScopeMode::Auto);
+                }
+                assert_ne!(o.submit_task(aiv(i as i32), &view(&[TensorArg::Inout(&x)], &[])).task_id, INVALID_TASK);
+                if i % 40 == 39 || i == n - 1 {
+                    o.scope_end();
+                }
+            }
+        });
+        assert_eq!(rep.status, 0, "{}", rep.message);
+        assert_eq!(rep.completed_tasks, n as u64, "chain of {n}");
+        assert_eq!(last.load(SeqCst), n as i64 - 1, "chain of {n}: last hop");
+        assert_eq!(order_ok.load(SeqCst), 1, "chain of {n}: hops out of order");
+    }
+    b.assert_usable();
+}

@@ -14,11 +14,22 @@
 use super::layout::{QueueCell, Region};
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
-/// A counter alone on its cache line, so the producers' and the consumers'
-/// counters do not share a line (false sharing).
+/// A value alone on its cache line (64 bytes on the x86-64 and AArch64
+/// hosts this runs on), so a field one thread writes often does not share
+/// a line with fields other threads use (false sharing): the producers' and
+/// the consumers' counters of a queue, or a run's hot counters and flags.
 #[repr(align(64))]
 #[derive(Debug, Default)]
-pub(crate) struct Padded(pub(crate) AtomicU64);
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Padded<AtomicU64>>() == 64);
 
 /// Bounded MPMC queue of `u64` values (Vyukov's algorithm).
 ///
@@ -51,8 +62,8 @@ pub(crate) struct Padded(pub(crate) AtomicU64);
 pub(crate) struct ReadyQueue {
     cells: Region<QueueCell>,
     mask: u64,
-    enq: Padded,
-    deq: Padded,
+    enq: Padded<AtomicU64>,
+    deq: Padded<AtomicU64>,
 }
 
 impl ReadyQueue {
@@ -152,11 +163,14 @@ impl ReadyQueue {
 /// Single-producer single-consumer ring of `u64`; usable capacity `len − 1`.
 ///
 /// # Layout
-/// * `tail`: the next position the producer writes; `head`: the oldest
-///   position the consumer has not consumed. Both only grow; position `pos`
+/// * `tail`: the end of the published values; `head`: the oldest
+///   position the consumer has not consumed; `staged`: the end of the values
+///   the producer has written (`tail <= staged`; the ones in between are
+///   staged, not yet visible to the consumer). All only grow; position `pos`
 ///   lives in cell `pos & mask`. `tail - head` values are queued; the queue is
-///   full at `len − 1` of them.
-/// * Only the [`WiringProducer`] writes `tail` and the cells at and after it;
+///   full at `len − 1` queued and staged values.
+/// * Only the [`WiringProducer`] writes `staged` and the cells at and after
+///   `tail`; it and [`help_flush`](WiringQueue::help_flush) write `tail`;
 ///   only the [`WiringConsumer`] writes `head`. Anyone may read the length.
 ///
 /// # Orderings
@@ -173,20 +187,41 @@ impl ReadyQueue {
 pub(crate) struct WiringQueue {
     buf: Region<u64>,
     mask: u64,
-    head: Padded,
-    tail: Padded,
+    head: Padded<AtomicU64>,
+    tail: Padded<AtomicU64>,
+    staged: Padded<AtomicU64>,
 }
 
 /// The producer side of one [`WiringQueue`] (exactly one exists per queue).
+///
+/// Values are *staged* (written to their cells) and become visible to the
+/// consumer only at [`flush`](Self::flush), which stores `tail` once for the
+/// whole batch. The producer keeps its own copies of both counters:
+/// * `staged_tail`: the next position it writes, mirrored in `q.staged` for
+///   [`WiringQueue::help_flush`];
+/// * `flushed_tail`: the last value it stored to `q.tail` (`<= staged_tail`);
+/// * `head_seen`: a past value of `q.head`. `head` only grows, so a full
+///   check against it is conservative; it is re-read only when the copy says
+///   full. The consumer's counter line is then read once per lap of the
+///   ring instead of once per push (the cached-index technique of
+///   Lamport rings, e.g. Erik Rigtorp's `SPSCQueue`).
 #[derive(Debug)]
 pub(crate) struct WiringProducer {
     queue: usize,
+    staged_tail: u64,
+    flushed_tail: u64,
+    head_seen: u64,
 }
 
 /// The consumer side of one [`WiringQueue`] (exactly one exists per queue).
+///
+/// `tail_seen` is a past value of `q.tail` (it only grows): values below it
+/// are published, so `peek` reloads `tail` only when the consumer has caught
+/// up with the copy.
 #[derive(Debug)]
 pub(crate) struct WiringConsumer {
     queue: usize,
+    tail_seen: u64,
 }
 
 impl WiringQueue {
@@ -197,9 +232,9 @@ impl WiringQueue {
         let mask = buf.len() as u64 - 1;
         let id = buf.as_ptr() as usize;
         (
-            WiringQueue { buf, mask, head: Padded::default(), tail: Padded::default() },
-            WiringProducer { queue: id },
-            WiringConsumer { queue: id },
+            WiringQueue { buf, mask, head: Padded::default(), tail: Padded::default(), staged: Padded::default() },
+            WiringProducer { queue: id, staged_tail: 0, flushed_tail: 0, head_seen: 0 },
+            WiringConsumer { queue: id, tail_seen: 0 },
         )
     }
 
@@ -223,32 +258,95 @@ impl WiringQueue {
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Publishes the values the producer staged and has not flushed yet, on
+    /// its behalf (any thread; an idle consumer calls it before it sleeps,
+    /// so values staged while the producer runs other code wait at most one
+    /// idle round); true when it published any.
+    ///
+    /// `tail` then has two writers. The producer stores its own
+    /// `staged_tail`, which is at least every value it ever stored to
+    /// `staged`; a helper raises `tail` with `fetch_max` to a value it read
+    /// from `staged`. So `tail` never decreases and never passes a cell the
+    /// producer has not written. Orderings: the producer writes a cell, then
+    /// stores `staged` (Release); the helper's Acquire load of `staged` and
+    /// Release `fetch_max` of `tail` carry those writes to a consumer's
+    /// Acquire load of `tail`.
+    pub(crate) fn help_flush(&self) -> bool {
+        let staged = self.staged.0.load(Acquire);
+        if staged <= self.tail.0.load(Relaxed) {
+            return false;
+        }
+        self.tail.0.fetch_max(staged, Release) < staged
+    }
 }
 
 impl WiringProducer {
-    /// Pushes `v` onto `q`; false when full.
+    /// Pushes `v` onto `q` and publishes it with everything staged before;
+    /// false when full (nothing staged then).
     pub(crate) fn push(&mut self, q: &WiringQueue, v: u64) -> bool {
+        let ok = self.stage(q, v);
+        self.flush(q);
+        ok
+    }
+
+    /// Writes `v` into the next cell of `q` without publishing it; false
+    /// when the ring is full (staged values count as queued).
+    #[inline(always)]
+    pub(crate) fn stage(&mut self, q: &WiringQueue, v: u64) -> bool {
         debug_assert_eq!(self.queue, q.id(), "producer of another queue");
-        let t = q.tail.0.load(Relaxed);
-        if t - q.head.0.load(Acquire) >= q.mask {
-            return false;
+        let t = self.staged_tail;
+        if t - self.head_seen >= q.mask {
+            // Acquire: pairs with the consumer's Release advance, so its
+            // reads of the cells below `head` happen before we reuse them.
+            self.head_seen = q.head.0.load(Acquire);
+            if t - self.head_seen >= q.mask {
+                return false;
+            }
         }
         q.cell(t).store(v, Relaxed);
-        q.tail.0.store(t + 1, Release);
+        self.staged_tail = t + 1;
+        // Release: a helper that loads this with Acquire sees the cells
+        // below it (see `WiringQueue::help_flush`). A plain store on x86-64.
+        q.staged.0.store(t + 1, Release);
+        true
+    }
+
+    /// Values staged and not yet published.
+    #[inline(always)]
+    pub(crate) fn staged(&self) -> u64 {
+        self.staged_tail - self.flushed_tail
+    }
+
+    /// Publishes every staged value (one Release store of `tail`, after
+    /// which the consumer may read the cells below it); true when there
+    /// were any.
+    #[inline(always)]
+    pub(crate) fn flush(&mut self, q: &WiringQueue) -> bool {
+        debug_assert_eq!(self.queue, q.id(), "producer of another queue");
+        if self.flushed_tail == self.staged_tail {
+            return false;
+        }
+        self.flushed_tail = self.staged_tail;
+        q.tail.0.store(self.staged_tail, Release);
         true
     }
 }
 
 impl WiringConsumer {
     /// The oldest value of `q`, left queued.
-    pub(crate) fn peek(&self, q: &WiringQueue) -> Option<u64> {
+    pub(crate) fn peek(&mut self, q: &WiringQueue) -> Option<u64> {
         debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
         let h = q.head.0.load(Relaxed);
-        if h == q.tail.0.load(Acquire) {
-            None
-        } else {
-            Some(q.cell(h).load(Relaxed))
+        if h == self.tail_seen {
+            // Acquire: pairs with the producer's Release flush, so the cells
+            // below the new `tail` hold its values.
+            self.tail_seen = q.tail.0.load(Acquire);
+            if h == self.tail_seen {
+                return None;
+            }
         }
+        Some(q.cell(h).load(Relaxed))
     }
 
     /// Calls `f` on every value queued in `q`, oldest first, while it returns
@@ -357,5 +455,86 @@ mod tests {
         rx.advance(&q);
         assert!(tx.push(&q, 4));
         assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn staged_values_are_invisible_until_flushed_or_helped() {
+        let (q, mut tx, mut rx) = WiringQueue::new(Region::zeroed(8));
+        assert!(tx.stage(&q, 1) && tx.stage(&q, 2));
+        assert_eq!(tx.staged(), 2);
+        assert_eq!((rx.peek(&q), q.len()), (None, 0), "staged, not published");
+        assert!(tx.flush(&q));
+        assert!(!tx.flush(&q), "nothing new to flush");
+        assert_eq!(q.len(), 2);
+        assert!(tx.stage(&q, 3));
+        assert!(q.help_flush(), "a helper publishes the staged value");
+        assert!(!q.help_flush());
+        assert_eq!(q.len(), 3);
+        // The producer's own flush after a helper's stays correct.
+        tx.flush(&q);
+        assert_eq!(q.len(), 3);
+        let mut got = Vec::new();
+        while let Some(v) = rx.peek(&q) {
+            got.push(v);
+            rx.advance(&q);
+        }
+        assert_eq!(got, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn staged_values_count_against_the_capacity() {
+        let (q, mut tx, mut rx) = WiringQueue::new(Region::zeroed(4));
+        assert!(tx.stage(&q, 1) && tx.stage(&q, 2) && tx.stage(&q, 3));
+        assert!(!tx.stage(&q, 4), "3 staged fill a ring of 4");
+        tx.flush(&q);
+        assert_eq!(rx.peek(&q), Some(1));
+        rx.advance(&q);
+        assert!(tx.stage(&q, 4), "room again once the consumer advanced");
+    }
+
+    /// A producer staging with irregular flushes, a helper publishing on its
+    /// behalf and a consumer: every value arrives once, in order.
+    #[test]
+    #[cfg_attr(miri, ignore = "spinning threads with a 20 s deadline; too slow under Miri")]
+    fn spsc_staged_with_helper_no_loss_in_order() {
+        use std::sync::atomic::AtomicBool;
+        let (q, mut tx, mut rx) = WiringQueue::new(Region::zeroed(64));
+        let n = 50_000u64;
+        let done = AtomicBool::new(false);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for v in 1..=n {
+                    while !tx.stage(&q, v) {
+                        tx.flush(&q);
+                        assert!(std::time::Instant::now() < deadline, "producer stuck");
+                        std::thread::yield_now();
+                    }
+                    if v % 7 == 0 || v % 13 == 0 {
+                        tx.flush(&q);
+                    }
+                }
+                // No final flush: the helper must publish the rest.
+            });
+            s.spawn(|| {
+                while !done.load(Acquire) && std::time::Instant::now() < deadline {
+                    q.help_flush();
+                    std::thread::yield_now();
+                }
+            });
+            let mut expect = 1;
+            while expect <= n && std::time::Instant::now() < deadline {
+                match rx.peek(&q) {
+                    Some(v) => {
+                        assert_eq!(v, expect);
+                        rx.advance(&q);
+                        expect += 1;
+                    }
+                    None => std::thread::yield_now(),
+                }
+            }
+            done.store(true, Release);
+            assert_eq!(expect, n + 1, "all values arrived");
+        });
     }
 }

@@ -6,7 +6,7 @@ use super::layout::{
     codes, task_state, FaninSpillEntry, Region, SlotState, TaskPayload, FANIN_INLINE_CAP, MAX_RINGS, SCOPE_BIT,
 };
 use super::pools::{for_each_consumer, DepListPool, FaninPool};
-use super::queue::{ReadyQueue, WiringConsumer, WiringQueue};
+use super::queue::{Padded, ReadyQueue, WiringConsumer, WiringQueue};
 use super::ring::{RingShared, SlotRef};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
@@ -277,12 +277,6 @@ pub struct StallInfo {
     pub core: i32,
 }
 
-/// An atomic alone on its cache line (written on every orchestrator call,
-/// read by the watchdog: no false sharing with the schedulers' counters).
-#[repr(align(64))]
-#[derive(Debug, Default)]
-pub(crate) struct CachePadded(pub AtomicU64);
-
 /// Which part of a run latched a fatal error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FatalSource {
@@ -340,21 +334,24 @@ pub(crate) struct RunShared {
     /// Orchestrator call epoch: odd while the orchestrator thread runs
     /// runtime code, even while it runs user code; bumped on every entry to
     /// and exit from an API call (progress for the watchdog).
-    pub(crate) orch_epoch: CachePadded,
+    /// Alone on its line: written on every call, read by the watchdog only.
+    pub(crate) orch_epoch: Padded<AtomicU64>,
     /// `orch_epoch` as seen by the last watchdog check.
     pub(crate) watchdog_seen_epoch: AtomicU64,
     /// Orchestration finished.
     pub(crate) orch_done: AtomicBool,
     /// Σ current_task_index once orchestration is done.
     pub(crate) total_tasks: AtomicU64,
-    /// Tasks allocated so far (any kind).
-    pub(crate) submitted: AtomicU64,
+    /// Tasks allocated so far (any kind). Alone on its line: the
+    /// orchestrator writes it per task, the watchdog reads it now and then.
+    pub(crate) submitted: Padded<AtomicU64>,
     /// Completed tasks (including inline-completed alloc tasks).
     pub(crate) completed: AtomicU64,
     /// Tasks wired so far (progress the watchdog samples, like `submitted`).
     pub(crate) wired: AtomicU64,
-    /// The run is over (normal end or emergency).
-    pub(crate) run_complete: AtomicBool,
+    /// The run is over (normal end or emergency). Alone on its line: every
+    /// scheduler loads it on every round, and it is written once.
+    pub(crate) run_complete: Padded<AtomicBool>,
     /// Core occupancy.
     pub(crate) cores: Vec<CoreSlot>,
     /// Clusters.

@@ -210,13 +210,18 @@ impl<'a> Sched<'a> {
                 }
                 continue;
             }
+            // Out of work: first publish what the orchestrator has staged
+            // (it may be running user code for a while).
+            if sh.wiring.help_flush() {
+                continue;
+            }
             sh.parker.announce_as(&me);
             if spinning {
                 spinning = false;
                 sh.parker.stop_spinning();
             }
             std::sync::atomic::fence(SeqCst);
-            if !self.has_work() && !sh.run_complete.load(Acquire) {
+            if !self.has_work() && !sh.wiring.help_flush() && !sh.run_complete.load(Acquire) {
                 std::thread::park_timeout(Duration::from_millis(1));
                 // No new spin after a park until some progress.
                 parked = true;

@@ -5,7 +5,7 @@ use crate::runtime::trb::arena::Geometry;
 use crate::runtime::trb::layout::{Region, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS};
 use crate::runtime::trb::orchestrator::OrchTables;
 use crate::runtime::trb::pools::{DepListPool, FaninPool};
-use crate::runtime::trb::queue::{ReadyQueue, WiringQueue};
+use crate::runtime::trb::queue::{Padded, ReadyQueue, WiringQueue};
 use crate::runtime::trb::ring::RingShared;
 use crate::runtime::trb::shared::{CoreSlot, FatalState, Parker, ReadyQueues, RunShared, StallInfo, WiringState};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
@@ -93,14 +93,14 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         any_fatal: AtomicBool::new(false),
         stall: Mutex::new(StallInfo::default()),
         fatal: Mutex::new(FatalState::default()),
-        orch_epoch: crate::runtime::trb::shared::CachePadded(AtomicU64::new(1)),
+        orch_epoch: Padded(AtomicU64::new(1)),
         watchdog_seen_epoch: AtomicU64::new(1),
         orch_done: AtomicBool::new(false),
         total_tasks: AtomicU64::new(0),
-        submitted: AtomicU64::new(0),
+        submitted: Padded(AtomicU64::new(0)),
         completed: AtomicU64::new(0),
         wired: AtomicU64::new(0),
-        run_complete: AtomicBool::new(false),
+        run_complete: Padded(AtomicBool::new(false)),
         cores,
         block_dim: p.block_dim,
         last_progress_ms: AtomicU64::new(0),

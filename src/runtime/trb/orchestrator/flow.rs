@@ -29,10 +29,13 @@ impl Orchestrator<'_> {
                 self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
                 return false;
             }
-            if pool.tail != last_tail {
-                last_tail = pool.tail;
+            let (tail, used) = (pool.tail, pool.used());
+            if tail != last_tail {
+                last_tail = tail;
                 backoff.progressed();
             }
+            // Entries come back as tasks retire: hand over the staged ones.
+            self.flush_wiring();
             backoff.snooze();
             if backoff.step() % SPIN_CHECK_INTERVAL == 0 {
                 if self.wait_checks() {
@@ -50,8 +53,7 @@ impl Orchestrator<'_> {
                         "no entry freed for 500 ms"
                     };
                     let msg = format!(
-                        "Fanin Spill Pool Deadlock Detected! ring {ring}: used {} of capacity {pool_cap}, need {need}; cause: {cause}. Solution: raise the ring's dep pool ({}) or split the scope",
-                        pool.used(),
+                        "Fanin Spill Pool Deadlock Detected! ring {ring}: used {used} of capacity {pool_cap}, need {need}; cause: {cause}. Solution: raise the ring's dep pool ({}) or split the scope",
                         schema::hint(Knob::RingDepPool)
                     );
                     self.store_fatal(codes::DEP_POOL_OVERFLOW, &msg);
@@ -69,6 +71,7 @@ impl Orchestrator<'_> {
     /// The shortfall path of [`ensure_tensormap`](Self::ensure_tensormap).
     #[inline(never)]
     fn wait_tensormap(&mut self, needed: usize) -> bool {
+        self.flush_wiring();
         let sh = self.sh;
         let alives = |sh: &RunShared| {
             let mut a = [0u64; MAX_RINGS];

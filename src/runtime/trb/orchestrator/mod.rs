@@ -165,6 +165,7 @@ impl<'s> Orchestrator<'s> {
             return;
         }
         self.explicit_finish();
+        self.flush_wiring();
         self.done = true;
         let total: u64 = self.sh.rings.iter().map(|r| r.current_task_index.load(Acquire)).sum();
         self.sh.total_tasks.store(total, SeqCst);
@@ -362,6 +363,7 @@ impl OrchestratorApi for Orchestrator<'_> {
         self.top -= 1;
         self.release_scope(begin);
         self.scope_size = begin;
+        self.flush_wiring();
         if self.sh.orch_done.load(Acquire) && self.sh.all_done() {
             self.sh.end_run();
         }

@@ -17,7 +17,8 @@ impl Orchestrator<'_> {
     /// Stops once the queue is empty, the run failed, or the wiring made no
     /// progress for 2 ms (it is blocked, e.g. on a full pool that only this
     /// scope's end can free: waiting longer would deadlock).
-    pub(super) fn settle_wiring(&self) {
+    pub(super) fn settle_wiring(&mut self) {
+        self.flush_wiring();
         let mut pending = self.sh.wiring.len();
         let mut backoff = Backoff::new(Ladder::YIELD);
         while pending > 0 && !self.sh.failed() {

@@ -17,6 +17,15 @@ use crate::runtime::trb::tensormap::Overlap;
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::Ordering::*;
 
+/// Tasks the orchestrator stages before it publishes them to the wiring
+/// queue in one store (and one wakeup). The queue's published counter is
+/// polled by idle schedulers, so each store of it moves its cache line
+/// between cores: per batch instead of per task. Staged tasks are also
+/// published at every scope end, orchestration end and orchestrator wait,
+/// and by a scheduler that runs out of work before it sleeps
+/// (`WiringQueue::help_flush`), so a task never waits for the batch to fill.
+pub(super) const WIRING_BATCH: u64 = 16;
+
 /// `dst.copy_from_slice(src)` with the usual short lengths (0 to 4) as
 /// inline moves instead of a `memcpy` call.
 #[inline(always)]
@@ -131,11 +140,18 @@ impl<'s> Orchestrator<'s> {
         let sh = self.sh;
         let r = &sh.rings[ring];
         self.t.fanin_pools[ring].reclaim(r);
-        let a = match self.alloc[ring].alloc(r, out_size, &|| sh.any_fatal()) {
+        let a = match self.alloc[ring].try_alloc(r, out_size) {
             Ok(a) => a,
-            Err(e) => {
-                self.store_fatal(e.code, &e.message);
-                return None;
+            Err(_) => {
+                // The wait needs tasks to retire: hand over the staged ones.
+                self.flush_wiring();
+                match self.alloc[ring].alloc(r, out_size, &|| sh.any_fatal()) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        self.store_fatal(e.code, &e.message);
+                        return None;
+                    }
+                }
             }
         };
         let raw = task_id::make(ring, a.local);
@@ -338,13 +354,36 @@ impl<'s> Orchestrator<'s> {
         Some(oi as u32)
     }
 
+    /// Hands `slot` to the wiring queue. It is staged, and published with
+    /// the tasks staged before it once [`WIRING_BATCH`] are staged, or at
+    /// the next [`flush_wiring`](Self::flush_wiring).
     #[inline(always)]
     pub(super) fn publish(&mut self, slot: &SlotState) {
         let s = SlotRef::of(slot).bits();
-        if self.t.wiring.push(&self.sh.wiring, s) {
-            self.sh.parker.wake_one();
+        if self.t.wiring.stage(&self.sh.wiring, s) {
+            if self.t.wiring.staged() >= WIRING_BATCH {
+                self.flush_wiring();
+            }
             return;
         }
+        self.publish_full(s);
+    }
+
+    /// Publishes the staged tasks and wakes a scheduler for them. Called
+    /// at every batch, scope end and orchestration end, and before every
+    /// wait of the orchestrator (what it waits for may need them).
+    #[inline(always)]
+    pub(super) fn flush_wiring(&mut self) {
+        if self.t.wiring.flush(&self.sh.wiring) {
+            self.sh.parker.wake_one();
+        }
+    }
+
+    /// [`publish`](Self::publish) on a full queue: waits for room.
+    #[cold]
+    #[inline(never)]
+    fn publish_full(&mut self, s: u64) {
+        self.flush_wiring();
         self.sh.producer_blocked.store(true, Release);
         let mut backoff = Backoff::new(Ladder::YIELD);
         loop {
