@@ -6,6 +6,7 @@ use super::layout::{
     align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE, ALLOC_DEADLOCK_TIMEOUT_MS,
     SCOPE_BIT, SPIN_CHECK_INTERVAL,
 };
+use super::queue::Padded;
 use crate::config::{schema, Knob, RingSize, TaskWindow};
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -45,11 +46,16 @@ impl SlotRef {
 pub(crate) struct RingShared {
     /// Ring index.
     pub(crate) ring: usize,
-    /// Next local id to allocate (published by the allocator).
-    pub(crate) current_task_index: AtomicU64,
+    /// Next local id to allocate (published by the allocator). Each of
+    /// the three counters below is alone on its cache line: the
+    /// orchestrator writes this one per task, the retiring scheduler the
+    /// other two, and both threads read the table fields of this struct on
+    /// every slot access (sharing a line with a counter would move it
+    /// between cores at every write).
+    pub(crate) current_task_index: Padded<AtomicU64>,
     /// Oldest not-yet-consumed local id.
-    pub(crate) last_task_alive: AtomicU64,
-    advance_lock: AtomicBool,
+    pub(crate) last_task_alive: Padded<AtomicU64>,
+    advance_lock: Padded<AtomicBool>,
     /// Task descriptors (`W`).
     pub(crate) descriptors: Region<TaskDescriptor>,
     /// Task payloads (`W`).
@@ -82,9 +88,9 @@ impl RingShared {
         let (window, heap_size) = (size.window, size.heap.get());
         RingShared {
             ring,
-            current_task_index: AtomicU64::new(0),
-            last_task_alive: AtomicU64::new(0),
-            advance_lock: AtomicBool::new(false),
+            current_task_index: Padded(AtomicU64::new(0)),
+            last_task_alive: Padded(AtomicU64::new(0)),
+            advance_lock: Padded(AtomicBool::new(false)),
             descriptors,
             payloads,
             slots,
@@ -133,6 +139,39 @@ impl RingShared {
     pub(crate) fn payload_ptr(&self, local: u64) -> *mut TaskPayload {
         // The index is masked into range, so the pointer stays inside the region.
         self.payloads.as_ptr().wrapping_add(self.slot_index(local))
+    }
+
+    /// Asks the CPU to start loading the lines the orchestrator writes when
+    /// it submits local id `local`: the slot state, the descriptor and the
+    /// payload's header, first tensor and scalars. A slot is reused only a
+    /// whole window later, so these lines have usually left the cache; the
+    /// orchestrator calls this one task ahead, and the loads overlap with
+    /// the submit in between instead of stalling the stores.
+    #[inline(always)]
+    pub(crate) fn prefetch_slot(&self, local: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            use std::mem::offset_of;
+            let i = self.slot_index(local);
+            let s = self.slots.as_ptr().wrapping_add(i).cast::<i8>();
+            let d = self.descriptors.as_ptr().wrapping_add(i).cast::<i8>();
+            let p = self.payloads.as_ptr().wrapping_add(i).cast::<i8>();
+            // SAFETY: a prefetch is only a hint: it never faults and has no
+            // architectural effect, whatever the address; these are in the
+            // ring's tables anyway (masked index).
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(s);
+                _mm_prefetch::<_MM_HINT_T0>(d);
+                _mm_prefetch::<_MM_HINT_T0>(p);
+                // A `Tensor` is 128 bytes: two lines.
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset_of!(TaskPayload, tensors)));
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset_of!(TaskPayload, tensors) + 64));
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset_of!(TaskPayload, scalars)));
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = local;
     }
 
     /// Structural deadlock test: the head task (`la`) is COMPLETED and every

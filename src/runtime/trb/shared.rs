@@ -345,8 +345,10 @@ pub(crate) struct RunShared {
     /// Tasks allocated so far (any kind). Alone on its line: the
     /// orchestrator writes it per task, the watchdog reads it now and then.
     pub(crate) submitted: Padded<AtomicU64>,
-    /// Completed tasks (including inline-completed alloc tasks).
-    pub(crate) completed: AtomicU64,
+    /// Completed tasks (including inline-completed alloc tasks). Alone on
+    /// its line: every completion writes it, and the fields around it are
+    /// read on every round.
+    pub(crate) completed: Padded<AtomicU64>,
     /// Tasks wired so far (progress the watchdog samples, like `submitted`).
     pub(crate) wired: AtomicU64,
     /// The run is over (normal end or emergency). Alone on its line: every
@@ -372,8 +374,6 @@ pub(crate) struct RunShared {
     pub(crate) dep_snapshot: [(AtomicI64, AtomicI64); MAX_RINGS],
     /// Sleep/wake protocol of the scheduler threads.
     pub(crate) parker: Parker,
-    /// Threads waiting for the end of the run (woken by `end_run`).
-    pub(crate) completion: Parker,
     /// Thread index + 1 of the thread collecting cores for a sync-start task
     /// (0 = none). Taken with `compare_exchange(0, idx + 1, AcqRel, Acquire)`
     /// and given back with a `Release` store of 0; while it is taken, other
@@ -393,8 +393,8 @@ pub(crate) struct RunShared {
 ///   so a waker can skip the mutex when nobody sleeps (the common case).
 ///
 /// # Protocol
-/// Sleeper: `announce` (push itself, store `count`), `fence(SeqCst)`,
-/// re-check for work, `park_timeout` only if there is none, `retract`.
+/// Sleeper: `announce_as` (push itself, store `count`), `fence(SeqCst)`,
+/// re-check for work, `park_timeout` only if there is none, `retract_as`.
 /// Waker: publish the work (queue push), then `wake_one`: `fence(SeqCst)`,
 /// load `count`; if non-zero, pop one sleeper under the mutex and unpark it.
 ///
@@ -416,7 +416,7 @@ pub(crate) struct RunShared {
 /// the work (no futex call on the pusher's path). A spinner stops spinning
 /// either because it found work (`stop_spinning`; if more work is left it
 /// then wakes another thread itself) or to park, in which case it
-/// `announce`s first, then `stop_spinning`, then fences and re-checks for
+/// `announce_as`s first, then `stop_spinning`, then fences and re-checks for
 /// work. All of it is `SeqCst`, so a waker that reads `spinning > 0` counted
 /// a spinner whose decrement it did not see; that spinner's fence comes after
 /// the waker's, so its re-check sees the work. A waker that reads 0 after a
@@ -434,7 +434,9 @@ impl Default for Parker {
 }
 
 impl Parker {
-    /// Registers the current thread as sleeping.
+    /// Registers the current thread as sleeping (tests; the scheduler loop
+    /// keeps its handle and calls `announce_as`).
+    #[cfg(test)]
     pub(crate) fn announce(&self) {
         self.announce_as(&std::thread::current());
     }
@@ -447,7 +449,8 @@ impl Parker {
         self.count.store(v.len(), SeqCst);
     }
 
-    /// Deregisters the current thread.
+    /// Deregisters the current thread (tests).
+    #[cfg(test)]
     pub(crate) fn retract(&self) {
         self.retract_as(&std::thread::current());
     }
@@ -604,7 +607,6 @@ impl RunShared {
     pub(crate) fn end_run(&self) {
         self.run_complete.store(true, SeqCst);
         self.parker.wake_all();
-        self.completion.wake_all();
     }
 
     /// Producers of a task (inline then spilled).

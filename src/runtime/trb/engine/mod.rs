@@ -194,6 +194,15 @@ impl TrbEngine {
             return Err(Error::State("the orchestrator thread is gone".into()));
         }
         for idx in 0..nsched {
+            // A woken thread may take this CPU until it blocks, so a small
+            // run can be over before every scheduler was started: a thread
+            // would then only see `run_complete` and leave. Its wakeup (a
+            // context switch each, on a busy host) is skipped instead.
+            if sh.run_complete.load(Acquire) {
+                let (m, _) = &*done;
+                m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
+                continue;
+            }
             let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
             if self.workers[idx].tx.send(job).is_err() {
                 let (m, _) = &*done;
@@ -202,19 +211,25 @@ impl TrbEngine {
         }
         // Watchdog: wait for the end of the run, checking every 1/20 budget
         // (1..=20 ms): the fire lands at most that late after one budget.
+        // The wait is on the threads' completion, whose last finisher is
+        // the only one to wake this thread: a run that ends normally costs
+        // one wakeup here (every thread leaves once the run is complete).
         let tick = Duration::from_millis((sh.timeout_ms / 20).clamp(1, 20));
-        while !sh.run_complete.load(Acquire) {
-            if sh.all_done() {
-                sh.end_run();
-                break;
+        {
+            let (m, cv) = &*done;
+            let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+            while !(g.sched_left == 0 && g.orch.is_some()) && !sh.run_complete.load(Acquire) {
+                g = cv.wait_timeout(g, tick).unwrap_or_else(|e| e.into_inner()).0;
+                if g.sched_left == 0 && g.orch.is_some() {
+                    break;
+                }
+                drop(g);
+                if sh.all_done() {
+                    sh.end_run();
+                }
+                sh.watchdog(true);
+                g = m.lock().unwrap_or_else(|e| e.into_inner());
             }
-            sh.completion.announce();
-            std::sync::atomic::fence(SeqCst);
-            if !sh.run_complete.load(SeqCst) {
-                std::thread::park_timeout(tick);
-            }
-            sh.completion.retract();
-            sh.watchdog(true);
         }
         let abandoned = self.wait_threads(&sh, &done);
         let (m, _) = &*done;

@@ -112,8 +112,14 @@ impl OrchJob {
         // reports completion.
         drop(shared);
         let (m, cv) = &*done;
-        m.lock().unwrap_or_else(|e| e.into_inner()).orch = Some(OrchOutcome { outcome, stats, user_first, orch_marks });
-        cv.notify_all();
+        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+        g.orch = Some(OrchOutcome { outcome, stats, user_first, orch_marks });
+        // Like the schedulers: only the last finisher wakes the waiting `run`.
+        let last = g.sched_left == 0;
+        drop(g);
+        if last {
+            cv.notify_all();
+        }
     }
 }
 

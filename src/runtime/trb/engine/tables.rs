@@ -98,7 +98,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         orch_done: AtomicBool::new(false),
         total_tasks: AtomicU64::new(0),
         submitted: Padded(AtomicU64::new(0)),
-        completed: AtomicU64::new(0),
+        completed: Padded(AtomicU64::new(0)),
         wired: AtomicU64::new(0),
         run_complete: Padded(AtomicBool::new(false)),
         cores,
@@ -111,7 +111,6 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         trace: p.trace.then(crate::runtime::trb::trace::TraceSink::default),
         dep_snapshot: std::array::from_fn(|_| (AtomicI64::new(1), AtomicI64::new(1))),
         parker: Parker::default(),
-        completion: Parker::default(),
         drain_owner: AtomicUsize::new(0),
     };
     let tables = OrchTables { fanin_pools, seen, tensormap, scope_tasks, wiring: wiring_tx };
