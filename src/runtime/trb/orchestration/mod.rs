@@ -6,6 +6,7 @@ mod boundary;
 mod decode;
 mod fill;
 pub mod layout;
+pub(crate) mod loading;
 mod object;
 pub mod ops;
 pub mod so;
