@@ -4,7 +4,9 @@
 //! implementation it replaced (kept here as `Reference`, verbatim apart
 //! from its name).
 
+use super::overlap::{overlap_exact, overlap_general, ELEM_SHIFT};
 use super::*;
+use crate::abi::tensor::MAX_TENSOR_DIMS;
 use crate::abi::DataType;
 
 /// Small deterministic generator (64-bit LCG, high bits).

@@ -527,3 +527,15 @@ fn compiled_orchestration_failures_end_with_codes_and_messages() {
     assert_eq!(rep.status, 0, "{}", rep.message);
     assert_eq!(rep.completed_tasks, 2);
 }
+
+#[test]
+fn a_missing_named_config_is_a_load_error() {
+    // The ring form's policy (MissingConfig::RequireNamed): a config name
+    // the callable gave must resolve; the default one may be absent.
+    let bytes = build_so(&["examples/abg_ring_vector/orchestration.cpp"], true, &[]);
+    let err = RingSo::load(&bytes, 7, "", "no_such_config").unwrap_err();
+    assert!(
+        matches!(&err, crate::diagnostics::Error::Load(m) if m.ends_with("of callable 7: config symbol 'no_such_config' not found")),
+        "{err:?}"
+    );
+}

@@ -2,7 +2,12 @@
 //! ABI): byte-exact layouts, the PTO2 ops table with its runtime object, and
 //! loading/running orchestration SOs.
 
+mod boundary;
+mod decode;
+mod fill;
 pub mod layout;
+pub(crate) mod loading;
+mod object;
 pub mod ops;
 pub mod so;
 

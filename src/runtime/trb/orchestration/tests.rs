@@ -430,3 +430,13 @@ fn fanout_example_submits_thousands_of_tasks() {
     assert!(matches!(&last.tensors[2], RecTensor::OutputExisting(_, t) if t.buffer_addr == 0x2000));
     assert!(api.fatal.is_none());
 }
+
+#[test]
+fn a_missing_named_config_loads_without_the_arg_count_check() {
+    // tensormap_and_ringbuffer's policy (MissingConfig::Log): a config name
+    // that does not resolve is a warning, not a load error.
+    let bytes = build_so(&["examples/trb_vector/orchestration.cpp"], true, &[]);
+    let so = OrchestrationSo::load(&bytes, 1, "", "no_such_config").expect("loads");
+    assert!(!so.has_config());
+    assert_eq!(so.entry_name(), "aicpu_orchestration_entry");
+}
