@@ -218,9 +218,10 @@ impl TrbEngine {
         {
             let (m, cv) = &*done;
             let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-            while !(g.sched_left == 0 && g.orch.is_some()) && !sh.run_complete.load(Acquire) {
+            let all_left = |g: &Completion| g.sched_left == 0 && g.orch.is_some();
+            while !all_left(&g) && !sh.run_complete.load(Acquire) {
                 g = cv.wait_timeout(g, tick).unwrap_or_else(|e| e.into_inner()).0;
-                if g.sched_left == 0 && g.orch.is_some() {
+                if all_left(&g) {
                     break;
                 }
                 drop(g);
