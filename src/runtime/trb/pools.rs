@@ -113,12 +113,17 @@ pub(crate) struct DepListPool {
     /// slot's previous task, so `marks[(la - 1) % W]` read under the wiring
     /// lock is always task `la - 1`'s mark.
     marks: Vec<u64>,
+    /// `window - 1`: the index of a local id in `marks` (windows are
+    /// powers of two, so a mask instead of a division per wired task).
+    marks_mask: usize,
 }
 
 impl DepListPool {
-    /// Pool over `entries` for a ring of `window` slots.
+    /// Pool over `entries` for a ring of `window` slots (a power of two).
     pub(crate) fn new(entries: Region<DepEntry>, window: usize) -> DepListPool {
-        DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0, marks: spare_marks(window) }
+        assert!(window.is_power_of_two(), "ring windows are powers of two");
+        let marks = spare_marks(window);
+        DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0, marks, marks_mask: window - 1 }
     }
 
     /// Capacity.
@@ -163,8 +168,7 @@ impl DepListPool {
     /// (and those of every earlier task of the ring) lie below the returned
     /// mark (the current `top`).
     pub(crate) fn mark_wired(&mut self, slot: usize) -> u64 {
-        let n = self.marks.len();
-        self.marks[slot % n] = self.top;
+        self.marks[slot & self.marks_mask] = self.top;
         self.top
     }
 
@@ -182,7 +186,7 @@ impl DepListPool {
         if la == 0 || la == self.last_reclaimed || (!force && la < self.last_reclaimed + DEP_POOL_CLEANUP_INTERVAL) {
             return la;
         }
-        let mark = self.marks[((la - 1) % self.marks.len() as u64) as usize];
+        let mark = self.marks[(la - 1) as usize & self.marks_mask];
         debug_assert!(mark <= self.top, "dep pool mark {mark} above top {}", self.top);
         if mark > self.tail && mark <= self.top {
             self.tail = mark;
