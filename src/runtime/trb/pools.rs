@@ -116,6 +116,9 @@ pub(crate) struct DepListPool {
     /// `window - 1`: the index of a local id in `marks` (windows are
     /// powers of two, so a mask instead of a division per wired task).
     marks_mask: usize,
+    /// `top % capacity`, kept in step with `top` (the pool capacity is any
+    /// integer: a wrap test instead of a division per dependency entry).
+    top_idx: usize,
 }
 
 impl DepListPool {
@@ -123,7 +126,17 @@ impl DepListPool {
     pub(crate) fn new(entries: Region<DepEntry>, window: usize) -> DepListPool {
         assert!(window.is_power_of_two(), "ring windows are powers of two");
         let marks = spare_marks(window);
-        DepListPool { entries, top: 1, tail: 1, high_water: 0, last_reclaimed: 0, marks, marks_mask: window - 1 }
+        let top_idx = usize::from(entries.len() > 1);
+        DepListPool {
+            entries,
+            top: 1,
+            tail: 1,
+            high_water: 0,
+            last_reclaimed: 0,
+            marks,
+            marks_mask: window - 1,
+            top_idx,
+        }
     }
 
     /// Capacity.
@@ -147,21 +160,34 @@ impl DepListPool {
         if self.available() == 0 {
             return None;
         }
-        let idx = (self.top % self.capacity()) as usize;
-        let e = &self.entries.as_slice()[idx];
+        debug_assert_eq!(self.top_idx as u64, self.top % self.capacity());
+        let e = &self.entries.as_slice()[self.top_idx];
         e.consumer.store(consumer as *const SlotState as *mut SlotState, Relaxed);
         e.next.store(head, Relaxed);
+        let e = e as *const DepEntry as *mut DepEntry;
         self.top += 1;
+        self.advance_top_idx(1);
         self.high_water = self.high_water.max(self.top - self.tail);
-        Some(e as *const DepEntry as *mut DepEntry)
+        Some(e)
     }
 
     /// Reserves `n` entries without linking them (the share of a wired
     /// task whose producers had already completed). The caller checked
     /// `available() >= n`.
     pub(crate) fn reserve(&mut self, n: u64) {
-        self.top += n.min(self.available());
+        let n = n.min(self.available());
+        self.top += n;
+        self.advance_top_idx(n as usize);
         self.high_water = self.high_water.max(self.top - self.tail);
+    }
+
+    /// `top_idx` after `top` grew by `n` (at most the capacity).
+    #[inline(always)]
+    fn advance_top_idx(&mut self, n: usize) {
+        self.top_idx += n;
+        if self.top_idx >= self.entries.len() {
+            self.top_idx -= self.entries.len();
+        }
     }
 
     /// Records that the task in ring slot `slot` was just wired: its entries
