@@ -45,7 +45,12 @@ impl Sched<'_> {
                 let t0 = self.trace_now();
                 let changed = core.core_id != self.last_core;
                 self.last_core = core.core_id;
-                let r = run_inline(self.exec, self.unwinds, func, args, core, changed);
+                let r = match self.kernels {
+                    // SAFETY: the executor's table (see `CoreExecutor::kernels`);
+                    // `args` is the payload just prepared for this subtask.
+                    Some(k) => unsafe { k.get().run(func, args, core.cluster, core.lane, changed) }.err(),
+                    None => run_inline(self.exec, self.unwinds, func, args, core, changed),
+                };
                 self.trace_dispatch(raw, t0, std::iter::once((func, core.core_id)));
                 self.release(&core);
                 if let Some(m) = r {

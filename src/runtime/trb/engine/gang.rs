@@ -3,6 +3,7 @@
 
 use super::dispatch::DispatchBuffer;
 use super::CoreExecutor;
+use crate::kernel::KernelTable;
 use crate::runtime::trb::shared::SimCore;
 use crate::runtime::wait::{Backoff, Ladder};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -22,6 +23,26 @@ unsafe impl Sync for ExecRef {}
 impl ExecRef {
     pub(super) fn get(&self) -> &dyn CoreExecutor {
         // SAFETY: see the Send impl: `run` outlives every use.
+        unsafe { &*self.0 }
+    }
+
+    /// The executor's kernel table ([`CoreExecutor::kernels`]), its
+    /// lifetime erased as the executor's.
+    pub(super) fn kernels(&self) -> Option<KernelsRef> {
+        self.get().kernels().map(|k| KernelsRef(std::ptr::from_ref(k).cast::<KernelTable<'static>>()))
+    }
+}
+
+/// The kernel table of a run's executor (see [`ExecRef::kernels`]).
+#[derive(Clone, Copy)]
+pub(super) struct KernelsRef(*const KernelTable<'static>);
+
+impl KernelsRef {
+    #[inline]
+    pub(super) fn get(&self) -> &KernelTable<'static> {
+        // SAFETY: the table belongs to the executor, which outlives every
+        // use (as for `ExecRef`); its entries borrow the run's callable,
+        // alive as long as the executor.
         unsafe { &*self.0 }
     }
 }

@@ -2,7 +2,7 @@
 //! finishing ready tasks, idling.
 
 use super::dispatch::{DispatchBox, DispatchBuffer};
-use super::gang::{ExecRef, Gang};
+use super::gang::{ExecRef, Gang, KernelsRef};
 use super::local::{LocalQueue, LOCAL_CAP};
 use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{shape, shape_of, FatalSource, RunShared, SimCore};
@@ -46,6 +46,9 @@ pub(super) struct Sched<'a> {
     pub(super) last_core: u32,
     /// The executor's `may_unwind` (read once per run).
     pub(super) unwinds: bool,
+    /// The executor's kernel table, called directly when it has one (read
+    /// once per run).
+    pub(super) kernels: Option<KernelsRef>,
     pub(super) buf: Box<DispatchBuffer>,
     pub(super) mix_bufs: Vec<DispatchBox>,
     pub(super) odd: bool,
@@ -87,6 +90,7 @@ impl<'a> Sched<'a> {
             local: LocalQueue::new(),
             last_core: u32::MAX,
             unwinds: exec.get().may_unwind(),
+            kernels: exec.kernels(),
             buf: DispatchBuffer::new(),
             mix_bufs: (0..2).map(|_| DispatchBuffer::new()).collect(),
             odd: idx % 2 == 1,
