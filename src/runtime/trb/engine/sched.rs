@@ -64,6 +64,18 @@ pub(super) struct Sched<'a> {
     pub(super) spans: Vec<crate::runtime::trb::trace::TaskSpan>,
 }
 
+/// What a scheduler thread keeps from one run to the next: its dispatch
+/// buffers and the storage of its core lists, so a run allocates nothing
+/// on the heap for them after the thread's first run.
+#[derive(Default)]
+pub(super) struct SchedScratch {
+    buf: Option<Box<DispatchBuffer>>,
+    mix_bufs: Vec<DispatchBox>,
+    own_aic: Vec<SimCore>,
+    own_aiv: Vec<SimCore>,
+    own_clusters: Vec<u32>,
+}
+
 impl<'a> Sched<'a> {
     pub(super) fn new(
         sh: &'a RunShared,
@@ -73,11 +85,33 @@ impl<'a> Sched<'a> {
         gang: &'a Arc<Gang>,
         spin_us: u64,
     ) -> Sched<'a> {
+        Sched::new_in(sh, idx, nsched, exec, gang, spin_us, SchedScratch::default())
+    }
+
+    /// [`new`](Self::new) reusing the buffers and storage of `scratch`
+    /// (from [`into_scratch`](Self::into_scratch) of this thread's last run).
+    pub(super) fn new_in(
+        sh: &'a RunShared,
+        idx: usize,
+        nsched: usize,
+        exec: ExecRef,
+        gang: &'a Arc<Gang>,
+        spin_us: u64,
+        scratch: SchedScratch,
+    ) -> Sched<'a> {
+        let SchedScratch { buf, mut mix_bufs, mut own_aic, mut own_aiv, mut own_clusters } = scratch;
         let bd = sh.block_dim;
-        let own_clusters: Vec<u32> =
-            if idx < nsched { (0..bd).filter(|c| *c as usize % nsched == idx).collect() } else { Vec::new() };
-        let own_aic = own_clusters.iter().map(|&c| SimCore::aic(c)).collect();
-        let own_aiv = own_clusters.iter().flat_map(|&c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]).collect();
+        own_clusters.clear();
+        own_aic.clear();
+        own_aiv.clear();
+        if idx < nsched {
+            own_clusters.extend((0..bd).filter(|c| *c as usize % nsched == idx));
+        }
+        own_aic.extend(own_clusters.iter().map(|&c| SimCore::aic(c)));
+        own_aiv.extend(own_clusters.iter().flat_map(|&c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]));
+        while mix_bufs.len() < 2 {
+            mix_bufs.push(DispatchBuffer::new());
+        }
         Sched {
             sh,
             idx,
@@ -91,8 +125,8 @@ impl<'a> Sched<'a> {
             last_core: u32::MAX,
             unwinds: exec.get().may_unwind(),
             kernels: exec.kernels(),
-            buf: DispatchBuffer::new(),
-            mix_bufs: (0..2).map(|_| DispatchBuffer::new()).collect(),
+            buf: buf.unwrap_or_else(DispatchBuffer::new),
+            mix_bufs,
             odd: idx % 2 == 1,
             spin: Duration::from_micros(spin_us),
             spin_steps: if oversubscribed(nsched) { OVERSUBSCRIBED_SPIN_STEPS } else { u64::MAX },
@@ -104,6 +138,17 @@ impl<'a> Sched<'a> {
             } else {
                 Vec::new()
             },
+        }
+    }
+
+    /// The buffers and storage this run used, for the thread's next run.
+    pub(super) fn into_scratch(self) -> SchedScratch {
+        SchedScratch {
+            buf: Some(self.buf),
+            mix_bufs: self.mix_bufs,
+            own_aic: self.own_aic,
+            own_aiv: self.own_aiv,
+            own_clusters: self.own_clusters,
         }
     }
 
