@@ -236,7 +236,12 @@ impl<'a> Sched<'a> {
             }
             if progress {
                 self.stop_spinning(&mut spinning);
-                idle.reset();
+                // A wait that never snoozed has nothing to reset (its stall
+                // clock starts at the first snooze; `spin_exhausted` reads
+                // it only after snoozes).
+                if idle.step() != 0 {
+                    idle.reset();
+                }
                 parked = false;
                 continue;
             }
