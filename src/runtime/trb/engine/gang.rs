@@ -47,6 +47,9 @@ impl KernelsRef {
     }
 }
 
+/// One subtask of a simultaneous dispatch: func_id, its payload buffer, core.
+pub(super) type GangDispatch = (i32, Box<DispatchBuffer>, SimCore);
+
 pub(super) struct GangJob {
     pub(super) exec: ExecRef,
     pub(super) func: i32,
@@ -164,11 +167,7 @@ impl Gang {
 
     /// Runs every `(func, buffer, core)` simultaneously (the first inline)
     /// and returns once all finished; the first failure, if any.
-    pub(super) fn run_all(
-        self: &Arc<Gang>,
-        exec: ExecRef,
-        jobs: &mut [(i32, Box<DispatchBuffer>, SimCore)],
-    ) -> Option<String> {
+    pub(super) fn run_all(self: &Arc<Gang>, exec: ExecRef, jobs: &mut [GangDispatch]) -> Option<String> {
         let done = Arc::new(AtomicUsize::new(jobs.len().saturating_sub(1)));
         let failure = Arc::new(Mutex::new(None));
         for (func, buf, core) in jobs.iter_mut().skip(1) {

@@ -2,7 +2,7 @@
 //! finishing ready tasks, idling.
 
 use super::dispatch::{DispatchBox, DispatchBuffer};
-use super::gang::{ExecRef, Gang, KernelsRef};
+use super::gang::{ExecRef, Gang, GangDispatch, KernelsRef};
 use super::local::{LocalQueue, LOCAL_CAP};
 use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{shape, shape_of, FatalSource, RunShared, SimCore};
@@ -51,6 +51,9 @@ pub(super) struct Sched<'a> {
     pub(super) kernels: Option<KernelsRef>,
     pub(super) buf: Box<DispatchBuffer>,
     pub(super) mix_bufs: Vec<DispatchBox>,
+    /// The jobs of a gang dispatch (empty between dispatches; kept for its
+    /// storage).
+    pub(super) jobs: Vec<GangDispatch>,
     pub(super) odd: bool,
     pub(super) spin: Duration,
     /// Idle snoozes before parking (bounded when the run oversubscribes
@@ -71,6 +74,7 @@ pub(super) struct Sched<'a> {
 pub(super) struct SchedScratch {
     buf: Option<Box<DispatchBuffer>>,
     mix_bufs: Vec<DispatchBox>,
+    jobs: Vec<GangDispatch>,
     own_aic: Vec<SimCore>,
     own_aiv: Vec<SimCore>,
     own_clusters: Vec<u32>,
@@ -99,7 +103,7 @@ impl<'a> Sched<'a> {
         spin_us: u64,
         scratch: SchedScratch,
     ) -> Sched<'a> {
-        let SchedScratch { buf, mut mix_bufs, mut own_aic, mut own_aiv, mut own_clusters } = scratch;
+        let SchedScratch { buf, mut mix_bufs, jobs, mut own_aic, mut own_aiv, mut own_clusters } = scratch;
         let bd = sh.block_dim;
         own_clusters.clear();
         own_aic.clear();
@@ -127,6 +131,7 @@ impl<'a> Sched<'a> {
             kernels: exec.kernels(),
             buf: buf.unwrap_or_else(DispatchBuffer::new),
             mix_bufs,
+            jobs,
             odd: idx % 2 == 1,
             spin: Duration::from_micros(spin_us),
             spin_steps: if oversubscribed(nsched) { OVERSUBSCRIBED_SPIN_STEPS } else { u64::MAX },
@@ -146,6 +151,7 @@ impl<'a> Sched<'a> {
         SchedScratch {
             buf: Some(self.buf),
             mix_bufs: self.mix_bufs,
+            jobs: self.jobs,
             own_aic: self.own_aic,
             own_aiv: self.own_aiv,
             own_clusters: self.own_clusters,
