@@ -198,6 +198,8 @@ impl<'a> Sched<'a> {
     pub(super) fn run_loop(&mut self) {
         let sh = self.sh;
         let mut idle = Backoff::new(Ladder::IDLE_SPIN);
+        // Progress since `idle` was last used: reset it before its next use.
+        let mut idle_stale = false;
         // Counted in `sh.parker`'s spinning threads (see `Parker`).
         let mut spinning = false;
         // Parked since the last progress (then it does not spin again).
@@ -242,18 +244,19 @@ impl<'a> Sched<'a> {
             }
             if progress {
                 self.stop_spinning(&mut spinning);
-                // A wait that never snoozed has nothing to reset (its stall
-                // clock starts at the first snooze; `spin_exhausted` reads
-                // it only after snoozes).
-                if idle.step() != 0 {
-                    idle.reset();
-                }
+                // The idle wait starts over; reset when it is next used, so
+                // the busy path leaves its state alone.
+                idle_stale = true;
                 parked = false;
                 continue;
             }
             if sh.failed() || sh.all_done() {
                 sh.end_run();
                 break;
+            }
+            if idle_stale {
+                idle_stale = false;
+                idle.reset();
             }
             if !spinning && !parked {
                 spinning = sh.parker.start_spinning(self.max_spinners);
