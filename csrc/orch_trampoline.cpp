@@ -100,12 +100,24 @@ extern "C" int simpler_call_abg_ring_entry(void (*entry)(void *, const void *), 
 
 // Kernels: `void kernel_entry(int64_t *args)` runs on a scheduler thread (one
 // call per subtask). Calls entry(args). Returns 0 on a normal return, 1 if a
-// std::exception escaped (what() copied to err), 2 for any other exception.
-// On a normal return err is not touched, so the caller's buffer may stay
-// uninitialised; the non-throwing path costs one indirect call.
-extern "C" __attribute__((noinline)) int simpler_call_kernel(void (*entry)(int64_t *), int64_t *args, char *err,
-                                                             std::size_t errlen) noexcept {
-    return guarded(err, errlen, [&] { entry(args); });
+// std::exception escaped, 2 for any other exception; the message of a thrown
+// exception goes to the calling thread's kernel error buffer
+// (simpler_kernel_error). The trampoline keeps nothing live across the call
+// (the buffer is a thread-local, not an argument), so the non-throwing path
+// costs one indirect call and no register saves.
+namespace {
+constexpr std::size_t kKernelErrCap = 512;
+thread_local char kernel_err[kKernelErrCap];
+}  // namespace
+
+extern "C" __attribute__((noinline)) int simpler_call_kernel(void (*entry)(int64_t *), int64_t *args) noexcept {
+    return guarded(kernel_err, kKernelErrCap, [&] { entry(args); });
+}
+
+// The message of the last kernel that threw on the calling thread (NUL
+// terminated, at most 511 bytes; empty before any throw).
+extern "C" const char *simpler_kernel_error() noexcept {
+    return kernel_err;
 }
 
 // ---------------------------------------------------------------------------

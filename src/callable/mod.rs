@@ -10,4 +10,4 @@ pub mod classify;
 pub mod registry;
 
 pub use classify::RuntimeOverride;
-pub use registry::{Registered, Registry};
+pub use registry::Registry;

@@ -3,8 +3,10 @@
 
 pub mod sim_context;
 pub mod so;
+pub mod table;
 
 pub use so::KernelSo;
+pub use table::KernelTable;
 
 #[cfg(test)]
 mod tests;

@@ -103,11 +103,9 @@ impl KernelSo {
 
 extern "C" {
     // csrc/orch_trampoline.cpp
-    fn simpler_call_kernel(entry: KernelEntry, args: *mut i64, err: *mut c_char, errlen: usize) -> c_int;
+    fn simpler_call_kernel(entry: KernelEntry, args: *mut i64) -> c_int;
+    fn simpler_kernel_error() -> *const c_char;
 }
-
-/// Capacity of the message buffer of a throwing kernel.
-const KERNEL_ERR_CAP: usize = 512;
 
 /// Calls `entry(args)` through the C++ trampoline, which catches every C++
 /// exception (none may unwind into Rust frames). A throwing kernel gives
@@ -118,23 +116,34 @@ const KERNEL_ERR_CAP: usize = 512;
 /// expects (see [`KernelSo::call`]).
 #[inline]
 pub unsafe fn call_kernel(entry: KernelEntry, args: *mut i64) -> std::result::Result<(), String> {
-    let mut err = std::mem::MaybeUninit::<[c_char; KERNEL_ERR_CAP]>::uninit();
-    // SAFETY: forwarded contract; the trampoline writes at most
-    // KERNEL_ERR_CAP bytes (NUL-terminated) into `err`, and only when it
-    // returns non-zero.
-    let rc = unsafe { simpler_call_kernel(entry, args, err.as_mut_ptr().cast(), KERNEL_ERR_CAP) };
-    if rc == 0 {
+    // SAFETY: forwarded contract.
+    if unsafe { run_kernel(entry, args) } {
         return Ok(());
     }
-    Err(thrown(&err))
+    Err(thrown())
 }
 
-/// The error of a kernel that threw (the trampoline's message in `err`).
+/// Calls `entry(args)` through the C++ trampoline (see [`call_kernel`]);
+/// false when the kernel threw, whose message [`thrown`] then gives (on
+/// the same thread, before its next kernel call).
+///
+/// # Safety
+/// As for [`call_kernel`].
+#[inline(always)]
+pub unsafe fn run_kernel(entry: KernelEntry, args: *mut i64) -> bool {
+    // SAFETY: forwarded contract; the trampoline catches every exception and
+    // keeps a thrown message in the calling thread's buffer.
+    unsafe { simpler_call_kernel(entry, args) == 0 }
+}
+
+/// The error of the last kernel that threw on this thread (the
+/// trampoline's thread-local message).
 #[cold]
 #[inline(never)]
-fn thrown(err: &std::mem::MaybeUninit<[c_char; KERNEL_ERR_CAP]>) -> String {
-    // SAFETY: on a non-zero return the trampoline stored a NUL-terminated
-    // message inside the buffer.
-    let msg = unsafe { CStr::from_ptr(err.as_ptr().cast::<c_char>()) }.to_string_lossy();
+pub fn thrown() -> String {
+    // SAFETY: the trampoline's thread-local buffer is always NUL-terminated
+    // (zero-initialised, written bounded with a terminator) and lives as
+    // long as the thread.
+    let msg = unsafe { CStr::from_ptr(simpler_kernel_error()) }.to_string_lossy();
     format!("the kernel threw a C++ exception: {msg}")
 }

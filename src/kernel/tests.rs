@@ -1,6 +1,6 @@
 //! Kernel SO and sim-context tests with compiled C kernels.
 
-use super::{sim_context, KernelSo};
+use super::{sim_context, KernelSo, KernelTable};
 use crate::abi::{DataType, Tensor};
 use crate::diagnostics::Error;
 use crate::runtime::trb::orchestration::layout::PTO2DispatchPayload;
@@ -136,4 +136,59 @@ fn kernel_load_errors() {
     let err = KernelSo::load(&bytes, 4).unwrap_err();
     assert!(matches!(&err, Error::Load(m) if m.contains("kernel_entry")), "{err:?}");
     assert!(matches!(KernelSo::load(b"\x7fELF junk", 4), Err(Error::InvalidBinary(_))));
+}
+
+#[test]
+fn kernel_table_runs_publishes_on_change_latches_missing_and_reports_throws() {
+    let probe = probe(false);
+    let throw_std = KernelSo::load(&build_so(&["csrc/tests/faulty_kernel.cpp"], true, &["THROW_STD"]), 2).unwrap();
+    let throw_int = KernelSo::load(&build_so(&["csrc/tests/faulty_kernel.cpp"], true, &["THROW_INT"]), 3).unwrap();
+    let entries = [None, Some(probe.entry()), Some(throw_std.entry()), Some(throw_int.entry()), None];
+    // A fresh thread: the core identity is per thread.
+    std::thread::spawn(move || {
+        let table = KernelTable::new(&entries, 203);
+        let mut out = [0u64; 3];
+        // `out` is used only through this pointer (the kernel writes it).
+        let out = out.as_mut_ptr();
+        // SAFETY: `out` points to 3 u64 alive for the thread.
+        let lane_seen = || unsafe { out.read() };
+        let mut args = [0u64; 50];
+        args[0] = out as u64;
+        args[1] = 1;
+        args[2] = 8;
+        let mut run = |func_id: i32, lane: u32, changed: bool| {
+            // SAFETY: the entries are live kernels; the probe reads
+            // args[0..3] and writes 3 u64 to `out`; the faulty ones throw.
+            unsafe { table.run(func_id, args.as_mut_ptr(), 4, lane, changed) }
+        };
+        run(1, 1, true).expect("the probe returns normally");
+        assert_eq!(lane_seen(), 1, "the lane is published when the core changed");
+        run(1, 0, false).unwrap();
+        assert_eq!(lane_seen(), 1, "not republished when the core did not change");
+        run(1, 0, true).unwrap();
+        assert_eq!(lane_seen(), 0);
+        assert_eq!(run(2, 0, false).unwrap_err(), "kernel func_id=2: the kernel threw a C++ exception: kernel boom");
+        assert_eq!(
+            run(3, 0, false).unwrap_err(),
+            "kernel func_id=3: the kernel threw a C++ exception: unknown C++ exception (not derived from std::exception)"
+        );
+        assert_eq!(table.missing(), None);
+        // Missing kernels run nothing and succeed; the first one is latched.
+        // SAFETY: as for `lane_seen`.
+        unsafe { out.write(77) };
+        for missing in [4, 1024, 5000, i32::MAX] {
+            run(missing, 1, true).expect("a missing kernel is no error here");
+        }
+        assert_eq!(lane_seen(), 77, "nothing ran");
+        assert_eq!(table.missing(), Some(4));
+        run(0, 1, true).unwrap();
+        assert_eq!(table.missing(), Some(4), "only the first is kept");
+        // Past the end of the table, on a fresh table.
+        let table = KernelTable::new(&entries, 203);
+        // SAFETY: as above (nothing runs).
+        unsafe { table.run(5, args.as_mut_ptr(), 0, 0, true) }.unwrap();
+        assert_eq!(table.missing(), Some(5));
+    })
+    .join()
+    .unwrap();
 }

@@ -6,7 +6,6 @@
 //! the PTO2 status, writes scope statistics and copies outputs back only on
 //! success.
 
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 use super::arena::{ArenaCache, PreparedArena};
@@ -23,6 +22,7 @@ use crate::config::{RingSizing, RuntimeVariant};
 use crate::device::memory::DeviceMemory;
 use crate::device::staging;
 use crate::diagnostics::{Error, Result};
+use crate::kernel::KernelTable;
 use crate::runtime::{RunRequest, RuntimeBackend};
 
 /// Per-device TRB state: the engine (threads persist across runs, parked
@@ -120,11 +120,10 @@ pub(crate) fn memory_of(a: &PreparedArena) -> TrbMemory {
 }
 
 /// Runs kernels from the callable's kernel table on the calling thread,
-/// publishing the simulated core's identity to kernels first.
+/// publishing the simulated core's identity to kernels first. The engine
+/// calls the table directly on its inline path ([`CoreExecutor::kernels`]).
 struct KernelExecutor<'a> {
-    callable: &'a crate::callable::Registered,
-    device_id: i32,
-    missing: AtomicI32,
+    table: KernelTable<'a>,
 }
 
 impl CoreExecutor for KernelExecutor<'_> {
@@ -140,28 +139,21 @@ impl CoreExecutor for KernelExecutor<'_> {
         core: SimCore,
         core_changed: bool,
     ) -> std::result::Result<(), String> {
-        match self.callable.kernel_entry(func_id) {
-            Some(f) => {
-                if core_changed {
-                    let _ = crate::kernel::sim_context::set_core(core.cluster, core.lane, self.device_id);
-                }
-                // SAFETY: `f` is the `kernel_entry` of a kernel SO that stays
-                // loaded for the whole run; `args` is the 50-slot argument
-                // array of the dispatch payload the engine built for it.
-                unsafe { crate::kernel::so::call_kernel(f, args as *mut i64) }
-                    .map_err(|e| format!("kernel func_id={func_id}: {e}"))
-            }
-            None => {
-                let _ = self.missing.compare_exchange(-1, func_id, Ordering::AcqRel, Ordering::Acquire);
-                Ok(())
-            }
-        }
+        // SAFETY: the table's entries are `kernel_entry`s of kernel SOs that
+        // stay loaded for the whole run (the registry entry outlives it);
+        // `args` is the 50-slot argument array of the dispatch payload the
+        // engine built for this subtask.
+        unsafe { self.table.run(func_id, args, core.cluster, core.lane, core_changed) }
     }
 
     /// No Rust code here can panic (a table lookup, a TLS setter, the kernel
     /// behind the exception-catching C++ trampoline).
     fn may_unwind(&self) -> bool {
         false
+    }
+
+    fn kernels(&self) -> Option<&KernelTable<'_>> {
+        Some(&self.table)
     }
 }
 
@@ -316,7 +308,7 @@ pub(crate) fn run_program(
     let so = program;
     // Boxed: a thread abandoned in a kernel keeps using it, so it must be
     // leakable.
-    let executor = Box::new(KernelExecutor { callable: reg, device_id, missing: AtomicI32::new(-1) });
+    let executor = Box::new(KernelExecutor { table: KernelTable::new(&reg.kernel_table, device_id) });
 
     let staged = staging::stage(memory, args, &reg.signature)?;
     // Held until the run's memory is settled, so the idle trimmer never
@@ -402,7 +394,7 @@ pub(crate) fn run_program(
             return Err(e);
         }
     }
-    let missing = executor.missing.load(Ordering::Acquire);
+    let missing = executor.table.missing();
     if report.status != 0 {
         staged.release(memory);
         return Err(runtime_error(&report));
@@ -416,7 +408,7 @@ pub(crate) fn run_program(
             _ => Error::UserCode(report.message.clone()),
         });
     }
-    if missing >= 0 {
+    if let Some(missing) = missing {
         staged.release(memory);
         return Err(Error::UserCode(format!(
             "a task used kernel func_id {missing}, which callable {id} does not provide"
@@ -425,3 +417,7 @@ pub(crate) fn run_program(
     staged.commit(memory)?;
     Ok(device_ns)
 }
+
+#[cfg(test)]
+#[path = "host_tests.rs"]
+mod tests;

@@ -49,22 +49,22 @@ impl Sched<'_> {
         }
     }
 
-    pub(super) fn cluster_lanes(&self, cluster: u32, mask: u8) -> Vec<(usize, SimCore)> {
+    pub(super) fn cluster_lanes(&self, cluster: u32, mask: u8) -> Lanes {
         let bd = self.sh.block_dim;
-        let mut v = Vec::with_capacity(3);
+        let mut v = Lanes { len: 0, lanes: [(0, SimCore::aic(0)); 3] };
         if mask & LANE_AIC != 0 {
-            v.push((0, SimCore::aic(cluster)));
+            v.push(0, SimCore::aic(cluster));
         }
         if mask & LANE_AIV0 != 0 {
-            v.push((1, SimCore::aiv(cluster, 0, bd)));
+            v.push(1, SimCore::aiv(cluster, 0, bd));
         }
         if mask & LANE_AIV1 != 0 {
-            v.push((2, SimCore::aiv(cluster, 1, bd)));
+            v.push(2, SimCore::aiv(cluster, 1, bd));
         }
         v
     }
 
-    pub(super) fn claim_cluster(&mut self, mask: u8, tag: u64) -> Option<Vec<(usize, SimCore)>> {
+    pub(super) fn claim_cluster(&mut self, mask: u8, tag: u64) -> Option<Lanes> {
         if self.drain_active_elsewhere() {
             return None;
         }
@@ -74,7 +74,7 @@ impl Sched<'_> {
         for c in own.iter().copied().chain((0..bd).filter(|c| !own.contains(c))) {
             let lanes = self.cluster_lanes(c, mask);
             let mut got = 0;
-            for (_, core) in &lanes {
+            for (_, core) in lanes.iter() {
                 if !self.try_claim(core, tag) {
                     break;
                 }
@@ -88,5 +88,28 @@ impl Sched<'_> {
             }
         }
         None
+    }
+}
+
+/// The cores of one cluster's lanes a task uses, `(lane, core)` with lane
+/// 0 = AIC, 1/2 = AIV0/AIV1 (at most 3; no heap allocation).
+#[derive(Clone, Copy)]
+pub(super) struct Lanes {
+    len: usize,
+    lanes: [(usize, SimCore); 3],
+}
+
+impl Lanes {
+    fn push(&mut self, lane: usize, core: SimCore) {
+        self.lanes[self.len] = (lane, core);
+        self.len += 1;
+    }
+}
+
+impl std::ops::Deref for Lanes {
+    type Target = [(usize, SimCore)];
+
+    fn deref(&self) -> &[(usize, SimCore)] {
+        &self.lanes[..self.len]
     }
 }

@@ -79,7 +79,10 @@ impl DispatchBuffer {
         for i in 0..t {
             self.payload.args[i] = &pl.tensors[i] as *const _ as u64;
         }
-        self.payload.args[t..t + s].copy_from_slice(&pl.scalars[..s]);
+        // Most tasks carry no scalars: no memcpy call for an empty copy.
+        if s != 0 {
+            self.payload.args[t..t + s].copy_from_slice(&pl.scalars[..s]);
+        }
         self.slab.count = 0;
         self.slab.error_code = 0;
         let lc = &mut self.payload.local_context;

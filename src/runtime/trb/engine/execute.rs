@@ -45,7 +45,12 @@ impl Sched<'_> {
                 let t0 = self.trace_now();
                 let changed = core.core_id != self.last_core;
                 self.last_core = core.core_id;
-                let r = run_inline(self.exec, self.unwinds, func, args, core, changed);
+                let r = match self.kernels {
+                    // SAFETY: the executor's table (see `CoreExecutor::kernels`);
+                    // `args` is the payload just prepared for this subtask.
+                    Some(k) => unsafe { k.get().run(func, args, core.cluster, core.lane, changed) }.err(),
+                    None => run_inline(self.exec, self.unwinds, func, args, core, changed),
+                };
                 self.trace_dispatch(raw, t0, std::iter::once((func, core.core_id)));
                 self.release(&core);
                 if let Some(m) = r {
@@ -70,8 +75,9 @@ impl Sched<'_> {
                     self.requeue(v, shp);
                     self.sh.parker.wake_one();
                 }
-                let mut jobs: Vec<(i32, Box<DispatchBuffer>, SimCore)> = Vec::with_capacity(3);
-                for (lane, core) in &lanes {
+                // The run's reusable job list (empty between dispatches).
+                let mut jobs = std::mem::take(&mut self.jobs);
+                for (lane, core) in lanes.iter() {
                     let mut buf = self.mix_bufs.pop().unwrap_or_else(DispatchBuffer::new);
                     buf.prepare(payload, raw, b as i32, blocks as i32, *core);
                     jobs.push((d.kernel_id[*lane].load(Relaxed), buf, *core));
@@ -86,7 +92,8 @@ impl Sched<'_> {
                     self.check_async(buf);
                 }
                 let n = jobs.len() as i16;
-                self.mix_bufs.extend(jobs.into_iter().map(|j| j.1));
+                self.mix_bufs.extend(jobs.drain(..).map(|j| j.1));
+                self.jobs = jobs;
                 if let Some(m) = failure {
                     self.kernel_failed(raw, &m);
                     return true;
@@ -119,7 +126,7 @@ impl Sched<'_> {
                 shape::AIC => cores.push((0, SimCore::aic(b), b as i32)),
                 shape::AIV => cores.push((1, SimCore::aiv(b / 2, b % 2, bd), b as i32)),
                 _ => {
-                    for (lane, c) in self.cluster_lanes(b, mask) {
+                    for &(lane, c) in self.cluster_lanes(b, mask).iter() {
                         cores.push((lane, c, b as i32));
                     }
                 }

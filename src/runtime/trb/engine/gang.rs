@@ -3,6 +3,7 @@
 
 use super::dispatch::DispatchBuffer;
 use super::CoreExecutor;
+use crate::kernel::KernelTable;
 use crate::runtime::trb::shared::SimCore;
 use crate::runtime::wait::{Backoff, Ladder};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,7 +25,30 @@ impl ExecRef {
         // SAFETY: see the Send impl: `run` outlives every use.
         unsafe { &*self.0 }
     }
+
+    /// The executor's kernel table ([`CoreExecutor::kernels`]), its
+    /// lifetime erased as the executor's.
+    pub(super) fn kernels(&self) -> Option<KernelsRef> {
+        self.get().kernels().map(|k| KernelsRef(std::ptr::from_ref(k).cast::<KernelTable<'static>>()))
+    }
 }
+
+/// The kernel table of a run's executor (see [`ExecRef::kernels`]).
+#[derive(Clone, Copy)]
+pub(super) struct KernelsRef(*const KernelTable<'static>);
+
+impl KernelsRef {
+    #[inline]
+    pub(super) fn get(&self) -> &KernelTable<'static> {
+        // SAFETY: the table belongs to the executor, which outlives every
+        // use (as for `ExecRef`); its entries borrow the run's callable,
+        // alive as long as the executor.
+        unsafe { &*self.0 }
+    }
+}
+
+/// One subtask of a simultaneous dispatch: func_id, its payload buffer, core.
+pub(super) type GangDispatch = (i32, Box<DispatchBuffer>, SimCore);
 
 pub(super) struct GangJob {
     pub(super) exec: ExecRef,
@@ -143,11 +167,7 @@ impl Gang {
 
     /// Runs every `(func, buffer, core)` simultaneously (the first inline)
     /// and returns once all finished; the first failure, if any.
-    pub(super) fn run_all(
-        self: &Arc<Gang>,
-        exec: ExecRef,
-        jobs: &mut [(i32, Box<DispatchBuffer>, SimCore)],
-    ) -> Option<String> {
+    pub(super) fn run_all(self: &Arc<Gang>, exec: ExecRef, jobs: &mut [GangDispatch]) -> Option<String> {
         let done = Arc::new(AtomicUsize::new(jobs.len().saturating_sub(1)));
         let failure = Arc::new(Mutex::new(None));
         for (func, buf, core) in jobs.iter_mut().skip(1) {

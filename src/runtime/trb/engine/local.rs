@@ -55,7 +55,8 @@ impl LocalQueue {
         if self.len == 0 {
             return None;
         }
-        let v = self.buf[self.head];
+        // `head` is always below LOCAL_CAP; the modulo lets the compiler see it.
+        let v = self.buf[self.head % LOCAL_CAP];
         self.head = (self.head + 1) % LOCAL_CAP;
         self.len -= 1;
         Some(v)

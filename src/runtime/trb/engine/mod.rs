@@ -71,6 +71,7 @@ use super::api::OrchestratorApi;
 use super::layout::{codes, TrbMemory};
 use super::shared::RunShared;
 use crate::diagnostics::{Error, Result};
+use crate::kernel::KernelTable;
 use gang::{ExecRef, Gang};
 use orch_thread::{OrchFn, OrchJob, OrchOutcome, SendTables};
 use params::validate;
@@ -112,6 +113,16 @@ pub trait CoreExecutor: Sync {
     /// own boundary latches it); gang helpers always keep one.
     fn may_unwind(&self) -> bool {
         true
+    }
+
+    /// The kernel table, when every subtask is exactly a call of it
+    /// ([`KernelTable::run`] with the subtask's func_id, args, core and
+    /// `core_changed`, the same result as
+    /// [`run_subtask_on`](Self::run_subtask_on)): the scheduler threads then
+    /// call it directly on their inline path (no dynamic call per subtask,
+    /// no panic boundary: the table cannot unwind). Read once per run.
+    fn kernels(&self) -> Option<&KernelTable<'_>> {
+        None
     }
 }
 

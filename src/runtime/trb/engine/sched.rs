@@ -2,7 +2,7 @@
 //! finishing ready tasks, idling.
 
 use super::dispatch::{DispatchBox, DispatchBuffer};
-use super::gang::{ExecRef, Gang};
+use super::gang::{ExecRef, Gang, GangDispatch, KernelsRef};
 use super::local::{LocalQueue, LOCAL_CAP};
 use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{shape, shape_of, FatalSource, RunShared, SimCore};
@@ -46,8 +46,14 @@ pub(super) struct Sched<'a> {
     pub(super) last_core: u32,
     /// The executor's `may_unwind` (read once per run).
     pub(super) unwinds: bool,
+    /// The executor's kernel table, called directly when it has one (read
+    /// once per run).
+    pub(super) kernels: Option<KernelsRef>,
     pub(super) buf: Box<DispatchBuffer>,
     pub(super) mix_bufs: Vec<DispatchBox>,
+    /// The jobs of a gang dispatch (empty between dispatches; kept for its
+    /// storage).
+    pub(super) jobs: Vec<GangDispatch>,
     pub(super) odd: bool,
     pub(super) spin: Duration,
     /// Idle snoozes before parking (bounded when the run oversubscribes
@@ -61,6 +67,19 @@ pub(super) struct Sched<'a> {
     pub(super) spans: Vec<crate::runtime::trb::trace::TaskSpan>,
 }
 
+/// What a scheduler thread keeps from one run to the next: its dispatch
+/// buffers and the storage of its core lists, so a run allocates nothing
+/// on the heap for them after the thread's first run.
+#[derive(Default)]
+pub(super) struct SchedScratch {
+    buf: Option<Box<DispatchBuffer>>,
+    mix_bufs: Vec<DispatchBox>,
+    jobs: Vec<GangDispatch>,
+    own_aic: Vec<SimCore>,
+    own_aiv: Vec<SimCore>,
+    own_clusters: Vec<u32>,
+}
+
 impl<'a> Sched<'a> {
     pub(super) fn new(
         sh: &'a RunShared,
@@ -70,11 +89,33 @@ impl<'a> Sched<'a> {
         gang: &'a Arc<Gang>,
         spin_us: u64,
     ) -> Sched<'a> {
+        Sched::new_in(sh, idx, nsched, exec, gang, spin_us, SchedScratch::default())
+    }
+
+    /// [`new`](Self::new) reusing the buffers and storage of `scratch`
+    /// (from [`into_scratch`](Self::into_scratch) of this thread's last run).
+    pub(super) fn new_in(
+        sh: &'a RunShared,
+        idx: usize,
+        nsched: usize,
+        exec: ExecRef,
+        gang: &'a Arc<Gang>,
+        spin_us: u64,
+        scratch: SchedScratch,
+    ) -> Sched<'a> {
+        let SchedScratch { buf, mut mix_bufs, jobs, mut own_aic, mut own_aiv, mut own_clusters } = scratch;
         let bd = sh.block_dim;
-        let own_clusters: Vec<u32> =
-            if idx < nsched { (0..bd).filter(|c| *c as usize % nsched == idx).collect() } else { Vec::new() };
-        let own_aic = own_clusters.iter().map(|&c| SimCore::aic(c)).collect();
-        let own_aiv = own_clusters.iter().flat_map(|&c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]).collect();
+        own_clusters.clear();
+        own_aic.clear();
+        own_aiv.clear();
+        if idx < nsched {
+            own_clusters.extend((0..bd).filter(|c| *c as usize % nsched == idx));
+        }
+        own_aic.extend(own_clusters.iter().map(|&c| SimCore::aic(c)));
+        own_aiv.extend(own_clusters.iter().flat_map(|&c| [SimCore::aiv(c, 0, bd), SimCore::aiv(c, 1, bd)]));
+        while mix_bufs.len() < 2 {
+            mix_bufs.push(DispatchBuffer::new());
+        }
         Sched {
             sh,
             idx,
@@ -87,8 +128,10 @@ impl<'a> Sched<'a> {
             local: LocalQueue::new(),
             last_core: u32::MAX,
             unwinds: exec.get().may_unwind(),
-            buf: DispatchBuffer::new(),
-            mix_bufs: (0..2).map(|_| DispatchBuffer::new()).collect(),
+            kernels: exec.kernels(),
+            buf: buf.unwrap_or_else(DispatchBuffer::new),
+            mix_bufs,
+            jobs,
             odd: idx % 2 == 1,
             spin: Duration::from_micros(spin_us),
             spin_steps: if oversubscribed(nsched) { OVERSUBSCRIBED_SPIN_STEPS } else { u64::MAX },
@@ -100,6 +143,18 @@ impl<'a> Sched<'a> {
             } else {
                 Vec::new()
             },
+        }
+    }
+
+    /// The buffers and storage this run used, for the thread's next run.
+    pub(super) fn into_scratch(self) -> SchedScratch {
+        SchedScratch {
+            buf: Some(self.buf),
+            mix_bufs: self.mix_bufs,
+            jobs: self.jobs,
+            own_aic: self.own_aic,
+            own_aiv: self.own_aiv,
+            own_clusters: self.own_clusters,
         }
     }
 
@@ -143,6 +198,8 @@ impl<'a> Sched<'a> {
     pub(super) fn run_loop(&mut self) {
         let sh = self.sh;
         let mut idle = Backoff::new(Ladder::IDLE_SPIN);
+        // Progress since `idle` was last used: reset it before its next use.
+        let mut idle_stale = false;
         // Counted in `sh.parker`'s spinning threads (see `Parker`).
         let mut spinning = false;
         // Parked since the last progress (then it does not spin again).
@@ -187,13 +244,19 @@ impl<'a> Sched<'a> {
             }
             if progress {
                 self.stop_spinning(&mut spinning);
-                idle.reset();
+                // The idle wait starts over; reset when it is next used, so
+                // the busy path leaves its state alone.
+                idle_stale = true;
                 parked = false;
                 continue;
             }
             if sh.failed() || sh.all_done() {
                 sh.end_run();
                 break;
+            }
+            if idle_stale {
+                idle_stale = false;
+                idle.reset();
             }
             if !spinning && !parked {
                 spinning = sh.parker.start_spinning(self.max_spinners);

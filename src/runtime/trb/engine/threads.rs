@@ -3,7 +3,7 @@
 
 use super::gang::ExecRef;
 use super::orch_thread::OrchJob;
-use super::sched::Sched;
+use super::sched::{Sched, SchedScratch};
 use super::{Completion, TrbEngine};
 use crate::diagnostics::{Error, Result};
 use crate::runtime::trb::shared::{FatalSource, RunShared};
@@ -37,12 +37,16 @@ impl TrbEngine {
             let handle = std::thread::Builder::new()
                 .name(format!("trb-sched{}", self.workers.len()))
                 .spawn(move || {
+                    // Kept across runs: a run allocates no dispatch buffers.
+                    let mut scratch = SchedScratch::default();
                     while let Ok(job) = rx.recv() {
                         let Job { sh, idx, nsched, exec, done } = job;
                         let r = catch_unwind(AssertUnwindSafe(|| {
-                            let mut s = Sched::new(&sh, idx, nsched, exec, &gang, spin);
+                            let mut s =
+                                Sched::new_in(&sh, idx, nsched, exec, &gang, spin, std::mem::take(&mut scratch));
                             s.run_loop();
                             s.flush_trace();
+                            scratch = s.into_scratch();
                         }));
                         if r.is_err() {
                             // A bug in the scheduler must not hang the run.
