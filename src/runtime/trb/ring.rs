@@ -141,39 +141,6 @@ impl RingShared {
         self.payloads.as_ptr().wrapping_add(self.slot_index(local))
     }
 
-    /// Asks the CPU to start loading the lines the orchestrator writes when
-    /// it submits local id `local`: the slot state, the descriptor and the
-    /// payload's header, first tensor and scalars. A slot is reused only a
-    /// whole window later, so these lines have usually left the cache; the
-    /// orchestrator calls this one task ahead, and the loads overlap with
-    /// the submit in between instead of stalling the stores.
-    #[inline(always)]
-    pub(crate) fn prefetch_slot(&self, local: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            use std::mem::offset_of;
-            let i = self.slot_index(local);
-            let s = self.slots.as_ptr().wrapping_add(i).cast::<i8>();
-            let d = self.descriptors.as_ptr().wrapping_add(i).cast::<i8>();
-            let p = self.payloads.as_ptr().wrapping_add(i).cast::<i8>();
-            // SAFETY: a prefetch is only a hint: it never faults and has no
-            // architectural effect, whatever the address; these are in the
-            // ring's tables anyway (masked index).
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(s);
-                _mm_prefetch::<_MM_HINT_T0>(d);
-                _mm_prefetch::<_MM_HINT_T0>(p);
-                // A `Tensor` is 128 bytes: two lines.
-                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset_of!(TaskPayload, tensors)));
-                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset_of!(TaskPayload, tensors) + 64));
-                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset_of!(TaskPayload, scalars)));
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = local;
-    }
-
     /// Structural deadlock test: the head task (`la`) is COMPLETED and every
     /// claimed consumer released it, but its scope has not ended. States are
     /// read before and after the counters so a concurrent reclaim (which

@@ -154,7 +154,6 @@ impl<'s> Orchestrator<'s> {
                 }
             }
         };
-        r.prefetch_slot(a.local + 1);
         let raw = task_id::make(ring, a.local);
         let s = r.slot(a.local);
         let d = r.descriptor(a.local);
