@@ -76,13 +76,7 @@ pub fn non_null<T>(p: *const T, what: &'static str) -> Result<()> {
 /// The text of a panic payload. The payload is dropped inside its own panic
 /// boundary (a payload whose `Drop` panics is leaked instead of unwinding).
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    let text = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".to_string()
-    };
+    let text = crate::diagnostics::panic_text(&*payload);
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         std::mem::forget(again);
     }

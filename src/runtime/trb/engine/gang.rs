@@ -3,6 +3,7 @@
 
 use super::dispatch::DispatchBuffer;
 use super::CoreExecutor;
+use crate::diagnostics::panic_text;
 use crate::kernel::KernelTable;
 use crate::runtime::trb::shared::SimCore;
 use crate::runtime::wait::{Backoff, Ladder};
@@ -89,16 +90,6 @@ pub(super) fn run_inline(
         };
     }
     exec.get().run_subtask_on(func, args, core, core_changed).err()
-}
-
-pub(super) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
 }
 
 pub(super) fn keep_first(slot: &Mutex<Option<String>>, msg: String) {

@@ -1,8 +1,9 @@
 //! The orchestrator side of a run, executed on the persistent orchestrator thread.
 
-use super::gang::{panic_text, ExecRef, Gang};
+use super::gang::{ExecRef, Gang};
 use super::sched::Sched;
 use super::{Completion, Orchestrate};
+use crate::diagnostics::panic_text;
 use crate::diagnostics::Result;
 use crate::runtime::trb::api::OrchestratorApi;
 use crate::runtime::trb::orchestrator::{OrchTables, Orchestrator};

@@ -5,18 +5,8 @@ use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::layout::error_code;
-use crate::diagnostics::log;
+use crate::diagnostics::{log, panic_text};
 use crate::runtime::trb::api::OrchestratorApi;
-
-pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
-}
 
 /// Lossy `&str` view of a possibly-NULL C string.
 ///
