@@ -1,7 +1,7 @@
 //! The orchestrator side of a run, executed on the persistent orchestrator thread.
 
 use super::gang::{ExecRef, Gang};
-use super::sched::Sched;
+use super::sched::{Sched, SchedScratch};
 use super::{Completion, Orchestrate};
 use crate::diagnostics::panic_text;
 use crate::diagnostics::Result;
@@ -52,7 +52,9 @@ pub(super) struct OrchJob {
 }
 
 impl OrchJob {
-    pub(super) fn execute(self) {
+    /// Runs the job; `scratch` holds the scheduler buffers this thread keeps
+    /// across runs for `orch_to_sched`.
+    pub(super) fn execute(self, scratch: &mut SchedScratch) {
         let OrchJob {
             sh: shared,
             tables,
@@ -105,9 +107,10 @@ impl OrchJob {
         let stats = std::mem::take(&mut orch.stats);
         drop(orch);
         if orch_to_sched && !sh.run_complete.load(Acquire) {
-            let mut s = Sched::new(sh, nsched, nsched, exec, &gang, spin_us);
+            let mut s = Sched::new_in(sh, nsched, nsched, exec, &gang, spin_us, std::mem::take(scratch));
             s.run_loop();
             s.flush_trace();
+            *scratch = s.into_scratch();
         }
         // The run's thread must hold no reference to the run state once it
         // reports completion.

@@ -81,19 +81,11 @@ pub(super) struct SchedScratch {
 }
 
 impl<'a> Sched<'a> {
-    pub(super) fn new(
-        sh: &'a RunShared,
-        idx: usize,
-        nsched: usize,
-        exec: ExecRef,
-        gang: &'a Arc<Gang>,
-        spin_us: u64,
-    ) -> Sched<'a> {
-        Sched::new_in(sh, idx, nsched, exec, gang, spin_us, SchedScratch::default())
-    }
-
-    /// [`new`](Self::new) reusing the buffers and storage of `scratch`
-    /// (from [`into_scratch`](Self::into_scratch) of this thread's last run).
+    /// Thread `idx`'s state for the run `sh` (`idx == nsched`: the
+    /// orchestrator thread joining under `orch_to_sched`), reusing the
+    /// buffers and storage of `scratch` (a default one, or what
+    /// [`into_scratch`](Self::into_scratch) returned after this thread's
+    /// last run: a run then allocates nothing here).
     pub(super) fn new_in(
         sh: &'a RunShared,
         idx: usize,

@@ -80,8 +80,10 @@ impl TrbEngine {
         let handle = std::thread::Builder::new()
             .name("trb-orch".into())
             .spawn(move || {
+                // Kept across runs (used by `orch_to_sched` runs only).
+                let mut scratch = SchedScratch::default();
                 while let Ok(job) = rx.recv() {
-                    job.execute();
+                    job.execute(&mut scratch);
                 }
             })
             .map_err(|e| Error::State(format!("cannot spawn the orchestrator thread: {e}")))?;
