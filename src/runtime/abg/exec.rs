@@ -251,13 +251,14 @@ pub fn run(r: AbgRun<'_>) -> AbgOutcome {
         sh.g.build_done = true;
         sh.fail(Error::State(format!("cannot spawn the aicpu_build_graph {what} thread: {e}")), &st.cv);
     };
+    let mut handles = Vec::with_capacity(owned.len() + 1);
     {
         let (st, plugin, rt) = (state.clone(), r.plugin.clone(), RuntimeBox(rt));
         let spawned = std::thread::Builder::new()
             .name("abg-builder".into())
             .stack_size(8 << 20)
             .spawn(move || builder(st, plugin, rt));
-        if let Err(e) = spawned {
+        if let Err(e) = spawned.map(|h| handles.push(h)) {
             spawn_failed(&state, "builder", e);
             state.lock().builder_exited = true;
         }
@@ -266,12 +267,19 @@ pub fn run(r: AbgRun<'_>) -> AbgOutcome {
         let (st, bind, mode) = (state.clone(), r.bind.clone(), r.build_mode);
         let spawned =
             std::thread::Builder::new().name("abg-sched".into()).spawn(move || scheduler(&st, &cores, mode, &bind));
-        if let Err(e) = spawned {
+        if let Err(e) = spawned.map(|h| handles.push(h)) {
             spawn_failed(&state, "scheduler", e);
             state.lock().sched_exited += 1;
         }
     }
     let abandoned = watch(&state, schedulers, r.timeout_ms);
+    if !abandoned {
+        // Every thread has counted itself out: join them, so none is still
+        // tearing down when the run returns (a process may exit right after).
+        for h in handles {
+            let _ = h.join();
+        }
+    }
     if abandoned {
         // The abandoned thread may still read the staged arguments and use
         // the plugin's allocations: leave them to the caller's leak.

@@ -244,10 +244,11 @@ pub fn execute(
         trace,
     });
     let n = threads.clamp(1, total);
+    let mut handles = Vec::with_capacity(n);
     for t in 0..n {
         let st = state.clone();
         let spawned = std::thread::Builder::new().name("hbg-exec".into()).spawn(move || st.worker(t));
-        if let Err(e) = spawned {
+        if let Err(e) = spawned.map(|h| handles.push(h)) {
             let mut s = state.lock();
             s.exited += 1;
             if s.failed.is_none() {
@@ -299,6 +300,13 @@ pub fn execute(
         Some(msg) => Err(Error::UserCode(msg)),
     };
     if !abandoned {
+        // Every thread has counted itself out; join them, so none is still
+        // dropping its share of the state (or tearing down) when the run
+        // returns: the state then unwraps, and a process that exits right
+        // after the run has no thread of it left.
+        for h in handles {
+            let _ = h.join();
+        }
         if let Ok(st) = Arc::try_unwrap(state) {
             graph.tasks = st.tasks;
         }
