@@ -469,26 +469,30 @@ impl TaskAllocator {
         Ok(Allocation { local, base, end: base + aligned })
     }
 
-    /// Blocking allocation with progress detection, the structural
-    /// scope-gated test and the 500 ms backstop. `fatal` returns true when
-    /// another fatal error was latched (the wait unwinds with code 0).
-    #[inline]
+    /// [`try_alloc`](Self::try_alloc), then [`alloc_blocking`](Self::alloc_blocking)
+    /// when it is blocked (the orchestrator calls the two itself, with its
+    /// wiring flush between them).
+    #[cfg(test)]
     pub(crate) fn alloc(
         &mut self,
         ring: &RingShared,
         size: u64,
         fatal: &dyn Fn() -> bool,
     ) -> Result<Allocation, AllocFailure> {
-        // The common case (room in the window and the heap) stays inline in
-        // the submit path; the wait is out of line.
         match self.try_alloc(ring, size) {
             Ok(a) => Ok(a),
             Err(_) => self.alloc_blocking(ring, size, fatal),
         }
     }
 
+    /// Blocking allocation with progress detection, the structural
+    /// scope-gated test and the 500 ms backstop (its first attempt is a
+    /// `try_alloc`). `fatal` returns true when another fatal error was
+    /// latched (the wait unwinds with code 0). Out of line: the common case
+    /// (room in the window and the heap) is `try_alloc`, inline in the
+    /// submit path.
     #[inline(never)]
-    fn alloc_blocking(
+    pub(crate) fn alloc_blocking(
         &mut self,
         ring: &RingShared,
         size: u64,

@@ -145,7 +145,7 @@ impl<'s> Orchestrator<'s> {
             Err(_) => {
                 // The wait needs tasks to retire: hand over the staged ones.
                 self.flush_wiring();
-                match self.alloc[ring].alloc(r, out_size, &|| sh.any_fatal()) {
+                match self.alloc[ring].alloc_blocking(r, out_size, &|| sh.any_fatal()) {
                     Ok(a) => a,
                     Err(e) => {
                         self.store_fatal(e.code, &e.message);
