@@ -209,15 +209,12 @@ impl TrbEngine {
             // run can be over before every scheduler was started: a thread
             // would then only see `run_complete` and leave. Its wakeup (a
             // context switch each, on a busy host) is skipped instead.
-            if sh.run_complete.load(Acquire) {
-                let (m, _) = &*done;
-                m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
-                continue;
-            }
-            let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
-            if self.workers[idx].tx.send(job).is_err() {
-                let (m, _) = &*done;
-                m.lock().unwrap_or_else(|e| e.into_inner()).sched_left -= 1;
+            let started = !sh.run_complete.load(Acquire) && {
+                let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
+                self.workers[idx].tx.send(job).is_ok()
+            };
+            if !started {
+                report(&done, |g| g.sched_left -= 1);
             }
         }
         // Watchdog: wait for the end of the run, checking every 1/20 budget
@@ -229,10 +226,9 @@ impl TrbEngine {
         {
             let (m, cv) = &*done;
             let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-            let all_left = |g: &Completion| g.sched_left == 0 && g.orch.is_some();
-            while !all_left(&g) && !sh.run_complete.load(Acquire) {
+            while !g.all_finished() && !sh.run_complete.load(Acquire) {
                 g = cv.wait_timeout(g, tick).unwrap_or_else(|e| e.into_inner()).0;
-                if all_left(&g) {
+                if g.all_finished() {
                     break;
                 }
                 drop(g);
@@ -300,7 +296,7 @@ impl TrbEngine {
         let deadline = Instant::now() + grace;
         let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if g.sched_left == 0 && g.orch.is_some() {
+            if g.all_finished() {
                 return None;
             }
             let now = Instant::now();
@@ -331,4 +327,25 @@ struct Completion {
     sched_left: usize,
     /// The orchestrator thread's result, once it finished.
     orch: Option<OrchOutcome>,
+}
+
+impl Completion {
+    /// Every job of the run has finished.
+    fn all_finished(&self) -> bool {
+        self.sched_left == 0 && self.orch.is_some()
+    }
+}
+
+/// Records what a finishing job (or one never started) changes with
+/// `update`; the update that finishes the last job wakes the thread waiting
+/// in `run` (one wakeup per run, not one per thread).
+fn report(done: &(Mutex<Completion>, Condvar), update: impl FnOnce(&mut Completion)) {
+    let (m, cv) = done;
+    let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+    update(&mut g);
+    let last = g.all_finished();
+    drop(g);
+    if last {
+        cv.notify_all();
+    }
 }

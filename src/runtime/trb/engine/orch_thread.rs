@@ -115,15 +115,7 @@ impl OrchJob {
         // The run's thread must hold no reference to the run state once it
         // reports completion.
         drop(shared);
-        let (m, cv) = &*done;
-        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-        g.orch = Some(OrchOutcome { outcome, stats, user_first, orch_marks });
-        // Like the schedulers: only the last finisher wakes the waiting `run`.
-        let last = g.sched_left == 0;
-        drop(g);
-        if last {
-            cv.notify_all();
-        }
+        super::report(&done, |g| g.orch = Some(OrchOutcome { outcome, stats, user_first, orch_marks }));
     }
 }
 

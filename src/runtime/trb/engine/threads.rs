@@ -4,7 +4,7 @@
 use super::gang::ExecRef;
 use super::orch_thread::OrchJob;
 use super::sched::{Sched, SchedScratch};
-use super::{Completion, TrbEngine};
+use super::{report, Completion, TrbEngine};
 use crate::diagnostics::{Error, Result};
 use crate::runtime::trb::shared::{FatalSource, RunShared};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -53,17 +53,7 @@ impl TrbEngine {
                             sh.latch_fatal(FatalSource::Scheduler, 0, "internal error: a scheduler thread panicked");
                         }
                         drop(sh);
-                        let (m, cv) = &*done;
-                        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-                        g.sched_left -= 1;
-                        // Only the last finisher wakes the waiting `run`
-                        // (it waits for all of them): one wakeup, not one
-                        // per thread.
-                        let last = g.sched_left == 0 && g.orch.is_some();
-                        drop(g);
-                        if last {
-                            cv.notify_all();
-                        }
+                        report(&done, |g| g.sched_left -= 1);
                     }
                 })
                 .map_err(|e| Error::State(format!("cannot spawn scheduler thread: {e}")))?;
