@@ -306,23 +306,12 @@ impl Reference {
         let thead = self.heads[ring].as_slice()[slot];
         let to32 = |v: u64| if v == REF_NIL64 { NIL } else { v as u32 };
         self.entries.as_mut_slice()[idx] = TmEntry {
-            buffer_addr: t.buffer_addr,
             next_in_bucket: to32(bhead),
             bucket_index: b as i32,
-            producer_task_id: producer,
-            start_offset: t.start_offset,
-            version: t.version,
-            ndims: t.ndims,
-            dtype: t.dtype,
-            manual_dep: t.manual_dep,
-            is_contiguous: t.is_contiguous,
-            shapes: t.shapes,
             prev_in_bucket: NIL,
             next_in_task: to32(thead),
             prev_in_task: NIL,
-            extent_elem_cache: t.extent_elem_cache,
-            strides: t.strides,
-            ..TmEntry::default()
+            ..entry_of(t, producer)
         };
         if bhead != REF_NIL64 {
             self.entries.as_mut_slice()[bhead as usize].prev_in_bucket = idx as u32;
