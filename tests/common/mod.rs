@@ -44,7 +44,16 @@ fn compiler(cpp: bool) -> PathBuf {
 }
 
 /// Compiles `sources` into `out` with `args`, panicking with the compiler's output on failure.
+///
+/// The compiler writes a file of its own next to `out`, renamed onto `out`
+/// once complete: tests running in parallel may build the same `out`, and
+/// one must never read the file while another compiler is rewriting it.
 pub fn compile(cpp: bool, sources: &[PathBuf], out: &Path, args: &[&str]) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(format!(".{}-{n}.partial", std::process::id()));
+    let partial = PathBuf::from(partial);
     let mut cmd = Command::new(compiler(cpp));
     if cpp {
         cmd.args(["-x", "c++", "-std=c++17"]);
@@ -53,7 +62,7 @@ pub fn compile(cpp: bool, sources: &[PathBuf], out: &Path, args: &[&str]) {
     }
     cmd.args(["-Wall", "-Wextra", "-Werror", "-O2", "-g"]);
     cmd.arg("-I").arg(repo().join("include"));
-    cmd.args(sources).arg("-o").arg(out).args(args);
+    cmd.args(sources).arg("-o").arg(&partial).args(args);
     let output = cmd.output().expect("run compiler");
     assert!(
         output.status.success(),
@@ -62,6 +71,7 @@ pub fn compile(cpp: bool, sources: &[PathBuf], out: &Path, args: &[&str]) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    std::fs::rename(&partial, out).expect("move the compiled file into place");
 }
 
 /// Builds a shared object from C sources.
