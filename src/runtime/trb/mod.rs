@@ -9,6 +9,7 @@ pub(crate) mod idle_trim;
 pub mod layout;
 pub mod orchestration;
 pub mod orchestrator;
+pub(crate) mod parker;
 pub mod pools;
 pub(crate) mod queue;
 pub mod ring;

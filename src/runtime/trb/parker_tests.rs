@@ -3,8 +3,9 @@
 //! lost wakeup would leave an item pending for the whole park timeout
 //! (10 s), far beyond the bound the test allows.
 
-use super::Parker;
+use super::{DormantStart, Parker};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Takes one item if any.
@@ -48,7 +49,11 @@ fn consumer(p: &Parker, items: &AtomicU64, done: &AtomicU64, stop: &AtomicBool, 
 
 #[test]
 fn parked_threads_are_woken_for_every_item() {
-    for (threads, max_spinners) in [(1, 1), (2, 1), (3, 1), (3, 3)] {
+    // With `dormant`, every consumer but the first waits to be started by a
+    // `wake_one` that finds nobody idle (the engine's lazy start).
+    for (threads, max_spinners, dormant) in
+        [(1, 1, false), (2, 1, false), (3, 1, false), (3, 3, false), (3, 1, true), (4, 3, true)]
+    {
         let p = Parker::default();
         let items = AtomicU64::new(0);
         let done = AtomicU64::new(0);
@@ -56,9 +61,28 @@ fn parked_threads_are_woken_for_every_item() {
         let n = 3000u64;
         let t0 = Instant::now();
         std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| consumer(&p, &items, &done, &stop, max_spinners));
+            let mut starts: Vec<DormantStart> = Vec::new();
+            for k in 0..threads {
+                let (tx, rx) = mpsc::channel::<()>();
+                if dormant && k > 0 {
+                    starts.push(Box::new(move || tx.send(()).unwrap()));
+                } else {
+                    tx.send(()).unwrap();
+                }
+                let (p, items, done, stop) = (&p, &items, &done, &stop);
+                let counted = dormant && k > 0;
+                s.spawn(move || {
+                    if rx.recv().is_ok() {
+                        if counted {
+                            // Started as a counted spinner: it looks for items next.
+                            p.stop_spinning();
+                        }
+                        consumer(p, items, done, stop, max_spinners);
+                    }
+                });
             }
+            starts.reverse();
+            p.set_dormant(starts);
             for i in 0..n {
                 items.fetch_add(1, Release);
                 p.wake_one();
@@ -77,9 +101,46 @@ fn parked_threads_are_woken_for_every_item() {
             }
             stop.store(true, SeqCst);
             p.wake_all();
+            drop(p.take_dormant());
         });
         assert_eq!(done.load(Acquire), n, "{threads} consumer(s): items lost");
         // Thirty forced parks plus 3000 handoffs; a lost wakeup costs 10 s.
         assert!(t0.elapsed() < Duration::from_secs(8), "{threads} consumer(s): took {:?}", t0.elapsed());
     }
+}
+
+#[test]
+fn wake_one_starts_a_dormant_thread_only_when_no_thread_is_idle() {
+    let p = Parker::default();
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let start = |k: usize| -> DormantStart {
+        let started = started.clone();
+        Box::new(move || started.lock().unwrap().push(k))
+    };
+    assert!(!p.idle_hint());
+    p.set_dormant(vec![start(2), start(1)]);
+    assert!(p.idle_hint(), "dormant threads count as idle");
+    // A spinner finds the work: nobody is started.
+    assert!(p.start_spinning(1));
+    p.wake_one();
+    p.stop_spinning();
+    assert!(started.lock().unwrap().is_empty());
+    // A parked thread is woken before a dormant one is started.
+    p.announce();
+    p.wake_one();
+    assert!(started.lock().unwrap().is_empty());
+    // Nobody idle but the dormant: the last given starts first, counted as
+    // a spinner (so the next wake starts nobody until it stops spinning).
+    p.wake_one();
+    assert_eq!(*started.lock().unwrap(), [1]);
+    p.wake_one();
+    assert_eq!(*started.lock().unwrap(), [1]);
+    p.stop_spinning();
+    // The engine takes back the rest at the end of the run; they never start.
+    let rest = p.take_dormant();
+    assert_eq!(rest.len(), 1);
+    assert!(!p.idle_hint());
+    p.wake_one();
+    drop(rest);
+    assert_eq!(*started.lock().unwrap(), [1]);
 }

@@ -37,6 +37,9 @@
 //!   orchestrator) than the host has CPUs, only one thread spins at a time
 //!   and only for a few microseconds, so the orchestrator keeps a CPU.
 //!   Between runs the threads block on a channel and use no CPU.
+//! * A run starts scheduler 0 only; the others are dormant in the run's
+//!   `Parker` and are started by a wakeup that finds no idle thread, so a
+//!   run wakes only the threads its parallelism keeps busy.
 //!
 //! # Knobs
 //! * `ready_queue_shards` (1..=4): each shape's ready queue is split into that
@@ -69,6 +72,7 @@ pub(crate) use tables::build_run;
 
 use super::api::OrchestratorApi;
 use super::layout::{codes, TrbMemory};
+use super::parker::DormantStart;
 use super::shared::RunShared;
 use crate::diagnostics::{Error, Result};
 use crate::kernel::KernelTable;
@@ -179,7 +183,7 @@ impl TrbEngine {
                 executor as *const dyn CoreExecutor,
             )
         });
-        let done = Arc::new((Mutex::new(Completion { sched_left: nsched, orch: None }), Condvar::new()));
+        let done = Arc::new((Mutex::new(Completion { sched_left: 0, orch: None }), Condvar::new()));
         let job = OrchJob {
             sh: sh.clone(),
             tables: SendTables(tables),
@@ -204,18 +208,29 @@ impl TrbEngine {
         if orch_tx.send(job).is_err() {
             return Err(Error::State("the orchestrator thread is gone".into()));
         }
-        for idx in 0..nsched {
-            // A woken thread may take this CPU until it blocks, so a small
-            // run can be over before every scheduler was started: a thread
-            // would then only see `run_complete` and leave. Its wakeup (a
-            // context switch each, on a busy host) is skipped instead.
-            let started = !sh.run_complete.load(Acquire) && {
-                let job = Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() };
-                self.workers[idx].tx.send(job).is_ok()
-            };
-            if !started {
-                report(&done, |g| g.sched_left -= 1);
-            }
+        // Scheduler 0 starts now; the others are dormant in the Parker,
+        // which starts one whenever work is published and no started thread
+        // is idle (see `Parker`): a small run starts only the threads it
+        // keeps busy. A woken orchestrator may take this CPU until it
+        // blocks, so a small run can even be over before scheduler 0 is
+        // sent its job, which is then skipped (a context switch on a busy
+        // host).
+        let starts: Vec<DormantStart> = (1..nsched)
+            .rev()
+            .map(|idx| {
+                let (tx, job) = (
+                    self.workers[idx].tx.clone(),
+                    Job { sh: sh.clone(), idx, nsched, exec, done: done.clone(), woken: true },
+                );
+                Box::new(move || start_scheduler(&tx, job)) as DormantStart
+            })
+            .collect();
+        sh.parker.set_dormant(starts);
+        if !sh.run_complete.load(Acquire) {
+            start_scheduler(
+                &self.workers[0].tx,
+                Job { sh: sh.clone(), idx: 0, nsched, exec, done: done.clone(), woken: false },
+            );
         }
         // Watchdog: wait for the end of the run, checking every 1/20 budget
         // (1..=20 ms): the fire lands at most that late after one budget.
@@ -240,6 +255,9 @@ impl TrbEngine {
             }
         }
         let abandoned = self.wait_threads(&sh, &done);
+        // Every thread that could start one is done (or abandoned): the
+        // dormant starts hold the run state and are dropped unused.
+        drop(sh.parker.take_dormant());
         let (m, _) = &*done;
         let orch = m.lock().unwrap_or_else(|e| e.into_inner()).orch.take();
         let (outcome, stats, user_first, orch_marks) = match orch {
@@ -323,7 +341,7 @@ impl TrbEngine {
 
 /// Completion accounting of one run's threads.
 struct Completion {
-    /// Scheduler jobs still running.
+    /// Scheduler jobs started and still running.
     sched_left: usize,
     /// The orchestrator thread's result, once it finished.
     orch: Option<OrchOutcome>,
@@ -333,6 +351,23 @@ impl Completion {
     /// Every job of the run has finished.
     fn all_finished(&self) -> bool {
         self.sched_left == 0 && self.orch.is_some()
+    }
+}
+
+/// Sends scheduler `job` to its thread, counted in the run's running
+/// scheduler jobs first (a start comes from a thread of the run that has
+/// not finished, or from `run` before it waits, so the count cannot reach
+/// zero early). A thread that is gone leaves the count as it was.
+fn start_scheduler(tx: &std::sync::mpsc::Sender<Job>, job: Job) {
+    let done = job.done.clone();
+    report(&done, |g| g.sched_left += 1);
+    if let Err(std::sync::mpsc::SendError(job)) = tx.send(job) {
+        if job.woken {
+            // It was counted as spinning by the wakeup that started it.
+            job.sh.parker.stop_spinning();
+        }
+        drop(job);
+        report(&done, |g| g.sched_left -= 1);
     }
 }
 

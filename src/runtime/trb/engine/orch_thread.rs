@@ -108,7 +108,7 @@ impl OrchJob {
         drop(orch);
         if orch_to_sched && !sh.run_complete.load(Acquire) {
             let mut s = Sched::new_in(sh, nsched, nsched, exec, &gang, spin_us, std::mem::take(scratch));
-            s.run_loop();
+            s.run_loop(false);
             s.flush_trace();
             *scratch = s.into_scratch();
         }

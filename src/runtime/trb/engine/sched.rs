@@ -187,13 +187,16 @@ impl<'a> Sched<'a> {
         }
     }
 
-    pub(super) fn run_loop(&mut self) {
+    /// The scheduling loop of one run. `woken`: the thread was started by
+    /// a wakeup (a dormant thread, see `Parker`), which counted it as
+    /// spinning: it begins as a spinner.
+    pub(super) fn run_loop(&mut self, woken: bool) {
         let sh = self.sh;
         let mut idle = Backoff::new(Ladder::IDLE_SPIN);
         // Progress since `idle` was last used: reset it before its next use.
         let mut idle_stale = false;
         // Counted in `sh.parker`'s spinning threads (see `Parker`).
-        let mut spinning = false;
+        let mut spinning = woken;
         // Parked since the last progress (then it does not spin again).
         let mut parked = false;
         let me = std::thread::current();

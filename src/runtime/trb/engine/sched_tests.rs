@@ -358,3 +358,58 @@ fn many_short_runs_with_parked_threads_lose_nothing() {
     assert_eq!(st.bad.load(Relaxed), 0, "a task ran before its producers");
     assert!(t0.elapsed() < Duration::from_secs(60));
 }
+
+#[test]
+fn dormant_scheduler_threads_start_when_the_work_needs_them() {
+    // A run starts one scheduler thread and the rest lazily. Four
+    // independent tasks that each wait until four threads run them at once
+    // can only finish together if every dormant thread gets started; a
+    // task gives up after 5 s (then the count stays short).
+    for threads in [2usize, 4] {
+        let inside = AtomicU64::new(0);
+        let met = AtomicU64::new(0);
+        let exec = KindExec(|_| {
+            inside.fetch_add(1, AcqRel);
+            let t0 = Instant::now();
+            while inside.load(Acquire) < threads as u64 && t0.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            if inside.load(Acquire) >= threads as u64 {
+                met.fetch_add(1, Relaxed);
+            }
+        });
+        let cells = vec![0u64; threads];
+        let tc: Vec<Tensor> = (0..threads).map(|k| ext(&cells[k..k + 1])).collect();
+        let rep = run_within(params(threads, 64), Duration::from_secs(30), &exec, &mut |o| {
+            for t in &tc {
+                o.submit_task(kind(0), &view(&[TensorArg::Inout(t)], &[]));
+            }
+        });
+        assert_eq!(rep.status, 0, "{}", rep.message);
+        assert_eq!(met.load(Relaxed), threads as u64, "{threads} scheduler threads did not all run at once");
+    }
+}
+
+#[test]
+fn runs_that_submit_nothing_or_one_task_complete_with_dormant_threads() {
+    let ran = AtomicU64::new(0);
+    let exec = KindExec(|_| {
+        ran.fetch_add(1, Relaxed);
+    });
+    let cell = vec![0u64; 1];
+    let t = ext(&cell);
+    let mem = TrbMemory::owned(&params(4, 64).sizing);
+    let mut engine = TrbEngine::new(EngineConfig::default()).unwrap();
+    for i in 0..200u64 {
+        let rep = engine
+            .run(&mem, params(4, 64), &exec, &mut |o| {
+                if i % 2 == 1 {
+                    o.submit_task(kind(0), &view(&[TensorArg::Inout(&t)], &[]));
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(rep.status, 0, "run {i}: {}", rep.message);
+    }
+    assert_eq!(ran.load(Relaxed), 100);
+}
