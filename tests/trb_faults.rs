@@ -139,6 +139,22 @@ fn orchestration_api_misuse_is_a_fatal_invalid_args() {
 }
 
 #[test]
+fn an_arg_built_over_stale_memory_runs_like_a_fresh_one() {
+    // A new Arg writes its counts and flags only (not its 720 bytes): the
+    // runtime must read nothing past the counts.
+    let ctx = context(&RuntimeConfig::new());
+    let src = common::repo().join("csrc/tests/stale_arg_orchestration.cpp");
+    let so = common::scratch("trb_faults").join("stale_arg.so");
+    common::compile(true, std::slice::from_ref(&src), &so, &["-shared", "-fPIC"]);
+    let image = vector_style_callable(&std::fs::read(&so).unwrap(), &[In, In, Out]).unwrap();
+    register(&ctx, 1, &image).unwrap();
+    let mut f = vec![-1f32; 16384];
+    run_id(&ctx, 1, &mut f).expect("an Arg over stale bytes");
+    let (a, b) = demo::vector_inputs(f.len());
+    assert!(f.iter().zip(a.iter().zip(&b)).all(|(&v, (&x, &y))| v == x + y), "{:?}", &f[..4]);
+}
+
+#[test]
 fn heap_exhaustion_wins_over_the_orchestrations_later_error() {
     let ctx = context(&RuntimeConfig::new());
     register(&ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
