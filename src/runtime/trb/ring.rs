@@ -412,8 +412,17 @@ pub(crate) struct TaskAllocator {
     pub(crate) next_local: u64,
     /// Heap positions.
     pub(crate) heap: HeapRing,
+    /// The ring's `last_task_alive` as this allocator last read it (the
+    /// heap tail follows it). Reread every [`WATERMARK_REFRESH`] tasks and
+    /// whenever the window or the heap looks full with it, not per task:
+    /// the retiring scheduler writes that line as tasks retire, so a load
+    /// per submit is a cache miss per submit.
     last_alive_seen: u64,
 }
+
+/// Allocations between two reads of a ring's `last_task_alive` by its
+/// allocator (a power of two).
+pub(crate) const WATERMARK_REFRESH: u64 = 16;
 
 /// An allocation failure with its diagnostic.
 #[derive(Debug, Clone)]
@@ -445,17 +454,42 @@ impl TaskAllocator {
         self.last_alive_seen = last_alive;
     }
 
-    /// Non-blocking attempt.
+    /// The ring's retirement watermark as this allocator last read it: at
+    /// most the current `last_task_alive`, and at least the one that
+    /// admitted the latest allocation (every task below it has retired).
+    #[inline(always)]
+    pub(crate) fn last_alive(&self) -> u64 {
+        self.last_alive_seen
+    }
+
+    /// Rereads the ring's watermark (and moves the heap tail with it).
+    #[inline(always)]
+    fn refresh(&mut self, ring: &RingShared) {
+        self.update_heap_tail(ring, ring.last_task_alive.load(Acquire));
+    }
+
+    /// Non-blocking attempt. The window and heap checks use the watermark
+    /// last read ([`last_alive`](Self::last_alive)), reread when either
+    /// looks full and every [`WATERMARK_REFRESH`] allocations: an older
+    /// watermark only under-counts the free room, so it never admits an
+    /// allocation a fresh one would refuse.
     #[inline(always)]
     pub(crate) fn try_alloc(&mut self, ring: &RingShared, size: u64) -> Result<Allocation, Blocked> {
         let aligned = if size > 0 { align_up(size, ALIGN_SIZE) } else { 0 };
-        let last_alive = ring.last_task_alive.load(Acquire);
-        self.update_heap_tail(ring, last_alive);
         // `next - last_alive + 1 >= window`, with `window = mask + 1`.
-        if self.next_local - last_alive >= ring.mask {
-            return Err(Blocked::Window);
+        if self.next_local & (WATERMARK_REFRESH - 1) == 0 || self.next_local - self.last_alive_seen >= ring.mask {
+            self.refresh(ring);
+            if self.next_local - self.last_alive_seen >= ring.mask {
+                return Err(Blocked::Window);
+            }
         }
-        let off = self.heap.try_bump(aligned).ok_or(Blocked::Heap)?;
+        let off = match self.heap.try_bump(aligned) {
+            Some(off) => off,
+            None => {
+                self.refresh(ring);
+                self.heap.try_bump(aligned).ok_or(Blocked::Heap)?
+            }
+        };
         let local = self.next_local;
         self.next_local += 1;
         // The reused slot still reads CONSUMED (its previous task's final
@@ -780,6 +814,34 @@ pub(crate) mod tests {
         }
         assert_eq!(a.try_alloc(&ring, 0), Err(Blocked::Window));
         assert_eq!(ring.current_task_index.load(Relaxed), 3);
+    }
+
+    #[test]
+    fn the_watermark_is_reread_when_the_window_looks_full_and_every_few_allocations() {
+        let heap = Region::<u8>::zeroed(1 << 16);
+        let ring = test_ring(0, 64, &heap);
+        let mut a = TaskAllocator::new(1 << 16);
+        let allocs: Vec<Allocation> = (0..63).map(|_| a.try_alloc(&ring, 64).unwrap()).collect();
+        assert_eq!(a.try_alloc(&ring, 0), Err(Blocked::Window));
+        // Retiring task 0 is seen at once by a blocked allocation.
+        complete_and_consume(&ring, 0, &allocs[0]);
+        assert_eq!(a.try_alloc(&ring, 0).unwrap().local, 63);
+        assert_eq!(a.last_alive(), 1);
+        // Retirements while the window has room are picked up at the next
+        // multiple of WATERMARK_REFRESH allocations, never later.
+        for (local, al) in allocs.iter().enumerate().take(8).skip(1) {
+            complete_and_consume(&ring, local as u64, al);
+        }
+        assert_eq!(ring.last_task_alive.load(Relaxed), 8);
+        let mut seen = Vec::new();
+        while a.next_local < 70 {
+            let x = a.try_alloc(&ring, 0).unwrap();
+            seen.push((x.local, a.last_alive()));
+        }
+        assert_eq!(seen.first(), Some(&(64, 8)), "64 is a multiple of {WATERMARK_REFRESH}: reread");
+        assert!(seen.iter().all(|&(_, la)| la == 8));
+        // The cached watermark never runs ahead of the ring's.
+        assert!(a.last_alive() <= ring.last_task_alive.load(Relaxed));
     }
 
     #[test]

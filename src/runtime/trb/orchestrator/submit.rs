@@ -10,7 +10,7 @@ use crate::runtime::trb::layout::{
     align_up, codes, task_id, task_state, SlotState, TaskPayload, FANIN_INLINE_CAP, INVALID_KERNEL_ID, MAX_RINGS,
     MAX_SCALAR_ARGS, MAX_TENSOR_ARGS, PACKED_OUTPUT_ALIGN, SCOPE_BIT,
 };
-use crate::runtime::trb::ring::{RingShared, SlotRef, TaskAllocator};
+use crate::runtime::trb::ring::{SlotRef, TaskAllocator};
 use crate::runtime::trb::shared::shape_of;
 use crate::runtime::trb::shared::RunShared;
 use crate::runtime::trb::tensormap::Overlap;
@@ -48,8 +48,6 @@ pub(super) struct Fresh<'s> {
     pub(super) base: u64,
     pub(super) raw: u64,
     pub(super) slot: &'s SlotState,
-    /// The slot's ring.
-    pub(super) r: &'s RingShared,
     /// The task's payload (written only by the orchestrator until published).
     pub(super) payload: *mut TaskPayload,
 }
@@ -74,7 +72,10 @@ impl Claimer<'_, '_> {
         }
         let local = task_id::local(raw);
         let ring = &self.sh.rings[r];
-        if local < ring.last_task_alive.load(Acquire) || local >= self.alloc[r].next_local {
+        // The allocator's watermark, not a fresh load of the ring's (a line
+        // the retiring scheduler writes): a producer that retired since is
+        // found `gone` under its lock below.
+        if local < self.alloc[r].last_alive() || local >= self.alloc[r].next_local {
             return;
         }
         let idx = ring.slot_index(local);
@@ -187,7 +188,7 @@ impl<'s> Orchestrator<'s> {
         // with Acquire): a Release store of the next value publishes the
         // same as a `fetch_add`, without the locked instruction.
         sh.submitted.store(sh.submitted.load(Relaxed) + 1, Release);
-        Some(Fresh { ring, local: a.local, base: a.base, raw, slot: s, r, payload: pl })
+        Some(Fresh { ring, local: a.local, base: a.base, raw, slot: s, payload: pl })
     }
 
     /// Checks the counts, `block_num` and every tensor argument; latches
@@ -417,7 +418,10 @@ impl<'s> Orchestrator<'s> {
         let (ring, local, raw) = (f.ring, f.local, f.raw);
         let explicit = self.explicit_mode();
         if !explicit {
-            let la = f.r.last_task_alive.load(Acquire);
+            // The watermark that admitted this allocation (see
+            // `TaskAllocator::last_alive`): its slot's previous task is
+            // below it, which the map's cleanup before a slot reuse needs.
+            let la = self.alloc[ring].last_alive();
             self.t.tensormap.sync(ring, local, la);
         }
         self.next_epoch();
