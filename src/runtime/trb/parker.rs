@@ -46,8 +46,8 @@ use std::sync::Mutex;
 /// spinner's decrement also sees the `count` that spinner stored before.
 ///
 /// # Dormant threads
-/// A run starts one scheduler thread; the others are handed to the Parker
-/// as dormant ([`Parker::set_dormant`]) and count as idle. `wake_one` starts
+/// A run's scheduler threads are handed to the Parker as dormant
+/// ([`Parker::set_dormant`]) and count as idle. `wake_one` starts
 /// one when no parked thread is left to wake, so a run only starts the
 /// threads its parallelism needs (a small run on a busy host saves a thread
 /// wakeup and its context switches each). Starting one is a wakeup like an

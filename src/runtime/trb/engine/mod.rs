@@ -37,9 +37,10 @@
 //!   orchestrator) than the host has CPUs, only one thread spins at a time
 //!   and only for a few microseconds, so the orchestrator keeps a CPU.
 //!   Between runs the threads block on a channel and use no CPU.
-//! * A run starts scheduler 0 only; the others are dormant in the run's
-//!   `Parker` and are started by a wakeup that finds no idle thread, so a
-//!   run wakes only the threads its parallelism keeps busy.
+//! * A run's scheduler threads start dormant in its `Parker` and are
+//!   started by a wakeup that finds no idle thread (the orchestrator
+//!   publishes a run's first task at once), so a run wakes only the threads
+//!   its parallelism keeps busy, and a run that submits nothing none.
 //!
 //! # Knobs
 //! * `ready_queue_shards` (1..=4): each shape's ready queue is split into that
@@ -202,35 +203,27 @@ impl TrbEngine {
             explicit_deps: params.explicit_deps,
             done: done.clone(),
         };
-        // The orchestrator first: it starts submitting while the scheduler
-        // threads are being woken (each send may wake a blocked thread).
-        let orch_tx = &self.orch.as_ref().expect("ensured above").tx;
-        if orch_tx.send(job).is_err() {
-            return Err(Error::State("the orchestrator thread is gone".into()));
-        }
-        // Scheduler 0 starts now; the others are dormant in the Parker,
-        // which starts one whenever work is published and no started thread
-        // is idle (see `Parker`): a small run starts only the threads it
-        // keeps busy. A woken orchestrator may take this CPU until it
-        // blocks, so a small run can even be over before scheduler 0 is
-        // sent its job, which is then skipped (a context switch on a busy
-        // host).
-        let starts: Vec<DormantStart> = (1..nsched)
+        // Every scheduler thread starts dormant in the Parker, which starts
+        // one whenever work is published and no started thread is idle (see
+        // `Parker`; the orchestrator publishes a run's first task at once):
+        // a run starts only the threads it keeps busy, and one that submits
+        // nothing starts none. Scheduler 0 starts first.
+        let starts: Vec<DormantStart> = (0..nsched)
             .rev()
             .map(|idx| {
-                let (tx, job) = (
-                    self.workers[idx].tx.clone(),
-                    Job { sh: sh.clone(), idx, nsched, exec, done: done.clone(), woken: true },
-                );
+                let (tx, job) =
+                    (self.workers[idx].tx.clone(), Job { sh: sh.clone(), idx, nsched, exec, done: done.clone() });
                 Box::new(move || start_scheduler(&tx, job)) as DormantStart
             })
             .collect();
         sh.parker.set_dormant(starts);
-        if !sh.run_complete.load(Acquire) {
-            start_scheduler(
-                &self.workers[0].tx,
-                Job { sh: sh.clone(), idx: 0, nsched, exec, done: done.clone(), woken: false },
-            );
+        // Then the orchestrator: the Parker holds the dormant threads before
+        // its first publication can ask for one.
+        let orch_tx = &self.orch.as_ref().expect("ensured above").tx;
+        if orch_tx.send(job).is_err() {
+            // The dormant starts hold the run state.
+            drop(sh.parker.take_dormant());
+            return Err(Error::State("the orchestrator thread is gone".into()));
         }
         // Watchdog: wait for the end of the run, checking every 1/20 budget
         // (1..=20 ms): the fire lands at most that late after one budget.
@@ -362,10 +355,8 @@ fn start_scheduler(tx: &std::sync::mpsc::Sender<Job>, job: Job) {
     let done = job.done.clone();
     report(&done, |g| g.sched_left += 1);
     if let Err(std::sync::mpsc::SendError(job)) = tx.send(job) {
-        if job.woken {
-            // It was counted as spinning by the wakeup that started it.
-            job.sh.parker.stop_spinning();
-        }
+        // It was counted as spinning by the wakeup that started it.
+        job.sh.parker.stop_spinning();
         drop(job);
         report(&done, |g| g.sched_left -= 1);
     }

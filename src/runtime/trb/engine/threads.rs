@@ -16,9 +16,6 @@ pub(super) struct Job {
     pub(super) nsched: usize,
     pub(super) exec: ExecRef,
     pub(super) done: Arc<(Mutex<Completion>, Condvar)>,
-    /// Started by a wakeup (dormant until work needed it, see `Parker`),
-    /// which counted it as spinning; not with the run.
-    pub(super) woken: bool,
 }
 
 pub(super) struct Worker {
@@ -43,11 +40,13 @@ impl TrbEngine {
                     // Kept across runs: a run allocates no dispatch buffers.
                     let mut scratch = SchedScratch::default();
                     while let Ok(job) = rx.recv() {
-                        let Job { sh, idx, nsched, exec, done, woken } = job;
+                        let Job { sh, idx, nsched, exec, done } = job;
                         let r = catch_unwind(AssertUnwindSafe(|| {
                             let mut s =
                                 Sched::new_in(&sh, idx, nsched, exec, &gang, spin, std::mem::take(&mut scratch));
-                            s.run_loop(woken);
+                            // Started by a wakeup (see `Parker`), which
+                            // counted it as spinning.
+                            s.run_loop(true);
                             s.flush_trace();
                             scratch = s.into_scratch();
                         }));

@@ -62,6 +62,9 @@ pub(crate) struct Orchestrator<'s> {
     aic_count: u32,
     aiv_count: u32,
     fanins: Vec<*const SlotState>,
+    /// Staged tasks that make `publish` flush: 1 until the first flush,
+    /// then `WIRING_BATCH` (see `flush_wiring`).
+    flush_at: u64,
     /// Scope statistics records (when enabled).
     pub(crate) stats: Vec<ScopeStatRecord>,
     pending_site: Option<(String, i32)>,
@@ -107,6 +110,7 @@ impl<'s> Orchestrator<'s> {
             aic_count,
             aiv_count,
             fanins: Vec::with_capacity(64),
+            flush_at: 1,
             stats: Vec::new(),
             pending_site: None,
             done: false,

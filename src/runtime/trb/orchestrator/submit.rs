@@ -356,13 +356,14 @@ impl<'s> Orchestrator<'s> {
     }
 
     /// Hands `slot` to the wiring queue. It is staged, and published with
-    /// the tasks staged before it once [`WIRING_BATCH`] are staged, or at
-    /// the next [`flush_wiring`](Self::flush_wiring).
+    /// the tasks staged before it once [`WIRING_BATCH`] are staged (the
+    /// run's first task at once), or at the next
+    /// [`flush_wiring`](Self::flush_wiring).
     #[inline(always)]
     pub(super) fn publish(&mut self, slot: &SlotState) {
         let s = SlotRef::of(slot).bits();
         if self.t.wiring.stage(&self.sh.wiring, s) {
-            if self.t.wiring.staged() >= WIRING_BATCH {
+            if self.t.wiring.staged() >= self.flush_at {
                 self.flush_wiring();
             }
             return;
@@ -373,8 +374,15 @@ impl<'s> Orchestrator<'s> {
     /// Publishes the staged tasks and wakes a scheduler for them. Called
     /// at every batch, scope end and orchestration end, and before every
     /// wait of the orchestrator (what it waits for may need them).
+    ///
+    /// The run's first publication starts its first scheduler thread (they
+    /// all start dormant, see `Parker`), which from then on publishes what
+    /// is staged whenever it runs out of work
+    /// (`WiringQueue::help_flush`): so the first task is published alone,
+    /// and the later ones in batches.
     #[inline(always)]
     pub(super) fn flush_wiring(&mut self) {
+        self.flush_at = WIRING_BATCH;
         if self.t.wiring.flush(&self.sh.wiring) {
             self.sh.parker.wake_one();
         }
