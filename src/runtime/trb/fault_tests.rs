@@ -397,6 +397,39 @@ fn staged_tasks_run_while_the_orchestration_stays_in_user_code() {
     }
 }
 
+/// The run's scheduler threads start dormant and the first publication of
+/// a task starts one; a flush with nothing staged (the end of an empty
+/// scope) must not count as that first publication, or the next tasks
+/// would stay staged with no thread to run or publish them.
+#[test]
+fn the_first_task_starts_a_scheduler_after_an_empty_scope() {
+    use std::sync::atomic::{AtomicU32, Ordering::*};
+    for sched_threads in [1, 3] {
+        let mut b = Bench::new(RunParams { sched_threads, ..params(64, 1 << 20, 256, 3000) });
+        let ran = AtomicU32::new(0);
+        let exec = Exec(|_| {
+            ran.fetch_add(1, SeqCst);
+            Ok(())
+        });
+        let mut seen = 0;
+        let rep = b.run(&exec, |o| {
+            o.scope_begin(ScopeMode::Auto);
+            o.scope_end();
+            for _ in 0..3 {
+                assert_ne!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
+            }
+            let t = Instant::now();
+            while ran.load(SeqCst) < 3 && t.elapsed() < Duration::from_secs(2) {
+                std::hint::spin_loop();
+            }
+            seen = ran.load(SeqCst);
+        });
+        assert_eq!(seen, 3, "tasks run before the orchestration returned ({sched_threads} schedulers)");
+        assert_eq!(rep.status, 0, "{}", rep.message);
+        b.assert_usable();
+    }
+}
+
 /// A long chain and wide independent runs, with and without scopes, cross
 /// many batch boundaries: every task runs once, in dependency order.
 #[test]

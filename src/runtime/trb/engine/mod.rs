@@ -349,8 +349,9 @@ impl Completion {
 
 /// Sends scheduler `job` to its thread, counted in the run's running
 /// scheduler jobs first (a start comes from a thread of the run that has
-/// not finished, or from `run` before it waits, so the count cannot reach
-/// zero early). A thread that is gone leaves the count as it was.
+/// not finished, the orchestrator or a started scheduler, so the count
+/// cannot reach zero early). A thread that is gone leaves the count as it
+/// was.
 fn start_scheduler(tx: &std::sync::mpsc::Sender<Job>, job: Job) {
     let done = job.done.clone();
     report(&done, |g| g.sched_left += 1);

@@ -376,14 +376,14 @@ impl<'s> Orchestrator<'s> {
     /// wait of the orchestrator (what it waits for may need them).
     ///
     /// The run's first publication starts its first scheduler thread (they
-    /// all start dormant, see `Parker`), which from then on publishes what
-    /// is staged whenever it runs out of work
-    /// (`WiringQueue::help_flush`): so the first task is published alone,
-    /// and the later ones in batches.
+    /// all start dormant, see `Parker`; the wakeup finds nobody else to
+    /// wake), which from then on publishes what is staged whenever it runs
+    /// out of work (`WiringQueue::help_flush`): so the first task is
+    /// published alone, and the later ones in batches.
     #[inline(always)]
     pub(super) fn flush_wiring(&mut self) {
-        self.flush_at = WIRING_BATCH;
         if self.t.wiring.flush(&self.sh.wiring) {
+            self.flush_at = WIRING_BATCH;
             self.sh.parker.wake_one();
         }
     }
