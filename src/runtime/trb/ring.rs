@@ -439,9 +439,11 @@ impl TaskAllocator {
         TaskAllocator { next_local: 0, heap: HeapRing { size: heap_size, ..HeapRing::default() }, last_alive_seen: 0 }
     }
 
-    /// Derives the heap tail from the newest consumed task.
-    #[inline]
-    pub(crate) fn update_heap_tail(&mut self, ring: &RingShared, last_alive: u64) {
+    /// Rereads the ring's watermark; when it moved, the heap tail follows
+    /// it (derived from the newest consumed task).
+    #[inline(always)]
+    fn refresh(&mut self, ring: &RingShared) {
+        let last_alive = ring.last_task_alive.load(Acquire);
         if last_alive > self.last_alive_seen {
             self.move_heap_tail(ring, last_alive);
         }
@@ -460,12 +462,6 @@ impl TaskAllocator {
     #[inline(always)]
     pub(crate) fn last_alive(&self) -> u64 {
         self.last_alive_seen
-    }
-
-    /// Rereads the ring's watermark (and moves the heap tail with it).
-    #[inline(always)]
-    fn refresh(&mut self, ring: &RingShared) {
-        self.update_heap_tail(ring, ring.last_task_alive.load(Acquire));
     }
 
     /// Non-blocking attempt. The window and heap checks use the watermark
