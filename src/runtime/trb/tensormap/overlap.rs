@@ -69,7 +69,14 @@ fn overlap_1d(t: &Tensor, e: &TmEntry) -> Overlap {
     let Some(&shift) = ELEM_SHIFT.get(t.dtype as usize) else {
         return Overlap::Other;
     };
-    let total = t.buffer_size >> shift;
+    interval_1d(t, e, t.buffer_size >> shift)
+}
+
+/// The last step for one dimension of stride 1, shared by [`overlap_1d`]
+/// and [`overlap_general`]: the views' element intervals inside a buffer of
+/// `total` elements (outside it: Other).
+#[inline(always)]
+fn interval_1d(t: &Tensor, e: &TmEntry, total: u64) -> Overlap {
     let (c0, c1) = (t.start_offset, t.start_offset + t.shapes[0] as u64);
     let (p0, p1) = (e.start_offset, e.start_offset + e.shapes[0] as u64);
     if c1 > total || p1 > total {
@@ -177,18 +184,7 @@ pub(super) fn overlap_general(t: &Tensor, e: &TmEntry) -> Overlap {
     if n == 1 {
         // The general steps below for one dimension of stride 1 (the common
         // case): the offsets are the starts, the dimension is the buffer.
-        let total = t.buffer_size / elem;
-        let (c0, c1) = (t.start_offset, t.start_offset + t.shapes[0] as u64);
-        let (p0, p1) = (e.start_offset, e.start_offset + e.shapes[0] as u64);
-        return if c1 > total || p1 > total {
-            Overlap::Other
-        } else if c1 <= p0 || p1 <= c0 {
-            Overlap::None
-        } else if c0 <= p0 && p1 <= c1 {
-            Overlap::Covered
-        } else {
-            Overlap::Other
-        };
+        return interval_1d(t, e, t.buffer_size / elem);
     }
     if (1..n).any(|i| st[i - 1] % st[i] != 0) {
         return Overlap::Other;
