@@ -365,35 +365,44 @@ fn orchestration_that_does_not_return_is_abandoned() {
 // Staged submissions (the orchestrator publishes tasks to the schedulers in
 // batches): a task is never held back by a batch that does not fill.
 
+/// Runs an orchestration that calls `prelude`, submits three tasks (fewer
+/// than a batch) and then stays in user code, without another runtime
+/// call, until they have run (2 s at most); checks they ran before it
+/// returned and the run succeeded.
+fn staged_tasks_run_in_user_code(sched_threads: usize, prelude: impl Fn(&mut dyn OrchestratorApi)) {
+    use std::sync::atomic::{AtomicU32, Ordering::*};
+    let mut b = Bench::new(RunParams { sched_threads, ..params(64, 1 << 20, 256, 3000) });
+    let ran = AtomicU32::new(0);
+    let exec = Exec(|_| {
+        ran.fetch_add(1, SeqCst);
+        Ok(())
+    });
+    let mut seen = 0;
+    let rep = b.run(&exec, |o| {
+        prelude(o);
+        for _ in 0..3 {
+            assert_ne!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
+        }
+        let t = Instant::now();
+        while ran.load(SeqCst) < 3 && t.elapsed() < Duration::from_secs(2) {
+            std::hint::spin_loop();
+        }
+        seen = ran.load(SeqCst);
+    });
+    assert_eq!(seen, 3, "tasks run before the orchestration returned ({sched_threads} schedulers)");
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(rep.completed_tasks, 3);
+    b.assert_usable();
+}
+
 /// The orchestration submits fewer tasks than a batch and then stays in
 /// user code, without another runtime call, until the tasks have run: an
 /// idle scheduler publishes them on the orchestrator's behalf. Without that
 /// the run would hang until the watchdog (3 s here) fires.
 #[test]
 fn staged_tasks_run_while_the_orchestration_stays_in_user_code() {
-    use std::sync::atomic::{AtomicU32, Ordering::*};
     for sched_threads in [1, 2] {
-        let mut b = Bench::new(RunParams { sched_threads, ..params(64, 1 << 20, 256, 3000) });
-        let ran = AtomicU32::new(0);
-        let exec = Exec(|_| {
-            ran.fetch_add(1, SeqCst);
-            Ok(())
-        });
-        let mut seen = 0;
-        let rep = b.run(&exec, |o| {
-            for _ in 0..3 {
-                assert_ne!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
-            }
-            let t = Instant::now();
-            while ran.load(SeqCst) < 3 && t.elapsed() < Duration::from_secs(2) {
-                std::hint::spin_loop();
-            }
-            seen = ran.load(SeqCst);
-        });
-        assert_eq!(seen, 3, "tasks run before the orchestration returned ({sched_threads} schedulers)");
-        assert_eq!(rep.status, 0, "{}", rep.message);
-        assert_eq!(rep.completed_tasks, 3);
-        b.assert_usable();
+        staged_tasks_run_in_user_code(sched_threads, |_| {});
     }
 }
 
@@ -403,30 +412,11 @@ fn staged_tasks_run_while_the_orchestration_stays_in_user_code() {
 /// would stay staged with no thread to run or publish them.
 #[test]
 fn the_first_task_starts_a_scheduler_after_an_empty_scope() {
-    use std::sync::atomic::{AtomicU32, Ordering::*};
     for sched_threads in [1, 3] {
-        let mut b = Bench::new(RunParams { sched_threads, ..params(64, 1 << 20, 256, 3000) });
-        let ran = AtomicU32::new(0);
-        let exec = Exec(|_| {
-            ran.fetch_add(1, SeqCst);
-            Ok(())
-        });
-        let mut seen = 0;
-        let rep = b.run(&exec, |o| {
+        staged_tasks_run_in_user_code(sched_threads, |o| {
             o.scope_begin(ScopeMode::Auto);
             o.scope_end();
-            for _ in 0..3 {
-                assert_ne!(o.submit_task(aiv(0), &view(&[], &[])).task_id, INVALID_TASK);
-            }
-            let t = Instant::now();
-            while ran.load(SeqCst) < 3 && t.elapsed() < Duration::from_secs(2) {
-                std::hint::spin_loop();
-            }
-            seen = ran.load(SeqCst);
         });
-        assert_eq!(seen, 3, "tasks run before the orchestration returned ({sched_threads} schedulers)");
-        assert_eq!(rep.status, 0, "{}", rep.message);
-        b.assert_usable();
     }
 }
 
