@@ -57,12 +57,28 @@ use std::sync::Mutex;
 /// with it from the start instead of keeping them behind a long task. The
 /// engine takes back the ones never started when the run is over
 /// ([`Parker::take_dormant`]).
+///
+/// # Start budget
+/// `starts_left` bounds how many dormant threads `wake_one` may start
+/// ([`Parker::cap_starts`]): when the run has more threads than the host
+/// has CPUs, the engine caps it at CPUs - 1 while the orchestrator runs,
+/// so that the started schedulers and the orchestrator fit on the CPUs
+/// (a thread started beyond that can only run by taking the orchestrator's
+/// CPU, and its wakeups and spins are paid on the submit path). Dormant
+/// threads beyond the budget still count as idle, so a thread about to run
+/// a task moves its other local tasks to the shared queues: a thread
+/// started once the cap is lifted finds them there, instead of behind a
+/// long task. The orchestrator lifts
+/// the cap ([`Parker::lift_start_cap`]) once it stops using its CPU: at
+/// the end of the orchestration and when it waits for tasks to finish.
+/// The budget is read and spent under the `dormant` mutex.
 pub(crate) struct Parker {
     sleeping: Mutex<Vec<std::thread::Thread>>,
     count: AtomicUsize,
     spinning: AtomicUsize,
     dormant: Mutex<Vec<DormantStart>>,
     dormant_count: AtomicUsize,
+    starts_left: AtomicUsize,
 }
 
 /// Starts one dormant scheduler thread of the run.
@@ -76,6 +92,7 @@ impl Default for Parker {
             spinning: AtomicUsize::new(0),
             dormant: Mutex::new(Vec::new()),
             dormant_count: AtomicUsize::new(0),
+            starts_left: AtomicUsize::new(usize::MAX),
         }
     }
 }
@@ -149,10 +166,16 @@ impl Parker {
                 return;
             }
         }
-        if self.dormant_count.load(SeqCst) > 0 {
+        // A spent start budget skips the mutex (it is only raised by
+        // `lift_start_cap`, whose caller wakes a thread after it).
+        if self.dormant_count.load(SeqCst) > 0 && self.starts_left.load(SeqCst) > 0 {
             let start = {
                 let mut d = self.dormant.lock().unwrap_or_else(|e| e.into_inner());
-                let start = d.pop();
+                let left = self.starts_left.load(SeqCst);
+                let start = if left > 0 { d.pop() } else { None };
+                if start.is_some() && left != usize::MAX {
+                    self.starts_left.store(left - 1, SeqCst);
+                }
                 self.dormant_count.store(d.len(), SeqCst);
                 start
             };
@@ -163,6 +186,30 @@ impl Parker {
                 start();
             }
         }
+    }
+
+    /// Caps the dormant threads `wake_one` may start at `n` (see the start
+    /// budget above); [`lift_start_cap`](Self::lift_start_cap) removes it.
+    pub(crate) fn cap_starts(&self, n: usize) {
+        let _d = self.dormant.lock().unwrap_or_else(|e| e.into_inner());
+        self.starts_left.store(n, SeqCst);
+    }
+
+    /// Whether the start cap holds: the started threads and the
+    /// orchestrator fit on the host's CPUs.
+    #[inline]
+    pub(crate) fn capped(&self) -> bool {
+        self.starts_left.load(Relaxed) != usize::MAX
+    }
+
+    /// Removes the start cap; true when there was one (the caller then
+    /// wakes a thread for the work that found the budget spent).
+    pub(crate) fn lift_start_cap(&self) -> bool {
+        if self.starts_left.load(Relaxed) == usize::MAX {
+            return false;
+        }
+        let _d = self.dormant.lock().unwrap_or_else(|e| e.into_inner());
+        self.starts_left.swap(usize::MAX, SeqCst) != usize::MAX
     }
 
     /// Hands the run's not yet started threads to the Parker (started last

@@ -144,3 +144,39 @@ fn wake_one_starts_a_dormant_thread_only_when_no_thread_is_idle() {
     drop(rest);
     assert_eq!(*started.lock().unwrap(), [1]);
 }
+
+#[test]
+fn the_start_cap_bounds_started_threads_until_it_is_lifted() {
+    let p = Parker::default();
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let start = |k: usize| -> DormantStart {
+        let started = started.clone();
+        Box::new(move || started.lock().unwrap().push(k))
+    };
+    assert!(!p.capped());
+    assert!(!p.lift_start_cap(), "no cap to lift");
+    p.set_dormant(vec![start(3), start(2), start(1)]);
+    p.cap_starts(1);
+    assert!(p.capped());
+    assert!(p.idle_hint());
+    // The budget allows one start.
+    p.wake_one();
+    p.stop_spinning();
+    assert_eq!(*started.lock().unwrap(), [1]);
+    // Spent: nobody else starts; the dormant ones still count as idle (a
+    // thread shares its local tasks, for one started after the lift).
+    p.wake_one();
+    assert_eq!(*started.lock().unwrap(), [1]);
+    assert!(p.idle_hint());
+    // Lifting reports that there was a cap, once; then every dormant thread may start.
+    assert!(p.lift_start_cap());
+    assert!(!p.lift_start_cap());
+    assert!(!p.capped());
+    assert!(p.idle_hint());
+    p.wake_one();
+    p.stop_spinning();
+    p.wake_one();
+    p.stop_spinning();
+    assert_eq!(*started.lock().unwrap(), [1, 2, 3]);
+    assert!(!p.idle_hint());
+}

@@ -217,6 +217,10 @@ impl TrbEngine {
             })
             .collect();
         sh.parker.set_dormant(starts);
+        if sched::oversubscribed(nsched) {
+            // The orchestrator keeps a CPU while it runs (see `Parker`).
+            sh.parker.cap_starts(sched::host_cpus().saturating_sub(1).max(1));
+        }
         // Then the orchestrator: the Parker holds the dormant threads before
         // its first publication can ask for one.
         let orch_tx = &self.orch.as_ref().expect("ensured above").tx;

@@ -310,9 +310,12 @@ impl<'a> Sched<'a> {
 
     /// Whether the idle spin is over: after `spin_steps` snoozes, or once it
     /// lasted `spin` (the clock is read every 64 snoozes only).
+    /// While the Parker's start cap holds, the started threads fit on the
+    /// CPUs beside the orchestrator, so the short oversubscribed spin does
+    /// not apply.
     fn spin_exhausted(&self, idle: &mut Backoff) -> bool {
         let n = idle.step();
-        n >= self.spin_steps || (n & 63 == 0 && n > 0 && idle.stalled_for() >= self.spin)
+        (n >= self.spin_steps && !self.sh.parker.capped()) || (n & 63 == 0 && n > 0 && idle.stalled_for() >= self.spin)
     }
 
     /// Work in the shared queues (not this thread's local tasks).

@@ -391,6 +391,46 @@ fn dormant_scheduler_threads_start_when_the_work_needs_them() {
 }
 
 #[test]
+fn capped_starts_leave_a_cpu_to_the_orchestrator_until_it_waits() {
+    // As many scheduler threads as CPUs: with the orchestrator that is one
+    // thread more than the host has, so while the orchestration runs only
+    // CPUs - 1 schedulers may start. The tasks each wait until all of them
+    // run at once (giving up after 5 s), so they can only finish once the
+    // orchestrator's wait (here: reading a task's output) lifts the cap
+    // and every thread starts; a thread that kept the other tasks behind
+    // its own would leave them short.
+    let cpus = super::sched::host_cpus().max(2);
+    let threads = cpus;
+    let inside = AtomicU64::new(0);
+    let met = AtomicU64::new(0);
+    let exec = KindExec(|_| {
+        inside.fetch_add(1, AcqRel);
+        let t0 = Instant::now();
+        while inside.load(Acquire) < threads as u64 && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if inside.load(Acquire) >= threads as u64 {
+            met.fetch_add(1, Relaxed);
+        }
+    });
+    let cells = vec![0u64; threads];
+    let tc: Vec<Tensor> = (0..threads).map(|k| ext(&cells[k..k + 1])).collect();
+    let mut before_wait = u64::MAX;
+    let rep = run_within(params(threads, 64), Duration::from_secs(30), &exec, &mut |o| {
+        for t in &tc {
+            o.submit_task(kind(0), &view(&[TensorArg::Inout(t)], &[]));
+        }
+        // Time for every thread the cap allows to start and enter a task.
+        std::thread::sleep(Duration::from_millis(100));
+        before_wait = inside.load(Acquire);
+        o.get_tensor_data(&tc[0], &[0]);
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(before_wait, cpus as u64 - 1, "schedulers started while the orchestrator ran");
+    assert_eq!(met.load(Relaxed), threads as u64, "{threads} scheduler threads did not all run at once");
+}
+
+#[test]
 fn runs_that_submit_nothing_or_one_task_complete_with_dormant_threads() {
     let ran = AtomicU64::new(0);
     let exec = KindExec(|_| {

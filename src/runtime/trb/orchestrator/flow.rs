@@ -10,6 +10,16 @@ use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
 impl Orchestrator<'_> {
+    /// The orchestrator stops using its CPU (it waits for tasks to finish,
+    /// or the orchestration is over): every dormant scheduler thread may
+    /// start from now on (see `Parker`'s start budget), and one is woken
+    /// for the work that was published while the budget was spent.
+    pub(super) fn lift_start_cap(&self) {
+        if self.sh.parker.lift_start_cap() {
+            self.sh.parker.wake_one();
+        }
+    }
+
     pub(super) fn ensure_spill(&mut self, ring: usize, need: u64) -> bool {
         let sh = self.sh;
         let pool_cap = self.t.fanin_pools[ring].capacity();
@@ -35,6 +45,7 @@ impl Orchestrator<'_> {
                 backoff.progressed();
             }
             // Entries come back as tasks retire: hand over the staged ones.
+            self.lift_start_cap();
             self.flush_wiring();
             backoff.snooze();
             if backoff.step() % SPIN_CHECK_INTERVAL == 0 {
@@ -71,6 +82,7 @@ impl Orchestrator<'_> {
     /// The shortfall path of [`ensure_tensormap`](Self::ensure_tensormap).
     #[inline(never)]
     fn wait_tensormap(&mut self, needed: usize) -> bool {
+        self.lift_start_cap();
         self.flush_wiring();
         let sh = self.sh;
         let alives = |sh: &RunShared| {
