@@ -359,6 +359,19 @@ fn many_short_runs_with_parked_threads_lose_nothing() {
     assert!(t0.elapsed() < Duration::from_secs(60));
 }
 
+/// A task body that waits until `threads` tasks run at once (counted in
+/// `inside`), giving up after 5 s; counts in `met` the tasks that saw them all.
+fn meet_all(inside: &AtomicU64, met: &AtomicU64, threads: usize) {
+    inside.fetch_add(1, AcqRel);
+    let t0 = Instant::now();
+    while inside.load(Acquire) < threads as u64 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    if inside.load(Acquire) >= threads as u64 {
+        met.fetch_add(1, Relaxed);
+    }
+}
+
 #[test]
 fn dormant_scheduler_threads_start_when_the_work_needs_them() {
     // A run starts one scheduler thread and the rest lazily. Four
@@ -368,16 +381,7 @@ fn dormant_scheduler_threads_start_when_the_work_needs_them() {
     for threads in [2usize, 4] {
         let inside = AtomicU64::new(0);
         let met = AtomicU64::new(0);
-        let exec = KindExec(|_| {
-            inside.fetch_add(1, AcqRel);
-            let t0 = Instant::now();
-            while inside.load(Acquire) < threads as u64 && t0.elapsed() < Duration::from_secs(5) {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            if inside.load(Acquire) >= threads as u64 {
-                met.fetch_add(1, Relaxed);
-            }
-        });
+        let exec = KindExec(|_| meet_all(&inside, &met, threads));
         let cells = vec![0u64; threads];
         let tc: Vec<Tensor> = (0..threads).map(|k| ext(&cells[k..k + 1])).collect();
         let rep = run_within(params(threads, 64), Duration::from_secs(30), &exec, &mut |o| {
@@ -403,16 +407,7 @@ fn capped_starts_leave_a_cpu_to_the_orchestrator_until_it_waits() {
     let threads = cpus;
     let inside = AtomicU64::new(0);
     let met = AtomicU64::new(0);
-    let exec = KindExec(|_| {
-        inside.fetch_add(1, AcqRel);
-        let t0 = Instant::now();
-        while inside.load(Acquire) < threads as u64 && t0.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        if inside.load(Acquire) >= threads as u64 {
-            met.fetch_add(1, Relaxed);
-        }
-    });
+    let exec = KindExec(|_| meet_all(&inside, &met, threads));
     let cells = vec![0u64; threads];
     let tc: Vec<Tensor> = (0..threads).map(|k| ext(&cells[k..k + 1])).collect();
     let mut before_wait = u64::MAX;
