@@ -68,9 +68,9 @@ use std::sync::Mutex;
 /// threads beyond the budget still count as idle, so a thread about to run
 /// a task moves its other local tasks to the shared queues: a thread
 /// started once the cap is lifted finds them there, instead of behind a
-/// long task. The orchestrator lifts
-/// the cap ([`Parker::lift_start_cap`]) once it stops using its CPU: at
-/// the end of the orchestration and when it waits for tasks to finish.
+/// long task. The orchestrator lifts the cap ([`Parker::lift_start_cap`])
+/// once it stops using its CPU: at the end of the orchestration and when
+/// it waits for tasks to finish.
 /// The budget is read and spent under the `dormant` mutex.
 pub(crate) struct Parker {
     sleeping: Mutex<Vec<std::thread::Thread>>,

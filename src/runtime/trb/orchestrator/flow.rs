@@ -12,12 +12,14 @@ use std::time::Duration;
 impl Orchestrator<'_> {
     /// The orchestrator stops using its CPU (it waits for tasks to finish,
     /// or the orchestration is over): every dormant scheduler thread may
-    /// start from now on (see `Parker`'s start budget), and one is woken
-    /// for the work that was published while the budget was spent.
-    pub(super) fn lift_start_cap(&self) {
+    /// start from now on (see `Parker`'s start budget), one is woken for the
+    /// work that was published while the budget was spent, and the staged
+    /// tasks are published (what it waits for may need them).
+    pub(super) fn release_cpu(&mut self) {
         if self.sh.parker.lift_start_cap() {
             self.sh.parker.wake_one();
         }
+        self.flush_wiring();
     }
 
     pub(super) fn ensure_spill(&mut self, ring: usize, need: u64) -> bool {
@@ -45,8 +47,7 @@ impl Orchestrator<'_> {
                 backoff.progressed();
             }
             // Entries come back as tasks retire: hand over the staged ones.
-            self.lift_start_cap();
-            self.flush_wiring();
+            self.release_cpu();
             backoff.snooze();
             if backoff.step() % SPIN_CHECK_INTERVAL == 0 {
                 if self.wait_checks() {
@@ -82,8 +83,7 @@ impl Orchestrator<'_> {
     /// The shortfall path of [`ensure_tensormap`](Self::ensure_tensormap).
     #[inline(never)]
     fn wait_tensormap(&mut self, needed: usize) -> bool {
-        self.lift_start_cap();
-        self.flush_wiring();
+        self.release_cpu();
         let sh = self.sh;
         let alives = |sh: &RunShared| {
             let mut a = [0u64; MAX_RINGS];

@@ -169,8 +169,7 @@ impl<'s> Orchestrator<'s> {
             return;
         }
         self.explicit_finish();
-        self.lift_start_cap();
-        self.flush_wiring();
+        self.release_cpu();
         self.done = true;
         let total: u64 = self.sh.rings.iter().map(|r| r.current_task_index.load(Acquire)).sum();
         self.sh.total_tasks.store(total, SeqCst);

@@ -145,8 +145,7 @@ impl<'s> Orchestrator<'s> {
             Ok(a) => a,
             Err(_) => {
                 // The wait needs tasks to retire: hand over the staged ones.
-                self.lift_start_cap();
-                self.flush_wiring();
+                self.release_cpu();
                 match self.alloc[ring].alloc_blocking(r, out_size, &|| sh.any_fatal()) {
                     Ok(a) => a,
                     Err(e) => {

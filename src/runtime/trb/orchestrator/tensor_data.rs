@@ -46,8 +46,7 @@ impl Orchestrator<'_> {
     /// Waits until `producers` completed (and, for writes, their consumers released).
     pub(super) fn wait_producers(&mut self, ids: &[u64], for_write: bool) -> bool {
         // The producers may be staged still.
-        self.lift_start_cap();
-        self.flush_wiring();
+        self.release_cpu();
         // One clock for the whole wait (all producers), one ladder per producer.
         let mut waited = StallClock::started();
         for &raw in ids {
