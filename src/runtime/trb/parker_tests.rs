@@ -109,14 +109,21 @@ fn parked_threads_are_woken_for_every_item() {
     }
 }
 
+/// Dormant starts that only record their number, in start order.
+fn recorded_starts() -> (Arc<Mutex<Vec<usize>>>, impl Fn(usize) -> DormantStart) {
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let log = started.clone();
+    let start = move |k: usize| -> DormantStart {
+        let log = log.clone();
+        Box::new(move || log.lock().unwrap().push(k))
+    };
+    (started, start)
+}
+
 #[test]
 fn wake_one_starts_a_dormant_thread_only_when_no_thread_is_idle() {
     let p = Parker::default();
-    let started = Arc::new(Mutex::new(Vec::new()));
-    let start = |k: usize| -> DormantStart {
-        let started = started.clone();
-        Box::new(move || started.lock().unwrap().push(k))
-    };
+    let (started, start) = recorded_starts();
     assert!(!p.idle_hint());
     p.set_dormant(vec![start(2), start(1)]);
     assert!(p.idle_hint(), "dormant threads count as idle");
@@ -148,11 +155,7 @@ fn wake_one_starts_a_dormant_thread_only_when_no_thread_is_idle() {
 #[test]
 fn the_start_cap_bounds_started_threads_until_it_is_lifted() {
     let p = Parker::default();
-    let started = Arc::new(Mutex::new(Vec::new()));
-    let start = |k: usize| -> DormantStart {
-        let started = started.clone();
-        Box::new(move || started.lock().unwrap().push(k))
-    };
+    let (started, start) = recorded_starts();
     assert!(!p.capped());
     assert!(!p.lift_start_cap(), "no cap to lift");
     p.set_dormant(vec![start(3), start(2), start(1)]);
