@@ -191,7 +191,10 @@ step_valgrind() {
     finish valgrind "$t0" failed "C harness build"
     return
   fi
-  if run_c_tests "$out" "$out/lib/libsimpler.so" valgrind -q --error-exitcode=1 \
+  # --fair-sched=yes: valgrind runs one thread at a time and its default lock
+  # is unfair, so spinning and yielding runtime threads could starve the one
+  # thread with work until a run's watchdog fires (see bench/peers/callgrind.sh).
+  if run_c_tests "$out" "$out/lib/libsimpler.so" valgrind -q --error-exitcode=1 --fair-sched=yes \
     --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
     --suppressions="$ROOT/.ci/valgrind.supp"; then
     finish valgrind "$t0" ok "$(valgrind --version), ${HARNESSES[*]} config_api"

@@ -7,6 +7,12 @@
 # Scheduler threads that wait spin for a bounded time before parking, so
 # their idle instructions vary a little between runs: REPEAT runs each and
 # reports the median and the spread.
+# --fair-sched=yes: valgrind runs one thread at a time, and its default lock
+# is unfair: threads that spin and yield (an idle scheduler, an orchestrator
+# waiting for the wiring queue) can keep a thread that is in the middle of
+# wiring from running for seconds, until the run trips its watchdog
+# (TIMEOUT_EXIT ... S3:ready-but-all-idle; seen with THREADS=3). The fair
+# (ticket) lock runs the threads in turn, as the kernel would.
 # Knobs: N1 tasks (20000), N2 hops (20000), N3 rounds (100, 66 tasks each),
 # THREADS aicpu_thread_num (2), REPEAT (3), OURS_BIN (target/release/simpler).
 set -euo pipefail
@@ -22,7 +28,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 ir() { # ir WORKLOAD SIZE -> total instructions of one run
-    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$OURS_BIN" bench \
+    valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file="$tmp/cg.out" "$OURS_BIN" bench \
         --workload "$1" --size "$2" --reps 1 --threads "$THREADS" --json >/dev/null 2>"$tmp/vg.err" ||
         { cat "$tmp/vg.err" >&2; exit 1; }
     awk '/^(summary|totals):/{print $2; exit}' "$tmp/cg.out"
