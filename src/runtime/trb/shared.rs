@@ -355,6 +355,10 @@ pub(crate) struct RunShared {
     /// The run is over (normal end or emergency). Alone on its line: every
     /// scheduler loads it on every round, and it is written once.
     pub(crate) run_complete: Padded<AtomicBool>,
+    /// Called once, by the call of [`end_run`](Self::end_run) that ends the
+    /// run: wakes the run's caller, which then waits for the threads to
+    /// leave while they do (set by the engine before any thread starts).
+    pub(crate) on_end: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// Core occupancy.
     pub(crate) cores: Vec<CoreSlot>,
     /// Clusters.
@@ -477,10 +481,17 @@ impl RunShared {
         self.orch_epoch.0.load(Acquire) % 2 == 0
     }
 
-    /// Ends the run (emergency or normal) and wakes everyone.
+    /// Ends the run (emergency or normal) and wakes everyone: the parked
+    /// schedulers, and the run's caller ([`on_end`](Self::on_end), by the
+    /// first call only).
     pub(crate) fn end_run(&self) {
-        self.run_complete.store(true, SeqCst);
+        let first = !self.run_complete.swap(true, SeqCst);
         self.parker.wake_all();
+        if first {
+            if let Some(wake) = self.on_end.get() {
+                wake();
+            }
+        }
     }
 
     /// Producers of a task (inline then spilled).

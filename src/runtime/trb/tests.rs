@@ -340,6 +340,31 @@ fn explicit_deps_retired_ignored_invalid_fatal() {
 }
 
 #[test]
+fn the_end_of_a_run_wakes_its_caller_once() {
+    let h = harness([64; 4]);
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    assert!(h
+        .sh
+        .on_end
+        .set(Box::new(move || {
+            seen.fetch_add(1, Relaxed);
+        }))
+        .is_ok());
+    assert!(!h.sh.run_complete.load(Relaxed));
+    // Every thread that finds the run over calls `end_run`; only the first
+    // call ends it and wakes the caller.
+    for _ in 0..3 {
+        h.sh.end_run();
+    }
+    assert!(h.sh.run_complete.load(Relaxed));
+    assert_eq!(calls.load(Relaxed), 1);
+    // Latching a fatal after the end also ends the run again: no new wakeup.
+    h.sh.latch_sched(codes::SCHEDULER_TIMEOUT, "late");
+    assert_eq!(calls.load(Relaxed), 1);
+}
+
+#[test]
 fn fatal_latching_first_code_wins_and_calls_become_noops() {
     let rep = run_with(small(), &noop(), |o| {
         o.report_fatal(codes::EXPLICIT_ORCH_FATAL, "user says stop");

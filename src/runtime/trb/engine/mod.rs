@@ -77,6 +77,7 @@ use super::parker::DormantStart;
 use super::shared::RunShared;
 use crate::diagnostics::{Error, Result};
 use crate::kernel::KernelTable;
+use crate::runtime::wait::{Backoff, Ladder};
 use gang::{ExecRef, Gang};
 use orch_thread::{OrchFn, OrchJob, OrchOutcome, SendTables};
 use params::validate;
@@ -185,6 +186,18 @@ impl TrbEngine {
             )
         });
         let done = Arc::new((Mutex::new(Completion { sched_left: 0, orch: None }), Condvar::new()));
+        // The end of the run wakes this thread at once, in parallel with the
+        // parked schedulers it wakes, instead of through the last thread's
+        // report after those woke (two wakeups in a row). The lock orders
+        // the notification after this thread's check of `run_complete`
+        // (made under it), so it cannot be lost.
+        let _ = sh.on_end.set(Box::new({
+            let done = done.clone();
+            move || {
+                drop(done.0.lock().unwrap_or_else(|e| e.into_inner()));
+                done.1.notify_all();
+            }
+        }));
         let job = OrchJob {
             sh: sh.clone(),
             tables: SendTables(tables),
@@ -309,6 +322,17 @@ impl TrbEngine {
         let fired = sh.sched_error.load(Acquire) == codes::SCHEDULER_TIMEOUT;
         let grace = Duration::from_millis(if fired { (timeout / 2).max(1) } else { timeout });
         let deadline = Instant::now() + grace;
+        // The run is over: its threads are leaving their loops (a parked one
+        // was woken with this thread), which takes microseconds. Yield
+        // for them a while before sleeping: the sleep would add a wakeup
+        // to the run's latency.
+        let mut backoff = Backoff::new(Ladder::YIELD);
+        for _ in 0..END_YIELDS {
+            if m.lock().unwrap_or_else(|e| e.into_inner()).all_finished() {
+                return None;
+            }
+            backoff.snooze();
+        }
         let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if g.all_finished() {
@@ -335,6 +359,10 @@ impl TrbEngine {
         }
     }
 }
+
+/// Yields of the run's caller waiting for the threads to leave a finished
+/// run before it sleeps (see `wait_threads`).
+const END_YIELDS: u32 = 64;
 
 /// Completion accounting of one run's threads.
 struct Completion {

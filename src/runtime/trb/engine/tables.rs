@@ -102,6 +102,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         completed: Padded(AtomicU64::new(0)),
         wired: AtomicU64::new(0),
         run_complete: Padded(AtomicBool::new(false)),
+        on_end: std::sync::OnceLock::new(),
         cores,
         block_dim: p.block_dim,
         last_progress_ms: AtomicU64::new(0),
