@@ -7,6 +7,7 @@ pub mod engine;
 pub mod host;
 pub(crate) mod idle_trim;
 pub mod layout;
+pub(crate) mod local_queue;
 pub mod orchestration;
 pub mod orchestrator;
 pub(crate) mod parker;

@@ -47,14 +47,14 @@ use std::sync::Mutex;
 ///
 /// # Dormant threads
 /// A run's scheduler threads are handed to the Parker as dormant
-/// ([`Parker::set_dormant`]) and count as idle. `wake_one` starts
+/// ([`Parker::set_dormant`]). `wake_one` starts
 /// one when no parked thread is left to wake, so a run only starts the
 /// threads its parallelism needs (a small run on a busy host saves a thread
 /// wakeup and its context switches each). Starting one is a wakeup like an
 /// unpark: the new thread looks for work first, and it was started after
 /// the work was published (the start call orders the two), so it finds it.
-/// It begins counted as a spinner, so a thread holding tasks shares them
-/// with it from the start instead of keeping them behind a long task. The
+/// It begins counted as a spinner, so it looks for tasks to steal from the
+/// start instead of going to sleep. The
 /// engine takes back the ones never started when the run is over
 /// ([`Parker::take_dormant`]).
 ///
@@ -64,11 +64,10 @@ use std::sync::Mutex;
 /// has CPUs, the engine caps it at CPUs - 1 while the orchestrator runs,
 /// so that the started schedulers and the orchestrator fit on the CPUs
 /// (a thread started beyond that can only run by taking the orchestrator's
-/// CPU, and its wakeups and spins are paid on the submit path). Dormant
-/// threads beyond the budget still count as idle, so a thread about to run
-/// a task moves its other local tasks to the shared queues: a thread
-/// started once the cap is lifted finds them there, instead of behind a
-/// long task. The orchestrator lifts the cap ([`Parker::lift_start_cap`])
+/// CPU, and its wakeups and spins are paid on the submit path). A thread
+/// started once the cap is lifted steals the tasks the running threads
+/// hold, so none waits behind a long task. The orchestrator lifts the cap
+/// ([`Parker::lift_start_cap`])
 /// once it stops using its CPU: at the end of the orchestration and when
 /// it waits for tasks to finish.
 /// The budget is read and spent under the `dormant` mutex.
@@ -144,11 +143,15 @@ impl Parker {
         self.spinning.fetch_sub(1, SeqCst);
     }
 
-    /// Whether some thread is idle (announced as sleeping, or spinning): a
-    /// relaxed hint for a thread deciding to share the tasks it holds.
+    /// Whether [`wake_one`](Self::wake_one) would wake or start a thread:
+    /// nobody spins, and a thread sleeps or a dormant one may start (a
+    /// relaxed hint, for a thread holding tasks others could steal; a
+    /// sleeper it misses finds them at its park timeout).
     #[inline]
-    pub(crate) fn idle_hint(&self) -> bool {
-        self.count.load(Relaxed) > 0 || self.spinning.load(Relaxed) > 0 || self.dormant_count.load(Relaxed) > 0
+    pub(crate) fn wakeable(&self) -> bool {
+        self.spinning.load(Relaxed) == 0
+            && (self.count.load(Relaxed) > 0
+                || (self.dormant_count.load(Relaxed) > 0 && self.starts_left.load(Relaxed) > 0))
     }
 
     /// Wakes one sleeper, if any and nobody spins; with no sleeper, starts

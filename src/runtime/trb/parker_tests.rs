@@ -124,11 +124,12 @@ fn recorded_starts() -> (Arc<Mutex<Vec<usize>>>, impl Fn(usize) -> DormantStart)
 fn wake_one_starts_a_dormant_thread_only_when_no_thread_is_idle() {
     let p = Parker::default();
     let (started, start) = recorded_starts();
-    assert!(!p.idle_hint());
+    assert!(!p.wakeable());
     p.set_dormant(vec![start(2), start(1)]);
-    assert!(p.idle_hint(), "dormant threads count as idle");
+    assert!(p.wakeable(), "a dormant thread can be started");
     // A spinner finds the work: nobody is started.
     assert!(p.start_spinning(1));
+    assert!(!p.wakeable(), "a spinner finds the work");
     p.wake_one();
     p.stop_spinning();
     assert!(started.lock().unwrap().is_empty());
@@ -146,7 +147,7 @@ fn wake_one_starts_a_dormant_thread_only_when_no_thread_is_idle() {
     // The engine takes back the rest at the end of the run; they never start.
     let rest = p.take_dormant();
     assert_eq!(rest.len(), 1);
-    assert!(!p.idle_hint());
+    assert!(!p.wakeable());
     p.wake_one();
     drop(rest);
     assert_eq!(*started.lock().unwrap(), [1]);
@@ -161,25 +162,25 @@ fn the_start_cap_bounds_started_threads_until_it_is_lifted() {
     p.set_dormant(vec![start(3), start(2), start(1)]);
     p.cap_starts(1);
     assert!(p.capped());
-    assert!(p.idle_hint());
+    assert!(p.wakeable());
     // The budget allows one start.
     p.wake_one();
     p.stop_spinning();
     assert_eq!(*started.lock().unwrap(), [1]);
-    // Spent: nobody else starts; the dormant ones still count as idle (a
-    // thread shares its local tasks, for one started after the lift).
+    // Spent: nobody else starts, and a thread holding tasks need not try
+    // (one started after the lift steals them).
+    assert!(!p.wakeable());
     p.wake_one();
     assert_eq!(*started.lock().unwrap(), [1]);
-    assert!(p.idle_hint());
     // Lifting reports that there was a cap, once; then every dormant thread may start.
     assert!(p.lift_start_cap());
     assert!(!p.lift_start_cap());
     assert!(!p.capped());
-    assert!(p.idle_hint());
+    assert!(p.wakeable());
     p.wake_one();
     p.stop_spinning();
     p.wake_one();
     p.stop_spinning();
     assert_eq!(*started.lock().unwrap(), [1, 2, 3]);
-    assert!(!p.idle_hint());
+    assert!(!p.wakeable());
 }

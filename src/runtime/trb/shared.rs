@@ -5,6 +5,7 @@
 use super::layout::{
     codes, task_state, FaninSpillEntry, Region, SlotState, TaskPayload, FANIN_INLINE_CAP, MAX_RINGS, SCOPE_BIT,
 };
+use super::local_queue::LocalQueue;
 use super::parker::Parker;
 use super::pools::{for_each_consumer, DepListPool, FaninPool};
 use super::queue::{Padded, ReadyQueue, WiringConsumer, WiringQueue};
@@ -359,6 +360,10 @@ pub(crate) struct RunShared {
     /// run: wakes the run's caller, which then waits for the threads to
     /// leave while they do (set by the engine before any thread starts).
     pub(crate) on_end: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Each scheduler thread's own ready tasks, by thread index (the last
+    /// one for the orchestrator thread joining as a scheduler); any thread
+    /// may steal from them.
+    pub(crate) locals: Box<[LocalQueue]>,
     /// Core occupancy.
     pub(crate) cores: Vec<CoreSlot>,
     /// Clusters.

@@ -19,12 +19,13 @@
 //!   (`next_block_idx`); a thread that claims a block re-queues the task while
 //!   blocks remain, so several threads run blocks in parallel.
 //! * Tasks a thread makes ready (its completions' consumers, the tasks it
-//!   wires) go to its private FIFO of up to 64 tasks (`local.rs`), not to the
-//!   shared queues: a chain hop or a wired batch costs no queue atomics and no
-//!   wakeup, and the wiring drain stops when the FIFO is full. Whenever
-//!   another thread idles (parked or spinning), the owner moves all but its
-//!   next task to the shared ready queues and wakes a sleeper. Shared queues
-//!   keep per-shape counts, so probing an empty shape is one load.
+//!   wires) go to its own FIFO of up to 64 tasks (`local_queue.rs`), not to
+//!   the shared queues: a chain hop or a wired batch costs no shared-queue
+//!   atomics and no wakeup, and the wiring drain stops when the FIFO is full.
+//!   A thread out of work steals the oldest task of another thread's FIFO;
+//!   an owner that keeps more than the task it takes wakes a sleeping (or
+//!   startable dormant) thread to steal. Shared queues keep per-shape
+//!   counts, so probing an empty shape is one load.
 //! * A thread keeps the simulated core it used last while that core is free,
 //!   and the executor is told when the core changed
 //!   (`CoreExecutor::run_subtask_on`), so the kernel-facing core identity is
@@ -55,7 +56,6 @@ mod claim;
 mod dispatch;
 mod execute;
 mod gang;
-mod local;
 mod orch_thread;
 mod params;
 mod report;

@@ -3,7 +3,7 @@
 
 use super::dispatch::{DispatchBox, DispatchBuffer};
 use super::gang::{ExecRef, Gang, GangDispatch, KernelsRef};
-use super::local::{LocalQueue, LOCAL_CAP};
+use crate::runtime::trb::local_queue::{LocalQueue, LOCAL_CAP};
 use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{shape, shape_of, FatalSource, RunShared, SimCore};
 use crate::runtime::wait::{Backoff, Ladder};
@@ -39,8 +39,10 @@ pub(super) struct Sched<'a> {
     pub(super) own_aic: Vec<SimCore>,
     pub(super) own_aiv: Vec<SimCore>,
     pub(super) own_clusters: Vec<u32>,
-    /// Ready tasks this thread made ready and keeps (see `local.rs`).
-    pub(super) local: LocalQueue,
+    /// Ready tasks this thread made ready and keeps: its entry of the run's
+    /// `locals`, which only this thread pushes to and pops from (others
+    /// steal; see `local_queue.rs`).
+    pub(super) local: &'a LocalQueue,
     /// Core id of the last subtask this thread ran inline (the simulated
     /// core identity it published), `u32::MAX` before the first.
     pub(super) last_core: u32,
@@ -117,7 +119,7 @@ impl<'a> Sched<'a> {
             own_aic,
             own_aiv,
             own_clusters,
-            local: LocalQueue::new(),
+            local: &sh.locals[idx],
             last_core: u32::MAX,
             unwinds: exec.get().may_unwind(),
             kernels: exec.kernels(),
@@ -297,12 +299,14 @@ impl<'a> Sched<'a> {
     }
 
     /// Ends this thread's spin, if it spins; wakes another thread when work
-    /// is left in the queues (pushes skipped the wakeup while it spun).
+    /// is left in the queues or in its own local queue (pushes skipped the
+    /// wakeup while it spun, and `next_task`, called while it still counted
+    /// as a spinner, woke nobody for the local tasks it keeps).
     fn stop_spinning(&self, spinning: &mut bool) {
         if *spinning {
             *spinning = false;
             self.sh.parker.stop_spinning();
-            if self.queued_work() {
+            if !self.local.is_empty() || self.queued_work() {
                 self.sh.parker.wake_one();
             }
         }
@@ -318,10 +322,23 @@ impl<'a> Sched<'a> {
         (n >= self.spin_steps && !self.sh.parker.capped()) || (n & 63 == 0 && n > 0 && idle.stalled_for() >= self.spin)
     }
 
-    /// Work in the shared queues (not this thread's local tasks).
+    /// Work for this thread outside its own local tasks: the shared queues
+    /// and the tasks it could steal.
     fn queued_work(&self) -> bool {
         let sh = self.sh;
-        !sh.wiring.is_empty() || !sh.dummy.is_empty_hint() || sh.ready.any_work()
+        !sh.wiring.is_empty() || !sh.dummy.is_empty_hint() || sh.ready.any_work() || self.stealable()
+    }
+
+    /// Whether another thread's local queue holds a task.
+    fn stealable(&self) -> bool {
+        self.sh.locals.iter().enumerate().any(|(i, q)| i != self.idx && q.stealable())
+    }
+
+    /// The oldest task of another thread's local queue, trying the threads
+    /// after this one first.
+    fn steal(&self) -> Option<u64> {
+        let n = self.sh.locals.len();
+        (1..n).find_map(|k| self.sh.locals[(self.idx + k) % n].steal())
     }
 
     pub(super) fn has_work(&self) -> bool {
@@ -350,31 +367,25 @@ impl<'a> Sched<'a> {
         self.sh.ready.push(shape_of(s.active_mask.load(Relaxed)), v, Some(self.home));
     }
 
-    /// Moves every local task but the oldest to the shared queues and wakes
-    /// a sleeper (another thread is idle: let it help).
-    fn share_local(&mut self) {
-        let Some(first) = self.local.pop() else { return };
-        while let Some(v) = self.local.pop() {
-            self.push_shared(v);
-        }
-        self.local.push(first);
-        self.sh.parker.wake_one();
-    }
-
+    /// The next task: this thread's oldest local one, else one of the
+    /// shared queues, else one stolen from another thread. Keeping more
+    /// local tasks than the one it takes, it wakes a thread that sleeps (or
+    /// a dormant one it may start) to steal them; spinning threads find
+    /// them by themselves (`queued_work`).
     #[inline]
     pub(super) fn next_task(&mut self) -> Option<u64> {
-        if !self.local.is_empty() {
-            if self.local.len() > 1 && self.sh.parker.idle_hint() {
-                self.share_local();
+        if let Some(v) = self.local.pop() {
+            if !self.local.is_empty() && self.sh.parker.wakeable() {
+                self.sh.parker.wake_one();
             }
-            return self.local.pop();
+            return Some(v);
         }
         let sh = self.sh;
         if let Some(v) = sh.ready.pop(shape::MIX, self.home) {
             return Some(v);
         }
         let order = if self.odd { [shape::AIV, shape::AIC] } else { [shape::AIC, shape::AIV] };
-        order.iter().find_map(|&k| sh.ready.pop(k, self.home))
+        order.iter().find_map(|&k| sh.ready.pop(k, self.home)).or_else(|| self.steal())
     }
 
     pub(super) fn requeue(&self, v: u64, shp: usize) {

@@ -3,6 +3,7 @@
 use super::params::RunParams;
 use crate::runtime::trb::arena::Geometry;
 use crate::runtime::trb::layout::{Region, TrbMemory, DEFAULT_SCHEDULER_TIMEOUT_MS, MAX_RINGS};
+use crate::runtime::trb::local_queue::LocalQueue;
 use crate::runtime::trb::orchestrator::OrchTables;
 use crate::runtime::trb::parker::Parker;
 use crate::runtime::trb::pools::{DepListPool, FaninPool};
@@ -103,6 +104,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         wired: AtomicU64::new(0),
         run_complete: Padded(AtomicBool::new(false)),
         on_end: std::sync::OnceLock::new(),
+        locals: (0..=p.sched_threads).map(|_| LocalQueue::default()).collect(),
         cores,
         block_dim: p.block_dim,
         last_progress_ms: AtomicU64::new(0),
