@@ -106,11 +106,15 @@ impl LocalQueue {
         self.take(t)
     }
 
-    /// Marks the owner as inside a kernel (true) or back in the scheduler
-    /// (false). Owner only; a hint for thieves (relaxed).
+    /// Runs `kernel` with the owner marked as inside a kernel (see
+    /// [`steal`](Self::steal)). Owner only; the mark is a hint for thieves
+    /// (relaxed).
     #[inline]
-    pub(crate) fn set_owner_busy(&self, busy: bool) {
-        self.owner_busy.store(busy, Relaxed);
+    pub(crate) fn while_owner_busy<R>(&self, kernel: impl FnOnce() -> R) -> R {
+        self.owner_busy.store(true, Relaxed);
+        let r = kernel();
+        self.owner_busy.store(false, Relaxed);
+        r
     }
 
     /// Whether [`steal`](Self::steal) may take a task now.
@@ -193,10 +197,10 @@ mod tests {
         assert!(q.push(1));
         assert!(!q.stealable());
         assert_eq!(q.steal(), None, "the owner's next task stays between two tasks");
-        q.set_owner_busy(true);
-        assert!(q.stealable());
-        assert_eq!(q.steal(), Some(1), "not behind a running kernel");
-        q.set_owner_busy(false);
+        q.while_owner_busy(|| {
+            assert!(q.stealable());
+            assert_eq!(q.steal(), Some(1), "not behind a running kernel");
+        });
         assert!(q.push(2) && q.push(3));
         assert_eq!(q.steal(), Some(2), "the owner keeps another");
         assert_eq!(q.steal(), None);
