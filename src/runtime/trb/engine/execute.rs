@@ -45,12 +45,14 @@ impl Sched<'_> {
                 let t0 = self.trace_now();
                 let changed = core.core_id != self.last_core;
                 self.last_core = core.core_id;
-                let r = self.local.while_owner_busy(|| match self.kernels {
+                self.local.set_owner_busy(true);
+                let r = match self.kernels {
                     // SAFETY: the executor's table (see `CoreExecutor::kernels`);
                     // `args` is the payload just prepared for this subtask.
                     Some(k) => unsafe { k.get().run(func, args, core.cluster, core.lane, changed) }.err(),
                     None => run_inline(self.exec, self.unwinds, func, args, core, changed),
-                });
+                };
+                self.local.set_owner_busy(false);
                 self.trace_dispatch(raw, t0, std::iter::once((func, core.core_id)));
                 self.release(&core);
                 if let Some(m) = r {
@@ -83,7 +85,9 @@ impl Sched<'_> {
                     jobs.push((d.kernel_id[*lane].load(Relaxed), buf, *core));
                 }
                 let t0 = self.trace_now();
-                let failure = self.local.while_owner_busy(|| self.gang.run_all(self.exec, &mut jobs));
+                self.local.set_owner_busy(true);
+                let failure = self.gang.run_all(self.exec, &mut jobs);
+                self.local.set_owner_busy(false);
                 // The first lane ran here and published its own core.
                 self.last_core = u32::MAX;
                 self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
@@ -170,7 +174,9 @@ impl Sched<'_> {
             })
             .collect();
         let t0 = self.trace_now();
-        let failure = self.local.while_owner_busy(|| self.gang.run_all(self.exec, &mut jobs));
+        self.local.set_owner_busy(true);
+        let failure = self.gang.run_all(self.exec, &mut jobs);
+        self.local.set_owner_busy(false);
         self.last_core = u32::MAX;
         self.trace_dispatch(raw, t0, jobs.iter().map(|j| (j.0, j.2.core_id)));
         cores.iter().for_each(|(_, c, _)| self.release(c));
