@@ -102,8 +102,9 @@ impl LocalQueue {
     /// The oldest task. Owner only.
     #[inline]
     pub(crate) fn pop(&self) -> Option<u64> {
+        // Only the owner stores `tail`: its own value is current.
         let t = self.tail.load(Relaxed);
-        self.take(t)
+        self.take(|| t)
     }
 
     /// Marks the owner as inside a kernel (true) or back in the scheduler
@@ -134,18 +135,13 @@ impl LocalQueue {
         }
         // Acquire: pairs with `push`'s Release store (see the module doc).
         // Loaded after `head` inside `take`, so it is at least that head.
-        self.take_with(|| self.tail.load(Acquire))
-    }
-
-    #[inline]
-    fn take(&self, tail: u32) -> Option<u64> {
-        self.take_with(|| tail)
+        self.take(|| self.tail.load(Acquire))
     }
 
     /// Moves `head` over one queued position and returns its value; `tail`
     /// gives the end of the queued positions (loaded after `head`).
     #[inline]
-    fn take_with(&self, tail: impl Fn() -> u32) -> Option<u64> {
+    fn take(&self, tail: impl Fn() -> u32) -> Option<u64> {
         let mut h = self.head.0.load(Acquire);
         loop {
             if h == tail() {
