@@ -47,15 +47,14 @@ use std::sync::Mutex;
 ///
 /// # Dormant threads
 /// A run's scheduler threads are handed to the Parker as dormant
-/// ([`Parker::set_dormant`]). `wake_one` starts
-/// one when no parked thread is left to wake, so a run only starts the
-/// threads its parallelism needs (a small run on a busy host saves a thread
-/// wakeup and its context switches each). Starting one is a wakeup like an
-/// unpark: the new thread looks for work first, and it was started after
-/// the work was published (the start call orders the two), so it finds it.
-/// It begins counted as a spinner, so it looks for tasks to steal from the
-/// start instead of going to sleep. The
-/// engine takes back the ones never started when the run is over
+/// ([`Parker::set_dormant`]). `wake_one` starts one when no parked thread is
+/// left to wake, so a run only starts the threads its parallelism needs (a
+/// small run on a busy host saves a thread wakeup and its context switches
+/// each). Starting one is a wakeup like an unpark: the new thread looks for
+/// work first, and it was started after the work was published (the start
+/// call orders the two), so it finds it. It begins counted as a spinner, so
+/// it looks for tasks to steal from the start instead of going to sleep.
+/// The engine takes back the ones never started when the run is over
 /// ([`Parker::take_dormant`]).
 ///
 /// # Start budget
@@ -67,10 +66,9 @@ use std::sync::Mutex;
 /// CPU, and its wakeups and spins are paid on the submit path). A thread
 /// started once the cap is lifted steals the tasks the running threads
 /// hold, so none waits behind a long task. The orchestrator lifts the cap
-/// ([`Parker::lift_start_cap`])
-/// once it stops using its CPU: at the end of the orchestration and when
-/// it waits for tasks to finish.
-/// The budget is read and spent under the `dormant` mutex.
+/// ([`Parker::lift_start_cap`]) once it stops using its CPU: at the end of
+/// the orchestration and when it waits for tasks to finish. The budget is
+/// read and spent under the `dormant` mutex.
 pub(crate) struct Parker {
     sleeping: Mutex<Vec<std::thread::Thread>>,
     count: AtomicUsize,
