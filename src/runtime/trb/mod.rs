@@ -19,6 +19,7 @@ pub mod stats;
 pub mod stats_read;
 pub mod tensormap;
 pub(crate) mod trace;
+pub(crate) mod watchdog;
 
 pub use engine::scope_stats_jsonl;
 
