@@ -1,7 +1,9 @@
 //! The engine's persistent threads: scheduler workers fed one job per run
-//! over a channel, the orchestrator thread, and their shutdown.
+//! over a channel, the orchestrator thread, and their shutdown. Between
+//! jobs each waits through its [`Linger`] (polls, then blocks).
 
 use super::gang::ExecRef;
+use super::linger::Linger;
 use super::orch_thread::OrchJob;
 use super::sched::{Sched, SchedScratch};
 use super::{report, Completion, TrbEngine};
@@ -9,6 +11,7 @@ use crate::diagnostics::{Error, Result};
 use crate::runtime::trb::shared::{FatalSource, RunShared};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::Duration;
 
 pub(super) struct Job {
     pub(super) sh: Arc<RunShared>,
@@ -39,7 +42,8 @@ impl TrbEngine {
                 .spawn(move || {
                     // Kept across runs: a run allocates no dispatch buffers.
                     let mut scratch = SchedScratch::default();
-                    while let Ok(job) = rx.recv() {
+                    let mut linger = Linger::new(Duration::from_micros(spin));
+                    while let Some(job) = linger.next(&rx) {
                         let Job { sh, idx, nsched, exec, done } = job;
                         let r = catch_unwind(AssertUnwindSafe(|| {
                             let mut s =
@@ -69,12 +73,14 @@ impl TrbEngine {
             return Ok(());
         }
         let (tx, rx) = mpsc::channel::<OrchJob>();
+        let spin = self.config.idle_spin_us;
         let handle = std::thread::Builder::new()
             .name("trb-orch".into())
             .spawn(move || {
                 // Kept across runs (used by `orch_to_sched` runs only).
                 let mut scratch = SchedScratch::default();
-                while let Ok(job) = rx.recv() {
+                let mut linger = Linger::new(Duration::from_micros(spin));
+                while let Some(job) = linger.next(&rx) {
                     job.execute(&mut scratch);
                 }
             })
