@@ -16,6 +16,10 @@ struct Graph {
     succ_start: Vec<u32>,
     succ: Vec<u32>,
     pending: Vec<AtomicU32>,
+    /// Tasks without predecessors, fixed at construction: `run` must not
+    /// find them by scanning `pending` while tasks already run (a successor
+    /// they bring to zero would be spawned twice).
+    roots: Vec<u32>,
 }
 
 impl Graph {
@@ -35,15 +39,14 @@ impl Graph {
             succ[fill[from as usize] as usize] = to;
             fill[from as usize] += 1;
         });
-        Graph { succ_start: count, succ, pending: preds.into_iter().map(AtomicU32::new).collect() }
+        let roots = (0..n as u32).filter(|&i| preds[i as usize] == 0).collect();
+        Graph { succ_start: count, succ, pending: preds.into_iter().map(AtomicU32::new).collect(), roots }
     }
 
     fn run(&self, body: &(impl Fn(usize) + Sync)) {
         rayon::scope(|s| {
-            for (i, p) in self.pending.iter().enumerate() {
-                if p.load(Relaxed) == 0 {
-                    s.spawn(move |s| self.task(s, i, body));
-                }
+            for &i in &self.roots {
+                s.spawn(move |s| self.task(s, i as usize, body));
             }
         });
     }
