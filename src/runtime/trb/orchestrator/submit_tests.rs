@@ -615,3 +615,62 @@ fn direct_fill_matches_the_dynamic_submit_path() {
         }
     }
 }
+
+/// The producer's `fanout_count` and the consumer's fanins after a claim.
+fn claimed(sh: &RunShared, producer: u64, consumer: u64) -> (u32, Vec<u64>) {
+    let r = &sh.rings[task_id::ring(producer)];
+    (r.slot(task_id::local(producer)).fanout_count.load(Relaxed), fanin_ids(sh, consumer))
+}
+
+#[test]
+fn claims_count_once_per_consumer_on_held_and_released_producers() {
+    use crate::runtime::trb::layout::SCOPE_BIT;
+    let mut h = harness();
+    let mut o = Orchestrator::new(&h.sh, h.tables.take().unwrap(), 3, 6);
+    let buf = vec![0f32; 256];
+    let t = Tensor::external(buf.as_ptr() as u64, &[64], DataType::Float32);
+    let u = Tensor::external(buf.as_ptr() as u64 + 512, &[64], DataType::Float32);
+    let k = MixedKernelIds { aic: -1, aiv0: 0, aiv1: -1 };
+    let submit = |o: &mut Orchestrator<'_>, a: TensorArg<'_>| {
+        let tensors = [a];
+        let args = TaskArgsView {
+            tensors: &tensors,
+            scalars: &[],
+            block_num: 1,
+            require_sync_start: false,
+            explicit_deps: &[],
+        };
+        let id = o.submit_task(k, &args).task_id;
+        assert_ne!(id, INVALID_TASK);
+        id
+    };
+    // Depth 0 (ring 0): the producer is held by the open root scope; two
+    // consumers in a nested scope (ring 1) claim it.
+    o.scope_begin(ScopeMode::Auto);
+    let p0 = submit(&mut o, TensorArg::Inout(&t));
+    o.scope_begin(ScopeMode::Auto);
+    let c1 = submit(&mut o, TensorArg::Input(&t));
+    assert_eq!(claimed(&h.sh, p0, c1), (SCOPE_BIT + 1, vec![p0]));
+    let c2 = submit(&mut o, TensorArg::Input(&t));
+    assert_eq!(claimed(&h.sh, p0, c2), (SCOPE_BIT + 2, vec![p0]));
+    // Depths 2, 3 and 4: depth 4 shares ring 3 with depth 3, and its end
+    // releases its tasks while depth 3 stays open.
+    o.scope_begin(ScopeMode::Auto);
+    o.scope_begin(ScopeMode::Auto);
+    o.scope_begin(ScopeMode::Auto);
+    let p4 = submit(&mut o, TensorArg::Inout(&u));
+    assert_eq!(task_id::ring(p4), 3);
+    o.scope_end();
+    let c3 = submit(&mut o, TensorArg::Input(&u));
+    assert_eq!(claimed(&h.sh, p4, c3), (SCOPE_BIT + 1, vec![p4]), "claim of a scope-released producer");
+    // Close depths 3 and 2, then depth 1: the ring-1 tasks are released
+    // with their scope, and a later claim of the root scope's producer
+    // from depth 0 still counts once.
+    o.scope_end();
+    o.scope_end();
+    o.scope_end();
+    let c0 = submit(&mut o, TensorArg::Inout(&t));
+    assert_eq!(fanin_ids(&h.sh, c0), vec![p0], "INOUT after two readers depends on the writer only");
+    assert_eq!(claimed(&h.sh, p0, c0).0, SCOPE_BIT + 3);
+    o.scope_end();
+}
