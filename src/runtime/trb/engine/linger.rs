@@ -21,7 +21,7 @@
 //! CPU only while runs arrive faster than every [`MAX_LINGER`], and at most
 //! one budget after the last of them. Threads a run never started stay
 //! blocked on their channels and poll nothing; a long run costs its caller
-//! at most [`MAX_LINGER`] of polling (yielding every 64 polls), after which
+//! at most [`MAX_LINGER`] of polling (yielding every 8 polls), after which
 //! it sleeps as before.
 
 use crate::runtime::wait::{Backoff, Ladder};
@@ -73,7 +73,7 @@ impl Linger {
     pub(super) fn poll(&self, mut ready: impl FnMut() -> bool) -> bool {
         let start = Instant::now();
         let budget = self.budget();
-        let mut backoff = Backoff::new(Ladder::IDLE_SPIN);
+        let mut backoff = Backoff::new(Ladder::LINGER);
         loop {
             if ready() {
                 return true;
