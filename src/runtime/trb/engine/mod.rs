@@ -39,10 +39,10 @@
 //!   and only for a few microseconds, so the orchestrator keeps a CPU.
 //!   Between runs a thread polls its job channel for a while (four times
 //!   the last gap between its jobs, 50 us to 1 ms: `linger.rs`), then
-//!   blocks on it and uses no CPU; the caller of a run polls for its end the
-//!   same way (four times the last run's length) before it sleeps: back-to-back small
-//!   runs hand over without waking a sleeping thread, which costs ~40 us on
-//!   a VM whose idle vCPU halted.
+//!   blocks on it and uses no CPU; the caller of a run polls for its end
+//!   the same way (four times the last run's length) before it sleeps.
+//!   Back-to-back small runs so hand over without waking a sleeping
+//!   thread, which costs ~40 us on a VM whose idle vCPU halted.
 //! * A run's scheduler threads start dormant in its `Parker` and are
 //!   started by a wakeup that finds no idle thread (the orchestrator
 //!   publishes a run's first task at once), so a run wakes only the threads
