@@ -26,7 +26,7 @@
 
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The longest a thread polls for its next job.
 pub(super) const MAX_LINGER: Duration = Duration::from_micros(1000);
@@ -70,15 +70,20 @@ impl Linger {
     }
 
     /// Polls `ready` until it holds (true) or the budget is spent (false).
-    pub(super) fn poll(&self, mut ready: impl FnMut() -> bool) -> bool {
-        let start = Instant::now();
+    pub(super) fn poll(&self, ready: impl FnMut() -> bool) -> bool {
+        self.poll_with(&mut Backoff::new(Ladder::LINGER), ready)
+    }
+
+    /// [`poll`](Self::poll) on the caller's `backoff`, whose stall clock
+    /// then tells how long the poll lasted (it starts at the first snooze:
+    /// a `ready` that holds at once reads no clock).
+    fn poll_with(&self, backoff: &mut Backoff, mut ready: impl FnMut() -> bool) -> bool {
         let budget = self.budget();
-        let mut backoff = Backoff::new(Ladder::LINGER);
         loop {
             if ready() {
                 return true;
             }
-            if backoff.step() % POLLS_PER_CLOCK == POLLS_PER_CLOCK - 1 && start.elapsed() >= budget {
+            if backoff.step() % POLLS_PER_CLOCK == POLLS_PER_CLOCK - 1 && backoff.stalled_for() >= budget {
                 return false;
             }
             backoff.snooze();
@@ -87,11 +92,13 @@ impl Linger {
 
     /// The next job from `rx`, polled for [`budget`](Self::budget) and then
     /// waited for; `None` once every sender is gone. Call it when the
-    /// previous job is done: the gap is measured from the call.
+    /// previous job is done: the gap is measured from the call (from the
+    /// first failed poll, which follows it at once; a job already queued
+    /// is a zero gap).
     pub(super) fn next<T>(&mut self, rx: &Receiver<T>) -> Option<T> {
-        let start = Instant::now();
+        let mut backoff = Backoff::new(Ladder::LINGER);
         let mut polled = None;
-        self.poll(|| match rx.try_recv() {
+        self.poll_with(&mut backoff, || match rx.try_recv() {
             Err(TryRecvError::Empty) => false,
             r => {
                 polled = Some(r.ok());
@@ -102,7 +109,8 @@ impl Linger {
             Some(job) => job?,
             None => rx.recv().ok()?,
         };
-        self.record(start.elapsed());
+        let gap = if backoff.step() == 0 { Duration::ZERO } else { backoff.stalled_for() };
+        self.record(gap);
         Some(job)
     }
 }
