@@ -380,8 +380,6 @@ pub(crate) struct RunShared {
     pub(crate) scope_stats: bool,
     /// Task trace sink (`Some` iff the run is traced).
     pub(crate) trace: Option<super::trace::TraceSink>,
-    /// Published dep-pool (tail, top) per ring for scope stats.
-    pub(crate) dep_snapshot: [(AtomicI64, AtomicI64); MAX_RINGS],
     /// Sleep/wake protocol of the scheduler threads.
     pub(crate) parker: Parker,
     /// Thread index + 1 of the thread collecting cores for a sync-start task

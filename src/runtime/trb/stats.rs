@@ -31,9 +31,9 @@ pub struct ScopeStatRecord {
     pub heap_start: u64,
     /// Heap top, unrolled to cumulative bytes.
     pub heap_end: u64,
-    /// Dep pool tail snapshot.
+    /// Dep pool tail.
     pub dep_pool_start: i64,
-    /// Dep pool top snapshot.
+    /// Dep pool top once the tasks submitted so far are wired.
     pub dep_pool_end: i64,
     /// Live TensorMap entries.
     pub tensormap: u64,

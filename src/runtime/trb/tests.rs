@@ -9,7 +9,7 @@ use super::shared::{stall, RunShared};
 use crate::abi::tensor::Tensor;
 use crate::abi::DataType;
 use crate::config::RingSizing;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -785,6 +785,46 @@ fn scope_stats_records_every_scope() {
     ));
     assert!(lines[0].ends_with("\"tensormap_max\": 65536}"));
     assert!(lines[2].contains("\"site\": \"orch.cpp:12\", \"phase\": \"begin\", \"depth\": 1, \"ring\": 1"));
+}
+
+#[test]
+fn scope_stats_dep_pool_top_counts_tasks_the_wiring_has_not_reached() {
+    // One scheduler thread, held inside the first task's kernel until the
+    // orchestration is done: the three consumers submitted meanwhile are
+    // not wired when their scope closes. The records' pool top still
+    // counts their entries (one per fanin), so a recommendation read off
+    // it does not depend on how far the wiring lagged.
+    let mut p = small();
+    p.scope_stats = true;
+    p.sched_threads = 1;
+    let release = AtomicBool::new(false);
+    let exec = FnExec(|f, _, _| {
+        if f == 0 {
+            let t = Instant::now();
+            while !release.load(Acquire) && t.elapsed() < Duration::from_secs(5) {
+                std::thread::yield_now();
+            }
+        }
+    });
+    let rep = run_with(p, &exec, |o| {
+        let ci = f32_create(8);
+        let r0 = o.submit_task(aiv(0), &view(&[TensorArg::Output(&ci)], &[]));
+        // SAFETY: output pointers stay valid until the root scope ends.
+        let c = unsafe { *r0.outputs[0] };
+        o.scope_begin(ScopeMode::Auto);
+        for _ in 0..3 {
+            o.submit_task(aiv(1), &view(&[TensorArg::Input(&c)], &[]));
+        }
+        o.scope_end();
+        release.store(true, Release);
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    let s = &rep.scope_stats;
+    assert_eq!(s.len(), 4);
+    assert_eq!((s[2].depth, s[2].ring, s[2].task_window_end), (1, 1, 3));
+    assert_eq!(s[2].dep_pool_end, 1 + 3, "one entry per consumer, wired or not");
+    assert_eq!(s[3].dep_pool_end, 1, "ring 0's only task has no fanin");
+    assert!(s.iter().all(|r| r.dep_pool_start <= r.dep_pool_end), "{s:?}");
 }
 
 #[test]

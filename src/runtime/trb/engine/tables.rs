@@ -10,7 +10,7 @@ use crate::runtime::trb::pools::{DepListPool, FaninPool};
 use crate::runtime::trb::queue::{Padded, ReadyQueue, WiringQueue};
 use crate::runtime::trb::ring::RingShared;
 use crate::runtime::trb::shared::{CoreSlot, FatalState, ReadyQueues, RunShared, StallInfo, WiringState};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -113,7 +113,6 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         watchdog_seen_submitted: AtomicU64::new(0),
         scope_stats: p.scope_stats,
         trace: p.trace.then(crate::runtime::trb::trace::TraceSink::default),
-        dep_snapshot: std::array::from_fn(|_| (AtomicI64::new(1), AtomicI64::new(1))),
         parker: Parker::default(),
         drain_owner: AtomicUsize::new(0),
     };

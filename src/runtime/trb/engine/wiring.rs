@@ -113,10 +113,6 @@ impl Sched<'_> {
             );
             // The slot's ABI mark mirrors the pool's record (for observers).
             s.dep_pool_mark.store(pool.mark_wired(local as usize) as i32, Relaxed);
-            if sh.scope_stats {
-                sh.dep_snapshot[r].0.store(pool.tail as i64, Relaxed);
-                sh.dep_snapshot[r].1.store(pool.top as i64, Relaxed);
-            }
             ws.wiring.advance(&sh.wiring);
             wired += 1;
             let rc = s.fanin_refcount.fetch_add(early + 1, AcqRel) + early + 1;

@@ -12,11 +12,12 @@ use std::time::Duration;
 
 impl Orchestrator<'_> {
     /// Scope statistics only: lets the wiring thread catch up before a
-    /// scope-end record, so the dep-pool snapshot counts the entries of the
-    /// scope's tasks (they are taken when a task is wired, after its submit).
-    /// Stops once the queue is empty, the run failed, or the wiring made no
-    /// progress for 2 ms (it is blocked, e.g. on a full pool that only this
-    /// scope's end can free: waiting longer would deadlock).
+    /// scope-end record, so the pool's tail reflects the tasks retired by
+    /// then (the top is exact either way, see
+    /// [`dep_pool_extent`](Self::dep_pool_extent)). Stops once the queue is
+    /// empty, the run failed, or the wiring made no progress for 2 ms (it is
+    /// blocked, e.g. on a full pool that only this scope's end can free:
+    /// waiting longer would deadlock).
     pub(super) fn settle_wiring(&mut self) {
         self.flush_wiring();
         let mut pending = self.sh.wiring.len();
@@ -33,6 +34,32 @@ impl Orchestrator<'_> {
         }
     }
 
+    /// Scope statistics only: ring `ring`'s dep pool tail, and its top once
+    /// every task submitted so far is wired. Read under the wiring lock: the
+    /// pool's own top plus the fanin count of each task of the ring still
+    /// queued (wiring a task takes exactly one entry per fanin, see
+    /// `drain_wiring`). A top read off the pool alone lagged by what was
+    /// queued, and `simpler stats` recommended a pool the same example then
+    /// overflowed (its peak read 476 entries on a loaded machine, 1937 idle).
+    fn dep_pool_extent(&mut self, ring: usize) -> (i64, i64) {
+        self.flush_wiring();
+        let sh = self.sh;
+        let ws = sh.wiring_state.lock().unwrap_or_else(|e| e.into_inner());
+        let pool = &ws.dep_pools[ring];
+        let mut top = pool.top;
+        ws.wiring.for_each_pending(&sh.wiring, |v| {
+            let s = sh.slot_of(SlotRef::from_bits(v));
+            if s.ring_id.load(Relaxed) as usize % MAX_RINGS == ring {
+                // SAFETY: the payload of a published task; its fanin fields
+                // are immutable until it is consumed, which cannot happen
+                // before it is wired.
+                top += unsafe { (*s.payload.load(Relaxed)).fanin_actual_count }.max(0) as u64;
+            }
+            true
+        });
+        (pool.tail as i64, top as i64)
+    }
+
     pub(super) fn record_stat(&mut self, phase: ScopePhase, site: Option<(String, i32)>) {
         if !self.sh.scope_stats || self.top < 0 || self.top > 63 {
             return;
@@ -41,9 +68,9 @@ impl Orchestrator<'_> {
             self.settle_wiring();
         }
         let ring = self.current_ring();
+        let (dep_tail, dep_top) = self.dep_pool_extent(ring);
         let r = &self.sh.rings[ring];
         let a = &self.alloc[ring];
-        let (dt, dtop) = &self.sh.dep_snapshot[ring];
         let site = match site {
             Some((f, l)) => {
                 let base = f.rsplit(['/', '\\']).next().unwrap_or("").to_string();
@@ -61,8 +88,8 @@ impl Orchestrator<'_> {
             task_window_end: a.next_local,
             heap_start: a.heap.tail_unrolled(),
             heap_end: a.heap.top_unrolled(),
-            dep_pool_start: dt.load(Relaxed),
-            dep_pool_end: dtop.load(Relaxed),
+            dep_pool_start: dep_tail,
+            dep_pool_end: dep_top,
             tensormap: self.t.tensormap.used() as u64,
         });
     }
