@@ -304,6 +304,8 @@ fn dependency_rules() {
     );
     assert_eq!(fanins(sh, dup.task_id), vec![t0.task_id]);
     let s0 = sh.rings[0].slot(0);
+    assert_eq!(s0.fanout_count.load(Relaxed), SCOPE_BIT, "the root scope holds t0: its claims are pending");
+    o.settle_claims();
     assert_eq!(s0.fanout_count.load(Relaxed), SCOPE_BIT | 2, "t1 and dup");
     // Rule 17: manual scope — explicit deps only; AUTO inside → code 5.
     o.scope_begin(ScopeMode::Manual);
@@ -501,6 +503,106 @@ fn dummy_and_alloc_tasks_order_and_complete() {
     assert_eq!(rep.completed_tasks, 4);
     assert_eq!(*log.lock().unwrap(), vec![0, 1]);
     assert_eq!(f32::from_bits(read as u32), 42.0);
+}
+
+#[test]
+fn set_tensor_data_waits_for_the_readers_of_a_held_producer() {
+    // The readers' claims of the producer are pending while the scope is
+    // open (`orchestrator/held.rs`); the write must still wait until every
+    // reader has run, so each reads the producer's value, never the write.
+    let seen = Mutex::new(Vec::new());
+    let exec = FnExec(|func, args, _| {
+        // SAFETY: args[0] is the task's tensor (4 f32).
+        let x = unsafe { data(tensor(args, 0)) };
+        match func {
+            // SAFETY: x points to 4 f32.
+            0 => unsafe { *x = 1.0 },
+            _ => {
+                std::thread::sleep(Duration::from_millis(20));
+                // SAFETY: as above.
+                seen.lock().unwrap().push(unsafe { *x });
+            }
+        }
+    });
+    let rep = run_with(small(), &exec, |o| {
+        let p = o.submit_task(aiv(0), &view(&[TensorArg::Output(&f32_create(4))], &[]));
+        // SAFETY: valid until the root scope ends.
+        let x = unsafe { *p.outputs[0] };
+        for _ in 0..3 {
+            o.submit_task(aiv(1), &view(&[TensorArg::Input(&x)], &[]));
+        }
+        o.set_tensor_data(&x, &[0], 9.0f32.to_bits() as u64);
+        assert_eq!(f32::from_bits(o.get_tensor_data(&x, &[0]) as u32), 9.0);
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(*seen.lock().unwrap(), vec![1.0; 3], "a reader ran after the write");
+}
+
+#[test]
+fn held_claims_release_their_producers_through_a_small_window() {
+    // 300 rounds of 1 -> 8 -> 1 in a ring-1 scope, plus two readers in a
+    // nested ring-2 scope whose end counts the claims of the outer scope's
+    // producer early, through windows of 16. The claims of held producers
+    // are counted at scope end (`orchestrator/held.rs`): a claim counted
+    // twice or never leaves a producer unconsumed (the ring stops and the
+    // run fails on its window), one counted too few frees it early (a later
+    // round overwrites its output before a reader ran: a wrong sum).
+    const ROUNDS: u64 = 300;
+    for sched_threads in [1, 2, 4] {
+        let mut p = params([16; 4], [1 << 16; 4], [64; 4]);
+        p.sched_threads = sched_threads;
+        let bad = AtomicU64::new(0);
+        let joins = AtomicU64::new(0);
+        let exec = FnExec(|func, args, _| {
+            // SAFETY: args follow the dispatch layout: the tensors below,
+            // then the round number; every tensor holds 1 f32.
+            unsafe {
+                match func {
+                    0 => *data(tensor(args, 0)) = *args.add(1) as f32,
+                    1 => *data(tensor(args, 1)) = *data(tensor(args, 0)),
+                    2 => {
+                        let sum: f32 = (0..8).map(|i| *data(tensor(args, i))).sum();
+                        if sum != 8.0 * *args.add(8) as f32 {
+                            bad.fetch_add(1, Relaxed);
+                        }
+                        joins.fetch_add(1, Relaxed);
+                    }
+                    _ => {
+                        if *data(tensor(args, 0)) != *args.add(1) as f32 {
+                            bad.fetch_add(1, Relaxed);
+                        }
+                    }
+                }
+            }
+        });
+        let rep = run_with(p, &exec, |o| {
+            let one = f32_create(1);
+            for r in 0..ROUNDS {
+                o.scope_begin(ScopeMode::Auto);
+                let h = o.submit_task(aiv(0), &view(&[TensorArg::Output(&one)], &[r]));
+                // SAFETY: outputs stay valid until this scope ends.
+                let x = unsafe { *h.outputs[0] };
+                let mut outs = Vec::new();
+                for _ in 0..8 {
+                    let t = o.submit_task(aiv(1), &view(&[TensorArg::Input(&x), TensorArg::Output(&one)], &[]));
+                    // SAFETY: as above.
+                    outs.push(unsafe { *t.outputs[0] });
+                }
+                o.scope_begin(ScopeMode::Auto);
+                for _ in 0..2 {
+                    o.submit_task(aiv(3), &view(&[TensorArg::Input(&x)], &[r]));
+                }
+                o.scope_end();
+                let ins: Vec<TensorArg<'_>> = outs.iter().map(TensorArg::Input).collect();
+                o.submit_task(aiv(2), &view(&ins, &[r]));
+                o.scope_end();
+            }
+        });
+        assert_eq!(rep.status, 0, "{sched_threads} scheduler threads: {}", rep.message);
+        assert_eq!(rep.completed_tasks, ROUNDS * 12);
+        assert_eq!(joins.load(Relaxed), ROUNDS);
+        assert_eq!(bad.load(Relaxed), 0, "{sched_threads} scheduler threads: a task read another round's value");
+    }
 }
 
 #[test]

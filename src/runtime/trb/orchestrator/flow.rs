@@ -14,8 +14,11 @@ impl Orchestrator<'_> {
     /// or the orchestration is over): every dormant scheduler thread may
     /// start from now on (see `Parker`'s start budget), one is woken for the
     /// work that was published while the budget was spent, and the staged
-    /// tasks are published (what it waits for may need them).
+    /// tasks are published (what it waits for may need them), and the
+    /// claims of held producers are counted in them (what a deadlock check
+    /// reads, see `held.rs`).
     pub(super) fn release_cpu(&mut self) {
+        self.held.apply();
         if self.sh.parker.lift_start_cap() {
             self.sh.parker.wake_one();
         }

@@ -8,6 +8,7 @@
 
 mod explicit;
 mod flow;
+mod held;
 mod scope;
 mod submit;
 #[cfg(test)]
@@ -62,6 +63,8 @@ pub(crate) struct Orchestrator<'s> {
     aic_count: u32,
     aiv_count: u32,
     fanins: Vec<*const SlotState>,
+    /// Claims of producers an open scope holds, not yet counted in them.
+    held: held::HeldClaims,
     /// Staged tasks that make `publish` flush: 1 until the first flush,
     /// then `WIRING_BATCH` (see `flush_wiring`).
     flush_at: u64,
@@ -110,6 +113,7 @@ impl<'s> Orchestrator<'s> {
             aic_count,
             aiv_count,
             fanins: Vec::with_capacity(64),
+            held: held::HeldClaims::new(),
             flush_at: 1,
             stats: Vec::new(),
             pending_site: None,
@@ -126,6 +130,13 @@ impl<'s> Orchestrator<'s> {
     /// The run state this orchestrator works on.
     pub(crate) fn shared(&self) -> &'s RunShared {
         self.sh
+    }
+
+    /// Counts the claims of held producers in their `fanout_count` now (a
+    /// test that reads the count mid-scope; see `held.rs`).
+    #[cfg(test)]
+    pub(crate) fn settle_claims(&mut self) {
+        self.held.apply();
     }
 
     /// Scope depth (-1 = none).
@@ -175,6 +186,7 @@ impl<'s> Orchestrator<'s> {
         self.sh.total_tasks.store(total, SeqCst);
         self.sh.orch_done.store(true, SeqCst);
         self.top = -1;
+        self.held.all_closed();
         self.manual_begin_depth = MAX_SCOPE_DEPTH as i32;
         if self.sh.failed() || self.sh.all_done() {
             self.sh.end_run();
@@ -347,6 +359,8 @@ impl OrchestratorApi for Orchestrator<'_> {
         }
         self.top += 1;
         self.scope_begins[self.top as usize] = self.scope_size;
+        let ring = self.current_ring();
+        self.held.scope_opened(self.top, self.alloc[ring].next_local);
         self.explicit_scope_begin();
         if mode == ScopeMode::Manual && !self.in_manual_scope() {
             self.manual_begin_depth = self.top;
@@ -358,12 +372,15 @@ impl OrchestratorApi for Orchestrator<'_> {
         if self.shared_fatal() || self.top < 0 {
             return;
         }
+        // Before the scope's release reads them (see `held.rs`).
+        self.held.apply();
         self.record_stat(ScopePhase::End, None);
         self.explicit_scope_end();
         let begin = self.scope_begins[self.top as usize];
         if self.top == self.manual_begin_depth {
             self.manual_begin_depth = MAX_SCOPE_DEPTH as i32;
         }
+        self.held.scope_closed(self.top);
         self.top -= 1;
         self.release_scope(begin);
         self.scope_size = begin;

@@ -1,6 +1,7 @@
 //! Submitting a task: validation, slot and heap allocation, fanin claiming,
 //! payload writing and publication to the wiring queue.
 
+use super::held::HeldClaims;
 use super::tensors::{copy_tensor_into, create_bytes, create_violation, fill, materialize, view_fits, view_violation};
 use super::{Orchestrator, FAILED};
 use crate::abi::tensor::{Tensor, INVALID_TASK_ID};
@@ -60,6 +61,7 @@ pub(super) struct Claimer<'a, 's> {
     seen: &'a mut [Region<u32>],
     epoch: u32,
     fanins: &'a mut Vec<*const SlotState>,
+    held: &'a mut HeldClaims,
 }
 
 impl Claimer<'_, '_> {
@@ -83,6 +85,14 @@ impl Claimer<'_, '_> {
             return;
         }
         let s = ring.slot(local);
+        if self.held.holds(r, local) {
+            // An open scope holds it: counted now, added to `fanout_count`
+            // later, without the lock (see `held.rs`).
+            self.held.count(s);
+            self.seen[r].as_mut_slice()[idx] = self.epoch;
+            self.fanins.push(s as *const SlotState);
+            return;
+        }
         s.lock();
         let gone = s.task.load(Relaxed).is_null()
             || ring.descriptor(local).task_id.load(Relaxed) != raw
@@ -116,6 +126,7 @@ impl<'s> Orchestrator<'s> {
             seen: &mut self.t.seen,
             epoch: self.epoch,
             fanins: &mut self.fanins,
+            held: &mut self.held,
         };
         c.claim(raw);
     }
@@ -393,6 +404,8 @@ impl<'s> Orchestrator<'s> {
     #[inline(never)]
     fn publish_full(&mut self, s: u64) {
         self.flush_wiring();
+        // The wiring's deadlock check reads the claims (see `held.rs`).
+        self.held.apply();
         self.sh.producer_blocked.store(true, Release);
         let mut backoff = Backoff::new(Ladder::YIELD);
         loop {
@@ -489,6 +502,7 @@ impl<'s> Orchestrator<'s> {
                     seen: &mut self.t.seen,
                     epoch: self.epoch,
                     fanins: &mut self.fanins,
+                    held: &mut self.held,
                 };
                 self.t.tensormap.lookup(t, |p, ov| {
                     c.claim(p);

@@ -616,10 +616,17 @@ fn direct_fill_matches_the_dynamic_submit_path() {
     }
 }
 
-/// The producer's `fanout_count` and the consumer's fanins after a claim.
-fn claimed(sh: &RunShared, producer: u64, consumer: u64) -> (u32, Vec<u64>) {
+/// The producer's `fanout_count` and the consumer's fanins after a claim,
+/// with the claims of held producers counted (see `held.rs`).
+fn claimed(o: &mut Orchestrator<'_>, sh: &RunShared, producer: u64, consumer: u64) -> (u32, Vec<u64>) {
+    o.held.apply();
     let r = &sh.rings[task_id::ring(producer)];
     (r.slot(task_id::local(producer)).fanout_count.load(Relaxed), fanin_ids(sh, consumer))
+}
+
+/// The producer's `fanout_count` as it stands.
+fn fanout_count(sh: &RunShared, producer: u64) -> u32 {
+    sh.rings[task_id::ring(producer)].slot(task_id::local(producer)).fanout_count.load(Relaxed)
 }
 
 #[test]
@@ -650,9 +657,10 @@ fn claims_count_once_per_consumer_on_held_and_released_producers() {
     let p0 = submit(&mut o, TensorArg::Inout(&t));
     o.scope_begin(ScopeMode::Auto);
     let c1 = submit(&mut o, TensorArg::Input(&t));
-    assert_eq!(claimed(&h.sh, p0, c1), (SCOPE_BIT + 1, vec![p0]));
+    assert_eq!(fanout_count(&h.sh, p0), SCOPE_BIT, "held by the root scope: the claim is pending");
+    assert_eq!(claimed(&mut o, &h.sh, p0, c1), (SCOPE_BIT + 1, vec![p0]));
     let c2 = submit(&mut o, TensorArg::Input(&t));
-    assert_eq!(claimed(&h.sh, p0, c2), (SCOPE_BIT + 2, vec![p0]));
+    assert_eq!(claimed(&mut o, &h.sh, p0, c2), (SCOPE_BIT + 2, vec![p0]));
     // Depths 2, 3 and 4: depth 4 shares ring 3 with depth 3, and its end
     // releases its tasks while depth 3 stays open.
     o.scope_begin(ScopeMode::Auto);
@@ -662,7 +670,8 @@ fn claims_count_once_per_consumer_on_held_and_released_producers() {
     assert_eq!(task_id::ring(p4), 3);
     o.scope_end();
     let c3 = submit(&mut o, TensorArg::Input(&u));
-    assert_eq!(claimed(&h.sh, p4, c3), (SCOPE_BIT + 1, vec![p4]), "claim of a scope-released producer");
+    assert_eq!(fanout_count(&h.sh, p4), SCOPE_BIT + 1, "ring 3: counted at the claim, under the lock");
+    assert_eq!(claimed(&mut o, &h.sh, p4, c3), (SCOPE_BIT + 1, vec![p4]), "claim of a scope-released producer");
     // Close depths 3 and 2, then depth 1: the ring-1 tasks are released
     // with their scope, and a later claim of the root scope's producer
     // from depth 0 still counts once.
@@ -671,6 +680,6 @@ fn claims_count_once_per_consumer_on_held_and_released_producers() {
     o.scope_end();
     let c0 = submit(&mut o, TensorArg::Inout(&t));
     assert_eq!(fanin_ids(&h.sh, c0), vec![p0], "INOUT after two readers depends on the writer only");
-    assert_eq!(claimed(&h.sh, p0, c0).0, SCOPE_BIT + 3);
+    assert_eq!(claimed(&mut o, &h.sh, p0, c0).0, SCOPE_BIT + 3);
     o.scope_end();
 }
