@@ -120,6 +120,8 @@ impl Sched<'_> {
                 self.make_ready(s);
             }
         }
+        // Once per batch (see `WiringConsumer`).
+        ws.wiring.publish(&sh.wiring);
         if wired > 0 {
             // Progress for the watchdog, which samples the count (no clock
             // read on the wiring path).
