@@ -62,6 +62,8 @@ pub(super) struct Claimer<'a, 's> {
     epoch: u32,
     fanins: &'a mut Vec<*const SlotState>,
     held: &'a mut HeldClaims,
+    /// Tasks staged and not yet published to the wiring queue.
+    staged: u64,
 }
 
 impl Claimer<'_, '_> {
@@ -86,9 +88,17 @@ impl Claimer<'_, '_> {
         }
         let s = ring.slot(local);
         if self.held.holds(r, local) {
-            // An open scope holds it: counted now, added to `fanout_count`
-            // later, without the lock (see `held.rs`).
-            self.held.count(s);
+            // An open scope holds it: no lock (see `held.rs`). A producer
+            // among the tasks still staged is counted at once: no scheduler
+            // has seen its slot, whose line is still this thread's (a chain
+            // claims the task just before). Others are counted later, in
+            // one pass: a scheduler may be wiring or completing them.
+            if self.alloc[r].next_local - local <= self.staged {
+                let c = s.fanout_count.load(Relaxed);
+                s.fanout_count.store(c + 1, Relaxed);
+            } else {
+                self.held.count(s);
+            }
             self.seen[r].as_mut_slice()[idx] = self.epoch;
             self.fanins.push(s as *const SlotState);
             return;
@@ -127,6 +137,7 @@ impl<'s> Orchestrator<'s> {
             epoch: self.epoch,
             fanins: &mut self.fanins,
             held: &mut self.held,
+            staged: self.t.wiring.staged(),
         };
         c.claim(raw);
     }
@@ -503,6 +514,7 @@ impl<'s> Orchestrator<'s> {
                     epoch: self.epoch,
                     fanins: &mut self.fanins,
                     held: &mut self.held,
+                    staged: self.t.wiring.staged(),
                 };
                 self.t.tensormap.lookup(t, |p, ov| {
                     c.claim(p);
