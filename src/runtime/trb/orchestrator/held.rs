@@ -3,7 +3,8 @@
 //! before the orchestrator waits, instead of one locked update per claim.
 //! A held producer that is still among the staged (unpublished) tasks is
 //! counted at once, without the lock (`Claimer::claim`): no scheduler has
-//! touched its slot yet, so the write stays in this thread's cache.
+//! usually touched its slot yet, so the write stays in this thread's cache
+//! (an immediate count of a held producer is as correct as a deferred one).
 //!
 //! # Why the lock can be skipped
 //! A claim normally raises the producer's `fanout_count` under the slot

@@ -89,10 +89,13 @@ impl Claimer<'_, '_> {
         let s = ring.slot(local);
         if self.held.holds(r, local) {
             // An open scope holds it: no lock (see `held.rs`). A producer
-            // among the tasks still staged is counted at once: no scheduler
-            // has seen its slot, whose line is still this thread's (a chain
-            // claims the task just before). Others are counted later, in
-            // one pass: a scheduler may be wiring or completing them.
+            // among the last `staged` submissions of its ring is counted at
+            // once: usually no scheduler has seen its slot yet (unless an
+            // idle one published the staged tasks, or other rings' tasks
+            // came between: then only the line moves, the count is right
+            // either way), and a chain claims the task just before. Others
+            // are counted later, in one pass: a scheduler may be wiring or
+            // completing them.
             if self.alloc[r].next_local - local <= self.staged {
                 let c = s.fanout_count.load(Relaxed);
                 s.fanout_count.store(c + 1, Relaxed);
