@@ -51,7 +51,6 @@
 //!   report) may count fewer claims than were made.
 
 use crate::runtime::trb::layout::{SlotState, MAX_RINGS};
-use std::sync::atomic::Ordering::Relaxed;
 
 /// Rings whose tasks are held by exactly one open scope (see the module
 /// documentation).
@@ -120,10 +119,7 @@ impl HeldClaims {
             // when it was claimed, and `apply` runs before any scope ends,
             // so the producer is not consumed and its slot is not reused;
             // slots live in the run's arena, which outlives the orchestrator.
-            let s = unsafe { &*p };
-            // Only this thread writes `fanout_count` of a task that is not
-            // consumed (see `Claimer::claim`): a load and a store.
-            s.fanout_count.store(s.fanout_count.load(Relaxed) + n, Relaxed);
+            super::submit::add_claims(unsafe { &*p }, n);
         }
     }
 }

@@ -97,8 +97,7 @@ impl Claimer<'_, '_> {
             // are counted later, in one pass: a scheduler may be wiring or
             // completing them.
             if self.alloc[r].next_local - local <= self.staged {
-                let c = s.fanout_count.load(Relaxed);
-                s.fanout_count.store(c + 1, Relaxed);
+                add_claims(s, 1);
             } else {
                 self.held.count(s);
             }
@@ -111,15 +110,7 @@ impl Claimer<'_, '_> {
             || ring.descriptor(local).task_id.load(Relaxed) != raw
             || s.state() == task_state::CONSUMED;
         if !gone {
-            // Nobody else writes `fanout_count` now: the orchestrator (this
-            // thread) sets it in `prepare` and raises it here; the only other
-            // writer, `reset_for_reuse`, runs on slots already CONSUMED, and
-            // a slot becomes CONSUMED on another thread only under this lock
-            // (`consume_locked`; the unlocked scope release runs on this
-            // thread). So a load and a store give what a `fetch_add` gives,
-            // without the locked instruction.
-            let c = s.fanout_count.load(Relaxed);
-            s.fanout_count.store(c + 1, Relaxed);
+            add_claims(s, 1);
         }
         s.unlock();
         if !gone {
@@ -127,6 +118,20 @@ impl Claimer<'_, '_> {
             self.fanins.push(s as *const SlotState);
         }
     }
+}
+
+/// Raises the `fanout_count` of producer `s` by `n` claims. Nobody else
+/// writes it then: the orchestrator (this thread) sets it in `prepare` and
+/// raises it here; the only other writer, `reset_for_reuse`, runs on slots
+/// already CONSUMED, and a slot becomes CONSUMED on another thread only
+/// under its lock (`consume_locked`; the unlocked scope release runs on
+/// this thread). So callers either hold the lock after finding `s` not
+/// consumed, or know an open scope holds `s` (it cannot be consumed, see
+/// `held.rs`), and a load and a store give what a `fetch_add` gives,
+/// without the locked instruction.
+#[inline(always)]
+pub(super) fn add_claims(s: &SlotState, n: u32) {
+    s.fanout_count.store(s.fanout_count.load(Relaxed) + n, Relaxed);
 }
 
 impl<'s> Orchestrator<'s> {

@@ -619,7 +619,7 @@ fn direct_fill_matches_the_dynamic_submit_path() {
 /// The producer's `fanout_count` and the consumer's fanins after a claim,
 /// with the claims of held producers counted (see `held.rs`).
 fn claimed(o: &mut Orchestrator<'_>, sh: &RunShared, producer: u64, consumer: u64) -> (u32, Vec<u64>) {
-    o.held.apply();
+    o.settle_claims();
     let r = &sh.rings[task_id::ring(producer)];
     (r.slot(task_id::local(producer)).fanout_count.load(Relaxed), fanin_ids(sh, consumer))
 }
