@@ -186,6 +186,16 @@ pub struct TaskPayload {
     pub scalars: [u64; MAX_SCALAR_ARGS],
 }
 
+impl TaskPayload {
+    /// Dependency-list entries wiring this task takes from its ring's pool
+    /// and holds until it retires: one per fanin, whether or not the
+    /// producer has already completed (`drain_wiring`; the scope statistics
+    /// count queued tasks with the same rule).
+    pub fn dep_entries(&self) -> u64 {
+        self.fanin_actual_count.max(0) as u64
+    }
+}
+
 // SAFETY: a payload is plain data; its pointer fields are addresses into
 // the rings' tables whose use is governed by the task protocol (written by
 // the orchestrator before publication, read-only afterwards). The engine

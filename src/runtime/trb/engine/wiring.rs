@@ -48,7 +48,7 @@ impl Sched<'_> {
             let ring = &sh.rings[r];
             let payload = s.payload.load(Relaxed);
             // SAFETY: payload of a published task.
-            let nf = unsafe { (*payload).fanin_actual_count }.max(0) as u64;
+            let nf = unsafe { (*payload).dep_entries() };
             let pool = &mut ws.dep_pools[r];
             let mut la = pool.reclaim(ring, false);
             if pool.available() < nf {

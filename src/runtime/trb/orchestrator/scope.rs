@@ -53,7 +53,7 @@ impl Orchestrator<'_> {
                 // SAFETY: the payload of a published task; its fanin fields
                 // are immutable until it is consumed, which cannot happen
                 // before it is wired.
-                top += unsafe { (*s.payload.load(Relaxed)).fanin_actual_count }.max(0) as u64;
+                top += unsafe { (*s.payload.load(Relaxed)).dep_entries() };
             }
             true
         });
