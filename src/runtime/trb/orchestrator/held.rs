@@ -51,6 +51,7 @@
 //!   report) may count fewer claims than were made.
 
 use crate::runtime::trb::layout::{SlotState, MAX_RINGS};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Rings whose tasks are held by exactly one open scope (see the module
 /// documentation).
@@ -119,7 +120,22 @@ impl HeldClaims {
             // when it was claimed, and `apply` runs before any scope ends,
             // so the producer is not consumed and its slot is not reused;
             // slots live in the run's arena, which outlives the orchestrator.
-            super::submit::add_claims(unsafe { &*p }, n);
+            add_claims(unsafe { &*p }, n);
         }
     }
+}
+
+/// Raises the `fanout_count` of producer `s` by `n` claims (the locked
+/// claim in `Claimer::claim`, its immediate held count, and
+/// [`HeldClaims::apply`]). Nobody else writes it then: the orchestrator
+/// (this thread) sets it in `prepare` and raises it here; the only other writer, `reset_for_reuse`, runs on slots
+/// already CONSUMED, and a slot becomes CONSUMED on another thread only
+/// under its lock (`consume_locked`; the unlocked scope release runs on
+/// this thread). So callers either hold the lock after finding `s` not
+/// consumed, or know an open scope holds `s` (it cannot be consumed, see
+/// the module documentation), and a load and a store give what a `fetch_add` gives,
+/// without the locked instruction.
+#[inline(always)]
+pub(super) fn add_claims(s: &SlotState, n: u32) {
+    s.fanout_count.store(s.fanout_count.load(Relaxed) + n, Relaxed);
 }

@@ -1,7 +1,7 @@
 //! Submitting a task: validation, slot and heap allocation, fanin claiming,
 //! payload writing and publication to the wiring queue.
 
-use super::held::HeldClaims;
+use super::held::{add_claims, HeldClaims};
 use super::tensors::{copy_tensor_into, create_bytes, create_violation, fill, materialize, view_fits, view_violation};
 use super::{Orchestrator, FAILED};
 use crate::abi::tensor::{Tensor, INVALID_TASK_ID};
@@ -118,20 +118,6 @@ impl Claimer<'_, '_> {
             self.fanins.push(s as *const SlotState);
         }
     }
-}
-
-/// Raises the `fanout_count` of producer `s` by `n` claims. Nobody else
-/// writes it then: the orchestrator (this thread) sets it in `prepare` and
-/// raises it here; the only other writer, `reset_for_reuse`, runs on slots
-/// already CONSUMED, and a slot becomes CONSUMED on another thread only
-/// under its lock (`consume_locked`; the unlocked scope release runs on
-/// this thread). So callers either hold the lock after finding `s` not
-/// consumed, or know an open scope holds `s` (it cannot be consumed, see
-/// `held.rs`), and a load and a store give what a `fetch_add` gives,
-/// without the locked instruction.
-#[inline(always)]
-pub(super) fn add_claims(s: &SlotState, n: u32) {
-    s.fanout_count.store(s.fanout_count.load(Relaxed) + n, Relaxed);
 }
 
 impl<'s> Orchestrator<'s> {
