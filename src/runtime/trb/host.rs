@@ -94,6 +94,7 @@ pub(crate) fn memory_of(a: &PreparedArena) -> TrbMemory {
         RingMemory {
             descriptors: at(sm, s.descriptors).cast(),
             payloads: at(sm, s.payloads).cast(),
+            hot_payloads: at(a.hot.as_ptr(), l.hot_payloads[r]).cast(),
             slot_states: at(sm, s.slot_states).cast(),
             heap: at(heap, l.heap_offset(r)),
             fanin_spill: at(arena, l.offsets.orch.fanin_pool[r]).cast(),

@@ -25,6 +25,13 @@ pub const READY_QUEUE_SIZE: usize = 65536;
 pub const WIRING_QUEUE_SIZE: usize = 1024;
 /// Fanin producers stored inline in the payload.
 pub const FANIN_INLINE_CAP: usize = 64;
+/// Hot payloads per ring (capped at the ring's window): a task whose local
+/// id is below `reclaimed + HOT_PAYLOADS` writes its payload into hot entry
+/// `local % HOT_PAYLOADS` instead of its slot's own (see `RingShared::payload_for`).
+/// The hot entries a run cycles through stay in the cores' L2 (each task
+/// touches 3 to 6 of its payload's 75 lines: 2048 tasks ~0.8 MiB), where the
+/// slot payloads of a 16384-task window (~6 MiB of touched lines) do not.
+pub const HOT_PAYLOADS: usize = 2048;
 /// Maximum scope nesting.
 pub const MAX_SCOPE_DEPTH: usize = 64;
 /// Heap allocation granularity.
@@ -471,6 +478,9 @@ pub struct RingMemory {
     pub descriptors: *mut TaskDescriptor,
     /// `W` payloads (4800 B each, 64-aligned).
     pub payloads: *mut TaskPayload,
+    /// `min(W, HOT_PAYLOADS)` hot payloads (4800 B each, 64-aligned; host
+    /// memory beside the device layout, see [`HOT_PAYLOADS`]).
+    pub hot_payloads: *mut TaskPayload,
     /// `W` slot states (64 B each, 64-aligned).
     pub slot_states: *mut SlotState,
     /// Heap of `heap_size` bytes (1024-aligned recommended).

@@ -77,14 +77,22 @@ impl FaninPool {
         self.reclaim_walk(ring, last_alive);
     }
 
+    /// Every task below this local id has retired and been passed by the
+    /// reclaim (the argument of `RingShared::payload_for`).
+    #[inline]
+    pub(crate) fn reclaimed_below(&self) -> u64 {
+        self.reclaim_cursor
+    }
+
     /// The walk of [`reclaim`](Self::reclaim) while spill entries are live.
     #[inline(never)]
     fn reclaim_walk(&mut self, ring: &RingShared, last_alive: u64) {
         while self.reclaim_cursor < last_alive {
-            let p = ring.payload_ptr(self.reclaim_cursor);
-            // SAFETY: the payload pointer is inside the ring's region; the
-            // retired task's payload is not rewritten before its slot is
-            // reallocated, which happens only after this reclaim.
+            let p = ring.slot(self.reclaim_cursor).payload.load(Relaxed);
+            // SAFETY: the slot of a retired task still names the payload the
+            // orchestrator (this thread) gave it: the slot is reallocated only
+            // after this reclaim, and the payload is handed to another task
+            // only once the cursor has passed its owner (`payload_for`).
             let (pool, start, n) = unsafe { ((*p).fanin_spill_pool, (*p).fanin_spill_start, (*p).fanin_actual_count) };
             if pool == self.base() && start > 0 && n as usize > FANIN_INLINE_CAP {
                 let end = start as u64 + (n as u64 - FANIN_INLINE_CAP as u64);
@@ -298,7 +306,8 @@ mod tests {
             p.push(&s);
         }
         // Task 0 spilled 3 entries starting at linear 1.
-        let pl = ring.payload_ptr(0);
+        let pl = ring.payload_for(0, 0);
+        ring.slot(0).payload.store(pl, Relaxed);
         // SAFETY: pl points to a zeroed payload of the test ring.
         unsafe {
             (*pl).fanin_spill_pool = p.base();

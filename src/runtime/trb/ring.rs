@@ -4,7 +4,7 @@
 
 use super::layout::{
     align_up, codes, task_state, Region, SlotState, TaskDescriptor, TaskPayload, ALIGN_SIZE, ALLOC_DEADLOCK_TIMEOUT_MS,
-    SCOPE_BIT, SPIN_CHECK_INTERVAL,
+    HOT_PAYLOADS, SCOPE_BIT, SPIN_CHECK_INTERVAL,
 };
 use super::queue::Padded;
 use crate::config::{schema, Knob, RingSize, TaskWindow};
@@ -60,6 +60,10 @@ pub(crate) struct RingShared {
     pub(crate) descriptors: Region<TaskDescriptor>,
     /// Task payloads (`W`).
     pub(crate) payloads: Region<TaskPayload>,
+    /// Hot payloads (`min(W, HOT_PAYLOADS)`, see [`RingShared::payload_for`]).
+    hot: Region<TaskPayload>,
+    /// `hot.len() - 1` (a power of two: the window and `HOT_PAYLOADS` are).
+    hot_mask: u64,
     /// Slot states (`W`).
     pub(crate) slots: Region<SlotState>,
     /// Window size.
@@ -73,18 +77,22 @@ pub(crate) struct RingShared {
 }
 
 impl RingShared {
-    /// Builds ring `ring` of sizes `size` over its tables: every region
-    /// holds `size.window` elements, the heap at `heap_base` `size.heap` bytes.
+    /// Builds ring `ring` of sizes `size` over its tables: the descriptor,
+    /// payload and slot regions hold `size.window` elements, `hot`
+    /// `min(size.window, HOT_PAYLOADS)`, the heap at `heap_base` `size.heap` bytes.
     pub(crate) fn new(
         ring: usize,
         size: &RingSize,
         descriptors: Region<TaskDescriptor>,
         payloads: Region<TaskPayload>,
+        hot: Region<TaskPayload>,
         slots: Region<SlotState>,
         heap_base: u64,
     ) -> RingShared {
         let w = size.window.slots();
         assert!(w.is_power_of_two() && descriptors.len() == w && payloads.len() == w && slots.len() == w);
+        assert_eq!(hot.len(), w.min(HOT_PAYLOADS), "ring {ring}: hot payloads");
+        let hot_mask = hot.len() as u64 - 1;
         let (window, heap_size) = (size.window, size.heap.get());
         RingShared {
             ring,
@@ -93,6 +101,8 @@ impl RingShared {
             advance_lock: Padded(AtomicBool::new(false)),
             descriptors,
             payloads,
+            hot,
+            hot_mask,
             slots,
             window,
             mask: window.to_u64() - 1,
@@ -134,11 +144,32 @@ impl RingShared {
         unsafe { self.descriptors.as_slice().get_unchecked(self.slot_index(local)) }
     }
 
-    /// Raw payload pointer of a local id.
+    /// The payload the task of local id `local` (being allocated) is to
+    /// use, given that every task below `reclaimed` has retired and been
+    /// passed by its ring's fanin spill reclaim (`FaninPool::reclaimed_below`).
+    ///
+    /// Hot entry `local % H` (`H = hot.len()`) when `local - H < reclaimed`,
+    /// else the slot's own payload. The tasks that may have used that hot
+    /// entry before are `local - H`, `local - 2H`, ...: all below
+    /// `reclaimed`, so none is read any more (readers of a task's payload:
+    /// the wiring and the schedulers until its producers are released, which
+    /// `RunShared::finish_task` does before the task can complete, hence
+    /// before it can retire; the orchestrator's spill reclaim, which has
+    /// passed it; orchestration code through the output tensors a submit
+    /// returned, valid only until the task's scope closes, orch_abi.md
+    /// pitfall 7, and a task retires only after that). The slot's own
+    /// payload is free by the same argument at distance `W`. Tasks use hot
+    /// entries while fewer than `H` are in flight, which keeps the lines a
+    /// run touches few and warm.
     #[inline]
-    pub(crate) fn payload_ptr(&self, local: u64) -> *mut TaskPayload {
-        // The index is masked into range, so the pointer stays inside the region.
-        self.payloads.as_ptr().wrapping_add(self.slot_index(local))
+    pub(crate) fn payload_for(&self, local: u64, reclaimed: u64) -> *mut TaskPayload {
+        if local.wrapping_sub(reclaimed) <= self.hot_mask {
+            // Masked into the hot region's range.
+            self.hot.as_ptr().wrapping_add((local & self.hot_mask) as usize)
+        } else {
+            // Masked into the payload region's range.
+            self.payloads.as_ptr().wrapping_add(self.slot_index(local))
+        }
     }
 
     /// Structural deadlock test: the head task (`la`) is COMPLETED and every

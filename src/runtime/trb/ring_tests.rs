@@ -15,6 +15,7 @@ pub(crate) fn test_ring(ring: usize, window: usize, heap: &Region<u8>) -> RingSh
         &size,
         Region::zeroed(window),
         Region::zeroed(window),
+        Region::zeroed(window.min(HOT_PAYLOADS)),
         Region::zeroed(window),
         heap.as_ptr() as u64,
     )
@@ -319,4 +320,39 @@ fn blocked_alloc_unwinds_on_foreign_fatal() {
     a.try_alloc(&ring, 1024).unwrap();
     let err = a.alloc(&ring, 64, &|| true).unwrap_err();
     assert_eq!(err.code, 0);
+}
+
+#[test]
+fn payloads_come_from_the_hot_entries_while_fewer_than_their_count_are_in_flight() {
+    let heap = Region::<u8>::zeroed(1024);
+    let w = 4 * HOT_PAYLOADS;
+    let ring = test_ring(0, w, &heap);
+    let h = HOT_PAYLOADS as u64;
+    let hot = |k: u64| ring.hot.as_ptr().wrapping_add(k as usize);
+    let own = |local: u64| ring.payloads.as_ptr().wrapping_add(ring.slot_index(local));
+    // Nothing retired: the first H tasks take the hot entries in order, the
+    // next ones their slots' own payloads.
+    assert_eq!(ring.payload_for(0, 0), hot(0));
+    assert_eq!(ring.payload_for(h - 1, 0), hot(h - 1));
+    assert_eq!(ring.payload_for(h, 0), own(h));
+    assert_eq!(ring.payload_for(3 * h, 0), own(3 * h));
+    // Hot entry k goes to task k + H once task k (its last possible user) is
+    // below the reclaimed mark, not before.
+    assert_eq!(ring.payload_for(h + 5, 5), own(h + 5));
+    assert_eq!(ring.payload_for(h + 5, 6), hot(5));
+    // Far along a run that wrapped the window: still by the same rule.
+    let (reclaimed, local) = (10 * w as u64 + 7, 10 * w as u64 + 7 + h - 1);
+    assert_eq!(ring.payload_for(local, reclaimed), hot(local % h));
+    assert_eq!(ring.payload_for(local + 1, reclaimed), own(local + 1));
+}
+
+#[test]
+fn a_window_at_most_the_hot_count_uses_only_hot_entries() {
+    let heap = Region::<u8>::zeroed(1024);
+    let ring = test_ring(0, 16, &heap);
+    assert_eq!(ring.hot.len(), 16);
+    // Any allocatable local is within the window of the reclaimed mark.
+    for (local, reclaimed) in [(0, 0), (15, 0), (16, 1), (1000, 985)] {
+        assert_eq!(ring.payload_for(local, reclaimed), ring.hot.as_ptr().wrapping_add(local as usize % 16));
+    }
 }

@@ -549,11 +549,12 @@ impl RunShared {
         };
     }
 
-    /// `on_task_release`: releases every producer, then checks the task itself.
+    /// `on_task_release`, first half: releases every producer of `s`.
     #[inline]
-    pub(crate) fn release_task(&self, s: &SlotState) {
-        // SAFETY: `s` is a completed, not yet consumed task (it still holds
-        // its own scope or consumer references until the check below).
+    pub(crate) fn release_producers(&self, s: &SlotState) {
+        // SAFETY: `s` has run and is not COMPLETED yet, so it cannot be
+        // consumed and its payload is not handed to another task (see
+        // `finish_task`).
         unsafe {
             self.for_each_fanin(s.payload.load(Relaxed), |p| {
                 let now = p.fanout_refcount.fetch_add(1, AcqRel) + 1;
@@ -571,14 +572,24 @@ impl RunShared {
                 }
             })
         };
-        self.ring_of(s).check_consumed(s);
     }
 
-    /// Finishes a task: complete, release, count.
+    /// Finishes a task: release its producers, complete, check the task
+    /// itself, count.
+    ///
+    /// Upstream completes first and releases after; here the producers are
+    /// released first, while the task is not COMPLETED: a COMPLETED task
+    /// may be consumed (by its consumers' and its scope's releases on other
+    /// threads) and retire at once when no producer of its ring holds the
+    /// ring back, and then its payload may go to a new task
+    /// (`RingShared::payload_for`) while this thread still reads its fanin
+    /// list. Releasing first is equivalent for the producers: the task's
+    /// kernels have returned, so nothing reads their outputs on its behalf.
     #[inline]
     pub(crate) fn finish_task(&self, s: &SlotState, ready: impl FnMut(&SlotState)) {
+        self.release_producers(s);
         self.complete_task(s, ready);
-        self.release_task(s);
+        self.ring_of(s).check_consumed(s);
         // No clock read here: the watchdog samples `completed` as progress
         // (`sample_orch_progress`), which keeps a system call per task off
         // the completion path.

@@ -216,7 +216,7 @@ fn harness(windows: [u32; 4]) -> Harness {
 
 fn fanins(sh: &RunShared, raw: u64) -> Vec<u64> {
     let ring = &sh.rings[task_id::ring(raw)];
-    let p: *const TaskPayload = ring.payload_ptr(task_id::local(raw));
+    let p: *const TaskPayload = ring.slot(task_id::local(raw)).payload.load(Relaxed);
     let mut v = Vec::new();
     // SAFETY: the task was just submitted in this harness and is not consumed.
     unsafe {
@@ -602,6 +602,97 @@ fn held_claims_release_their_producers_through_a_small_window() {
         assert_eq!(rep.completed_tasks, ROUNDS * 12);
         assert_eq!(joins.load(Relaxed), ROUNDS);
         assert_eq!(bad.load(Relaxed), 0, "{sched_threads} scheduler threads: a task read another round's value");
+    }
+}
+
+#[test]
+fn live_tasks_beyond_the_hot_payloads_keep_their_own_arguments() {
+    // Rounds of a gate, 3000 writers behind it and 3000 readers, in one
+    // scope: the gate holds every writer until the whole round is
+    // submitted, so 6001 tasks are in flight through windows of 8192, more
+    // than the 2048 hot payloads: each round's first tasks take hot entries
+    // (freed by the previous round's retirement), the rest their slots'
+    // payloads. Every task's scalar names it: each must run exactly once as
+    // a writer and once as a reader, and every reader must find its
+    // writer's value. Two live tasks sharing a payload would both run with
+    // the later one's arguments.
+    const N: u64 = 3000;
+    const ROUNDS: u64 = 3;
+    const _: () = assert!(2 * N > super::layout::HOT_PAYLOADS as u64);
+    for sched_threads in [2, 3] {
+        let mut p = params([8192; 4], [64 << 20; 4], [65536; 4]);
+        p.sched_threads = sched_threads;
+        let seen: Vec<[AtomicU32; 2]> = (0..ROUNDS * N).map(|_| Default::default()).collect();
+        let (bad, submitted) = (AtomicU64::new(0), AtomicU64::new(0));
+        let exec = FnExec(|func, args, _| {
+            // SAFETY: args follow the dispatch layout: the gate has one
+            // tensor (its output) then its round; a writer two tensors of
+            // 1 f32 (gate, output), a reader one, then the scalar (below
+            // ROUNDS * N).
+            unsafe {
+                match func {
+                    2 => {
+                        let t = Instant::now();
+                        while submitted.load(Acquire) <= *args.add(1) {
+                            if t.elapsed() > Duration::from_secs(2) {
+                                bad.fetch_add(1, Relaxed);
+                                break;
+                            }
+                            std::thread::yield_now();
+                        }
+                    }
+                    0 => {
+                        let v = *args.add(2);
+                        *data(tensor(args, 1)) = v as f32;
+                        seen[v as usize][0].fetch_add(1, Relaxed);
+                    }
+                    _ => {
+                        let v = *args.add(1);
+                        if *data(tensor(args, 0)) != v as f32 {
+                            bad.fetch_add(1, Relaxed);
+                        }
+                        seen[v as usize][1].fetch_add(1, Relaxed);
+                    }
+                }
+            }
+        });
+        let rep = run_with(p, &exec, |o| {
+            let one = f32_create(1);
+            for round in 0..ROUNDS {
+                o.scope_begin(ScopeMode::Auto);
+                let g = o.submit_task(aiv(2), &view(&[TensorArg::Output(&one)], &[round]));
+                let Some(&gate) = g.outputs.first() else {
+                    return; // the run failed: the report says why
+                };
+                // SAFETY: outputs stay valid until this scope ends.
+                let gate = unsafe { *gate };
+                let mut outs = Vec::new();
+                for i in 0..N {
+                    let args = [TensorArg::Input(&gate), TensorArg::Output(&one)];
+                    let h = o.submit_task(aiv(0), &view(&args, &[round * N + i]));
+                    let Some(&x) = h.outputs.first() else {
+                        return;
+                    };
+                    // SAFETY: as above.
+                    outs.push(unsafe { *x });
+                }
+                for (i, x) in (0..N).zip(&outs) {
+                    o.submit_task(aiv(1), &view(&[TensorArg::Input(x)], &[round * N + i]));
+                }
+                submitted.store(round + 1, Release);
+                o.scope_end();
+            }
+        });
+        assert_eq!(rep.status, 0, "{sched_threads} scheduler threads: {}", rep.message);
+        let counts: Vec<[u32; 2]> = seen.iter().map(|c| c.each_ref().map(|a| a.load(Relaxed))).collect();
+        let wrong = counts.iter().position(|c| *c != [1, 1]);
+        assert_eq!(
+            wrong,
+            None,
+            "{sched_threads} scheduler threads: task {wrong:?} ran {:?} times",
+            wrong.map(|i| counts[i])
+        );
+        assert_eq!(bad.load(Relaxed), 0, "{sched_threads} scheduler threads: a reader saw another task's value");
     }
 }
 

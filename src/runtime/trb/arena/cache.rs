@@ -26,6 +26,8 @@ pub struct PreparedArena {
     pub heap: Region,
     /// Runtime arena (`layout.offsets.arena_size` bytes).
     pub arena: Region,
+    /// Hot payloads (`layout.hot_size` bytes; ring r at `layout.hot_payloads[r]`).
+    pub hot: Region,
     /// What may be resident (see [`super::residency`]).
     pub residency: Residency,
 }
@@ -40,21 +42,24 @@ impl PreparedArena {
         let sm = Region::new(size(layout.sm.total_size, "shared memory")?)?;
         let heap = Region::new(size(layout.total_heap, "GM heap")?)?;
         let arena = Region::new(size(layout.offsets.arena_size, "runtime arena")?)?;
-        Ok(PreparedArena { layout, sm, heap, arena, residency: Residency::default() })
+        let hot = Region::new(size(layout.hot_size, "hot payloads")?)?;
+        Ok(PreparedArena { layout, sm, heap, arena, hot, residency: Residency::default() })
     }
 
     /// Gives back what the run that just finished does not need
     /// ([`Residency::after_run`]). Must be called only after a run, when no
     /// thread touches the regions.
     pub fn after_run(&mut self, total_tasks: u64) {
-        let m = ArenaRegions { layout: &self.layout, sm: &self.sm, heap: &self.heap, arena: &self.arena };
+        let m =
+            ArenaRegions { layout: &self.layout, sm: &self.sm, heap: &self.heap, arena: &self.arena, hot: &self.hot };
         self.residency.after_run(m, total_tasks);
     }
 
     /// Gives back what no run needs after an idle period
     /// ([`Residency::after_idle`]); same contract as `after_run`.
     pub fn after_idle(&mut self) {
-        let m = ArenaRegions { layout: &self.layout, sm: &self.sm, heap: &self.heap, arena: &self.arena };
+        let m =
+            ArenaRegions { layout: &self.layout, sm: &self.sm, heap: &self.heap, arena: &self.arena, hot: &self.hot };
         self.residency.after_idle(m);
     }
 

@@ -10,8 +10,8 @@ use crate::config::{RingSizing, RING_COUNT};
 #[cfg(test)]
 use crate::runtime::trb::layout::{align_up, Region, RingMemory, TrbMemory};
 use crate::runtime::trb::layout::{
-    DepEntry, FaninSpillEntry, QueueCell, SlotState, TaskDescriptor, TaskPayload, TmEntry, MAX_SCOPE_DEPTH,
-    READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
+    DepEntry, FaninSpillEntry, QueueCell, SlotState, TaskDescriptor, TaskPayload, TmEntry, HOT_PAYLOADS,
+    MAX_SCOPE_DEPTH, READY_QUEUE_SIZE, TENSORMAP_NUM_BUCKETS, TENSORMAP_POOL_SIZE, WIRING_QUEUE_SIZE,
 };
 
 /// Early-dispatch queue capacity (`PTO2_EARLY_DISPATCH_QUEUE_SIZE`; reserved, not used by the engine).
@@ -44,6 +44,9 @@ pub struct RingTables {
     pub descriptors: Table,
     /// `W` payloads (shared memory).
     pub payloads: Table,
+    /// `min(W, HOT_PAYLOADS)` hot payloads (the hot-payload region beside
+    /// the device layout, not part of the shared memory).
+    pub hot_payloads: Table,
     /// `W` slot states (shared memory).
     pub slot_states: Table,
     /// `D` fanin spill entries.
@@ -88,6 +91,7 @@ impl Geometry {
                 RingTables {
                     descriptors: Table::of::<TaskDescriptor>(w),
                     payloads: Table::of::<TaskPayload>(w),
+                    hot_payloads: Table::of::<TaskPayload>(w.min(HOT_PAYLOADS)),
                     slot_states: Table::of::<SlotState>(w),
                     fanin_spill: Table::of::<FaninSpillEntry>(d),
                     fanin_seen_epoch: Table::of::<u32>(w),
@@ -142,6 +146,7 @@ impl TrbMemory {
             RingMemory {
                 descriptors: get(t.descriptors).cast(),
                 payloads: get(t.payloads).cast(),
+                hot_payloads: get(t.hot_payloads).cast(),
                 slot_states: get(t.slot_states).cast(),
                 heap: heap.wrapping_add(align_up(heap as u64, 1024) as usize - heap as usize),
                 fanin_spill: get(t.fanin_spill).cast(),

@@ -113,6 +113,12 @@ pub struct ArenaLayout {
     pub sm: SmLayout,
     /// Total GM heap size `Σ H_r`.
     pub total_heap: u64,
+    /// Offset of ring r's hot payloads in the hot-payload region (host
+    /// memory beside the device layout; rings back to back, each table a
+    /// whole number of 64-byte payloads).
+    pub hot_payloads: [u64; RING_COUNT],
+    /// Size of the hot-payload region (`Σ` of the rings' hot tables).
+    pub hot_size: u64,
 }
 
 /// The `DeviceArena` reserve cursor (upstream's `DeviceArena::reserve`).
@@ -207,7 +213,13 @@ impl ArenaLayout {
         o.arena_size = c.cursor;
 
         let sm = SmLayout::compute(sizing.rings().map(|r| r.window.to_u64()))?;
-        Ok(ArenaLayout { sizing: *sizing, geometry: g, offsets: o, sm, total_heap })
+        let mut hot_payloads = [0; RING_COUNT];
+        let mut hot_size = 0;
+        for (off, t) in hot_payloads.iter_mut().zip(g.rings.iter()) {
+            *off = hot_size;
+            hot_size += t.hot_payloads.bytes();
+        }
+        Ok(ArenaLayout { sizing: *sizing, geometry: g, offsets: o, sm, total_heap, hot_payloads, hot_size })
     }
 
     /// Offset of ring `ring`'s heap from the GM heap base (`Σ_{i<ring} H_i`;

@@ -85,6 +85,8 @@ pub struct ArenaRegions<'a> {
     pub heap: &'a Region,
     /// Runtime arena.
     pub arena: &'a Region,
+    /// Hot payloads.
+    pub hot: &'a Region,
 }
 
 impl Residency {
@@ -140,6 +142,11 @@ impl Residency {
                     let elem = elem as u64;
                     release(m.sm, what, base + keep as u64 * elem, base + resident as u64 * elem);
                 }
+                // A run's locals below `n` use hot entries below `min(n, hot)`.
+                let (hot, elem) = (t.hot_payloads.count, t.hot_payloads.elem as u64);
+                let base = l.hot_payloads[r];
+                let (keep, resident) = (keep.min(hot) as u64, resident.min(hot) as u64);
+                release(m.hot, "hot payload", base + keep * elem, base + resident * elem);
                 self.ring_releases += 1;
             }
             self.ring_slots[r] = resident.min(keep);

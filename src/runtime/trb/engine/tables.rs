@@ -36,6 +36,7 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
                 size,
                 Region::from_raw(m.descriptors, t.descriptors.count),
                 Region::from_raw(m.payloads, t.payloads.count),
+                Region::from_raw(m.hot_payloads, t.hot_payloads.count),
                 Region::from_raw(m.slot_states, t.slot_states.count),
                 m.heap as u64,
             ));

@@ -15,6 +15,7 @@
 //! every edge of the run and walks the successors of the consumer.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering::Relaxed;
 
 use super::Orchestrator;
 use crate::runtime::trb::api::{TaskIdRaw, INVALID_TASK};
@@ -175,7 +176,7 @@ impl Orchestrator<'_> {
             }
             self.fanins = p.fanins;
             let ring = &self.sh.rings[p.ring];
-            if !self.write_fanins(p.ring, ring.payload_ptr(p.local)) {
+            if !self.write_fanins(p.ring, ring.slot(p.local).payload.load(Relaxed)) {
                 return;
             }
             self.publish(ring.slot(p.local));

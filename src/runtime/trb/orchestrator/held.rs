@@ -34,7 +34,7 @@
 //! locked path.
 //!
 //! # Readers of `fanout_count` while counts are pending
-//! * The consumed checks (a consumer's release in `RunShared::release_task`,
+//! * The consumed checks (a consumer's release in `RunShared::release_producers`,
 //!   `RingShared::check_consumed`, the scope release
 //!   `RingShared::release_scope_ref`) compare the releases with the count:
 //!   without `SCOPE_BIT` in the releases they differ whatever the count.

@@ -174,7 +174,7 @@ impl<'s> Orchestrator<'s> {
         let raw = task_id::make(ring, a.local);
         let s = r.slot(a.local);
         let d = r.descriptor(a.local);
-        let pl = r.payload_ptr(a.local);
+        let pl = r.payload_for(a.local, self.t.fanin_pools[ring].reclaimed_below());
         d.task_id.store(raw, Relaxed);
         for (k, &id) in kernels.iter().enumerate() {
             d.kernel_id[k].store(id, Relaxed);
@@ -404,13 +404,15 @@ impl<'s> Orchestrator<'s> {
         }
     }
 
-    /// [`publish`](Self::publish) on a full queue: waits for room.
+    /// [`publish`](Self::publish) on a full queue: waits for room, as a
+    /// wait for tasks to finish (`release_cpu`): room comes only from the
+    /// scheduler threads, and one of them may be held by a long task (a
+    /// task that waits for the orchestration to go on would otherwise stall
+    /// the run while the start budget kept the other threads dormant).
     #[cold]
     #[inline(never)]
     fn publish_full(&mut self, s: u64) {
-        self.flush_wiring();
-        // The wiring's deadlock check reads the claims (see `held.rs`).
-        self.held.apply();
+        self.release_cpu();
         self.sh.producer_blocked.store(true, Release);
         let mut backoff = Backoff::new(Ladder::YIELD);
         loop {
