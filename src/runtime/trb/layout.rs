@@ -29,9 +29,14 @@ pub const FANIN_INLINE_CAP: usize = 64;
 /// id is below `reclaimed + HOT_PAYLOADS` writes its payload into hot entry
 /// `local % HOT_PAYLOADS` instead of its slot's own (see `RingShared::payload_for`).
 /// The hot entries a run cycles through stay in the cores' L2 (each task
-/// touches 3 to 6 of its payload's 75 lines: 2048 tasks ~0.8 MiB), where the
-/// slot payloads of a 16384-task window (~6 MiB of touched lines) do not.
-pub const HOT_PAYLOADS: usize = 2048;
+/// touches 3 to 6 of its payload's 75 lines: 4096 tasks ~1.6 MiB), where the
+/// slot payloads of a 16384-task window (~6 MiB of touched lines) do not,
+/// and only their pages become resident. 4096 rather than 2048: the bench's
+/// independent tasks and chain often run more than 2048 tasks ahead of the
+/// reclaim, and then touch slot payloads again (peak RSS of
+/// `simpler bench --workload independent|chain`: 52-73 MiB at 2048, 25-30
+/// at 4096; faster in 4-5 of 5 alternating pairs).
+pub const HOT_PAYLOADS: usize = 4096;
 /// Maximum scope nesting.
 pub const MAX_SCOPE_DEPTH: usize = 64;
 /// Heap allocation granularity.

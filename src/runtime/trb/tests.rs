@@ -610,7 +610,7 @@ fn live_tasks_beyond_the_hot_payloads_keep_their_own_arguments() {
     // Rounds of a gate, 3000 writers behind it and 3000 readers, in one
     // scope: the gate holds every writer until the whole round is
     // submitted, so 6001 tasks are in flight through windows of 8192, more
-    // than the 2048 hot payloads: each round's first tasks take hot entries
+    // than the 4096 hot payloads: each round's first tasks take hot entries
     // (freed by the previous round's retirement), the rest their slots'
     // payloads. Every task's scalar names it: each must run exactly once as
     // a writer and once as a reader, and every reader must find its
