@@ -88,7 +88,7 @@ impl FaninPool {
     #[inline(never)]
     fn reclaim_walk(&mut self, ring: &RingShared, last_alive: u64) {
         while self.reclaim_cursor < last_alive {
-            let p = ring.slot(self.reclaim_cursor).payload.load(Relaxed);
+            let p = ring.payload_of(self.reclaim_cursor);
             // SAFETY: the slot of a retired task still names the payload the
             // orchestrator (this thread) gave it: the slot is reallocated only
             // after this reclaim, and the payload is handed to another task

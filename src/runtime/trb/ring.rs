@@ -172,6 +172,14 @@ impl RingShared {
         }
     }
 
+    /// The payload task `local` was given at submission (`payload_for`,
+    /// recorded in its slot): valid until the task retires and the slot is
+    /// reallocated.
+    #[inline]
+    pub(crate) fn payload_of(&self, local: u64) -> *mut TaskPayload {
+        self.slot(local).payload.load(Relaxed)
+    }
+
     /// Structural deadlock test: the head task (`la`) is COMPLETED and every
     /// claimed consumer released it, but its scope has not ended. States are
     /// read before and after the counters so a concurrent reclaim (which

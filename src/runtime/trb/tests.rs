@@ -216,7 +216,7 @@ fn harness(windows: [u32; 4]) -> Harness {
 
 fn fanins(sh: &RunShared, raw: u64) -> Vec<u64> {
     let ring = &sh.rings[task_id::ring(raw)];
-    let p: *const TaskPayload = ring.slot(task_id::local(raw)).payload.load(Relaxed);
+    let p: *const TaskPayload = ring.payload_of(task_id::local(raw));
     let mut v = Vec::new();
     // SAFETY: the task was just submitted in this harness and is not consumed.
     unsafe {

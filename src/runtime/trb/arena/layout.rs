@@ -115,7 +115,7 @@ pub struct ArenaLayout {
     pub total_heap: u64,
     /// Offset of ring r's hot payloads in the hot-payload region (host
     /// memory beside the device layout; rings back to back, each table a
-    /// whole number of 64-byte payloads).
+    /// whole number of 4800-byte, 64-aligned payloads).
     pub hot_payloads: [u64; RING_COUNT],
     /// Size of the hot-payload region (`Σ` of the rings' hot tables).
     pub hot_size: u64,

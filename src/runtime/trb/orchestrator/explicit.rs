@@ -15,7 +15,6 @@
 //! every edge of the run and walks the successors of the consumer.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering::Relaxed;
 
 use super::Orchestrator;
 use crate::runtime::trb::api::{TaskIdRaw, INVALID_TASK};
@@ -176,7 +175,7 @@ impl Orchestrator<'_> {
             }
             self.fanins = p.fanins;
             let ring = &self.sh.rings[p.ring];
-            if !self.write_fanins(p.ring, ring.slot(p.local).payload.load(Relaxed)) {
+            if !self.write_fanins(p.ring, ring.payload_of(p.local)) {
                 return;
             }
             self.publish(ring.slot(p.local));

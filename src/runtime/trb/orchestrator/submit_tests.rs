@@ -46,7 +46,7 @@ fn create(n: u32, init: Option<u64>) -> TensorCreate {
 fn payload(sh: &RunShared, raw: u64) -> &TaskPayload {
     // SAFETY: the task was submitted in this harness (no scheduler runs), so
     // its payload is complete and nobody writes it.
-    unsafe { &*sh.rings[task_id::ring(raw)].slot(task_id::local(raw)).payload.load(Relaxed) }
+    unsafe { &*sh.rings[task_id::ring(raw)].payload_of(task_id::local(raw)) }
 }
 
 fn fanin_ids(sh: &RunShared, raw: u64) -> Vec<u64> {
