@@ -1,8 +1,10 @@
 //! The crate's module structure, checked from its sources: no import cycles
 //! between production modules, every import points down the layers of the
 //! README's architecture section, and the runtime variants stay
-//! self-contained. The reader is deliberately simple: it looks at `crate::`
-//! and `super::` paths outside comments and outside test modules.
+//! self-contained. Test code (the `tests` / `*_tests` / `testutil` modules
+//! and everything from a file's first `#[cfg(test)]` on) must point down the
+//! layers too, with no exceptions. The reader is deliberately simple: it
+//! looks at `crate::` and `super::` paths outside comments.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -53,23 +55,23 @@ fn is_test_module(m: &str) -> bool {
     last == "tests" || last.ends_with("_tests") || last == "testutil"
 }
 
-/// The production text of a file: comments removed, and everything from the
-/// first `#[cfg(test)]` item on (test modules sit at the end of a file).
-fn production_text(text: &str) -> String {
-    let mut out = String::new();
+/// A file split into its production text and its test text, comments
+/// removed: everything from the first `#[cfg(test)]` item on is test text
+/// (test modules sit at the end of a file).
+fn split_text(text: &str) -> (String, String) {
+    let (mut production, mut test) = (String::new(), String::new());
+    let mut in_test = false;
     for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("#[cfg(test)]") {
-            break;
-        }
+        in_test |= line.trim_start().starts_with("#[cfg(test)]");
         let code = match line.find("//") {
             Some(i) => &line[..i],
             None => line,
         };
+        let out = if in_test { &mut test } else { &mut production };
         out.push_str(code);
         out.push('\n');
     }
-    out
+    (production, test)
 }
 
 fn ident_end(s: &str) -> usize {
@@ -123,7 +125,10 @@ fn super_paths(text: &str, module: &str) -> Vec<String> {
 }
 
 struct Crate {
+    /// Imports of production code, module -> modules (test modules excluded).
     edges: BTreeMap<String, BTreeSet<String>>,
+    /// Imports of test code, by the module holding it -> modules (test modules included).
+    test_edges: BTreeMap<String, BTreeSet<String>>,
 }
 
 fn read_crate() -> Crate {
@@ -135,24 +140,36 @@ fn read_crate() -> Crate {
         let segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
         (1..=segs.len()).rev().map(|n| segs[..n].join("::")).find(|m| modules.contains_key(m))
     };
+    // A module importing its own ancestors' items (`crate::a` from `a::b`) is not an edge.
+    let targets = |m: &str, paths: Vec<String>, tests_too: bool| -> BTreeSet<String> {
+        paths
+            .iter()
+            .filter_map(|p| resolve(p))
+            .filter(|t| t != m && !m.starts_with(&format!("{t}::")) && (tests_too || !is_test_module(t)))
+            .collect()
+    };
     let mut edges = BTreeMap::new();
+    let mut test_edges = BTreeMap::new();
     for (m, f) in &modules {
-        if m.is_empty() || is_test_module(m) {
+        if m.is_empty() {
             continue;
         }
-        let text = production_text(&fs::read_to_string(f).expect("read source"));
-        let mut to = BTreeSet::new();
-        for p in crate_paths(&text).into_iter().chain(super_paths(&text, m)) {
-            if let Some(t) = resolve(&p) {
-                // A module importing its own ancestors' items (`crate::a` from `a::b`) is not an edge.
-                if t != *m && !m.starts_with(&format!("{t}::")) && !is_test_module(&t) {
-                    to.insert(t);
-                }
-            }
+        let (production, test) = split_text(&fs::read_to_string(f).expect("read source"));
+        if is_test_module(m) {
+            let text = production + &test;
+            let paths = crate_paths(&text).into_iter().chain(super_paths(&text, m)).collect();
+            test_edges.insert(m.clone(), targets(m, paths, true));
+            continue;
         }
-        edges.insert(m.clone(), to);
+        let paths = crate_paths(&production).into_iter().chain(super_paths(&production, m)).collect();
+        edges.insert(m.clone(), targets(m, paths, false));
+        // The test text is mostly inline `mod tests { .. }`, where `super::` is `m` itself.
+        let inline = format!("{m}::tests");
+        let paths =
+            crate_paths(&test).into_iter().chain(super_paths(&test, m)).chain(super_paths(&test, &inline)).collect();
+        test_edges.insert(m.clone(), targets(m, paths, true));
     }
-    Crate { edges }
+    Crate { edges, test_edges }
 }
 
 fn layer_of(module: &str) -> Option<usize> {
@@ -230,6 +247,11 @@ fn the_reader_sees_imports() {
     let c = read_crate();
     assert!(c.edges.len() > 40, "expected the crate's modules, found {}", c.edges.len());
     assert!(c.edges.values().map(BTreeSet::len).sum::<usize>() > 80, "expected imports between modules");
+    // Test code is read too, test files and `#[cfg(test)]` tails alike, with test modules as targets.
+    assert!(c.test_edges.len() > 40, "expected the crate's test code, found {}", c.test_edges.len());
+    let kernel_tests = c.test_edges.get("kernel::tests").expect("kernel/tests.rs is read");
+    assert!(kernel_tests.contains("loader::testutil"), "{kernel_tests:?}");
+    assert!(!c.edges.contains_key("kernel::tests"), "test files are not production code");
     assert_eq!(crate_paths("use crate::a::{b, c::D};"), vec!["a::b", "a::c::D"]);
     assert_eq!(crate_paths("x = crate::abi::Tensor::new();"), vec!["abi::Tensor::new"]);
 }
@@ -241,34 +263,52 @@ fn no_import_cycles_between_modules() {
     assert!(found.is_empty(), "import cycles (each line is one strongly connected set):\n{found:#?}");
 }
 
-#[test]
-fn imports_point_down_the_layers() {
-    let c = read_crate();
+/// The top-level modules missing from [`LAYERS`] and the imports pointing up
+/// the layers (minus `allowed`).
+fn upward(
+    edges: &BTreeMap<String, BTreeSet<String>>,
+    allowed: &[(&str, &str, &str)],
+) -> (BTreeSet<String>, Vec<String>) {
     let mut unknown = BTreeSet::new();
     let mut upward = Vec::new();
-    for (from, tos) in &c.edges {
+    for (from, tos) in edges {
         let Some(lf) = layer_of(from) else {
             unknown.insert(from.split("::").next().unwrap_or(from).to_string());
             continue;
         };
         for to in tos {
             let Some(lt) = layer_of(to) else { continue };
-            let allowed = ALLOWED_UPWARD.iter().any(|(f, t, _)| from.starts_with(f) && to.starts_with(t));
+            let allowed = allowed.iter().any(|(f, t, _)| from.starts_with(f) && to.starts_with(t));
             if lt < lf && !allowed {
                 upward.push(format!("{from} -> {to}"));
             }
         }
     }
+    (unknown, upward)
+}
+
+#[test]
+fn imports_point_down_the_layers() {
+    let c = read_crate();
+    let (unknown, upward) = upward(&c.edges, ALLOWED_UPWARD);
     assert!(unknown.is_empty(), "top-level modules missing from LAYERS: {unknown:?}");
     assert!(upward.is_empty(), "imports pointing up the layers:\n{}", upward.join("\n"));
     assert!(ALLOWED_UPWARD.len() <= 1, "at most one upward import may be allowed");
 }
 
 #[test]
+fn test_code_imports_point_down_the_layers() {
+    let c = read_crate();
+    let (unknown, upward) = upward(&c.test_edges, &[]);
+    assert!(unknown.is_empty(), "top-level modules missing from LAYERS: {unknown:?}");
+    assert!(upward.is_empty(), "test code importing up the layers:\n{}", upward.join("\n"));
+}
+
+#[test]
 fn runtime_variants_are_self_contained() {
     let c = read_crate();
     let mut crossing = Vec::new();
-    for (from, tos) in &c.edges {
+    for (from, tos) in c.edges.iter().chain(&c.test_edges) {
         let Some(vf) = variant_of(from) else { continue };
         let Some((_, may)) = VARIANT_DEPS.iter().find(|(v, _)| *v == vf) else { continue };
         for to in tos {

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use simpler::abi::callable::ChipCallableBuilder;
 use simpler::abi::ArgDirection::{In, Out};
 use simpler::config::{MapEnv, RuntimeConfig, RuntimeVariant};
 use simpler::context::DeviceContext;
@@ -166,4 +167,34 @@ fn demo_main_job_passes() {
     let report = demo::run_demo().unwrap();
     assert!(report.contains("all 6 examples passed"), "{report}");
     assert!(report.contains("ring 3:"), "{report}");
+}
+
+/// A task whose kernel the callable lacks runs nothing; the run fails
+/// naming the first such func_id, writes no output, and the context
+/// stays usable.
+#[test]
+fn a_missing_kernel_fails_the_run_naming_its_func_id() {
+    let ctx = DeviceContext::new();
+    ctx.init_with_env(0, &RuntimeConfig::new(), &[], &[], &MapEnv::default()).unwrap();
+    // The vector example without its func_id 2 (kernel_mul).
+    let image = ChipCallableBuilder::new(&[In, In, Out], "aicpu_orchestration_entry", assets::TRB_VECTOR_ORCH)
+        .config_name("aicpu_orchestration_config")
+        .child(0, &[In, In, Out], assets::KERNEL_ADD)
+        .child(1, &[In, Out], assets::KERNEL_ADD_SCALAR)
+        .build()
+        .unwrap();
+    register(&ctx, 5, &image).unwrap();
+    register(&ctx, 0, &vector_style_callable(assets::TRB_VECTOR_ORCH, &[In, In, Out]).unwrap()).unwrap();
+    for _ in 0..2 {
+        let (mut a, mut b) = demo::vector_inputs(16384);
+        let mut f = vec![-1f32; 16384];
+        let args = args_of(&mut [&mut a, &mut b, &mut f], &[]).unwrap();
+        let e = ctx.run(5, &args, &exec(None), &RuntimeConfig::new()).unwrap_err();
+        assert!(
+            matches!(&e, Error::UserCode(m) if m == "a task used kernel func_id 2, which callable 5 does not provide"),
+            "{e:?}"
+        );
+        assert!(f.iter().all(|&v| v == -1.0), "no copy-back after a failed run");
+        run_vector(&ctx, 0, &exec(None), &RuntimeConfig::new()).expect("the context stays usable");
+    }
 }

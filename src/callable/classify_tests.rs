@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::demo::assets;
 use crate::loader::elf::image::SHT_DYNSYM;
-use crate::runtime::trb::orchestration::testutil::build_so;
+use crate::loader::testutil::{assets, build_so};
 
 const HBG_FUNC: &str = "build_example_graph";
 

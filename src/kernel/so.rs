@@ -74,13 +74,6 @@ impl KernelSo {
         self.entry
     }
 
-    /// `kernel_entry`'s address, as stored in a dispatch payload's
-    /// `function_bin_addr`.
-    #[cfg(test)]
-    pub fn entry_addr(&self) -> u64 {
-        self.entry as usize as u64
-    }
-
     /// Whether the SO exported `pto_sim_register_hooks` (and it was called).
     #[cfg(test)]
     pub fn registered_hooks(&self) -> bool {

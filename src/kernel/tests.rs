@@ -3,8 +3,56 @@
 use super::{sim_context, KernelSo, KernelTable};
 use crate::abi::{DataType, Tensor};
 use crate::diagnostics::Error;
-use crate::runtime::trb::orchestration::layout::PTO2DispatchPayload;
-use crate::runtime::trb::orchestration::testutil::build_so;
+use crate::loader::testutil::build_so;
+
+/// What one kernel call receives, as `include/pto_kernel_abi.h` reads it:
+/// 50 argument slots (tensor pointers, scalars, then `args[48]` ->
+/// [`KernelLocalContext`] and `args[49]` -> [`KernelGlobalContext`]) and
+/// the two contexts they point to.
+#[repr(C, align(64))]
+struct KernelArgs {
+    args: [u64; 50],
+    local_context: KernelLocalContext,
+    global_context: KernelGlobalContext,
+}
+
+/// `KernelLocalContext` (48 B): the SPMD block of this call.
+#[repr(C)]
+struct KernelLocalContext {
+    block_idx: i32,
+    block_num: i32,
+    async_ctx: [u8; 40],
+}
+
+/// `KernelGlobalContext`: the executing core's AIV lane.
+#[repr(C)]
+struct KernelGlobalContext {
+    sub_block_id: i32,
+}
+
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<KernelLocalContext>() == 48);
+    assert!(offset_of!(KernelLocalContext, block_num) == 4);
+    assert!(size_of::<KernelGlobalContext>() == 4);
+};
+
+impl KernelArgs {
+    /// Zeroed slots and contexts.
+    fn zeroed() -> KernelArgs {
+        KernelArgs {
+            args: [0; 50],
+            local_context: KernelLocalContext { block_idx: 0, block_num: 0, async_ctx: [0; 40] },
+            global_context: KernelGlobalContext { sub_block_id: 0 },
+        }
+    }
+
+    /// Points `args[48]` / `args[49]` at the contexts; again after a move.
+    fn link_contexts(&mut self) {
+        self.args[48] = &self.local_context as *const KernelLocalContext as u64;
+        self.args[49] = &self.global_context as *const KernelGlobalContext as u64;
+    }
+}
 
 fn probe(hooks: bool) -> KernelSo {
     let defines: &[&str] = if hooks { &["WITH_HOOKS"] } else { &[] };
@@ -104,8 +152,7 @@ fn vector_kernels_compute_47() {
     // One dispatch per SPMD block, like the runtime does.
     let dispatch = |k: &KernelSo, tensors: &[usize], scalars: &[u64], blocks: i32| {
         for idx in 0..blocks {
-            let mut p = Box::new(PTO2DispatchPayload::zeroed());
-            p.function_bin_addr = k.entry_addr();
+            let mut p = Box::new(KernelArgs::zeroed());
             for (i, &ti) in tensors.iter().enumerate() {
                 p.args[i] = &t[ti] as *const Tensor as u64;
             }

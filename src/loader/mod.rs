@@ -5,3 +5,6 @@
 
 pub mod elf;
 pub(crate) mod temp_so;
+
+#[cfg(test)]
+pub(crate) mod testutil;

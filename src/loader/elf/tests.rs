@@ -2,9 +2,9 @@
 //! headers, segments and dynamic tables.
 
 use super::*;
-use crate::demo::assets;
 use crate::diagnostics::ErrorCode;
 use crate::loader::elf::image::{Bytes, DYN_SIZE, HOST_DATA, PHDR_SIZE};
+use crate::loader::testutil::assets;
 
 fn defect(bytes: &[u8]) -> String {
     let e = check_image(bytes, "kernel SO of func_id 7").unwrap_err();

@@ -418,7 +418,3 @@ pub(crate) fn run_program(
     staged.commit(memory)?;
     Ok(device_ns)
 }
-
-#[cfg(test)]
-#[path = "host_tests.rs"]
-mod tests;

@@ -11,12 +11,6 @@ use crate::abi::tensor::{Tensor, MAX_TENSOR_DIMS};
 pub const MAX_TENSOR_ARGS: usize = 32;
 /// Scalar slots of one task `Arg` (`MAX_SCALAR_ARGS`).
 pub const MAX_SCALAR_ARGS: usize = 16;
-/// Index of the `LocalContext` pointer in a kernel's `args`.
-#[cfg(test)]
-pub const SPMD_LOCAL_CONTEXT_INDEX: usize = 48;
-/// Index of the `GlobalContext` pointer in a kernel's `args`.
-#[cfg(test)]
-pub const SPMD_GLOBAL_CONTEXT_INDEX: usize = 49;
 /// Number of `u64` slots of a dispatch payload's `args`.
 pub const PAYLOAD_ARG_SLOTS: usize = 50;
 /// Byte offset of `tensor_count_` inside `ChipStorageTaskArgs`.
@@ -497,37 +491,3 @@ const _: () = {
     assert!(offset_of!(PTO2DispatchPayload, not_ready) == 460);
     assert!(offset_of!(PTO2DispatchPayload, reserved) == 464);
 };
-
-impl PTO2DispatchPayload {
-    /// A zeroed payload.
-    #[cfg(test)]
-    pub fn zeroed() -> PTO2DispatchPayload {
-        PTO2DispatchPayload {
-            function_bin_addr: 0,
-            args: [0; PAYLOAD_ARG_SLOTS],
-            local_context: LocalContext {
-                block_idx: 0,
-                block_num: 0,
-                async_ctx: AsyncCtx {
-                    completion_count: std::ptr::null_mut(),
-                    completion_error_code: std::ptr::null_mut(),
-                    completion_entries: std::ptr::null_mut(),
-                    completion_capacity: 0,
-                    pad: 0,
-                    task_token: u64::MAX,
-                },
-            },
-            global_context: GlobalContext { sub_block_id: 0 },
-            not_ready: 0,
-            reserved: 0,
-        }
-    }
-
-    /// Points `args[48]` / `args[49]` at this payload's own contexts. Must
-    /// be called again whenever the payload moves.
-    #[cfg(test)]
-    pub fn link_contexts(&mut self) {
-        self.args[SPMD_LOCAL_CONTEXT_INDEX] = &self.local_context as *const LocalContext as u64;
-        self.args[SPMD_GLOBAL_CONTEXT_INDEX] = &self.global_context as *const GlobalContext as u64;
-    }
-}
