@@ -152,6 +152,15 @@ impl Parker {
                 || (self.dormant_count.load(Relaxed) > 0 && self.starts_left.load(Relaxed) > 0))
     }
 
+    /// Whether a thread sleeps or a dormant one may start (a relaxed hint
+    /// that, unlike [`wakeable`](Self::wakeable), ignores spinners: for a
+    /// caller that then lets [`wake_one`](Self::wake_one) decide with its
+    /// fence whether a spinner will find the work).
+    #[inline]
+    pub(crate) fn could_wake(&self) -> bool {
+        self.count.load(Relaxed) > 0 || (self.dormant_count.load(Relaxed) > 0 && self.starts_left.load(Relaxed) > 0)
+    }
+
     /// Wakes one sleeper, if any and nobody spins; with no sleeper, starts
     /// a dormant thread, if any.
     pub(crate) fn wake_one(&self) {

@@ -45,7 +45,7 @@ impl Sched<'_> {
                 let t0 = self.trace_now();
                 let changed = core.core_id != self.last_core;
                 self.last_core = core.core_id;
-                self.local.set_owner_busy(true);
+                self.mark_busy();
                 let r = match self.kernels {
                     // SAFETY: the executor's table (see `CoreExecutor::kernels`);
                     // `args` is the payload just prepared for this subtask.
@@ -85,7 +85,7 @@ impl Sched<'_> {
                     jobs.push((d.kernel_id[*lane].load(Relaxed), buf, *core));
                 }
                 let t0 = self.trace_now();
-                self.local.set_owner_busy(true);
+                self.mark_busy();
                 let failure = self.gang.run_all(self.exec, &mut jobs);
                 self.local.set_owner_busy(false);
                 // The first lane ran here and published its own core.
@@ -174,7 +174,7 @@ impl Sched<'_> {
             })
             .collect();
         let t0 = self.trace_now();
-        self.local.set_owner_busy(true);
+        self.mark_busy();
         let failure = self.gang.run_all(self.exec, &mut jobs);
         self.local.set_owner_busy(false);
         self.last_core = u32::MAX;

@@ -312,6 +312,25 @@ impl<'a> Sched<'a> {
         }
     }
 
+    /// Marks this thread as running a kernel, which makes its last local
+    /// task stealable (`LocalQueue::stealable`), and wakes a thread for
+    /// its local tasks if one may be woken or started. A thief that looked
+    /// just before the mark saw nothing to steal and woke nobody; the
+    /// thread woken here finds the task (the store-buffer pattern of
+    /// `Parker`: the mark, then the fence in `wake_one`, then its SeqCst
+    /// reads of the spinners). Without it the task waited for the kernel to
+    /// return, or for ever if the kernel waits for it (found by
+    /// `dormant_scheduler_threads_start_when_the_work_needs_them`, which
+    /// failed about 1 run in 15 on a 2-CPU host). The relaxed `could_wake`
+    /// only skips the fence when no thread sleeps and none may start.
+    #[inline]
+    pub(super) fn mark_busy(&self) {
+        self.local.set_owner_busy(true);
+        if !self.local.is_empty() && self.sh.parker.could_wake() {
+            self.sh.parker.wake_one();
+        }
+    }
+
     /// Whether the idle spin is over: after `spin_steps` snoozes, or once it
     /// lasted `spin` (the clock is read every 64 snoozes only).
     /// While the Parker's start cap holds, the started threads fit on the
