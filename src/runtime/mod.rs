@@ -4,6 +4,7 @@
 
 pub mod abg;
 pub mod hbg;
+pub(crate) mod prefetch;
 pub mod trace;
 pub mod trb;
 pub(crate) mod wait;

@@ -378,6 +378,17 @@ impl WiringConsumer {
 
     /// Takes the oldest value (after a `peek` returned it). The producer
     /// may reuse its cell only after the next [`publish`](Self::publish).
+    /// The value `k` places after the one [`peek`](Self::peek) returns,
+    /// if it is already known to be published (below the consumer's copy
+    /// of `tail`; no load of `tail`): what the consumer takes soon, for a
+    /// prefetch.
+    #[inline]
+    pub(crate) fn peek_ahead(&self, q: &WiringQueue, k: u64) -> Option<u64> {
+        debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
+        let n = self.head + k;
+        (n < self.tail_seen).then(|| q.cell(n).load(Relaxed))
+    }
+
     pub(crate) fn advance(&mut self, q: &WiringQueue) {
         debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
         self.head += 1;

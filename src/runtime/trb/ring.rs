@@ -8,11 +8,16 @@ use super::layout::{
 };
 use super::queue::Padded;
 use crate::config::{schema, Knob, RingSize, TaskWindow};
+use crate::runtime::prefetch::prefetch_write;
 use crate::runtime::wait::{Backoff, Ladder};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::time::Duration;
 
-/// One ring's task window shared by the orchestrator and the schedulers.
+/// How many allocations ahead [`RingShared::prefetch_ahead`] fetches: far
+/// enough that the line arrives before the orchestrator gets there (a few
+/// hundred nanoseconds per submission), near enough to stay in L1.
+pub(crate) const PREFETCH_AHEAD: u64 = 8;
+
 /// A task slot named by its address: the form in which tasks travel through
 /// the ready, dummy and wiring queues and the scope task list (`u64` cells of
 /// arena memory). [`SlotRef::of`] is the only place a slot becomes a number,
@@ -43,6 +48,7 @@ impl SlotRef {
     }
 }
 
+/// One ring's task window shared by the orchestrator and the schedulers.
 pub(crate) struct RingShared {
     /// Ring index.
     pub(crate) ring: usize,
@@ -142,6 +148,35 @@ impl RingShared {
     pub(crate) fn descriptor(&self, local: u64) -> &TaskDescriptor {
         // SAFETY: as in `slot`: the masked index is below the region's `window` length.
         unsafe { self.descriptors.as_slice().get_unchecked(self.slot_index(local)) }
+    }
+
+    /// Prefetches, for writing, the lines the orchestrator writes for the
+    /// task [`PREFETCH_AHEAD`] allocations after `local`: its slot and
+    /// descriptor (reset at allocation; at a full window last written a
+    /// window ago, mostly by a scheduler core) and the payload lines every
+    /// submission writes (the counts and first fanins, the first tensor,
+    /// the first scalars; last read by a scheduler) of the payload
+    /// [`payload_for`](Self::payload_for) would give it with `reclaimed`
+    /// (a hint only: the reclaim may move before that task is allocated;
+    /// the addresses are masked into the regions, nothing is read).
+    #[inline(always)]
+    pub(crate) fn prefetch_ahead(&self, local: u64, reclaimed: u64) {
+        let ahead = local.wrapping_add(PREFETCH_AHEAD);
+        let i = self.slot_index(ahead);
+        let slot = self.slots.as_ptr().wrapping_add(i).cast::<u8>();
+        let d = self.descriptors.as_ptr().wrapping_add(i).cast::<u8>();
+        let p = self.payload_for(ahead, reclaimed).cast::<u8>();
+        let t0 = std::mem::offset_of!(TaskPayload, tensors);
+        prefetch_write([
+            slot,
+            d,
+            // A 40-byte descriptor may straddle two lines: its last byte's too.
+            d.wrapping_add(std::mem::size_of::<TaskDescriptor>() - 1),
+            p,
+            p.wrapping_add(t0),
+            p.wrapping_add(t0 + 64),
+            p.wrapping_add(std::mem::offset_of!(TaskPayload, scalars)),
+        ]);
     }
 
     /// The payload the task of local id `local` (being allocated) is to

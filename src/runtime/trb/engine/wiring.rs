@@ -3,7 +3,8 @@
 
 use super::sched::Sched;
 use crate::config::{schema, Knob};
-use crate::runtime::trb::layout::{codes, task_id, MAX_RINGS};
+use crate::runtime::prefetch::{prefetch_read, prefetch_write};
+use crate::runtime::trb::layout::{codes, task_id, SlotState, MAX_RINGS};
 use crate::runtime::trb::queue::WiringConsumer;
 use crate::runtime::trb::ring::SlotRef;
 use crate::runtime::trb::shared::{RunShared, WiringState};
@@ -20,7 +21,7 @@ pub(super) fn head_waits_on_unwired(sh: &RunShared, rx: &WiringConsumer, r: usiz
     if la >= ring.current_task_index.load(Acquire) {
         return false;
     }
-    let head = ring.slot(la) as *const crate::runtime::trb::layout::SlotState;
+    let head = ring.slot(la) as *const SlotState;
     let mut found = false;
     rx.for_each_pending(&sh.wiring, |v| {
         let payload = sh.slot_of(SlotRef::from_bits(v)).payload.load(Relaxed);
@@ -43,6 +44,15 @@ impl Sched<'_> {
         // the rest stays queued for the next round or another thread.
         while !self.local.is_full() {
             let Some(v) = ws.wiring.peek(&sh.wiring) else { break };
+            // Lines the orchestrator's core wrote: the slot of the task
+            // after next (written below), and the fanin line of the next
+            // task's payload (its slot, prefetched one task ago, names it).
+            if let Some(v2) = ws.wiring.peek_ahead(&sh.wiring, 2) {
+                prefetch_write([sh.slot_of(SlotRef::from_bits(v2)) as *const SlotState as *const u8]);
+            }
+            if let Some(v1) = ws.wiring.peek_ahead(&sh.wiring, 1) {
+                prefetch_read(sh.slot_of(SlotRef::from_bits(v1)).payload.load(Relaxed));
+            }
             let s = sh.slot_of(SlotRef::from_bits(v));
             let r = s.ring_id.load(Relaxed) as usize % MAX_RINGS;
             let ring = &sh.rings[r];

@@ -174,7 +174,9 @@ impl<'s> Orchestrator<'s> {
         let raw = task_id::make(ring, a.local);
         let s = r.slot(a.local);
         let d = r.descriptor(a.local);
-        let pl = r.payload_for(a.local, self.t.fanin_pools[ring].reclaimed_below());
+        let reclaimed = self.t.fanin_pools[ring].reclaimed_below();
+        let pl = r.payload_for(a.local, reclaimed);
+        r.prefetch_ahead(a.local, reclaimed);
         d.task_id.store(raw, Relaxed);
         for (k, &id) in kernels.iter().enumerate() {
             d.kernel_id[k].store(id, Relaxed);
