@@ -147,9 +147,7 @@ impl Parker {
     /// sleeper it misses finds them at its park timeout).
     #[inline]
     pub(crate) fn wakeable(&self) -> bool {
-        self.spinning.load(Relaxed) == 0
-            && (self.count.load(Relaxed) > 0
-                || (self.dormant_count.load(Relaxed) > 0 && self.starts_left.load(Relaxed) > 0))
+        self.spinning.load(Relaxed) == 0 && self.could_wake()
     }
 
     /// Whether a thread sleeps or a dormant one may start (a relaxed hint

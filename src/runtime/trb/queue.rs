@@ -376,8 +376,6 @@ impl WiringConsumer {
         }
     }
 
-    /// Takes the oldest value (after a `peek` returned it). The producer
-    /// may reuse its cell only after the next [`publish`](Self::publish).
     /// The value `k` places after the one [`peek`](Self::peek) returns,
     /// if it is already known to be published (below the consumer's copy
     /// of `tail`; no load of `tail`): what the consumer takes soon, for a
@@ -389,6 +387,8 @@ impl WiringConsumer {
         (n < self.tail_seen).then(|| q.cell(n).load(Relaxed))
     }
 
+    /// Takes the oldest value (after a `peek` returned it). The producer
+    /// may reuse its cell only after the next [`publish`](Self::publish).
     pub(crate) fn advance(&mut self, q: &WiringQueue) {
         debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
         self.head += 1;

@@ -381,7 +381,7 @@ fn dormant_scheduler_threads_start_when_the_work_needs_them() {
     // start once lost to a race (a thief looking at the local queue of a
     // thread just before it marked itself busy, `Sched::mark_busy`) in
     // about 1 run of 20 on a 2-CPU host.
-    for threads in [2usize, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4] {
+    for threads in std::iter::once(2usize).chain(std::iter::repeat_n(4, 20)) {
         let inside = AtomicU64::new(0);
         let met = AtomicU64::new(0);
         let exec = KindExec(|_| meet_all(&inside, &met, threads));
