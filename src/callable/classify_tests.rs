@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::*;
 use crate::loader::elf::image::SHT_DYNSYM;
-use crate::loader::testutil::{assets, build_so};
+use crate::loader::example_sos as assets;
+use crate::loader::testutil::build_so;
 
 const HBG_FUNC: &str = "build_example_graph";
 

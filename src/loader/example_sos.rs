@@ -1,4 +1,6 @@
-//! Example shared objects compiled by build.rs from `examples/` and embedded.
+//! Example shared objects compiled by build.rs from `examples/` and embedded
+//! (the demo's and benchmark's programs, and test fixtures of every layer);
+//! `crate::demo::assets` re-exports them.
 
 macro_rules! asset {
     ($name:literal) => {

@@ -4,6 +4,7 @@
 //! `temp_so` then loads it from bytes (kernels and orchestrations alike).
 
 pub mod elf;
+pub(crate) mod example_sos;
 pub(crate) mod temp_so;
 
 #[cfg(test)]

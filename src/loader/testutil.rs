@@ -1,34 +1,12 @@
 //! Test support for every layer above the loader: compiling C/C++ sources of
-//! the repository into shared objects with the `cc` crate's compiler, and
-//! the example shared objects build.rs compiles and embeds.
+//! the repository into shared objects with the `cc` crate's compiler (the
+//! example shared objects build.rs compiles are in `loader::example_sos`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use once_cell::sync::Lazy;
-
-/// The example SOs build.rs compiles into `OUT_DIR/examples/` (the same
-/// files, hence the same bytes, as `crate::demo::assets` embeds), for tests
-/// below the demo layer.
-pub(crate) mod assets {
-    macro_rules! asset {
-        ($name:literal) => {
-            include_bytes!(concat!(env!("OUT_DIR"), "/examples/", $name))
-        };
-    }
-
-    /// The 5-task vector example orchestration (`examples/trb_vector`).
-    pub(crate) const TRB_VECTOR_ORCH: &[u8] = asset!("trb_vector_orch.so");
-    /// The benchmark orchestration (`examples/bench`).
-    pub(crate) const BENCH_ORCH: &[u8] = asset!("bench_orch.so");
-    /// `out = a + b`.
-    pub(crate) const KERNEL_ADD: &[u8] = asset!("kernel_add.so");
-    /// `out = a * b`.
-    pub(crate) const KERNEL_MUL: &[u8] = asset!("kernel_mul.so");
-    /// The aicpu_build_graph ring-form vector example (`examples/abg_ring_vector`).
-    pub(crate) const ABG_RING_VECTOR_ORCH: &[u8] = asset!("abg_ring_vector_orch.so");
-}
 
 /// Repository root (for example sources).
 pub(crate) fn repo_path(rel: &str) -> PathBuf {

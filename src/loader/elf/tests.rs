@@ -4,7 +4,7 @@
 use super::*;
 use crate::diagnostics::ErrorCode;
 use crate::loader::elf::image::{Bytes, DYN_SIZE, HOST_DATA, PHDR_SIZE};
-use crate::loader::testutil::assets;
+use crate::loader::example_sos as assets;
 
 fn defect(bytes: &[u8]) -> String {
     let e = check_image(bytes, "kernel SO of func_id 7").unwrap_err();
