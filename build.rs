@@ -172,7 +172,7 @@ fn build_c_shims() {
 
 /// Compiles the bundled example orchestrations (C++, against
 /// `include/pto_orchestration_api.h`) and kernels (C) into shared objects in
-/// `OUT_DIR/examples/`; `src/demo/assets.rs` embeds them so `simpler demo`
+/// `OUT_DIR/examples/`; `src/loader/example_sos.rs` embeds them so `simpler demo`
 /// and the benchmarks need nothing else on the machine.
 fn build_examples() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo")).join("examples");
