@@ -67,8 +67,10 @@ use std::sync::Mutex;
 /// started once the cap is lifted steals the tasks the running threads
 /// hold, so none waits behind a long task. The orchestrator lifts the cap
 /// ([`Parker::lift_start_cap`]) once it stops using its CPU: at the end of
-/// the orchestration and when it waits for tasks to finish. The budget is
-/// read and spent under the `dormant` mutex.
+/// the orchestration and when it waits for tasks to finish (on a full
+/// wiring queue only once the wait has lasted a grace, see
+/// `Orchestrator::publish_full`). The budget is read and spent under the
+/// `dormant` mutex.
 pub(crate) struct Parker {
     sleeping: Mutex<Vec<std::thread::Thread>>,
     count: AtomicUsize,

@@ -429,6 +429,40 @@ fn capped_starts_leave_a_cpu_to_the_orchestrator_until_it_waits() {
 }
 
 #[test]
+fn a_full_wiring_queue_lifts_the_start_cap_after_its_grace() {
+    // As above, CPUs - 1 schedulers may start while the orchestration runs,
+    // and the first `threads` tasks each wait until all of them run at once.
+    // Here the orchestrator never waits for a task: it goes on submitting
+    // no-op tasks, and as the started threads are all held nothing is
+    // wired, so the wiring queue fills. That wait keeps the cap for its
+    // grace and then lifts it: the last thread starts, wires, and the
+    // held tasks meet. A wait that kept the cap would leave them short.
+    let cpus = super::sched::host_cpus().max(2);
+    let threads = cpus;
+    let inside = AtomicU64::new(0);
+    let met = AtomicU64::new(0);
+    let exec = KindExec(|k| {
+        if k == 0 {
+            meet_all(&inside, &met, threads)
+        }
+    });
+    let cells = vec![0u64; threads];
+    let tc: Vec<Tensor> = (0..threads).map(|k| ext(&cells[k..k + 1])).collect();
+    let fillers = 2 * crate::runtime::trb::layout::WIRING_QUEUE_SIZE;
+    let rep = run_within(params(threads, 4096), Duration::from_secs(30), &exec, &mut |o| {
+        for t in &tc {
+            o.submit_task(kind(0), &view(&[TensorArg::Inout(t)], &[]));
+        }
+        for _ in 0..fillers {
+            o.submit_task(kind(1), &view(&[], &[]));
+        }
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(rep.completed_tasks, (threads + fillers) as u64);
+    assert_eq!(met.load(Relaxed), threads as u64, "{threads} scheduler threads did not all run at once");
+}
+
+#[test]
 fn runs_that_submit_nothing_or_one_task_complete_with_dormant_threads() {
     let ran = AtomicU64::new(0);
     let exec = KindExec(|_| {

@@ -27,6 +27,16 @@ use std::sync::atomic::Ordering::*;
 /// (`WiringQueue::help_flush`), so a task never waits for the batch to fill.
 pub(super) const WIRING_BATCH: u64 = 16;
 
+/// How long the orchestrator waits on a full wiring queue before the
+/// start cap goes (see `publish_full`). With 100 µs the cap still went in
+/// most 1M-task runs of the README's 2-vCPU machine (a preempted scheduler
+/// stalls the queue that long); with 1 ms it holds, and the 1M independent
+/// tasks bench (3 threads) went from 252 to 226 ns/task (medians of 12
+/// interleaved pairs, faster in 10 of 12) with 4-5x fewer context switches
+/// (`perf stat`); chain and fan were even. The cost: a run whose started
+/// threads are all held by long tasks starts the others 1 ms later, once.
+pub(super) const WIRING_CAP_GRACE: std::time::Duration = std::time::Duration::from_micros(1000);
+
 /// `dst.copy_from_slice(src)` with the usual short lengths (0 to 4) as
 /// inline moves instead of a `memcpy` call.
 #[inline(always)]
@@ -406,15 +416,28 @@ impl<'s> Orchestrator<'s> {
         }
     }
 
-    /// [`publish`](Self::publish) on a full queue: waits for room, as a
-    /// wait for tasks to finish (`release_cpu`): room comes only from the
-    /// scheduler threads, and one of them may be held by a long task (a
-    /// task that waits for the orchestration to go on would otherwise stall
-    /// the run while the start budget kept the other threads dormant).
+    /// [`publish`](Self::publish) on a full queue: waits for room. Room
+    /// comes only from the scheduler threads, so the staged tasks are
+    /// published at once; the start cap (see `Parker`) is kept for
+    /// [`WIRING_CAP_GRACE`] and lifted after that (`release_cpu`).
+    ///
+    /// Why the grace: the queue fills whenever the started schedulers
+    /// wire slower than the orchestrator submits, which with short tasks
+    /// is most of a run, and each wait then lasts a few microseconds. A
+    /// thread started for it can only run on the orchestrator's CPU, so
+    /// lifting the cap at the first full queue made the whole run slower
+    /// (measured at `WIRING_CAP_GRACE`). A wait that lasts has a started thread
+    /// held by a long task (one that waits for the orchestration to go on
+    /// would otherwise stall the run), and gets the dormant ones started.
     #[cold]
     #[inline(never)]
     fn publish_full(&mut self, s: u64) {
-        self.release_cpu();
+        self.held.apply();
+        self.flush_wiring();
+        let mut capped = self.sh.parker.capped();
+        if !capped {
+            self.release_cpu();
+        }
         self.sh.producer_blocked.store(true, Release);
         let mut backoff = Backoff::new(Ladder::YIELD);
         loop {
@@ -425,6 +448,10 @@ impl<'s> Orchestrator<'s> {
             if self.wait_checks() {
                 self.fatal = true;
                 break;
+            }
+            if capped && backoff.stalled_for() >= WIRING_CAP_GRACE {
+                capped = false;
+                self.release_cpu();
             }
             backoff.snooze();
         }
