@@ -575,7 +575,7 @@ impl RunShared {
     }
 
     /// Finishes a task: release its producers, complete, check the task
-    /// itself, count.
+    /// itself (the caller counts it in `completed`).
     ///
     /// Upstream completes first and releases after; here the producers are
     /// released first, while the task is not COMPLETED: a COMPLETED task
@@ -590,10 +590,11 @@ impl RunShared {
         self.release_producers(s);
         self.complete_task(s, ready);
         self.ring_of(s).check_consumed(s);
-        // No clock read here: the watchdog samples `completed` as progress
+        // Not counted in `completed` here: the scheduler thread counts its
+        // finished tasks in batches (`Sched::count_finished`). No clock
+        // read either: the watchdog samples `completed` as progress
         // (`sample_orch_progress`), which keeps a system call per task off
         // the completion path.
-        self.completed.fetch_add(1, SeqCst);
     }
 
     /// Whether the run's work is complete (orchestration done, all counted).
