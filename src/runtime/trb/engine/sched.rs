@@ -72,7 +72,7 @@ pub(super) struct Sched<'a> {
     pub(super) uncounted: u64,
 }
 
-/// Finished tasks a scheduler counts in the run's `completed` at once
+/// Finished tasks a scheduler adds to the run's `completed` in one add
 /// while the orchestration runs (see `Sched::count_finished`).
 pub(super) const COMPLETED_BATCH: u64 = 32;
 
