@@ -877,6 +877,40 @@ fn fanin_spill_overflow_is_code_4() {
     assert!(rep.message.contains("PTO2_RING_DEP_POOL"), "{}", rep.message);
 }
 
+/// Fanin spill entries come back as their tasks retire, also once the
+/// slots that named them have been handed to later tasks: 200 consumers of
+/// 70 producers each spill 6 entries (1200 in all) into a pool of 256, in
+/// a window of 128 slots that every two rounds reuses. The run completes
+/// only if the submissions' reclaim frees the entries of retired consumers
+/// (without it the pool overflows after 42 rounds). The producers' kernels
+/// take a while, so the orchestrator also waits for a full window and
+/// then takes slots whose previous tasks retired during that wait (debug
+/// builds check that the reclaim passed them first).
+#[test]
+fn spill_entries_return_across_window_wraps() {
+    let p = params([128; 4], [4096; 4], [256; 4]);
+    let exec = FnExec(|func, _, _| {
+        if func == 1 {
+            std::thread::sleep(Duration::from_micros(20));
+        }
+    });
+    let mut consumers = 0;
+    let rep = run_with(p, &exec, |o| {
+        for _ in 0..200 {
+            o.scope_begin(ScopeMode::Auto);
+            let ids: Vec<u64> = (0..70).map(|_| o.submit_task(aiv(1), &view(&[], &[])).task_id).collect();
+            let r = o.submit_task(aiv(0), &TaskArgsView { explicit_deps: &ids, ..view(&[], &[]) });
+            o.scope_end();
+            if r.task_id == INVALID_TASK {
+                break;
+            }
+            consumers += 1;
+        }
+    });
+    assert_eq!(rep.status, 0, "{}", rep.message);
+    assert_eq!(consumers, 200);
+}
+
 #[test]
 fn dep_list_pool_too_small_is_code_4() {
     let p = params([64; 4], [4096; 4], [4; 4]);

@@ -2,9 +2,10 @@
 //! tasks, tensor data access, fatal latching. Runs on the single thread
 //! that executes the user's orchestration code.
 //!
-//! The fanin spill pool of a ring is reclaimed right before every allocation
-//! on that ring, so a retired task's payload is always read before its slot
-//! can be handed out again.
+//! The fanin spill pool of a ring is reclaimed right after every allocation
+//! on that ring, up to the watermark that admitted it and before the new
+//! slot is written, so a retired task's payload is always read before its
+//! slot is handed to the next task.
 
 mod explicit;
 mod flow;

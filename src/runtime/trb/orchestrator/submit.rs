@@ -166,7 +166,6 @@ impl<'s> Orchestrator<'s> {
         }
         let sh = self.sh;
         let r = &sh.rings[ring];
-        self.t.fanin_pools[ring].reclaim(r);
         let a = match self.alloc[ring].try_alloc(r, out_size) {
             Ok(a) => a,
             Err(_) => {
@@ -181,6 +180,13 @@ impl<'s> Orchestrator<'s> {
                 }
             }
         };
+        // Before the new slot is written (see `FaninPool::reclaim_to`).
+        self.t.fanin_pools[ring].reclaim_to(r, self.alloc[ring].last_alive());
+        debug_assert!(
+            a.local < r.window.to_u64() || self.t.fanin_pools[ring].reclaimed_below() > a.local - r.window.to_u64(),
+            "the slot's previous task {} was not passed by the spill reclaim",
+            a.local.wrapping_sub(r.window.to_u64())
+        );
         let raw = task_id::make(ring, a.local);
         let s = r.slot(a.local);
         let d = r.descriptor(a.local);
