@@ -240,7 +240,8 @@ pub struct SlotState {
     pub task_state: AtomicU32,
     /// Satisfied fanins (+1 once wired).
     pub fanin_refcount: AtomicI32,
-    /// `producers + 1`, set at wiring.
+    /// `producers + 1`, set by the orchestrator with the payload's fanins
+    /// (before publication; the wiring reads it from here).
     pub fanin_count: AtomicI32,
     /// Releases received (+1 per consumer, +SCOPE_BIT at scope end).
     pub fanout_refcount: AtomicU32,

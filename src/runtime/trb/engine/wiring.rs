@@ -57,8 +57,11 @@ impl Sched<'_> {
             let r = s.ring_id.load(Relaxed) as usize % MAX_RINGS;
             let ring = &sh.rings[r];
             let payload = s.payload.load(Relaxed);
+            // The orchestrator's copy of the payload's fanin count (see
+            // `Orchestrator::write_fanins`), published with the task.
+            let nf = (s.fanin_count.load(Relaxed) - 1).max(0) as u64;
             // SAFETY: payload of a published task.
-            let nf = unsafe { (*payload).dep_entries() };
+            debug_assert_eq!(nf, unsafe { (*payload).dep_entries() }, "slot and payload fanin counts");
             let pool = &mut ws.dep_pools[r];
             let mut la = pool.reclaim(ring, false);
             if pool.available() < nf {
@@ -99,21 +102,22 @@ impl Sched<'_> {
                 }
                 break;
             }
-            s.fanin_count.store(nf as i32 + 1, Release);
             let mut early = 0;
-            // SAFETY: payload of a published task (fanin fields immutable).
-            unsafe {
-                sh.for_each_fanin(payload, |p| {
-                    p.lock();
-                    if p.state() >= crate::runtime::trb::layout::task_state::COMPLETED {
-                        early += 1;
-                    } else {
-                        let h = pool.prepend(p.fanout_head.load(Relaxed), s).expect("dep pool capacity checked");
-                        p.fanout_head.store(h, Relaxed);
-                    }
-                    p.unlock();
-                })
-            };
+            if nf > 0 {
+                // SAFETY: payload of a published task (fanin fields immutable).
+                unsafe {
+                    sh.for_each_fanin(payload, |p| {
+                        p.lock();
+                        if p.state() >= crate::runtime::trb::layout::task_state::COMPLETED {
+                            early += 1;
+                        } else {
+                            let h = pool.prepend(p.fanout_head.load(Relaxed), s).expect("dep pool capacity checked");
+                            p.fanout_head.store(h, Relaxed);
+                        }
+                        p.unlock();
+                    })
+                };
+            }
             pool.reserve(early as u64);
             // SAFETY: the descriptor pointer was set at submit.
             let local = task_id::local(unsafe { (*s.task.load(Relaxed)).task_id.load(Relaxed) });
@@ -125,7 +129,16 @@ impl Sched<'_> {
             s.dep_pool_mark.store(pool.mark_wired(local as usize) as i32, Relaxed);
             ws.wiring.advance(&sh.wiring);
             wired += 1;
-            let rc = s.fanin_refcount.fetch_add(early + 1, AcqRel) + early + 1;
+            // A task without fanins is in no producer's list, so no other
+            // thread adds to its count: a plain store (a locked add waits
+            // for this thread's pending stores, 15% of the scheduler loop's
+            // samples in the 1M independent tasks bench).
+            let rc = if nf == 0 {
+                s.fanin_refcount.store(1, Relaxed);
+                1
+            } else {
+                s.fanin_refcount.fetch_add(early + 1, AcqRel) + early + 1
+            };
             if rc > nf as i32 {
                 self.make_ready(s);
             }

@@ -175,7 +175,7 @@ impl Orchestrator<'_> {
             }
             self.fanins = p.fanins;
             let ring = &self.sh.rings[p.ring];
-            if !self.write_fanins(p.ring, ring.payload_of(p.local)) {
+            if !self.write_fanins(p.ring, ring.slot(p.local), ring.payload_of(p.local)) {
                 return;
             }
             self.publish(ring.slot(p.local));
