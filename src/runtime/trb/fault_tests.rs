@@ -243,6 +243,44 @@ fn dep_pool_exhaustion_is_reported_promptly_whatever_the_timing() {
     }
 }
 
+#[test]
+fn a_consumer_queued_after_the_first_deadlock_check_is_still_found() {
+    // Dep pool 8. P runs long; 8 readers of P's output take the whole
+    // pool; 3 readers of Q's output wait for entries: no deadlock yet (they
+    // do not hold P, the ring's oldest task), and the check says so. Then
+    // (after Q ran) one more reader of P is queued behind them: P can no longer retire
+    // before it is wired, which needs an entry only P's retirement frees.
+    // The check, which looks only at tasks queued since its last look for
+    // the same oldest task, must find it: the report comes from the wiring,
+    // not from the watchdog 20 s later.
+    let mut b = Bench::new(params(256, 1 << 20, 8, 20_000));
+    let (bx, by) = (vec![0f32; 16], vec![0f32; 16]);
+    let (x, y) = (ext(&bx, 16), ext(&by, 16));
+    let exec = Exec(|f| {
+        if f == 1 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Ok(())
+    });
+    let t = Instant::now();
+    let rep = b.run(&exec, |o| {
+        o.submit_task(aiv(1), &view(&[TensorArg::OutputExisting(&x)], &[]));
+        o.submit_task(aiv(0), &view(&[TensorArg::OutputExisting(&y)], &[]));
+        for t in [&x; 8].into_iter().chain([&y; 3]) {
+            o.submit_task(aiv(0), &view(&[TensorArg::Input(t)], &[]));
+        }
+        // Waiting for Q's output hands the staged tasks to a second
+        // scheduler (the first one runs P), which wires the 8 readers of P
+        // and checks at the first reader of Q, and runs Q.
+        o.get_tensor_data(&y, &[0]);
+        o.submit_task(aiv(0), &view(&[TensorArg::Input(&x)], &[]));
+    });
+    assert_eq!(rep.status, -codes::DEP_POOL_OVERFLOW, "{}", rep.message);
+    assert!(rep.message.contains("has a consumer that is not wired yet"), "{}", rep.message);
+    assert!(t.elapsed() < Duration::from_secs(5), "reported after {:?}", t.elapsed());
+    b.assert_usable();
+}
+
 // ---------------------------------------------------------------------------
 // First fatal wins.
 

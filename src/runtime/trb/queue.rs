@@ -364,16 +364,19 @@ impl WiringConsumer {
         Some(q.cell(h).load(Relaxed))
     }
 
-    /// Calls `f` on every value queued in `q` and not yet taken, oldest
-    /// first, while it returns true (values stay queued).
-    pub(crate) fn for_each_pending(&self, q: &WiringQueue, mut f: impl FnMut(u64) -> bool) {
+    /// Calls `f` on every value queued in `q` and not yet taken from queue
+    /// position `from` on (the oldest first), while it returns true (values
+    /// stay queued). Returns the position it stopped at: the first one not
+    /// looked at.
+    pub(crate) fn for_each_pending_from(&self, q: &WiringQueue, from: u64, mut f: impl FnMut(u64) -> bool) -> u64 {
         debug_assert_eq!(self.queue, q.id(), "consumer of another queue");
         let t = q.tail.0.load(Acquire);
-        for pos in self.head..t {
+        for pos in from.max(self.head)..t {
             if !f(q.cell(pos).load(Relaxed)) {
-                break;
+                return pos;
             }
         }
+        t
     }
 
     /// The value `k` places after the one [`peek`](Self::peek) returns,

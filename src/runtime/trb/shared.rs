@@ -252,8 +252,24 @@ pub(crate) struct WiringState {
     pub(crate) dep_pools: Vec<DepListPool>,
     /// Rings for which the wiring deadlock was already reported.
     pub(crate) reported: [bool; MAX_RINGS],
+    /// Per ring, how far the deadlock check has looked through the queue.
+    pub(crate) unwired_scans: [UnwiredScan; MAX_RINGS],
     /// The consumer side of the wiring queue: consuming needs this lock.
     pub(crate) wiring: WiringConsumer,
+}
+
+/// What the wiring's deadlock check (`head_waits_on_unwired`) has already
+/// looked at for one ring: the queued tasks below queue position `upto`
+/// name no fanin on the ring's oldest live task `la`. Payloads are
+/// immutable while queued, so with the same `la` a later check only looks
+/// at what was queued since: each queued task is looked at once per
+/// watermark, however often the pool runs short.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct UnwiredScan {
+    /// The watermark the scan was made for.
+    pub(crate) la: u64,
+    /// Queue positions below this were scanned for `la`.
+    pub(crate) upto: u64,
 }
 
 /// Stall locator published by the watchdog.

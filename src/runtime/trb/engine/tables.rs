@@ -88,7 +88,12 @@ pub(crate) fn build_run(memory: &TrbMemory, p: &RunParams) -> (RunShared, OrchTa
         ready: ReadyQueues::new(ready_regions),
         dummy,
         wiring,
-        wiring_state: Mutex::new(WiringState { dep_pools, reported: [false; MAX_RINGS], wiring: wiring_rx }),
+        wiring_state: Mutex::new(WiringState {
+            dep_pools,
+            reported: [false; MAX_RINGS],
+            unwired_scans: Default::default(),
+            wiring: wiring_rx,
+        }),
         producer_blocked: AtomicBool::new(false),
         orch_error: Default::default(),
         sched_error: Default::default(),

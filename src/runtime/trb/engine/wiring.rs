@@ -7,23 +7,34 @@ use crate::runtime::prefetch::{prefetch_read, prefetch_write};
 use crate::runtime::trb::layout::{codes, task_id, SlotState, MAX_RINGS};
 use crate::runtime::trb::queue::WiringConsumer;
 use crate::runtime::trb::ring::SlotRef;
-use crate::runtime::trb::shared::{RunShared, WiringState};
+use crate::runtime::trb::shared::{RunShared, UnwiredScan, WiringState};
 use std::sync::atomic::Ordering::*;
 
 /// Whether ring `r`'s oldest live task (`la`) is a fanin of a task still in
 /// the wiring queue. Dep-pool entries of a ring are freed only as its oldest
 /// task retires, which needs every consumer of that task to complete, and a
 /// consumer cannot run before it is wired: while the queue head waits for
-/// entries of this ring, such a consumer makes the wait permanent. Call only
+/// entries of this ring, such a consumer makes the wait permanent. Looks
+/// only at the tasks queued since the last check for the same `la` (see
+/// [`UnwiredScan`]): the check runs each time the pool is short, and a full
+/// walk each time (every queued task's fanins) took most of a scheduler's
+/// time while a fan of 65 fanins per round waited for entries. Call only
 /// while holding the wiring lock.
-pub(super) fn head_waits_on_unwired(sh: &RunShared, rx: &WiringConsumer, r: usize, la: u64) -> bool {
+pub(super) fn head_waits_on_unwired(
+    sh: &RunShared,
+    rx: &WiringConsumer,
+    r: usize,
+    la: u64,
+    scan: &mut UnwiredScan,
+) -> bool {
     let ring = &sh.rings[r];
     if la >= ring.current_task_index.load(Acquire) {
         return false;
     }
     let head = ring.slot(la) as *const SlotState;
+    let from = if scan.la == la { scan.upto } else { 0 };
     let mut found = false;
-    rx.for_each_pending(&sh.wiring, |v| {
+    let upto = rx.for_each_pending_from(&sh.wiring, from, |v| {
         let payload = sh.slot_of(SlotRef::from_bits(v)).payload.load(Relaxed);
         // SAFETY: the payload of a published task; its fanin fields are
         // immutable until it is consumed, which cannot happen before it is
@@ -31,6 +42,7 @@ pub(super) fn head_waits_on_unwired(sh: &RunShared, rx: &WiringConsumer, r: usiz
         unsafe { sh.for_each_fanin(payload, |p| found |= std::ptr::eq(p, head)) };
         !found
     });
+    *scan = UnwiredScan { la, upto };
     // Still the head (not retired and reused meanwhile): the wait is permanent.
     found && ring.last_task_alive.load(Acquire) == la
 }
@@ -82,7 +94,7 @@ impl Sched<'_> {
                     Some("the task alone needs more entries than the pool holds")
                 } else if sh.producer_blocked.load(Acquire) && gated {
                     Some("the orchestrator is blocked on the full wiring queue and the ring's oldest task waits for its scope to end")
-                } else if head_waits_on_unwired(sh, &ws.wiring, r, la) {
+                } else if head_waits_on_unwired(sh, &ws.wiring, r, la, &mut ws.unwired_scans[r]) {
                     Some("the ring's oldest live task has a consumer that is not wired yet, so no entry of this ring can be freed")
                 } else {
                     None

@@ -47,7 +47,7 @@ impl Orchestrator<'_> {
         let ws = sh.wiring_state.lock().unwrap_or_else(|e| e.into_inner());
         let pool = &ws.dep_pools[ring];
         let mut top = pool.top;
-        ws.wiring.for_each_pending(&sh.wiring, |v| {
+        ws.wiring.for_each_pending_from(&sh.wiring, 0, |v| {
             let s = sh.slot_of(SlotRef::from_bits(v));
             if s.ring_id.load(Relaxed) as usize % MAX_RINGS == ring {
                 // SAFETY: the payload of a published task; its fanin fields
