@@ -297,7 +297,8 @@ impl Orchestrator<'_> {
         };
         let (s, raw) = (f.slot, f.raw);
         s.total_required_subtasks.store(0, Relaxed);
-        s.fanin_count.store(1, Relaxed);
+        // `fanin_count` is 1 already: `write_payload` wrote the (empty)
+        // fanin list's count + 1.
         s.fanin_refcount.store(1, Relaxed);
         s.task_state.store(task_state::COMPLETED as u32, Release);
         self.sh.completed.fetch_add(1, AcqRel);
