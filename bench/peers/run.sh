@@ -30,6 +30,7 @@ fi
 
 echo "building into $out ..." >&2
 gcc -O2 -fopenmp -Wall -Wextra -Werror -o "$out/omp" "$here/omp.c"
+gcc -O2 -pthread -Wall -Wextra -Werror -o "$out/line_rtt" "$here/line_rtt.c"
 g++ -O2 -std=c++17 -Wall -Wextra -Werror -o "$out/tbb" "$here/tbb.cpp" -ltbb
 (cd "$here/rayon" && cargo build --release --quiet)
 rayon_bin="$here/rayon/target/release/peers-rayon"
@@ -52,10 +53,15 @@ ours() { # one invocation per workload: warm-up run, then REPS timed runs (media
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# The inter-core line round trip before every round and after the last (see
+# line_rtt.c: it moves 5x between minutes on the 2-vCPU VMs).
+rtt() { "$out/line_rtt" 2>/dev/null || echo "?"; }
+rtts=()
 results="$out/results.txt"
 : >"$results"
 for r in $(seq 1 "$ROUNDS"); do
     echo "round $r/$ROUNDS ..." >&2
+    rtts+=("$(rtt)")
     for prog in omp tbb rayon ours; do
         case $prog in
             omp) lines=$("$out/omp" "$W1" "$W2" "$W3" "$REPS") ;;
@@ -67,6 +73,7 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+rtts+=("$(rtt)")
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $cpu, $(nproc) logical CPUs;" \
@@ -74,6 +81,8 @@ echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $cpu, $(nproc) logical CP
 echo "Rounds: $ROUNDS, interleaved (omp, tbb, rayon, ours); each cell: median over rounds" \
     "(min-max) of each program's median of $REPS timed runs after one warm-up run;" \
     "sizes W1 $W1, W2 $W2, W3 $W3 rounds; ours with aicpu_thread_num $THREADS."
+echo "Cache-line round trip CPU 0 <-> 1 (\`bench/peers/line_rtt.c\`) before each round and after" \
+    "the last: $(IFS=/; echo "${rtts[*]}") ns (the rounds compare like machines only where these agree)."
 echo
 python3 "$here/table.py" "$results"
 echo "raw results: $results" >&2
