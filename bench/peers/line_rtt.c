@@ -7,9 +7,10 @@
 // figure moves between ~55-90 ns and ~350 ns from one minute to the next
 // (the host places the two vCPUs near or far from each other), while a
 // single-threaded loop keeps its speed; every task runtime measured here
-// hands work between the CPUs, and in the slow phases the runtimes ran 2-4x
-// slower (ours W1 330-410 ns/task against 100-125). A table whose rounds
-// saw different round trips compares different machines.
+// hands work between the CPUs, and after far readings the runtimes often ran
+// 2-4x slower (ours W1 330-410 ns/task against 100-125; not always: the
+// host's own load moves them too). A table whose rounds saw different round
+// trips compares different machines.
 //   cc -O2 -pthread bench/peers/line_rtt.c -o /tmp/line_rtt && /tmp/line_rtt
 #define _GNU_SOURCE
 #include <pthread.h>
