@@ -55,7 +55,7 @@ ours() { # one invocation per workload: warm-up run, then REPS timed runs (media
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # The inter-core line round trip before every round and after the last (see
 # line_rtt.c: it moves 5x between minutes on the 2-vCPU VMs).
-rtt() { "$out/line_rtt" 2>/dev/null || echo "?"; }
+rtt() { timeout 20 "$out/line_rtt" 2>/dev/null || echo "?"; }
 rtts=()
 results="$out/results.txt"
 : >"$results"
