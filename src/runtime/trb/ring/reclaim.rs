@@ -18,6 +18,28 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 /// check and writes the second per task): in a `perf record` of the 1M
 /// independent tasks bench, 49% of `check_consumed`'s samples (which
 /// were 17% of the scheduler's) sat on those two loads.
+///
+/// # Orderings: no consumed head is left behind
+/// The lock is a try-lock: a thread that consumed a slot and finds the
+/// lock taken returns, and relies on the holder, which re-checks the head
+/// after it unlocks. That is the store-buffer pattern: the loser writes the
+/// slot's state (CONSUMED) and then reads the lock; the holder writes the
+/// lock (free) and then reads the head's state. With a Release unlock and an
+/// Acquire re-check both reads may miss the other's write (on x86-64 the
+/// holder's re-check can run while its unlock still sits in its store
+/// buffer): the head then stays CONSUMED below a watermark nobody moves,
+/// and the ring stalls until the allocator reports a deadlock (seen once in
+/// a CI run of `dep_pool_at_the_proven_bound_is_never_exhausted`; with the
+/// old orderings `a_head_consumed_while_another_thread_advances_is_always_passed`
+/// failed in 12 of 13 runs on the 2-vCPU VM, with these in none of 40). So
+/// all four accesses are `SeqCst`: the COMPLETED ->
+/// CONSUMED compare-exchanges, the try-lock's compare-exchange (its failure
+/// read included), the unlock and the re-check's state load. In the single
+/// total order of `SeqCst` operations either the loser's lock read comes
+/// after the unlock (it sees the lock free, or taken by a later holder that
+/// re-checks in turn), or its CONSUMED store comes before the re-check,
+/// which then sees it. On x86-64 only the unlock costs more (`xchg` instead
+/// of `mov`): the compare-exchanges are locked instructions either way.
 #[derive(Debug, Default)]
 pub(super) struct Advance {
     /// Held by the thread that moves the watermark.
@@ -75,7 +97,7 @@ impl RingShared {
             return full
                 && slot
                     .task_state
-                    .compare_exchange(task_state::COMPLETED as u32, task_state::CONSUMED as u32, AcqRel, Relaxed)
+                    .compare_exchange(task_state::COMPLETED as u32, task_state::CONSUMED as u32, SeqCst, Relaxed)
                     .is_ok();
         }
         slot.fanout_refcount.fetch_add(SCOPE_BIT, AcqRel);
@@ -90,7 +112,7 @@ impl RingShared {
         let done = slot.fanout_refcount.load(Acquire) == slot.fanout_count.load(Relaxed)
             && slot
                 .task_state
-                .compare_exchange(task_state::COMPLETED as u32, task_state::CONSUMED as u32, AcqRel, Relaxed)
+                .compare_exchange(task_state::COMPLETED as u32, task_state::CONSUMED as u32, SeqCst, Relaxed)
                 .is_ok();
         slot.unlock();
         done
@@ -101,7 +123,8 @@ impl RingShared {
     pub(crate) fn advance(&self) {
         let a = &*self.advance;
         loop {
-            if a.lock.compare_exchange(false, true, Acquire, Relaxed).is_err() {
+            // SeqCst, the failure's read too (see `Advance`).
+            if a.lock.compare_exchange(false, true, SeqCst, SeqCst).is_err() {
                 return;
             }
             let start = a.la.load(Relaxed);
@@ -129,7 +152,7 @@ impl RingShared {
             if la != start {
                 self.publish_watermark(la);
             }
-            a.lock.store(false, Release);
+            a.lock.store(false, SeqCst);
             // A consumer that lost the try-lock relies on us: re-check the
             // head (below the bound the slot is a task's without reading
             // the orchestrator's counter; see `Advance`).
@@ -152,7 +175,9 @@ impl RingShared {
     /// `current_task_index` is read only when `la` reached `bound`.
     #[inline]
     fn head_consumed(&self, la: u64, bound: u64) -> bool {
-        (la < bound || la < self.current_task_index.load(Acquire)) && self.slot(la).state() == task_state::CONSUMED
+        // SeqCst: the re-check after an unlock (see `Advance`).
+        (la < bound || la < self.current_task_index.load(Acquire))
+            && self.slot(la).task_state.load(SeqCst) == task_state::CONSUMED as u32
     }
 }
 
@@ -169,7 +194,8 @@ impl RingShared {
     /// thread holds it: that advance will re-check the head after it).
     #[inline]
     pub(crate) fn begin_batch(&self) -> Option<HeadBatch> {
-        if self.advance.lock.compare_exchange(false, true, Acquire, Relaxed).is_err() {
+        // SeqCst, the failure's read too (see `Advance`).
+        if self.advance.lock.compare_exchange(false, true, SeqCst, SeqCst).is_err() {
             return None;
         }
         let la = self.advance.la.load(Relaxed);
@@ -203,7 +229,7 @@ impl RingShared {
         }
         // Read under the lock (a holder writes it).
         let bound = a.current.load(Relaxed);
-        a.lock.store(false, Release);
+        a.lock.store(false, SeqCst);
         if self.head_consumed(b.la, bound) {
             self.advance();
         }
