@@ -126,13 +126,15 @@ pub(crate) struct Backoff {
     step: u64,
     /// Position on the ladder (differs from `step` for cycling ladders).
     rung: u64,
+    /// The last snooze yielded or slept (see [`past_spinning`](Self::past_spinning)).
+    blocking: bool,
     clock: StallClock,
 }
 
 impl Backoff {
     /// A wait that has not backed off yet.
     pub(crate) const fn new(ladder: Ladder) -> Backoff {
-        Backoff { ladder, step: 0, rung: 0, clock: StallClock::new() }
+        Backoff { ladder, step: 0, rung: 0, blocking: false, clock: StallClock::new() }
     }
 
     /// Waits one step: spin, yield or sleep depending on the position.
@@ -145,6 +147,7 @@ impl Backoff {
         self.rung += 1;
         let l = &self.ladder;
         let spins = u64::from(l.spins);
+        self.blocking = self.rung > spins;
         if self.rung <= spins {
             std::hint::spin_loop();
         } else if self.rung <= spins + u64::from(l.yields) || l.sleep.is_zero() {
@@ -162,6 +165,7 @@ impl Backoff {
     pub(crate) fn reset(&mut self) {
         self.step = 0;
         self.rung = 0;
+        self.blocking = false;
         self.clock.reset();
     }
 
@@ -174,6 +178,18 @@ impl Backoff {
     /// Snoozes since the start or the last reset (for periodic checks).
     pub(crate) fn step(&self) -> u64 {
         self.step
+    }
+
+    /// Whether the last snooze yielded or slept rather than spun. A wait
+    /// loop that checks its clock every N snoozes checks it after each such
+    /// snooze too: a yield behind a CPU-bound thread can take a whole time
+    /// slice (milliseconds), so 1024 of them stretched a 500 ms deadlock
+    /// limit to seconds on a loaded 2-CPU machine (the window wait of
+    /// `blocked_window_without_progress_times_out_code_3` then outlasted the
+    /// 800 ms task it waited on, in 10 of 20 test runs beside a busy loop),
+    /// while the clock reading costs little beside the system call.
+    pub(crate) fn past_spinning(&self) -> bool {
+        self.blocking
     }
 
     /// How long the wait has made no progress: since the first snooze or
@@ -222,6 +238,31 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         b.snooze();
         assert!(b.stalled_for() >= Duration::from_millis(2));
+    }
+
+    #[test]
+    fn past_spinning_says_whether_the_last_snooze_yielded() {
+        let mut b = Backoff::new(Ladder::SPIN_THEN_YIELD);
+        assert!(!b.past_spinning(), "no snooze yet");
+        for _ in 0..63 {
+            b.snooze();
+            assert!(!b.past_spinning(), "step {} spun", b.step());
+        }
+        b.snooze();
+        assert!(b.past_spinning(), "the 64th snooze yields");
+        b.snooze();
+        assert!(b.past_spinning());
+        b.reset();
+        assert!(!b.past_spinning());
+        let mut y = Backoff::new(Ladder::YIELD);
+        y.snooze();
+        assert!(y.past_spinning(), "a yield-only ladder never spins");
+        let l = Ladder { spins: 1, yields: 0, sleep: Duration::from_micros(1), cycle: false };
+        let mut s = Backoff::new(l);
+        s.snooze();
+        assert!(!s.past_spinning());
+        s.snooze();
+        assert!(s.past_spinning(), "a sleep counts");
     }
 
     #[test]

@@ -461,7 +461,9 @@ impl TaskAllocator {
             }
             // Attempts since the last progress, this one included.
             let attempts = backoff.step() + 1;
-            if attempts % SPIN_CHECK_INTERVAL == 0 || attempts < 4 {
+            // Every SPIN_CHECK_INTERVAL spins, and after every yield (see
+            // `Backoff::past_spinning`).
+            if attempts % SPIN_CHECK_INTERVAL == 0 || attempts < 4 || backoff.past_spinning() {
                 if fatal() {
                     return Err(AllocFailure { code: 0, message: "unwinding after a fatal error".into() });
                 }

@@ -52,7 +52,8 @@ impl Orchestrator<'_> {
             // Entries come back as tasks retire: hand over the staged ones.
             self.release_cpu();
             backoff.snooze();
-            if backoff.step() % SPIN_CHECK_INTERVAL == 0 {
+            // After every yield too (see `Backoff::past_spinning`).
+            if backoff.step() % SPIN_CHECK_INTERVAL == 0 || backoff.past_spinning() {
                 if self.wait_checks() {
                     self.fatal = true;
                     return false;

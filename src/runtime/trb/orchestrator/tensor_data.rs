@@ -70,7 +70,8 @@ impl Orchestrator<'_> {
                     break;
                 }
                 backoff.snooze();
-                if backoff.step() % 64 == 0 {
+                // After every yield or sleep too (see `Backoff::past_spinning`).
+                if backoff.step() % 64 == 0 || backoff.past_spinning() {
                     if self.wait_checks() {
                         self.fatal = true;
                         return false;
