@@ -10,7 +10,9 @@
 //! loop {
 //!     if condition() { break; }
 //!     if progress() { b.reset(); }
-//!     if b.step() % CHECK == 0 && b.stalled_for() > LIMIT { fail(); }
+//!     // every CHECK spins, and after every yield or sleep (a yield can take
+//!     // a time slice on a loaded machine; see `Backoff::past_spinning`)
+//!     if (b.step() % CHECK == 0 || b.past_spinning()) && b.stalled_for() > LIMIT { fail(); }
 //!     b.snooze();
 //! }
 //! ```
