@@ -387,8 +387,17 @@ fn a_head_consumed_while_another_thread_advances_is_always_passed() {
                 let ring = &ring;
                 sc.spawn(move || {
                     for id in (parity..N).step_by(2) {
+                        // Spin (the race needs the two threads close), then
+                        // yield: on a loaded or single CPU the other thread
+                        // runs only when this one gives way.
+                        let mut spins = 0u32;
                         while id > 0 && ring.slot(id - 1).state() != task_state::CONSUMED {
-                            std::hint::spin_loop();
+                            spins += 1;
+                            if spins < 256 {
+                                std::hint::spin_loop();
+                            } else {
+                                std::thread::yield_now();
+                            }
                         }
                         ring.check_consumed(ring.slot(id));
                     }
