@@ -10,9 +10,7 @@
 //! loop {
 //!     if condition() { break; }
 //!     if progress() { b.reset(); }
-//!     // every CHECK spins, and after every yield or sleep (a yield can take
-//!     // a time slice on a loaded machine; see `Backoff::past_spinning`)
-//!     if (b.step() % CHECK == 0 || b.past_spinning()) && b.stalled_for() > LIMIT { fail(); }
+//!     if b.check_due(CHECK) && b.stalled_for() > LIMIT { fail(); }
 //!     b.snooze();
 //! }
 //! ```
@@ -128,7 +126,7 @@ pub(crate) struct Backoff {
     step: u64,
     /// Position on the ladder (differs from `step` for cycling ladders).
     rung: u64,
-    /// The last snooze yielded or slept (see [`past_spinning`](Self::past_spinning)).
+    /// The last snooze yielded or slept (see [`check_due`](Self::check_due)).
     blocking: bool,
     clock: StallClock,
 }
@@ -182,16 +180,16 @@ impl Backoff {
         self.step
     }
 
-    /// Whether the last snooze yielded or slept rather than spun. A wait
-    /// loop that checks its clock every N snoozes checks it after each such
-    /// snooze too: a yield behind a CPU-bound thread can take a whole time
-    /// slice (milliseconds), so 1024 of them stretched a 500 ms deadlock
-    /// limit to seconds on a loaded 2-CPU machine (the window wait of
-    /// `blocked_window_without_progress_times_out_code_3` then outlasted the
-    /// 800 ms task it waited on, in 10 of 20 test runs beside a busy loop),
-    /// while the clock reading costs little beside the system call.
-    pub(crate) fn past_spinning(&self) -> bool {
-        self.blocking
+    /// Whether a wait loop's periodic check (its clock, its fatal and
+    /// deadlock checks) is due: every `every` snoozes, and after every
+    /// snooze that yielded or slept. A yield behind a CPU-bound thread can
+    /// take a whole time slice (milliseconds), so counting snoozes alone
+    /// stretched a 500 ms deadlock limit to seconds on a loaded 2-CPU machine
+    /// (1024 yields: the window wait of `blocked_window_without_progress_times_out_code_3`
+    /// outlasted the 800 ms task it waited on, in 10 of 20 test runs beside
+    /// a busy loop), while a clock reading costs little beside the system call.
+    pub(crate) fn check_due(&self, every: u64) -> bool {
+        self.step % every == 0 || self.blocking
     }
 
     /// How long the wait has made no progress: since the first snooze or
@@ -243,28 +241,33 @@ mod tests {
     }
 
     #[test]
-    fn past_spinning_says_whether_the_last_snooze_yielded() {
+    fn checks_are_due_every_n_spins_and_after_every_yield() {
+        // `check_due(NEVER)` past step 0 says only whether the last snooze
+        // yielded or slept.
+        const NEVER: u64 = u64::MAX;
         let mut b = Backoff::new(Ladder::SPIN_THEN_YIELD);
-        assert!(!b.past_spinning(), "no snooze yet");
+        assert!(b.check_due(1024), "step 0 is a multiple");
         for _ in 0..63 {
             b.snooze();
-            assert!(!b.past_spinning(), "step {} spun", b.step());
+            assert!(!b.check_due(NEVER), "step {} spun", b.step());
+            assert_eq!(b.check_due(8), b.step() % 8 == 0, "while spinning, every 8th step");
         }
         b.snooze();
-        assert!(b.past_spinning(), "the 64th snooze yields");
+        assert!(b.check_due(NEVER), "the 64th snooze yields");
         b.snooze();
-        assert!(b.past_spinning());
+        assert!(b.check_due(NEVER));
         b.reset();
-        assert!(!b.past_spinning());
+        b.snooze();
+        assert!(!b.check_due(NEVER), "a reset goes back to spinning");
         let mut y = Backoff::new(Ladder::YIELD);
         y.snooze();
-        assert!(y.past_spinning(), "a yield-only ladder never spins");
+        assert!(y.check_due(NEVER), "a yield-only ladder never spins");
         let l = Ladder { spins: 1, yields: 0, sleep: Duration::from_micros(1), cycle: false };
         let mut s = Backoff::new(l);
         s.snooze();
-        assert!(!s.past_spinning());
+        assert!(!s.check_due(NEVER));
         s.snooze();
-        assert!(s.past_spinning(), "a sleep counts");
+        assert!(s.check_due(NEVER), "a sleep counts");
     }
 
     #[test]

@@ -459,11 +459,9 @@ impl TaskAllocator {
                 backoff.reset();
                 continue;
             }
-            // Attempts since the last progress, this one included.
-            let attempts = backoff.step() + 1;
-            // Every SPIN_CHECK_INTERVAL spins, and after every yield (see
-            // `Backoff::past_spinning`).
-            if attempts % SPIN_CHECK_INTERVAL == 0 || attempts < 4 || backoff.past_spinning() {
+            // The first attempts since the last progress, then as
+            // `Backoff::check_due` says.
+            if backoff.step() < 3 || backoff.check_due(SPIN_CHECK_INTERVAL) {
                 if fatal() {
                     return Err(AllocFailure { code: 0, message: "unwinding after a fatal error".into() });
                 }

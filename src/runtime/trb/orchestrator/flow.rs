@@ -52,8 +52,7 @@ impl Orchestrator<'_> {
             // Entries come back as tasks retire: hand over the staged ones.
             self.release_cpu();
             backoff.snooze();
-            // After every yield too (see `Backoff::past_spinning`).
-            if backoff.step() % SPIN_CHECK_INTERVAL == 0 || backoff.past_spinning() {
+            if backoff.check_due(SPIN_CHECK_INTERVAL) {
                 if self.wait_checks() {
                     self.fatal = true;
                     return false;

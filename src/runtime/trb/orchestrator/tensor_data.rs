@@ -70,8 +70,7 @@ impl Orchestrator<'_> {
                     break;
                 }
                 backoff.snooze();
-                // After every yield or sleep too (see `Backoff::past_spinning`).
-                if backoff.step() % 64 == 0 || backoff.past_spinning() {
+                if backoff.check_due(64) {
                     if self.wait_checks() {
                         self.fatal = true;
                         return false;
