@@ -371,6 +371,7 @@ fn a_window_at_most_the_hot_count_uses_only_hot_entries() {
 #[cfg_attr(miri, ignore = "a 2-thread stress loop; too slow under Miri")]
 fn a_head_consumed_while_another_thread_advances_is_always_passed() {
     const N: u64 = 1000;
+    const LOCKSTEP: Ladder = Ladder { spins: 255, yields: u32::MAX, sleep: Duration::ZERO, cycle: false };
     let heap = Region::<u8>::zeroed(1024);
     for round in 0..150 {
         let ring = test_ring(0, 1024, &heap);
@@ -387,17 +388,14 @@ fn a_head_consumed_while_another_thread_advances_is_always_passed() {
                 let ring = &ring;
                 sc.spawn(move || {
                     for id in (parity..N).step_by(2) {
-                        // Spin (the race needs the two threads close), then
-                        // yield: on a loaded or single CPU the other thread
-                        // runs only when this one gives way.
-                        let mut spins = 0u32;
+                        // Spin long (the race needs the two threads close:
+                        // with SPIN_THEN_YIELD's 63 spins the old orderings
+                        // failed in fewer runs), then yield: on a loaded or
+                        // single CPU the other thread runs only when this
+                        // one gives way.
+                        let mut b = Backoff::new(LOCKSTEP);
                         while id > 0 && ring.slot(id - 1).state() != task_state::CONSUMED {
-                            spins += 1;
-                            if spins < 256 {
-                                std::hint::spin_loop();
-                            } else {
-                                std::thread::yield_now();
-                            }
+                            b.snooze();
                         }
                         ring.check_consumed(ring.slot(id));
                     }
